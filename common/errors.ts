@@ -1,0 +1,79 @@
+/**
+ * Errors carry a stable `code` (listed in the README; codes never change meaning) and an optional `cause`.
+ * One class per stage so callers can `instanceof` by stage and switch on `code` within it.
+ * Programmer mistakes (a wrong option type passed by code) stay TypeError/RangeError naming the option.
+ */
+export class CvcoreError extends Error {
+  readonly code: string;
+  /** Extra machine-readable context (a config path, a camera id, a file name). */
+  readonly detail: Readonly<Record<string, unknown>>;
+  constructor(code: string, message: string, options: { cause?: unknown; detail?: Record<string, unknown> } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.detail = Object.freeze({ ...(options.detail ?? {}) });
+  }
+  toJSON(): { code: string; message: string; detail: Readonly<Record<string, unknown>> } {
+    return { code: this.code, message: this.message, detail: this.detail };
+  }
+}
+
+export class ConfigError extends CvcoreError {}
+export class IngestError extends CvcoreError {}
+export class ModelError extends CvcoreError {}
+export class InferenceError extends CvcoreError {}
+export class TrackingError extends CvcoreError {}
+export class IndexError extends CvcoreError {}
+export class AlertError extends CvcoreError {}
+export class ApiError extends CvcoreError {
+  readonly statusCode: number;
+  constructor(statusCode: number, code: string, message: string, options: { cause?: unknown; detail?: Record<string, unknown> } = {}) {
+    super(code, message, options);
+    this.statusCode = statusCode;
+  }
+}
+export class SetupError extends CvcoreError {}
+
+/** Every stable code in one place, so the README table and the code cannot drift apart. */
+export const ERROR_CODES = {
+  CONFIG_UNKNOWN_KEY: 'a key the schema does not know; the path is named',
+  CONFIG_INVALID_TYPE: 'a value of the wrong type',
+  CONFIG_OUT_OF_RANGE: 'a number or length outside its bounds',
+  CONFIG_INVALID_VALUE: 'a value the field does not accept (enum, pattern, cross-field rule)',
+  CONFIG_MISSING_FIELD: 'a required field is absent',
+  CONFIG_UNREADABLE: 'the config file cannot be read or is not JSON',
+  SETUP_FFMPEG_MISSING: 'ffmpeg is not installed',
+  SETUP_NATS_SERVER_MISSING: 'nats-server is not installed',
+  SETUP_MEDIA_MISSING: 'sample media have not been extracted (run the set-up)',
+  INGEST_STREAM_UNREACHABLE: 'the camera URL cannot be opened (host down, wrong path, refused)',
+  INGEST_AUTH_FAILED: 'the camera refused the credentials',
+  INGEST_UNSUPPORTED_CODEC: 'ffmpeg cannot decode the stream',
+  INGEST_STREAM_ENDED: 'the stream ended or ffmpeg exited',
+  INGEST_STALLED: 'no frame arrived within the stall timeout',
+  INGEST_CORRUPT_FRAME: 'a frame of the wrong size reached the decoder output',
+  INGEST_UNKNOWN_CAMERA: 'no camera with that id',
+  INGEST_DUPLICATE_CAMERA: 'a camera with that id exists already',
+  MODEL_FILE_MISSING: 'a model file named in the manifest is absent',
+  MODEL_FILE_CORRUPT: 'a model file does not match its sha256 or does not parse',
+  MODEL_UNKNOWN: 'no model of that name in the manifest',
+  INFERENCE_BACKEND_UNAVAILABLE: 'the requested backend is not installed on this machine',
+  INFERENCE_FAILED: 'a model run failed',
+  INFERENCE_POOL_CLOSED: 'the worker pool has been stopped',
+  INDEX_BAD_QUERY: 'a search query that does not validate',
+  INDEX_NOT_FOUND: 'no such track (or outside the caller\'s scope)',
+  INDEX_CLOSED: 'the index is closed',
+  INDEX_IO: 'RocksDB failed to read or write',
+  ALERT_INVALID_EVENT: 'an alert event that does not match schema v1',
+  ALERT_NATS_AUTH: 'NATS refused the user or the subject',
+  ALERT_NATS_UNREACHABLE: 'NATS cannot be reached',
+  ALERT_OUTBOX_FULL: 'the durable outbox is at its bound',
+  API_UNAUTHORIZED: 'missing or wrong API token',
+  API_FORBIDDEN: 'the token\'s role may not do this',
+  API_BAD_REQUEST: 'the request does not validate',
+  API_NOT_FOUND: 'no such resource (or outside the caller\'s scope)',
+  API_PAYLOAD_TOO_LARGE: 'the upload is over the size limit',
+  API_UNSUPPORTED_MEDIA: 'the upload is not an image',
+  API_NO_FACE: 'the uploaded image holds no face',
+  API_RATE_LIMITED: 'too many requests for this token',
+} as const;
+export type ErrorCode = keyof typeof ERROR_CODES;

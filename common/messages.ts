@@ -1,0 +1,146 @@
+/**
+ * The typed messages the stages exchange. A stage imports these and another stage's public index.ts, never
+ * another stage's internals. Times are milliseconds since the Unix epoch; boxes are in the source frame's pixels.
+ */
+
+/** One decoded frame. `data` is RGB24, row-major, usually a view on a SharedArrayBuffer so workers read it without a copy. */
+export interface Frame {
+  readonly cameraId: string;
+  /** Per-camera sequence number; keeps counting across reconnects. */
+  readonly seq: number;
+  /** Presentation time in seconds from the decoder (resets when the stream restarts). */
+  readonly pts: number;
+  /** Wall-clock time the frame left the decoder. */
+  readonly capturedAt: number;
+  readonly width: number;
+  readonly height: number;
+  readonly data: Uint8Array;
+}
+
+/** Axis-aligned box, top-left origin, in pixels of the frame it was found in. */
+export interface Box {
+  readonly x: number;
+  readonly y: number;
+  readonly w: number;
+  readonly h: number;
+}
+
+export const OBJECT_CLASSES = ['person', 'bicycle', 'car', 'motorcycle', 'bus', 'truck'] as const;
+export type ObjectClass = (typeof OBJECT_CLASSES)[number];
+export const VEHICLE_CLASSES: readonly ObjectClass[] = ['bicycle', 'car', 'motorcycle', 'bus', 'truck'];
+
+export interface Detection {
+  readonly box: Box;
+  readonly score: number;
+  readonly cls: ObjectClass;
+}
+
+/** What inference returns for one frame. */
+export interface DetectionResult {
+  readonly cameraId: string;
+  readonly seq: number;
+  readonly capturedAt: number;
+  readonly width: number;
+  readonly height: number;
+  readonly detections: readonly Detection[];
+  /** Wall time spent in the model for the batch this frame was part of, divided by the batch size. */
+  readonly inferenceMs: number;
+  readonly batchSize: number;
+}
+
+export const TRACK_STATES = { tentative: 'tentative', confirmed: 'confirmed', lost: 'lost', removed: 'removed' } as const;
+export type TrackState = (typeof TRACK_STATES)[keyof typeof TRACK_STATES];
+
+/** The tracker's view of one track after a frame. */
+export interface TrackUpdate {
+  readonly cameraId: string;
+  readonly trackId: number;
+  readonly cls: ObjectClass;
+  readonly box: Box;
+  /** Pixels per second, from the Kalman state. */
+  readonly velocity: { readonly vx: number; readonly vy: number };
+  readonly score: number;
+  /** Frames since the track was born. */
+  readonly age: number;
+  readonly state: TrackState;
+  readonly at: number;
+  /** True when this frame's detection is the track's best shot so far (the pipeline crops a thumbnail then). */
+  readonly bestShot: boolean;
+}
+
+export interface BestShot {
+  readonly seq: number;
+  readonly at: number;
+  readonly box: Box;
+  readonly score: number;
+  /** Quality used to choose the shot (detector score weighted by size); higher is better. */
+  readonly quality: number;
+}
+
+/** Emitted once when a track is removed (or the camera stops); the unit that the search index stores. */
+export interface TrackEnd {
+  readonly cameraId: string;
+  readonly trackId: number;
+  readonly cls: ObjectClass;
+  readonly firstSeen: number;
+  readonly lastSeen: number;
+  /** Frames in which a detection was associated to the track. */
+  readonly hits: number;
+  readonly bestShot: BestShot;
+}
+
+export interface ZoneCount {
+  readonly cameraId: string;
+  readonly zoneId: string;
+  readonly count: number;
+  /** People per square metre, where the zone's ground area is configured. */
+  readonly density: number | null;
+  readonly at: number;
+}
+
+export const ALERT_PHASES = { raised: 'raised', updated: 'updated', cleared: 'cleared' } as const;
+export type AlertPhase = (typeof ALERT_PHASES)[keyof typeof ALERT_PHASES];
+export const SEVERITIES = ['low', 'medium', 'high', 'critical'] as const;
+export type Severity = (typeof SEVERITIES)[number];
+
+/** What the crowd rule emits; the alerts stage turns it into an alert (schema v1) for NATS. */
+export interface CrowdAlertEvent {
+  /** Stable per incident: the raise, its updates and its clear share it. */
+  readonly incidentId: string;
+  readonly phase: AlertPhase;
+  readonly cameraId: string;
+  readonly zoneId: string;
+  readonly count: number;
+  readonly threshold: number;
+  readonly density: number | null;
+  readonly severity: Severity;
+  /** The sustain window the rule used, ms. */
+  readonly windowMs: number;
+  /** When the incident began (first sample of the sustained run). */
+  readonly startedAt: number;
+  /** When this phase was decided. */
+  readonly at: number;
+  /** Counts over the window that justified the decision (evidence). */
+  readonly evidence: readonly number[];
+  /** Frame sequence number of the snapshot, for a `snapshotRef`. */
+  readonly snapshotSeq: number | null;
+}
+
+/** One record per track, as the search index stores it. */
+export interface TrackRecord {
+  /** `<cameraId>:<trackId>:<firstSeen>`, unique across restarts. */
+  readonly id: string;
+  readonly cameraId: string;
+  readonly department: string;
+  readonly district: string;
+  readonly cls: ObjectClass;
+  readonly start: number;
+  readonly end: number;
+  readonly hits: number;
+  readonly score: number;
+  readonly box: Box;
+  /** Attributes as strings (colour, vehicleType, gender, ageBand) and numbers (age, faceQuality). */
+  readonly attributes: Readonly<Record<string, string | number>>;
+  readonly thumbnail: Uint8Array | null;
+  readonly embedding: Float32Array | null;
+}

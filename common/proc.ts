@@ -1,0 +1,52 @@
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+
+/**
+ * Child processes this program started (ffmpeg publishers and decoders, nats-server). They are killed when the
+ * program exits however it exits, so Ctrl-C never leaves an ffmpeg or a nats-server behind.
+ */
+const children = new Set<ChildProcess>();
+let hooked = false;
+
+function hookExit(): void {
+  if (hooked) return;
+  hooked = true;
+  process.on('exit', () => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  });
+}
+
+export function spawnTracked(cmd: string, args: readonly string[], options: SpawnOptions = {}): ChildProcess {
+  hookExit();
+  const child = spawn(cmd, args as string[], { stdio: ['ignore', 'pipe', 'pipe'], ...options });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  child.once('error', () => children.delete(child));
+  return child;
+}
+
+/** SIGTERM, then SIGKILL after `graceMs`; resolves when the process has exited. */
+export async function stopChild(child: ChildProcess, graceMs = 2_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    child.once('exit', () => { clearTimeout(timer); resolve(); });
+    child.kill('SIGTERM');
+  });
+}
+
+/** Pids of the children still alive (tests assert this is empty after stop). */
+export function liveChildren(): number[] {
+  return [...children].filter((c) => c.exitCode === null && c.signalCode === null).map((c) => c.pid ?? -1);
+}
+
+/** Finds an executable on PATH (and in /usr/sbin, where Debian puts nats-server), or null. */
+export async function which(cmd: string): Promise<string | null> {
+  const { access, constants } = await import('node:fs/promises');
+  const dirs = [...(process.env['PATH'] ?? '').split(':'), '/usr/sbin', '/usr/local/sbin', '/sbin'];
+  for (const d of dirs) {
+    if (!d) continue;
+    const p = `${d}/${cmd}`;
+    try { await access(p, constants.X_OK); return p; } catch { /* next */ }
+  }
+  return null;
+}

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# One idempotent set-up for a fresh machine, run by `npm start` and `npm test` before they do anything else.
+# Each step checks whether its work is already done, so a second run costs about a second.
+#   1. Debian packages (ffmpeg, nats-server) with apt-get when a command is missing;
+#   2. npm packages with `npm ci` when package-lock.json changed since the last install;
+#   3. sample media taken out of Debian packages (apt-get download + dpkg -x) into .cache/media;
+#   4. model files copied from @vladmandic/human into models/files with a sha256 manifest;
+#   5. the TypeScript build (tsc) when a source file is newer than the last build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+CACHE="${CVCORE_CACHE:-$ROOT/.cache}"
+mkdir -p "$CACHE"
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+# --- 1. Debian packages -------------------------------------------------------------------------
+need_pkgs=()
+command -v ffmpeg >/dev/null 2>&1 || need_pkgs+=(ffmpeg)
+command -v ffprobe >/dev/null 2>&1 || need_pkgs+=(ffmpeg)
+command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || need_pkgs+=(nats-server)
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+  mapfile -t need_pkgs < <(printf '%s\n' "${need_pkgs[@]}" | sort -u)
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then SUDO="sudo -n"; else
+      log "missing Debian packages: ${need_pkgs[*]}"
+      log "this user is not root and sudo is absent; install them with: apt-get install -y ${need_pkgs[*]}"
+      exit 1
+    fi
+  fi
+  log "installing Debian packages: ${need_pkgs[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
+fi
+
+# --- 2. npm packages ----------------------------------------------------------------------------
+lock_sum=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ ! -f node_modules/.cvcore-lock ] || [ "$(cat node_modules/.cvcore-lock)" != "$lock_sum" ]; then
+  log "installing npm packages (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$lock_sum" > node_modules/.cvcore-lock
+fi
+
+# --- 3. sample media from Debian packages ------------------------------------------------------
+MEDIA="$CACHE/media"
+mkdir -p "$MEDIA"
+fetch_media() { # package, path inside the package, file name
+  local pkg=$1 inner=$2 name=$3
+  [ -s "$MEDIA/$name" ] && return 0
+  local work; work=$(mktemp -d)
+  if ! ls "$CACHE"/debs/"${pkg}"_*.deb >/dev/null 2>&1; then
+    mkdir -p "$CACHE/debs"
+    log "downloading Debian package $pkg for $name"
+    (cd "$CACHE/debs" && apt-get download "$pkg" >/dev/null 2>&1) || {
+      [ "$(id -u)" -eq 0 ] && apt-get update -qq && (cd "$CACHE/debs" && apt-get download "$pkg" >/dev/null)
+    }
+  fi
+  dpkg-deb --fsys-tarfile "$(ls "$CACHE"/debs/"${pkg}"_*.deb | head -n1)" | tar -x -C "$work" ".$inner"
+  mv "$work$inner" "$MEDIA/$name"
+  rm -rf "$work"
+}
+fetch_media opencv-doc /usr/share/doc/opencv-doc/examples/data/vtest.avi vtest.avi
+fetch_media opencv-doc /usr/share/doc/opencv-doc/examples/data/messi5.jpg messi5.jpg
+fetch_media python3-skimage /usr/lib/python3/dist-packages/skimage/data/astronaut.png astronaut.png
+fetch_media python3-skimage /usr/lib/python3/dist-packages/skimage/data/motorcycle_left.png motorcycle_left.png
+# RTP cannot carry vtest.avi's MS-MPEG4v3: convert it once to H.264 so publishers only copy packets.
+if [ ! -s "$MEDIA/vtest.mp4" ]; then
+  log "converting vtest.avi to H.264 once (for the RTSP publishers)"
+  ffmpeg -loglevel error -y -i "$MEDIA/vtest.avi" -c:v libx264 -preset veryfast -tune zerolatency \
+    -g 20 -bf 0 -pix_fmt yuv420p -an "$MEDIA/vtest.mp4.tmp.mp4"
+  mv "$MEDIA/vtest.mp4.tmp.mp4" "$MEDIA/vtest.mp4"
+fi
+rm -rf "$CACHE/debs"
+
+# --- 4. model files ------------------------------------------------------------------------------
+node scripts/copy-models.mjs
+
+# --- 5. build ------------------------------------------------------------------------------------
+stamp=dist/.build-stamp
+if [ ! -f "$stamp" ] || [ -n "$(find . -path ./node_modules -prune -o -path ./dist -prune -o -path ./.cache -prune -o \( -name '*.ts' -o -name 'tsconfig.json' \) -newer "$stamp" -print -quit)" ]; then
+  log "building (tsc)"
+  npx --no-install tsc -p tsconfig.json
+  touch "$stamp"
+fi
