@@ -50,3 +50,10 @@ export async function which(cmd: string): Promise<string | null> {
   }
   return null;
 }
+
+/** Registers a child started elsewhere (fluent-ffmpeg's) so it is killed on exit too. */
+export function trackChild(child: ChildProcess): void {
+  hookExit();
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+}

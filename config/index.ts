@@ -1,0 +1,225 @@
+/**
+ * Configuration: one strict schema. Unknown keys are rejected with their path, every field has a default
+ * (or is required), bounds and a description; cross-field rules name the path; the result is deep-frozen.
+ * Takes: a JSON file or an object. Gives: a frozen `CvcoreConfig`.
+ */
+import { readFile } from 'node:fs/promises';
+import { ConfigError } from '../common/errors.js';
+import { OBJECT_CLASSES, SEVERITIES, type ObjectClass, type Severity } from '../common/messages.js';
+import { BACKENDS, DEFAULTS } from './defaults.js';
+import { describe, validate, type Spec } from './schema.js';
+
+export { DEFAULTS, BACKENDS } from './defaults.js';
+
+export interface CrowdRuleConfig {
+  readonly threshold: number;
+  readonly clearThreshold: number;
+  readonly sustainMs: number;
+  readonly clearMs: number;
+  readonly cooldownMs: number;
+  readonly updateStep: number;
+  readonly useDensity: boolean;
+  readonly severities: readonly { readonly severity: Severity; readonly minCount: number }[];
+}
+export interface ZoneConfig {
+  readonly id: string;
+  readonly name: string;
+  readonly polygon: readonly (readonly [number, number])[];
+  readonly areaM2: number | null;
+  readonly crowd: CrowdRuleConfig | null;
+}
+export interface LineConfig { readonly id: string; readonly a: readonly [number, number]; readonly b: readonly [number, number] }
+export interface CameraConfig {
+  readonly id: string;
+  readonly name: string;
+  readonly url: string;
+  readonly department: string;
+  readonly district: string;
+  readonly location: { readonly lat: number; readonly lon: number } | null;
+  readonly fps: number;
+  readonly width: number;
+  readonly height: number;
+  readonly transport: 'tcp' | 'udp';
+  readonly enabled: boolean;
+  readonly zones: readonly ZoneConfig[];
+  readonly lines: readonly LineConfig[];
+}
+export interface CvcoreConfig {
+  readonly node: string;
+  readonly dataDir: string;
+  readonly cameras: readonly CameraConfig[];
+  readonly ingest: { readonly queueSize: number; readonly stallTimeoutMs: number; readonly backoffInitialMs: number; readonly backoffMaxMs: number; readonly maxRetries: number };
+  readonly inference: {
+    readonly backend: (typeof BACKENDS)[number];
+    readonly workers: number;
+    readonly model: string;
+    readonly minScore: number;
+    readonly iouThreshold: number;
+    readonly classes: readonly ObjectClass[];
+    readonly maxBatch: number;
+    readonly maxDelayMs: number;
+  };
+  readonly tracking: { readonly highScore: number; readonly lowScore: number };
+  readonly index: { readonly batchSize: number; readonly flushMs: number; readonly trackDays: number; readonly faceDays: number };
+  readonly nats: { readonly url: string | null; readonly user: string; readonly pass: string };
+  readonly api: { readonly host: string; readonly port: number };
+}
+
+const ID = /^[A-Za-z0-9_-]{1,64}$/;
+const point: Spec = { kind: 'array', description: '[x, y] in analysis-frame pixels', items: { kind: 'number', description: 'coordinate', min: 0 }, minItems: 2, maxItems: 2 };
+const d = DEFAULTS;
+
+const crowdRule: Spec = {
+  kind: 'object', description: 'crowd-gathering rule for the zone (null: none)', nullable: true, default: null,
+  fields: {
+    threshold: { kind: 'number', description: 'raise when the count (or density) stays at or above this', min: 1, max: 10_000, default: d.crowdRule.threshold },
+    clearThreshold: { kind: 'number', description: 'clear when below this for clearMs (hysteresis; must be below threshold)', min: 0, max: 10_000, default: d.crowdRule.clearThreshold },
+    sustainMs: { kind: 'number', integer: true, description: 'how long the count must hold before raising', min: 0, max: 3_600_000, default: d.crowdRule.sustainMs },
+    clearMs: { kind: 'number', integer: true, description: 'how long below clearThreshold before clearing', min: 0, max: 3_600_000, default: d.crowdRule.clearMs },
+    cooldownMs: { kind: 'number', integer: true, description: 'quiet time after a clear before a new incident may be raised', min: 0, max: 86_400_000, default: d.crowdRule.cooldownMs },
+    updateStep: { kind: 'number', description: 'publish an update when the count grows by this much', min: 1, max: 10_000, default: d.crowdRule.updateStep },
+    useDensity: { kind: 'boolean', description: 'compare people per m2 instead of the count (needs areaM2)', default: false },
+    severities: {
+      kind: 'array', description: 'severity by count, ascending minCount', default: [],
+      items: { kind: 'object', description: 'one level', fields: {
+        severity: { kind: 'string', description: 'level', enum: SEVERITIES },
+        minCount: { kind: 'number', description: 'count (or density) from which this level applies', min: 0 },
+      } },
+    },
+  },
+};
+
+const camera: Spec = {
+  kind: 'object', description: 'one camera of the pool',
+  fields: {
+    id: { kind: 'string', description: 'stable id (letters, digits, _ and -)', pattern: ID },
+    name: { kind: 'string', description: 'human-readable name', default: '' },
+    url: { kind: 'string', description: 'rtsp://, rtmp://, http(s):// URL or a local file path; credentials are masked in logs and the API', minLength: 1 },
+    department: { kind: 'string', description: 'owner department (access scope)', pattern: ID, default: d.camera.department },
+    district: { kind: 'string', description: 'district (used in NATS subjects)', pattern: ID, default: d.camera.district },
+    location: { kind: 'object', description: 'camera position', nullable: true, default: null, fields: {
+      lat: { kind: 'number', description: 'latitude', min: -90, max: 90 },
+      lon: { kind: 'number', description: 'longitude', min: -180, max: 180 },
+    } },
+    fps: { kind: 'number', description: 'analysis frames per second (ffmpeg fps filter)', min: 0.1, max: 60, default: d.camera.fps },
+    width: { kind: 'number', integer: true, description: 'analysis width in pixels (ffmpeg scale)', min: 64, max: 3840, default: d.camera.width },
+    height: { kind: 'number', integer: true, description: 'analysis height in pixels', min: 64, max: 2160, default: d.camera.height },
+    transport: { kind: 'string', description: 'RTSP transport', enum: ['tcp', 'udp'], default: d.camera.transport },
+    enabled: { kind: 'boolean', description: 'decode this camera', default: true },
+    zones: { kind: 'array', description: 'watched polygons', default: [], items: { kind: 'object', description: 'zone', fields: {
+      id: { kind: 'string', description: 'zone id, unique per camera', pattern: ID },
+      name: { kind: 'string', description: 'name', default: '' },
+      polygon: { kind: 'array', description: 'polygon in analysis-frame pixels', items: point, minItems: 3, maxItems: 64 },
+      areaM2: { kind: 'number', description: 'ground area in square metres (for density)', min: 0.01, nullable: true, default: d.zone.areaM2 },
+      crowd: crowdRule,
+    } } },
+    lines: { kind: 'array', description: 'counting lines', default: [], items: { kind: 'object', description: 'line', fields: {
+      id: { kind: 'string', description: 'line id, unique per camera', pattern: ID },
+      a: point, b: point,
+    } } },
+  },
+};
+
+export const CONFIG_SCHEMA: Spec = {
+  kind: 'object', description: 'cvcore configuration',
+  fields: {
+    node: { kind: 'string', description: 'name of this node (in alerts)', pattern: ID, default: d.node },
+    dataDir: { kind: 'string', description: 'storage directory (RocksDB index, outbox, NATS store for the embedded server)', default: d.dataDir },
+    cameras: { kind: 'array', description: 'the camera pool', default: [], maxItems: 10_000, items: camera },
+    ingest: { kind: 'object', description: 'decoding', default: 'fill', fields: {
+      queueSize: { kind: 'number', integer: true, description: 'frames buffered per camera before the oldest is dropped', min: 1, max: 256, default: d.ingest.queueSize },
+      stallTimeoutMs: { kind: 'number', integer: true, description: 'no frame for this long -> restart the decoder', min: 500, max: 600_000, default: d.ingest.stallTimeoutMs },
+      backoffInitialMs: { kind: 'number', integer: true, description: 'first reconnect delay', min: 10, max: 600_000, default: d.ingest.backoffInitialMs },
+      backoffMaxMs: { kind: 'number', integer: true, description: 'reconnect delay cap', min: 10, max: 3_600_000, default: d.ingest.backoffMaxMs },
+      maxRetries: { kind: 'number', integer: true, description: 'give up (state failed) after this many failed connects in a row; 0 = never', min: 0, max: 1_000_000, default: d.ingest.maxRetries },
+    } },
+    inference: { kind: 'object', description: 'models and backends', default: 'fill', fields: {
+      backend: { kind: 'string', description: 'tfjs backend', enum: BACKENDS, default: d.inference.backend },
+      workers: { kind: 'number', integer: true, description: 'worker threads (one backend each)', min: 1, max: 64, default: d.inference.workers },
+      model: { kind: 'string', description: 'detector model from models/manifest.json', default: d.inference.model },
+      minScore: { kind: 'number', description: 'lowest detection score kept (the tracker uses low scores too)', min: 0, max: 1, default: d.inference.minScore },
+      iouThreshold: { kind: 'number', description: 'NMS IoU threshold', min: 0.05, max: 1, default: d.inference.iouThreshold },
+      classes: { kind: 'array', description: 'classes kept', default: OBJECT_CLASSES, minItems: 1, items: { kind: 'string', description: 'class', enum: OBJECT_CLASSES } },
+      maxBatch: { kind: 'number', integer: true, description: 'frames per batch across cameras', min: 1, max: 64, default: d.inference.maxBatch },
+      maxDelayMs: { kind: 'number', integer: true, description: 'push a partial batch once its oldest frame waited this long', min: 0, max: 10_000, default: d.inference.maxDelayMs },
+    } },
+    tracking: { kind: 'object', description: 'tracker', default: 'fill', fields: {
+      highScore: { kind: 'number', description: 'detections at or above go to the first association stage', min: 0, max: 1, default: d.tracking.highScore },
+      lowScore: { kind: 'number', description: 'detections below are ignored', min: 0, max: 1, default: d.tracking.lowScore },
+    } },
+    index: { kind: 'object', description: 'search index', default: 'fill', fields: {
+      batchSize: { kind: 'number', integer: true, description: 'records per write batch', min: 1, max: 100_000, default: d.index.batchSize },
+      flushMs: { kind: 'number', integer: true, description: 'write a partial batch after this long', min: 1, max: 60_000, default: d.index.flushMs },
+      trackDays: { kind: 'number', description: 'retention of track records', min: 0.001, max: 3650, default: d.index.trackDays },
+      faceDays: { kind: 'number', description: 'retention of records with a face embedding', min: 0.001, max: 3650, default: d.index.faceDays },
+    } },
+    nats: { kind: 'object', description: 'NATS connection (url null: start the embedded nats-server from nats.conf)', default: 'fill', fields: {
+      url: { kind: 'string', description: 'nats://host:port of the deployment (env NATS_URL overrides)', nullable: true, default: d.nats.url },
+      user: { kind: 'string', description: 'user (env NATS_USER overrides)', default: d.nats.user },
+      pass: { kind: 'string', description: 'password (env NATS_PASS overrides)', default: d.nats.pass },
+    } },
+    api: { kind: 'object', description: 'HTTP API', default: 'fill', fields: {
+      host: { kind: 'string', description: 'listen address', default: d.api.host },
+      port: { kind: 'number', integer: true, description: 'listen port (0: any free port)', min: 0, max: 65535, default: d.api.port },
+    } },
+  },
+};
+
+/** Checks a camera entry on its own (used for cameras added at run time). */
+export function parseCamera(input: unknown, path = 'camera'): CameraConfig {
+  const cam = validate(camera, input, path) as CameraConfig;
+  checkCamera(cam, path);
+  return cam;
+}
+
+function checkCamera(cam: CameraConfig, path: string): void {
+  const zoneIds = new Set<string>();
+  cam.zones.forEach((z, i) => {
+    const zp = `${path}.zones[${i}]`;
+    if (zoneIds.has(z.id)) throw new ConfigError('CONFIG_INVALID_VALUE', `${zp}.id: duplicate zone id "${z.id}"`, { detail: { path: `${zp}.id` } });
+    zoneIds.add(z.id);
+    if (z.crowd) {
+      if (z.crowd.clearThreshold >= z.crowd.threshold) {
+        throw new ConfigError('CONFIG_INVALID_VALUE', `${zp}.crowd.clearThreshold: must be below threshold (${z.crowd.threshold})`, { detail: { path: `${zp}.crowd.clearThreshold` } });
+      }
+      if (z.crowd.useDensity && z.areaM2 === null) {
+        throw new ConfigError('CONFIG_INVALID_VALUE', `${zp}.crowd.useDensity: needs ${zp}.areaM2`, { detail: { path: `${zp}.crowd.useDensity` } });
+      }
+    }
+  });
+}
+
+export function parseConfig(input: unknown): CvcoreConfig {
+  const cfg = validate(CONFIG_SCHEMA, input, '') as CvcoreConfig;
+  const ids = new Set<string>();
+  cfg.cameras.forEach((cam, i) => {
+    if (ids.has(cam.id)) throw new ConfigError('CONFIG_INVALID_VALUE', `cameras[${i}].id: duplicate camera id "${cam.id}"`, { detail: { path: `cameras[${i}].id` } });
+    ids.add(cam.id);
+    checkCamera(cam, `cameras[${i}]`);
+  });
+  if (cfg.tracking.lowScore > cfg.tracking.highScore) {
+    throw new ConfigError('CONFIG_INVALID_VALUE', 'tracking.lowScore: must not exceed tracking.highScore', { detail: { path: 'tracking.lowScore' } });
+  }
+  if (cfg.ingest.backoffInitialMs > cfg.ingest.backoffMaxMs) {
+    throw new ConfigError('CONFIG_INVALID_VALUE', 'ingest.backoffInitialMs: must not exceed ingest.backoffMaxMs', { detail: { path: 'ingest.backoffInitialMs' } });
+  }
+  return cfg;
+}
+
+export async function loadConfig(file: string): Promise<CvcoreConfig> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (cause) {
+    throw new ConfigError('CONFIG_UNREADABLE', `cannot read config file ${file}`, { cause, detail: { path: file } });
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (cause) {
+    throw new ConfigError('CONFIG_UNREADABLE', `${file} is not valid JSON: ${(cause as Error).message}`, { cause, detail: { path: file } });
+  }
+  return parseConfig(json);
+}
+
+export const configSchemaDescription = (): unknown => describe(CONFIG_SCHEMA);
