@@ -1,0 +1,29 @@
+import { CvcoreError } from '../common/errors.js';
+
+/** HTTP status for each stable error code prefix or code; anything else is a 500. */
+const STATUS: Record<string, number> = {
+  INDEX_BAD_QUERY: 400,
+  API_BAD_REQUEST: 400,
+  API_UNAUTHORIZED: 401,
+  API_FORBIDDEN: 403,
+  INDEX_NOT_FOUND: 404,
+  API_NOT_FOUND: 404,
+  INGEST_UNKNOWN_CAMERA: 404,
+  INGEST_DUPLICATE_CAMERA: 409,
+  API_PAYLOAD_TOO_LARGE: 413,
+  API_UNSUPPORTED_MEDIA: 415,
+  API_NO_FACE: 422,
+  API_RATE_LIMITED: 429,
+  ALERT_NATS_UNREACHABLE: 503,
+};
+
+export function httpStatusFor(err: unknown): number {
+  if (err instanceof CvcoreError) {
+    const s = (err as { statusCode?: number }).statusCode;
+    if (typeof s === 'number') return s;
+    if (STATUS[err.code]) return STATUS[err.code]!;
+    if (err.code.startsWith('CONFIG_')) return 400;
+  }
+  const s = (err as { statusCode?: unknown }).statusCode;
+  return typeof s === 'number' && s >= 400 && s < 600 ? s : 500;
+}

@@ -1,0 +1,82 @@
+/**
+ * Inference backends behind one interface. `wasm` (SIMD, the default) always exists; `tfjs-node` and
+ * `tfjs-node-gpu` are used only when their packages are installed on the machine. Asking for one that is
+ * absent is a typed error, never a silent fallback to another backend.
+ */
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { InferenceError } from '../common/errors.js';
+import { BACKENDS } from '../config/index.js';
+
+export type BackendName = (typeof BACKENDS)[number];
+
+export interface InferenceBackend {
+  readonly name: BackendName;
+  /** The npm package that provides it (absent packages make the backend unavailable). */
+  readonly packageName: string;
+  /** Registers and selects the backend in this thread's tfjs engine. */
+  init(): Promise<void>;
+}
+
+const require = createRequire(import.meta.url);
+const resolvable = (pkg: string): boolean => {
+  try { require.resolve(pkg); return true; } catch { return false; }
+};
+
+const wasm: InferenceBackend = {
+  name: 'wasm',
+  packageName: '@tensorflow/tfjs-backend-wasm',
+  async init() {
+    const wasmModule = await import('@tensorflow/tfjs-backend-wasm');
+    // Load the .wasm binaries from the installed package, never from a CDN.
+    wasmModule.setWasmPaths(join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm')), '/'));
+    if (!(await tf.setBackend('wasm'))) throw new InferenceError('INFERENCE_BACKEND_UNAVAILABLE', 'the wasm backend failed to initialise');
+    await tf.ready();
+  },
+};
+
+function nativeBackend(name: 'tfjs-node' | 'tfjs-node-gpu'): InferenceBackend {
+  const pkg = `@tensorflow/${name}`;
+  return {
+    name,
+    packageName: pkg,
+    async init() {
+      if (!resolvable(pkg)) throw unavailable(name, pkg);
+      await import(pkg);
+      if (!(await tf.setBackend('tensorflow'))) throw new InferenceError('INFERENCE_BACKEND_UNAVAILABLE', `${pkg} is installed but its backend did not initialise`, { detail: { backend: name } });
+      await tf.ready();
+    },
+  };
+}
+
+const unavailable = (name: string, pkg: string): InferenceError =>
+  new InferenceError('INFERENCE_BACKEND_UNAVAILABLE', `backend "${name}" needs the npm package ${pkg}, which is not installed on this machine`, { detail: { backend: name, package: pkg } });
+
+const REGISTRY: Record<BackendName, InferenceBackend> = {
+  wasm,
+  'tfjs-node': nativeBackend('tfjs-node'),
+  'tfjs-node-gpu': nativeBackend('tfjs-node-gpu'),
+  webgpu: {
+    name: 'webgpu',
+    packageName: '@tensorflow/tfjs-backend-webgpu',
+    async init() { throw unavailable('webgpu', '@tensorflow/tfjs-backend-webgpu'); },
+  },
+};
+
+export function getBackend(name: BackendName): InferenceBackend {
+  const b = REGISTRY[name];
+  if (!b) throw new TypeError(`inference.backend must be one of ${BACKENDS.join(', ')}`);
+  return b;
+}
+
+/** The backends whose packages are installed here (the conformance suite runs against each). */
+export function availableBackends(): BackendName[] {
+  return (Object.values(REGISTRY) as InferenceBackend[]).filter((b) => b.name === 'wasm' || resolvable(b.packageName)).map((b) => b.name);
+}
+
+/** Fails fast in the main thread, before any worker starts, when the backend cannot exist here. */
+export function assertBackendAvailable(name: BackendName): void {
+  const b = getBackend(name);
+  if (b.name !== 'wasm' && !resolvable(b.packageName)) throw unavailable(b.name, b.packageName);
+}

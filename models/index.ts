@@ -1,0 +1,86 @@
+/**
+ * Models: the manifest (models/manifest.json, committed) and the files it names (models/files/, copied from
+ * the @vladmandic/human package at set-up). Reading a model checks that each file exists and matches its
+ * sha256, so a missing or corrupt file is a typed error naming it rather than a shape error deep inside tfjs.
+ * Gives: the artifacts (topology, weight specs, weight bytes) that the inference stage hands to tfjs.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ModelError } from '../common/errors.js';
+import { REPO_ROOT } from '../common/paths.js';
+
+export interface ModelFile { readonly file: string; readonly sha256: string; readonly bytes: number }
+export interface ModelEntry {
+  readonly name: string;
+  readonly task: 'object-detection' | 'face-detection' | 'face-attributes' | string;
+  readonly inputShape: readonly number[];
+  readonly preprocessing: string;
+  readonly outputs: Readonly<Record<string, string>>;
+  readonly labels: readonly string[];
+  readonly licence: string;
+  readonly files: readonly ModelFile[];
+}
+export interface Manifest { readonly version: number; readonly source: string; readonly models: readonly ModelEntry[] }
+
+/** What tfjs's `io.fromMemory` takes, kept free of tfjs types so this stage does not depend on a backend. */
+export interface ModelArtifacts {
+  readonly entry: ModelEntry;
+  readonly modelTopology: unknown;
+  readonly weightSpecs: unknown[];
+  readonly weightData: ArrayBuffer;
+}
+
+export const MODELS_DIR = join(REPO_ROOT, 'models', 'files');
+let cached: Manifest | null = null;
+
+export function loadManifest(): Manifest {
+  if (!cached) cached = JSON.parse(readFileSync(join(REPO_ROOT, 'models', 'manifest.json'), 'utf8')) as Manifest;
+  return cached;
+}
+
+export function modelEntry(name: string): ModelEntry {
+  const entry = loadManifest().models.find((m) => m.name === name);
+  if (!entry) throw new ModelError('MODEL_UNKNOWN', `no model "${name}" in models/manifest.json`, { detail: { model: name } });
+  return entry;
+}
+
+async function readChecked(dir: string, f: ModelFile, model: string): Promise<Buffer> {
+  const path = join(dir, f.file);
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (cause) {
+    throw new ModelError('MODEL_FILE_MISSING', `model file ${path} (${model}) is missing; run npm run setup`, { cause, detail: { model, file: path } });
+  }
+  const sum = createHash('sha256').update(bytes).digest('hex');
+  if (sum !== f.sha256) {
+    throw new ModelError('MODEL_FILE_CORRUPT', `model file ${path} (${model}) has sha256 ${sum}, expected ${f.sha256}`, { detail: { model, file: path } });
+  }
+  return bytes;
+}
+
+/** Reads and verifies a model's graph and weights. `dir` defaults to models/files. */
+export async function readModel(name: string, dir: string = MODELS_DIR): Promise<ModelArtifacts> {
+  const entry = modelEntry(name);
+  const jsonFile = entry.files.find((f) => f.file.endsWith('.json'));
+  const binFiles = entry.files.filter((f) => f.file.endsWith('.bin'));
+  if (!jsonFile) throw new ModelError('MODEL_FILE_CORRUPT', `manifest entry ${name} names no .json graph`, { detail: { model: name } });
+  const [json, ...bins] = await Promise.all([readChecked(dir, jsonFile, name), ...binFiles.map((f) => readChecked(dir, f, name))]);
+  let graph: { modelTopology?: unknown; weightsManifest?: { weights: unknown[] }[] };
+  try {
+    graph = JSON.parse(json!.toString('utf8')) as typeof graph;
+  } catch (cause) {
+    throw new ModelError('MODEL_FILE_CORRUPT', `model graph ${jsonFile.file} is not JSON`, { cause, detail: { model: name, file: jsonFile.file } });
+  }
+  if (!graph.modelTopology || !graph.weightsManifest) {
+    throw new ModelError('MODEL_FILE_CORRUPT', `model graph ${jsonFile.file} lacks modelTopology or weightsManifest`, { detail: { model: name, file: jsonFile.file } });
+  }
+  const total = bins.reduce((n, b) => n + b.length, 0);
+  const weightData = new ArrayBuffer(total);
+  const view = new Uint8Array(weightData);
+  let off = 0;
+  for (const b of bins) { view.set(b, off); off += b.length; }
+  return { entry, modelTopology: graph.modelTopology, weightSpecs: graph.weightsManifest.flatMap((g) => g.weights), weightData };
+}

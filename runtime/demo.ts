@@ -1,0 +1,56 @@
+/**
+ * The embedded default: a simulated camera pool (a real RTSP server, ffmpeg publishers looping vtest.avi)
+ * and a config that watches the whole frame of each camera for a crowd, with a threshold that the pedestrians
+ * of vtest.avi reach within seconds.
+ */
+import { parseConfig, type CvcoreConfig } from '../config/index.js';
+import { SimulatedCameraPool } from '../ingest/index.js';
+
+export interface DemoOptions {
+  readonly cameras: number;
+  readonly dataDir: string;
+  readonly apiPort: number;
+  readonly fps?: number;
+  readonly threshold?: number;
+}
+
+export const DEMO_CAMERA_PREFIX = 'cam-';
+/** The demo's analysis size: vtest.avi is 768x576, scaled to keep its aspect. */
+export const DEMO_SIZE = { width: 640, height: 480 } as const;
+
+export async function startDemoCameras(n: number): Promise<SimulatedCameraPool> {
+  const sim = new SimulatedCameraPool();
+  await sim.start({ cameras: Array.from({ length: n }, (_, i) => ({ id: `${DEMO_CAMERA_PREFIX}${i + 1}`, source: 'vtest' as const })) });
+  return sim;
+}
+
+export function demoConfig(sim: SimulatedCameraPool, o: DemoOptions): CvcoreConfig {
+  const { width, height } = DEMO_SIZE;
+  const threshold = o.threshold ?? 4;
+  return parseConfig({
+    node: 'cvcore-demo',
+    dataDir: o.dataDir,
+    cameras: Array.from({ length: o.cameras }, (_, i) => ({
+      id: `${DEMO_CAMERA_PREFIX}${i + 1}`,
+      name: `Simulated camera ${i + 1} (vtest.avi)`,
+      url: sim.url(`${DEMO_CAMERA_PREFIX}${i + 1}`),
+      // rtsp-streaming-server sends RTP over UDP only.
+      transport: 'udp',
+      department: i % 2 === 0 ? 'public-security' : 'traffic',
+      district: 'shinan',
+      location: { lat: 36.0671 + i * 0.001, lon: 120.3826 + i * 0.001 },
+      fps: o.fps ?? 4,
+      width, height,
+      zones: [{
+        id: 'plaza', name: 'whole view',
+        polygon: [[0, 0], [width - 1, 0], [width - 1, height - 1], [0, height - 1]],
+        crowd: {
+          threshold, clearThreshold: Math.max(0, threshold - 2), sustainMs: 2_000, clearMs: 4_000, cooldownMs: 10_000, updateStep: 2,
+          severities: [{ severity: 'low', minCount: threshold }, { severity: 'medium', minCount: threshold + 3 }, { severity: 'high', minCount: threshold + 6 }],
+        },
+      }],
+    })),
+    inference: { workers: 1, maxBatch: 4, maxDelayMs: 40 },
+    api: { port: o.apiPort },
+  });
+}

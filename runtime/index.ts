@@ -1,0 +1,7 @@
+/**
+ * Runtime: wires the stages into the running core (pipeline, stack) and the embedded demo. Used by the CLI,
+ * the integration tests and the benchmarks.
+ */
+export { Pipeline, MIN_RECORD_HITS, type PipelineEvent, type PipelineOptions } from './pipeline.js';
+export { startStack, type Stack, type StackOptions } from './stack.js';
+export { demoConfig, startDemoCameras, DEMO_CAMERA_PREFIX, DEMO_SIZE, type DemoOptions } from './demo.js';

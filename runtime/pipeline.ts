@@ -1,0 +1,222 @@
+/**
+ * The path of a frame, wired: camera pool -> batcher -> inference engine -> a tracker per camera -> zones and
+ * crowd rules -> (track ends) search index, (crowd events) alert sink. Each stage is used through its public
+ * index.ts; this file owns only the per-camera state that joins them.
+ */
+import sharp from 'sharp';
+import type { CameraConfig, CvcoreConfig } from '../config/index.js';
+import type { Logger } from '../common/log.js';
+import type { CrowdAlertEvent, DetectionResult, Frame, TrackEnd, TrackRecord, ZoneCount } from '../common/messages.js';
+import { CameraPool, type CameraRunner, type IngestEvent } from '../ingest/index.js';
+import { Batcher, InferenceEngine } from '../inference/index.js';
+import { CrowdRule, ZoneAnalyzer, createTracker, type Tracker } from '../tracking/index.js';
+import { encodeThumbnail, type SearchIndex } from '../search-index/index.js';
+import type { AlertSink, CrowdAlertV1 } from '../alerts/index.js';
+
+/** A track must have been matched in this many frames to become a search record (drops one-frame ghosts). */
+export const MIN_RECORD_HITS = 3;
+/** Zone counts go to NATS at most this often per zone. */
+export const ZONE_EVENT_INTERVAL_MS = 1_000;
+/** Alert snapshots kept in memory for the API. */
+export const SNAPSHOT_CACHE = 64;
+
+interface CameraState {
+  readonly cfg: CameraConfig;
+  readonly tracker: Tracker;
+  readonly zones: ZoneAnalyzer;
+  readonly rules: Map<string, CrowdRule>;
+  /** The frame holding each live track's best shot, cropped only when the track ends. */
+  readonly bestFrames: Map<number, Frame>;
+  readonly lastZoneEvent: Map<string, number>;
+  lastCounts: ZoneCount[];
+  analysed: number;
+}
+
+export type PipelineEvent =
+  | { readonly type: 'alert'; readonly alert: CrowdAlertV1 }
+  | { readonly type: 'zone_count'; readonly count: ZoneCount }
+  | { readonly type: 'record'; readonly record: TrackRecord }
+  | IngestEvent;
+
+export interface PipelineOptions {
+  readonly config: CvcoreConfig;
+  readonly index: SearchIndex;
+  readonly alerts: AlertSink | null;
+  readonly log: Logger;
+}
+
+export class Pipeline {
+  readonly cameras: CameraPool;
+  readonly engine: InferenceEngine;
+  readonly batcher: Batcher;
+  #o: PipelineOptions;
+  #state = new Map<string, CameraState>();
+  #listeners = new Set<(e: PipelineEvent) => void>();
+  #alertHistory: CrowdAlertV1[] = [];
+  #snapshots = new Map<string, Uint8Array>();
+  #records = 0;
+  #pending = new Set<Promise<unknown>>();
+
+  private constructor(o: PipelineOptions, engine: InferenceEngine) {
+    this.#o = o;
+    this.engine = engine;
+    const inf = o.config.inference;
+    this.batcher = new Batcher(engine, { maxBatch: inf.maxBatch, maxDelayMs: inf.maxDelayMs, maxInFlight: inf.workers },
+      (frame, result) => this.#onResult(frame, result),
+      (err) => o.log.error('inference batch failed', { err: err as Error }));
+    this.cameras = new CameraPool(o.config.ingest);
+    this.cameras.onCamera((r) => this.#attach(r), (id) => this.#detach(id));
+    this.cameras.on((e) => {
+      this.#emit(e);
+      if (e.type === 'health') {
+        const st = this.#state.get(e.cameraId);
+        o.log.info('camera health', { camera: e.cameraId, state: e.state, code: e.code, reason: e.reason });
+        o.alerts?.publishEvent('stream_health', [st?.cfg.district ?? 'unknown', e.cameraId], e);
+      }
+    });
+  }
+
+  static async start(o: PipelineOptions): Promise<Pipeline> {
+    const inf = o.config.inference;
+    const engine = await InferenceEngine.start({
+      backend: inf.backend, model: inf.model, workers: inf.workers, minScore: Math.min(inf.minScore, o.config.tracking.lowScore),
+      iouThreshold: inf.iouThreshold, classes: inf.classes,
+    });
+    const p = new Pipeline(o, engine);
+    for (const cam of o.config.cameras) p.cameras.add(cam);
+    return p;
+  }
+
+  on(fn: (e: PipelineEvent) => void): () => void {
+    this.#listeners.add(fn);
+    return () => this.#listeners.delete(fn);
+  }
+
+  #emit(e: PipelineEvent): void {
+    for (const l of this.#listeners) {
+      try { l(e); } catch (err) { this.#o.log.warn('pipeline listener threw', { err: err as Error }); }
+    }
+  }
+
+  #attach(r: CameraRunner): void {
+    const cfg = r.config;
+    const rules = new Map<string, CrowdRule>();
+    for (const z of cfg.zones) if (z.crowd) rules.set(z.id, new CrowdRule(cfg.id, z.id, z.crowd));
+    this.#state.set(cfg.id, {
+      cfg,
+      tracker: createTracker(cfg.id, { highScore: this.#o.config.tracking.highScore, lowScore: this.#o.config.tracking.lowScore }),
+      zones: new ZoneAnalyzer(cfg.id, cfg.zones.map((z) => ({ id: z.id, polygon: z.polygon, ...(z.areaM2 !== null ? { areaM2: z.areaM2 } : {}) })), cfg.lines),
+      rules,
+      bestFrames: new Map(),
+      lastZoneEvent: new Map(),
+      lastCounts: [],
+      analysed: 0,
+    });
+    this.batcher.add(cfg.id, r.queue);
+  }
+
+  #detach(id: string): void {
+    this.batcher.remove(id);
+    const st = this.#state.get(id);
+    if (!st) return;
+    this.#state.delete(id);
+    for (const end of st.tracker.finish(Date.now())) this.#track(this.#record(st, end));
+  }
+
+  #track<T>(p: Promise<T>): void {
+    this.#pending.add(p);
+    void p.finally(() => this.#pending.delete(p));
+  }
+
+  async #onResult(frame: Frame, result: DetectionResult): Promise<void> {
+    const st = this.#state.get(frame.cameraId);
+    if (!st) return;
+    st.analysed++;
+    const step = st.tracker.update(frame.seq, frame.capturedAt, result.detections);
+    for (const u of step.updates) if (u.bestShot) st.bestFrames.set(u.trackId, frame);
+    for (const end of step.ended) this.#track(this.#record(st, end));
+
+    const { counts } = st.zones.update(step.updates, frame.capturedAt);
+    st.lastCounts = counts;
+    for (const c of counts) {
+      const last = st.lastZoneEvent.get(c.zoneId) ?? 0;
+      if (frame.capturedAt - last >= ZONE_EVENT_INTERVAL_MS) {
+        st.lastZoneEvent.set(c.zoneId, frame.capturedAt);
+        this.#emit({ type: 'zone_count', count: c });
+        this.#o.alerts?.publishEvent('zone_count', [st.cfg.district, st.cfg.id, c.zoneId], c);
+      }
+      const rule = st.rules.get(c.zoneId);
+      const ev = rule?.observe(c, frame.seq);
+      if (ev) this.#track(this.#raise(st, ev, frame));
+    }
+  }
+
+  async #raise(st: CameraState, ev: CrowdAlertEvent, frame: Frame): Promise<void> {
+    const snapshotId = `${ev.cameraId}-${frame.seq}`;
+    if (ev.phase !== 'cleared') {
+      const jpeg = await sharp(frame.data, { raw: { width: frame.width, height: frame.height, channels: 3 } }).jpeg({ quality: 70 }).toBuffer();
+      this.#snapshots.set(snapshotId, jpeg);
+      while (this.#snapshots.size > SNAPSHOT_CACHE) this.#snapshots.delete(this.#snapshots.keys().next().value as string);
+    }
+    const ctx = { district: st.cfg.district, location: st.cfg.location, snapshotRef: ev.phase !== 'cleared' ? `/api/v1/snapshots/${snapshotId}` : null };
+    const sink = this.#o.alerts;
+    if (!sink) return;
+    try {
+      const alert = await sink.submit(ev, ctx);
+      this.#alertHistory.push(alert);
+      if (this.#alertHistory.length > 1000) this.#alertHistory.splice(0, 500);
+      this.#o.log.info('crowd alert', { camera: ev.cameraId, zone: ev.zoneId, phase: ev.phase, count: ev.count, severity: ev.severity, id: ev.incidentId });
+      this.#emit({ type: 'alert', alert });
+    } catch (err) {
+      this.#o.log.error('alert rejected', { err: err as Error, camera: ev.cameraId, zone: ev.zoneId });
+    }
+  }
+
+  async #record(st: CameraState, end: TrackEnd): Promise<void> {
+    const frame = st.bestFrames.get(end.trackId);
+    st.bestFrames.delete(end.trackId);
+    if (end.hits < MIN_RECORD_HITS) return;
+    const b = end.bestShot.box;
+    const thumbnail = frame ? await encodeThumbnail(frame.data, frame.width, frame.height, b) : null;
+    const record: TrackRecord = {
+      id: `${end.cameraId}:${end.trackId}:${end.firstSeen}`,
+      cameraId: end.cameraId,
+      department: st.cfg.department,
+      district: st.cfg.district,
+      cls: end.cls,
+      start: end.firstSeen,
+      end: end.lastSeen,
+      hits: end.hits,
+      score: end.bestShot.score,
+      box: b,
+      attributes: {},
+      thumbnail,
+      embedding: null,
+    };
+    await this.#o.index.put(record);
+    this.#records++;
+    this.#emit({ type: 'record', record });
+  }
+
+  alertHistory(limit = 100): CrowdAlertV1[] { return this.#alertHistory.slice(-limit).reverse(); }
+  snapshot(id: string): Uint8Array | null { return this.#snapshots.get(id) ?? null; }
+  zoneCounts(): ZoneCount[] { return [...this.#state.values()].flatMap((s) => s.lastCounts); }
+
+  stats(): { records: number; analysed: Record<string, number>; batcher: ReturnType<Batcher['stats']> } {
+    return {
+      records: this.#records,
+      analysed: Object.fromEntries([...this.#state].map(([id, s]) => [id, s.analysed])),
+      batcher: this.batcher.stats(),
+    };
+  }
+
+  /** Stops cameras, lets the batches in flight finish, ends every track into the index, stops the workers. */
+  async stop(): Promise<void> {
+    for (const r of this.cameras.runners()) r.stop();
+    await this.batcher.stop();
+    for (const [id] of this.#state) this.#detach(id);
+    await Promise.allSettled([...this.#pending]);
+    await this.#o.index.flush();
+    await this.engine.stop();
+  }
+}

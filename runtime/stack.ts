@@ -1,0 +1,75 @@
+/**
+ * Starts the whole core from a validated config: NATS (the deployment's, or an embedded nats-server from the
+ * repo's nats.conf), the search index, the alert sink, the pipeline and the HTTP API; and stops them in the
+ * reverse order so nothing is lost and no child process is left behind.
+ */
+import { mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { CvcoreConfig } from '../config/index.js';
+import type { Logger } from '../common/log.js';
+import { openIndex, type SearchIndex } from '../search-index/index.js';
+import { openAlertSink, startNatsServer, type AlertSink, type NatsServerHandle } from '../alerts/index.js';
+import { startApi } from '../api/index.js';
+import { Pipeline } from './pipeline.js';
+
+export interface StackOptions {
+  readonly config: CvcoreConfig;
+  readonly log: Logger;
+  /** Port for the embedded nats-server (default: a free one). */
+  readonly natsPort?: number;
+}
+
+export interface Stack {
+  readonly config: CvcoreConfig;
+  readonly pipeline: Pipeline;
+  readonly index: SearchIndex;
+  readonly alerts: AlertSink;
+  readonly nats: NatsServerHandle | null;
+  readonly natsUrl: string;
+  readonly apiUrl: string;
+  stop(): Promise<void>;
+}
+
+export async function startStack(o: StackOptions): Promise<Stack> {
+  const { config, log } = o;
+  const dataDir = resolve(config.dataDir);
+  await mkdir(dataDir, { recursive: true });
+  const cleanup: (() => Promise<unknown>)[] = [];
+  const unwind = async (): Promise<void> => {
+    for (const fn of cleanup.reverse()) await fn().catch((err: unknown) => log.warn('shutdown step failed', { err: err as Error }));
+    cleanup.length = 0;
+  };
+  try {
+    const envUrl = process.env['NATS_URL'];
+    let nats: NatsServerHandle | null = null;
+    let natsUrl = envUrl ?? config.nats.url;
+    if (!natsUrl) {
+      nats = await startNatsServer({ storeDir: join(dataDir, 'nats'), ...(o.natsPort !== undefined ? { port: o.natsPort } : {}), log });
+      cleanup.push(() => nats!.stop());
+      natsUrl = nats.url;
+      log.info('embedded nats-server started', { url: natsUrl });
+    }
+    const index = await openIndex({
+      dir: join(dataDir, 'index'), batchSize: config.index.batchSize, flushMs: config.index.flushMs,
+      retention: { trackDays: config.index.trackDays, faceDays: config.index.faceDays }, log,
+    });
+    cleanup.push(() => index.close());
+    const alerts = await openAlertSink({
+      servers: natsUrl, user: process.env['NATS_USER'] ?? config.nats.user, pass: process.env['NATS_PASS'] ?? config.nats.pass,
+      dataDir: join(dataDir, 'outbox'), node: config.node, log,
+    });
+    cleanup.push(async () => { await alerts.drain(3000); await alerts.close(); });
+    const pipeline = await Pipeline.start({ config, index, alerts, log });
+    cleanup.push(() => pipeline.stop());
+    const api = await startApi({ host: config.api.host, port: config.api.port, index, pipeline, alerts, log });
+    cleanup.push(() => api.close());
+    let stopped: Promise<void> | null = null;
+    return {
+      config, pipeline, index, alerts, nats, natsUrl, apiUrl: api.url,
+      stop: () => (stopped ??= unwind()),
+    };
+  } catch (err) {
+    await unwind();
+    throw err;
+  }
+}
