@@ -63,6 +63,7 @@ export const ERROR_CODES = {
   INDEX_NOT_FOUND: 'no such track (or outside the caller\'s scope)',
   INDEX_CLOSED: 'the index is closed',
   INDEX_IO: 'RocksDB failed to read or write',
+  INDEX_BAD_RECORD: 'a record the index cannot store (id, camera, department, times, attributes or embedding size); the field is named',
   ALERT_INVALID_EVENT: 'an alert event that does not match schema v1',
   ALERT_NATS_AUTH: 'NATS refused the user or the subject',
   ALERT_NATS_UNREACHABLE: 'NATS cannot be reached',
