@@ -1,0 +1,23 @@
+/**
+ * search-index: the stage that stores what the trackers saw so investigators can search it.
+ * Takes TrackRecords (one per finished track: camera, department, time span, class, attributes, best-shot
+ * JPEG, face embedding); gives attribute/time/camera queries with stable cursors, face similarity search,
+ * an audit trail and retention, all enforcing the caller's department scope. See README.md for the key layout.
+ */
+import { SearchIndexImpl } from './store.js';
+import type { IndexOptions, SearchIndex } from './types.js';
+
+export type {
+  AttributeName, AuditEntry, AuditPage, FaceMatch, FaceSearchOptions, IndexOptions, IndexStats, ReadAuditOptions, Scope,
+  SearchIndex, SearchPage, SearchQuery, TrackRecordSummary,
+} from './types.js';
+export { ATTRIBUTE_NAMES } from './types.js';
+export { parseQuery, parseFaceOptions, QUERY_LIMITS } from './query.js';
+export { encodeThumbnail, THUMBNAIL } from './thumbnail.js';
+export { INDEX_DEFAULTS } from './store.js';
+export { RETENTION_DEFAULTS } from './retention.js';
+
+/** Opens (creating when missing) the index in `options.dir`; rejects with IndexError INDEX_IO when RocksDB cannot. */
+export function openIndex(options: IndexOptions): Promise<SearchIndex> {
+  return SearchIndexImpl.open(options);
+}

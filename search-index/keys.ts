@@ -1,0 +1,87 @@
+/**
+ * Key layout. Keys are UTF-8 strings whose parts are joined by NUL, so RocksDB's bytewise order is the order
+ * we want: fixed-width decimal times sort like numbers, and NUL sorts below every other character, so a
+ * prefix range `P\0` .. `P\x01` holds exactly the entries of P. Ids, cameras, departments and attribute values
+ * may therefore not contain NUL (put() rejects them).
+ *
+ * Secondary index entries end in `<inv start>\0<id>` where inv start = MAX_TIME - start: a forward scan yields
+ * start time descending, then id ascending, which is the page order, and time bounds become key bounds.
+ */
+import type { ObjectClass } from '../common/messages.js';
+import type { AttributeName } from './types.js';
+
+export const SEP = '\x00';
+/** One past SEP: the exclusive upper bound of a prefix range. */
+export const SEP_END = '\x01';
+export const TIME_WIDTH = 15;
+/** Largest storable time (ms); 15 digits reach far past any real clock. */
+export const MAX_TIME = 999_999_999_999_999;
+const SEQ_WIDTH = 12;
+
+export const KIND = {
+  record: 'r',
+  thumbnail: 't',
+  embedding: 'e',
+  allByTime: 'T',
+  camera: 'C',
+  cls: 'K',
+  attribute: 'A',
+  department: 'D',
+  face: 'F',
+  expiry: 'X',
+  audit: 'U',
+  meta: 'M',
+} as const;
+
+export const META_COUNTS = KIND.meta + SEP + 'counts';
+
+export function padTime(t: number): string {
+  return String(t).padStart(TIME_WIDTH, '0');
+}
+
+export function invTime(t: number): string {
+  return padTime(MAX_TIME - t);
+}
+
+export function padSeq(n: number): string {
+  return String(n).padStart(SEQ_WIDTH, '0');
+}
+
+export const recordKey = (id: string): string => KIND.record + SEP + id;
+export const thumbnailKey = (id: string): string => KIND.thumbnail + SEP + id;
+export const embeddingKey = (id: string): string => KIND.embedding + SEP + id;
+export const faceKey = (seq: number): string => KIND.face + SEP + padSeq(seq);
+export const facePrefix = KIND.face + SEP;
+export function faceSeqOf(key: string): number {
+  return Number(key.slice(facePrefix.length));
+}
+
+/** Prefixes of the secondary indexes; each is also the key of its entry count (selectivity for the planner). */
+export const allPrefix = (): string => KIND.allByTime + SEP;
+export const cameraPrefix = (cameraId: string): string => KIND.camera + SEP + cameraId + SEP;
+export const classPrefix = (cls: ObjectClass): string => KIND.cls + SEP + cls + SEP;
+export const attributePrefix = (name: AttributeName, value: string): string => KIND.attribute + SEP + name + SEP + value + SEP;
+export const departmentPrefix = (department: string): string => KIND.department + SEP + department + SEP;
+
+/** The part of a secondary key after its prefix; also the cursor position. */
+export function orderSuffix(start: number, id: string): string {
+  return invTime(start) + SEP + id;
+}
+
+export function parseOrderSuffix(suffix: string): { start: number; id: string } {
+  return { start: MAX_TIME - Number(suffix.slice(0, TIME_WIDTH)), id: suffix.slice(TIME_WIDTH + 1) };
+}
+
+/** Records that expire together sort together: `X\0<f|t>\0<end>\0<id>` (f = has a face, t = track only). */
+export type ExpiryKind = 'f' | 't';
+export const expiryPrefix = (kind: ExpiryKind): string => KIND.expiry + SEP + kind + SEP;
+export const expiryKey = (kind: ExpiryKind, end: number, id: string): string => expiryPrefix(kind) + padTime(end) + SEP + id;
+
+/** Audit keys: time then a sequence that only grows, so two entries in one millisecond keep their order. */
+export const auditPrefix = KIND.audit + SEP;
+export const auditKey = (at: number, seq: number): string => auditPrefix + padTime(at) + SEP + padSeq(seq);
+
+/** Compares keys the way RocksDB does (UTF-8 bytes), which differs from JS string order above U+FFFF. */
+export function compareKeys(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}

@@ -1,0 +1,148 @@
+/**
+ * How one TrackRecord becomes RocksDB entries: the stored summary, the index entries that point at it and
+ * the digest each index entry carries. The digest lets the planner filter on every predicate (department,
+ * camera, class, attributes, time) while scanning one index, without loading records it will drop.
+ */
+import { OBJECT_CLASSES, type ObjectClass, type TrackRecord } from '../common/messages.js';
+import { IndexError } from '../common/errors.js';
+import {
+  MAX_TIME, SEP, allPrefix, attributePrefix, cameraPrefix, classPrefix, departmentPrefix, embeddingKey, expiryKey,
+  faceKey, orderSuffix, recordKey, thumbnailKey, type ExpiryKind,
+} from './keys.js';
+import { ATTRIBUTE_NAMES, type TrackRecordSummary } from './types.js';
+
+/** The summary as stored: the public summary plus the face's vector key. */
+export interface StoredRecord extends TrackRecordSummary {
+  readonly faceSeq: number | null;
+}
+
+/** [department, cameraId, cls, start, colour, vehicleType, gender, ageBand]; null where the attribute is absent. */
+export type Digest = readonly [string, string, ObjectClass, number, string | null, string | null, string | null, string | null];
+/** [id, department, cameraId, start]: what a face vector entry carries for filtering. */
+export type FaceDigest = readonly [string, string, string, number];
+
+export function digestOf(r: StoredRecord): Digest {
+  const a = (name: string): string | null => {
+    const v = r.attributes[name];
+    return typeof v === 'string' ? v : null;
+  };
+  return [r.department, r.cameraId, r.cls, r.start, a('colour'), a('vehicleType'), a('gender'), a('ageBand')];
+}
+
+/** Every secondary-index prefix the record appears under (also the keys of the planner's counts). */
+export function indexPrefixes(r: StoredRecord): string[] {
+  const out = [allPrefix(), cameraPrefix(r.cameraId), classPrefix(r.cls), departmentPrefix(r.department)];
+  for (const name of ATTRIBUTE_NAMES) {
+    const v = r.attributes[name];
+    if (typeof v === 'string') out.push(attributePrefix(name, v));
+  }
+  return out;
+}
+
+export function expiryKindOf(r: StoredRecord): ExpiryKind {
+  return r.hasFace ? 'f' : 't';
+}
+
+/** Keys written for a record, so a delete removes exactly what the put wrote. */
+export function ownedKeys(r: StoredRecord): string[] {
+  const suffix = orderSuffix(r.start, r.id);
+  const keys = indexPrefixes(r).map((p) => p + suffix);
+  keys.push(recordKey(r.id), expiryKey(expiryKindOf(r), r.end, r.id));
+  if (r.hasThumbnail) keys.push(thumbnailKey(r.id));
+  if (r.hasFace) keys.push(embeddingKey(r.id));
+  if (r.faceSeq !== null) keys.push(faceKey(r.faceSeq));
+  return keys;
+}
+
+export function encodeJson(v: unknown): Buffer {
+  return Buffer.from(JSON.stringify(v), 'utf8');
+}
+
+export function decodeJson<T>(b: Buffer): T {
+  return JSON.parse(b.toString('utf8')) as T;
+}
+
+export function toSummary(r: StoredRecord): TrackRecordSummary {
+  const { faceSeq: _unused, ...summary } = r;
+  void _unused;
+  return summary;
+}
+
+function badRecord(field: string, why: string, id: unknown): IndexError {
+  return new IndexError('INDEX_BAD_RECORD', `record.${field} ${why}`, { detail: { field, id } });
+}
+
+function checkKeyPart(v: unknown, field: string, id: unknown): string {
+  if (typeof v !== 'string' || v.length === 0 || v.includes(SEP)) throw badRecord(field, 'must be a non-empty string without NUL', id);
+  return v;
+}
+
+function checkTime(v: unknown, field: string, id: unknown): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > MAX_TIME) throw badRecord(field, `must be an integer time in 0..${MAX_TIME}`, id);
+  return v;
+}
+
+/** Checks what the key layout relies on; the pipeline's data is trusted otherwise. */
+export function validateRecord(r: TrackRecord, dimensions: number): void {
+  const id = r.id;
+  checkKeyPart(r.id, 'id', id);
+  checkKeyPart(r.cameraId, 'cameraId', id);
+  checkKeyPart(r.department, 'department', id);
+  if (typeof r.district !== 'string') throw badRecord('district', 'must be a string', id);
+  if (!(OBJECT_CLASSES as readonly string[]).includes(r.cls)) throw badRecord('cls', `must be one of ${OBJECT_CLASSES.join(', ')}`, id);
+  checkTime(r.start, 'start', id);
+  checkTime(r.end, 'end', id);
+  if (r.end < r.start) throw badRecord('end', 'must not be before start', id);
+  for (const name of ATTRIBUTE_NAMES) {
+    const v = r.attributes[name];
+    if (v !== undefined && (typeof v !== 'string' || v.includes(SEP) || v.length === 0)) {
+      throw badRecord(`attributes.${name}`, 'must be a non-empty string without NUL', id);
+    }
+  }
+  if (r.thumbnail !== null && !(r.thumbnail instanceof Uint8Array)) throw badRecord('thumbnail', 'must be a Uint8Array or null', id);
+  if (r.embedding !== null) {
+    if (!(r.embedding instanceof Float32Array) || r.embedding.length !== dimensions) {
+      throw badRecord('embedding', `must be a Float32Array of length ${dimensions} or null`, id);
+    }
+  }
+}
+
+export function toStored(r: TrackRecord, faceSeq: number | null): StoredRecord {
+  return {
+    id: r.id,
+    cameraId: r.cameraId,
+    department: r.department,
+    district: r.district,
+    cls: r.cls,
+    start: r.start,
+    end: r.end,
+    hits: r.hits,
+    score: r.score,
+    box: { x: r.box.x, y: r.box.y, w: r.box.w, h: r.box.h },
+    attributes: { ...r.attributes },
+    hasThumbnail: r.thumbnail !== null,
+    hasFace: r.embedding !== null,
+    faceSeq,
+  };
+}
+
+/** Unit length, so inner product is cosine similarity; a zero vector stays zero. */
+export function normalise(v: Float32Array): Float32Array {
+  let s = 0;
+  for (let i = 0; i < v.length; i++) s += v[i]! * v[i]!;
+  const n = Math.sqrt(s);
+  const out = new Float32Array(v.length);
+  if (n > 0) for (let i = 0; i < v.length; i++) out[i] = v[i]! / n;
+  return out;
+}
+
+export function embeddingBytes(v: Float32Array): Buffer {
+  return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+}
+
+export function embeddingFromBytes(b: Buffer): Float32Array {
+  // Copy: the Buffer may sit at an offset that is not a multiple of 4 inside a pooled slab.
+  const out = new Float32Array(b.byteLength / 4);
+  new Uint8Array(out.buffer).set(b);
+  return out;
+}

@@ -1,0 +1,132 @@
+/**
+ * Public types of the search index. Everything the pipeline and the API need to call the index lives here;
+ * the implementation behind them is internal to this folder.
+ */
+import type { Box, ObjectClass, TrackRecord } from '../common/messages.js';
+import type { Logger } from '../common/log.js';
+
+export interface IndexOptions {
+  /** Folder for RocksDB and the face-vector file; created when missing. */
+  dir: string;
+  /** Records per write batch; a batch is written when it is full. Default 512. */
+  batchSize?: number;
+  /** Longest a put waits before its batch is written, ms. Default 200. */
+  flushMs?: number;
+  /** Days a record is kept, counted from its end time: records with a face embedding use `faceDays`. */
+  retention?: { trackDays: number; faceDays: number };
+  /** How often the sweeper runs, ms; 0 turns the timer off (call `sweep()` yourself). Default 10 minutes. */
+  sweepIntervalMs?: number;
+  /** How often the face-vector file is saved when it changed, ms; 0 saves only on close. Default 5 minutes. */
+  vectorSaveIntervalMs?: number;
+  /** Embedding length. Default 1024 (faceres). */
+  dimensions?: number;
+  log?: Logger;
+}
+
+/** What a caller may see: every department, or only the listed ones. */
+export type Scope = 'all' | { readonly departments: readonly string[] };
+
+export const ATTRIBUTE_NAMES = ['colour', 'vehicleType', 'gender', 'ageBand'] as const;
+export type AttributeName = (typeof ATTRIBUTE_NAMES)[number];
+
+export interface SearchQuery {
+  cameraIds?: string[];
+  classes?: ObjectClass[];
+  /** Bounds on the track's start time, ms since the epoch, both inclusive. */
+  from?: number;
+  to?: number;
+  attributes?: { colour?: string; vehicleType?: string; gender?: string; ageBand?: string };
+  /** 1..500, default 50. */
+  limit?: number;
+  /** `nextCursor` of the previous page of the same query. */
+  cursor?: string;
+}
+
+/** A record without its bytes: what lists and search results carry. */
+export interface TrackRecordSummary {
+  readonly id: string;
+  readonly cameraId: string;
+  readonly department: string;
+  readonly district: string;
+  readonly cls: ObjectClass;
+  readonly start: number;
+  readonly end: number;
+  readonly hits: number;
+  readonly score: number;
+  readonly box: Box;
+  readonly attributes: Readonly<Record<string, string | number>>;
+  readonly hasThumbnail: boolean;
+  readonly hasFace: boolean;
+}
+
+/** Ordered by start time descending, then id ascending. */
+export interface SearchPage {
+  records: TrackRecordSummary[];
+  nextCursor: string | null;
+}
+
+export interface FaceMatch {
+  record: TrackRecordSummary;
+  /** Cosine similarity of the stored face to the query, -1..1. */
+  similarity: number;
+}
+
+export interface FaceSearchOptions {
+  /** 1..500, default 10. */
+  k?: number;
+  from?: number;
+  to?: number;
+  cameraIds?: string[];
+}
+
+/** One line of the audit trail: who searched, when, what for and what came back. */
+export interface AuditEntry {
+  readonly at: number;
+  readonly tokenId: string;
+  readonly role: string;
+  readonly department: string;
+  readonly action: string;
+  /** The query as the caller sent it; must be JSON-serialisable. */
+  readonly query: unknown;
+  /** Ids of the records returned, or their count. */
+  readonly results: readonly string[] | number;
+}
+
+export interface ReadAuditOptions {
+  /** Inclusive bounds on `at`. */
+  from?: number;
+  to?: number;
+  /** 1..1000, default 100. */
+  limit?: number;
+  cursor?: string;
+}
+
+export interface AuditPage {
+  entries: AuditEntry[];
+  nextCursor: string | null;
+}
+
+export interface IndexStats {
+  records: number;
+  faces: number;
+  pendingWrites: number;
+}
+
+export interface SearchIndex {
+  /** Enqueues the record into the current batch; waits only when the queue is at its bound (backpressure). */
+  put(record: TrackRecord): Promise<void>;
+  /** Writes whatever is queued and resolves once it is on disk (WAL). */
+  flush(): Promise<void>;
+  get(id: string, scope: Scope): Promise<TrackRecord | null>;
+  thumbnail(id: string, scope: Scope): Promise<Uint8Array | null>;
+  query(q: SearchQuery, scope: Scope): Promise<SearchPage>;
+  faceSearch(embedding: Float32Array, opts: FaceSearchOptions, scope: Scope): Promise<FaceMatch[]>;
+  appendAudit(entry: AuditEntry): Promise<void>;
+  readAudit(opts: ReadAuditOptions): Promise<AuditPage>;
+  /** Deletes records past retention; returns how many. */
+  sweep(now?: number): Promise<number>;
+  stats(): IndexStats;
+  close(): Promise<void>;
+}
+
+export type { TrackRecord };

@@ -1,0 +1,14 @@
+/**
+ * Tracking stage: takes each camera's per-frame detections, gives track updates (id, box, velocity, age, state),
+ * track ends carrying the best shot, zone counts, line crossings and crowd alert events. Also the MOTChallenge
+ * tools (parse, track, score) the CLI and the tests use. See README.md for parameters and scores.
+ */
+export type { Tracker, TrackerStep } from './bytetrack.js';
+export { createTracker } from './bytetrack.js';
+export type { TrackerOptions } from './options.js';
+export { DEFAULT_TRACKER_OPTIONS } from './options.js';
+export type { MotRow } from './mot-io.js';
+export { parseMot, formatMot } from './mot-io.js';
+export type { MotMetrics } from './mot-metrics.js';
+export { evaluateMot, combineMot, formatMotTable, MOT_COLUMNS } from './mot-metrics.js';
+export { trackMot } from './mot-track.js';
