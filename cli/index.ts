@@ -1,11 +1,15 @@
 /**
- * The `cvcore` command line: one program, one file per command under cli/commands/.
+ * The `cvcore` command line: one program, one file per command under cli/commands/, each loaded only when it
+ * runs (so `cvcore eval-mot` does not load tfjs or RocksDB).
  */
 import type { Command } from './command.js';
-import { demoCommand } from './commands/demo.js';
-import { startCommand } from './commands/start.js';
 
-export const COMMANDS: readonly Command[] = [demoCommand, startCommand];
+interface Entry { readonly name: string; readonly summary: string; load(): Promise<Command> }
+
+export const COMMANDS: readonly Entry[] = [
+  { name: 'demo', summary: 'the embedded default: own nats-server, simulated cameras from vtest.avi, the whole pipeline', load: async () => (await import('./commands/demo.js')).demoCommand },
+  { name: 'start', summary: 'run the core on a config file (your cameras, your NATS)', load: async () => (await import('./commands/start.js')).startCommand },
+];
 
 function usage(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length));
@@ -18,11 +22,12 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(usage() + '\n');
     return name ? 0 : 2;
   }
-  const cmd = COMMANDS.find((c) => c.name === name);
-  if (!cmd) {
+  const entry = COMMANDS.find((c) => c.name === name);
+  if (!entry) {
     process.stderr.write(`unknown command "${name}"\n${usage()}\n`);
     return 2;
   }
+  const cmd = await entry.load();
   if (rest.includes('--help') || rest.includes('-h')) {
     process.stdout.write(`usage: ${cmd.usage}\n${cmd.summary}\n`);
     return 0;

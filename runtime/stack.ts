@@ -42,13 +42,14 @@ export async function startStack(o: StackOptions): Promise<Stack> {
   try {
     const envUrl = process.env['NATS_URL'];
     let nats: NatsServerHandle | null = null;
-    let natsUrl = envUrl ?? config.nats.url;
-    if (!natsUrl) {
-      nats = await startNatsServer({ storeDir: join(dataDir, 'nats'), ...(o.natsPort !== undefined ? { port: o.natsPort } : {}), log });
-      cleanup.push(() => nats!.stop());
-      natsUrl = nats.url;
-      log.info('embedded nats-server started', { url: natsUrl });
+    const configured = envUrl ?? config.nats.url;
+    if (!configured) {
+      const handle = await startNatsServer({ storeDir: join(dataDir, 'nats'), ...(o.natsPort !== undefined ? { port: o.natsPort } : {}), log });
+      cleanup.push(() => handle.stop());
+      nats = handle;
+      log.info('embedded nats-server started', { url: handle.url });
     }
+    const natsUrl: string = configured ?? nats!.url;
     const index = await openIndex({
       dir: join(dataDir, 'index'), batchSize: config.index.batchSize, flushMs: config.index.flushMs,
       retention: { trackDays: config.index.trackDays, faceDays: config.index.faceDays }, log,
