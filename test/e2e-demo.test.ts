@@ -1,0 +1,83 @@
+/**
+ * The embedded default, end to end, with every component real: an RTSP server and ffmpeg publishers looping
+ * vtest.avi, ffmpeg decoders, centernet on tfjs-wasm in a piscina worker, the tracker, RocksDB on disk, a
+ * nats-server started from nats.conf. A real NATS subscriber must see a crowd alert, the search endpoint must
+ * return person records, and after stop no child process may be left.
+ */
+import test from 'ava';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect, StringCodec } from 'nats';
+import { DEFAULT_SUBSCRIBER_USER } from '../alerts/index.js';
+import { liveChildren } from '../common/proc.js';
+import { demoConfig, startDemoCameras, startStack } from '../runtime/index.js';
+import { createLogger } from '../common/log.js';
+
+const until = async <T>(what: string, timeoutMs: number, fn: () => Promise<T | null | undefined>): Promise<T> => {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+};
+
+const alive = (pid: number): boolean => {
+  try { process.kill(pid, 0); return true; } catch { return false; }
+};
+
+test('e2e - demo stack raises a crowd alert on NATS and indexes person records, then leaves no child behind', async (t) => {
+  t.timeout(170_000);
+  const dataDir = await mkdtemp(join(tmpdir(), 'cvcore-e2e-'));
+  const logLines: string[] = [];
+  const log = createLogger({ level: 'info', sink: (l) => logLines.push(l) });
+  const sim = await startDemoCameras(2);
+  let stack: Awaited<ReturnType<typeof startStack>> | null = null;
+  try {
+    const config = demoConfig(sim, { cameras: 2, dataDir, apiPort: 0, fps: 4, threshold: 3 });
+    stack = await startStack({ config, log });
+
+    // A real NATS subscriber, as the subscriber user of nats.conf.
+    const nc = await connect({ servers: stack.natsUrl, user: DEFAULT_SUBSCRIBER_USER.user, pass: DEFAULT_SUBSCRIBER_USER.pass });
+    const alerts: Record<string, unknown>[] = [];
+    const sub = nc.subscribe('citybrain.alerts.crowd.>');
+    const sc = StringCodec();
+    void (async () => { for await (const m of sub) alerts.push({ subject: m.subject, ...JSON.parse(sc.decode(m.data)) as Record<string, unknown> }); })();
+
+    const raised = await until('a raised crowd alert on NATS', 120_000, async () => alerts.find((a) => a['phase'] === 'raised'));
+    t.regex(String(raised['subject']), /^citybrain\.alerts\.crowd\.shinan\.cam-[12]\.plaza$/);
+    t.true(Number(raised['count']) >= 3);
+
+    const api = stack.apiUrl;
+    const page = await until('person records from the search endpoint', 120_000, async () => {
+      const res = await fetch(`${api}/api/v1/search?class=person&camera=cam-1`);
+      t.is(res.status, 200);
+      const body = await res.json() as { records: { id: string; cameraId: string; cls: string; thumbnailUrl: string }[] };
+      return body.records.length > 0 ? body : null;
+    });
+    for (const r of page.records) {
+      t.is(r.cameraId, 'cam-1');
+      t.is(r.cls, 'person');
+    }
+    const thumb = await fetch(`${api}${page.records[0]!.thumbnailUrl}`);
+    t.is(thumb.status, 200);
+    t.is(thumb.headers.get('content-type'), 'image/jpeg');
+
+    // A bad query is a 400 with a stable code, not a crash.
+    const bad = await fetch(`${api}/api/v1/search?from=yesterday-ish`);
+    t.is(bad.status, 400);
+    t.is(((await bad.json()) as { code: string }).code, 'INDEX_BAD_QUERY');
+
+    await sub.drain();
+    await nc.close();
+  } finally {
+    const pids = liveChildren();
+    await stack?.stop();
+    await sim.stop();
+    t.deepEqual(liveChildren(), [], 'every tracked child has exited');
+    for (const pid of pids) t.false(alive(pid), `process ${pid} is gone`);
+    await rm(dataDir, { recursive: true, force: true });
+  }
+});
