@@ -1,4 +1,4 @@
-import type { Detection, TrackEnd, TrackUpdate } from '../common/messages.js';
+import type { Box, Detection, TrackEnd, TrackUpdate } from '../common/messages.js';
 import { TRACK_STATES } from '../common/messages.js';
 import { solveWithLimit, type Edge } from './assignment.js';
 import { iou } from './iou.js';
@@ -181,12 +181,13 @@ export class ByteTracker implements Tracker {
 
   /**
    * Confirmed tracks that took a detection in the last step, as MOTChallenge output wants them (a track that
-   * is only coasting on its prediction is not reported). Not part of the Tracker interface.
+   * is only coasting on its prediction is not reported), with the measured box: the filtered one lags behind
+   * when the camera itself moves. Not part of the Tracker interface.
    */
-  reported(): { id: number; box: ReturnType<Track['kf']['box']>; score: number }[] {
+  reported(): { id: number; box: Box; score: number }[] {
     return this.#tracks
       .filter((t) => t.state === TRACK_STATES.confirmed && t.missed === 0)
-      .map((t) => ({ id: t.id, box: t.kf.box(), score: t.score }));
+      .map((t) => ({ id: t.id, box: t.lastBox, score: t.score }));
   }
 
   #end(t: Track): TrackEnd {

@@ -12,3 +12,7 @@ export { parseMot, formatMot } from './mot-io.js';
 export type { MotMetrics } from './mot-metrics.js';
 export { evaluateMot, combineMot, formatMotTable, MOT_COLUMNS } from './mot-metrics.js';
 export { trackMot } from './mot-track.js';
+export type { ZoneSpec, LineSpec, LineCrossing } from './zones.js';
+export { validateZone, validateLine, ZoneAnalyzer } from './zones.js';
+export type { CrowdRuleOptions } from './crowd-rule.js';
+export { DEFAULT_CROWD_RULE, validateCrowdRule, CrowdRule } from './crowd-rule.js';

@@ -26,12 +26,12 @@ export interface TrackerOptions {
   readonly velocityNoise: number;
 }
 
-export const DEFAULT_HIGH_SCORE = 0.6;
+export const DEFAULT_HIGH_SCORE = 0.7;
 export const DEFAULT_LOW_SCORE = 0.1;
-export const DEFAULT_NEW_TRACK_SCORE = 0.7;
+export const DEFAULT_NEW_TRACK_SCORE = 0.8;
 export const DEFAULT_HIGH_IOU = 0.2;
 export const DEFAULT_LOW_IOU = 0.5;
-export const DEFAULT_TENTATIVE_IOU = 0.3;
+export const DEFAULT_TENTATIVE_IOU = 0.5;
 export const DEFAULT_FUSE_SCORE = true;
 export const DEFAULT_MIN_HITS = 2;
 export const DEFAULT_MAX_LOST_FRAMES = 30;

@@ -24,6 +24,8 @@ export class Track {
   /** Whether the track was ever confirmed: only those are reported and end with a TrackEnd. */
   confirmedOnce: boolean;
   bestShot: BestShot;
+  /** The last associated detection's box, as measured (no filter lag). */
+  lastBox: Box;
   /** Set when the detection of the current step became the best shot. */
   newBest = true;
 
@@ -36,6 +38,7 @@ export class Track {
     this.score = det.score;
     this.firstSeen = at;
     this.lastSeen = at;
+    this.lastBox = det.box;
     this.bestShot = { seq, at, box: det.box, score: det.score, quality: shotQuality(det.score, det.box) };
   }
 
@@ -53,6 +56,7 @@ export class Track {
     this.hits++;
     this.missed = 0;
     this.lastSeen = at;
+    this.lastBox = det.box;
     if (this.state === TRACK_STATES.lost) this.state = TRACK_STATES.confirmed;
     else if (this.state === TRACK_STATES.tentative && this.hits >= minHits) {
       this.state = TRACK_STATES.confirmed;

@@ -1,0 +1,13 @@
+/**
+ * Names shared with nats.conf. The passwords are the DEMO credentials written in nats.conf (published in this
+ * repository): the embedded default and the tests use them; a deployment sets NATS_USER / NATS_PASS (or
+ * NATS_CREDS) and changes nats.conf. Keep these in step with nats.conf.
+ */
+export interface NatsCredentials { readonly user: string; readonly pass: string }
+
+export const DEFAULT_CORE_USER: NatsCredentials = Object.freeze({ user: 'core', pass: 'core-demo-pass' });
+export const DEFAULT_SUBSCRIBER_USER: NatsCredentials = Object.freeze({ user: 'subscriber', pass: 'subscriber-demo-pass' });
+export const DEFAULT_ADMIN_USER: NatsCredentials = Object.freeze({ user: 'admin', pass: 'admin-demo-pass' });
+
+/** The JetStream stream over the alert subjects; nats.conf grants the core info/create/update on this name only. */
+export const ALERT_STREAM = 'CITYBRAIN_ALERTS';

@@ -1,0 +1,116 @@
+import { createRequire } from 'node:module';
+import { mkdir } from 'node:fs/promises';
+import { AlertError } from '../common/errors.js';
+import type { CrowdAlertV1 } from './schema.js';
+
+/** The part of @nxtedition/rocksdb (an abstract-level database) the outbox uses; the package ships no types. */
+interface RocksDb {
+  open(options?: { createIfMissing?: boolean }): Promise<void>;
+  close(): Promise<void>;
+  batch(ops: ReadonlyArray<{ type: 'put'; key: string; value: string } | { type: 'del'; key: string }>, options?: { sync?: boolean }): Promise<void>;
+  del(key: string, options?: { sync?: boolean }): Promise<void>;
+  iterator(options: { gte: string; lt: string; keyEncoding: 'utf8'; valueEncoding: 'utf8' }): AsyncIterable<[string, string]>;
+  get(key: string, options: { valueEncoding: 'utf8' }): Promise<string>;
+}
+const require = createRequire(import.meta.url);
+const { RocksLevel } = require('@nxtedition/rocksdb') as { RocksLevel: new (dir: string, options?: object) => RocksDb };
+
+/** Keys: `e!<seq, 16 digits>` -> alert JSON (sorts numerically); `m!seq` -> the last sequence handed out. */
+const ENTRY = 'e!';
+const ENTRY_END = 'e~';
+const SEQ_KEY = 'm!seq';
+const seqKey = (seq: number): string => ENTRY + String(seq).padStart(16, '0');
+
+export interface OutboxEntry { readonly seq: number; readonly alert: CrowdAlertV1 }
+
+/**
+ * The durable outbox: an alert is written here before it is published and deleted only when JetStream acks it.
+ * The sequence counter is stored in the same batch as the entry, so a sequence (and the message id built from
+ * the event) is never handed out twice, even after the outbox has emptied and the process restarted.
+ * Writes are not fsync'd by default: they survive a killed process (the WAL is in the OS cache), not a power cut;
+ * `sync: true` buys the latter at a write-latency cost.
+ */
+export class Outbox {
+  readonly #db: RocksDb;
+  readonly #limit: number;
+  readonly #sync: boolean;
+  #lastSeq = 0;
+  #depth = 0;
+  #closed = false;
+  /** Appends are chained so sequences are assigned and written in call order. */
+  #tail: Promise<unknown> = Promise.resolve();
+
+  private constructor(db: RocksDb, limit: number, sync: boolean) {
+    this.#db = db;
+    this.#limit = limit;
+    this.#sync = sync;
+  }
+
+  /** Opens (or creates) the outbox in `dir` and returns it with the entries left from the last run, oldest first. */
+  static async open(dir: string, limit: number, sync = false): Promise<{ outbox: Outbox; pending: OutboxEntry[] }> {
+    await mkdir(dir, { recursive: true });
+    const db = new RocksLevel(dir);
+    try {
+      await db.open({ createIfMissing: true });
+    } catch (err) {
+      throw new AlertError('ALERT_OUTBOX_IO', `the alert outbox in ${dir} cannot be opened (is another core using it?): ${(err as Error).message}`, { cause: err, detail: { dir } });
+    }
+    const box = new Outbox(db, limit, sync);
+    const pending: OutboxEntry[] = [];
+    for await (const [key, value] of db.iterator({ gte: ENTRY, lt: ENTRY_END, keyEncoding: 'utf8', valueEncoding: 'utf8' })) {
+      pending.push({ seq: Number(key.slice(ENTRY.length)), alert: JSON.parse(value) as CrowdAlertV1 });
+    }
+    let stored = 0;
+    try { stored = Number(await db.get(SEQ_KEY, { valueEncoding: 'utf8' })); } catch { /* a new outbox */ }
+    box.#lastSeq = Math.max(stored, pending.at(-1)?.seq ?? 0);
+    box.#depth = pending.length;
+    return { outbox: box, pending };
+  }
+
+  get depth(): number { return this.#depth; }
+  get limit(): number { return this.#limit; }
+
+  /**
+   * Reserves the next sequence, builds the alert with it and writes both in one batch. Rejects with
+   * ALERT_OUTBOX_FULL when the outbox holds `limit` entries: the newest is refused so the older entries (the
+   * raises that later updates and clears refer to) keep their order.
+   */
+  append(build: (seq: number) => CrowdAlertV1): Promise<OutboxEntry> {
+    const run = async (): Promise<OutboxEntry> => {
+      if (this.#closed) throw new AlertError('ALERT_OUTBOX_IO', 'the alert outbox is closed');
+      if (this.#depth >= this.#limit) {
+        throw new AlertError('ALERT_OUTBOX_FULL', `the alert outbox holds ${this.#depth} alerts (limit ${this.#limit}); the newest was refused`, { detail: { limit: this.#limit } });
+      }
+      const seq = this.#lastSeq + 1;
+      const alert = build(seq);
+      try {
+        await this.#db.batch([
+          { type: 'put', key: seqKey(seq), value: JSON.stringify(alert) },
+          { type: 'put', key: SEQ_KEY, value: String(seq) },
+        ], { sync: this.#sync });
+      } catch (err) {
+        throw new AlertError('ALERT_OUTBOX_IO', `the alert outbox failed to write: ${(err as Error).message}`, { cause: err });
+      }
+      this.#lastSeq = seq;
+      this.#depth += 1;
+      return { seq, alert };
+    };
+    const p = this.#tail.then(run, run);
+    this.#tail = p.catch(() => undefined);
+    return p;
+  }
+
+  /** Deletes an entry once the server has acked it. */
+  async remove(seq: number): Promise<void> {
+    if (this.#closed) return;
+    await this.#db.del(seqKey(seq), { sync: this.#sync });
+    this.#depth -= 1;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    await this.#tail;
+    this.#closed = true;
+    await this.#db.close();
+  }
+}

@@ -1,0 +1,83 @@
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ChildProcess } from 'node:child_process';
+import { SetupError, AlertError } from '../common/errors.js';
+import type { Logger } from '../common/log.js';
+import { freePort, waitForPort } from '../common/net.js';
+import { spawnTracked, stopChild, which } from '../common/proc.js';
+
+export interface NatsServerHandle {
+  readonly url: string;
+  readonly port: number;
+  stop(): Promise<void>;
+}
+
+export interface NatsServerOptions {
+  /** Default: nats.conf at the repository root. */
+  configPath?: string;
+  /** Default: a free port. */
+  port?: number;
+  /** JetStream file store; passed as `-sd` so nats.conf stays free of machine paths. */
+  storeDir: string;
+  log?: Logger;
+  /** How long to wait for the server to accept connections. */
+  startTimeoutMs?: number;
+}
+
+/** Walks up from this module (dist/alerts or alerts) to the folder holding nats.conf. */
+export function defaultNatsConfigPath(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    const p = join(dir, 'nats.conf');
+    if (existsSync(p)) return p;
+    dir = dirname(dir);
+  }
+  return resolve('nats.conf');
+}
+
+/**
+ * Starts nats-server from the repo's nats.conf on `port` with its JetStream store in `storeDir`. The child is
+ * tracked (common/proc.ts), so it dies with this process however it ends.
+ */
+export async function startNatsServer(options: NatsServerOptions): Promise<NatsServerHandle> {
+  if (typeof options.storeDir !== 'string' || options.storeDir.length === 0) throw new TypeError('options.storeDir must be a non-empty string');
+  if (options.port !== undefined && (!Number.isInteger(options.port) || options.port < 1 || options.port > 65_535)) {
+    throw new RangeError('options.port must be an integer in 1..65535');
+  }
+  const bin = await which('nats-server');
+  if (bin === null) {
+    throw new SetupError('SETUP_NATS_SERVER_MISSING', 'nats-server is not installed (Debian: apt-get install nats-server; run the set-up script)');
+  }
+  const configPath = options.configPath ?? defaultNatsConfigPath();
+  if (!existsSync(configPath)) throw new SetupError('SETUP_NATS_SERVER_MISSING', `nats-server config ${configPath} does not exist`, { detail: { configPath } });
+  const port = options.port ?? (await freePort());
+  await mkdir(options.storeDir, { recursive: true });
+  const child: ChildProcess = spawnTracked(bin, ['-c', configPath, '-p', String(port), '-sd', options.storeDir]);
+  // Keep the tail of its log: when it refuses to start (bad config, port taken) that is the only explanation.
+  let tail = '';
+  const keep = (b: Buffer): void => { tail = (tail + b.toString()).slice(-4_000); };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  const exited = new Promise<never>((_, reject) => {
+    child.once('exit', (code, signal) => reject(new AlertError('ALERT_NATS_UNREACHABLE',
+      `nats-server exited during start (code ${code ?? 'null'}, signal ${signal ?? 'null'}): ${tail.trim().split('\n').slice(-3).join(' | ')}`,
+      { detail: { port, configPath } })));
+    child.once('error', (err) => reject(new SetupError('SETUP_NATS_SERVER_MISSING', `nats-server could not be started: ${err.message}`, { cause: err })));
+  });
+  exited.catch(() => undefined);
+  try {
+    await Promise.race([waitForPort(port, '127.0.0.1', options.startTimeoutMs ?? 10_000), exited]);
+  } catch (err) {
+    await stopChild(child, 500);
+    throw err;
+  }
+  options.log?.info('nats-server started', { port, storeDir: options.storeDir, pid: child.pid });
+  let stopping: Promise<void> | null = null;
+  return {
+    url: `nats://127.0.0.1:${port}`,
+    port,
+    stop: () => (stopping ??= stopChild(child, 3_000).then(() => { options.log?.info('nats-server stopped', { port }); })),
+  };
+}

@@ -1,0 +1,556 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  connect, credsAuthenticator, DiscardPolicy, nanos, RetentionPolicy, StorageType,
+  type JetStreamClient, type NatsConnection, type NatsError, type StreamConfig,
+} from 'nats';
+import { AlertError, CvcoreError } from '../common/errors.js';
+import { createLogger, type Logger } from '../common/log.js';
+import type { CrowdAlertEvent } from '../common/messages.js';
+import { ALERT_STREAM } from './credentials.js';
+import { Outbox, type OutboxEntry } from './outbox.js';
+import { ALERT_SCHEMA_VERSION, validateAlert, type CrowdAlertV1 } from './schema.js';
+import { ALERT_SUBJECTS, alertSubject, eventSubject, type EventKind } from './subjects.js';
+
+export interface AlertContext {
+  district: string;
+  location: { lat: number; lon: number } | null;
+  snapshotRef: string | null;
+}
+
+export interface AlertSinkOptions {
+  /** One URL or several, comma-separated (nats://host:4222,nats://host2:4222). */
+  servers: string;
+  user: string;
+  pass: string;
+  /** A NATS creds file (JWT + nkey seed); when set it replaces user/pass for authentication. */
+  credsFile?: string;
+  /** The outbox lives in <dataDir>/alerts-outbox. */
+  dataDir: string;
+  /** The producing node's name: goes into every alert and its message id. */
+  node: string;
+  /** Most alerts the outbox holds while NATS is away; past it the newest is refused (ALERT_OUTBOX_FULL). */
+  outboxLimit?: number;
+  /** fsync every outbox write (survives a power cut, not only a killed process). Default false. */
+  syncWrites?: boolean;
+  log?: Logger;
+}
+
+export const ALERT_SINK_STATES = { connecting: 'connecting', connected: 'connected', disconnected: 'disconnected', closed: 'closed' } as const;
+export type AlertSinkState = (typeof ALERT_SINK_STATES)[keyof typeof ALERT_SINK_STATES];
+
+export interface AlertSinkStatus {
+  connected: boolean;
+  /** Alerts written to the outbox and not yet acked by JetStream. */
+  outboxDepth: number;
+  /** Alerts acked by JetStream (duplicates the server recognised included). */
+  published: number;
+  /** Alerts refused before the outbox (invalid, or the outbox at its bound). */
+  rejected: number;
+  lastError: string | null;
+  state: AlertSinkState;
+  outboxLimit: number;
+  /** Acks that JetStream marked as duplicates (a republish after a restart or a timed-out ack). */
+  duplicates: number;
+  /** Best-effort events dropped because NATS was not connected. */
+  eventsDropped: number;
+}
+
+/** Status events, as a discriminated union. */
+export type AlertSinkEvent =
+  | { readonly type: 'connected'; readonly server: string }
+  | { readonly type: 'disconnected'; readonly reason: string }
+  | { readonly type: 'published'; readonly seq: number; readonly subject: string; readonly duplicate: boolean }
+  | { readonly type: 'rejected'; readonly code: 'ALERT_INVALID_EVENT' | 'ALERT_OUTBOX_FULL'; readonly message: string }
+  | { readonly type: 'error'; readonly code: string; readonly message: string };
+
+export interface AlertSink {
+  /** Validates, writes to the outbox (durable), then publishes in the background. Resolves once it is in the outbox. */
+  submit(event: CrowdAlertEvent, ctx: AlertContext): Promise<CrowdAlertV1>;
+  /** Best-effort, non-durable core-NATS publish of zone counts / stream health. */
+  publishEvent(kind: EventKind, tokens: readonly string[], payload: unknown): void;
+  status(): AlertSinkStatus;
+  /** Waits until the outbox is empty or timeout; true when empty. */
+  drain(timeoutMs?: number): Promise<boolean>;
+  close(): Promise<void>;
+  /** Subscribes to status events; returns the unsubscribe function. */
+  on(listener: (event: AlertSinkEvent) => void): () => void;
+}
+
+/** Stream limits. The duplicate window bounds how late a republish (after a crash) is still recognised. */
+export const ALERT_STREAM_LIMITS = {
+  maxAgeMs: 7 * 24 * 3_600_000,
+  maxBytes: 512 * 1024 * 1024,
+  maxMsgSize: 64 * 1024,
+  duplicateWindowMs: 10 * 60_000,
+} as const;
+export const DEFAULT_OUTBOX_LIMIT = 10_000;
+/** Publishes in flight across all zones; each zone has at most one, which is what keeps a zone's order. */
+const MAX_IN_FLIGHT = 256;
+const PUBLISH_TIMEOUT_MS = 5_000;
+const RETRY_MIN_MS = 250;
+const RETRY_MAX_MS = 5_000;
+const CONNECT_TIMEOUT_MS = 2_000;
+
+const enc = new TextEncoder();
+const EMPTY = new Uint8Array(0);
+
+function streamConfig(): Partial<StreamConfig> & { name: string } {
+  return {
+    name: ALERT_STREAM,
+    subjects: [ALERT_SUBJECTS],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    discard: DiscardPolicy.Old,
+    max_age: nanos(ALERT_STREAM_LIMITS.maxAgeMs),
+    max_bytes: ALERT_STREAM_LIMITS.maxBytes,
+    max_msg_size: ALERT_STREAM_LIMITS.maxMsgSize,
+    duplicate_window: nanos(ALERT_STREAM_LIMITS.duplicateWindowMs),
+    num_replicas: 1,
+  };
+}
+
+function isNatsError(err: unknown): err is NatsError {
+  return err instanceof Error && typeof (err as { code?: unknown }).code === 'string';
+}
+function permissionSubject(err: unknown): string | null {
+  if (!isNatsError(err)) return null;
+  return err.permissionContext?.subject ?? (err.code === 'PERMISSIONS_VIOLATION' ? '(unknown subject)' : null);
+}
+function apiErrCode(err: unknown): number | null {
+  return isNatsError(err) ? err.api_error?.err_code ?? null : null;
+}
+function isAuthError(err: unknown): boolean {
+  return isNatsError(err) && (err.code === 'AUTHORIZATION_VIOLATION' || err.code === 'AUTHENTICATION_EXPIRED');
+}
+
+/** The message id is a function of the event, so the same event submitted again (after a crash) is the same message. */
+export function messageIdFor(node: string, event: Pick<CrowdAlertEvent, 'incidentId' | 'phase' | 'at'>): string {
+  return `${node}:${event.incidentId}:${event.phase}:${event.at}`;
+}
+
+function buildAlert(event: CrowdAlertEvent, ctx: AlertContext, node: string, seq: number): CrowdAlertV1 {
+  // Built field by field (not spread) so a stray key on the event never reaches the wire.
+  return validateAlert({
+    schemaVersion: ALERT_SCHEMA_VERSION,
+    kind: 'crowd',
+    id: event?.incidentId,
+    messageId: messageIdFor(node, event),
+    seq,
+    phase: event?.phase,
+    district: ctx?.district,
+    camera: event?.cameraId,
+    zone: event?.zoneId,
+    location: ctx?.location === null ? null : { lat: ctx?.location?.lat, lon: ctx?.location?.lon },
+    count: event?.count,
+    threshold: event?.threshold,
+    density: event?.density,
+    windowMs: event?.windowMs,
+    severity: event?.severity,
+    startedAt: event?.startedAt,
+    at: event?.at,
+    emittedAt: Date.now(),
+    publishedAt: null,
+    evidence: Array.isArray(event?.evidence) ? [...event.evidence] : event?.evidence,
+    snapshotRef: ctx?.snapshotRef,
+    node,
+  });
+}
+
+interface SinkConnOptions { servers: string; user: string; pass: string; node: string; credsFile: string | undefined }
+
+class AlertSinkImpl implements AlertSink {
+  readonly #o: SinkConnOptions;
+  readonly #log: Logger;
+  readonly #outbox: Outbox;
+  readonly #listeners = new Set<(e: AlertSinkEvent) => void>();
+  #nc: NatsConnection | null = null;
+  #js: JetStreamClient | null = null;
+  #state: AlertSinkState = ALERT_SINK_STATES.connecting;
+  /** True once the stream is known to exist on the current connection. */
+  #streamReady = false;
+  #closing = false;
+  #published = 0;
+  #rejected = 0;
+  #duplicates = 0;
+  #eventsDropped = 0;
+  #lastError: string | null = null;
+  /** Per subject (so per zone), the outbox entries still to publish, oldest first. */
+  readonly #zones = new Map<string, OutboxEntry[]>();
+  /** Zones whose head is being published or waiting for a retry: nothing else of theirs goes out meanwhile. */
+  readonly #busy = new Set<string>();
+  /** Zones with something to send and nothing in flight, in the order they became ready. */
+  readonly #ready = new Set<string>();
+  #inFlight = 0;
+  /** Message ids in the outbox, so a resubmitted event is not written twice. */
+  readonly #pendingIds = new Map<string, CrowdAlertV1>();
+  readonly #timers = new Set<NodeJS.Timeout>();
+  #dialDelay = RETRY_MIN_MS;
+
+  constructor(o: SinkConnOptions, outbox: Outbox, log: Logger) {
+    this.#o = o;
+    this.#outbox = outbox;
+    this.#log = log;
+  }
+
+  // ---- start-up -------------------------------------------------------------------------------------------
+
+  /** Loads the entries a previous run left, then the first dial. Auth and permission problems throw here. */
+  async start(pending: readonly OutboxEntry[]): Promise<void> {
+    for (const e of pending) this.#enqueue(e);
+    if (pending.length > 0) this.#log.info('alert outbox holds alerts from the last run; they will be republished', { depth: pending.length });
+    let nc: NatsConnection;
+    try {
+      nc = await this.#dial();
+    } catch (err) {
+      if (isAuthError(err)) throw this.#authError(err, ALERT_SUBJECTS, 'refused the credentials');
+      this.#setError('ALERT_NATS_UNREACHABLE', `NATS at ${this.#o.servers} cannot be reached (${(err as Error).message}); alerts wait in the outbox`);
+      this.#state = ALERT_SINK_STATES.disconnected;
+      this.#scheduleDial();
+      return;
+    }
+    try {
+      await this.#setup(nc);
+    } catch (err) {
+      await nc.close().catch(() => undefined);
+      throw err;
+    }
+    this.#adopt(nc);
+  }
+
+  async #dial(): Promise<NatsConnection> {
+    const base = {
+      servers: this.#o.servers.split(',').map((s) => s.trim()).filter((s) => s.length > 0),
+      name: `cvcore-alerts-${this.#o.node}`,
+      timeout: CONNECT_TIMEOUT_MS,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: RETRY_MIN_MS,
+      // Keep retrying through auth errors after the first connect: a rotated password is a status, not a crash.
+      ignoreAuthErrorAbort: true,
+    };
+    if (this.#o.credsFile !== undefined) {
+      return connect({ ...base, authenticator: credsAuthenticator(await readFile(this.#o.credsFile)) });
+    }
+    return connect({ ...base, user: this.#o.user, pass: this.#o.pass });
+  }
+
+  #authError(err: unknown, subject: string, what: string): AlertError {
+    return new AlertError('ALERT_NATS_AUTH',
+      `NATS ${what} for user "${this.#o.user}" on subject "${subject}" (${(err as Error).message}); check NATS_USER/NATS_PASS and the user's permissions in nats.conf`,
+      { cause: err, detail: { user: this.#o.user, subject, servers: this.#o.servers } });
+  }
+
+  /**
+   * Creates or updates the stream (idempotent), then proves the user may publish to the alert subjects. The probe
+   * is a JetStream publish that expects an impossible last sequence: the stream refuses it without storing it,
+   * whereas a missing permission comes back as a permissions violation naming the subject.
+   */
+  async #setup(nc: NatsConnection): Promise<void> {
+    try {
+      const jsm = await nc.jetstreamManager({ timeout: PUBLISH_TIMEOUT_MS });
+      const want = streamConfig();
+      let info = null;
+      try {
+        info = await jsm.streams.info(ALERT_STREAM);
+      } catch (err) {
+        if (apiErrCode(err) !== 10059) throw err; // 10059: stream not found
+      }
+      if (info === null) {
+        await jsm.streams.add(want);
+        this.#log.info('created the alert stream', { stream: ALERT_STREAM });
+      } else {
+        const c = info.config;
+        const same = c.max_age === want.max_age && c.max_bytes === want.max_bytes && c.duplicate_window === want.duplicate_window
+          && c.max_msg_size === want.max_msg_size && c.subjects.length === 1 && c.subjects[0] === ALERT_SUBJECTS;
+        if (!same) {
+          await jsm.streams.update(ALERT_STREAM, { ...c, ...want });
+          this.#log.info('updated the alert stream limits', { stream: ALERT_STREAM });
+        }
+      }
+      const js = nc.jetstream({ timeout: PUBLISH_TIMEOUT_MS });
+      const probe = alertSubject('_probe', '_probe', '_probe');
+      try {
+        await js.publish(probe, EMPTY, { expect: { lastSequence: Number.MAX_SAFE_INTEGER } });
+      } catch (err) {
+        if (apiErrCode(err) === null) throw err; // any JetStream API error means the publish itself was allowed
+      }
+      this.#js = js;
+      this.#streamReady = true;
+    } catch (err) {
+      const subject = permissionSubject(err);
+      if (subject !== null) throw this.#authError(err, subject, 'denied a permission');
+      if (err instanceof CvcoreError) throw err;
+      throw new AlertError('ALERT_NATS_JETSTREAM', `JetStream stream ${ALERT_STREAM} cannot be set up at ${this.#o.servers}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  /** Takes a set-up connection into use and follows its status. */
+  #adopt(nc: NatsConnection): void {
+    this.#nc = nc;
+    this.#dialDelay = RETRY_MIN_MS;
+    this.#setConnected(nc.getServer());
+    void this.#watch(nc);
+    this.#pump();
+  }
+
+  async #watch(nc: NatsConnection): Promise<void> {
+    const closed = nc.closed();
+    try {
+      for await (const s of nc.status()) {
+        if (this.#closing) break;
+        if (s.type === 'disconnect') {
+          this.#streamReady = false;
+          this.#state = ALERT_SINK_STATES.disconnected;
+          this.#setError('ALERT_NATS_UNREACHABLE', `lost NATS at ${String(s.data)}; alerts wait in the outbox`);
+          this.#emit({ type: 'disconnected', reason: 'connection lost' });
+        } else if (s.type === 'reconnect') {
+          // A restarted server may have a new store: make sure the stream is there before publishing again.
+          this.#setup(nc).then(() => { this.#setConnected(String(s.data)); this.#pump(); }, (err: unknown) => {
+            this.#setError((err as CvcoreError).code ?? 'ALERT_NATS_JETSTREAM', (err as Error).message);
+            this.#retrySetup(nc);
+          });
+        } else if (s.type === 'error') {
+          const ctx = (s as { permissionContext?: { subject: string } }).permissionContext;
+          if (ctx) this.#setError('ALERT_NATS_AUTH', `NATS denied user "${this.#o.user}" on subject "${ctx.subject}"`);
+        }
+      }
+    } catch { /* the status iterator ends with the connection */ }
+    const err = await closed;
+    if (!this.#closing && this.#nc === nc) {
+      // nats.js gave up (should not happen with unlimited reconnects); dial afresh.
+      this.#nc = null;
+      this.#streamReady = false;
+      this.#state = ALERT_SINK_STATES.disconnected;
+      this.#setError('ALERT_NATS_UNREACHABLE', `NATS connection closed${err ? `: ${err.message}` : ''}`);
+      this.#scheduleDial();
+    }
+  }
+
+  #retrySetup(nc: NatsConnection): void {
+    this.#later(RETRY_MAX_MS, () => {
+      if (this.#closing || this.#nc !== nc || nc.isClosed()) return;
+      this.#setup(nc).then(() => { this.#setConnected(nc.getServer()); this.#pump(); }, () => this.#retrySetup(nc));
+    });
+  }
+
+  #scheduleDial(): void {
+    const delay = this.#dialDelay;
+    this.#dialDelay = Math.min(RETRY_MAX_MS, this.#dialDelay * 2);
+    this.#later(delay, () => {
+      if (this.#closing) return;
+      this.#dial().then(async (nc) => {
+        if (this.#closing) { await nc.close(); return; }
+        try {
+          await this.#setup(nc);
+        } catch (err) {
+          this.#setError((err as CvcoreError).code ?? 'ALERT_NATS_JETSTREAM', (err as Error).message);
+          await nc.close().catch(() => undefined);
+          this.#scheduleDial();
+          return;
+        }
+        this.#adopt(nc);
+      }, (err: unknown) => {
+        if (isAuthError(err)) this.#setError('ALERT_NATS_AUTH', this.#authError(err, ALERT_SUBJECTS, 'refused the credentials').message);
+        else this.#setError('ALERT_NATS_UNREACHABLE', `NATS at ${this.#o.servers} cannot be reached (${(err as Error).message}); alerts wait in the outbox`);
+        this.#scheduleDial();
+      });
+    });
+  }
+
+  #later(ms: number, fn: () => void): void {
+    const t = setTimeout(() => { this.#timers.delete(t); fn(); }, ms);
+    this.#timers.add(t);
+  }
+
+  #setConnected(server: string): void {
+    this.#state = ALERT_SINK_STATES.connected;
+    this.#lastError = null;
+    this.#log.info('connected to NATS', { server, outboxDepth: this.#outbox.depth });
+    this.#emit({ type: 'connected', server });
+  }
+
+  #setError(code: string, message: string): void {
+    if (this.#lastError !== message) this.#log.warn(message, { code });
+    this.#lastError = message;
+    this.#emit({ type: 'error', code, message });
+  }
+
+  #emit(e: AlertSinkEvent): void {
+    for (const l of this.#listeners) {
+      try { l(e); } catch (err) { this.#log.error('an alert sink listener threw', { error: err as Error }); }
+    }
+  }
+
+  // ---- the publish path -------------------------------------------------------------------------------------
+
+  #enqueue(e: OutboxEntry): void {
+    const subject = alertSubject(e.alert.district, e.alert.camera, e.alert.zone);
+    let q = this.#zones.get(subject);
+    if (q === undefined) { q = []; this.#zones.set(subject, q); }
+    q.push(e);
+    this.#pendingIds.set(e.alert.messageId, e.alert);
+    if (!this.#busy.has(subject)) this.#ready.add(subject);
+  }
+
+  #pump(): void {
+    if (this.#closing || this.#js === null || !this.#streamReady || this.#state !== ALERT_SINK_STATES.connected) return;
+    for (const subject of this.#ready) {
+      if (this.#inFlight >= MAX_IN_FLIGHT) return;
+      this.#ready.delete(subject);
+      const head = this.#zones.get(subject)?.[0];
+      if (head !== undefined) this.#send(this.#js, subject, head, RETRY_MIN_MS);
+    }
+  }
+
+  #send(js: JetStreamClient, subject: string, entry: OutboxEntry, retryMs: number): void {
+    this.#busy.add(subject);
+    this.#inFlight += 1;
+    const wire = JSON.stringify({ ...entry.alert, publishedAt: Date.now() });
+    js.publish(subject, enc.encode(wire), { msgID: entry.alert.messageId, timeout: PUBLISH_TIMEOUT_MS }).then(async (ack) => {
+      // Removed only after the ack: a crash before this line republishes, and the msgID makes that a duplicate.
+      await this.#outbox.remove(entry.seq);
+      const q = this.#zones.get(subject);
+      q?.shift();
+      this.#pendingIds.delete(entry.alert.messageId);
+      this.#published += 1;
+      if (ack.duplicate) this.#duplicates += 1;
+      this.#inFlight -= 1;
+      this.#busy.delete(subject);
+      if (q !== undefined && q.length > 0) this.#ready.add(subject);
+      else this.#zones.delete(subject);
+      this.#emit({ type: 'published', seq: entry.seq, subject, duplicate: ack.duplicate });
+      this.#pump();
+    }, (err: unknown) => {
+      this.#inFlight -= 1;
+      const denied = permissionSubject(err);
+      if (denied !== null) this.#setError('ALERT_NATS_AUTH', `NATS denied user "${this.#o.user}" on subject "${denied}"`);
+      else if (!this.#closing && this.#state === ALERT_SINK_STATES.connected) {
+        this.#setError('ALERT_NATS_UNREACHABLE', `publish of alert ${entry.seq} to ${subject} failed (${(err as Error).message}); retrying`);
+      }
+      // The zone stays busy until the retry so nothing of it overtakes the failed entry.
+      this.#later(retryMs, () => {
+        this.#busy.delete(subject);
+        if (this.#closing) return;
+        const js2 = this.#js;
+        if (js2 !== null && this.#streamReady && this.#state === ALERT_SINK_STATES.connected && this.#inFlight < MAX_IN_FLIGHT) {
+          this.#send(js2, subject, entry, Math.min(RETRY_MAX_MS, retryMs * 2));
+        } else {
+          this.#ready.add(subject);
+        }
+      });
+    });
+  }
+
+  // ---- public -----------------------------------------------------------------------------------------------
+
+  async submit(event: CrowdAlertEvent, ctx: AlertContext): Promise<CrowdAlertV1> {
+    if (this.#closing) throw new AlertError('ALERT_CLOSED', 'the alert sink is closed');
+    if (typeof event === 'object' && event !== null && typeof event.incidentId === 'string') {
+      const known = this.#pendingIds.get(messageIdFor(this.#o.node, event));
+      if (known !== undefined) return known;
+    }
+    let entry: OutboxEntry;
+    try {
+      entry = await this.#outbox.append((seq) => buildAlert(event, ctx, this.#o.node, seq));
+    } catch (err) {
+      if (err instanceof AlertError && (err.code === 'ALERT_INVALID_EVENT' || err.code === 'ALERT_OUTBOX_FULL')) {
+        this.#rejected += 1;
+        this.#log.error('alert refused before the outbox', { code: err.code, error: err.message, incidentId: (event as { incidentId?: unknown })?.incidentId });
+        this.#emit({ type: 'rejected', code: err.code, message: err.message });
+      }
+      throw err;
+    }
+    this.#enqueue(entry);
+    this.#pump();
+    return entry.alert;
+  }
+
+  publishEvent(kind: EventKind, tokens: readonly string[], payload: unknown): void {
+    const subject = eventSubject(kind, tokens);
+    const nc = this.#nc;
+    if (nc === null || this.#state !== ALERT_SINK_STATES.connected) { this.#eventsDropped += 1; return; }
+    try {
+      nc.publish(subject, enc.encode(JSON.stringify(payload)));
+    } catch {
+      this.#eventsDropped += 1;
+    }
+  }
+
+  status(): AlertSinkStatus {
+    return {
+      connected: this.#state === ALERT_SINK_STATES.connected,
+      outboxDepth: this.#outbox.depth,
+      published: this.#published,
+      rejected: this.#rejected,
+      lastError: this.#lastError,
+      state: this.#state,
+      outboxLimit: this.#outbox.limit,
+      duplicates: this.#duplicates,
+      eventsDropped: this.#eventsDropped,
+    };
+  }
+
+  async drain(timeoutMs = 10_000): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.#outbox.depth > 0) {
+      if (Date.now() >= deadline || this.#closing) return this.#outbox.depth === 0;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    return true;
+  }
+
+  on(listener: (event: AlertSinkEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => { this.#listeners.delete(listener); };
+  }
+
+  async close(): Promise<void> {
+    if (this.#closing) return;
+    this.#closing = true;
+    for (const t of this.#timers) clearTimeout(t);
+    this.#timers.clear();
+    // Let acks already on their way land, so their entries leave the outbox; the rest stay for the next run.
+    const deadline = Date.now() + 1_000;
+    while (this.#inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    const nc = this.#nc;
+    this.#nc = null;
+    this.#js = null;
+    if (nc !== null) await nc.close().catch(() => undefined);
+    await this.#outbox.close();
+    this.#state = ALERT_SINK_STATES.closed;
+  }
+}
+
+function checkOptions(o: AlertSinkOptions): void {
+  if (typeof o !== 'object' || o === null) throw new TypeError('options must be an object');
+  for (const k of ['servers', 'dataDir', 'node'] as const) {
+    if (typeof o[k] !== 'string' || o[k].length === 0) throw new TypeError(`options.${k} must be a non-empty string`);
+  }
+  if (o.credsFile === undefined) {
+    if (typeof o.user !== 'string' || o.user.length === 0) throw new TypeError('options.user must be a non-empty string');
+    if (typeof o.pass !== 'string') throw new TypeError('options.pass must be a string');
+  } else if (typeof o.credsFile !== 'string' || o.credsFile.length === 0) {
+    throw new TypeError('options.credsFile must be a non-empty string');
+  }
+  if (o.outboxLimit !== undefined && (!Number.isInteger(o.outboxLimit) || o.outboxLimit < 1)) {
+    throw new RangeError('options.outboxLimit must be a positive integer');
+  }
+}
+
+/**
+ * Opens the outbox and connects. Wrong credentials or a missing permission reject with ALERT_NATS_AUTH; an
+ * unreachable server does not: the sink keeps dialling and alerts wait in the outbox.
+ */
+export async function openAlertSink(options: AlertSinkOptions): Promise<AlertSink> {
+  checkOptions(options);
+  const log = (options.log ?? createLogger()).child({ stage: 'alerts', node: options.node });
+  const { outbox, pending } = await Outbox.open(join(options.dataDir, 'alerts-outbox'), options.outboxLimit ?? DEFAULT_OUTBOX_LIMIT, options.syncWrites ?? false);
+  const sink = new AlertSinkImpl({ servers: options.servers, user: options.user ?? '', pass: options.pass ?? '', node: options.node, credsFile: options.credsFile }, outbox, log);
+  try {
+    await sink.start(pending);
+  } catch (err) {
+    await sink.close().catch(() => undefined);
+    throw err;
+  }
+  return sink;
+}

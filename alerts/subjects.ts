@@ -1,0 +1,35 @@
+/**
+ * Subject layout. Alerts (durable, JetStream): citybrain.alerts.crowd.<district>.<camera>.<zone>.
+ * Events (best effort, core NATS): citybrain.events.<kind>.<tokens...>, e.g. zone_count.<district>.<camera>.<zone>
+ * and stream_health.<district>.<camera>. nats.conf's permissions are written against these two roots.
+ */
+export const SUBJECT_ROOT = 'citybrain';
+export const ALERT_SUBJECT_PREFIX = `${SUBJECT_ROOT}.alerts.crowd`;
+/** What the stream captures and what subscribers filter on. */
+export const ALERT_SUBJECTS = `${SUBJECT_ROOT}.alerts.>`;
+export const EVENT_SUBJECTS = `${SUBJECT_ROOT}.events.>`;
+export const EVENT_KINDS = { zoneCount: 'zone_count', streamHealth: 'stream_health' } as const;
+export type EventKind = (typeof EVENT_KINDS)[keyof typeof EVENT_KINDS];
+
+/** A token never longer than this: subjects stay short for the server's matching and for humans reading logs. */
+const MAX_TOKEN = 64;
+
+/**
+ * Makes one subject token from a free-form name (camera ids, zone names, districts come from config).
+ * Dots would split a token in two, `*` and `>` are wildcards, whitespace ends a subject in the protocol; each of
+ * these and any control character becomes `_`. Distinct names can collide (`a.b` and `a_b`), so config ids
+ * should already be subject-safe; this only guarantees a well-formed subject.
+ */
+export function sanitizeToken(raw: string): string {
+  const t = raw.replace(/[.*>\s\u0000-\u001f\u007f$]/gu, '_').slice(0, MAX_TOKEN);
+  return t.length === 0 ? '_' : t;
+}
+
+export function alertSubject(district: string, camera: string, zone: string): string {
+  return `${ALERT_SUBJECT_PREFIX}.${sanitizeToken(district)}.${sanitizeToken(camera)}.${sanitizeToken(zone)}`;
+}
+
+export function eventSubject(kind: EventKind, tokens: readonly string[]): string {
+  if (tokens.length === 0) throw new RangeError('tokens must name at least one subject token');
+  return `${SUBJECT_ROOT}.events.${kind}.${tokens.map(sanitizeToken).join('.')}`;
+}
