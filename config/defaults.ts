@@ -35,9 +35,14 @@ export const DEFAULTS = {
     maxBatch: 4,
     maxDelayMs: 40,
   },
+  // For centernet on surveillance footage, whose person scores sit around 0.35-0.75 (the MOT tools keep the
+  // tracker's own defaults, tuned on Faster R-CNN detections that score higher).
   tracking: {
-    highScore: 0.5,
-    lowScore: 0.1,
+    highScore: 0.4,
+    lowScore: 0.2,
+    newTrackScore: 0.45,
+    minHits: 2,
+    maxLostFrames: 12,
   },
   index: { batchSize: 256, flushMs: 500, trackDays: 30, faceDays: 7 },
   nats: { url: null, user: 'core', pass: 'core-demo-pass' },

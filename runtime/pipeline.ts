@@ -104,7 +104,7 @@ export class Pipeline {
     for (const z of cfg.zones) if (z.crowd) rules.set(z.id, new CrowdRule(cfg.id, z.id, z.crowd));
     this.#state.set(cfg.id, {
       cfg,
-      tracker: createTracker(cfg.id, { highScore: this.#o.config.tracking.highScore, lowScore: this.#o.config.tracking.lowScore }),
+      tracker: createTracker(cfg.id, this.#o.config.tracking),
       zones: new ZoneAnalyzer(cfg.id, cfg.zones.map((z) => ({ id: z.id, polygon: z.polygon, ...(z.areaM2 !== null ? { areaM2: z.areaM2 } : {}) })), cfg.lines),
       rules,
       bestFrames: new Map(),
