@@ -100,3 +100,13 @@ test('tracking - bytetrack rejects unknown or out-of-range options', (t) => {
   t.throws(() => createTracker('cam', { nope: 1 } as never), { instanceOf: TypeError, message: /options\.nope/ });
   t.true(Object.isFrozen(DEFAULT_TRACKER_OPTIONS));
 });
+
+test('tracking - bytetrack does not revive a track in the frame it is removed', (t) => {
+  const tracker = createTracker('cam', { maxLostFrames: 2 });
+  tracker.update(0, 0, [det(100, 100)]);
+  tracker.update(1, 40, []);
+  tracker.update(2, 80, []);
+  const step = tracker.update(3, 120, [det(100, 100)]);
+  t.deepEqual(step.ended.map((e) => e.trackId), [1]);
+  t.deepEqual(step.updates.map((u) => [u.trackId, u.state]), [[1, 'removed'], [2, 'tentative']]);
+});

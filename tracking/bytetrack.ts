@@ -59,7 +59,8 @@ export class ByteTracker implements Tracker {
       else if (d.score >= o.lowScore) low.push(d);
     }
 
-    const pool = this.#tracks.filter((t) => t.state !== TRACK_STATES.tentative);
+    // Tracks #advance just removed for missing too long must not take a detection back.
+    const pool = this.#tracks.filter((t) => t.state === TRACK_STATES.confirmed || t.state === TRACK_STATES.lost);
     const tentative = this.#tracks.filter((t) => t.state === TRACK_STATES.tentative);
 
     // Stage 1: confident detections against every track that has been real (confirmed or lost).
