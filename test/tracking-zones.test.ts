@@ -69,3 +69,11 @@ test('tracking - zones reject bad polygons naming the path', (t) => {
   t.is(err?.code, 'TRACKING_BAD_ZONE');
   t.throws(() => new ZoneAnalyzer('cam', [square, { id: 'x', polygon: [] }], []), { message: /^zones\[1\]\.polygon/ });
 });
+
+test('tracking - lines forget tracks that are no longer reported', (t) => {
+  const z = new ZoneAnalyzer('cam', [], [{ id: 'door', a: [0, 100], b: [200, 100] }]);
+  z.update([person(1, 50, 80, 0)], 0);
+  z.update([], 1); // track 1 ended without a removed update (camera stopped)
+  // Reappearing on the other side is a new sighting, not a crossing.
+  t.deepEqual(z.update([person(1, 50, 120, 2)], 2).crossings, []);
+});
