@@ -8,6 +8,7 @@ import { ConfigError } from '../common/errors.js';
 import { OBJECT_CLASSES, SEVERITIES, type ObjectClass, type Severity } from '../common/messages.js';
 import { BACKENDS, DEFAULTS } from './defaults.js';
 import { describe, validate, type Spec } from './schema.js';
+import { validateCrowdRule, validateLine, validateZone } from '../tracking/index.js';
 
 export { DEFAULTS, BACKENDS } from './defaults.js';
 
@@ -177,10 +178,13 @@ export function parseCamera(input: unknown, path = 'camera'): CameraConfig {
 
 function checkCamera(cam: CameraConfig, path: string): void {
   const zoneIds = new Set<string>();
+  cam.lines.forEach((l, i) => validateLine(l, `${path}.lines[${i}]`));
   cam.zones.forEach((z, i) => {
     const zp = `${path}.zones[${i}]`;
     if (zoneIds.has(z.id)) throw new ConfigError('CONFIG_INVALID_VALUE', `${zp}.id: duplicate zone id "${z.id}"`, { detail: { path: `${zp}.id` } });
     zoneIds.add(z.id);
+    // Geometry (self-intersection) and rule ranges are the tracking stage's rules; they name the path too.
+    validateZone({ id: z.id, polygon: z.polygon }, zp);
     if (z.crowd) {
       if (z.crowd.clearThreshold >= z.crowd.threshold) {
         throw new ConfigError('CONFIG_INVALID_VALUE', `${zp}.crowd.clearThreshold: must be below threshold (${z.crowd.threshold})`, { detail: { path: `${zp}.crowd.clearThreshold` } });
@@ -188,6 +192,7 @@ function checkCamera(cam: CameraConfig, path: string): void {
       if (z.crowd.useDensity && z.areaM2 === null) {
         throw new ConfigError('CONFIG_INVALID_VALUE', `${zp}.crowd.useDensity: needs ${zp}.areaM2`, { detail: { path: `${zp}.crowd.useDensity` } });
       }
+      validateCrowdRule(z.crowd, `${zp}.crowd`);
     }
   });
 }

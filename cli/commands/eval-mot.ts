@@ -3,7 +3,7 @@ import { basename, dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Command } from '../command.js';
 import { combineMot, evaluateMot, formatMotTable, parseMot, type MotMetrics } from '../../tracking/index.js';
-import { reportFailure } from './cli-errors.js';
+import { reportError } from '../run.js';
 
 const USAGE = 'cvcore eval-mot --gt <gt.txt> --tracks <tracks.txt> [--gt <gt2.txt> --tracks <tracks2.txt> ...] [--json]';
 
@@ -52,7 +52,7 @@ export const evalMotCommand: Command = {
       else process.stdout.write(formatMotTable(rows));
       return 0;
     } catch (err) {
-      return reportFailure(err);
+      return reportError(err);
     }
   },
 };

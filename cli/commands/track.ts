@@ -2,7 +2,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import type { Command } from '../command.js';
 import { formatMot, parseMot, trackMot } from '../../tracking/index.js';
-import { reportFailure } from './cli-errors.js';
+import { reportError } from '../run.js';
 
 const USAGE = 'cvcore track --detections <det.txt> --out <tracks.txt>';
 
@@ -33,7 +33,7 @@ export const trackCommand: Command = {
       process.stderr.write(`${tracks.length} boxes in ${new Set(tracks.map((t) => t.id)).size} tracks -> ${values.out}\n`);
       return 0;
     } catch (err) {
-      return reportFailure(err);
+      return reportError(err);
     }
   },
 };
