@@ -37,6 +37,7 @@ export class Outbox {
   #lastSeq = 0;
   #depth = 0;
   #closed = false;
+  readonly #removing = new Set<Promise<void>>();
   /** Appends are chained so sequences are assigned and written in call order. */
   #tail: Promise<unknown> = Promise.resolve();
 
@@ -103,14 +104,23 @@ export class Outbox {
   /** Deletes an entry once the server has acked it. */
   async remove(seq: number): Promise<void> {
     if (this.#closed) return;
-    await this.#db.del(seqKey(seq), { sync: this.#sync });
-    this.#depth -= 1;
+    const p = this.#db.del(seqKey(seq), { sync: this.#sync });
+    this.#removing.add(p);
+    try {
+      await p;
+      this.#depth -= 1;
+    } finally {
+      this.#removing.delete(p);
+    }
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
-    await this.#tail;
     this.#closed = true;
+    // Let writes under way finish: closing RocksDB under them would fail them, and a lost delete means a
+    // needless (de-duplicated) republish next time.
+    await this.#tail;
+    await Promise.allSettled([...this.#removing]);
     await this.#db.close();
   }
 }

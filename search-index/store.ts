@@ -10,7 +10,7 @@ import { CvcoreError, IndexError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import { AuditLog } from './audit.js';
 import { encodeCursor } from './cursor.js';
-import { META_COUNTS, SEP_END, embeddingKey, expiryKey, faceKey, facePrefix, faceSeqOf, orderSuffix, recordKey, thumbnailKey } from './keys.js';
+import { META_COUNTS, prefixEnd, embeddingKey, expiryKey, faceKey, facePrefix, faceSeqOf, orderSuffix, recordKey, thumbnailKey } from './keys.js';
 import { digestFilter, plan, scan } from './planner.js';
 import { QUERY_LIMITS, parseFaceOptions, parseQuery } from './query.js';
 import {
@@ -143,7 +143,7 @@ export class SearchIndexImpl implements SearchIndex {
     try {
       const [countsBuf] = await db.getMany([META_COUNTS]);
       const counts: StoredCounts = countsBuf ? decodeJson<StoredCounts>(countsBuf) : { records: 0, faces: 0, faceSeq: 1, prefixes: {} };
-      const lastFace = await readRange(db, { gte: facePrefix, lt: facePrefix + SEP_END, reverse: true, limit: 1, values: false });
+      const lastFace = await readRange(db, { gte: facePrefix, lt: prefixEnd(facePrefix), reverse: true, limit: 1, values: false });
       const maxSeq = lastFace[0] ? faceSeqOf(lastFace[0][0]) : 0;
       counts.faceSeq = Math.max(counts.faceSeq, maxSeq + 1);
       const vectors = new FaceVectors(o.dir, o.dimensions, o.log);
@@ -160,7 +160,7 @@ export class SearchIndexImpl implements SearchIndex {
 
   /** Adds to the graph every face stored after sequence `after`. */
   static async #catchUp(db: RocksDb, vectors: FaceVectors, after: number): Promise<number> {
-    const it = db.iterator({ gt: faceKey(after), lt: facePrefix + SEP_END });
+    const it = db.iterator({ gt: faceKey(after), lt: prefixEnd(facePrefix) });
     let added = 0;
     try {
       for (;;) {
@@ -427,7 +427,7 @@ export class SearchIndexImpl implements SearchIndex {
   }
 
   async #exactFaces(q: Float32Array, pass: (fd: FaceDigest) => boolean, k: number): Promise<Array<[string, number]>> {
-    const it = this.#db.iterator({ gte: facePrefix, lt: facePrefix + SEP_END });
+    const it = this.#db.iterator({ gte: facePrefix, lt: prefixEnd(facePrefix) });
     const best: Array<[string, number]> = [];
     try {
       for (;;) {
