@@ -32,7 +32,8 @@ export interface ModelArtifacts {
   readonly weightData: ArrayBuffer;
 }
 
-export const MODELS_DIR = join(REPO_ROOT, 'models', 'files');
+/** Where the model files are read from: models/files, or $CVCORE_MODELS_DIR (for a deployment's own copy). */
+export const MODELS_DIR = process.env['CVCORE_MODELS_DIR'] ?? join(REPO_ROOT, 'models', 'files');
 let cached: Manifest | null = null;
 
 export function loadManifest(): Manifest {

@@ -10,6 +10,7 @@ import type { Logger } from '../common/log.js';
 import { openIndex, type SearchIndex } from '../search-index/index.js';
 import { openAlertSink, startNatsServer, type AlertSink, type NatsServerHandle } from '../alerts/index.js';
 import { startApi } from '../api/index.js';
+import { requireFfmpeg } from '../common/proc.js';
 import { Pipeline } from './pipeline.js';
 
 export interface StackOptions {
@@ -32,6 +33,7 @@ export interface Stack {
 
 export async function startStack(o: StackOptions): Promise<Stack> {
   const { config, log } = o;
+  await requireFfmpeg();
   const dataDir = resolve(config.dataDir);
   await mkdir(dataDir, { recursive: true });
   const cleanup: (() => Promise<unknown>)[] = [];
