@@ -109,6 +109,7 @@ export class SearchIndexImpl implements SearchIndex {
   #writeError: unknown = null;
   #closed = false;
   #closing: Promise<void> | null = null;
+  #bytesWritten = 0;
 
   private constructor(o: Resolved, db: RocksDb, vectors: FaceVectors, audit: AuditLog, counts: StoredCounts) {
     this.#o = o;
@@ -291,6 +292,7 @@ export class SearchIndexImpl implements SearchIndex {
       throw ioError(err, 'write a batch');
     }
     this.#applyCounts(delta, dRecords, dFaces, seq);
+    for (const op of ops) this.#bytesWritten += op.key.length + (op.type === 'put' ? op.value.length : 0);
     this.#vectors.remove(removedSeqs);
     this.#vectors.add(newSeqs, flat);
   }
@@ -411,7 +413,7 @@ export class SearchIndexImpl implements SearchIndex {
         }
         fetch *= 4;
       }
-      const top = [...found].sort((a, b) => b[1] - a[1]).slice(0, k);
+      const top = (await this.#rerank(q, [...found.keys()])).slice(0, k);
       const bufs = await this.#db.getMany(top.map(([id]) => recordKey(id)));
       const out: FaceMatch[] = [];
       bufs.forEach((b, i) => {
@@ -424,6 +426,16 @@ export class SearchIndexImpl implements SearchIndex {
     } catch (err) {
       throw ioError(err, 'search faces');
     }
+  }
+
+  /** Exact similarities from the stored float embeddings, best first. */
+  async #rerank(q: Float32Array, ids: string[]): Promise<Array<[string, number]>> {
+    const embs = await this.#db.getMany(ids.map(embeddingKey));
+    const out: Array<[string, number]> = [];
+    embs.forEach((b, i) => {
+      if (b) out.push([ids[i]!, dot(q, embeddingFromBytes(b))]);
+    });
+    return out.sort((a, b) => b[1] - a[1]);
   }
 
   async #exactFaces(q: Float32Array, pass: (fd: FaceDigest) => boolean, k: number): Promise<Array<[string, number]>> {
@@ -516,7 +528,7 @@ export class SearchIndexImpl implements SearchIndex {
   }
 
   stats(): IndexStats {
-    return { records: this.#records, faces: this.#faces, pendingWrites: this.#pending.size };
+    return { records: this.#records, faces: this.#faces, pendingWrites: this.#pending.size, bytesWritten: this.#bytesWritten };
   }
 
   #saveVectors(): void {

@@ -110,6 +110,8 @@ export interface IndexStats {
   records: number;
   faces: number;
   pendingWrites: number;
+  /** Key and value bytes of record batches written since open (the benchmark's raw baseline writes as many). */
+  bytesWritten: number;
 }
 
 export interface SearchIndex {
