@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { exactSearch, MetricKind } from 'usearch';
 import type { ObjectClass, TrackRecord } from '../common/messages.js';
 import { openIndex, type Scope, type SearchQuery } from '../search-index/index.js';
-import { createRocks, type BatchOp } from '../search-index/rocks.js';
+import { ROCKS_OPEN_OPTIONS, createRocks, type BatchOp } from '../search-index/rocks.js';
 
 interface BenchArgs {
   records: number;
@@ -172,7 +172,7 @@ export async function benchIndex(args: string[]): Promise<number> {
 
     // 2. Raw baseline: the same number of bytes as batched puts of one value per record, same batch size.
     const raw = createRocks(join(root, 'raw'));
-    await raw.open();
+    await raw.open(ROCKS_OPEN_OPTIONS);
     const per = Math.round(bytes / a.records);
     const rawStart = performance.now();
     for (let i = 0; i < a.records; i += a.batchSize) {

@@ -18,7 +18,7 @@ import {
   toStored, toSummary, validateRecord, type FaceDigest, type StoredRecord,
 } from './record.js';
 import { RETENTION_DEFAULTS, checkRetention, expiredIds, type Retention } from './retention.js';
-import { createRocks, readRange, type BatchOp, type RocksDb } from './rocks.js';
+import { ROCKS_OPEN_OPTIONS, createRocks, readRange, type BatchOp, type RocksDb } from './rocks.js';
 import type {
   AuditEntry, AuditPage, FaceMatch, FaceSearchOptions, IndexOptions, IndexStats, ReadAuditOptions, Scope, SearchIndex,
   SearchPage, SearchQuery, TrackRecord,
@@ -36,6 +36,11 @@ export const INDEX_DEFAULTS = {
   /** Face search over-fetches from the graph up to this many candidates before it falls back to an exact scan. */
   faceOverfetchMax: 4096,
   sweepChunk: 512,
+  /**
+   * Index entries one query page may examine. A page whose filter rejects most of the chosen range stops
+   * here with fewer records (possibly none) and a cursor to go on from, so no page scans without bound.
+   */
+  scanBudget: 20_000,
 } as const;
 
 interface StoredCounts {
@@ -54,6 +59,7 @@ interface Resolved {
   sweepIntervalMs: number;
   vectorSaveIntervalMs: number;
   dimensions: number;
+  scanBudget: number;
   log: Logger | undefined;
 }
 
@@ -74,6 +80,7 @@ function resolveOptions(o: IndexOptions): Resolved {
     sweepIntervalMs: intOption(o.sweepIntervalMs, 'sweepIntervalMs', 0, 2 ** 31 - 1, INDEX_DEFAULTS.sweepIntervalMs),
     vectorSaveIntervalMs: intOption(o.vectorSaveIntervalMs, 'vectorSaveIntervalMs', 0, 2 ** 31 - 1, INDEX_DEFAULTS.vectorSaveIntervalMs),
     dimensions: intOption(o.dimensions, 'dimensions', 1, 8192, INDEX_DEFAULTS.dimensions),
+    scanBudget: intOption(o.scanBudget, 'scanBudget', 1, 10_000_000, INDEX_DEFAULTS.scanBudget),
     log: o.log,
   };
 }
@@ -137,7 +144,7 @@ export class SearchIndexImpl implements SearchIndex {
     mkdirSync(o.dir, { recursive: true });
     const db = createRocks(join(o.dir, 'db'));
     try {
-      await db.open();
+      await db.open(ROCKS_OPEN_OPTIONS);
     } catch (err) {
       throw ioError(err, `open ${o.dir}`);
     }
@@ -355,7 +362,7 @@ export class SearchIndexImpl implements SearchIndex {
     const limit = q.limit ?? QUERY_LIMITS.defaultLimit;
     try {
       const p = plan(q, scope, (prefix) => this.#counts.get(prefix) ?? 0, this.#records);
-      const candidates = await scan(this.#db, p, q, digestFilter(q, scope), limit + 1);
+      const { candidates, stoppedAt } = await scan(this.#db, p, q, digestFilter(q, scope), limit + 1, this.#o.scanBudget);
       const page = candidates.slice(0, limit);
       const bufs = await this.#db.getMany(page.map((c) => recordKey(c.id)));
       const records = [];
@@ -366,6 +373,7 @@ export class SearchIndexImpl implements SearchIndex {
         records.push(toSummary(s));
       }
       const last = page[page.length - 1];
+      if (stoppedAt) return { records, nextCursor: encodeCursor(stoppedAt) };
       return { records, nextCursor: candidates.length > limit && last ? encodeCursor(last) : null };
     } catch (err) {
       throw ioError(err, 'run a query');
