@@ -257,7 +257,8 @@ export async function benchIndex(args: string[]): Promise<number> {
     if (a.json) process.stdout.write(JSON.stringify(result) + '\n');
     return 0;
   } finally {
-    if (a.dir === null) rmSync(root, { recursive: true, force: true });
+    // RocksDB may still be unlinking files right after close; retry instead of leaving gigabytes behind.
+    if (a.dir === null) rmSync(root, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
   }
 }
 
