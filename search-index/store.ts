@@ -41,6 +41,8 @@ export const INDEX_DEFAULTS = {
    * here with fewer records (possibly none) and a cursor to go on from, so no page scans without bound.
    */
   scanBudget: 20_000,
+  /** Face search scans exactly when the cameras/scope/time asked for hold at most this many records. */
+  faceExactMax: 5000,
 } as const;
 
 interface StoredCounts {
@@ -396,6 +398,14 @@ export class SearchIndexImpl implements SearchIndex {
       (!depts || depts.has(fd[1])) && (!cams || cams.has(fd[2])) && fd[3] >= from && fd[3] <= to;
     const q = normalise(embedding);
     try {
+      // When the cameras, scope or the whole index hold few records, an exact scan of their faces is both
+      // exact and cheaper than the graph plus filtering.
+      const narrow: SearchQuery = { ...(o.cameraIds ? { cameraIds: o.cameraIds } : {}), ...(o.from !== undefined ? { from: o.from } : {}), ...(o.to !== undefined ? { to: o.to } : {}) };
+      const p = plan(narrow, scope, (prefix) => this.#counts.get(prefix) ?? 0, this.#records);
+      if (p.estimate <= INDEX_DEFAULTS.faceExactMax) {
+        const { candidates } = await scan(this.#db, p, narrow, digestFilter(narrow, scope), p.estimate + 1, Number.POSITIVE_INFINITY);
+        return await this.#matches((await this.#rerank(q, candidates.map((c) => c.id))).slice(0, k), depts);
+      }
       const found = new Map<string, number>();
       const checked = new Set<number>();
       const size = this.#vectors.size;
@@ -421,19 +431,23 @@ export class SearchIndexImpl implements SearchIndex {
         }
         fetch *= 4;
       }
-      const top = (await this.#rerank(q, [...found.keys()])).slice(0, k);
-      const bufs = await this.#db.getMany(top.map(([id]) => recordKey(id)));
-      const out: FaceMatch[] = [];
-      bufs.forEach((b, i) => {
-        if (!b) return;
-        const s = decodeJson<StoredRecord>(b);
-        if (depts && !depts.has(s.department)) return;
-        out.push({ record: toSummary(s), similarity: top[i]![1] });
-      });
-      return out;
+      return await this.#matches((await this.#rerank(q, [...found.keys()])).slice(0, k), depts);
     } catch (err) {
       throw ioError(err, 'search faces');
     }
+  }
+
+  /** Loads the records of ranked ids, checking the scope once more on the record itself. */
+  async #matches(top: Array<[string, number]>, depts: Set<string> | null): Promise<FaceMatch[]> {
+    const bufs = await this.#db.getMany(top.map(([id]) => recordKey(id)));
+    const out: FaceMatch[] = [];
+    bufs.forEach((b, i) => {
+      if (!b) return;
+      const s = decodeJson<StoredRecord>(b);
+      if (depts && !depts.has(s.department)) return;
+      out.push({ record: toSummary(s), similarity: top[i]![1] });
+    });
+    return out;
   }
 
   /** Exact similarities from the stored float embeddings, best first. */
