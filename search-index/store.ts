@@ -119,6 +119,8 @@ export class SearchIndexImpl implements SearchIndex {
   #closed = false;
   #closing: Promise<void> | null = null;
   #bytesWritten = 0;
+  /** The write scheduled but not yet started, if any. */
+  #queued: Promise<void> | null = null;
 
   private constructor(o: Resolved, db: RocksDb, vectors: FaceVectors, audit: AuditLog, counts: StoredCounts) {
     this.#o = o;
@@ -216,13 +218,18 @@ export class SearchIndexImpl implements SearchIndex {
     }
   }
 
-  /** Queues a write of everything pending at the time it runs. */
+  /** Queues a write of everything pending at the time it runs; one queued write serves every caller until it starts. */
   #schedule(): Promise<void> {
     if (this.#flushTimer) {
       clearTimeout(this.#flushTimer);
       this.#flushTimer = null;
     }
-    const run = this.#chain.then(() => this.#writePending());
+    if (this.#queued) return this.#queued;
+    const run = this.#chain.then(() => {
+      this.#queued = null;
+      return this.#writePending();
+    });
+    this.#queued = run;
     this.#chain = run.catch((err: unknown) => {
       this.#writeError = err;
       this.#o.log?.error('index write failed', { err });
