@@ -436,7 +436,7 @@ export class SearchIndexImpl implements SearchIndex {
           for (const [id, sim] of exact) found.set(id, sim);
           exhausted = true;
         }
-        fetch *= 4;
+        fetch = Math.min(fetch * 4, INDEX_DEFAULTS.faceOverfetchMax);
       }
       return await this.#matches((await this.#rerank(q, [...found.keys()])).slice(0, k), depts);
     } catch (err) {
