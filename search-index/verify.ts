@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import { KIND, META_COUNTS, SEP } from './keys.js';
 import { decodeJson, indexPrefixes, ownedKeys, type FaceDigest, type StoredRecord } from './record.js';
-import { createRocks, type RocksDb } from './rocks.js';
+import { ROCKS_OPEN_OPTIONS, createRocks, type RocksDb } from './rocks.js';
 
 export interface VerifyReport {
   records: number;
@@ -31,7 +31,7 @@ async function each(db: RocksDb, kind: string, fn: (key: string, value: Buffer) 
 /** Checks the index in `dir`; the index must not be open in another process (RocksDB's lock forbids it). */
 export async function verifyIndex(dir: string): Promise<VerifyReport> {
   const db = createRocks(join(dir, 'db'));
-  await db.open();
+  await db.open(ROCKS_OPEN_OPTIONS);
   const problems: string[] = [];
   try {
     const records = new Map<string, StoredRecord>();

@@ -1,8 +1,7 @@
 import test from 'ava';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { openIndex } from '../search-index/index.js';
-import { verifyIndex } from '../search-index/verify.js';
+import { openIndex, verifyIndex } from '../search-index/index.js';
 import { tempDir } from './support/index-records.js';
 
 const WRITER = fileURLToPath(new URL('./fixtures/index-writer.js', import.meta.url));

@@ -18,10 +18,10 @@ test('index - the sweep deletes faces after faceDays and tracks after trackDays,
   await index.put(makeRecord({ id: 'car-10d', start: at(10), end: at(10), attributes: { colour: 'red' } }));
   await index.put(makeRecord({ id: 'car-40d', start: at(40), end: at(40), attributes: { colour: 'red' }, thumbnail: new Uint8Array([2]) }));
   await index.flush();
-  t.deepEqual(index.stats(), { records: 4, faces: 2, pendingWrites: 0 });
+  t.like(index.stats(), { records: 4, faces: 2, pendingWrites: 0 });
 
   t.is(await index.sweep(NOW), 2);
-  t.deepEqual(index.stats(), { records: 2, faces: 1, pendingWrites: 0 });
+  t.like(index.stats(), { records: 2, faces: 1, pendingWrites: 0 });
   for (const id of ['face-old', 'car-40d']) {
     t.is(await index.get(id, 'all'), null);
     t.is(await index.thumbnail(id, 'all'), null);
@@ -35,7 +35,7 @@ test('index - the sweep deletes faces after faceDays and tracks after trackDays,
   await index.close();
   index = await openIndex({ dir, dimensions: D, retention: { trackDays: 30, faceDays: 7 }, sweepIntervalMs: 0 });
   t.deepEqual((await index.faceSearch(face, { k: 5 }, 'all')).map((m) => m.record.id), ['face-new']);
-  t.deepEqual(index.stats(), { records: 2, faces: 1, pendingWrites: 0 });
+  t.like(index.stats(), { records: 2, faces: 1, pendingWrites: 0 });
   await index.close();
 });
 
