@@ -109,6 +109,11 @@ export async function startApi(o: ApiOptions): Promise<{ app: FastifyInstance; u
     const view = o.pipeline.cameras.add(req.body);
     return reply.status(201).send(view);
   });
+  app.put<{ Params: { id: string } }>('/api/v1/cameras/:id', { schema: { body: { type: 'object' } } }, async (req) => {
+    // The id comes from the path; a body that names another id is refused by the pool.
+    const body = req.body as Record<string, unknown>;
+    return o.pipeline.cameras.update(req.params.id, { id: req.params.id, ...body });
+  });
   app.delete<{ Params: { id: string } }>('/api/v1/cameras/:id', async (req, reply) => {
     o.pipeline.cameras.remove(req.params.id);
     return reply.status(204).send();
