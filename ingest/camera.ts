@@ -146,8 +146,13 @@ export class CameraRunner {
         if (this.#decoder !== decoder) return;
         this.#decoder = null;
         if (this.#state === CAMERA_STATES.stopped) return;
-        const code = this.#state === CAMERA_STATES.stalled ? 'INGEST_STALLED' : classifyFfmpegError(reason);
-        this.#scheduleRetry(code, reason ?? (code === 'INGEST_STALLED' ? 'no frame within the stall timeout' : 'stream ended'));
+        // A decoder the watchdog killed keeps the watchdog's diagnosis (stalled while live, unreachable while connecting).
+        if (this.#state === CAMERA_STATES.stalled) {
+          this.#scheduleRetry(this.#code ?? 'INGEST_STALLED', this.#reason ?? 'no frame within the stall timeout');
+          return;
+        }
+        const code = classifyFfmpegError(reason);
+        this.#scheduleRetry(code, reason ?? 'stream ended');
       },
     });
   }
