@@ -39,6 +39,11 @@ export const DEFAULTS = {
     maxRetries: 0,
     hwaccel: 'none',
     keyframesOnlyBelowFps: 0.5,
+    // Live view: an MPEG-1 encode per watched camera; a handful of viewers per camera is what an
+    // investigation room needs, and 10 s of grace keeps a page reload from restarting ffmpeg.
+    liveMaxViewers: 4,
+    liveIdleMs: 10_000,
+    liveBitrateKbps: 800,
   },
   inference: {
     backend: 'wasm',

@@ -63,7 +63,8 @@ export interface CvcoreConfig {
   readonly dataDir: string;
   readonly cameras: readonly CameraConfig[];
   readonly ingest: { readonly queueSize: number; readonly stallTimeoutMs: number; readonly backoffInitialMs: number; readonly backoffMaxMs: number; readonly maxRetries: number;
-    readonly hwaccel: HwAccel; readonly keyframesOnlyBelowFps: number };
+    readonly hwaccel: HwAccel; readonly keyframesOnlyBelowFps: number;
+    readonly liveMaxViewers: number; readonly liveIdleMs: number; readonly liveBitrateKbps: number };
   readonly inference: {
     readonly backend: (typeof BACKENDS)[number];
     readonly workers: number;
@@ -158,6 +159,9 @@ export const CONFIG_SCHEMA: Spec = {
       backoffMaxMs: { kind: 'number', integer: true, description: 'reconnect delay cap', min: 10, max: 3_600_000, default: d.ingest.backoffMaxMs },
       maxRetries: { kind: 'number', integer: true, description: 'give up (state failed) after this many failed connects in a row; 0 = never', min: 0, max: 1_000_000, default: d.ingest.maxRetries },
       hwaccel: { kind: 'string', description: 'hardware decode for every camera (cuda: ffmpeg -hwaccel cuda; needs an NVIDIA GPU and a CUDA-enabled ffmpeg)', enum: HWACCELS, default: d.ingest.hwaccel },
+      liveMaxViewers: { kind: 'number', integer: true, description: 'live-view (WebSocket MPEG-1) viewers per camera; one more is refused with INGEST_VIEWER_LIMIT', min: 1, max: 100, default: d.ingest.liveMaxViewers },
+      liveIdleMs: { kind: 'number', integer: true, description: 'a live-view relay stops this long after its last viewer left', min: 0, max: 3_600_000, default: d.ingest.liveIdleMs },
+      liveBitrateKbps: { kind: 'number', integer: true, description: 'live-view MPEG-1 bit rate, kbit/s', min: 100, max: 20_000, default: d.ingest.liveBitrateKbps },
       keyframesOnlyBelowFps: { kind: 'number', description: 'cameras analysed at or below this rate decode key frames only (0: only where keyframesOnly is set)', min: 0, max: 60, default: d.ingest.keyframesOnlyBelowFps },
     } },
     inference: { kind: 'object', description: 'models and backends', default: 'fill', fields: {

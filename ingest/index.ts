@@ -9,4 +9,5 @@ export { MotionGate, shouldAnalyse, MOTION_WIDTH, type MotionVerdict, type Gated
 export { FrameQueue } from './frame-queue.js';
 export { FfmpegDecoder, FrameAssembler, decoderArgs, type DecoderOptions } from './decoder.js';
 export { CAMERA_STATES, classifyFfmpegError, type CameraState, type CameraHealth, type IngestEvent } from './health.js';
+export { LiveViewHub, LIVE_CLOSE, liveArgs, type LiveViewer, type LiveViewOptions, type LiveSource } from './live-view.js';
 export { SimulatedCameraPool, type SimCamera, type SimSource } from './sim-pool.js';
