@@ -60,6 +60,10 @@ export class MotionGate {
   #bh: number;
   #blockCount: Uint16Array;
   #labels: Int32Array;
+  /** Model column of each frame column, model row offset of each frame row, 1/(frame pixels) per model pixel. */
+  #colMap: Int32Array;
+  #rowMap: Int32Array;
+  #invCount: Float32Array;
   #sinceAnalysed = 0;
   #frames = 0;
   #skipped = 0;
@@ -78,6 +82,13 @@ export class MotionGate {
     this.#blockCount = new Uint16Array(this.#bw * this.#bh);
     this.#labels = new Int32Array(this.#bw * this.#bh);
     this.#ignore = cfg.masks.length ? this.#rasterise(cfg.masks) : null;
+    const w = this.width;
+    const h = this.height;
+    this.#colMap = Int32Array.from({ length: frameWidth }, (_, fx) => Math.min(w - 1, Math.floor((fx * w) / frameWidth)));
+    this.#rowMap = Int32Array.from({ length: frameHeight }, (_, fy) => Math.min(h - 1, Math.floor((fy * h) / frameHeight)) * w);
+    const counts = new Float32Array(w * h);
+    for (let fy = 0; fy < frameHeight; fy++) for (let fx = 0; fx < frameWidth; fx++) counts[this.#rowMap[fy]! + this.#colMap[fx]!]!++;
+    this.#invCount = counts.map((c) => (c > 0 ? 1 / c : 0));
   }
 
   get frames(): number { return this.#frames; }
@@ -102,23 +113,18 @@ export class MotionGate {
   /** Area-averaged grey (BT.601 luma) downscale of an RGB24 frame into the model buffer. */
   #downscale(rgb: Uint8Array): void {
     const W = this.#frameW;
-    const w = this.width;
-    const h = this.height;
     const grey = this.#grey;
     grey.fill(0);
-    const counts = new Uint32Array(w * h);
-    for (let fy = 0; fy < this.#frameH; fy++) {
-      const my = Math.min(h - 1, Math.floor((fy * h) / this.#frameH));
-      const row = fy * W * 3;
-      const base = my * w;
-      for (let fx = 0; fx < W; fx++) {
-        const i = row + fx * 3;
-        const m = base + Math.min(w - 1, Math.floor((fx * w) / W));
-        grey[m]! += 0.299 * rgb[i]! + 0.587 * rgb[i + 1]! + 0.114 * rgb[i + 2]!;
-        counts[m]!++;
+    const cols = this.#colMap;
+    const rows = this.#rowMap;
+    for (let fy = 0, i = 0; fy < this.#frameH; fy++) {
+      const base = rows[fy]!;
+      for (let fx = 0; fx < W; fx++, i += 3) {
+        grey[base + cols[fx]!]! += 0.299 * rgb[i]! + 0.587 * rgb[i + 1]! + 0.114 * rgb[i + 2]!;
       }
     }
-    for (let k = 0; k < grey.length; k++) grey[k] = grey[k]! / Math.max(1, counts[k]!);
+    const inv = this.#invCount;
+    for (let k = 0; k < grey.length; k++) grey[k] = grey[k]! * inv[k]!;
   }
 
   /** Runs the model on one frame and decides whether it goes to the detector. */
