@@ -4,12 +4,19 @@
  * stable code. Takes: the running pipeline and index. Gives: a listening server.
  */
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import fastifyWebsocket from '@fastify/websocket';
 import { ApiError, CvcoreError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import { parseQuery, type Scope, type SearchIndex } from '../search-index/index.js';
 import type { Pipeline } from '../runtime/index.js';
 import type { AlertSink } from '../alerts/index.js';
 import { httpStatusFor } from './errors.js';
+import type { LiveViewer } from '../ingest/index.js';
+
+/** What the live route uses of a ws WebSocket (the ws package ships no types here). */
+interface LiveSocket extends LiveViewer {
+  on(event: 'close', fn: () => void): void;
+}
 
 export interface ApiOptions {
   readonly host: string;
@@ -32,6 +39,7 @@ const time = (v: string | undefined): unknown => {
 
 export async function startApi(o: ApiOptions): Promise<{ app: FastifyInstance; url: string; close(): Promise<void> }> {
   const app = Fastify({ logger: false, bodyLimit: 1 << 20 });
+  await app.register(fastifyWebsocket);
   const scope: Scope = 'all';
 
   app.setErrorHandler((err, _req, reply: FastifyReply) => {
@@ -109,9 +117,34 @@ export async function startApi(o: ApiOptions): Promise<{ app: FastifyInstance; u
     const view = o.pipeline.cameras.add(req.body);
     return reply.status(201).send(view);
   });
+  app.put<{ Params: { id: string } }>('/api/v1/cameras/:id', { schema: { body: { type: 'object' } } }, async (req) => {
+    // The id comes from the path; a body that names another id is refused by the pool.
+    const body = req.body as Record<string, unknown>;
+    return o.pipeline.cameras.update(req.params.id, { id: req.params.id, ...body });
+  });
   app.delete<{ Params: { id: string } }>('/api/v1/cameras/:id', async (req, reply) => {
     o.pipeline.cameras.remove(req.params.id);
     return reply.status(204).send();
+  });
+
+  // Live view (JSMpeg player): MPEG-TS bytes as binary messages. A missing camera (404) or a full camera (503,
+  // INGEST_VIEWER_LIMIT) is refused before the upgrade, so the client gets a plain HTTP error with its code.
+  app.get<{ Params: { id: string } }>('/api/v1/cameras/:id/live', {
+    websocket: true,
+    preValidation: async (req) => {
+      o.pipeline.cameras.get(req.params.id);
+      o.pipeline.cameras.live.assertRoom(req.params.id);
+    },
+  }, (socket: LiveSocket, req) => {
+    let detach: (() => void) | null = null;
+    try {
+      detach = o.pipeline.cameras.live.attach(req.params.id, socket);
+    } catch (err) {
+      // Lost a race for the last seat between the check and the upgrade.
+      socket.close(1013, err instanceof CvcoreError ? err.code : 'INTERNAL');
+      return;
+    }
+    socket.on('close', () => detach?.());
   });
 
   app.get<{ Querystring: { limit?: number } }>('/api/v1/alerts', {

@@ -9,6 +9,18 @@ export const DEFAULTS = {
     transport: 'tcp',
     department: 'public-security',
     district: 'default',
+    hwaccel: null,
+    keyframesOnly: false,
+  },
+  // Motion gate (ingest/motion.ts): grey differences against a running-average background on a 160-pixel-wide
+  // copy of the analysis frame. A threshold of 25 grey levels ignores sensor noise and compression flicker on
+  // the sample footage; 0.1% of the frame is a walking person far from the camera at 640x480.
+  motion: {
+    enabled: true,
+    threshold: 25,
+    minArea: 0.001,
+    alpha: 0.05,
+    forceEvery: 5,
   },
   zone: { areaM2: null },
   crowdRule: {
@@ -25,6 +37,13 @@ export const DEFAULTS = {
     backoffInitialMs: 500,
     backoffMaxMs: 30_000,
     maxRetries: 0,
+    hwaccel: 'none',
+    keyframesOnlyBelowFps: 0.5,
+    // Live view: an MPEG-1 encode per watched camera; a handful of viewers per camera is what an
+    // investigation room needs, and 10 s of grace keeps a page reload from restarting ffmpeg.
+    liveMaxViewers: 4,
+    liveIdleMs: 10_000,
+    liveBitrateKbps: 800,
   },
   inference: {
     backend: 'wasm',
