@@ -27,9 +27,8 @@ export default async function detect(task: DetectTask): Promise<DetectTaskResult
   const t0 = performance.now();
   try {
     const r = await runner;
-    const detections: Detection[][] = [];
-    // centernet's graph has batch-1 reshapes, so a batch runs its frames back to back in this thread.
-    for (const f of task.frames) detections.push(await r.detect(f));
+    // One batched backbone run, then the batch-1 head per frame (see runner.ts).
+    const detections: Detection[][] = await r.detectBatch(task.frames);
     return { detections, ms: performance.now() - t0, numTensors: r.numTensors };
   } catch (err) {
     const e = err as { code?: unknown; message?: unknown };
