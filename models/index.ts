@@ -20,7 +20,11 @@ export interface ModelEntry {
   readonly outputs: Readonly<Record<string, string>>;
   readonly labels: readonly string[];
   readonly licence: string;
+  /** Where the files come from (package and path). */
+  readonly source?: string;
   readonly files: readonly ModelFile[];
+  /** Largest batch the graph runs at once (absent: the engine's default). */
+  readonly maxBatch?: number;
 }
 export interface Manifest { readonly version: number; readonly source: string; readonly models: readonly ModelEntry[] }
 
