@@ -53,6 +53,10 @@ export const DEFAULTS = {
     iouThreshold: 0.5,
     maxBatch: 4,
     maxDelayMs: 40,
+    // Per-class floors over minScore. Person stays at the tracker's low stage (ByteTrack re-associates weak
+    // person boxes); bus and truck sit higher because centernet confuses them with each other and with cars
+    // at low scores on street footage.
+    classMinScore: { person: 0.2, bicycle: 0.3, car: 0.3, motorcycle: 0.3, bus: 0.35, truck: 0.35 },
   },
   // For centernet on surveillance footage, whose person scores sit around 0.35-0.75 (the MOT tools keep the
   // tracker's own defaults, tuned on Faster R-CNN detections that score higher).

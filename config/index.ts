@@ -75,6 +75,7 @@ export interface CvcoreConfig {
     readonly classes: readonly ObjectClass[];
     readonly maxBatch: number;
     readonly maxDelayMs: number;
+    readonly classMinScore: Readonly<Record<ObjectClass, number>>;
   };
   readonly tracking: { readonly highScore: number; readonly lowScore: number; readonly newTrackScore: number; readonly minHits: number; readonly maxLostFrames: number };
   readonly index: { readonly batchSize: number; readonly flushMs: number; readonly trackDays: number; readonly faceDays: number };
@@ -174,6 +175,9 @@ export const CONFIG_SCHEMA: Spec = {
       classes: { kind: 'array', description: 'classes kept', default: OBJECT_CLASSES, minItems: 1, items: { kind: 'string', description: 'class', enum: OBJECT_CLASSES } },
       maxBatch: { kind: 'number', integer: true, description: 'frames per batch across cameras', min: 1, max: 64, default: d.inference.maxBatch },
       maxDelayMs: { kind: 'number', integer: true, description: 'push a partial batch once its oldest frame waited this long', min: 0, max: 10_000, default: d.inference.maxDelayMs },
+      classMinScore: { kind: 'object', description: 'per-class lowest detection score kept (overrides minScore for that class)', default: 'fill', fields: Object.fromEntries(
+        OBJECT_CLASSES.map((c) => [c, { kind: 'number', description: `lowest ${c} score kept`, min: 0, max: 1, default: d.inference.classMinScore[c] }]),
+      ) },
     } },
     tracking: { kind: 'object', description: 'tracker', default: 'fill', fields: {
       highScore: { kind: 'number', description: 'detections at or above go to the first association stage', min: 0, max: 1, default: d.tracking.highScore },

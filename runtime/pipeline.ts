@@ -80,7 +80,7 @@ export class Pipeline {
     const inf = o.config.inference;
     const engine = await InferenceEngine.start({
       backend: inf.backend, model: inf.model, workers: inf.workers, minScore: Math.min(inf.minScore, o.config.tracking.lowScore),
-      iouThreshold: inf.iouThreshold, classes: inf.classes,
+      iouThreshold: inf.iouThreshold, classes: inf.classes, classMinScore: inf.classMinScore,
     });
     const p = new Pipeline(o, engine);
     for (const cam of o.config.cameras) p.cameras.add(cam);
@@ -181,6 +181,11 @@ export class Pipeline {
     if (end.hits < MIN_RECORD_HITS) return;
     const b = end.bestShot.box;
     const thumbnail = frame ? await encodeThumbnail(frame.data, frame.width, frame.height, b) : null;
+    // Secondary models run once per track, on its best shot; a failure costs the attributes, not the record.
+    const structured = frame
+      ? await this.engine.structure({ data: frame.data, width: frame.width, height: frame.height, box: b, cls: end.cls })
+        .catch((err: unknown) => { this.#o.log.warn('structuring failed', { err: err as Error, camera: end.cameraId, track: end.trackId }); return null; })
+      : null;
     const record: TrackRecord = {
       id: `${end.cameraId}:${end.trackId}:${end.firstSeen}`,
       cameraId: end.cameraId,
@@ -192,9 +197,9 @@ export class Pipeline {
       hits: end.hits,
       score: end.bestShot.score,
       box: b,
-      attributes: {},
+      attributes: structured?.attributes ?? {},
       thumbnail,
-      embedding: null,
+      embedding: structured?.embedding ?? null,
     };
     await this.#o.index.put(record);
     this.#records++;
