@@ -18,6 +18,18 @@ export const DEMO_CAMERA_PREFIX = 'cam-';
 /** The demo's analysis size: vtest.avi is 768x576, scaled to keep its aspect. */
 export const DEMO_SIZE = { width: 640, height: 480 } as const;
 
+/**
+ * The demo's API tokens: one investigator per demo department, an operator and an admin. They are public
+ * (printed by `cvcore demo` and listed in api/README.md), so they belong to the demo only: the default config
+ * has no tokens at all.
+ */
+export const DEMO_TOKENS = [
+  { id: 'demo-investigator-ps', token: 'demo-investigator-ps', role: 'investigator', departments: ['public-security'] },
+  { id: 'demo-investigator-traffic', token: 'demo-investigator-traffic', role: 'investigator', departments: ['traffic'] },
+  { id: 'demo-operator', token: 'demo-operator', role: 'operator', departments: ['*'] },
+  { id: 'demo-admin', token: 'demo-admin', role: 'admin', departments: ['*'] },
+] as const;
+
 export async function startDemoCameras(n: number): Promise<SimulatedCameraPool> {
   const sim = new SimulatedCameraPool();
   await sim.start({ cameras: Array.from({ length: n }, (_, i) => ({ id: `${DEMO_CAMERA_PREFIX}${i + 1}`, source: 'vtest' as const })) });
@@ -51,6 +63,6 @@ export function demoConfig(sim: SimulatedCameraPool, o: DemoOptions): CvcoreConf
       }],
     })),
     inference: { workers: 1, maxBatch: 4, maxDelayMs: 40 },
-    api: { port: o.apiPort },
+    api: { port: o.apiPort, tokens: DEMO_TOKENS },
   });
 }
