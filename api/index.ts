@@ -1,6 +1,15 @@
 /**
- * API: the HTTP face of the core for investigators and operators (fastify, JSON schemas on every route).
- * Takes the running pipeline, index and alert sink; gives a listening server.
+ * API: the HTTP face of the core for investigators, operators and admins (fastify, JSON schemas on every route,
+ * OpenAPI document, bearer tokens with roles and department scopes, audit trail, rate limit, Prometheus, live
+ * WebSocket). Takes: the index, the camera registry, alert history, live events and an optional face embedder.
+ * Gives: a listening server. See README.md.
  */
-export { startApi, type ApiOptions } from './server.js';
+export { startApi, API_VERSION, JSON_BODY_LIMIT, type ApiServer } from './server.js';
 export { httpStatusFor } from './errors.js';
+export { TokenTable, scopeOf, sha256Hex, ROLES } from './auth.js';
+export { TokenBuckets, type RateLimitSettings } from './rate-limit.js';
+export { LIVE_EVENT_TYPES, LIVE_MAX_BUFFERED } from './routes-cameras.js';
+export { MAX_UPLOAD_PIXELS } from './routes-records.js';
+export type {
+  AlertHistory, AlertStatusSource, ApiOptions, ApiRole, CameraRegistry, FaceEmbedder, FaceFromImage, LiveEventSource, PipelineStatsSource, Principal,
+} from './types.js';

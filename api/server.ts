@@ -1,166 +1,147 @@
 /**
- * The HTTP API (fastify): search, track detail and thumbnails, cameras (list, add, remove, health), alert
- * history, snapshots and health. Every route has a JSON schema; errors answer `{ code, message }` with the
- * stable code. Takes: the running pipeline and index. Gives: a listening server.
+ * The HTTP API (fastify): search, face search, track detail and thumbnails, the audit log, cameras (list, add,
+ * change, remove, health), alert history, zone counts, snapshots, a live WebSocket, Prometheus metrics and an
+ * OpenAPI document generated from the route schemas. Every guarded route needs a bearer token (role + departments)
+ * and passes a per-token rate limit; errors answer `{ code, message }` with a stable code.
  */
-import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
-import fastifyWebsocket from '@fastify/websocket';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import multipart from '@fastify/multipart';
+import websocket from '@fastify/websocket';
 import { ApiError, CvcoreError } from '../common/errors.js';
-import type { Logger } from '../common/log.js';
-import { parseQuery, type Scope, type SearchIndex } from '../search-index/index.js';
-import type { Pipeline } from '../runtime/index.js';
-import type { AlertSink } from '../alerts/index.js';
+import { TokenTable, bearerOf } from './auth.js';
+import { createContext, type AccessRule } from './context.js';
 import { httpStatusFor } from './errors.js';
-import type { LiveViewer } from '../ingest/index.js';
+import { createMetrics } from './metrics.js';
+import { OpenApiCollector } from './openapi.js';
+import { TokenBuckets } from './rate-limit.js';
+import { cameraRoutes } from './routes-cameras.js';
+import { recordRoutes } from './routes-records.js';
+import type { ApiOptions } from './types.js';
 
-/** What the live route uses of a ws WebSocket (the ws package ships no types here). */
-interface LiveSocket extends LiveViewer {
-  on(event: 'close', fn: () => void): void;
+export const API_VERSION = '1.0.0';
+/** JSON bodies (camera configs) are small; the face upload has its own limit (config api.maxUploadBytes). */
+export const JSON_BODY_LIMIT = 1 << 20;
+
+export interface ApiServer {
+  readonly app: FastifyInstance;
+  readonly url: string;
+  close(): Promise<void>;
 }
 
-export interface ApiOptions {
-  readonly host: string;
-  readonly port: number;
-  readonly index: SearchIndex;
-  readonly pipeline: Pipeline;
-  readonly alerts: AlertSink | null;
-  readonly log: Logger;
-}
-
-const errorBody = { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } } as const;
-const list = (v: string | undefined): string[] | undefined => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : undefined);
-/** Accepts epoch milliseconds or an ISO date; anything else is passed through so parseQuery names the field. */
-const time = (v: string | undefined): unknown => {
-  if (v === undefined) return undefined;
-  if (/^\d+$/.test(v)) return Number(v);
-  const t = Date.parse(v);
-  return Number.isNaN(t) ? v : t;
+/** fastify and plugin errors that are the client's fault, mapped to the API's stable codes. */
+const PLUGIN_CODES: Record<string, { status: number; code: string }> = {
+  FST_REQ_FILE_TOO_LARGE: { status: 413, code: 'API_PAYLOAD_TOO_LARGE' },
+  FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'API_PAYLOAD_TOO_LARGE' },
+  FST_FILES_LIMIT: { status: 413, code: 'API_PAYLOAD_TOO_LARGE' },
+  FST_INVALID_MULTIPART_CONTENT_TYPE: { status: 415, code: 'API_UNSUPPORTED_MEDIA' },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 415, code: 'API_UNSUPPORTED_MEDIA' },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, code: 'API_BAD_REQUEST' },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, code: 'API_BAD_REQUEST' },
+  FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: 'API_BAD_REQUEST' },
+  FST_PARTS_LIMIT: { status: 400, code: 'API_BAD_REQUEST' },
+  FST_FIELDS_LIMIT: { status: 400, code: 'API_BAD_REQUEST' },
 };
 
-export async function startApi(o: ApiOptions): Promise<{ app: FastifyInstance; url: string; close(): Promise<void> }> {
-  const app = Fastify({ logger: false, bodyLimit: 1 << 20 });
-  await app.register(fastifyWebsocket);
-  const scope: Scope = 'all';
+export async function startApi(o: ApiOptions): Promise<ApiServer> {
+  const tokens = new TokenTable(o.access.tokens);
+  const buckets = new TokenBuckets(o.access.rateLimit);
+  const metrics = createMetrics({ cameras: o.cameras, stats: o.stats, alerts: o.alerts, index: o.index });
+  const ctx = createContext(o, metrics);
+  const openapi = new OpenApiCollector();
+  if (tokens.size === 0) o.log.warn('api: no tokens configured (config api.tokens); every guarded route answers 401');
+
+  const app = Fastify({
+    logger: false,
+    bodyLimit: JSON_BODY_LIMIT,
+    // Unknown query keys are an error, not silently dropped: a typo must not widen a search.
+    ajv: { customOptions: { removeAdditional: false } },
+  });
+  app.addHook('onRoute', (route) => openapi.onRoute(route));
+  app.decorateRequest('principal', null);
 
   app.setErrorHandler((err, _req, reply: FastifyReply) => {
-    const status = httpStatusFor(err);
-    const e = err as { code?: unknown; message: string; validation?: unknown };
-    const code = err instanceof CvcoreError ? err.code : e.validation ? 'API_BAD_REQUEST' : status === 404 ? 'API_NOT_FOUND' : status < 500 ? 'API_BAD_REQUEST' : 'INTERNAL';
-    if (status >= 500) o.log.error('api error', { err: err as Error });
-    void reply.status(e.validation ? 400 : status).send({ code, message: e.message });
-  });
-  app.setNotFoundHandler((req, reply) => { void reply.status(404).send({ code: 'API_NOT_FOUND', message: `no route ${req.method} ${req.url}` }); });
-
-  app.get('/health', { schema: { response: { 200: { type: 'object', additionalProperties: true } } } }, async () => {
-    const cams = o.pipeline.cameras.list();
-    const alerts = o.alerts?.status() ?? null;
-    return {
-      status: cams.some((c) => c.health.state === 'live') ? 'ok' : 'degraded',
-      cameras: Object.fromEntries(cams.map((c) => [c.id, c.health.state])),
-      alerts,
-      index: o.index.stats(),
-      pipeline: o.pipeline.stats(),
-    };
-  });
-
-  app.get<{ Querystring: Record<string, string | undefined> }>('/api/v1/search', {
-    schema: {
-      querystring: {
-        type: 'object', additionalProperties: false,
-        properties: {
-          camera: { type: 'string', description: 'camera ids, comma-separated' },
-          class: { type: 'string', description: 'classes, comma-separated (person, car, bus, truck, motorcycle, bicycle)' },
-          from: { type: 'string', description: 'epoch ms or ISO time' },
-          to: { type: 'string', description: 'epoch ms or ISO time' },
-          colour: { type: 'string' }, vehicleType: { type: 'string' }, gender: { type: 'string' }, ageBand: { type: 'string' },
-          limit: { type: 'string', pattern: '^[0-9]+$' },
-          cursor: { type: 'string' },
-        },
-      },
-      response: { 400: errorBody },
-    },
-  }, async (req) => {
-    const q = req.query;
-    const attributes = Object.fromEntries(['colour', 'vehicleType', 'gender', 'ageBand'].filter((k) => q[k] !== undefined).map((k) => [k, q[k]]));
-    const query = parseQuery({
-      ...(q['camera'] ? { cameraIds: list(q['camera']) } : {}),
-      ...(q['class'] ? { classes: list(q['class']) } : {}),
-      ...(q['from'] !== undefined ? { from: time(q['from']) } : {}),
-      ...(q['to'] !== undefined ? { to: time(q['to']) } : {}),
-      ...(Object.keys(attributes).length ? { attributes } : {}),
-      ...(q['limit'] !== undefined ? { limit: Number(q['limit']) } : {}),
-      ...(q['cursor'] !== undefined ? { cursor: q['cursor'] } : {}),
-    });
-    const page = await o.index.query(query, scope);
-    return {
-      records: page.records.map((r) => ({ ...r, thumbnailUrl: `/api/v1/tracks/${encodeURIComponent(r.id)}/thumbnail`, trackUrl: `/api/v1/tracks/${encodeURIComponent(r.id)}` })),
-      nextCursor: page.nextCursor,
-    };
-  });
-
-  app.get<{ Params: { id: string } }>('/api/v1/tracks/:id', { schema: { params: { type: 'object', properties: { id: { type: 'string', maxLength: 256 } } } } }, async (req) => {
-    const rec = await o.index.get(req.params.id, scope);
-    if (!rec) throw new ApiError(404, 'INDEX_NOT_FOUND', `no track ${req.params.id}`);
-    const { thumbnail, embedding, ...rest } = rec;
-    return { ...rest, hasThumbnail: thumbnail !== null, hasFace: embedding !== null, thumbnailUrl: `/api/v1/tracks/${encodeURIComponent(rec.id)}/thumbnail` };
-  });
-
-  app.get<{ Params: { id: string } }>('/api/v1/tracks/:id/thumbnail', { schema: { params: { type: 'object', properties: { id: { type: 'string', maxLength: 256 } } } } }, async (req, reply) => {
-    const jpeg = await o.index.thumbnail(req.params.id, scope);
-    if (!jpeg) throw new ApiError(404, 'INDEX_NOT_FOUND', `no thumbnail for ${req.params.id}`);
-    return reply.type('image/jpeg').send(Buffer.from(jpeg.buffer, jpeg.byteOffset, jpeg.byteLength));
-  });
-
-  app.get('/api/v1/cameras', async () => ({ cameras: o.pipeline.cameras.list() }));
-  app.get<{ Params: { id: string } }>('/api/v1/cameras/:id', async (req) => o.pipeline.cameras.view(o.pipeline.cameras.get(req.params.id)));
-  app.post('/api/v1/cameras', { schema: { body: { type: 'object' } } }, async (req, reply) => {
-    const view = o.pipeline.cameras.add(req.body);
-    return reply.status(201).send(view);
-  });
-  app.put<{ Params: { id: string } }>('/api/v1/cameras/:id', { schema: { body: { type: 'object' } } }, async (req) => {
-    // The id comes from the path; a body that names another id is refused by the pool.
-    const body = req.body as Record<string, unknown>;
-    return o.pipeline.cameras.update(req.params.id, { id: req.params.id, ...body });
-  });
-  app.delete<{ Params: { id: string } }>('/api/v1/cameras/:id', async (req, reply) => {
-    o.pipeline.cameras.remove(req.params.id);
-    return reply.status(204).send();
-  });
-
-  // Live view (JSMpeg player): MPEG-TS bytes as binary messages. A missing camera (404) or a full camera (503,
-  // INGEST_VIEWER_LIMIT) is refused before the upgrade, so the client gets a plain HTTP error with its code.
-  app.get<{ Params: { id: string } }>('/api/v1/cameras/:id/live', {
-    websocket: true,
-    preValidation: async (req) => {
-      o.pipeline.cameras.get(req.params.id);
-      o.pipeline.cameras.live.assertRoom(req.params.id);
-    },
-  }, (socket: LiveSocket, req) => {
-    let detach: (() => void) | null = null;
-    try {
-      detach = o.pipeline.cameras.live.attach(req.params.id, socket);
-    } catch (err) {
-      // Lost a race for the last seat between the check and the upgrade.
-      socket.close(1013, err instanceof CvcoreError ? err.code : 'INTERNAL');
-      return;
+    const e = err as { code?: unknown; message: string; validation?: unknown; statusCode?: number };
+    const plugin = typeof e.code === 'string' ? PLUGIN_CODES[e.code] : undefined;
+    let status: number;
+    let code: string;
+    if (err instanceof CvcoreError) {
+      status = httpStatusFor(err);
+      code = err.code;
+    } else if (e.validation) {
+      status = 400;
+      code = 'API_BAD_REQUEST';
+    } else if (plugin) {
+      ({ status, code } = plugin);
+    } else {
+      status = httpStatusFor(err);
+      code = status === 404 ? 'API_NOT_FOUND' : status < 500 ? 'API_BAD_REQUEST' : 'INTERNAL';
     }
-    socket.on('close', () => detach?.());
+    if (status >= 500) o.log.error('api error', { err: err as Error });
+    if (err instanceof ApiError && err.detail['retryAfter'] !== undefined) void reply.header('retry-after', String(err.detail['retryAfter']));
+    void reply.status(status).send({ code, message: status >= 500 && code === 'INTERNAL' ? 'internal error' : e.message });
+  });
+  app.setNotFoundHandler((req, reply) => {
+    void reply.status(404).send({ code: 'API_NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` });
   });
 
-  app.get<{ Querystring: { limit?: number } }>('/api/v1/alerts', {
-    schema: { querystring: { type: 'object', additionalProperties: false, properties: { limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } } } },
-  }, async (req) => ({ alerts: o.pipeline.alertHistory(req.query.limit ?? 100) }));
-
-  app.get('/api/v1/zones', async () => ({ zones: o.pipeline.zoneCounts() }));
-
-  app.get<{ Params: { id: string } }>('/api/v1/snapshots/:id', async (req, reply) => {
-    const jpeg = o.pipeline.snapshot(req.params.id);
-    if (!jpeg) throw new ApiError(404, 'API_NOT_FOUND', `no snapshot ${req.params.id} (snapshots are kept for the latest alerts only)`);
-    return reply.type('image/jpeg').send(Buffer.from(jpeg.buffer, jpeg.byteOffset, jpeg.byteLength));
+  app.addHook('onRequest', async (req: FastifyRequest) => {
+    const access: AccessRule | undefined = req.routeOptions.config.access;
+    // No rule: the not-found handler (404); a route without a rule is refused by ctx.principal().
+    if (!access || access.public) return;
+    let secret = bearerOf(req.headers.authorization);
+    if (secret === null && access.queryToken) {
+      const t = (req.query as Record<string, unknown> | undefined)?.['token'];
+      if (typeof t === 'string' && t.length > 0) secret = t;
+    }
+    const principal = secret === null ? null : tokens.resolve(secret);
+    // Before a token is known, the bucket is the client address: guessing tokens is rate limited too.
+    const wait = buckets.take(principal ? `token:${principal.tokenId}` : `addr:${req.ip}`);
+    if (wait > 0) {
+      metrics.rateLimited();
+      throw new ApiError(429, 'API_RATE_LIMITED', `too many requests; retry in ${wait} s`, { detail: { retryAfter: wait } });
+    }
+    if (!principal) throw new ApiError(401, 'API_UNAUTHORIZED', secret === null ? 'missing token: send Authorization: Bearer <token>' : 'unknown token');
+    if (access.roles && !access.roles.includes(principal.role)) {
+      throw new ApiError(403, 'API_FORBIDDEN', `role ${principal.role} may not ${req.method} ${req.routeOptions.url ?? req.url}`);
+    }
+    req.principal = principal;
   });
+
+  app.addHook('onResponse', async (req, reply) => {
+    metrics.observeRequest(req.method, req.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+  });
+
+  await app.register(multipart, { limits: { fileSize: o.access.maxUploadBytes, files: 1, fields: 8, parts: 9 } });
+  await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
+
+  app.get('/health', {
+    config: { access: { public: true } },
+    schema: {
+      summary: 'liveness for probes: overall state and camera counts by state (no ids)', tags: ['system'],
+      response: { 200: { type: 'object', properties: { status: { type: 'string', enum: ['ok', 'degraded'] }, cameras: { type: 'object', additionalProperties: { type: 'integer' } } } } },
+    },
+  }, async () => {
+    const byState: Record<string, number> = {};
+    for (const c of o.cameras.list()) byState[c.health.state] = (byState[c.health.state] ?? 0) + 1;
+    return { status: (byState['live'] ?? 0) > 0 ? 'ok' : 'degraded', cameras: byState };
+  });
+
+  app.get('/metrics', {
+    config: { access: { public: true }, openapi: { produces: 'text/plain' } },
+    schema: { summary: 'Prometheus metrics (text exposition format)', tags: ['system'] },
+  }, async (_req, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
+
+  app.get('/api/v1/openapi.json', {
+    config: { access: { public: true } },
+    schema: { summary: 'this document (OpenAPI 3)', tags: ['system'], response: { 200: { type: 'object', additionalProperties: true } } },
+  }, async () => openapi.document({ title: 'cvcore API', version: API_VERSION, description: 'investigator search, cameras, alerts and metrics of a cvcore node' }));
+
+  recordRoutes(app, ctx);
+  cameraRoutes(app, ctx);
 
   await app.listen({ host: o.host, port: o.port });
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : o.port;
-  return { app, url: `http://${o.host}:${port}`, close: () => app.close() };
+  const host = o.host.includes(':') ? `[${o.host}]` : o.host;
+  return { app, url: `http://${host}:${port}`, close: () => app.close() };
 }

@@ -86,5 +86,7 @@ export const ERROR_CODES = {
   API_UNSUPPORTED_MEDIA: 'the upload is not an image',
   API_NO_FACE: 'the uploaded image holds no face',
   API_RATE_LIMITED: 'too many requests for this token',
+  // API, issue 6: face search and the audit trail.
+  API_FACE_UNAVAILABLE: 'face search needs a face embedder and none is configured on this core',
 } as const;
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -69,7 +69,17 @@ export const DEFAULTS = {
   },
   index: { batchSize: 256, flushMs: 500, trackDays: 30, faceDays: 7 },
   nats: { url: null, user: 'core', pass: 'core-demo-pass' },
-  api: { host: '127.0.0.1', port: 8080 },
+  api: {
+    host: '127.0.0.1',
+    port: 8080,
+    // No token by default: a core started from a config without tokens answers 401 on every guarded route
+    // rather than handing personal data to anyone. The demo (runtime/demo.ts) sets its own demo tokens.
+    tokens: [],
+    rateLimit: { perMinute: 600, burst: 60 },
+    maxUploadBytes: 5 * 1024 * 1024,
+  },
 } as const;
+
+export const API_ROLES = ['investigator', 'operator', 'admin'] as const;
 
 export const BACKENDS = ['wasm', 'tfjs-node', 'tfjs-node-gpu', 'webgpu'] as const;

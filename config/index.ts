@@ -3,14 +3,15 @@
  * (or is required), bounds and a description; cross-field rules name the path; the result is deep-frozen.
  * Takes: a JSON file or an object. Gives: a frozen `CvcoreConfig`.
  */
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { ConfigError } from '../common/errors.js';
 import { OBJECT_CLASSES, SEVERITIES, type ObjectClass, type Severity } from '../common/messages.js';
-import { BACKENDS, DEFAULTS } from './defaults.js';
+import { API_ROLES, BACKENDS, DEFAULTS } from './defaults.js';
 import { describe, validate, type Spec } from './schema.js';
 import { validateCrowdRule, validateLine, validateZone } from '../tracking/index.js';
 
-export { DEFAULTS, BACKENDS } from './defaults.js';
+export { DEFAULTS, BACKENDS, API_ROLES } from './defaults.js';
 
 export interface CrowdRuleConfig {
   readonly threshold: number;
@@ -59,6 +60,23 @@ export interface MotionConfig {
   readonly forceEvery: number;
   readonly masks: readonly (readonly (readonly [number, number])[])[];
 }
+export type ApiRole = (typeof API_ROLES)[number];
+/** One API token: the secret (or its SHA-256), its role and the departments whose cameras it may see. */
+export interface ApiTokenConfig {
+  readonly id: string;
+  readonly token?: string;
+  readonly tokenSha256?: string;
+  readonly role: ApiRole;
+  /** Department ids, or ['*'] for every department. */
+  readonly departments: readonly string[];
+}
+export interface ApiConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly tokens: readonly ApiTokenConfig[];
+  readonly rateLimit: { readonly perMinute: number; readonly burst: number };
+  readonly maxUploadBytes: number;
+}
 export interface CvcoreConfig {
   readonly node: string;
   readonly dataDir: string;
@@ -80,7 +98,7 @@ export interface CvcoreConfig {
   readonly tracking: { readonly highScore: number; readonly lowScore: number; readonly newTrackScore: number; readonly minHits: number; readonly maxLostFrames: number };
   readonly index: { readonly batchSize: number; readonly flushMs: number; readonly trackDays: number; readonly faceDays: number };
   readonly nats: { readonly url: string | null; readonly user: string; readonly pass: string };
-  readonly api: { readonly host: string; readonly port: number };
+  readonly api: ApiConfig;
 }
 
 const ID = /^[A-Za-z0-9_-]{1,64}$/;
@@ -200,6 +218,21 @@ export const CONFIG_SCHEMA: Spec = {
     api: { kind: 'object', description: 'HTTP API', default: 'fill', fields: {
       host: { kind: 'string', description: 'listen address', default: d.api.host },
       port: { kind: 'number', integer: true, description: 'listen port (0: any free port)', min: 0, max: 65535, default: d.api.port },
+      tokens: { kind: 'array', description: 'API tokens (Authorization: Bearer <token>); none: every guarded route answers 401', default: d.api.tokens, maxItems: 10_000, items: {
+        kind: 'object', description: 'one token; give exactly one of token and tokenSha256', fields: {
+          id: { kind: 'string', description: 'who holds the token (written to the audit log; never the secret)', pattern: ID },
+          token: { kind: 'string', description: 'the secret itself (at least 8 characters)', minLength: 8, optional: true },
+          tokenSha256: { kind: 'string', description: 'hex SHA-256 of the secret, so the config need not hold it', pattern: /^[0-9a-f]{64}$/, optional: true },
+          role: { kind: 'string', description: 'investigator: search; operator: cameras and health; admin: everything, audit log included', enum: API_ROLES },
+          departments: { kind: 'array', description: "departments whose cameras the token sees, or ['*'] for all", minItems: 1, maxItems: 1000,
+            items: { kind: 'string', description: 'department id or *', pattern: /^(\*|[A-Za-z0-9_-]{1,64})$/ } },
+        },
+      } },
+      rateLimit: { kind: 'object', description: 'token bucket per API token (per client address before a token is known)', default: 'fill', fields: {
+        perMinute: { kind: 'number', integer: true, description: 'sustained requests per minute', min: 1, max: 1_000_000, default: d.api.rateLimit.perMinute },
+        burst: { kind: 'number', integer: true, description: 'requests allowed at once above the sustained rate (bucket size)', min: 1, max: 100_000, default: d.api.rateLimit.burst },
+      } },
+      maxUploadBytes: { kind: 'number', integer: true, description: 'largest face-search image upload, bytes', min: 1024, max: 64 * 1024 * 1024, default: d.api.maxUploadBytes },
     } },
   },
 };
@@ -246,7 +279,27 @@ export function parseConfig(input: unknown): CvcoreConfig {
   if (cfg.ingest.backoffInitialMs > cfg.ingest.backoffMaxMs) {
     throw new ConfigError('CONFIG_INVALID_VALUE', 'ingest.backoffInitialMs: must not exceed ingest.backoffMaxMs', { detail: { path: 'ingest.backoffInitialMs' } });
   }
+  checkApiTokens(cfg.api);
   return cfg;
+}
+
+function checkApiTokens(api: ApiConfig): void {
+  const ids = new Set<string>();
+  const secrets = new Set<string>();
+  api.tokens.forEach((t, i) => {
+    const p = `api.tokens[${i}]`;
+    const fail = (field: string, why: string): never => {
+      throw new ConfigError('CONFIG_INVALID_VALUE', `${p}.${field}: ${why}`, { detail: { path: `${p}.${field}` } });
+    };
+    if (ids.has(t.id)) fail('id', `duplicate token id "${t.id}"`);
+    ids.add(t.id);
+    if ((t.token === undefined) === (t.tokenSha256 === undefined)) fail('token', 'give exactly one of token and tokenSha256');
+    const key = t.tokenSha256 ?? createHash('sha256').update(t.token!, 'utf8').digest('hex');
+    // Two holders with one secret could not be told apart in the audit log.
+    if (secrets.has(key)) fail(t.token !== undefined ? 'token' : 'tokenSha256', 'the same secret is given to another token');
+    secrets.add(key);
+    if (t.departments.includes('*') && t.departments.length > 1) fail('departments', "'*' must stand alone");
+  });
 }
 
 export async function loadConfig(file: string): Promise<CvcoreConfig> {

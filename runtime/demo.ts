@@ -22,6 +22,18 @@ export const DEMO_FPS = 3;
 /** vtest.avi shows 3 to 10 people at a time, so 3 held for 2 s raises an incident within a minute or so. */
 export const DEMO_THRESHOLD = 3;
 
+/**
+ * The demo's API tokens: one investigator per demo department, an operator and an admin. They are public
+ * (printed by `cvcore demo` and listed in api/README.md), so they belong to the demo only: the default config
+ * has no tokens at all.
+ */
+export const DEMO_TOKENS = [
+  { id: 'demo-investigator-ps', token: 'demo-investigator-ps', role: 'investigator', departments: ['public-security'] },
+  { id: 'demo-investigator-traffic', token: 'demo-investigator-traffic', role: 'investigator', departments: ['traffic'] },
+  { id: 'demo-operator', token: 'demo-operator', role: 'operator', departments: ['*'] },
+  { id: 'demo-admin', token: 'demo-admin', role: 'admin', departments: ['*'] },
+] as const;
+
 export async function startDemoCameras(n: number): Promise<SimulatedCameraPool> {
   const sim = new SimulatedCameraPool();
   await sim.start({ cameras: Array.from({ length: n }, (_, i) => ({ id: `${DEMO_CAMERA_PREFIX}${i + 1}`, source: 'vtest' as const })) });
@@ -56,6 +68,6 @@ export function demoConfig(sim: SimulatedCameraPool, o: DemoOptions): CvcoreConf
     })),
     // Two workers keep both cores of a small machine busy; small batches keep the latency to an alert low.
     inference: { workers: 2, maxBatch: 2, maxDelayMs: 40 },
-    api: { port: o.apiPort },
+    api: { port: o.apiPort, tokens: DEMO_TOKENS },
   });
 }

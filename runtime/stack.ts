@@ -64,7 +64,11 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     cleanup.push(async () => { await alerts.drain(3000); await alerts.close(); });
     const pipeline = await Pipeline.start({ config, index, alerts, log });
     cleanup.push(() => pipeline.stop());
-    const api = await startApi({ host: config.api.host, port: config.api.port, index, pipeline, alerts, log });
+    const api = await startApi({
+      host: config.api.host, port: config.api.port, index, cameras: pipeline.cameras, history: pipeline, events: pipeline, stats: pipeline, alerts,
+      // inference/ has no face embedder yet (embedFaceFromImage): face search answers 503 API_FACE_UNAVAILABLE until it does.
+      faces: null, access: config.api, log,
+    });
     cleanup.push(() => api.close());
     let stopped: Promise<void> | null = null;
     return {

@@ -51,8 +51,10 @@ test('e2e - demo stack raises a crowd alert on NATS and indexes person records, 
     t.true(Number(raised['count']) >= 2);
 
     const api = stack.apiUrl;
+    // cam-1 belongs to public-security in the demo config.
+    const auth = { authorization: 'Bearer demo-investigator-ps' };
     const page = await until('person records from the search endpoint', 120_000, async () => {
-      const res = await fetch(`${api}/api/v1/search?class=person&camera=cam-1`);
+      const res = await fetch(`${api}/api/v1/search?class=person&camera=cam-1`, { headers: auth });
       t.is(res.status, 200);
       const body = await res.json() as { records: { id: string; cameraId: string; cls: string; thumbnailUrl: string }[] };
       return body.records.length > 0 ? body : null;
@@ -61,12 +63,12 @@ test('e2e - demo stack raises a crowd alert on NATS and indexes person records, 
       t.is(r.cameraId, 'cam-1');
       t.is(r.cls, 'person');
     }
-    const thumb = await fetch(`${api}${page.records[0]!.thumbnailUrl}`);
+    const thumb = await fetch(`${api}${page.records[0]!.thumbnailUrl}`, { headers: auth });
     t.is(thumb.status, 200);
     t.is(thumb.headers.get('content-type'), 'image/jpeg');
 
     // A bad query is a 400 with a stable code, not a crash.
-    const bad = await fetch(`${api}/api/v1/search?from=yesterday-ish`);
+    const bad = await fetch(`${api}/api/v1/search?from=yesterday-ish`, { headers: auth });
     t.is(bad.status, 400);
     t.is(((await bad.json()) as { code: string }).code, 'INDEX_BAD_QUERY');
 

@@ -3,13 +3,10 @@
  * takes (ffmpeg's own error text, health reasons, status events, the camera listing, add and change answers).
  */
 import test from 'ava';
-import { startApi } from '../api/index.js';
 import { createLogger } from '../common/log.js';
 import { freePort } from '../common/net.js';
 import { CameraPool } from '../ingest/index.js';
-import type { Pipeline } from '../runtime/index.js';
-import type { SearchIndex } from '../search-index/index.js';
-import { testSettings, until } from './support/ingest.js';
+import { authHeaders, startCameraApi, testSettings, until } from './support/ingest.js';
 
 test('ingest - credentials in camera URLs are masked in logs and in the API', async (t) => {
   t.timeout(60_000);
@@ -21,14 +18,11 @@ test('ingest - credentials in camera URLs are masked in logs and in the API', as
     if (e.type === 'health') log.info('camera health', { camera: e.cameraId, state: e.state, code: e.code, reason: e.reason });
     log.debug('ingest event', { event: e, config: pool.has(e.cameraId) ? pool.get(e.cameraId).config : null });
   });
-  // The API's camera routes only use the pipeline's camera pool; the rest of the pipeline (models, workers) is
-  // not needed to check what these routes answer.
-  const pipeline = { cameras: pool } as unknown as Pipeline;
-  const api = await startApi({ host: '127.0.0.1', port: 0, index: {} as SearchIndex, pipeline, alerts: null, log });
+  const api = await startCameraApi(pool, log);
   try {
     const port = await freePort();
     const url = `rtsp://user:secret@127.0.0.1:${port}/x`;
-    const post = await fetch(`${api.url}/api/v1/cameras`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id: 'locked', url, transport: 'tcp' }) });
+    const post = await fetch(`${api.url}/api/v1/cameras`, { method: 'POST', headers: { 'content-type': 'application/json', ...authHeaders }, body: JSON.stringify({ id: 'locked', url, transport: 'tcp' }) });
     t.is(post.status, 201);
     const posted = await post.text();
     t.false(posted.includes('secret'), posted);
@@ -39,11 +33,11 @@ test('ingest - credentials in camera URLs are masked in logs and in the API', as
     t.is(r.health().code, 'INGEST_STREAM_UNREACHABLE');
     log.error('camera config', { url: r.config.url, nested: { urls: [r.config.url] } });
 
-    const put = await fetch(`${api.url}/api/v1/cameras/locked`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ url, transport: 'tcp', fps: 2 }) });
+    const put = await fetch(`${api.url}/api/v1/cameras/locked`, { method: 'PATCH', headers: { 'content-type': 'application/json', ...authHeaders }, body: JSON.stringify({ url, transport: 'tcp', fps: 2 }) });
     t.is(put.status, 200);
     const answers = [await put.text()];
     for (const path of ['/api/v1/cameras', '/api/v1/cameras/locked']) {
-      const res = await fetch(`${api.url}${path}`);
+      const res = await fetch(`${api.url}${path}`, { headers: authHeaders });
       t.is(res.status, 200);
       answers.push(await res.text());
     }

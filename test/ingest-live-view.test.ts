@@ -5,11 +5,7 @@
  */
 import test from 'ava';
 import { createRequire } from 'node:module';
-import { startApi } from '../api/index.js';
-import { createLogger } from '../common/log.js';
-import type { Pipeline } from '../runtime/index.js';
-import type { SearchIndex } from '../search-index/index.js';
-import { simCamera, sleep, startSim, testSettings, until } from './support/ingest.js';
+import { TEST_OPERATOR_TOKEN, simCamera, sleep, startCameraApi, startSim, testSettings, until } from './support/ingest.js';
 
 /** The slice of the ws client used here (ws ships no types in this tree). */
 interface WsClient {
@@ -35,11 +31,11 @@ const alive = (pid: number): boolean => { try { process.kill(pid, 0); return tru
 test('ingest - live view relays MPEG-TS to WebSocket viewers, caps them and stops when idle', async (t) => {
   t.timeout(90_000);
   const { sim, pool, stop } = await startSim([{ id: 'live', source: 'vtest' }], testSettings({ liveMaxViewers: 2, liveIdleMs: 1_000 }));
-  const api = await startApi({ host: '127.0.0.1', port: 0, index: {} as SearchIndex, pipeline: { cameras: pool } as unknown as Pipeline, alerts: null, log: createLogger({ sink: () => undefined }) });
+  const api = await startCameraApi(pool);
   try {
     // Analysis off: the relay reads the camera on its own.
     pool.add(simCamera(sim, 'live', { enabled: false }));
-    const wsUrl = `${api.url.replace('http', 'ws')}/api/v1/cameras/live/live`;
+    const wsUrl = `${api.url.replace('http', 'ws')}/api/v1/cameras/live/live?token=${TEST_OPERATOR_TOKEN}`;
     const a = await open(wsUrl);
     const b = await open(wsUrl);
     t.is(pool.live.viewers('live'), 2);

@@ -9,27 +9,29 @@ import { reportError } from '../run.js';
 
 const DEFAULT_API = process.env['CVCORE_API'] ?? 'http://127.0.0.1:8080';
 const USAGE = [
-  'cvcore cameras list [--api URL] [--json]',
-  '       cvcore cameras health [ID] [--api URL] [--json]',
+  'cvcore cameras list [--api URL] [--token T] [--json]',
+  '       cvcore cameras health [ID] [--api URL] [--token T] [--json]',
   '       cvcore cameras add --id ID --url URL [--name N] [--fps F] [--width W] [--height H] [--transport tcp|udp]',
-  '                          [--department D] [--district D] [--disabled] [--api URL]',
-  '       cvcore cameras add --file camera.json [--api URL]',
-  '       cvcore cameras remove ID [--api URL]',
+  '                          [--department D] [--district D] [--disabled] [--api URL] [--token T]',
+  '       cvcore cameras add --file camera.json [--api URL] [--token T]',
+  '       cvcore cameras remove ID [--api URL] [--token T]',
 ].join('\n');
 
 interface Health { state: string; code: string | null; reason: string | null; fps: number; framesDecoded: number; framesDropped: number; framesSkipped?: number; restarts: number; queueDepth: number }
 interface View { id: string; name: string; url: string; department: string; district: string; fps: number; width: number; height: number; enabled: boolean; health: Health }
 
 /** One API call; a non-2xx answer becomes the API's `error CODE: message`. */
-async function call(api: string, method: string, path: string, body?: unknown): Promise<unknown> {
+/** The API base URL and the bearer token every call carries. */
+interface Target { readonly base: string; readonly token: string | undefined }
+
+async function call(api: Target, method: string, path: string, body?: unknown): Promise<unknown> {
   let res: Response;
   try {
-    res = await fetch(`${api}${path}`, {
-      method,
-      ...(body !== undefined ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) } : {}),
-    });
+    const headers: Record<string, string> = api.token ? { authorization: `Bearer ${api.token}` } : {};
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    res = await fetch(`${api.base}${path}`, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
   } catch (cause) {
-    throw new Error(`cannot reach the cvcore API at ${api} (${(cause as Error).message}); is the core running? (--api URL)`);
+    throw new Error(`cannot reach the cvcore API at ${api.base} (${(cause as Error).message}); is the core running? (--api URL)`);
   }
   if (res.status === 204) return null;
   const text = await res.text();
@@ -59,6 +61,7 @@ export const camerasCommand: Command = {
         args, strict: true, allowPositionals: true,
         options: {
           api: { type: 'string', default: DEFAULT_API },
+          token: { type: 'string', default: process.env['CVCORE_TOKEN'] },
           json: { type: 'boolean', default: false },
           id: { type: 'string' }, url: { type: 'string' }, name: { type: 'string' }, fps: { type: 'string' },
           width: { type: 'string' }, height: { type: 'string' }, transport: { type: 'string' },
@@ -66,7 +69,7 @@ export const camerasCommand: Command = {
           file: { type: 'string' },
         },
       });
-      const api = values.api.replace(/\/+$/, '');
+      const api: Target = { base: values.api.replace(/\/+$/, ''), token: values.token };
       const [sub, target] = positionals;
       switch (sub) {
         case 'list': {

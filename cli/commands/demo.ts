@@ -18,8 +18,9 @@ export function printStarted(stack: Stack, sim: SimulatedCameraPool | null): voi
   out('');
   out('Watch crowd alerts:');
   out(`  npx cvcore alerts tail --url ${stack.natsUrl}`);
-  out('Search person records:');
-  out(`  curl '${stack.apiUrl}/api/v1/search?class=person${cams[0] ? `&camera=${cams[0].id}` : ''}'`);
+  out('Search person records (demo tokens: demo-investigator-ps, demo-investigator-traffic, demo-operator, demo-admin):');
+  out(`  curl -H 'Authorization: Bearer demo-investigator-ps' '${stack.apiUrl}/api/v1/search?class=person${cams[0] ? `&camera=${cams[0].id}` : ''}'`);
+  out(`  npx cvcore search --api ${stack.apiUrl} --token demo-investigator-ps --class person`);
   out('Ctrl-C stops everything.');
 }
 

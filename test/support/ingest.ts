@@ -1,6 +1,9 @@
 /** Shared helpers for the ingest integration tests: a real RTSP server with ffmpeg publishers, and polling. */
 import { parseCamera, parseConfig, type CameraConfig } from '../../config/index.js';
 import { CameraPool, SimulatedCameraPool, type IngestSettings, type SimCamera } from '../../ingest/index.js';
+import { startApi, type ApiServer } from '../../api/index.js';
+import { createLogger, type Logger } from '../../common/log.js';
+import type { SearchIndex } from '../../search-index/index.js';
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -35,3 +38,20 @@ export async function startSim(cams: readonly SimCamera[], settings = testSettin
   const pool = new CameraPool(settings);
   return { sim, pool, stop: async () => { pool.stop(); await sim.stop(); } };
 }
+
+/** An operator token for tests that drive the camera routes. */
+export const TEST_OPERATOR_TOKEN = 'ingest-test-operator';
+
+/**
+ * The real HTTP API over a camera pool (no index, no models): enough for camera management, live view and
+ * credential-masking tests. Requests need `Authorization: Bearer TEST_OPERATOR_TOKEN` (or `?token=`).
+ */
+export async function startCameraApi(pool: CameraPool, log: Logger = createLogger({ sink: () => undefined })): Promise<ApiServer> {
+  const noHistory = { alertHistory: () => [], snapshot: () => null, zoneCounts: () => [] };
+  return startApi({
+    host: '127.0.0.1', port: 0, index: {} as SearchIndex, cameras: pool, history: noHistory, events: null, stats: null, alerts: null, faces: null,
+    access: { tokens: [{ id: 'op', token: TEST_OPERATOR_TOKEN, role: 'operator', departments: ['*'] }], rateLimit: { perMinute: 60_000, burst: 10_000 }, maxUploadBytes: 1 << 20 },
+    log,
+  });
+}
+export const authHeaders = { authorization: `Bearer ${TEST_OPERATOR_TOKEN}` } as const;

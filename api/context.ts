@@ -1,0 +1,82 @@
+/**
+ * What every route module shares: the options, the metrics, and the helpers that keep scope and audit in one
+ * place (so a route cannot forget either).
+ */
+import type { FastifyRequest } from 'fastify';
+import { ApiError } from '../common/errors.js';
+import type { CameraView } from '../ingest/index.js';
+import type { TrackRecordSummary } from '../search-index/index.js';
+import { departmentLabel, inScope } from './auth.js';
+import type { ApiMetrics } from './metrics.js';
+import type { OpenApiExtra } from './openapi.js';
+import type { ApiOptions, ApiRole, Principal } from './types.js';
+
+/** Who may call a route. Public routes skip auth and the rate limit (health probes, Prometheus, the document). */
+export interface AccessRule {
+  readonly public?: boolean;
+  readonly roles?: readonly ApiRole[];
+  /** Also accept `?token=`: only for clients that cannot send headers (<img src>, browser WebSocket). */
+  readonly queryToken?: boolean;
+}
+
+declare module 'fastify' {
+  /** Documentation keys read by the OpenAPI generator (fastify itself ignores them). */
+  interface FastifySchema {
+    summary?: string;
+    description?: string;
+    tags?: readonly string[];
+  }
+  interface FastifyRequest {
+    principal: Principal | null;
+  }
+  interface FastifyContextConfig {
+    access?: AccessRule;
+    openapi?: OpenApiExtra;
+  }
+}
+
+export interface ApiContext {
+  readonly o: ApiOptions;
+  readonly metrics: ApiMetrics;
+  principal(req: FastifyRequest): Principal;
+  /** The camera if it exists and is in the caller's scope; otherwise the same 404 either way. */
+  camera(req: FastifyRequest, id: string): CameraView;
+  departmentOf(cameraId: string): string | null;
+  audit(req: FastifyRequest, action: string, query: unknown, results: readonly string[] | number): Promise<void>;
+  withLinks<T extends TrackRecordSummary>(r: T): T & { thumbnailUrl: string; trackUrl: string };
+}
+
+export function notFoundCamera(id: string): ApiError {
+  return new ApiError(404, 'API_NOT_FOUND', `no camera "${id}"`);
+}
+
+export function createContext(o: ApiOptions, metrics: ApiMetrics): ApiContext {
+  const principal = (req: FastifyRequest): Principal => {
+    // The auth hook sets it on every guarded route; reaching here without one is a wiring bug, not a 401.
+    if (!req.principal) throw new Error(`route ${req.url} has no principal: is its config.access set?`);
+    return req.principal;
+  };
+  const departmentOf = (cameraId: string): string | null => (o.cameras.has(cameraId) ? o.cameras.get(cameraId).config.department : null);
+  return {
+    o,
+    metrics,
+    principal,
+    departmentOf,
+    camera(req, id) {
+      const p = principal(req);
+      if (!o.cameras.has(id)) throw notFoundCamera(id);
+      const runner = o.cameras.get(id);
+      if (!inScope(p, runner.config.department)) throw notFoundCamera(id);
+      return o.cameras.view(runner);
+    },
+    async audit(req, action, query, results) {
+      const p = principal(req);
+      // Written before the answer goes out: if the trail cannot be written, the data is not handed over.
+      await o.index.appendAudit({ at: Date.now(), tokenId: p.tokenId, role: p.role, department: departmentLabel(p), action, query, results });
+    },
+    withLinks(r) {
+      const id = encodeURIComponent(r.id);
+      return { ...r, thumbnailUrl: `/api/v1/tracks/${id}/thumbnail`, trackUrl: `/api/v1/tracks/${id}` };
+    },
+  };
+}

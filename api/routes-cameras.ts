@@ -1,0 +1,195 @@
+/**
+ * Camera, alert and live routes. Lists are filtered by the caller's departments; a camera outside them is
+ * answered exactly like one that does not exist. Operators add, change and remove cameras within their
+ * departments; every role sees alerts, zone counts and the live feed of the cameras it may see.
+ */
+import type { FastifyInstance } from 'fastify';
+import { ApiError } from '../common/errors.js';
+import { parseCamera } from '../config/index.js';
+import type { CrowdAlertV1 } from '../alerts/index.js';
+import type { PipelineEvent } from '../runtime/index.js';
+import { ROLES, inScope } from './auth.js';
+import type { ApiContext } from './context.js';
+import { cameraView, errors, idParams } from './schemas.js';
+import type { Principal } from './types.js';
+import type { LiveViewer } from '../ingest/index.js';
+import { CvcoreError } from '../common/errors.js';
+
+/** A live client this far behind (bytes queued in the socket) misses events rather than growing the buffer. */
+export const LIVE_MAX_BUFFERED = 1 << 20;
+/** Event kinds the live socket forwards. */
+export const LIVE_EVENT_TYPES = ['alert', 'zone_count', 'health'] as const;
+
+/** What the live route uses of a ws WebSocket (ws ships no types in this tree). */
+interface LiveSocket {
+  readonly readyState: number;
+  readonly bufferedAmount: number;
+  send(data: string): void;
+  on(event: 'close', fn: () => void): void;
+}
+const WS_OPEN = 1;
+
+const object = { type: 'object', additionalProperties: true } as const;
+
+export function cameraRoutes(app: FastifyInstance, ctx: ApiContext): void {
+  const { o } = ctx;
+  const visible = (p: Principal, cameraId: string): boolean => inScope(p, ctx.departmentOf(cameraId));
+
+  app.get('/api/v1/cameras', {
+    config: { access: { roles: ROLES.view } },
+    schema: { summary: 'cameras of the caller\'s departments', tags: ['cameras'], response: { 200: { type: 'object', properties: { cameras: { type: 'array', items: cameraView } } }, ...errors() } },
+  }, async (req) => {
+    const p = ctx.principal(req);
+    return { cameras: o.cameras.list().filter((c) => inScope(p, c.department)) };
+  });
+
+  app.get<{ Params: { id: string } }>('/api/v1/cameras/:id', {
+    config: { access: { roles: ROLES.view } },
+    schema: { summary: 'one camera', tags: ['cameras'], params: idParams, response: { 200: cameraView, ...errors(404) } },
+  }, async (req) => ctx.camera(req, req.params.id));
+
+  app.get<{ Params: { id: string } }>('/api/v1/cameras/:id/health', {
+    config: { access: { roles: ROLES.operate } },
+    schema: { summary: 'one camera\'s decoder health', tags: ['cameras'], params: idParams, response: { 200: object, ...errors(404) } },
+  }, async (req) => ctx.camera(req, req.params.id).health);
+
+  /** Cameras are added or moved only into departments the operator holds. */
+  const checkDepartment = (p: Principal, department: string): void => {
+    if (!inScope(p, department)) throw new ApiError(403, 'API_FORBIDDEN', `this token may not manage cameras of department "${department}"`);
+  };
+
+  app.post<{ Body: Record<string, unknown> }>('/api/v1/cameras', {
+    config: { access: { roles: ROLES.operate } },
+    schema: {
+      summary: 'add a camera (config.cameras entry); it starts decoding when enabled', tags: ['cameras'],
+      body: { type: 'object', additionalProperties: true, required: ['id', 'url'], properties: { id: { type: 'string' }, url: { type: 'string' }, department: { type: 'string' } } },
+      response: { 201: cameraView, ...errors(400, 409) },
+    },
+  }, async (req, reply) => {
+    const cfg = parseCamera(req.body, 'body');
+    checkDepartment(ctx.principal(req), cfg.department);
+    return reply.status(201).send(o.cameras.add(cfg));
+  });
+
+  app.patch<{ Params: { id: string }; Body: Record<string, unknown> }>('/api/v1/cameras/:id', {
+    config: { access: { roles: ROLES.operate } },
+    schema: {
+      summary: 'change a camera: the fields given replace the current ones; its decoder restarts', tags: ['cameras'], params: idParams,
+      body: { type: 'object', additionalProperties: true },
+      response: { 200: cameraView, ...errors(400, 404) },
+    },
+  }, async (req) => {
+    const p = ctx.principal(req);
+    ctx.camera(req, req.params.id);
+    if (req.body['id'] !== undefined && req.body['id'] !== req.params.id) throw new ApiError(400, 'API_BAD_REQUEST', 'body.id: a camera\'s id cannot change; remove it and add a new one');
+    // The stored config, not the view: the view's URL has its credentials masked.
+    const merged = parseCamera({ ...o.cameras.get(req.params.id).config, ...req.body, id: req.params.id }, 'body');
+    checkDepartment(p, merged.department);
+    return o.cameras.update(req.params.id, merged);
+  });
+
+  app.delete<{ Params: { id: string } }>('/api/v1/cameras/:id', {
+    config: { access: { roles: ROLES.operate } },
+    schema: { summary: 'remove a camera (its open tracks are written to the index)', tags: ['cameras'], params: idParams, response: { 204: { type: 'null', description: 'removed' }, ...errors(404) } },
+  }, async (req, reply) => {
+    ctx.camera(req, req.params.id);
+    o.cameras.remove(req.params.id);
+    return reply.status(204).send();
+  });
+
+  // Live view for a JSMpeg player: MPEG-TS bytes as binary messages. A camera outside the caller's scope is a
+  // 404 like a missing one, and a full camera (503, INGEST_VIEWER_LIMIT) is refused before the upgrade, so the
+  // client gets a plain HTTP error with its code.
+  app.get<{ Params: { id: string } }>('/api/v1/cameras/:id/live', {
+    websocket: true,
+    config: { access: { roles: ROLES.view, queryToken: true } },
+    schema: { summary: 'live view of a camera: MPEG-1 in MPEG-TS over WebSocket (JSMpeg); ?token= for browsers', tags: ['cameras'], params: idParams },
+    preValidation: async (req) => {
+      ctx.camera(req, req.params.id);
+      o.cameras.live.assertRoom(req.params.id);
+    },
+  }, (socket: LiveViewer & { on(event: 'close', fn: () => void): void }, req) => {
+    let detach: (() => void) | null = null;
+    try {
+      detach = o.cameras.live.attach(req.params.id, socket);
+    } catch (err) {
+      // Lost a race for the last seat between the check and the upgrade.
+      socket.close(1013, err instanceof CvcoreError ? err.code : 'INTERNAL');
+      return;
+    }
+    socket.on('close', () => detach?.());
+  });
+
+  app.get('/api/v1/health', {
+    config: { access: { roles: ROLES.operate } },
+    schema: { summary: 'pipeline, index, alert sink and per-camera health (cameras of the caller\'s departments)', tags: ['cameras'], response: { 200: object, ...errors() } },
+  }, async (req) => {
+    const p = ctx.principal(req);
+    return {
+      cameras: o.cameras.list().filter((c) => inScope(p, c.department)).map((c) => c.health),
+      pipeline: o.stats?.stats() ?? null,
+      index: o.index.stats(),
+      alerts: o.alerts?.status() ?? null,
+    };
+  });
+
+  const alertVisible = (p: Principal, a: CrowdAlertV1): boolean => visible(p, a.camera);
+
+  app.get<{ Querystring: { limit?: number } }>('/api/v1/alerts', {
+    config: { access: { roles: ROLES.view } },
+    schema: {
+      summary: 'recent crowd alerts, newest first, of the caller\'s cameras', tags: ['alerts'],
+      querystring: { type: 'object', additionalProperties: false, properties: { limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } } },
+      response: { 200: { type: 'object', properties: { alerts: { type: 'array', items: object } } }, ...errors(400) },
+    },
+  }, async (req) => {
+    const p = ctx.principal(req);
+    const limit = req.query.limit ?? 100;
+    // Filtered from the whole kept history, then cut, so a scoped caller still gets up to `limit` of its own.
+    return { alerts: o.history.alertHistory(1000).filter((a) => alertVisible(p, a)).slice(0, limit) };
+  });
+
+  app.get('/api/v1/zones', {
+    config: { access: { roles: ROLES.view } },
+    schema: { summary: 'latest count per watched zone of the caller\'s cameras', tags: ['alerts'], response: { 200: { type: 'object', properties: { zones: { type: 'array', items: object } } }, ...errors() } },
+  }, async (req) => {
+    const p = ctx.principal(req);
+    return { zones: o.history.zoneCounts().filter((z) => visible(p, z.cameraId)) };
+  });
+
+  app.get<{ Params: { id: string } }>('/api/v1/snapshots/:id', {
+    config: { access: { roles: ROLES.view, queryToken: true }, openapi: { produces: 'image/jpeg' } },
+    schema: { summary: 'the frame of a recent crowd alert (alert.snapshotRef)', tags: ['alerts'], params: idParams, response: errors(404) },
+  }, async (req, reply) => {
+    const p = ctx.principal(req);
+    const ref = `/api/v1/snapshots/${req.params.id}`;
+    // The snapshot id does not carry a department: the alert that points at it does.
+    const owner = o.history.alertHistory(1000).find((a) => a.snapshotRef === ref);
+    const jpeg = owner && alertVisible(p, owner) ? o.history.snapshot(req.params.id) : null;
+    if (!jpeg) throw new ApiError(404, 'API_NOT_FOUND', `no snapshot "${req.params.id}" (snapshots are kept for the latest alerts only)`);
+    return reply.type('image/jpeg').send(Buffer.from(jpeg.buffer, jpeg.byteOffset, jpeg.byteLength));
+  });
+
+  app.get('/api/v1/live', {
+    websocket: true,
+    config: { access: { roles: ROLES.view, queryToken: true }, openapi: { websocket: true } },
+    schema: {
+      summary: 'WebSocket: live crowd alerts, zone counts and camera health of the caller\'s cameras, one JSON message each',
+      description: 'Messages: {type:"hello", tokenId, role, departments}, then {type:"alert", alert}, {type:"zone_count", count}, {type:"health", ...}. A client too slow to read misses events.',
+      tags: ['alerts'],
+    },
+  }, (socket: LiveSocket, req) => {
+    const p = ctx.principal(req);
+    socket.send(JSON.stringify({ type: 'hello', tokenId: p.tokenId, role: p.role, departments: p.departments ?? ['*'] }));
+    const off = o.events?.on((e: PipelineEvent) => {
+      const cameraId = e.type === 'alert' ? e.alert.camera : e.type === 'zone_count' ? e.count.cameraId : e.type === 'health' ? e.cameraId : null;
+      if (cameraId === null || !visible(p, cameraId) || socket.readyState !== WS_OPEN) return;
+      if (socket.bufferedAmount > LIVE_MAX_BUFFERED) {
+        ctx.metrics.liveDropped();
+        return;
+      }
+      socket.send(JSON.stringify(e));
+    });
+    socket.on('close', () => off?.());
+  });
+}

@@ -1,0 +1,182 @@
+/**
+ * Investigator routes: attribute search, face search, track detail and thumbnails (every one written to the
+ * audit trail with the caller's token, role and departments), and the audit log itself for admins. The
+ * caller's scope goes into the index, which enforces it inside the query; a track outside the scope is
+ * answered exactly like one that does not exist.
+ */
+import { createHash } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import sharp, { type Metadata } from 'sharp';
+import { ApiError } from '../common/errors.js';
+import { parseFaceOptions, parseQuery, type ReadAuditOptions } from '../search-index/index.js';
+import { ROLES, scopeOf } from './auth.js';
+import type { ApiContext } from './context.js';
+import { auditPage, errors, faceResult, idParams, parseList, parseTime, searchPage } from './schemas.js';
+
+/** Upload formats accepted for face search, by magic bytes: raster formats only (no SVG, no PDF). */
+const IMAGE_MAGIC: ReadonlyArray<{ format: string; test: (b: Uint8Array) => boolean }> = [
+  { format: 'jpeg', test: (b) => b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff },
+  { format: 'png', test: (b) => b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47 && b[4] === 0x0d && b[5] === 0x0a && b[6] === 0x1a && b[7] === 0x0a },
+  { format: 'webp', test: (b) => Buffer.from(b.subarray(0, 4)).toString('latin1') === 'RIFF' && Buffer.from(b.subarray(8, 12)).toString('latin1') === 'WEBP' },
+];
+/** A small file can still decode to a huge bitmap; this bounds what the embedder is asked to decode. */
+export const MAX_UPLOAD_PIXELS = 40_000_000;
+
+const FACE_FIELD = 'image';
+
+export function recordRoutes(app: FastifyInstance, ctx: ApiContext): void {
+  const { o } = ctx;
+
+  app.get<{ Querystring: Record<string, string | undefined> }>('/api/v1/search', {
+    config: { access: { roles: ROLES.search } },
+    schema: {
+      summary: 'attribute search over track records, newest first, within the caller\'s departments', tags: ['search'],
+      querystring: {
+        type: 'object', additionalProperties: false,
+        properties: {
+          camera: { type: 'string', description: 'camera ids, comma-separated' },
+          class: { type: 'string', description: 'classes, comma-separated (person, car, bus, truck, motorcycle, bicycle)' },
+          from: { type: 'string', description: 'start of the track at or after: epoch ms or ISO time' },
+          to: { type: 'string', description: 'start of the track at or before: epoch ms or ISO time' },
+          colour: { type: 'string' }, vehicleType: { type: 'string' }, gender: { type: 'string' }, ageBand: { type: 'string' },
+          limit: { type: 'string', pattern: '^[0-9]+$', description: '1..500, default 50' },
+          cursor: { type: 'string', description: 'nextCursor of the previous page' },
+        },
+      },
+      response: { 200: searchPage, ...errors(400) },
+    },
+  }, async (req) => {
+    const q = req.query;
+    const attributes = Object.fromEntries(['colour', 'vehicleType', 'gender', 'ageBand'].filter((k) => q[k] !== undefined).map((k) => [k, q[k]]));
+    const query = parseQuery({
+      ...(q['camera'] ? { cameraIds: parseList(q['camera']) } : {}),
+      ...(q['class'] ? { classes: parseList(q['class']) } : {}),
+      ...(q['from'] !== undefined ? { from: parseTime(q['from']) } : {}),
+      ...(q['to'] !== undefined ? { to: parseTime(q['to']) } : {}),
+      ...(Object.keys(attributes).length ? { attributes } : {}),
+      ...(q['limit'] !== undefined ? { limit: Number(q['limit']) } : {}),
+      ...(q['cursor'] !== undefined ? { cursor: q['cursor'] } : {}),
+    });
+    const page = await o.index.query(query, scopeOf(ctx.principal(req)));
+    await ctx.audit(req, 'search', query, page.records.map((r) => r.id));
+    return { records: page.records.map((r) => ctx.withLinks(r)), nextCursor: page.nextCursor };
+  });
+
+  app.post<{ Querystring: { k?: number; from?: string; to?: string; camera?: string } }>('/api/v1/faces/search', {
+    config: {
+      access: { roles: ROLES.search },
+      openapi: {
+        requestBody: {
+          required: true,
+          content: { 'multipart/form-data': { schema: { type: 'object', required: [FACE_FIELD], properties: { [FACE_FIELD]: { type: 'string', format: 'binary', description: 'JPEG, PNG or WebP with one face' } } } } },
+        },
+      },
+    },
+    schema: {
+      summary: 'every appearance of the uploaded face, most similar first, within the caller\'s departments', tags: ['search'],
+      description: 'multipart/form-data with the image in field "image" (size limit: config api.maxUploadBytes). 413 over the limit, 415 not an image, 422 no face, 503 no face embedder on this core.',
+      querystring: {
+        type: 'object', additionalProperties: false,
+        properties: {
+          k: { type: 'integer', minimum: 1, maximum: 500, description: 'most matches returned, default 10' },
+          from: { type: 'string', description: 'track start at or after: epoch ms or ISO time' },
+          to: { type: 'string', description: 'track start at or before: epoch ms or ISO time' },
+          camera: { type: 'string', description: 'camera ids, comma-separated' },
+        },
+      },
+      response: { 200: faceResult, ...errors(400, 413, 415, 422, 503) },
+    },
+  }, async (req) => {
+    const q = req.query;
+    const opts = parseFaceOptions({
+      ...(q.k !== undefined ? { k: q.k } : {}),
+      ...(q.from !== undefined ? { from: parseTime(q.from) } : {}),
+      ...(q.to !== undefined ? { to: parseTime(q.to) } : {}),
+      ...(q.camera ? { cameraIds: parseList(q.camera) } : {}),
+    });
+    // Before the upload is read: without an embedder nothing about the image matters.
+    const embedder = o.faces;
+    if (!embedder) throw new ApiError(503, 'API_FACE_UNAVAILABLE', 'face search is not available: this core has no face embedder configured');
+    const part = await req.file();
+    if (!part) throw new ApiError(400, 'API_BAD_REQUEST', `no file: send the image as multipart/form-data field "${FACE_FIELD}"`);
+    if (part.fieldname !== FACE_FIELD) throw new ApiError(400, 'API_BAD_REQUEST', `the image must be in field "${FACE_FIELD}", not "${part.fieldname}"`);
+    const bytes = await part.toBuffer();
+    const format = IMAGE_MAGIC.find((m) => m.test(bytes))?.format;
+    if (!format) throw new ApiError(415, 'API_UNSUPPORTED_MEDIA', 'the upload is not a JPEG, PNG or WebP image');
+    let meta: Metadata;
+    try {
+      meta = await sharp(bytes).metadata();
+    } catch (cause) {
+      throw new ApiError(415, 'API_UNSUPPORTED_MEDIA', `the upload looks like ${format} but does not decode`, { cause });
+    }
+    if (!meta.width || !meta.height) throw new ApiError(415, 'API_UNSUPPORTED_MEDIA', `the upload looks like ${format} but has no size`);
+    if (meta.width * meta.height > MAX_UPLOAD_PIXELS) {
+      throw new ApiError(413, 'API_PAYLOAD_TOO_LARGE', `the image is ${meta.width}x${meta.height}; at most ${MAX_UPLOAD_PIXELS} pixels are accepted`);
+    }
+    const face = await embedder.embedFaceFromImage(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    const imageSha256 = createHash('sha256').update(bytes).digest('hex');
+    // The image itself is personal data and stays out of the trail; its hash ties the entry to the file.
+    const audited = { ...opts, image: { sha256: imageSha256, bytes: bytes.byteLength, format } };
+    if (!face) {
+      await ctx.audit(req, 'face_search', audited, 0);
+      throw new ApiError(422, 'API_NO_FACE', 'no face was found in the image: use a photo with one clearly visible, roughly frontal face');
+    }
+    const matches = await o.index.faceSearch(face.embedding, opts, scopeOf(ctx.principal(req)));
+    await ctx.audit(req, 'face_search', audited, matches.map((m) => m.record.id));
+    return {
+      face: { box: face.box, quality: face.quality, gender: face.gender, age: face.age },
+      matches: matches.map((m) => ({ record: ctx.withLinks(m.record), similarity: m.similarity })),
+    };
+  });
+
+  app.get<{ Params: { id: string } }>('/api/v1/tracks/:id', {
+    config: { access: { roles: ROLES.search } },
+    schema: {
+      summary: 'one track record (without its bytes)', tags: ['search'], params: idParams,
+      response: { 200: { type: 'object', additionalProperties: true }, ...errors(404) },
+    },
+  }, async (req) => {
+    const rec = await o.index.get(req.params.id, scopeOf(ctx.principal(req)));
+    await ctx.audit(req, 'track', { id: req.params.id }, rec ? [rec.id] : 0);
+    if (!rec) throw new ApiError(404, 'INDEX_NOT_FOUND', `no track "${req.params.id}"`);
+    const { thumbnail, embedding, ...rest } = rec;
+    return ctx.withLinks({ ...rest, hasThumbnail: thumbnail !== null, hasFace: embedding !== null });
+  });
+
+  app.get<{ Params: { id: string } }>('/api/v1/tracks/:id/thumbnail', {
+    config: { access: { roles: ROLES.search, queryToken: true }, openapi: { produces: 'image/jpeg' } },
+    schema: { summary: 'the track\'s best-shot JPEG', tags: ['search'], params: idParams, response: errors(404) },
+  }, async (req, reply) => {
+    const jpeg = await o.index.thumbnail(req.params.id, scopeOf(ctx.principal(req)));
+    await ctx.audit(req, 'thumbnail', { id: req.params.id }, jpeg ? [req.params.id] : 0);
+    if (!jpeg) throw new ApiError(404, 'INDEX_NOT_FOUND', `no track "${req.params.id}"`);
+    return reply.type('image/jpeg').send(Buffer.from(jpeg.buffer, jpeg.byteOffset, jpeg.byteLength));
+  });
+
+  app.get<{ Querystring: { from?: string; to?: string; limit?: number; cursor?: string } }>('/api/v1/audit', {
+    config: { access: { roles: ROLES.audit } },
+    schema: {
+      summary: 'the audit trail, oldest first (admins only)', tags: ['admin'],
+      querystring: {
+        type: 'object', additionalProperties: false,
+        properties: {
+          from: { type: 'string', description: 'epoch ms or ISO time' }, to: { type: 'string', description: 'epoch ms or ISO time' },
+          limit: { type: 'integer', minimum: 1, maximum: 1000, description: 'default 100' }, cursor: { type: 'string' },
+        },
+      },
+      response: { 200: auditPage, ...errors(400) },
+    },
+  }, async (req) => {
+    const q = req.query;
+    const opts: ReadAuditOptions = {};
+    for (const k of ['from', 'to'] as const) {
+      const t = parseTime(q[k]);
+      if (t === undefined) continue;
+      if (typeof t !== 'number') throw new ApiError(400, 'API_BAD_REQUEST', `${k} must be epoch ms or an ISO time`);
+      opts[k] = t;
+    }
+    if (q.limit !== undefined) opts.limit = q.limit;
+    if (q.cursor !== undefined) opts.cursor = q.cursor;
+    return o.index.readAudit(opts);
+  });
+}

@@ -1,0 +1,78 @@
+/** JSON schemas shared by the routes (validation, response serialisation and the OpenAPI document). */
+export const errorBody = {
+  type: 'object', description: 'error: a stable code and a message',
+  properties: { code: { type: 'string' }, message: { type: 'string' } }, required: ['code', 'message'],
+} as const;
+
+/** Error responses a guarded route can give, plus the ones named. */
+export function errors(...codes: number[]): Record<string, typeof errorBody> {
+  const out: Record<string, typeof errorBody> = {};
+  for (const c of [401, 403, 429, ...codes]) out[String(c)] = errorBody;
+  return out;
+}
+
+const box = {
+  type: 'object', properties: { x: { type: 'number' }, y: { type: 'number' }, w: { type: 'number' }, h: { type: 'number' } },
+} as const;
+
+export const recordSummary = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' }, cameraId: { type: 'string' }, department: { type: 'string' }, district: { type: 'string' },
+    cls: { type: 'string' }, start: { type: 'integer' }, end: { type: 'integer' }, hits: { type: 'integer' }, score: { type: 'number' },
+    box,
+    attributes: { type: 'object', additionalProperties: { type: ['string', 'number'] } },
+    hasThumbnail: { type: 'boolean' }, hasFace: { type: 'boolean' },
+    thumbnailUrl: { type: 'string' }, trackUrl: { type: 'string' },
+  },
+} as const;
+
+export const searchPage = {
+  type: 'object', description: 'newest first; a page may be short (even empty) with a nextCursor when the index reached its scan budget',
+  properties: { records: { type: 'array', items: recordSummary }, nextCursor: { type: ['string', 'null'] } },
+} as const;
+
+export const faceResult = {
+  type: 'object',
+  properties: {
+    face: { type: 'object', description: 'the face found in the upload', properties: { box, quality: { type: 'number' }, gender: { type: 'string' }, age: { type: 'number' } } },
+    matches: { type: 'array', items: { type: 'object', properties: { record: recordSummary, similarity: { type: 'number' } } } },
+  },
+} as const;
+
+export const cameraView = {
+  type: 'object', additionalProperties: true, description: 'the camera config (URL credentials masked) and its health',
+  properties: {
+    id: { type: 'string' }, name: { type: 'string' }, url: { type: 'string' }, department: { type: 'string' }, district: { type: 'string' },
+    enabled: { type: 'boolean' }, health: { type: 'object', additionalProperties: true },
+  },
+} as const;
+
+export const idParams = { type: 'object', properties: { id: { type: 'string', minLength: 1, maxLength: 256 } }, required: ['id'] } as const;
+
+export const auditPage = {
+  type: 'object',
+  properties: {
+    entries: {
+      type: 'array', items: {
+        type: 'object', properties: {
+          at: { type: 'integer' }, tokenId: { type: 'string' }, role: { type: 'string' }, department: { type: 'string' }, action: { type: 'string' },
+          query: {}, results: { anyOf: [{ type: 'integer' }, { type: 'array', items: { type: 'string' } }] },
+        },
+      },
+    },
+    nextCursor: { type: ['string', 'null'] },
+  },
+} as const;
+
+/** Accepts epoch milliseconds or an ISO time; anything else is passed on so the index's parser names the field. */
+export function parseTime(v: string | undefined): unknown {
+  if (v === undefined) return undefined;
+  if (/^\d+$/.test(v)) return Number(v);
+  const t = Date.parse(v);
+  return Number.isNaN(t) ? v : t;
+}
+
+export function parseList(v: string | undefined): string[] | undefined {
+  return v ? v.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
+}

@@ -1,0 +1,88 @@
+/**
+ * What the API needs from the rest of the core, as narrow interfaces: the running Pipeline and CameraPool
+ * satisfy them as they are, and tests pass small real objects (a CameraPool with no cameras, an event source)
+ * without starting decoders or models.
+ */
+import type { ApiConfig, ApiRole } from '../config/index.js';
+import type { Box, ZoneCount } from '../common/messages.js';
+import type { Logger } from '../common/log.js';
+import type { CameraRunner, CameraView, LiveViewHub } from '../ingest/index.js';
+import type { AlertSinkStatus, CrowdAlertV1 } from '../alerts/index.js';
+import type { BatcherStats } from '../inference/index.js';
+import type { PipelineEvent } from '../runtime/index.js';
+import type { SearchIndex } from '../search-index/index.js';
+
+/** The camera pool as the API uses it (ingest's CameraPool). Unknown ids throw INGEST_UNKNOWN_CAMERA. */
+export interface CameraRegistry {
+  list(): CameraView[];
+  has(id: string): boolean;
+  get(id: string): CameraRunner;
+  view(runner: CameraRunner): CameraView;
+  add(input: unknown): CameraView;
+  remove(id: string): void;
+  update(id: string, input: unknown): CameraView;
+  /** Live view (MPEG-1 over WebSocket) relays, started on demand. */
+  readonly live: Pick<LiveViewHub, 'assertRoom' | 'attach'>;
+}
+
+/** Recent crowd alerts, their snapshots and the latest zone counts (the Pipeline keeps them in memory). */
+export interface AlertHistory {
+  alertHistory(limit?: number): CrowdAlertV1[];
+  snapshot(id: string): Uint8Array | null;
+  zoneCounts(): ZoneCount[];
+}
+
+/** Where live events come from (Pipeline.on); returns the unsubscribe function. */
+export interface LiveEventSource {
+  on(fn: (e: PipelineEvent) => void): () => void;
+}
+
+/** Pipeline counters for /metrics and health. */
+export interface PipelineStatsSource {
+  stats(): { records: number; analysed: Record<string, number>; batcher: BatcherStats };
+}
+
+/** The alert sink's counters (published, outbox depth) for /metrics and health. */
+export interface AlertStatusSource {
+  status(): AlertSinkStatus;
+}
+
+export interface FaceFromImage {
+  readonly embedding: Float32Array;
+  readonly box: Box;
+  readonly quality: number;
+  readonly gender: string;
+  readonly age: number;
+}
+
+/** Finds the most prominent face in an encoded image and embeds it; null when the image holds no face. */
+export interface FaceEmbedder {
+  embedFaceFromImage(bytes: Uint8Array): Promise<FaceFromImage | null>;
+}
+
+export interface ApiOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly index: SearchIndex;
+  readonly cameras: CameraRegistry;
+  readonly history: AlertHistory;
+  /** Live alerts, zone counts and camera health for the WebSocket; null: the socket only says hello. */
+  readonly events: LiveEventSource | null;
+  readonly stats: PipelineStatsSource | null;
+  readonly alerts: AlertStatusSource | null;
+  /** null: face search answers 503 API_FACE_UNAVAILABLE. */
+  readonly faces: FaceEmbedder | null;
+  /** Tokens, rate limit and upload limit (config `api`). */
+  readonly access: Pick<ApiConfig, 'tokens' | 'rateLimit' | 'maxUploadBytes'>;
+  readonly log: Logger;
+}
+
+/** Who is calling: resolved from the bearer token on every guarded request. */
+export interface Principal {
+  readonly tokenId: string;
+  readonly role: ApiRole;
+  /** null: every department ('*'). */
+  readonly departments: readonly string[] | null;
+}
+
+export type { ApiRole };
