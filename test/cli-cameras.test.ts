@@ -42,7 +42,7 @@ test('cli - cameras list, add, health and remove through the API', async (t) => 
     t.is((await cvcore(['remove', 'door', '--api', api.url, '--token', TEST_OPERATOR_TOKEN])).code, 0);
     t.false(pool.has('door'));
     const gone = await cvcore(['remove', 'door', '--api', api.url, '--token', TEST_OPERATOR_TOKEN]);
-    t.regex(gone.stderr, /error INGEST_UNKNOWN_CAMERA/);
+    t.regex(gone.stderr, /error API_NOT_FOUND: no camera "door"/);
     const down = await cvcore(['list', '--api', `http://127.0.0.1:${port}`, '--token', TEST_OPERATOR_TOKEN]);
     t.not(down.code, 0);
     t.regex(down.stderr, /cannot reach the cvcore API/);
