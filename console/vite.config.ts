@@ -7,8 +7,8 @@ export default defineConfig({
   build: { outDir: 'dist', emptyOutDir: true, sourcemap: false, chunkSizeWarningLimit: 600 },
   server: {
     proxy: {
-      '/api': { target: process.env['CVCORE_API'] ?? 'http://127.0.0.1:8080', ws: true },
-      '/health': process.env['CVCORE_API'] ?? 'http://127.0.0.1:8080',
+      '/api': { target: 'http://127.0.0.1:8080', ws: true },
+      '/health': 'http://127.0.0.1:8080',
     },
   },
 });
