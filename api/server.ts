@@ -1,7 +1,8 @@
 /**
  * The HTTP API (fastify): search, track detail and thumbnails, cameras (list, add, remove, health), alert
- * history, snapshots and health. Every route has a JSON schema; errors answer `{ code, message }` with the
- * stable code. Takes: the running pipeline and index. Gives: a listening server.
+ * history, snapshots and health, and the investigators' console (console/dist) at /console/. Every route has
+ * a JSON schema; errors answer `{ code, message }` with the stable code.
+ * Takes: the running pipeline and index. Gives: a listening server.
  */
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { ApiError, CvcoreError } from '../common/errors.js';
@@ -10,6 +11,7 @@ import { parseQuery, type Scope, type SearchIndex } from '../search-index/index.
 import type { Pipeline } from '../runtime/index.js';
 import type { AlertSink } from '../alerts/index.js';
 import { httpStatusFor } from './errors.js';
+import { registerConsole } from '../console/serve.js';
 
 export interface ApiOptions {
   readonly host: string;
@@ -125,6 +127,8 @@ export async function startApi(o: ApiOptions): Promise<{ app: FastifyInstance; u
     if (!jpeg) throw new ApiError(404, 'API_NOT_FOUND', `no snapshot ${req.params.id} (snapshots are kept for the latest alerts only)`);
     return reply.type('image/jpeg').send(Buffer.from(jpeg.buffer, jpeg.byteOffset, jpeg.byteLength));
   });
+
+  registerConsole(app);
 
   await app.listen({ host: o.host, port: o.port });
   const addr = app.server.address();
