@@ -56,6 +56,8 @@ export function SearchView({ query }: { query: URLSearchParams }) {
   const [page, setPage] = useState<SearchPage | null>(null);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
+  // Bumped by "Search" with unchanged filters, so the button always asks the API again.
+  const [refresh, setRefresh] = useState(0);
   const key = query.toString();
 
   // A new query (hash) starts at page one.
@@ -71,10 +73,14 @@ export function SearchView({ query }: { query: URLSearchParams }) {
       .catch((err: unknown) => { if (!stale) { setPage(null); setError(err instanceof ApiError ? `${err.code}: ${err.message}` : String(err)); } })
       .finally(() => { if (!stale) setBusy(false); });
     return () => { stale = true; };
-  }, [key, pageNo, client]);
+  }, [key, pageNo, client, refresh]);
 
   const set = (patch: Partial<SearchFilters>): void => setForm({ ...form, ...patch });
-  const submit = (e: Event): void => { e.preventDefault(); location.hash = hashFor(form); if (hashFor(form) === location.hash) { setCursors([undefined]); setPageNo(0); } };
+  const submit = (e: Event): void => {
+    e.preventDefault();
+    const target = hashFor(form);
+    if (location.hash === target) { setCursors([undefined]); setPageNo(0); setRefresh(refresh + 1); } else location.hash = target;
+  };
   const next = (): void => {
     if (!page?.nextCursor) return;
     const c = cursors.slice(0, pageNo + 1);
