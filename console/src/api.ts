@@ -93,7 +93,10 @@ export class Client {
 
   track(id: string): Promise<TrackSummary> { return this.#send(`/api/v1/tracks/${encodeURIComponent(id)}`); }
   thumbnailUrl(id: string): string { return this.withToken(`/api/v1/tracks/${encodeURIComponent(id)}/thumbnail`); }
-  snapshotUrl(ref: string): string { return this.withToken(`/api/v1/snapshots/${encodeURIComponent(ref)}`); }
+  /** An alert's snapshotRef is the snapshot's API path (`/api/v1/snapshots/<id>`) or, in older alerts, its id. */
+  snapshotUrl(ref: string): string {
+    return this.withToken(ref.startsWith('/api/') ? ref : `/api/v1/snapshots/${encodeURIComponent(ref)}`);
+  }
 
   alerts(limit = 100): Promise<{ alerts: CrowdAlert[] }> { return this.#send(`/api/v1/alerts?limit=${limit}`); }
   zones(): Promise<{ zones: ZoneCount[] }> { return this.#send('/api/v1/zones'); }

@@ -75,6 +75,7 @@ export function FaceSearchView() {
         <CameraPicker selected={selected} onChange={setSelected} />
       </div>
 
+      <div class="face-output">
       {preview && (
         <figure class="card photo" data-testid="face-photo">
           <figcaption>{box ? t('detectedFace') : file?.name}</figcaption>
@@ -108,6 +109,7 @@ export function FaceSearchView() {
           </ol>
         </>
       )}
+      </div>
     </section>
   );
 }
