@@ -63,7 +63,7 @@ async function imagesLoaded(page: Page, selector: string, timeout = 15_000): Pro
 const unavailable = playwrightAvailable();
 
 (unavailable ? test.skip : test)('console - an investigator searches, opens a track, searches a face and watches alerts, scoped to a department', async (t) => {
-  t.timeout(300_000);
+  t.timeout(330_000);
   const dataDir = await mkdtemp(join(tmpdir(), 'cvcore-console-'));
   const logLines: string[] = [];
   const log = createLogger({ level: 'warn', sink: (l) => logLines.push(l) });
@@ -71,24 +71,24 @@ const unavailable = playwrightAvailable();
   let stack: Awaited<ReturnType<typeof startStack>> | null = null;
   let browser: Awaited<ReturnType<typeof launchBrowser>> | null = null;
   try {
-    const { config, tokens } = withTokens(demoConfig(sim, { cameras: 2, dataDir, apiPort: 0, fps: 4, threshold: 2 }));
+    const { config, tokens } = withTokens(demoConfig(sim, { cameras: 2, dataDir, apiPort: 0, fps: 4, threshold: 1 }));
     stack = await startStack({ config, log });
     const base = stack.apiUrl;
     const auth = { authorization: `Bearer ${TOKENS.admin.token}` };
 
-    // Real data first: a crowd alert (on whichever camera gathers a crowd first) and person records there. The
-    // investigator of that camera's department drives the views; the other department checks the scoping.
-    const alert = await until('a crowd alert', 200_000, async () => {
+    // Real data first: a camera with both a crowd alert and person records (records are written when tracks
+    // end, so they come later than alerts). The investigator of that camera's department drives the views;
+    // the other department checks the scoping.
+    const cam = await until('a camera with a crowd alert and person records', 240_000, async () => {
       const body = await (await fetch(`${base}/api/v1/alerts`, { headers: auth })).json() as { alerts: { camera: string }[] };
-      return body.alerts[0];
+      for (const id of new Set(body.alerts.map((x) => x.camera))) {
+        const page = await (await fetch(`${base}/api/v1/search?class=person&camera=${id}&limit=1`, { headers: auth })).json() as { records: unknown[] };
+        if (page.records.length > 0) return id;
+      }
+      return null;
     });
-    const cam = alert.camera;
     const department = config.cameras.find((c) => c.id === cam)?.department;
     const [me, other] = department === TOKENS.traffic.department ? [TOKENS.traffic, TOKENS.police] : [TOKENS.police, TOKENS.traffic];
-    await until(`person records on ${cam}`, 60_000, async () => {
-      const body = await (await fetch(`${base}/api/v1/search?class=person&camera=${cam}`, { headers: auth })).json() as { records: unknown[] };
-      return body.records.length > 0;
-    });
 
     browser = await launchBrowser();
     const page = await browser.context.newPage();
@@ -102,7 +102,7 @@ const unavailable = playwrightAvailable();
 
     // Attribute search: class person on that camera, thumbnails from the index.
     await page.getByTestId('f-class').selectOption('person');
-    await page.locator('[data-testid="camera-list"] input[value="${cam}"]').click();
+    await page.locator(`[data-testid="camera-list"] input[value="${cam}"]`).click();
     await page.getByTestId('search-submit').click();
     await page.getByTestId('result').first().waitFor({ timeout: 15_000 });
     await imagesLoaded(page, '[data-testid="result"] img');
