@@ -5,7 +5,8 @@
 #   2. npm packages with `npm ci` when package-lock.json changed since the last install;
 #   3. sample media taken out of Debian packages (apt-get download + dpkg -x) into .cache/media;
 #   4. model files copied from @vladmandic/human into models/files with a sha256 manifest;
-#   5. the TypeScript build (tsc) when a source file is newer than the last build.
+#   5. the TypeScript build (tsc) when a source file is newer than the last build;
+#   6. software Vulkan for the webgpu backend (scripts/setup-vulkan.sh), for `npm test` or CVCORE_SETUP_VULKAN=1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -82,4 +83,10 @@ if [ ! -f "$stamp" ] || [ -n "$(find . -path ./node_modules -prune -o -path ./di
   log "building (tsc)"
   npx --no-install tsc -p tsconfig.json
   touch "$stamp"
+fi
+
+# --- 6. software Vulkan (lavapipe) for the webgpu backend's tests ----------------------------------
+# Only where it is used: `npm test` (npm runs this as the pretest script) or an explicit request.
+if [ "${CVCORE_SETUP_VULKAN:-0}" = 1 ] || [ "${npm_lifecycle_event:-}" = pretest ]; then
+  bash scripts/setup-vulkan.sh >/dev/null
 fi
