@@ -20,6 +20,9 @@ const SCORE_TOL = 1e-3;
 const MIN_SCORE = 0.2;
 const IOU = 0.5;
 
+/** Largest differences seen over all matched pairs, for the log (the figures the README quotes). */
+const worst = { box: 0, score: 0 };
+
 /** Pairs each wasm detection with a webgpu one (same class, nearest box) and returns what breaks tolerance. */
 function compare(wasm: readonly Detection[], gpu: readonly Detection[]): string[] {
   const problems: string[] = [];
@@ -36,6 +39,8 @@ function compare(wasm: readonly Detection[], gpu: readonly Detection[]): string[
     // A detection that sits on the score threshold may fall on either side of it; that is not a mismatch.
     if (!g) { if (w.score - MIN_SCORE > SCORE_TOL) problems.push(`wasm ${w.cls} ${w.score.toFixed(4)} has no webgpu match`); continue; }
     left.splice(best, 1);
+    worst.box = Math.max(worst.box, bestErr);
+    worst.score = Math.max(worst.score, Math.abs(g.score - w.score));
     if (bestErr > BOX_TOL_PX) problems.push(`${w.cls} box differs by ${bestErr.toFixed(3)} px`);
     if (Math.abs(g.score - w.score) > SCORE_TOL) problems.push(`${w.cls} score ${w.score} vs ${g.score}`);
   }
@@ -92,4 +97,5 @@ test('inference - webgpu detections match wasm at batch 1 and 8 (lavapipe)', asy
     });
     t.is(run.tensorsAfter, run.tensorsBefore, `batch ${run.batch}: no tensor left behind`);
   }
+  t.log(`largest differences from wasm: box ${worst.box.toExponential(2)} px, score ${worst.score.toExponential(2)}`);
 });
