@@ -109,6 +109,9 @@ let options: WebgpuOptions = DEFAULTS.inference.webgpu;
 let maxBatch = 8;
 let chosen: AdapterInfo | null = null;
 let device: GpuDeviceLike | null = null;
+/** Node 21+ has its own `navigator`; it is put back on shutdown rather than deleted. */
+let priorNavigator: PropertyDescriptor | undefined;
+let installedNavigator: object | null = null;
 
 /** Sets this thread's Dawn options; call before `init()` (the GPU worker does, from its workerData). */
 export function configureWebgpu(o: Partial<WebgpuOptions> & { readonly maxBatch?: number } = {}): void {
@@ -185,7 +188,9 @@ async function init(): Promise<void> {
   // tfjs-backend-webgpu registers itself only if navigator.gpu exists when it is imported, and its kernels
   // use the GPUBufferUsage/GPUMapMode constants as globals.
   Object.assign(globalThis, dawn.globals);
-  Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
+  if (!installedNavigator) priorNavigator = Object.getOwnPropertyDescriptor(globalThis, 'navigator');
+  installedNavigator = { gpu };
+  Object.defineProperty(globalThis, 'navigator', { value: installedNavigator, configurable: true, writable: true });
   const adapter = await selectAdapter(gpu);
   const limits = checkLimits(adapter);
   const features = ['timestamp-query'].filter((f) => adapter.features.has(f));
@@ -211,7 +216,12 @@ export function shutdownWebgpu(): void {
   device?.destroy();
   device = null;
   chosen = null;
-  Reflect.deleteProperty(globalThis, 'navigator');
+  if (installedNavigator && (globalThis as { navigator?: unknown }).navigator === installedNavigator) {
+    Reflect.deleteProperty(globalThis, 'navigator');
+    if (priorNavigator) Object.defineProperty(globalThis, 'navigator', priorNavigator);
+  }
+  installedNavigator = null;
+  priorNavigator = undefined;
 }
 
 export const webgpuBackend: InferenceBackend = { name: 'webgpu', packageName: '@tensorflow/tfjs-backend-webgpu', init };
