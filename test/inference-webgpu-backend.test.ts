@@ -5,9 +5,12 @@
  */
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseConfig } from '../config/index.js';
-import { vulkanIcdFiles, requiredLimits } from '../inference/webgpu-backend.js';
+import { findVulkanLoader, vulkanIcdFiles, requiredLimits } from '../inference/webgpu-backend.js';
 import { withDynamicBatch } from '../inference/webgpu-runner.js';
 import { lavapipeEnv } from './support/lavapipe.js';
 
@@ -68,4 +71,11 @@ test('inference - webgpu lists the adapters Dawn sees when the named one is abse
   const r = init(env, { adapter: 'No Such GPU' });
   t.is(r.code, 'INFERENCE_WEBGPU_NO_ADAPTER');
   t.regex(r.message ?? '', /Available adapters[\s\S]*llvmpipe/);
+});
+
+test('inference - webgpu looks for libvulkan.so.1 in LD_LIBRARY_PATH before the ld.so cache', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'cvcore-vk-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'libvulkan.so.1'), '');
+  t.is(findVulkanLoader({ LD_LIBRARY_PATH: `/nonexistent:${dir}` }), join(dir, 'libvulkan.so.1'));
 });
