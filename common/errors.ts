@@ -88,5 +88,9 @@ export const ERROR_CODES = {
   API_RATE_LIMITED: 'too many requests for this token',
   // API, issue 6: face search and the audit trail.
   API_FACE_UNAVAILABLE: 'face search needs a face embedder and none is configured on this core',
+  // The webgpu backend (inference/webgpu-backend.ts): each names what is missing on the machine.
+  INFERENCE_WEBGPU_NO_VULKAN: 'the Vulkan loader libvulkan.so.1 cannot be found (ldconfig -p, LD_LIBRARY_PATH); install libvulkan1',
+  INFERENCE_WEBGPU_NO_ADAPTER: 'Dawn found no usable GPU adapter (no Vulkan driver, a driver Dawn rejects, or only a software adapter when software is not allowed); the ICD files checked are named',
+  INFERENCE_WEBGPU_MISSING_FEATURE: 'the chosen GPU adapter lacks a feature or limit the backend needs; the feature or limit is named',
 } as const;
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -57,6 +57,8 @@ export const DEFAULTS = {
     // person boxes); bus and truck sit higher because centernet confuses them with each other and with cars
     // at low scores on street footage.
     classMinScore: { person: 0.2, bicycle: 0.3, car: 0.3, motorcycle: 0.3, bus: 0.35, truck: 0.35 },
+    // Dawn's Vulkan backend; adapter null: the first hardware adapter, else (allowSoftware) lavapipe for CI.
+    webgpu: { backend: 'vulkan', adapter: null, flags: [], allowSoftware: true },
   },
   // For centernet on surveillance footage, whose person scores sit around 0.35-0.75 (the MOT tools keep the
   // tracker's own defaults, tuned on Faster R-CNN detections that score higher).
@@ -83,3 +85,5 @@ export const DEFAULTS = {
 export const API_ROLES = ['investigator', 'operator', 'admin'] as const;
 
 export const BACKENDS = ['wasm', 'tfjs-node', 'tfjs-node-gpu', 'webgpu'] as const;
+/** Dawn backend types accepted by the webgpu package's `backend=` flag (Vulkan is the one used on Linux). */
+export const WEBGPU_DAWN_BACKENDS = ['vulkan', 'opengl', 'opengles', 'null'] as const;

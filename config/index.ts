@@ -7,11 +7,11 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { ConfigError } from '../common/errors.js';
 import { OBJECT_CLASSES, SEVERITIES, type ObjectClass, type Severity } from '../common/messages.js';
-import { API_ROLES, BACKENDS, DEFAULTS } from './defaults.js';
+import { API_ROLES, BACKENDS, DEFAULTS, WEBGPU_DAWN_BACKENDS } from './defaults.js';
 import { describe, validate, type Spec } from './schema.js';
 import { validateCrowdRule, validateLine, validateZone } from '../tracking/index.js';
 
-export { DEFAULTS, BACKENDS, API_ROLES } from './defaults.js';
+export { DEFAULTS, BACKENDS, API_ROLES, WEBGPU_DAWN_BACKENDS } from './defaults.js';
 
 export interface CrowdRuleConfig {
   readonly threshold: number;
@@ -77,6 +77,12 @@ export interface ApiConfig {
   readonly rateLimit: { readonly perMinute: number; readonly burst: number };
   readonly maxUploadBytes: number;
 }
+export interface WebgpuConfig {
+  readonly backend: (typeof WEBGPU_DAWN_BACKENDS)[number];
+  readonly adapter: string | null;
+  readonly flags: readonly string[];
+  readonly allowSoftware: boolean;
+}
 export interface CvcoreConfig {
   readonly node: string;
   readonly dataDir: string;
@@ -94,6 +100,7 @@ export interface CvcoreConfig {
     readonly maxBatch: number;
     readonly maxDelayMs: number;
     readonly classMinScore: Readonly<Record<ObjectClass, number>>;
+    readonly webgpu: WebgpuConfig;
   };
   readonly tracking: { readonly highScore: number; readonly lowScore: number; readonly newTrackScore: number; readonly minHits: number; readonly maxLostFrames: number };
   readonly index: { readonly batchSize: number; readonly flushMs: number; readonly trackDays: number; readonly faceDays: number };
@@ -196,6 +203,12 @@ export const CONFIG_SCHEMA: Spec = {
       classMinScore: { kind: 'object', description: 'per-class lowest detection score kept (overrides minScore for that class)', default: 'fill', fields: Object.fromEntries(
         OBJECT_CLASSES.map((c) => [c, { kind: 'number', description: `lowest ${c} score kept`, min: 0, max: 1, default: d.inference.classMinScore[c] }]),
       ) },
+      webgpu: { kind: 'object', description: 'the webgpu backend (Dawn); used only when backend is webgpu', default: 'fill', fields: {
+        backend: { kind: 'string', description: 'Dawn backend type (its backend= flag)', enum: WEBGPU_DAWN_BACKENDS, default: d.inference.webgpu.backend },
+        adapter: { kind: 'string', description: 'adapter name (Dawn\'s adapter= flag, matched against the adapter description); null: the first hardware adapter', nullable: true, minLength: 1, default: d.inference.webgpu.adapter },
+        flags: { kind: 'array', description: 'extra Dawn flags as key=value (e.g. enable-dawn-features=...)', default: d.inference.webgpu.flags, maxItems: 32, items: { kind: 'string', description: 'key=value', pattern: /^[a-z][a-z0-9-]*=.*$/ } },
+        allowSoftware: { kind: 'boolean', description: 'accept a software (fallback) adapter such as lavapipe when no hardware one exists (CI)', default: d.inference.webgpu.allowSoftware },
+      } },
     } },
     tracking: { kind: 'object', description: 'tracker', default: 'fill', fields: {
       highScore: { kind: 'number', description: 'detections at or above go to the first association stage', min: 0, max: 1, default: d.tracking.highScore },

@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { InferenceError } from '../common/errors.js';
 import { BACKENDS } from '../config/index.js';
+import { webgpuBackend } from './webgpu-backend.js';
 
 export type BackendName = (typeof BACKENDS)[number];
 
@@ -57,11 +58,7 @@ const REGISTRY: Record<BackendName, InferenceBackend> = {
   wasm,
   'tfjs-node': nativeBackend('tfjs-node'),
   'tfjs-node-gpu': nativeBackend('tfjs-node-gpu'),
-  webgpu: {
-    name: 'webgpu',
-    packageName: '@tensorflow/tfjs-backend-webgpu',
-    async init() { throw unavailable('webgpu', '@tensorflow/tfjs-backend-webgpu'); },
-  },
+  webgpu: webgpuBackend,
 };
 
 const started = new Map<BackendName, Promise<void>>();

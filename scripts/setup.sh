@@ -7,6 +7,7 @@
 #   4. model files copied from @vladmandic/human into models/files with a sha256 manifest;
 #   5. the TypeScript build (tsc) when a source file is newer than the last build;
 #   6. the investigators' console (console/, its own npm package) when its build is missing or stale.
+#   7. software Vulkan for the webgpu backend (scripts/setup-vulkan.sh), for `npm test` or CVCORE_SETUP_VULKAN=1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -103,4 +104,10 @@ if [ ! -f "$cstamp" ] || [ ! -f console/dist/index.html ] || [ -n "$(find consol
   log "building the console (vite)"
   (cd console && npm run --silent build >&2)
   touch "$cstamp"
+fi
+
+# --- 7. software Vulkan (lavapipe) for the webgpu backend's tests ----------------------------------
+# Only where it is used: `npm test` (npm runs this as the pretest script) or an explicit request.
+if [ "${CVCORE_SETUP_VULKAN:-0}" = 1 ] || [ "${npm_lifecycle_event:-}" = pretest ]; then
+  bash scripts/setup-vulkan.sh >/dev/null
 fi

@@ -1,0 +1,81 @@
+/**
+ * The webgpu backend's set-up and failure reporting: which adapter it picks on lavapipe and the typed errors
+ * for a missing driver, a refused software adapter and an unknown adapter name. Each case initialises Dawn in
+ * a child process, because Dawn and the dynamic loader read the Vulkan environment only at start.
+ */
+import test from 'ava';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseConfig } from '../config/index.js';
+import { findVulkanLoader, vulkanIcdFiles, requiredLimits } from '../inference/webgpu-backend.js';
+import { withDynamicBatch } from '../inference/webgpu-runner.js';
+import { lavapipeEnv } from './support/lavapipe.js';
+
+interface InitOutcome { ok: boolean; code?: string; message?: string; adapter?: { isFallbackAdapter: boolean; vendor: string; description: string } }
+
+function init(env: NodeJS.ProcessEnv, options: object = {}): InitOutcome {
+  const script = fileURLToPath(new URL('./support/webgpu-init-child.js', import.meta.url));
+  const r = spawnSync(process.execPath, [script, JSON.stringify(options)], { env, encoding: 'utf8', timeout: 120_000 });
+  const last = r.stdout.trim().split('\n').pop() ?? '';
+  return JSON.parse(last) as InitOutcome;
+}
+
+const lvp = lavapipeEnv();
+const env = 'env' in lvp ? lvp.env : null;
+
+test('inference - webgpu config has defaults and rejects bad Dawn flags', (t) => {
+  const cfg = parseConfig({});
+  t.deepEqual({ ...cfg.inference.webgpu, flags: [...cfg.inference.webgpu.flags] }, { backend: 'vulkan', adapter: null, flags: [], allowSoftware: true });
+  t.throws(() => parseConfig({ inference: { webgpu: { flags: ['no equals sign'] } } }), { message: /inference\.webgpu\.flags\[0\]/ });
+  t.throws(() => parseConfig({ inference: { webgpu: { backend: 'cuda' } } }), { message: /inference\.webgpu\.backend/ });
+});
+
+test('inference - webgpu patches only the input batch dimension and sizes limits by batch', (t) => {
+  const topo = { node: [{ name: 'tower_0/images', op: 'Placeholder', attr: { shape: { shape: { dim: [{ size: '1' }, { size: '512' }] } } } }] };
+  const patched = withDynamicBatch(topo) as typeof topo;
+  t.is(patched.node[0]!.attr.shape.shape.dim[0]!.size, '-1');
+  t.is(topo.node[0]!.attr.shape.shape.dim[0]!.size, '1', 'the original topology is left as it was');
+  t.throws(() => withDynamicBatch({ node: [] }), { instanceOf: TypeError });
+  t.is(requiredLimits(64)['maxStorageBufferBindingSize'], 64 * 512 * 512 * 3 * 4);
+  t.deepEqual(vulkanIcdFiles({ VK_DRIVER_FILES: '/a.json:/b.json' }), { source: 'VK_DRIVER_FILES', files: ['/a.json', '/b.json'] });
+});
+
+test('inference - webgpu picks the lavapipe adapter and reports it', (t) => {
+  if (!env) { t.fail('missing' in lvp ? lvp.missing : 'no lavapipe'); return; }
+  const r = init(env);
+  t.true(r.ok, r.message);
+  t.true(r.adapter?.isFallbackAdapter);
+  t.regex(r.adapter?.description ?? '', /llvmpipe/);
+});
+
+test('inference - webgpu names the ICD files checked when no driver loads', (t) => {
+  if (!env) { t.fail('missing' in lvp ? lvp.missing : 'no lavapipe'); return; }
+  const r = init({ ...env, VK_DRIVER_FILES: '/nonexistent/cvcore_icd.json' });
+  t.false(r.ok);
+  t.is(r.code, 'INFERENCE_WEBGPU_NO_ADAPTER');
+  t.regex(r.message ?? '', /VK_DRIVER_FILES.*\/nonexistent\/cvcore_icd\.json/);
+});
+
+test('inference - webgpu refuses a software adapter when allowSoftware is false', (t) => {
+  if (!env) { t.fail('missing' in lvp ? lvp.missing : 'no lavapipe'); return; }
+  const r = init(env, { allowSoftware: false });
+  t.is(r.code, 'INFERENCE_WEBGPU_NO_ADAPTER');
+  t.regex(r.message ?? '', /software adapter/);
+});
+
+test('inference - webgpu lists the adapters Dawn sees when the named one is absent', (t) => {
+  if (!env) { t.fail('missing' in lvp ? lvp.missing : 'no lavapipe'); return; }
+  const r = init(env, { adapter: 'No Such GPU' });
+  t.is(r.code, 'INFERENCE_WEBGPU_NO_ADAPTER');
+  t.regex(r.message ?? '', /Available adapters[\s\S]*llvmpipe/);
+});
+
+test('inference - webgpu looks for libvulkan.so.1 in LD_LIBRARY_PATH before the ld.so cache', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'cvcore-vk-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'libvulkan.so.1'), '');
+  t.is(findVulkanLoader({ LD_LIBRARY_PATH: `/nonexistent:${dir}` }), join(dir, 'libvulkan.so.1'));
+});

@@ -1,0 +1,101 @@
+/**
+ * Conformance: the webgpu backend gives the wasm backend's detections on the same frames, within 1 px per box
+ * edge and 1e-3 in score, at batch 1 (one frame) and batch 8 (eight frames in one GPU batch). It runs on
+ * Mesa's software Vulkan (lavapipe, from scripts/setup-vulkan.sh), so it needs no GPU: in CI it proves the
+ * path, not the speed (~4-13 s a frame, plus ~60-90 s of shader compilation when the shader cache is cold).
+ */
+import test from 'ava';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { OBJECT_CLASSES, type Detection } from '../common/messages.js';
+import { DetectorRunner } from '../inference/runner.js';
+import { lavapipeEnv, vtestFrames } from './support/lavapipe.js';
+import type { ChildRequest, ChildResult } from './support/webgpu-child.js';
+
+const BOX_TOL_PX = 1;
+const SCORE_TOL = 1e-3;
+const MIN_SCORE = 0.2;
+const IOU = 0.5;
+
+/** Largest differences seen over all matched pairs, for the log (the figures the README quotes). */
+const worst = { box: 0, score: 0 };
+
+/** Pairs each wasm detection with a webgpu one (same class, nearest box) and returns what breaks tolerance. */
+function compare(wasm: readonly Detection[], gpu: readonly Detection[]): string[] {
+  const problems: string[] = [];
+  const left = [...gpu];
+  for (const w of wasm) {
+    let best = -1;
+    let bestErr = Infinity;
+    left.forEach((g, i) => {
+      if (g.cls !== w.cls) return;
+      const err = Math.max(Math.abs(g.box.x - w.box.x), Math.abs(g.box.y - w.box.y), Math.abs(g.box.w - w.box.w), Math.abs(g.box.h - w.box.h));
+      if (err < bestErr) { bestErr = err; best = i; }
+    });
+    const g = best >= 0 ? left[best] : undefined;
+    // A detection that sits on the score threshold may fall on either side of it; that is not a mismatch.
+    if (!g) { if (w.score - MIN_SCORE > SCORE_TOL) problems.push(`wasm ${w.cls} ${w.score.toFixed(4)} has no webgpu match`); continue; }
+    left.splice(best, 1);
+    worst.box = Math.max(worst.box, bestErr);
+    worst.score = Math.max(worst.score, Math.abs(g.score - w.score));
+    if (bestErr > BOX_TOL_PX) problems.push(`${w.cls} box differs by ${bestErr.toFixed(3)} px`);
+    if (Math.abs(g.score - w.score) > SCORE_TOL) problems.push(`${w.cls} score ${w.score} vs ${g.score}`);
+  }
+  for (const g of left) if (g.score - MIN_SCORE > SCORE_TOL) problems.push(`webgpu ${g.cls} ${g.score.toFixed(4)} has no wasm match`);
+  return problems;
+}
+
+function runChild(env: NodeJS.ProcessEnv, req: ChildRequest, dir: string): Promise<ChildResult> {
+  const reqFile = join(dir, 'req.json');
+  const outFile = join(dir, 'out.json');
+  writeFileSync(reqFile, JSON.stringify(req));
+  const script = fileURLToPath(new URL('./support/webgpu-child.js', import.meta.url));
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [script, reqFile, outFile], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (b: Buffer) => { stderr = (stderr + b.toString()).slice(-4000); });
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      // The child must exit by itself once its runner is disposed: that is the clean-shutdown check.
+      if (code !== 0) { reject(new Error(`webgpu child exited ${code}: ${stderr}`)); return; }
+      try { resolve(JSON.parse(readFileSync(outFile, 'utf8')) as ChildResult); } catch (err) { reject(err); }
+    });
+  });
+}
+
+test('inference - webgpu detections match wasm at batch 1 and 8 (lavapipe)', async (t) => {
+  t.timeout(5 * 60_000, 'lavapipe: ~60-90 s of cold shader compilation plus 9 frames at 4-13 s');
+  const lvp = lavapipeEnv();
+  if ('missing' in lvp) { t.fail(lvp.missing); return; }
+  const frames = vtestFrames(8);
+  const dir = mkdtempSync(join(tmpdir(), 'cvcore-webgpu-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const framesFile = join(dir, 'frames.rgb');
+  writeFileSync(framesFile, frames.data);
+
+  const started = Date.now();
+  const gpu = runChild(lvp.env, { framesFile, width: frames.width, height: frames.height, count: frames.count, batches: [1, 8], minScore: MIN_SCORE, iouThreshold: IOU }, dir);
+  gpu.catch(() => undefined);
+
+  // The wasm reference runs here meanwhile, frame by frame (its graph is batch 1).
+  const wasm = await DetectorRunner.create('wasm', 'centernet', { minScore: MIN_SCORE, iouThreshold: IOU, classes: OBJECT_CLASSES });
+  const px = frames.width * frames.height * 3;
+  const ref: Detection[][] = [];
+  for (let i = 0; i < frames.count; i++) ref.push(await wasm.detect({ data: frames.data.subarray(i * px, (i + 1) * px), width: frames.width, height: frames.height }));
+  wasm.dispose();
+
+  const res = await gpu;
+  t.log(`adapter ${JSON.stringify(res.adapter)}; init ${(res.initMs / 1000).toFixed(1)} s; ${res.runs.map((r) => `batch ${r.batch}: ${(r.ms / 1000).toFixed(1)} s`).join(', ')}; total ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  t.true(ref.some((d) => d.length > 0), 'the reference frames hold detections (vtest.avi has pedestrians)');
+  for (const run of res.runs) {
+    t.is(run.detections.length, run.batch, `batch ${run.batch}: one result per frame`);
+    run.detections.forEach((dets, i) => {
+      t.deepEqual(compare(ref[i]!, dets), [], `batch ${run.batch}, frame ${i}`);
+    });
+    t.is(run.tensorsAfter, run.tensorsBefore, `batch ${run.batch}: no tensor left behind`);
+  }
+  t.log(`largest differences from wasm: box ${worst.box.toExponential(2)} px, score ${worst.score.toExponential(2)}`);
+});

@@ -1,0 +1,35 @@
+/**
+ * Runs the webgpu detector on frames in its own process (started with lavapipeEnv()) and writes the result
+ * as JSON. Usage: node webgpu-child.js <request.json> <result.json>
+ * request: { framesFile, width, height, count, batches: number[], minScore, iouThreshold }.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { OBJECT_CLASSES, type Detection } from '../../common/messages.js';
+import { WebgpuDetectorRunner } from '../../inference/webgpu-runner.js';
+
+export interface ChildRequest { framesFile: string; width: number; height: number; count: number; batches: number[]; minScore: number; iouThreshold: number }
+export interface ChildResult {
+  adapter: unknown;
+  /** One entry per batch size: detections per frame, ms for the timed batch, tensors before/after. */
+  runs: { batch: number; detections: Detection[][]; ms: number; tensorsBefore: number; tensorsAfter: number }[];
+  initMs: number;
+}
+
+const [reqFile, outFile] = process.argv.slice(2);
+if (!reqFile || !outFile) throw new TypeError('usage: webgpu-child.js <request.json> <result.json>');
+const req = JSON.parse(readFileSync(reqFile, 'utf8')) as ChildRequest;
+const all = new Uint8Array(readFileSync(req.framesFile));
+const px = req.width * req.height * 3;
+const frames = Array.from({ length: req.count }, (_, i) => ({ data: all.subarray(i * px, (i + 1) * px), width: req.width, height: req.height }));
+const t0 = performance.now();
+const maxBatch = Math.max(...req.batches);
+const runner = await WebgpuDetectorRunner.create('centernet', { minScore: req.minScore, iouThreshold: req.iouThreshold, classes: OBJECT_CLASSES }, { maxBatch });
+const result: ChildResult = { adapter: runner.adapter, runs: [], initMs: performance.now() - t0 };
+for (const batch of req.batches) {
+  const tensorsBefore = runner.numTensors;
+  const t = performance.now();
+  const detections = await runner.detectBatch(frames.slice(0, batch));
+  result.runs.push({ batch, detections, ms: performance.now() - t, tensorsBefore, tensorsAfter: runner.numTensors });
+}
+runner.dispose();
+writeFileSync(outFile, JSON.stringify(result));
