@@ -5,6 +5,7 @@ import { reportError } from '../run.js';
 const KINDS: Readonly<Record<string, { summary: string; load(): Promise<(args: string[]) => Promise<number>> }>> = {
   tracker: { summary: 'tracker updates per second at 50, 200 and 1000 objects per frame', load: async () => (await import('../../bench/tracker.js')).benchTracker },
   e2e: { summary: 'N simulated cameras through the whole core: per-stage rates, latencies, CPU, RSS, ratios to bare ffmpeg and bare model', load: async () => (await import('../../bench/e2e.js')).benchE2e },
+  micro: { summary: 'benchmark.js micro-benchmarks of the per-frame hot functions (ops/s, relative margin of error)', load: async () => (await import('../../bench/micro.js')).benchMicro },
   capacity: { summary: 'largest number of cameras sustained at --fps analysed frames per second each (sweep over stream counts)', load: async () => (await import('../../bench/capacity.js')).benchCapacity },
 };
 
