@@ -57,6 +57,36 @@ function freeSpatialSize(topology: unknown): unknown {
   return copy;
 }
 
+/**
+ * centernet's head resizes its feature maps to fixed sizes (32, 64, 128 at a 512 input) and flattens a fixed
+ * 128x128 grid; those are int32 constants among the weights. For another input size they are scaled by
+ * size/512, in a copy of the weight bytes (the weights on disk and in models/ are never touched).
+ */
+const SIZE_CONSTS: Readonly<Record<string, (f: number) => number[]>> = {
+  'tower_0/CenternetHead/c5_upsample/up_sampling2d/mul': (f) => [32 * f, 32 * f],
+  'tower_0/CenternetHead/c4_upsample/up_sampling2d_1/mul': (f) => [64 * f, 64 * f],
+  'tower_0/CenternetHead/c3_upsample/up_sampling2d_2/mul': (f) => [128 * f, 128 * f],
+  'tower_0/BatchGather/concat': (f) => [(128 * f) ** 2, 4],
+  'tower_0/strided_slice_6': (f) => [128 * f],
+};
+
+interface WeightSpec { name: string; shape: number[]; dtype: string; quantization?: { dtype: string } }
+const BYTES: Readonly<Record<string, number>> = { float32: 4, int32: 4, uint8: 1, uint16: 2, float16: 2, bool: 1 };
+
+function scaledWeights(specs: readonly WeightSpec[], data: ArrayBuffer, size: number): ArrayBuffer {
+  const out = data.slice(0);
+  const f = size / 512;
+  let off = 0;
+  for (const w of specs) {
+    const n = w.shape.reduce((a, b) => a * b, 1);
+    const bytes = n * (BYTES[w.quantization?.dtype ?? w.dtype] ?? 4);
+    const scale = SIZE_CONSTS[w.name];
+    if (scale && w.dtype === 'int32' && !w.quantization) new Int32Array(out, off, n).set(scale(f));
+    off += bytes;
+  }
+  return out;
+}
+
 export async function benchInputSize(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, strict: true, allowPositionals: false, options: { sizes: { type: 'string' }, frames: { type: 'string' }, backend: { type: 'string' }, json: { type: 'boolean' } } });
   const sizes = (values.sizes ?? '512,384,320,256').split(',').map(Number);
@@ -71,10 +101,12 @@ export async function benchInputSize(args: string[]): Promise<number> {
   const frames: FrameInput[] = kept.slice(0, nFrames);
   await getBackend(backend).init();
   const art = await readModel(DEFAULTS.inference.model);
-  const model = await tfconv.loadGraphModel(tf.io.fromMemory({
+  const load = (size: number): Promise<tfconv.GraphModel> => tfconv.loadGraphModel(tf.io.fromMemory({
     modelTopology: freeSpatialSize(art.modelTopology) as tf.io.ModelArtifacts['modelTopology'],
-    weightSpecs: art.weightSpecs as tf.io.WeightsManifestEntry[], weightData: art.weightData,
+    weightSpecs: art.weightSpecs as tf.io.WeightsManifestEntry[],
+    weightData: scaledWeights(art.weightSpecs as WeightSpec[], art.weightData, size),
   }));
+  let model = await load(512);
   const opts = { minScore: DEFAULTS.tracking.highScore, iouThreshold: DEFAULTS.inference.iouThreshold, classes: ['person'] as const };
   const run = async (size: number, f: FrameInput): Promise<Detection[]> => {
     const out = tf.tidy(() => {
@@ -88,6 +120,8 @@ export async function benchInputSize(args: string[]): Promise<number> {
   const rows: InputSizeRow[] = [];
   for (const size of sizes) {
     try {
+      model.dispose();
+      model = await load(size);
       await run(size, frames[0]!);
       const t0 = performance.now();
       const dets: Detection[][] = [];
