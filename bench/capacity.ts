@@ -8,7 +8,7 @@
 import { startDemoCameras } from '../runtime/index.js';
 import { intArg, parseRunArgs } from './e2e.js';
 import { RUN_DEFAULTS, runPipeline, type PipelineRun } from './pipeline-run.js';
-import { fmt, hostInfo, lineChart, table, writeReport, type HostInfo } from './report.js';
+import { fmt, hostInfo, hostLine, lineChart, table, writeReport, type HostInfo } from './report.js';
 
 export const SUSTAIN_RATIO = 0.95;
 export const MAX_DROP_PCT = 1;
@@ -101,11 +101,10 @@ export function consoleCapacity(rep: CapacityReport): string {
 }
 
 export function markdownCapacity(rep: CapacityReport): string {
-  const h = rep.host;
   return [
     '# cvcore bench capacity',
     '',
-    `Measured ${rep.at} on ${h.cpus} CPU(s) (${h.cpuModel}), ${h.memGiB} GiB, Node ${h.node}, ${h.platform}.`,
+    hostLine(rep.at, rep.host),
     '',
     '```', rep.command, '```',
     '',

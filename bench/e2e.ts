@@ -13,7 +13,7 @@ import { startDemoCameras } from '../runtime/index.js';
 import { bareDecode, bareModel, type BareDecode, type BareModel } from './bare.js';
 import { ProcSampler } from './procstat.js';
 import { RUN_DEFAULTS, runPipeline, type PipelineRun, type RunSettings } from './pipeline-run.js';
-import { fmt, hostInfo, lineChart, round, table, writeReport, type HostInfo } from './report.js';
+import { fmt, hostInfo, hostLine, lineChart, round, table, writeReport, type HostInfo } from './report.js';
 
 export interface E2eReport {
   readonly kind: 'e2e';
@@ -170,11 +170,10 @@ export function consoleE2e(rep: E2eReport): string {
 
 export function markdownE2e(rep: E2eReport): string {
   const r = rep.run;
-  const h = rep.host;
   return [
     `# cvcore bench e2e${rep.soak ? ' (short soak)' : ''}`,
     '',
-    `Measured ${rep.at} on ${h.cpus} CPU(s) (${h.cpuModel}), ${h.memGiB} GiB, Node ${h.node}, ${h.platform}.`,
+    hostLine(rep.at, rep.host),
     '',
     '```', rep.command, '```',
     '',

@@ -4,7 +4,7 @@
  * side in one directory. No charting library: the SVG is small, diffable and renders on GitHub.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 
 export interface LatencyStats {
@@ -40,10 +40,23 @@ export function fmt(v: number | null | undefined, digits = 1): string {
 }
 
 /** The machine a result was measured on; every report carries it, since numbers mean nothing without it. */
-export interface HostInfo { readonly cpus: number; readonly cpuModel: string; readonly memGiB: number; readonly node: string; readonly platform: string }
+export interface HostInfo {
+  readonly cpus: number; readonly cpuModel: string; readonly memGiB: number; readonly node: string; readonly platform: string;
+  /** 1- and 5-minute load averages when the report was made: other work on the machine skews every figure. */
+  readonly loadAvg: readonly [number, number];
+}
 export function hostInfo(): HostInfo {
   const c = cpus();
-  return { cpus: c.length, cpuModel: c[0]?.model.trim() ?? 'unknown', memGiB: Math.round(totalmem() / 2 ** 30), node: process.version, platform: `${process.platform}-${process.arch}` };
+  const [l1, l5] = loadavg();
+  return {
+    cpus: c.length, cpuModel: c[0]?.model.trim() ?? 'unknown', memGiB: Math.round(totalmem() / 2 ** 30), node: process.version,
+    platform: `${process.platform}-${process.arch}`, loadAvg: [round(l1 ?? 0, 2) ?? 0, round(l5 ?? 0, 2) ?? 0],
+  };
+}
+
+/** The host line every Markdown report starts with. */
+export function hostLine(at: string, h: HostInfo): string {
+  return `Measured ${at} on ${h.cpus} CPU(s) (${h.cpuModel}), ${h.memGiB} GiB, Node ${h.node}, ${h.platform}; load average ${h.loadAvg[0]} (1 min), ${h.loadAvg[1]} (5 min) at the end of the run.`;
 }
 
 /** Right-aligned numbers, left-aligned first column; `markdown` gives a pipe table instead of spaces. */
