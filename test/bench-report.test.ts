@@ -18,7 +18,7 @@ test('bench - percentiles are nearest-rank and empty samples give null', (t) => 
 });
 
 const run = (over: { per: number; drop: number; first: number; last: number }): PipelineRun => ({
-  analysed_fps_per_stream: over.per, drop_pct: over.drop,
+  handled_fps_per_stream: over.per, drop_pct: over.drop,
   queue: { capacity_frames: 8, mean_depth_first_third: over.first, mean_depth_last_third: over.last, max_depth: 4 },
 } as unknown as PipelineRun);
 
@@ -26,7 +26,7 @@ test('bench - capacity verdict names each failed criterion', (t) => {
   t.deepEqual(judge(run({ per: 4.9, drop: 0.5, first: 1, last: 1.2 }), 5), []);
   const reasons = judge(run({ per: 3, drop: 12, first: 1, last: 3.5 }), 5);
   t.is(reasons.length, 3);
-  t.regex(reasons[0]!, /analysed 3\.00 fps per camera/);
+  t.regex(reasons[0]!, /handled 3\.00 fps per camera/);
   t.regex(reasons[1]!, /12\.0 % of frames dropped/);
   t.regex(reasons[2]!, /queue depth grew/);
 });
