@@ -146,7 +146,8 @@ export function lineChart(spec: ChartSpec): string {
 }
 
 function fmtTick(v: number): string {
-  return Math.abs(v) >= 100 || Number.isInteger(v) ? String(Math.round(v)) : v.toFixed(1);
+  // Ticks are fractions of a nice maximum: float noise (4.000000001) must still print as 4.
+  return Math.abs(v) >= 100 || Math.abs(v - Math.round(v)) < 1e-6 ? String(Math.round(v)) : v.toFixed(1);
 }
 
 export interface ReportFiles { readonly json: string; readonly markdown: string; readonly svg: string }
