@@ -88,7 +88,12 @@ function rowCells(r: CapacityRow): string[] {
     `${fmt(l.p50_ms, 0)} / ${fmt(l.p99_ms, 0)}`, fmt(x.cpu.pipeline_cores, 2), fmt(x.memory.peak_rss_total_mib, 0), r.sustained ? 'yes' : `no: ${r.reasons.join('; ')}`,
   ];
 }
-const HEADERS = ['streams', 'decoded/s', 'analysed/s', 'analysed/s/stream', 'handled/s/stream', 'drop %', 'mean batch', 'det. latency p50/p99 ms', 'cores', 'peak RSS MiB', 'sustained'];
+const HEADERS: string[] = ['streams', 'decoded/s', 'analysed/s', 'analysed/s/stream', 'handled/s/stream', 'drop %', 'mean batch', 'det. latency p50/p99 ms', 'cores', 'peak RSS MiB', 'sustained'];
+
+/** Header and rows of a capacity report (console, Markdown and the README summary share them). */
+export function capacityTable(rep: CapacityReport): { headers: string[]; rows: string[][] } {
+  return { headers: HEADERS, rows: rep.rows.map(rowCells) };
+}
 
 function settingsLine(rep: CapacityReport): string {
   const s = rep.rows[0]?.run.settings;

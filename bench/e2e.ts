@@ -145,7 +145,8 @@ function settingsLine(r: PipelineRun): string {
   return `${s.streams} stream(s) x ${s.fps} fps at ${s.width}x${s.height}${gate}, backend ${s.backend}, ${s.workers} worker(s), maxBatch ${s.batch}, maxDelayMs ${s.maxDelayMs}, queue ${s.queueSize}/camera, measured ${r.seconds} s after ${s.warmupS} s warm-up`;
 }
 
-function stageRows(rep: E2eReport): string[][] {
+/** The per-stage rows of an e2e report (console, Markdown and the README summary share them). */
+export function e2eRows(rep: E2eReport): string[][] {
   const r = rep.run;
   const l = r.latency;
   return [
@@ -168,7 +169,7 @@ function stageRows(rep: E2eReport): string[][] {
 }
 
 export function consoleE2e(rep: E2eReport): string {
-  return [settingsLine(rep.run), '', table(['measure', 'value', 'reference / detail'], stageRows(rep))].join('\n');
+  return [settingsLine(rep.run), '', table(['measure', 'value', 'reference / detail'], e2eRows(rep))].join('\n');
 }
 
 export function markdownE2e(rep: E2eReport): string {
@@ -182,7 +183,7 @@ export function markdownE2e(rep: E2eReport): string {
     '',
     settingsLine(r) + '.',
     '',
-    table(['measure', 'value', 'reference / detail'], stageRows(rep), true),
+    table(['measure', 'value', 'reference / detail'], e2eRows(rep), true),
     '',
     `Bare references in the same run: ffmpeg alone on the same live streams (${rep.bare.ffmpeg_rtsp.seconds} s, ${fmt(rep.bare.ffmpeg_rtsp.cpu_ms_per_frame, 2)} ms CPU/frame), ` +
       `ffmpeg alone on vtest.mp4 at full speed (${rep.bare.ffmpeg_file.streams} in parallel, ${rep.bare.ffmpeg_file.seconds} s), and the detector alone ` +

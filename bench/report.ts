@@ -56,7 +56,10 @@ export function hostInfo(): HostInfo {
 
 /** The host line every Markdown report starts with. */
 export function hostLine(at: string, h: HostInfo): string {
-  return `Measured ${at} on ${h.cpus} CPU(s) (${h.cpuModel}), ${h.memGiB} GiB, Node ${h.node}, ${h.platform}; load average ${h.loadAvg[0]} (1 min), ${h.loadAvg[1]} (5 min) at the end of the run.`;
+  // Reports written before the load average was recorded have none.
+  const la = (h as Partial<HostInfo>).loadAvg;
+  const load = la ? `; load average ${la[0]} (1 min), ${la[1]} (5 min) at the end of the run` : '';
+  return `Measured ${at} on ${h.cpus} CPU(s) (${h.cpuModel}), ${h.memGiB} GiB, Node ${h.node}, ${h.platform}${load}.`;
 }
 
 /** Right-aligned numbers, left-aligned first column; `markdown` gives a pipe table instead of spaces. */

@@ -7,6 +7,7 @@ const KINDS: Readonly<Record<string, { summary: string; load(): Promise<(args: s
   e2e: { summary: 'N simulated cameras through the whole core: per-stage rates, latencies, CPU, RSS, ratios to bare ffmpeg and bare model', load: async () => (await import('../../bench/e2e.js')).benchE2e },
   micro: { summary: 'benchmark.js micro-benchmarks of the per-frame hot functions (ops/s, relative margin of error)', load: async () => (await import('../../bench/micro.js')).benchMicro },
   'input-size': { summary: 'experiment: centernet at smaller inputs (speed, person recall vs 512 on vtest.avi)', load: async () => (await import('../../bench/input-size.js')).benchInputSize },
+  summary: { summary: 'the README Performance section (DIR/PERFORMANCE.md) from the JSON the other kinds wrote to --in DIR', load: async () => (await import('../../bench/summary.js')).benchSummary },
   capacity: { summary: 'largest number of cameras sustained at --fps analysed frames per second each (sweep over stream counts)', load: async () => (await import('../../bench/capacity.js')).benchCapacity },
 };
 
