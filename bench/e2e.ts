@@ -187,7 +187,7 @@ export function markdownE2e(rep: E2eReport): string {
     '',
     `Bare references in the same run: ffmpeg alone on the same live streams (${rep.bare.ffmpeg_rtsp.seconds} s, ${fmt(rep.bare.ffmpeg_rtsp.cpu_ms_per_frame, 2)} ms CPU/frame), ` +
       `ffmpeg alone on vtest.mp4 at full speed (${rep.bare.ffmpeg_file.streams} in parallel, ${rep.bare.ffmpeg_file.seconds} s), and the detector alone ` +
-      `(${rep.bare.model.backend}, one thread, ${rep.bare.model.frames} frames in ${rep.bare.model.seconds} s, ${fmt(rep.bare.model.ms_per_frame, 0)} ms/frame, ` +
+      `(${rep.bare.model.backend}, one thread, ${rep.bare.model.frames} frames in ${rep.bare.model.seconds} s, ${fmt(rep.bare.model.ms_per_frame, 0)} ms/frame wall, ${fmt(rep.bare.model.cpu_ms_per_frame, 0)} ms CPU, ` +
       `tensors ${rep.bare.model.tensors_start} -> ${rep.bare.model.tensors_end}).`,
     '',
     `Records indexed: ${r.records}; alerts raised/updated: ${r.alerts}.`,
