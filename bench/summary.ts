@@ -76,8 +76,8 @@ export async function benchSummary(args: string[]): Promise<number> {
   }
   if (size) {
     out.push('### Detector input size (experiment)', '', '```sh', 'node bin/cvcore.js bench input-size --frames ' + size.frames + ' --json', '```', '');
-    out.push(table(['input', 'ms/frame', 'persons', 'recall vs 512', 'precision vs 512'],
-      size.rows.map((r) => [`${r.size}x${r.size}`, fmt(r.ms_per_frame, 0), String(r.persons), fmt(r.recall_vs_512, 3), fmt(r.precision_vs_512, 3)]), true), '');
+    out.push(table(['input', 'ms/frame', 'CPU ms/frame', 'persons', 'recall vs 512', 'precision vs 512'],
+      size.rows.map((r) => [`${r.size}x${r.size}`, fmt(r.ms_per_frame, 0), fmt(r.cpu_ms_per_frame, 0), String(r.persons), fmt(r.recall_vs_512, 3), fmt(r.precision_vs_512, 3)]), true), '');
   }
   if (micro) {
     out.push('### Hot functions (micro-benchmarks)', '', '```sh', 'npm run bench:micro', '```', '');
