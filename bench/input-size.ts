@@ -91,12 +91,14 @@ function scaledWeights(specs: readonly WeightSpec[], data: ArrayBuffer, size: nu
 
 export async function benchInputSize(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, strict: true, allowPositionals: false, options: { sizes: { type: 'string' }, frames: { type: 'string' }, backend: { type: 'string' }, json: { type: 'boolean' } } });
-  const sizes = (values.sizes ?? '512,384,320,256').split(',').map(Number);
+  const sizes = [...new Set((values.sizes ?? '512,384,320,256').split(',').map(Number))];
   if (sizes.some((s) => !Number.isInteger(s) || s < 64 || s > 1024 || s % 32 !== 0)) throw new RangeError('--sizes must be multiples of 32 from 64 to 1024, comma-separated');
   const nFrames = Number(values.frames ?? 16);
   if (!Number.isInteger(nFrames) || nFrames < 1 || nFrames > 200) throw new RangeError('--frames must be an integer from 1 to 200');
   const backend = (values.backend ?? 'wasm') as BackendName;
-  if (!sizes.includes(512)) sizes.unshift(512);
+  // 512 first: it is the reference the other sizes are compared with.
+  if (!sizes.includes(512)) sizes.push(512);
+  sizes.sort((a, b) => (a === 512 ? -1 : b === 512 ? 1 : b - a));
 
   // Frames spread over the clip (1 fps) at the demo's analysis size, decoded as ingest decodes them.
   const { kept } = await bareDecode([{ url: mediaPath('vtest.mp4'), fps: 1, width: 640, height: 480, transport: 'tcp' }], 5, nFrames);
@@ -108,9 +110,8 @@ export async function benchInputSize(args: string[]): Promise<number> {
     weightSpecs: art.weightSpecs as tf.io.WeightsManifestEntry[],
     weightData: scaledWeights(art.weightSpecs as WeightSpec[], art.weightData, size),
   }));
-  let model = await load(512);
   const opts = { minScore: DEFAULTS.tracking.highScore, iouThreshold: DEFAULTS.inference.iouThreshold, classes: ['person'] as const };
-  const run = async (size: number, f: FrameInput): Promise<Detection[]> => {
+  const run = async (model: tfconv.GraphModel, size: number, f: FrameInput): Promise<Detection[]> => {
     const out = tf.tidy(() => {
       const img = tf.tensor3d(f.data, [f.height, f.width, 3], 'float32');
       return model.execute(tf.expandDims(tf.image.resizeBilinear(img, [size, size]), 0), 'tower_0/detections') as tf.Tensor;
@@ -121,27 +122,28 @@ export async function benchInputSize(args: string[]): Promise<number> {
   const ref: Detection[][] = [];
   const rows: InputSizeRow[] = [];
   for (const size of sizes) {
+    let model: tfconv.GraphModel | null = null;
     try {
-      model.dispose();
       model = await load(size);
-      await run(size, frames[0]!);
+      await run(model, size, frames[0]!);
       const t0 = performance.now();
       const c0 = process.cpuUsage();
       const dets: Detection[][] = [];
-      for (const f of frames) dets.push(await run(size, f));
+      for (const f of frames) dets.push(await run(model, size, f));
       const ms = (performance.now() - t0) / frames.length;
       const c = process.cpuUsage(c0);
       const cpuMs = (c.user + c.system) / 1000 / frames.length;
-      if (size === 512 && ref.length === 0) ref.push(...dets);
+      if (size === 512) ref.push(...dets);
       const persons = dets.reduce((n, d) => n + d.length, 0);
       const refN = ref.reduce((n, d) => n + d.length, 0);
       const hit = dets.reduce((n, d, i) => n + matched(ref[i] ?? [], d), 0);
       rows.push({ size, ok: true, error: null, ms_per_frame: round(ms), cpu_ms_per_frame: round(cpuMs), persons, recall_vs_512: refN ? round(hit / refN, 3) : null, precision_vs_512: persons ? round(hit / persons, 3) : null });
     } catch (err) {
       rows.push({ size, ok: false, error: (err as Error).message.split('\n')[0] ?? String(err), ms_per_frame: null, cpu_ms_per_frame: null, persons: 0, recall_vs_512: null, precision_vs_512: null });
+    } finally {
+      model?.dispose();
     }
   }
-  model.dispose();
   if (values.json) {
     process.stdout.write(JSON.stringify({ backend, frames: frames.length, rows }, null, 2) + '\n');
   } else {
