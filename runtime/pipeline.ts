@@ -36,6 +36,14 @@ export type PipelineEvent =
   | { readonly type: 'alert'; readonly alert: CrowdAlertV1 }
   | { readonly type: 'zone_count'; readonly count: ZoneCount }
   | { readonly type: 'record'; readonly record: TrackRecord }
+  /**
+   * A frame's detections came back from inference. Carries the timings the benchmarks need (capture to
+   * result, batch size) so they measure the pipeline from outside instead of reaching into the batcher.
+   */
+  | {
+    readonly type: 'analysed'; readonly cameraId: string; readonly seq: number; readonly capturedAt: number;
+    readonly doneAt: number; readonly batchSize: number; readonly inferenceMs: number; readonly detections: number;
+  }
   | IngestEvent;
 
 export interface PipelineOptions {
@@ -134,7 +142,13 @@ export class Pipeline {
     // Frames the motion gate held back come through the batcher in order, unanalysed: the tracker predicts and
     // ages its tracks on them instead of matching detections.
     const gated = !shouldAnalyse(frame);
-    if (!gated) st.analysed++;
+    if (!gated) {
+      st.analysed++;
+      this.#emit({
+        type: 'analysed', cameraId: frame.cameraId, seq: frame.seq, capturedAt: frame.capturedAt, doneAt: Date.now(),
+        batchSize: result.batchSize, inferenceMs: result.inferenceMs, detections: result.detections.length,
+      });
+    }
     const step = gated ? st.tracker.skip(frame.seq, frame.capturedAt) : st.tracker.update(frame.seq, frame.capturedAt, result.detections);
     for (const u of step.updates) if (u.bestShot) st.bestFrames.set(u.trackId, frame);
     for (const end of step.ended) this.#track(this.#record(st, end));

@@ -4,13 +4,18 @@ import { reportError } from '../run.js';
 /** Each benchmark lives in bench/<kind>.ts and is loaded only when asked for. */
 const KINDS: Readonly<Record<string, { summary: string; load(): Promise<(args: string[]) => Promise<number>> }>> = {
   tracker: { summary: 'tracker updates per second at 50, 200 and 1000 objects per frame', load: async () => (await import('../../bench/tracker.js')).benchTracker },
+  e2e: { summary: 'N simulated cameras through the whole core: per-stage rates, latencies, CPU, RSS, ratios to bare ffmpeg and bare model', load: async () => (await import('../../bench/e2e.js')).benchE2e },
+  micro: { summary: 'benchmark.js micro-benchmarks of the per-frame hot functions (ops/s, relative margin of error)', load: async () => (await import('../../bench/micro.js')).benchMicro },
+  'input-size': { summary: 'experiment: centernet at smaller inputs (speed, person recall vs 512 on vtest.avi)', load: async () => (await import('../../bench/input-size.js')).benchInputSize },
+  summary: { summary: 'the README Performance section (DIR/PERFORMANCE.md) from the JSON the other kinds wrote to --in DIR', load: async () => (await import('../../bench/summary.js')).benchSummary },
+  capacity: { summary: 'largest number of cameras sustained at --fps analysed frames per second each (sweep over stream counts)', load: async () => (await import('../../bench/capacity.js')).benchCapacity },
 };
 
 export const benchCommand: Command = {
   name: 'bench',
   summary: 'benchmarks, as ratios against the bare tools measured in the same run',
   get usage(): string {
-    return `cvcore bench <kind> [options] [--json]\n${Object.entries(KINDS).map(([k, v]) => `  ${k.padEnd(10)} ${v.summary}`).join('\n')}`;
+    return `cvcore bench <kind> [options] [--json]\n${Object.entries(KINDS).map(([k, v]) => `  ${k.padEnd(11)} ${v.summary}`).join('\n')}`;
   },
   async run(args) {
     const [kind, ...rest] = args;

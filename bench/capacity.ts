@@ -1,0 +1,144 @@
+/**
+ * `cvcore bench capacity --fps F`: how many cameras one machine sustains at F analysed frames per second each.
+ * Runs the whole core (as `bench e2e` does) at 1, 2, 3, ... streams up to --max-streams and stops at the first
+ * count that is not sustained (more cameras never make a slow machine faster). Sustained means: frames
+ * handled per camera (analysed, or skipped by a motion gate; never dropped) at least SUSTAIN_RATIO x F, under
+ * MAX_DROP_PCT of decoded frames dropped, and the queues not deeper at the end of the run than at its start.
+ */
+import { startDemoCameras } from '../runtime/index.js';
+import { intArg, parseRunArgs } from './e2e.js';
+import { RUN_DEFAULTS, runPipeline, type PipelineRun } from './pipeline-run.js';
+import { fmt, hostInfo, hostLine, lineChart, table, writeReport, type HostInfo } from './report.js';
+
+export const SUSTAIN_RATIO = 0.95;
+export const MAX_DROP_PCT = 1;
+/** Mean queue depth may rise by this many frames between the first and last third before it counts as growth. */
+export const QUEUE_GROWTH_SLACK = 0.5;
+
+export interface CapacityRow {
+  readonly streams: number;
+  readonly sustained: boolean;
+  /** Why not, in words (empty when sustained). */
+  readonly reasons: readonly string[];
+  readonly run: PipelineRun;
+}
+
+export interface CapacityReport {
+  readonly kind: 'capacity';
+  readonly at: string;
+  readonly command: string;
+  readonly host: HostInfo;
+  readonly fps: number;
+  readonly criteria: { readonly min_analysed_fraction: number; readonly max_drop_pct: number; readonly queue_growth_slack_frames: number };
+  /** Largest stream count sustained (0 when even one camera is not). */
+  readonly capacity_streams: number;
+  readonly rows: readonly CapacityRow[];
+}
+
+export function judge(run: PipelineRun, fps: number): string[] {
+  const reasons: string[] = [];
+  const per = run.handled_fps_per_stream ?? 0;
+  if (per < SUSTAIN_RATIO * fps) reasons.push(`handled ${fmt(per, 2)} fps per camera < ${fmt(SUSTAIN_RATIO * fps, 2)}`);
+  if ((run.drop_pct ?? 100) >= MAX_DROP_PCT) reasons.push(`${fmt(run.drop_pct, 1)} % of frames dropped`);
+  const a = run.queue.mean_depth_first_third, b = run.queue.mean_depth_last_third;
+  if (a !== null && b !== null && b > a + QUEUE_GROWTH_SLACK) reasons.push(`queue depth grew ${fmt(a, 2)} -> ${fmt(b, 2)}`);
+  return reasons;
+}
+
+export async function benchCapacity(args: string[]): Promise<number> {
+  const { values, settings } = parseRunArgs(args, { fps: { type: 'string' }, 'max-streams': { type: 'string' }, seconds: { type: 'string' }, all: { type: 'boolean' } });
+  const fps = intArg(values, 'fps', RUN_DEFAULTS.fps, 0.5, 30);
+  const maxStreams = intArg(values, 'max-streams', 4, 1, 64);
+  const seconds = Math.round(intArg(values, 'seconds', 30, 5, 3600));
+  const sim = await startDemoCameras(maxStreams);
+  const rows: CapacityRow[] = [];
+  try {
+    for (let n = 1; n <= maxStreams; n++) {
+      const run = await runPipeline(sim, { ...settings, fps, streams: n, seconds, label: `capacity ${n}/${maxStreams} streams` });
+      const reasons = judge(run, fps);
+      rows.push({ streams: n, sustained: reasons.length === 0, reasons, run });
+      process.stderr.write(`[capacity] ${n} stream(s): ${reasons.length === 0 ? 'sustained' : `not sustained (${reasons.join('; ')})`}\n`);
+      if (reasons.length > 0 && !values['all']) break;
+    }
+  } finally {
+    await sim.stop();
+  }
+  const sustained = rows.filter((r) => r.sustained).map((r) => r.streams);
+  const report: CapacityReport = {
+    kind: 'capacity', at: new Date().toISOString(), command: `cvcore bench capacity ${args.join(' ')}`.trim(), host: hostInfo(), fps,
+    criteria: { min_analysed_fraction: SUSTAIN_RATIO, max_drop_pct: MAX_DROP_PCT, queue_growth_slack_frames: QUEUE_GROWTH_SLACK },
+    // Only a prefix of passing counts counts: a pass after a failure would be noise, not capacity.
+    capacity_streams: rows.findIndex((r) => !r.sustained) === -1 ? (sustained.at(-1) ?? 0) : rows.findIndex((r) => !r.sustained),
+    rows,
+  };
+  process.stdout.write(values['json'] ? JSON.stringify(report, null, 2) + '\n' : consoleCapacity(report) + '\n');
+  const out = values['out'];
+  if (typeof out === 'string') {
+    const files = await writeReport(out, 'capacity', report, markdownCapacity(report), chartCapacity(report));
+    process.stderr.write(`wrote ${files.json}, ${files.markdown}, ${files.svg}\n`);
+  }
+  return 0;
+}
+
+function rowCells(r: CapacityRow): string[] {
+  const x = r.run;
+  const l = x.latency.capture_to_detection;
+  return [
+    String(r.streams), fmt(x.decoded_fps, 2), fmt(x.analysed_fps, 2), fmt(x.analysed_fps_per_stream, 2), fmt(x.handled_fps_per_stream, 2), fmt(x.drop_pct, 1), fmt(x.mean_batch, 2),
+    `${fmt(l.p50_ms, 0)} / ${fmt(l.p99_ms, 0)}`, fmt(x.cpu.pipeline_cores, 2), fmt(x.memory.peak_rss_total_mib, 0), r.sustained ? 'yes' : `no: ${r.reasons.join('; ')}`,
+  ];
+}
+const HEADERS: string[] = ['streams', 'decoded/s', 'analysed/s', 'analysed/s/stream', 'handled/s/stream', 'drop %', 'mean batch', 'det. latency p50/p99 ms', 'cores', 'peak RSS MiB', 'sustained'];
+
+/** Header and rows of a capacity report (console, Markdown and the README summary share them). */
+export function capacityTable(rep: CapacityReport): { headers: string[]; rows: string[][] } {
+  return { headers: HEADERS, rows: rep.rows.map(rowCells) };
+}
+
+function settingsLine(rep: CapacityReport): string {
+  const s = rep.rows[0]?.run.settings;
+  if (!s) return `target ${rep.fps} fps per camera`;
+  const gate = s.motion === null ? '' : `, motion gate ${s.motion ? 'on' : 'off'}`;
+  return `target ${rep.fps} analysed fps per camera at ${s.width}x${s.height}${gate}; backend ${s.backend}, ${s.workers} worker(s), maxBatch ${s.batch}, maxDelayMs ${s.maxDelayMs}, queue ${s.queueSize}/camera; ${rep.rows[0]?.run.seconds ?? '-'} s measured per count`;
+}
+
+export function consoleCapacity(rep: CapacityReport): string {
+  return [settingsLine(rep), '', table(HEADERS, rep.rows.map(rowCells)), '', `capacity: ${rep.capacity_streams} stream(s) at ${rep.fps} fps`].join('\n');
+}
+
+export function markdownCapacity(rep: CapacityReport): string {
+  return [
+    '# cvcore bench capacity',
+    '',
+    hostLine(rep.at, rep.host),
+    '',
+    '```', rep.command, '```',
+    '',
+    settingsLine(rep) + '.',
+    '',
+    `Sustained = at least ${rep.criteria.min_analysed_fraction * 100} % of the target handled per camera (analysed, or skipped by a motion gate where there is one; not dropped), under ${rep.criteria.max_drop_pct} % of decoded frames dropped, ` +
+      `and mean queue depth in the last third of the run no more than ${rep.criteria.queue_growth_slack_frames} frame above the first third.`,
+    '',
+    table(HEADERS, rep.rows.map(rowCells), true),
+    '',
+    `**Capacity: ${rep.capacity_streams} stream(s) at ${rep.fps} fps.**`,
+    '',
+    '![throughput and latency against stream count](capacity.svg)',
+    '',
+  ].join('\n');
+}
+
+export function chartCapacity(rep: CapacityReport): string {
+  const pts = (f: (r: CapacityRow) => number | null): [number, number | null][] => rep.rows.map((r) => [r.streams, f(r)]);
+  return lineChart({
+    title: `capacity at ${rep.fps} fps per camera (${rep.rows[0]?.run.settings.backend ?? ''})`,
+    xLabel: 'streams', leftLabel: 'frames per second (all streams)', rightLabel: 'capture -> detection latency (ms)',
+    series: [
+      { name: 'target (streams x fps)', axis: 'left', points: pts((r) => r.streams * rep.fps), dashed: true },
+      { name: 'decoded/s', axis: 'left', points: pts((r) => r.run.decoded_fps) },
+      { name: 'analysed/s', axis: 'left', points: pts((r) => r.run.analysed_fps) },
+      { name: 'latency p50', axis: 'right', points: pts((r) => r.run.latency.capture_to_detection.p50_ms) },
+      { name: 'latency p99', axis: 'right', points: pts((r) => r.run.latency.capture_to_detection.p99_ms), dashed: true },
+    ],
+  });
+}
