@@ -13,6 +13,7 @@ export const COMMANDS: readonly Entry[] = [
   { name: 'config', summary: 'check a config file or print the schema', load: async () => (await import('./commands/config.js')).configCommand },
   { name: 'track', summary: 'track MOTChallenge detections into MOTChallenge tracks', load: async () => (await import('./commands/track.js')).trackCommand },
   { name: 'eval-mot', summary: 'score tracks against ground truth (IDF1, MOTA, ... as py-motmetrics)', load: async () => (await import('./commands/eval-mot.js')).evalMotCommand },
+  { name: 'alerts', summary: 'the subscriber\'s tool: tail crowd alerts from JetStream with a durable consumer', load: async () => (await import('./commands/alerts.js')).alertsCommand },
   { name: 'bench', summary: 'benchmarks (tracker, ...) with ratios against the bare tools', load: async () => (await import('./commands/bench.js')).benchCommand },
 ];
 

@@ -23,18 +23,11 @@ const TOKENS = {
   traffic: { id: 'console-traffic', token: 'console-test-traffic-token', role: 'investigator', department: 'traffic' },
 } as const;
 
-/**
- * Adds the test tokens to the config where the config knows tokens (api.tokens, from the API branch). Until then
- * parseConfig rejects the unknown key and the stack runs open; the scoping assertions below say so.
- */
-function withTokens(config: CvcoreConfig): { config: CvcoreConfig; tokens: boolean } {
-  try {
-    const raw = JSON.parse(JSON.stringify(config)) as Record<string, Record<string, unknown>>;
-    raw['api'] = { ...raw['api'], tokens: Object.values(TOKENS) };
-    return { config: parseConfig(raw), tokens: true };
-  } catch {
-    return { config, tokens: false };
-  }
+/** The stack's config with the test tokens in place of the demo's (the API's token shape: a list of departments). */
+function withTokens(config: CvcoreConfig): CvcoreConfig {
+  const raw = JSON.parse(JSON.stringify(config)) as Record<string, Record<string, unknown>>;
+  raw['api'] = { ...raw['api'], tokens: Object.values(TOKENS).map((k) => ({ id: k.id, token: k.token, role: k.role, departments: [k.department] })) };
+  return parseConfig(raw);
 }
 
 const until = async <T>(what: string, timeoutMs: number, fn: () => Promise<T | null | undefined>): Promise<T> => {
@@ -71,7 +64,7 @@ const unavailable = playwrightAvailable();
   let stack: Awaited<ReturnType<typeof startStack>> | null = null;
   let browser: Awaited<ReturnType<typeof launchBrowser>> | null = null;
   try {
-    const { config, tokens } = withTokens(demoConfig(sim, { cameras: 2, dataDir, apiPort: 0, fps: 4, threshold: 1 }));
+    const config = withTokens(demoConfig(sim, { cameras: 2, dataDir, apiPort: 0, fps: 4, threshold: 1 }));
     stack = await startStack({ config, log });
     const base = stack.apiUrl;
     const auth = { authorization: `Bearer ${TOKENS.admin.token}` };
@@ -122,15 +115,8 @@ const unavailable = playwrightAvailable();
     await page.getByTestId('face-file').setInputFiles(mediaPath('astronaut.png'));
     await page.waitForFunction(`!!document.querySelector('[data-testid="face-matches"], [data-testid="face-no-match"], [data-testid="face-error"]')`, undefined, { timeout: 30_000, polling: 250 });
     const faceError = await page.getByTestId('face-error').count() ? await page.getByTestId('face-error').innerText() : null;
-    const faceRoute = (await fetch(`${base}/api/v1/faces/search`, { method: 'POST', headers: auth })).status !== 404;
-    if (faceRoute) {
-      t.true(faceError === null || /face/i.test(faceError), `face search answered: ${faceError ?? 'matches or no match'}`);
-      if (faceError === null) await page.getByTestId('face-box').waitFor({ timeout: 5_000 });
-    } else {
-      // PENDING(api faces): POST /api/v1/faces/search is not in this branch yet; the console says so plainly.
-      t.log('PENDING(api faces): face search route missing; console showed:', faceError);
-      t.truthy(faceError);
-    }
+    t.true(faceError === null || /face/i.test(faceError), `face search answered: ${faceError ?? 'matches or no match'}`);
+    if (faceError === null) await page.getByTestId('face-box').waitFor({ timeout: 5_000 });
     await page.screenshot({ path: join(SHOTS, 'face-search.png') });
 
     // Live dashboard: camera health, zone sparklines and the crowd alert with its severity colour.
@@ -158,32 +144,20 @@ const unavailable = playwrightAvailable();
     await page.getByTestId('search-submit').waitFor();
     const listed = await page.locator('[data-testid="camera-list"] input').first().evaluate((el) => el.getAttribute('value'));
     t.log(`cameras offered to the ${other.department} investigator:`, cams, 'first in list:', listed);
-    if (tokens) {
-      t.false(cams.includes(cam), `the API hides ${cam} from ${other.department}`);
-      t.is(await page.locator(`[data-testid="camera-list"] input[value="${cam}"]`).count(), 0, `the console offers no ${department} camera`);
-      const cameraIds = await page.evaluate<string[]>(`fetch('/api/v1/search?limit=200', { headers: { authorization: 'Bearer ${other.token}' } }).then((r) => r.json()).then((b) => b.records.map((r) => r.cameraId))`);
-      t.false(cameraIds.includes(cam));
-      await page.waitForFunction(`!!document.querySelector('[data-testid="results"], [data-testid="no-results"]')`, undefined, { timeout: 15_000 });
-      const shown = await page.evaluate<string[]>(`[...document.querySelectorAll('[data-testid="result"] img')].map((i) => i.alt)`);
-      t.false(shown.some((alt) => alt.endsWith(` ${cam}`)), 'no result of the other department in the grid');
-    } else {
-      // PENDING(api tokens): token scoping lands from the API branch; until then the API returns every camera and
-      // this assertion cannot hold. The console shows exactly what /api/v1/cameras returned:
-      t.log('PENDING(api tokens): api.tokens not in the config schema yet; scoping assertion skipped');
-      t.is(await page.locator('[data-testid="camera-list"] input').count(), cams.length, 'the console lists exactly the cameras the API returned');
-    }
+    t.false(cams.includes(cam), `the API hides ${cam} from ${other.department}`);
+    t.is(await page.locator(`[data-testid="camera-list"] input[value="${cam}"]`).count(), 0, `the console offers no ${department} camera`);
+    const cameraIds = await page.evaluate<string[]>(`fetch('/api/v1/search?limit=200', { headers: { authorization: 'Bearer ${other.token}' } }).then((r) => r.json()).then((b) => b.records.map((r) => r.cameraId))`);
+    t.false(cameraIds.includes(cam));
+    await page.waitForFunction(`!!document.querySelector('[data-testid="results"], [data-testid="no-results"]')`, undefined, { timeout: 15_000 });
+    const shown = await page.evaluate<string[]>(`[...document.querySelectorAll('[data-testid="result"] img')].map((i) => i.alt)`);
+    t.false(shown.some((alt) => alt.endsWith(` ${cam}`)), 'no result of the other department in the grid');
     // The admin sees the audit log, with the investigator's searches in it.
     await page.getByTestId('signout').click();
     await signIn(page, base, TOKENS.admin.token);
-    if (tokens) {
-      await page.getByTestId('nav-audit').click();
-      await page.locator('[data-testid="audit"] tbody tr').first().waitFor({ timeout: 15_000 });
-      t.true((await page.getByTestId('audit').innerText()).includes(me.id), 'the audit log names who searched');
-      await page.screenshot({ path: join(SHOTS, 'audit.png') });
-    } else {
-      t.log('PENDING(api tokens): GET /api/v1/audit not in this branch yet; the console offers no audit view');
-      t.is(await page.getByTestId('nav-audit').count(), 0);
-    }
+    await page.getByTestId('nav-audit').click();
+    await page.locator('[data-testid="audit"] tbody tr').first().waitFor({ timeout: 15_000 });
+    t.true((await page.getByTestId('audit').innerText()).includes(me.id), 'the audit log names who searched');
+    await page.screenshot({ path: join(SHOTS, 'audit.png') });
     t.deepEqual(errors, [], 'no uncaught errors in the page');
   } catch (err) {
     t.log(logLines.slice(-20).join('\n'));

@@ -8,6 +8,9 @@ const KINDS: Readonly<Record<string, { summary: string; load(): Promise<(args: s
   micro: { summary: 'benchmark.js micro-benchmarks of the per-frame hot functions (ops/s, relative margin of error)', load: async () => (await import('../../bench/micro.js')).benchMicro },
   'input-size': { summary: 'experiment: centernet at smaller inputs (speed, person recall vs 512 on vtest.avi)', load: async () => (await import('../../bench/input-size.js')).benchInputSize },
   summary: { summary: 'the README Performance section (DIR/PERFORMANCE.md) from the JSON the other kinds wrote to --in DIR', load: async () => (await import('../../bench/summary.js')).benchSummary },
+  alerts: { summary: 'alerts through the durable outbox vs bare JetStream publishes; latency threshold-crossing to subscriber', load: async () => (await import('../../bench/alerts.js')).benchAlerts },
+  index: { summary: 'search index: ingest rate vs raw RocksDB puts, attribute-query and face kNN latency, recall@10 (--records N)', load: async () => (await import('../../bench/index.js')).benchIndex },
+  motion: { summary: 'the motion gate on vtest.avi: detector calls saved and person recall kept', load: async () => (await import('../../bench/motion.js')).benchMotion },
   capacity: { summary: 'largest number of cameras sustained at --fps analysed frames per second each (sweep over stream counts)', load: async () => (await import('../../bench/capacity.js')).benchCapacity },
 };
 
