@@ -55,7 +55,9 @@ async function imagesLoaded(page: Page, selector: string, timeout = 15_000): Pro
 
 const unavailable = playwrightAvailable();
 
-(unavailable ? test.skip : test)('console - an investigator searches, opens a track, searches a face and watches alerts, scoped to a department', async (t) => {
+// Without the browser a developer's machine skips; CI's set-up installs it, so there its absence is a failure.
+(unavailable && process.env['CI'] !== 'true' ? test.skip : test)('console - an investigator searches, opens a track, searches a face and watches alerts, scoped to a department', async (t) => {
+  if (unavailable) { t.fail(unavailable); return; }
   t.timeout(330_000);
   const dataDir = await mkdtemp(join(tmpdir(), 'cvcore-console-'));
   const logLines: string[] = [];
@@ -115,8 +117,9 @@ const unavailable = playwrightAvailable();
     await page.getByTestId('face-file').setInputFiles(mediaPath('astronaut.png'));
     await page.waitForFunction(`!!document.querySelector('[data-testid="face-matches"], [data-testid="face-no-match"], [data-testid="face-error"]')`, undefined, { timeout: 30_000, polling: 250 });
     const faceError = await page.getByTestId('face-error').count() ? await page.getByTestId('face-error').innerText() : null;
-    t.true(faceError === null || /face/i.test(faceError), `face search answered: ${faceError ?? 'matches or no match'}`);
-    if (faceError === null) await page.getByTestId('face-box').waitFor({ timeout: 5_000 });
+    // astronaut.png holds one clear face: the console draws its box, then matches or the no-match message.
+    t.is(faceError, null);
+    await page.getByTestId('face-box').waitFor({ timeout: 5_000 });
     await page.screenshot({ path: join(SHOTS, 'face-search.png') });
 
     // Live dashboard: camera health, zone sparklines and the crowd alert with its severity colour.
