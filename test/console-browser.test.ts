@@ -125,7 +125,7 @@ const unavailable = playwrightAvailable();
     // Live dashboard: camera health, zone sparklines and the crowd alert with its severity colour.
     await page.getByTestId('nav-live').click();
     await page.locator('[data-testid="alert"]').first().waitFor({ timeout: 20_000 });
-    await page.locator('[data-testid="zones"] svg path').first().waitFor({ timeout: 10_000 });
+    await page.locator('[data-testid="zones"] svg path').first().waitFor({ state: 'attached', timeout: 10_000 });
     const alertClass = await page.locator('[data-testid="alert"]').first().getAttribute('class');
     t.regex(alertClass ?? '', /sev-(low|medium|high|critical)/);
     t.regex(await page.getByTestId('health').innerText(), /live/);
