@@ -68,40 +68,58 @@ async function* decodeFile(file: string, fps: number, max: number): AsyncGenerat
   }
 }
 
-export async function runMotionBench(o: { frames: number; fps: number; motion?: Record<string, unknown> }): Promise<MotionBenchResult> {
-  const cfg = parseCamera({ id: 'vtest', url: 'vtest.avi', width: WIDTH, height: HEIGHT, fps: o.fps, motion: o.motion ?? {} }).motion;
-  const gate = new MotionGate(cfg, WIDTH, HEIGHT);
+interface GateTally { gate: MotionGate; analysed: number; forced: number; withPersonThrough: number; personsSkipped: number; ms: number }
+
+/**
+ * One decode and one detector pass; each motion setting in `variants` gets its own gate over the same frames
+ * (the detector dominates the cost, so a sweep costs little more than one setting).
+ */
+export async function runMotionBench(o: { frames: number; fps: number; variants: readonly Record<string, unknown>[] }): Promise<MotionBenchResult[]> {
+  const tallies: GateTally[] = o.variants.map((m) => ({
+    gate: new MotionGate(parseCamera({ id: 'vtest', url: 'vtest.avi', width: WIDTH, height: HEIGHT, fps: o.fps, motion: m }).motion, WIDTH, HEIGHT),
+    analysed: 0, forced: 0, withPersonThrough: 0, personsSkipped: 0, ms: 0,
+  }));
   const engine = await InferenceEngine.start({ backend: 'wasm', model: 'centernet', workers: 1, minScore: 0.3, iouThreshold: 0.5, classes: ['person'] });
-  let frames = 0, analysed = 0, forced = 0, withPerson = 0, withPersonThrough = 0, persons = 0, personsSkipped = 0, gateMs = 0;
+  let frames = 0, withPerson = 0, persons = 0;
   try {
     for await (const f of decodeFile(mediaPath('vtest.avi'), o.fps, o.frames)) {
       frames++;
-      const t0 = performance.now();
-      const v = gate.check(f);
-      gateMs += performance.now() - t0;
-      if (v.analyse) analysed++;
-      if (v.forced) forced++;
+      const verdicts = tallies.map((g) => {
+        const t0 = performance.now();
+        const v = g.gate.check(f);
+        g.ms += performance.now() - t0;
+        if (v.analyse) g.analysed++;
+        if (v.forced) g.forced++;
+        return v;
+      });
       const out = await engine.run([f]);
       const n = (out.detections[0] ?? []).filter((d) => d.cls === 'person' && d.score >= PERSON_SCORE).length;
       persons += n;
-      if (!v.analyse) personsSkipped += n;
-      if (n > 0) { withPerson++; if (v.analyse) withPersonThrough++; }
+      if (n > 0) withPerson++;
+      verdicts.forEach((v, i) => {
+        const g = tallies[i]!;
+        if (!v.analyse) g.personsSkipped += n;
+        if (n > 0 && v.analyse) g.withPersonThrough++;
+      });
     }
   } finally {
     await engine.stop();
   }
   const pct = (a: number, b: number): number => (b === 0 ? 0 : Math.round((1000 * a) / b) / 10);
-  return {
-    source: 'vtest.avi (opencv-doc), 640x480', frames, fps: o.fps, analysed, forced,
-    detectorCallsSavedPct: pct(frames - analysed, frames),
-    framesWithPerson: withPerson,
-    personFramesLetThroughPct: pct(withPersonThrough, withPerson),
-    personDetections: persons,
-    personDetectionsOnSkippedPct: pct(personsSkipped, persons),
-    minPersonScore: PERSON_SCORE,
-    gateMsPerFrame: Math.round((100 * gateMs) / Math.max(1, frames)) / 100,
-    motion: { threshold: cfg.threshold, minArea: cfg.minArea, alpha: cfg.alpha, forceEvery: cfg.forceEvery },
-  };
+  return tallies.map((g) => {
+    const cfg = parseCamera({ id: 'vtest', url: 'vtest.avi', motion: o.variants[tallies.indexOf(g)] }).motion;
+    return {
+      source: 'vtest.avi (opencv-doc), 640x480', frames, fps: o.fps, analysed: g.analysed, forced: g.forced,
+      detectorCallsSavedPct: pct(frames - g.analysed, frames),
+      framesWithPerson: withPerson,
+      personFramesLetThroughPct: pct(g.withPersonThrough, withPerson),
+      personDetections: persons,
+      personDetectionsOnSkippedPct: pct(g.personsSkipped, persons),
+      minPersonScore: PERSON_SCORE,
+      gateMsPerFrame: Math.round((100 * g.ms) / Math.max(1, frames)) / 100,
+      motion: { threshold: cfg.threshold, minArea: cfg.minArea, alpha: cfg.alpha, forceEvery: cfg.forceEvery },
+    };
+  });
 }
 
 export async function benchMotion(args: string[]): Promise<number> {
@@ -110,18 +128,21 @@ export async function benchMotion(args: string[]): Promise<number> {
     options: {
       frames: { type: 'string', default: '300' }, fps: { type: 'string', default: '5' },
       threshold: { type: 'string' }, 'force-every': { type: 'string' }, 'min-area': { type: 'string' },
+      // Comma-separated minArea values run side by side on the same frames (e.g. 0.001,0.01,0.03).
+      sweep: { type: 'string' },
       json: { type: 'boolean', default: false },
     },
   });
   const frames = Number(values.frames);
   if (!Number.isInteger(frames) || frames < 10) throw new RangeError('--frames must be an integer >= 10');
-  const motion: Record<string, unknown> = {};
+  const motion: Record<string, number> = {};
   if (values.threshold !== undefined) motion['threshold'] = Number(values.threshold);
   if (values['force-every'] !== undefined) motion['forceEvery'] = Number(values['force-every']);
   if (values['min-area'] !== undefined) motion['minArea'] = Number(values['min-area']);
-  const r = await runMotionBench({ frames, fps: Number(values.fps), motion });
-  if (values.json) process.stdout.write(JSON.stringify(r, null, 2) + '\n');
-  else {
+  const variants = values.sweep ? values.sweep.split(',').map((a) => ({ ...motion, minArea: Number(a) })) : [motion];
+  const results = await runMotionBench({ frames, fps: Number(values.fps), variants });
+  if (values.json) { process.stdout.write(JSON.stringify(values.sweep ? results : results[0], null, 2) + '\n'); return 0; }
+  for (const r of results) {
     process.stdout.write(`motion gate on ${r.source}, ${r.frames} frames at ${r.fps} fps (threshold ${r.motion.threshold}, minArea ${r.motion.minArea}, forceEvery ${r.motion.forceEvery})\n`);
     process.stdout.write(`  detector calls saved        ${r.detectorCallsSavedPct}% (${r.frames - r.analysed} of ${r.frames}; ${r.forced} forced)\n`);
     process.stdout.write(`  person frames let through   ${r.personFramesLetThroughPct}% (${r.framesWithPerson} frames with a person >= ${r.minPersonScore})\n`);

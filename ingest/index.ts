@@ -1,7 +1,9 @@
 /**
  * Ingest: cameras in, frames out. Each camera of the pool runs its own ffmpeg decoder (fluent-ffmpeg over
  * Debian's ffmpeg) at the analysis rate and size, restarts with backoff and stall detection, and pushes frames
- * (RGB24 in SharedArrayBuffers) into a bounded drop-oldest queue. Gives: `Frame`s, `CameraHealth`, `IngestEvent`s.
+ * (RGB24 in SharedArrayBuffers), marked by a per-camera motion gate, into a bounded drop-oldest queue; a camera
+ * can also be watched live (MPEG-1 over WebSocket). Gives: `Frame`s / `GatedFrame`s, `CameraHealth`,
+ * `IngestEvent`s. See README.md for fields, states and codes.
  */
 export { CameraPool, type CameraView } from './pool.js';
 export { CameraRunner, decoderOptionsFor, type IngestSettings } from './camera.js';

@@ -235,6 +235,7 @@ export class Pipeline {
   /** Stops cameras, lets the batches in flight finish, ends every track into the index, stops the workers. */
   async stop(): Promise<void> {
     for (const r of this.cameras.runners()) r.stop();
+    await this.cameras.live.stop(); // live-view relays would otherwise outlive the core by their idle delay
     await this.batcher.stop();
     for (const [id] of this.#state) this.#detach(id);
     await Promise.allSettled([...this.#pending]);

@@ -31,7 +31,9 @@ async function call(api: Target, method: string, path: string, body?: unknown): 
     if (body !== undefined) headers['content-type'] = 'application/json';
     res = await fetch(`${api.base}${path}`, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
   } catch (cause) {
-    throw new Error(`cannot reach the cvcore API at ${api.base} (${(cause as Error).message}); is the core running? (--api URL)`);
+    // An operator's mistake (wrong URL, core down), not a bug: one line, no stack.
+    process.stderr.write(`error: cannot reach the cvcore API at ${api.base} (${(cause as Error).message}); is the core running? (--api URL)\n`);
+    throw Object.assign(new Error('unreachable', { cause }), { reported: true });
   }
   if (res.status === 204) return null;
   const text = await res.text();
@@ -42,6 +44,12 @@ async function call(api: Target, method: string, path: string, body?: unknown): 
     throw Object.assign(new Error('api'), { reported: true });
   }
   return json;
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 const out = (s: string): void => { process.stdout.write(s + '\n'); };
@@ -91,7 +99,7 @@ export const camerasCommand: Command = {
         case 'add': {
           let body: Record<string, unknown>;
           if (values.file) {
-            body = JSON.parse(values.file === '-' ? await new Response(process.stdin as unknown as ReadableStream).text() : await readFile(values.file, 'utf8')) as Record<string, unknown>;
+            body = JSON.parse(values.file === '-' ? await readStdin() : await readFile(values.file, 'utf8')) as Record<string, unknown>;
           } else {
             if (!values.id || !values.url) { process.stderr.write(`cameras add needs --id and --url (or --file)\nusage: ${USAGE}\n`); return 2; }
             const num = (k: 'fps' | 'width' | 'height'): Record<string, number> => (values[k] !== undefined ? { [k]: Number(values[k]) } : {});
