@@ -83,22 +83,30 @@ async function pipelineFps(backend: BackendName, workers: number, batch: number,
     const queue = new FrameQueue(Math.max(8, 2 * batch * workers));
     let seq = 0;
     const next = (): Frame => ({ cameraId: 'bench', seq: seq, pts: seq / 25, capturedAt: Date.now(), width: W, height: H, data: frames[seq++ % frames.length]! });
+    // Frames are counted up to the last delivery, and the run goes on past `seconds` until at least two
+    // full rounds of batches have come back, so a long batch is never cut in half by the timer.
+    const minFrames = 2 * batch * workers;
     let delivered = 0;
+    let last = 0;
     let counting = true;
+    let done: () => void = () => undefined;
+    const finished = new Promise<void>((r) => { done = r; });
+    let t0 = 0;
     const batcher = new Batcher(engine, { maxBatch: batch, maxDelayMs: 0, maxInFlight: workers }, () => {
-      if (counting) delivered++;
+      if (!counting) return;
+      delivered++;
+      last = performance.now();
+      if (last - t0 >= seconds * 1000 && delivered >= minFrames && delivered % batch === 0) { counting = false; done(); }
       // Keep the camera queue full: the pipeline is never starved, so this is its throughput ceiling.
       queue.push(next());
     });
-    const t0 = performance.now();
+    t0 = performance.now();
     batcher.add('bench', queue);
     // Pushed after add: each push signals the batcher, which is what starts it pumping.
     for (let i = 0; i < queue.capacity; i++) queue.push(next());
-    await new Promise((r) => setTimeout(r, seconds * 1000));
-    const elapsed = (performance.now() - t0) / 1000;
-    counting = false;
+    await finished;
     await batcher.stop();
-    return delivered / elapsed;
+    return delivered / ((last - t0) / 1000);
   } finally {
     await engine.stop();
   }
