@@ -109,9 +109,11 @@ export class Batcher {
         const out = await settled;
         for (let i = 0; i < batch.length; i++) {
           const f = batch[i]!;
+          const detections = out.detections[i] ?? [];
           await this.#deliver(f, {
             cameraId: f.cameraId, seq: f.seq, capturedAt: f.capturedAt, width: f.width, height: f.height,
-            detections: out.detections[i] ?? [], inferenceMs: out.ms / batch.length, batchSize: batch.length,
+            detections, inferenceMs: out.ms / batch.length, batchSize: batch.length,
+            personCount: detections.reduce((n, d) => n + (d.cls === 'person' ? 1 : 0), 0),
           });
         }
       } catch (err) {
