@@ -46,6 +46,8 @@ export interface DetectionResult {
   /** Wall time spent in the model for the batch this frame was part of, divided by the batch size. */
   readonly inferenceMs: number;
   readonly batchSize: number;
+  /** People among the raw detections at or above the person score floor (a per-frame crowd count before tracking). */
+  readonly personCount?: number;
 }
 
 export const TRACK_STATES = { tentative: 'tentative', confirmed: 'confirmed', lost: 'lost', removed: 'removed' } as const;

@@ -131,6 +131,7 @@ export class Batcher {
           await this.#deliver(f, {
             cameraId: f.cameraId, seq: f.seq, capturedAt: f.capturedAt, width: f.width, height: f.height,
             detections, inferenceMs: analysed ? out.ms / run.length : 0, batchSize: analysed ? run.length : 0,
+            personCount: detections.reduce((n, d) => n + (d.cls === 'person' ? 1 : 0), 0),
           });
         }
       } catch (err) {

@@ -46,6 +46,8 @@ export const AGE_BANDS = ['0-17', '18-29', '30-44', '45-59', '60+'] as const;
 export type AgeBand = (typeof AGE_BANDS)[number];
 /** Faces smaller than this (px, shorter side) give descriptors and ages too noisy to index. */
 export const MIN_FACE_SIDE = 20;
+/** Largest face width as a share of the person box's width (a head seen from the front, arms at the side). */
+export const PERSON_FACE_WIDTH = 0.5;
 /** Share of a person box, from the top, searched for the face (head and shoulders). */
 export const HEAD_REGION = 0.4;
 
@@ -89,6 +91,9 @@ export async function structure(input: StructureInput, models: () => Promise<Fac
     return { attributes: { vehicleType: input.cls, colour: dominantColour(input.data, input.width, input.height, b) }, embedding: null };
   }
   if (input.cls !== 'person') return { attributes: {}, embedding: null };
+  // A face is at most about half as wide as the person's box: below that width no face can reach
+  // MIN_FACE_SIDE, so skip the models (at surveillance distances most people are this small).
+  if (b.w * PERSON_FACE_WIDTH < MIN_FACE_SIDE) return { attributes: {}, embedding: null };
   // Head and shoulders, a little wider than the box: detector boxes often clip the side of the head.
   const region: Box = { x: b.x - 0.1 * b.w, y: b.y - 0.05 * b.h, w: 1.2 * b.w, h: HEAD_REGION * b.h };
   const m = await models();
