@@ -30,6 +30,8 @@ test.serial('api - operators add, change and remove cameras within their departm
   // The stored URL keeps its credentials (the view masks them; a PATCH must not write the mask back).
   t.is(h.cameras.get('cam-tr-2').config.url, 'rtsp://u:secret@10.0.0.2/s');
 
+  const masked = await call('PATCH', '/api/v1/cameras/cam-tr-2', TOKENS.opTraffic, { url: view.url });
+  t.is(masked.status, 400, 'the masked URL of a view is not written back');
   const bad = await call('PATCH', '/api/v1/cameras/cam-tr-2', TOKENS.opTraffic, { fps: 1000 });
   t.is(bad.status, 400);
   t.regex((await bad.json() as { code: string }).code, /^CONFIG_/);
