@@ -11,3 +11,26 @@ export const DEFAULT_ADMIN_USER: NatsCredentials = Object.freeze({ user: 'admin'
 
 /** The JetStream stream over the alert subjects; nats.conf grants the core info/create/update on this name only. */
 export const ALERT_STREAM = 'CITYBRAIN_ALERTS';
+
+export interface NatsEnvSettings {
+  /** NATS_URL, or null when unset (the caller then starts the embedded server). */
+  readonly servers: string | null;
+  readonly user: string;
+  readonly pass: string;
+  /** NATS_CREDS: a creds file that replaces user/pass. */
+  readonly credsFile: string | undefined;
+}
+
+/** How a deployment points the core at its own cluster: NATS_URL, NATS_USER, NATS_PASS or NATS_CREDS. */
+export function natsSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): NatsEnvSettings {
+  const pick = (k: string): string | undefined => {
+    const v = env[k];
+    return v === undefined || v === '' ? undefined : v;
+  };
+  return {
+    servers: pick('NATS_URL') ?? null,
+    user: pick('NATS_USER') ?? DEFAULT_CORE_USER.user,
+    pass: pick('NATS_PASS') ?? DEFAULT_CORE_USER.pass,
+    credsFile: pick('NATS_CREDS'),
+  };
+}

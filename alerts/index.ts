@@ -11,4 +11,6 @@ export {
 } from './sink.js';
 export { ALERT_SCHEMA_VERSION, ALERT_V1_FIELDS, validateAlert, type CrowdAlertV1 } from './schema.js';
 export { alertSubject, eventSubject, sanitizeToken, ALERT_SUBJECTS, ALERT_SUBJECT_PREFIX, EVENT_SUBJECTS, EVENT_KINDS, type EventKind } from './subjects.js';
-export { ALERT_STREAM, DEFAULT_ADMIN_USER, DEFAULT_CORE_USER, DEFAULT_SUBSCRIBER_USER, type NatsCredentials } from './credentials.js';
+export {
+  ALERT_STREAM, DEFAULT_ADMIN_USER, DEFAULT_CORE_USER, DEFAULT_SUBSCRIBER_USER, natsSettingsFromEnv, type NatsCredentials, type NatsEnvSettings,
+} from './credentials.js';

@@ -37,6 +37,9 @@ export class Outbox {
   #lastSeq = 0;
   #depth = 0;
   #closed = false;
+  readonly #removing = new Set<Promise<void>>();
+  #toDelete: number[] = [];
+  #deleting: Promise<void> | null = null;
   /** Appends are chained so sequences are assigned and written in call order. */
   #tail: Promise<unknown> = Promise.resolve();
 
@@ -100,17 +103,37 @@ export class Outbox {
     return p;
   }
 
-  /** Deletes an entry once the server has acked it. */
-  async remove(seq: number): Promise<void> {
-    if (this.#closed) return;
-    await this.#db.del(seqKey(seq), { sync: this.#sync });
-    this.#depth -= 1;
+  /**
+   * Deletes an entry once the server has acked it. Deletes arriving in the same turn of the event loop go to
+   * RocksDB as one batch: acks come in bursts, and one write per burst halves the outbox's share of the work.
+   */
+  remove(seq: number): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    this.#toDelete.push(seq);
+    if (this.#deleting === null) {
+      this.#deleting = new Promise<void>((resolve, reject) => {
+        setImmediate(() => {
+          const seqs = this.#toDelete;
+          this.#toDelete = [];
+          this.#deleting = null;
+          const p = this.#db.batch(seqs.map((s) => ({ type: 'del' as const, key: seqKey(s) })), { sync: this.#sync })
+            .then(() => { this.#depth -= seqs.length; });
+          this.#removing.add(p);
+          p.then(resolve, reject).finally(() => this.#removing.delete(p));
+        });
+      });
+    }
+    return this.#deleting;
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
-    await this.#tail;
     this.#closed = true;
+    // Let writes under way finish: closing RocksDB under them would fail them, and a lost delete means a
+    // needless (de-duplicated) republish next time.
+    await this.#tail;
+    if (this.#deleting !== null) await this.#deleting.catch(() => undefined);
+    await Promise.allSettled([...this.#removing]);
     await this.#db.close();
   }
 }

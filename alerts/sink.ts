@@ -408,7 +408,10 @@ class AlertSinkImpl implements AlertSink {
     const wire = JSON.stringify({ ...entry.alert, publishedAt: Date.now() });
     js.publish(subject, enc.encode(wire), { msgID: entry.alert.messageId, timeout: PUBLISH_TIMEOUT_MS }).then(async (ack) => {
       // Removed only after the ack: a crash before this line republishes, and the msgID makes that a duplicate.
-      await this.#outbox.remove(entry.seq);
+      // A failed delete is logged, not retried: the entry is republished (and de-duplicated) on the next start.
+      await this.#outbox.remove(entry.seq).catch((err: unknown) => {
+        this.#setError('ALERT_OUTBOX_IO', `the outbox failed to delete acked alert ${entry.seq}: ${(err as Error).message}`);
+      });
       const q = this.#zones.get(subject);
       q?.shift();
       this.#pendingIds.delete(entry.alert.messageId);

@@ -12,6 +12,8 @@ import { ROLES, inScope } from './auth.js';
 import type { ApiContext } from './context.js';
 import { cameraView, errors, idParams } from './schemas.js';
 import type { Principal } from './types.js';
+import type { LiveViewer } from '../ingest/index.js';
+import { CvcoreError } from '../common/errors.js';
 
 /** A live client this far behind (bytes queued in the socket) misses events rather than growing the buffer. */
 export const LIVE_MAX_BUFFERED = 1 << 20;
@@ -96,6 +98,29 @@ export function cameraRoutes(app: FastifyInstance, ctx: ApiContext): void {
     ctx.camera(req, req.params.id);
     o.cameras.remove(req.params.id);
     return reply.status(204).send();
+  });
+
+  // Live view for a JSMpeg player: MPEG-TS bytes as binary messages. A camera outside the caller's scope is a
+  // 404 like a missing one, and a full camera (503, INGEST_VIEWER_LIMIT) is refused before the upgrade, so the
+  // client gets a plain HTTP error with its code.
+  app.get<{ Params: { id: string } }>('/api/v1/cameras/:id/live', {
+    websocket: true,
+    config: { access: { roles: ROLES.view, queryToken: true } },
+    schema: { summary: 'live view of a camera: MPEG-1 in MPEG-TS over WebSocket (JSMpeg); ?token= for browsers', tags: ['cameras'], params: idParams },
+    preValidation: async (req) => {
+      ctx.camera(req, req.params.id);
+      o.cameras.live.assertRoom(req.params.id);
+    },
+  }, (socket: LiveViewer & { on(event: 'close', fn: () => void): void }, req) => {
+    let detach: (() => void) | null = null;
+    try {
+      detach = o.cameras.live.attach(req.params.id, socket);
+    } catch (err) {
+      // Lost a race for the last seat between the check and the upgrade.
+      socket.close(1013, err instanceof CvcoreError ? err.code : 'INTERNAL');
+      return;
+    }
+    socket.on('close', () => detach?.());
   });
 
   app.get('/api/v1/health', {

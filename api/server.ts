@@ -2,7 +2,8 @@
  * The HTTP API (fastify): search, face search, track detail and thumbnails, the audit log, cameras (list, add,
  * change, remove, health), alert history, zone counts, snapshots, a live WebSocket, Prometheus metrics and an
  * OpenAPI document generated from the route schemas. Every guarded route needs a bearer token (role + departments)
- * and passes a per-token rate limit; errors answer `{ code, message }` with a stable code.
+ * and passes a per-token rate limit; errors answer `{ code, message }` with a stable code. The investigators'
+ * console (console/dist) is served at /console/.
  */
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import multipart from '@fastify/multipart';
@@ -17,6 +18,7 @@ import { TokenBuckets } from './rate-limit.js';
 import { cameraRoutes } from './routes-cameras.js';
 import { recordRoutes } from './routes-records.js';
 import type { ApiOptions } from './types.js';
+import { registerConsole } from '../console/serve.js';
 
 export const API_VERSION = '1.0.0';
 /** JSON bodies (camera configs) are small; the face upload has its own limit (config api.maxUploadBytes). */
@@ -141,6 +143,8 @@ export async function startApi(o: ApiOptions): Promise<ApiServer> {
 
   recordRoutes(app, ctx);
   cameraRoutes(app, ctx);
+
+  registerConsole(app);
 
   await app.listen({ host: o.host, port: o.port });
   const addr = app.server.address();

@@ -6,7 +6,7 @@
 import type { ApiConfig, ApiRole } from '../config/index.js';
 import type { Box, ZoneCount } from '../common/messages.js';
 import type { Logger } from '../common/log.js';
-import type { CameraRunner, CameraView } from '../ingest/index.js';
+import type { CameraRunner, CameraView, LiveViewHub } from '../ingest/index.js';
 import type { AlertSinkStatus, CrowdAlertV1 } from '../alerts/index.js';
 import type { BatcherStats } from '../inference/index.js';
 import type { PipelineEvent } from '../runtime/index.js';
@@ -21,6 +21,8 @@ export interface CameraRegistry {
   add(input: unknown): CameraView;
   remove(id: string): void;
   update(id: string, input: unknown): CameraView;
+  /** Live view (MPEG-1 over WebSocket) relays, started on demand. */
+  readonly live: Pick<LiveViewHub, 'assertRoom' | 'attach'>;
 }
 
 /** Recent crowd alerts, their snapshots and the latest zone counts (the Pipeline keeps them in memory). */

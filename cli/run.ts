@@ -7,6 +7,12 @@ export function reportError(err: unknown): number {
     process.stderr.write(`error ${err.code}: ${maskUrl(err.message)}\n`);
     return 2;
   }
+  // Bad arguments (parseArgs) and file-system failures (ENOENT...) are the user's input, not a bug.
+  const code = (err as { code?: unknown } | null)?.code;
+  if ((err instanceof Error && typeof code === 'string' && (code.startsWith('ERR_PARSE_ARGS') || /^E[A-Z]+$/.test(code))) || err instanceof RangeError) {
+    process.stderr.write(`error ${typeof code === 'string' ? code : 'ERR_INVALID_ARG'}: ${maskUrl((err as Error).message)}\n`);
+    return 2;
+  }
   process.stderr.write(`error: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
   return 1;
 }

@@ -25,7 +25,9 @@ export function createLogger(options: { level?: LogLevel; bindings?: Record<stri
       if (typeof v === 'string' && v.includes('://')) rec[k] = maskUrl(v);
       if (v instanceof Error) rec[k] = { message: maskUrl(v.message), code: (v as { code?: unknown }).code };
     }
-    sink(JSON.stringify(rec));
+    // Masked once more on the whole line: a URL nested in an object or an array (a camera config, an event)
+    // must not reach the log either.
+    sink(maskUrl(JSON.stringify(rec)));
   };
   return {
     debug: (m, f) => write('debug', m, f),

@@ -57,3 +57,20 @@ export function trackChild(child: ChildProcess): void {
   children.add(child);
   child.once('exit', () => children.delete(child));
 }
+
+/**
+ * The ffmpeg executable: $FFMPEG_PATH (which fluent-ffmpeg honours too) or `ffmpeg` on PATH. A missing one is
+ * a typed set-up error naming what to install, raised before any camera starts.
+ */
+export async function requireFfmpeg(): Promise<string> {
+  const { access, constants } = await import('node:fs/promises');
+  const { SetupError } = await import('./errors.js');
+  const configured = process.env['FFMPEG_PATH'];
+  const found = configured ? await access(configured, constants.X_OK).then(() => configured, () => null) : await which('ffmpeg');
+  if (!found) {
+    throw new SetupError('SETUP_FFMPEG_MISSING', configured
+      ? `FFMPEG_PATH points at ${configured}, which is not an executable`
+      : 'ffmpeg is not installed: apt-get install -y ffmpeg (npm start / npm test do this when run as root)', { detail: { ffmpeg: configured ?? 'ffmpeg' } });
+  }
+  return found;
+}

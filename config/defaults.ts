@@ -9,6 +9,18 @@ export const DEFAULTS = {
     transport: 'tcp',
     department: 'public-security',
     district: 'default',
+    hwaccel: null,
+    keyframesOnly: false,
+  },
+  // Motion gate (ingest/motion.ts): grey differences against a running-average background on a 160-pixel-wide
+  // copy of the analysis frame. A threshold of 25 grey levels ignores sensor noise and compression flicker on
+  // the sample footage; 0.1% of the frame is a walking person far from the camera at 640x480.
+  motion: {
+    enabled: true,
+    threshold: 25,
+    minArea: 0.001,
+    alpha: 0.05,
+    forceEvery: 5,
   },
   zone: { areaM2: null },
   crowdRule: {
@@ -25,6 +37,13 @@ export const DEFAULTS = {
     backoffInitialMs: 500,
     backoffMaxMs: 30_000,
     maxRetries: 0,
+    hwaccel: 'none',
+    keyframesOnlyBelowFps: 0.5,
+    // Live view: an MPEG-1 encode per watched camera; a handful of viewers per camera is what an
+    // investigation room needs, and 10 s of grace keeps a page reload from restarting ffmpeg.
+    liveMaxViewers: 4,
+    liveIdleMs: 10_000,
+    liveBitrateKbps: 800,
   },
   inference: {
     backend: 'wasm',
@@ -34,6 +53,10 @@ export const DEFAULTS = {
     iouThreshold: 0.5,
     maxBatch: 4,
     maxDelayMs: 40,
+    // Per-class floors over minScore. Person stays at the tracker's low stage (ByteTrack re-associates weak
+    // person boxes); bus and truck sit higher because centernet confuses them with each other and with cars
+    // at low scores on street footage.
+    classMinScore: { person: 0.2, bicycle: 0.3, car: 0.3, motorcycle: 0.3, bus: 0.35, truck: 0.35 },
   },
   // For centernet on surveillance footage, whose person scores sit around 0.35-0.75 (the MOT tools keep the
   // tracker's own defaults, tuned on Faster R-CNN detections that score higher).

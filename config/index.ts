@@ -9,6 +9,7 @@ import { ConfigError } from '../common/errors.js';
 import { OBJECT_CLASSES, SEVERITIES, type ObjectClass, type Severity } from '../common/messages.js';
 import { API_ROLES, BACKENDS, DEFAULTS } from './defaults.js';
 import { describe, validate, type Spec } from './schema.js';
+import { validateCrowdRule, validateLine, validateZone } from '../tracking/index.js';
 
 export { DEFAULTS, BACKENDS, API_ROLES } from './defaults.js';
 
@@ -41,9 +42,23 @@ export interface CameraConfig {
   readonly width: number;
   readonly height: number;
   readonly transport: 'tcp' | 'udp';
+  /** null: the ingest-wide setting. */
+  readonly hwaccel: HwAccel | null;
+  readonly keyframesOnly: boolean;
+  readonly motion: MotionConfig;
   readonly enabled: boolean;
   readonly zones: readonly ZoneConfig[];
   readonly lines: readonly LineConfig[];
+}
+export const HWACCELS = ['none', 'cuda'] as const;
+export type HwAccel = (typeof HWACCELS)[number];
+export interface MotionConfig {
+  readonly enabled: boolean;
+  readonly threshold: number;
+  readonly minArea: number;
+  readonly alpha: number;
+  readonly forceEvery: number;
+  readonly masks: readonly (readonly (readonly [number, number])[])[];
 }
 export type ApiRole = (typeof API_ROLES)[number];
 /** One API token: the secret (or its SHA-256), its role and the departments whose cameras it may see. */
@@ -66,7 +81,9 @@ export interface CvcoreConfig {
   readonly node: string;
   readonly dataDir: string;
   readonly cameras: readonly CameraConfig[];
-  readonly ingest: { readonly queueSize: number; readonly stallTimeoutMs: number; readonly backoffInitialMs: number; readonly backoffMaxMs: number; readonly maxRetries: number };
+  readonly ingest: { readonly queueSize: number; readonly stallTimeoutMs: number; readonly backoffInitialMs: number; readonly backoffMaxMs: number; readonly maxRetries: number;
+    readonly hwaccel: HwAccel; readonly keyframesOnlyBelowFps: number;
+    readonly liveMaxViewers: number; readonly liveIdleMs: number; readonly liveBitrateKbps: number };
   readonly inference: {
     readonly backend: (typeof BACKENDS)[number];
     readonly workers: number;
@@ -76,6 +93,7 @@ export interface CvcoreConfig {
     readonly classes: readonly ObjectClass[];
     readonly maxBatch: number;
     readonly maxDelayMs: number;
+    readonly classMinScore: Readonly<Record<ObjectClass, number>>;
   };
   readonly tracking: { readonly highScore: number; readonly lowScore: number; readonly newTrackScore: number; readonly minHits: number; readonly maxLostFrames: number };
   readonly index: { readonly batchSize: number; readonly flushMs: number; readonly trackDays: number; readonly faceDays: number };
@@ -123,6 +141,16 @@ const camera: Spec = {
     width: { kind: 'number', integer: true, description: 'analysis width in pixels (ffmpeg scale)', min: 64, max: 3840, default: d.camera.width },
     height: { kind: 'number', integer: true, description: 'analysis height in pixels', min: 64, max: 2160, default: d.camera.height },
     transport: { kind: 'string', description: 'RTSP transport', enum: ['tcp', 'udp'], default: d.camera.transport },
+    hwaccel: { kind: 'string', description: 'hardware decode for this camera (null: ingest.hwaccel)', enum: HWACCELS, nullable: true, default: d.camera.hwaccel },
+    keyframesOnly: { kind: 'boolean', description: 'decode key frames only (ffmpeg -skip_frame nokey); on by itself below ingest.keyframesOnlyBelowFps', default: d.camera.keyframesOnly },
+    motion: { kind: 'object', description: 'motion gate: frames without motion skip detection (tracks still age)', default: 'fill', fields: {
+      enabled: { kind: 'boolean', description: 'gate detection on motion (false: every frame is analysed)', default: d.motion.enabled },
+      threshold: { kind: 'number', integer: true, description: 'grey-level difference from the background that counts as motion', min: 1, max: 255, default: d.motion.threshold },
+      minArea: { kind: 'number', description: 'smallest motion region, as a fraction of the frame area', min: 0, max: 1, default: d.motion.minArea },
+      alpha: { kind: 'number', description: 'background learning rate per frame (running average)', min: 0.001, max: 1, default: d.motion.alpha },
+      forceEvery: { kind: 'number', integer: true, description: 'analyse at least every K-th frame so still objects are re-detected (0: never forced)', min: 0, max: 10_000, default: d.motion.forceEvery },
+      masks: { kind: 'array', description: 'polygons (analysis-frame pixels) where motion is ignored', default: [], maxItems: 64, items: { kind: 'array', description: 'polygon', items: point, minItems: 3, maxItems: 64 } },
+    } },
     enabled: { kind: 'boolean', description: 'decode this camera', default: true },
     zones: { kind: 'array', description: 'watched polygons', default: [], items: { kind: 'object', description: 'zone', fields: {
       id: { kind: 'string', description: 'zone id, unique per camera', pattern: ID },
@@ -150,6 +178,11 @@ export const CONFIG_SCHEMA: Spec = {
       backoffInitialMs: { kind: 'number', integer: true, description: 'first reconnect delay', min: 10, max: 600_000, default: d.ingest.backoffInitialMs },
       backoffMaxMs: { kind: 'number', integer: true, description: 'reconnect delay cap', min: 10, max: 3_600_000, default: d.ingest.backoffMaxMs },
       maxRetries: { kind: 'number', integer: true, description: 'give up (state failed) after this many failed connects in a row; 0 = never', min: 0, max: 1_000_000, default: d.ingest.maxRetries },
+      hwaccel: { kind: 'string', description: 'hardware decode for every camera (cuda: ffmpeg -hwaccel cuda; needs an NVIDIA GPU and a CUDA-enabled ffmpeg)', enum: HWACCELS, default: d.ingest.hwaccel },
+      liveMaxViewers: { kind: 'number', integer: true, description: 'live-view (WebSocket MPEG-1) viewers per camera; one more is refused with INGEST_VIEWER_LIMIT', min: 1, max: 100, default: d.ingest.liveMaxViewers },
+      liveIdleMs: { kind: 'number', integer: true, description: 'a live-view relay stops this long after its last viewer left', min: 0, max: 3_600_000, default: d.ingest.liveIdleMs },
+      liveBitrateKbps: { kind: 'number', integer: true, description: 'live-view MPEG-1 bit rate, kbit/s', min: 100, max: 20_000, default: d.ingest.liveBitrateKbps },
+      keyframesOnlyBelowFps: { kind: 'number', description: 'cameras analysed at or below this rate decode key frames only (0: only where keyframesOnly is set)', min: 0, max: 60, default: d.ingest.keyframesOnlyBelowFps },
     } },
     inference: { kind: 'object', description: 'models and backends', default: 'fill', fields: {
       backend: { kind: 'string', description: 'tfjs backend', enum: BACKENDS, default: d.inference.backend },
@@ -160,6 +193,9 @@ export const CONFIG_SCHEMA: Spec = {
       classes: { kind: 'array', description: 'classes kept', default: OBJECT_CLASSES, minItems: 1, items: { kind: 'string', description: 'class', enum: OBJECT_CLASSES } },
       maxBatch: { kind: 'number', integer: true, description: 'frames per batch across cameras', min: 1, max: 64, default: d.inference.maxBatch },
       maxDelayMs: { kind: 'number', integer: true, description: 'push a partial batch once its oldest frame waited this long', min: 0, max: 10_000, default: d.inference.maxDelayMs },
+      classMinScore: { kind: 'object', description: 'per-class lowest detection score kept (overrides minScore for that class)', default: 'fill', fields: Object.fromEntries(
+        OBJECT_CLASSES.map((c) => [c, { kind: 'number', description: `lowest ${c} score kept`, min: 0, max: 1, default: d.inference.classMinScore[c] }]),
+      ) },
     } },
     tracking: { kind: 'object', description: 'tracker', default: 'fill', fields: {
       highScore: { kind: 'number', description: 'detections at or above go to the first association stage', min: 0, max: 1, default: d.tracking.highScore },
@@ -210,10 +246,13 @@ export function parseCamera(input: unknown, path = 'camera'): CameraConfig {
 
 function checkCamera(cam: CameraConfig, path: string): void {
   const zoneIds = new Set<string>();
+  cam.lines.forEach((l, i) => validateLine(l, `${path}.lines[${i}]`));
   cam.zones.forEach((z, i) => {
     const zp = `${path}.zones[${i}]`;
     if (zoneIds.has(z.id)) throw new ConfigError('CONFIG_INVALID_VALUE', `${zp}.id: duplicate zone id "${z.id}"`, { detail: { path: `${zp}.id` } });
     zoneIds.add(z.id);
+    // Geometry (self-intersection) and rule ranges are the tracking stage's rules; they name the path too.
+    validateZone({ id: z.id, polygon: z.polygon }, zp);
     if (z.crowd) {
       if (z.crowd.clearThreshold >= z.crowd.threshold) {
         throw new ConfigError('CONFIG_INVALID_VALUE', `${zp}.crowd.clearThreshold: must be below threshold (${z.crowd.threshold})`, { detail: { path: `${zp}.crowd.clearThreshold` } });
@@ -221,6 +260,7 @@ function checkCamera(cam: CameraConfig, path: string): void {
       if (z.crowd.useDensity && z.areaM2 === null) {
         throw new ConfigError('CONFIG_INVALID_VALUE', `${zp}.crowd.useDensity: needs ${zp}.areaM2`, { detail: { path: `${zp}.crowd.useDensity` } });
       }
+      validateCrowdRule(z.crowd, `${zp}.crowd`);
     }
   });
 }

@@ -64,10 +64,29 @@ const REGISTRY: Record<BackendName, InferenceBackend> = {
   },
 };
 
+const started = new Map<BackendName, Promise<void>>();
+
+/**
+ * The backend by name. Its `init()` runs once per thread however often it is called: the detector and the
+ * face models both ask for it, and a second concurrent `tf.setBackend` while the first is pending fails.
+ */
 export function getBackend(name: BackendName): InferenceBackend {
   const b = REGISTRY[name];
   if (!b) throw new TypeError(`inference.backend must be one of ${BACKENDS.join(', ')}`);
-  return b;
+  return {
+    name: b.name,
+    packageName: b.packageName,
+    init() {
+      let p = started.get(name);
+      if (!p) {
+        p = b.init();
+        started.set(name, p);
+        // A failed start may be retried (say, after installing the package).
+        p.catch(() => started.delete(name));
+      }
+      return p;
+    },
+  };
 }
 
 /** The backends whose packages are installed here (the conformance suite runs against each). */

@@ -5,12 +5,21 @@
  * is the backpressure toward ingest. Results are delivered in dispatch order, so each camera sees its frames
  * in sequence even when batches finish out of order.
  */
-import type { DetectionResult, Frame } from '../common/messages.js';
+import type { Detection, DetectionResult, Frame } from '../common/messages.js';
 import type { FrameQueue } from '../ingest/index.js';
 import type { InferenceEngine } from './engine.js';
 
-export interface BatcherOptions { readonly maxBatch: number; readonly maxDelayMs: number; readonly maxInFlight: number }
-export interface BatcherStats { readonly batches: number; readonly frames: number; readonly meanBatch: number; readonly inFlight: number; readonly errors: number }
+export interface BatcherOptions {
+  readonly maxBatch: number;
+  readonly maxDelayMs: number;
+  readonly maxInFlight: number;
+  /**
+   * False for a frame that must not reach the model (the motion gate found nothing). Such a frame still goes
+   * through the batch, in order, and is delivered with no detections, so the tracker ages its tracks in frame order.
+   */
+  readonly analyse?: (frame: Frame) => boolean;
+}
+export interface BatcherStats { readonly batches: number; readonly frames: number; readonly skipped: number; readonly meanBatch: number; readonly inFlight: number; readonly errors: number }
 export type Deliver = (frame: Frame, result: DetectionResult) => void | Promise<void>;
 
 export class Batcher {
@@ -27,6 +36,7 @@ export class Batcher {
   #stopped = false;
   #batches = 0;
   #frames = 0;
+  #skipped = 0;
   #errors = 0;
 
   constructor(engine: InferenceEngine, options: BatcherOptions, deliver: Deliver, onError: (err: unknown) => void = () => undefined) {
@@ -53,7 +63,7 @@ export class Batcher {
   }
 
   stats(): BatcherStats {
-    return { batches: this.#batches, frames: this.#frames, meanBatch: this.#batches ? this.#frames / this.#batches : 0, inFlight: this.#inFlight, errors: this.#errors };
+    return { batches: this.#batches, frames: this.#frames, skipped: this.#skipped, meanBatch: this.#batches ? this.#frames / this.#batches : 0, inFlight: this.#inFlight, errors: this.#errors };
   }
 
   #waiting(): { count: number; oldest: number } {
@@ -99,19 +109,28 @@ export class Batcher {
 
   #dispatch(batch: Frame[]): void {
     if (this.#timer) { clearTimeout(this.#timer); this.#timer = null; }
-    this.#inFlight++;
-    this.#batches++;
-    this.#frames += batch.length;
-    const running = this.#engine.run(batch);
-    const settled = running.finally(() => { this.#inFlight--; this.#pump(); });
+    const analyse = this.#o.analyse;
+    const run = analyse ? batch.filter(analyse) : batch;
+    this.#skipped += batch.length - run.length;
+    let settled: Promise<{ detections: Detection[][]; ms: number }>;
+    if (run.length > 0) {
+      this.#inFlight++;
+      this.#batches++;
+      this.#frames += run.length;
+      settled = this.#engine.run(run).finally(() => { this.#inFlight--; this.#pump(); });
+    } else {
+      settled = Promise.resolve({ detections: [], ms: 0 });
+    }
     this.#chain = this.#chain.then(async () => {
       try {
         const out = await settled;
-        for (let i = 0; i < batch.length; i++) {
-          const f = batch[i]!;
+        let j = 0;
+        for (const f of batch) {
+          const analysed = run === batch || (analyse?.(f) ?? true);
+          const detections = analysed ? out.detections[j++] ?? [] : [];
           await this.#deliver(f, {
             cameraId: f.cameraId, seq: f.seq, capturedAt: f.capturedAt, width: f.width, height: f.height,
-            detections: out.detections[i] ?? [], inferenceMs: out.ms / batch.length, batchSize: batch.length,
+            detections, inferenceMs: analysed ? out.ms / run.length : 0, batchSize: analysed ? run.length : 0,
           });
         }
       } catch (err) {

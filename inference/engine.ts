@@ -1,14 +1,17 @@
 /**
- * The inference engine: a piscina pool of worker threads, each with its own backend and detector. Start-up
- * runs one warm-up task per thread so a missing model or backend fails `start()` with its typed error instead
- * of failing the first real frame.
+ * The inference engine: a piscina pool of worker threads, each with its own backend, detector and (loaded on
+ * first use) face models. Start-up runs one warm-up task per thread so a missing model or backend fails
+ * `start()` with its typed error instead of failing the first real frame. The same pool structures objects
+ * (secondary models on a track's best shot), so no thread sits idle while another is busy.
  */
 import { Piscina } from 'piscina';
 import { InferenceError, ModelError } from '../common/errors.js';
 import type { Detection, ObjectClass } from '../common/messages.js';
+import { modelEntry } from '../models/index.js';
 import { assertBackendAvailable, type BackendName } from './backends.js';
-import type { DetectTask, DetectTaskResult, WorkerConfig } from './worker.js';
+import type { DetectTaskResult, StructureTaskResult, TaskError, WorkerConfig, WorkerResult, WorkerTask } from './worker.js';
 import type { FrameInput } from './runner.js';
+import type { StructureInput, StructureResult } from './structure.js';
 
 export interface EngineOptions {
   readonly backend: BackendName;
@@ -17,29 +20,51 @@ export interface EngineOptions {
   readonly minScore: number;
   readonly iouThreshold: number;
   readonly classes: readonly ObjectClass[];
+  /** Per-class minimum scores overriding minScore. */
+  readonly classMinScore?: Partial<Record<ObjectClass, number>>;
 }
 
 export interface BatchOutput { readonly detections: Detection[][]; readonly ms: number; readonly numTensors: number }
 
-export class InferenceEngine {
+/** Runs the secondary models on one object's best shot. */
+export interface Structurer {
+  structure(input: StructureInput): Promise<StructureResult>;
+}
+
+/** Largest batch the model runs at once when its manifest entry names none. */
+export const DEFAULT_MODEL_BATCH = 8;
+
+export function rethrow(error: TaskError): never {
+  const Cls = error.code.startsWith('MODEL_') ? ModelError : InferenceError;
+  throw new Cls(error.code, error.message);
+}
+
+export class InferenceEngine implements Structurer {
   readonly options: EngineOptions;
-  #pool: Piscina<DetectTask, DetectTaskResult>;
+  /** The model's own batch limit (manifest `maxBatch`): larger batches from the batcher run in chunks. */
+  readonly modelBatch: number;
+  #pool: Piscina<WorkerTask, WorkerResult>;
   #closed = false;
 
-  private constructor(options: EngineOptions, pool: Piscina<DetectTask, DetectTaskResult>) {
+  private constructor(options: EngineOptions, pool: Piscina<WorkerTask, WorkerResult>, modelBatch: number) {
     this.options = options;
     this.#pool = pool;
+    this.modelBatch = modelBatch;
   }
 
   static async start(options: EngineOptions): Promise<InferenceEngine> {
     if (!Number.isInteger(options.workers) || options.workers < 1) throw new RangeError('options.workers must be a positive integer');
     assertBackendAvailable(options.backend);
+    const modelBatch = modelEntry(options.model).maxBatch ?? DEFAULT_MODEL_BATCH;
     const workerData: WorkerConfig = {
       backend: options.backend,
       model: options.model,
-      decode: { minScore: options.minScore, iouThreshold: options.iouThreshold, classes: options.classes },
+      decode: {
+        minScore: options.minScore, iouThreshold: options.iouThreshold, classes: options.classes,
+        ...(options.classMinScore ? { classMinScore: options.classMinScore } : {}),
+      },
     };
-    const pool = new Piscina<DetectTask, DetectTaskResult>({
+    const pool = new Piscina<WorkerTask, WorkerResult>({
       filename: new URL('./worker.js', import.meta.url).href,
       minThreads: options.workers,
       maxThreads: options.workers,
@@ -48,7 +73,7 @@ export class InferenceEngine {
       // Each thread runs one batch at a time; the batcher keeps the queue short (backpressure to ingest).
       concurrentTasksPerWorker: 1,
     });
-    const engine = new InferenceEngine(options, pool);
+    const engine = new InferenceEngine(options, pool, modelBatch);
     try {
       const blank: FrameInput = { data: new Uint8Array(new SharedArrayBuffer(64 * 64 * 3)), width: 64, height: 64 };
       await Promise.all(Array.from({ length: options.workers }, () => engine.run([blank])));
@@ -61,12 +86,25 @@ export class InferenceEngine {
 
   async run(frames: readonly FrameInput[]): Promise<BatchOutput> {
     if (this.#closed) throw new InferenceError('INFERENCE_POOL_CLOSED', 'the inference engine has been stopped');
-    const res = await this.#pool.run({ frames: frames.map((f) => ({ data: f.data, width: f.width, height: f.height })) });
-    if (res.error) {
-      const Cls = res.error.code.startsWith('MODEL_') ? ModelError : InferenceError;
-      throw new Cls(res.error.code, res.error.message);
+    const t0 = performance.now();
+    const detections: Detection[][] = [];
+    let numTensors = 0;
+    for (let i = 0; i < frames.length; i += this.modelBatch) {
+      // Only the views travel: a Uint8Array on a SharedArrayBuffer is shared with the worker, not cloned.
+      const chunk = frames.slice(i, i + this.modelBatch).map((f) => ({ data: f.data, width: f.width, height: f.height }));
+      const res = (await this.#pool.run({ kind: 'detect', frames: chunk })) as DetectTaskResult;
+      if (res.error) rethrow(res.error);
+      detections.push(...res.detections);
+      numTensors = res.numTensors;
     }
-    return res;
+    return { detections, ms: performance.now() - t0, numTensors };
+  }
+
+  async structure(input: StructureInput): Promise<StructureResult> {
+    if (this.#closed) throw new InferenceError('INFERENCE_POOL_CLOSED', 'the inference engine has been stopped');
+    const res = (await this.#pool.run({ kind: 'structure', input })) as StructureTaskResult;
+    if (res.error || !res.result) rethrow(res.error ?? { code: 'INFERENCE_FAILED', message: 'structure task returned nothing' });
+    return res.result;
   }
 
   get threads(): number { return this.options.workers; }

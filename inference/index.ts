@@ -1,10 +1,16 @@
 /**
- * Inference: frames in, detections out. A piscina pool of worker threads, each with one tfjs backend (wasm by
- * default) running the centernet detector from models/; a cross-stream batcher feeding it from the cameras'
- * queues. Gives: `DetectionResult`s with boxes in the source frame's pixels.
+ * Inference: frames in, detections out; best shots in, attributes out. A piscina pool of worker threads, each
+ * with one tfjs backend (wasm by default, `inference.backend` in the config) running the centernet detector
+ * from models/ on real batches, and the face models (blazeface, faceres) for structuring; a cross-stream
+ * batcher feeds it from the cameras' queues. Gives: `DetectionResult`s with boxes in the source frame's
+ * pixels, and per-track attributes (colour, vehicle type, gender, age, age band, face quality) and a face
+ * embedding. See README.md.
  */
-export { InferenceEngine, type EngineOptions, type BatchOutput } from './engine.js';
+export { InferenceEngine, type EngineOptions, type BatchOutput, type Structurer } from './engine.js';
 export { Batcher, type BatcherOptions, type BatcherStats, type Deliver } from './batcher.js';
 export { availableBackends, assertBackendAvailable, getBackend, type BackendName, type InferenceBackend } from './backends.js';
 export { decodeCenternet, nms, iou, type DecodeOptions } from './detector.js';
 export { DetectorRunner, type FrameInput } from './runner.js';
+export { dominantColour, VEHICLE_COLOURS, type VehicleColour } from './colour.js';
+export { ageBand, AGE_BANDS, type AgeBand, type StructureInput, type StructureAttributes, type StructureResult, type FaceEmbedding } from './structure.js';
+export { embedFaceFromImage, closeFaceEmbedder, setFaceEmbedderBackend } from './embed.js';

@@ -2,15 +2,27 @@
  * The detector as it runs inside one thread: a tfjs graph model loaded from verified files, frames in, typed
  * detections out. Every tensor is created inside `tf.tidy` or disposed explicitly, so the tensor count stays
  * flat however long it runs (a test checks it).
+ *
+ * Batching: centernet's backbone takes any batch once its Placeholder says so, but its post-processing head
+ * (top-k over the heat map, gathers, reshapes) was exported with batch-1 constants. So a batch runs the
+ * backbone once for every frame (`tower_0/keypoints`, `tower_0/wh`) and then the small head once per frame,
+ * fed with that frame's slice. The head is cheap next to the backbone, and per-frame results are the same as
+ * a batch of one (a test checks that the detections are identical).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import * as tfconv from '@tensorflow/tfjs-converter';
+import type * as tfconv from '@tensorflow/tfjs-converter';
 import type { Detection } from '../common/messages.js';
-import { readModel, type ModelEntry } from '../models/index.js';
+import type { ModelEntry } from '../models/index.js';
 import { getBackend, type BackendName } from './backends.js';
 import { decodeCenternet, type DecodeOptions } from './detector.js';
+import { loadGraph } from './graph.js';
 
 export interface FrameInput { readonly data: Uint8Array; readonly width: number; readonly height: number }
+
+const INPUT = 'tower_0/images';
+const HEAT = 'tower_0/keypoints';
+const WH = 'tower_0/wh';
+const DETECTIONS = 'tower_0/detections';
 
 export class DetectorRunner {
   readonly entry: ModelEntry;
@@ -27,28 +39,44 @@ export class DetectorRunner {
 
   static async create(backend: BackendName, modelName: string, decode: DecodeOptions): Promise<DetectorRunner> {
     await getBackend(backend).init();
-    const art = await readModel(modelName);
-    const model = await tfconv.loadGraphModel(tf.io.fromMemory({
-      modelTopology: art.modelTopology as tf.io.ModelArtifacts['modelTopology'],
-      weightSpecs: art.weightSpecs as tf.io.WeightsManifestEntry[],
-      weightData: art.weightData,
-    }));
-    return new DetectorRunner(model, art.entry, decode);
+    const { model, entry } = await loadGraph(modelName, { batchable: true });
+    return new DetectorRunner(model, entry, decode);
   }
 
-  /** Runs the model on one frame; the raw [N,6] rows are decoded on the CPU. */
-  async detect(frame: FrameInput): Promise<Detection[]> {
+  #input(frames: readonly FrameInput[]): tf.Tensor4D {
     const size = this.#inputSize;
-    const out = tf.tidy(() => {
-      const img = tf.tensor3d(frame.data, [frame.height, frame.width, 3], 'float32');
-      const input = tf.expandDims(tf.image.resizeBilinear(img, [size, size]), 0);
-      return this.#model.execute(input, 'tower_0/detections') as tf.Tensor;
-    });
+    // The worker reads the frame straight from its SharedArrayBuffer view; only tfjs's own upload copies it.
+    return tf.stack(frames.map((f) => tf.image.resizeBilinear(tf.tensor3d(f.data, [f.height, f.width, 3], 'float32'), [size, size]))) as tf.Tensor4D;
+  }
+
+  /** Runs the model on one frame through the whole graph (the reference path). */
+  async detect(frame: FrameInput): Promise<Detection[]> {
+    const out = tf.tidy(() => this.#model.execute({ [INPUT]: this.#input([frame]) }, DETECTIONS) as tf.Tensor);
     try {
       const rows = (await out.data()) as Float32Array;
-      return decodeCenternet(rows, this.entry.labels, size, frame.width, frame.height, this.#decode);
+      return decodeCenternet(rows, this.entry.labels, this.#inputSize, frame.width, frame.height, this.#decode);
     } finally {
       out.dispose();
+    }
+  }
+
+  /** Runs a batch: the backbone once over all frames, then the batch-1 head per frame. */
+  async detectBatch(frames: readonly FrameInput[]): Promise<Detection[][]> {
+    if (frames.length === 0) return [];
+    if (frames.length === 1) return [await this.detect(frames[0]!)];
+    const outs = tf.tidy(() => {
+      const [heat, wh] = this.#model.execute({ [INPUT]: this.#input(frames) }, [HEAT, WH]) as tf.Tensor[];
+      return frames.map((_, i) => {
+        const k = tf.slice(heat!, [i, 0, 0, 0], [1, -1, -1, -1]);
+        const w = tf.slice(wh!, [i, 0, 0, 0], [1, -1, -1, -1]);
+        return this.#model.execute({ [HEAT]: k, [WH]: w }, DETECTIONS) as tf.Tensor;
+      });
+    });
+    try {
+      const rows = await Promise.all(outs.map((o) => o.data() as Promise<Float32Array>));
+      return rows.map((r, i) => decodeCenternet(r, this.entry.labels, this.#inputSize, frames[i]!.width, frames[i]!.height, this.#decode));
+    } finally {
+      tf.dispose(outs);
     }
   }
 

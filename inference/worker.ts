@@ -1,39 +1,65 @@
 /**
- * Piscina worker: one backend and one detector per thread, created once. A task is a batch of frames whose
- * pixels sit in SharedArrayBuffers, so nothing is copied on the way in; the answer is plain detections.
+ * Piscina worker: one backend per thread, with the detector and the face models each loaded the first time a
+ * task needs them. Tasks: a batch of frames to detect, one object to structure, or one image to embed a face
+ * from. Pixels sit in SharedArrayBuffers, so nothing is copied on the way in; answers are plain data.
  */
 import { workerData } from 'node:worker_threads';
 import type { Detection } from '../common/messages.js';
-import type { BackendName } from './backends.js';
+import { getBackend, type BackendName } from './backends.js';
 import type { DecodeOptions } from './detector.js';
+import { FaceModels, type RgbImage } from './face.js';
 import { DetectorRunner, type FrameInput } from './runner.js';
+import { embedLargestFace, structure, type FaceEmbedding, type StructureInput, type StructureResult } from './structure.js';
 
 export interface WorkerConfig { readonly backend: BackendName; readonly model: string; readonly decode: DecodeOptions }
-export interface DetectTask { readonly frames: readonly FrameInput[] }
+export interface DetectTask { readonly kind?: 'detect'; readonly frames: readonly FrameInput[] }
+export interface StructureTask { readonly kind: 'structure'; readonly input: StructureInput }
+export interface EmbedTask { readonly kind: 'embed'; readonly image: RgbImage }
+export type WorkerTask = DetectTask | StructureTask | EmbedTask;
+
+/** Typed failures travel as data: an Error's class and code do not survive the thread boundary. */
+export interface TaskError { readonly code: string; readonly message: string }
 export interface DetectTaskResult {
   readonly detections: Detection[][];
   readonly ms: number;
   readonly numTensors: number;
-  /** Typed failures travel as data: an Error's class and code do not survive the thread boundary. */
-  readonly error?: { readonly code: string; readonly message: string };
+  readonly error?: TaskError;
 }
+export interface StructureTaskResult { readonly result: StructureResult | null; readonly error?: TaskError }
+export interface EmbedTaskResult { readonly face: FaceEmbedding | null; readonly error?: TaskError }
+export type WorkerResult = DetectTaskResult | StructureTaskResult | EmbedTaskResult;
 
 const cfg = workerData as WorkerConfig;
-const runner = DetectorRunner.create(cfg.backend, cfg.model, cfg.decode);
-// Keep the rejection observed; it is rethrown to each task below.
-runner.catch(() => undefined);
+const backend = getBackend(cfg.backend).init();
+backend.catch(() => undefined);
+let runner: Promise<DetectorRunner> | null = null;
+let faces: Promise<FaceModels> | null = null;
 
-export default async function detect(task: DetectTask): Promise<DetectTaskResult> {
+const detector = (): Promise<DetectorRunner> => (runner ??= DetectorRunner.create(cfg.backend, cfg.model, cfg.decode));
+const faceModels = async (): Promise<FaceModels> => {
+  await backend;
+  return (faces ??= FaceModels.load());
+};
+
+function asError(err: unknown): TaskError {
+  const e = err as { code?: unknown; message?: unknown };
+  return { code: typeof e.code === 'string' ? e.code : 'INFERENCE_FAILED', message: String(e.message ?? err) };
+}
+
+export default async function run(task: WorkerTask): Promise<WorkerResult> {
+  if (task.kind === 'structure') {
+    try { return { result: await structure(task.input, faceModels) }; } catch (err) { return { result: null, error: asError(err) }; }
+  }
+  if (task.kind === 'embed') {
+    try { return { face: await embedLargestFace(await faceModels(), task.image) }; } catch (err) { return { face: null, error: asError(err) }; }
+  }
   const t0 = performance.now();
   try {
-    const r = await runner;
-    const detections: Detection[][] = [];
-    // centernet's graph has batch-1 reshapes, so a batch runs its frames back to back in this thread.
-    for (const f of task.frames) detections.push(await r.detect(f));
+    const r = await detector();
+    // One batched backbone run, then the batch-1 head per frame (see runner.ts).
+    const detections = await r.detectBatch(task.frames);
     return { detections, ms: performance.now() - t0, numTensors: r.numTensors };
   } catch (err) {
-    const e = err as { code?: unknown; message?: unknown };
-    const code = typeof e.code === 'string' ? e.code : 'INFERENCE_FAILED';
-    return { detections: [], ms: performance.now() - t0, numTensors: -1, error: { code, message: String(e.message ?? err) } };
+    return { detections: [], ms: performance.now() - t0, numTensors: -1, error: asError(err) };
   }
 }

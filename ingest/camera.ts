@@ -5,11 +5,25 @@
 import type { CameraConfig, CvcoreConfig } from '../config/index.js';
 import { maskUrl } from '../common/log.js';
 import type { Frame } from '../common/messages.js';
-import { FfmpegDecoder } from './decoder.js';
+import { FfmpegDecoder, type DecoderOptions } from './decoder.js';
 import { FrameQueue } from './frame-queue.js';
+import { MotionGate, type GatedFrame } from './motion.js';
 import { CAMERA_STATES, classifyFfmpegError, type CameraHealth, type CameraState, type IngestEvent } from './health.js';
 
 export type IngestSettings = CvcoreConfig['ingest'];
+
+/** The decoder options for a camera: its own hwaccel over the ingest-wide one, key frames only at very low rates. */
+export function decoderOptionsFor(c: CameraConfig, settings: Pick<IngestSettings, 'hwaccel' | 'keyframesOnlyBelowFps'>, firstSeq: number): DecoderOptions {
+  const hw = c.hwaccel ?? settings.hwaccel;
+  return {
+    cameraId: c.id, url: c.url, fps: c.fps, width: c.width, height: c.height, transport: c.transport,
+    firstSeq, realtime: !/^[a-z]+:\/\//i.test(c.url),
+    hwaccel: hw === 'cuda' ? 'cuda' : null,
+    // Below about one frame every two seconds, decoding every inter frame only to throw most away costs more
+    // than it gives: key frames (typically one per 1-4 s on IP cameras) are enough.
+    keyframesOnly: c.keyframesOnly || c.fps <= settings.keyframesOnlyBelowFps,
+  };
+}
 
 export class CameraRunner {
   readonly queue: FrameQueue;
@@ -31,12 +45,15 @@ export class CameraRunner {
   #watchdog: NodeJS.Timeout | null = null;
   #runStartedAt = 0;
   #onFrame: ((f: Frame) => void) | null = null;
+  #gate: MotionGate | null;
+  #partialFrames = 0;
 
   constructor(cfg: CameraConfig, settings: IngestSettings, emit: (e: IngestEvent) => void) {
     this.#cfg = cfg;
     this.#settings = settings;
     this.#emit = emit;
     this.queue = new FrameQueue(settings.queueSize);
+    this.#gate = cfg.motion.enabled ? new MotionGate(cfg.motion, cfg.width, cfg.height) : null;
   }
 
   get config(): CameraConfig { return this.#cfg; }
@@ -76,6 +93,8 @@ export class CameraRunner {
       reason: this.#reason,
       framesDecoded: this.#framesDecoded,
       framesDropped: this.queue.dropped,
+      framesSkipped: this.#gate?.skipped ?? 0,
+      partialFrames: this.#partialFrames,
       queueDepth: this.queue.size,
       restarts: this.#restarts,
       lastFrameAt: this.#lastFrameAt,
@@ -97,10 +116,7 @@ export class CameraRunner {
     const c = this.#cfg;
     this.#setState(CAMERA_STATES.connecting, this.#code, this.#reason);
     this.#runStartedAt = Date.now();
-    const decoder = new FfmpegDecoder({
-      cameraId: c.id, url: c.url, fps: c.fps, width: c.width, height: c.height, transport: c.transport,
-      firstSeq: this.#nextSeq, realtime: !/^[a-z]+:\/\//i.test(c.url),
-    });
+    const decoder = new FfmpegDecoder(decoderOptionsFor(c, this.#settings, this.#nextSeq));
     this.#decoder = decoder;
     decoder.start({
       frame: (frame) => {
@@ -115,18 +131,34 @@ export class CameraRunner {
           this.#setState(CAMERA_STATES.live, null, null);
         }
         this.#onFrame?.(frame);
+        // The gate runs here, before the queue, so a dropped frame still taught the background model.
+        const out: Frame = this.#gate ? this.#gated(frame, this.#gate) : frame;
         const before = this.queue.dropped;
-        this.queue.push(frame);
+        this.queue.push(out);
         if (this.queue.dropped !== before) this.#emit({ type: 'dropped', cameraId: c.id, total: this.queue.dropped, at: frame.capturedAt });
+      },
+      partial: (bytes) => {
+        if (this.#decoder !== decoder) return;
+        this.#partialFrames++;
+        this.#emit({ type: 'partial_frame', cameraId: c.id, code: 'INGEST_CORRUPT_FRAME', bytes, total: this.#partialFrames, at: Date.now() });
       },
       exit: (reason) => {
         if (this.#decoder !== decoder) return;
         this.#decoder = null;
         if (this.#state === CAMERA_STATES.stopped) return;
-        const code = this.#state === CAMERA_STATES.stalled ? 'INGEST_STALLED' : classifyFfmpegError(reason);
-        this.#scheduleRetry(code, reason ?? (code === 'INGEST_STALLED' ? 'no frame within the stall timeout' : 'stream ended'));
+        // A decoder the watchdog killed keeps the watchdog's diagnosis (stalled while live, unreachable while connecting).
+        if (this.#state === CAMERA_STATES.stalled) {
+          this.#scheduleRetry(this.#code ?? 'INGEST_STALLED', this.#reason ?? 'no frame within the stall timeout');
+          return;
+        }
+        const code = classifyFfmpegError(reason);
+        this.#scheduleRetry(code, reason ?? 'stream ended');
       },
     });
+  }
+
+  #gated(frame: Frame, gate: MotionGate): GatedFrame {
+    return { ...frame, motion: gate.check(frame) };
   }
 
   #scheduleRetry(code: string, reason: string): void {

@@ -29,6 +29,51 @@ export interface DecoderEvents {
   frame(frame: Frame): void;
   /** ffmpeg ended: `reason` is its last meaningful stderr line (or null on a clean end of input). */
   exit(reason: string | null, code: number | null): void;
+  /** The output ended `bytes` into a frame (a truncated stream); that frame was discarded. Called before `exit`. */
+  partial?(bytes: number): void;
+}
+
+/**
+ * Cuts ffmpeg's rawvideo byte stream into frames of exactly `frameBytes`, each assembled straight into its own
+ * SharedArrayBuffer (the only copy on its way to inference). Rawvideo has no framing of its own, so the only
+ * wrong-sized frame possible is the last one of a stream cut short: `end()` discards it and says how long it was.
+ */
+export class FrameAssembler {
+  readonly frameBytes: number;
+  #buf: Uint8Array;
+  #filled = 0;
+
+  constructor(frameBytes: number) {
+    if (!Number.isInteger(frameBytes) || frameBytes < 1) throw new RangeError('frameBytes must be a positive integer');
+    this.frameBytes = frameBytes;
+    this.#buf = new Uint8Array(new SharedArrayBuffer(frameBytes));
+  }
+
+  /** Bytes of the frame being assembled. */
+  get pending(): number { return this.#filled; }
+
+  push(chunk: Uint8Array, emit: (data: Uint8Array) => void): void {
+    let off = 0;
+    while (off < chunk.length) {
+      const n = Math.min(this.frameBytes - this.#filled, chunk.length - off);
+      this.#buf.set(chunk.subarray(off, off + n), this.#filled);
+      this.#filled += n;
+      off += n;
+      if (this.#filled === this.frameBytes) {
+        const full = this.#buf;
+        this.#buf = new Uint8Array(new SharedArrayBuffer(this.frameBytes));
+        this.#filled = 0;
+        emit(full);
+      }
+    }
+  }
+
+  /** Ends the stream: returns the bytes of the discarded partial frame (0 when the stream ended on a frame boundary). */
+  end(): number {
+    const partial = this.#filled;
+    this.#filled = 0;
+    return partial;
+  }
 }
 
 /** The ffmpeg arguments for a camera, shared with the bare-ffmpeg benchmark so both decode the same way. */
@@ -55,6 +100,7 @@ export class FfmpegDecoder {
   #seq: number;
   #lastError: string | null = null;
   #started: number = Date.now();
+  #partialFrames = 0;
 
   constructor(options: DecoderOptions) {
     this.options = options;
@@ -65,18 +111,22 @@ export class FfmpegDecoder {
 
   start(events: DecoderEvents): void {
     const o = this.options;
-    const frameBytes = o.width * o.height * 3;
     const { input, output } = decoderArgs(o);
-    let buf = new Uint8Array(new SharedArrayBuffer(frameBytes));
-    let filled = 0;
-    let runFrames = 0;
     const interval = o.fps ? 1 / o.fps : 0;
+    let runFrames = 0;
+    const assembler = new FrameAssembler(o.width * o.height * 3);
 
     const cmd = ffmpeg(o.url).inputOptions(input).outputOptions(output);
     let exited = false;
     const finish = (reason: string | null, code: number | null): void => {
       if (exited) return;
       exited = true;
+      // A stream cut mid-frame leaves a partial frame behind: it is counted and reported, never emitted.
+      const partial = assembler.end();
+      if (partial > 0) {
+        this.#partialFrames++;
+        events.partial?.(partial);
+      }
       events.exit(this.#killed ? null : reason, code);
     };
     cmd.on('start', () => {
@@ -91,31 +141,25 @@ export class FfmpegDecoder {
     this.#started = Date.now();
     const stream = cmd.pipe();
     stream.on('data', (chunk: Buffer) => {
-      let off = 0;
-      while (off < chunk.length) {
-        const n = Math.min(frameBytes - filled, chunk.length - off);
-        buf.set(chunk.subarray(off, off + n), filled);
-        filled += n;
-        off += n;
-        if (filled === frameBytes) {
-          const frame: Frame = {
-            cameraId: o.cameraId,
-            seq: this.#seq++,
-            pts: runFrames * interval,
-            capturedAt: Date.now(),
-            width: o.width,
-            height: o.height,
-            data: buf,
-          };
-          runFrames++;
-          buf = new Uint8Array(new SharedArrayBuffer(frameBytes));
-          filled = 0;
-          events.frame(frame);
-        }
-      }
+      assembler.push(chunk, (data) => {
+        const frame: Frame = {
+          cameraId: o.cameraId,
+          seq: this.#seq++,
+          pts: runFrames * interval,
+          capturedAt: Date.now(),
+          width: o.width,
+          height: o.height,
+          data,
+        };
+        runFrames++;
+        events.frame(frame);
+      });
     });
     stream.on('error', () => { /* reported through the command's error event */ });
   }
+
+  /** Runs of this decoder that ended with a partial frame (0 or 1; a decoder runs once). */
+  get partialFrames(): number { return this.#partialFrames; }
 
   get lastError(): string | null { return this.#lastError; }
   get uptimeMs(): number { return Date.now() - this.#started; }

@@ -19,6 +19,10 @@ export interface CameraHealth {
   readonly reason: string | null;
   readonly framesDecoded: number;
   readonly framesDropped: number;
+  /** Frames the motion gate kept from the detector (they still age the tracks). */
+  readonly framesSkipped: number;
+  /** Truncated frames discarded when a decoder's output ended mid-frame (INGEST_CORRUPT_FRAME). */
+  readonly partialFrames: number;
   readonly queueDepth: number;
   readonly restarts: number;
   readonly lastFrameAt: number | null;
@@ -28,7 +32,8 @@ export interface CameraHealth {
 
 export type IngestEvent =
   | { readonly type: 'health'; readonly cameraId: string; readonly state: CameraState; readonly previous: CameraState; readonly code: string | null; readonly reason: string | null; readonly at: number }
-  | { readonly type: 'dropped'; readonly cameraId: string; readonly total: number; readonly at: number };
+  | { readonly type: 'dropped'; readonly cameraId: string; readonly total: number; readonly at: number }
+  | { readonly type: 'partial_frame'; readonly cameraId: string; readonly code: 'INGEST_CORRUPT_FRAME'; readonly bytes: number; readonly total: number; readonly at: number };
 
 /** Maps ffmpeg's last stderr line to a stable code. */
 export function classifyFfmpegError(reason: string | null): string {

@@ -7,6 +7,7 @@ import { maskUrl } from '../common/log.js';
 import { parseCamera, type CameraConfig } from '../config/index.js';
 import { CameraRunner, type IngestSettings } from './camera.js';
 import type { CameraHealth, IngestEvent } from './health.js';
+import { LiveViewHub } from './live-view.js';
 
 export interface CameraView extends Omit<CameraConfig, 'url'> {
   /** The URL with user and password replaced by ***. */
@@ -21,8 +22,15 @@ export class CameraPool {
   #added = new Set<(r: CameraRunner) => void>();
   #removed = new Set<(id: string) => void>();
 
+  /** Live view (MPEG-1 over WebSocket) of the pool's cameras, relayed on demand. */
+  readonly live: LiveViewHub;
+
   constructor(settings: IngestSettings) {
     this.#settings = settings;
+    this.live = new LiveViewHub(
+      { maxViewers: settings.liveMaxViewers, idleMs: settings.liveIdleMs, bitrateKbps: settings.liveBitrateKbps },
+      (id) => { const c = this.get(id).config; return { url: c.url, transport: c.transport }; },
+    );
   }
 
   on(fn: (e: IngestEvent) => void): () => void {
@@ -48,6 +56,7 @@ export class CameraPool {
   remove(id: string): void {
     const runner = this.get(id);
     runner.stop();
+    void this.live.close(id);
     this.#runners.delete(id);
     for (const fn of this.#removed) fn(id);
   }
@@ -77,5 +86,6 @@ export class CameraPool {
 
   stop(): void {
     for (const r of this.#runners.values()) r.stop();
+    void this.live.stop();
   }
 }

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { IngestError } from '../common/errors.js';
 import { freePort, waitForPort } from '../common/net.js';
 import { mediaPath, REPO_ROOT } from '../common/paths.js';
-import { spawnTracked, stopChild } from '../common/proc.js';
+import { requireFfmpeg, spawnTracked, stopChild } from '../common/proc.js';
 
 export type SimSource = 'vtest' | 'synthetic';
 export interface SimCamera { readonly id: string; readonly source: SimSource }
@@ -24,12 +24,14 @@ export class SimulatedCameraPool {
   #publishPort = 0;
   #clientPort = 0;
   #stopping = false;
+  #ffmpeg = 'ffmpeg';
 
   /** rtsp:// URL a camera reads (the client port; the server serves RTP over UDP). */
   url(id: string): string { return `rtsp://127.0.0.1:${this.#clientPort}/${id}`; }
   get clientPort(): number { return this.#clientPort; }
 
   async start(options: SimPoolOptions): Promise<void> {
+    this.#ffmpeg = await requireFfmpeg();
     this.#publishPort = options.publishPort ?? await freePort();
     this.#clientPort = options.clientPort ?? await freePort();
     // Each pool gets its own RTP port range so parallel pools (tests) do not collide.
@@ -52,7 +54,7 @@ export class SimulatedCameraPool {
       ? ['-hide_banner', '-loglevel', 'error', '-re', '-stream_loop', '-1', '-i', mediaPath('vtest.mp4'), '-c', 'copy', '-f', 'rtsp', target]
       : ['-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc2=size=640x480:rate=10', '-c:v', 'libx264', '-preset', 'ultrafast',
         '-tune', 'zerolatency', '-g', '20', '-pix_fmt', 'yuv420p', '-f', 'rtsp', target];
-    const p = spawnTracked('ffmpeg', args);
+    const p = spawnTracked(this.#ffmpeg, args);
     p.stderr?.on('data', () => { /* drained */ });
     p.on('error', (err) => { throw new IngestError('SETUP_FFMPEG_MISSING', `cannot start ffmpeg: ${err.message}`, { cause: err }); });
     this.#publishers.set(cam.id, p);

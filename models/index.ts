@@ -20,7 +20,11 @@ export interface ModelEntry {
   readonly outputs: Readonly<Record<string, string>>;
   readonly labels: readonly string[];
   readonly licence: string;
+  /** Where the files come from (package and path). */
+  readonly source?: string;
   readonly files: readonly ModelFile[];
+  /** Largest batch the graph runs at once (absent: the engine's default). */
+  readonly maxBatch?: number;
 }
 export interface Manifest { readonly version: number; readonly source: string; readonly models: readonly ModelEntry[] }
 
@@ -30,9 +34,12 @@ export interface ModelArtifacts {
   readonly modelTopology: unknown;
   readonly weightSpecs: unknown[];
   readonly weightData: ArrayBuffer;
+  /** The graph's signature (named inputs and outputs) where the converter wrote one. */
+  readonly signature: unknown;
 }
 
-export const MODELS_DIR = join(REPO_ROOT, 'models', 'files');
+/** Where the model files are read from: models/files, or $CVCORE_MODELS_DIR (for a deployment's own copy). */
+export const MODELS_DIR = process.env['CVCORE_MODELS_DIR'] ?? join(REPO_ROOT, 'models', 'files');
 let cached: Manifest | null = null;
 
 export function loadManifest(): Manifest {
@@ -68,7 +75,7 @@ export async function readModel(name: string, dir: string = MODELS_DIR): Promise
   const binFiles = entry.files.filter((f) => f.file.endsWith('.bin'));
   if (!jsonFile) throw new ModelError('MODEL_FILE_CORRUPT', `manifest entry ${name} names no .json graph`, { detail: { model: name } });
   const [json, ...bins] = await Promise.all([readChecked(dir, jsonFile, name), ...binFiles.map((f) => readChecked(dir, f, name))]);
-  let graph: { modelTopology?: unknown; weightsManifest?: { weights: unknown[] }[] };
+  let graph: { modelTopology?: unknown; weightsManifest?: { weights: unknown[] }[]; signature?: unknown };
   try {
     graph = JSON.parse(json!.toString('utf8')) as typeof graph;
   } catch (cause) {
@@ -82,5 +89,5 @@ export async function readModel(name: string, dir: string = MODELS_DIR): Promise
   const view = new Uint8Array(weightData);
   let off = 0;
   for (const b of bins) { view.set(b, off); off += b.length; }
-  return { entry, modelTopology: graph.modelTopology, weightSpecs: graph.weightsManifest.flatMap((g) => g.weights), weightData };
+  return { entry, modelTopology: graph.modelTopology, weightSpecs: graph.weightsManifest.flatMap((g) => g.weights), weightData, signature: graph.signature ?? null };
 }

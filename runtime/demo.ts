@@ -17,6 +17,10 @@ export interface DemoOptions {
 export const DEMO_CAMERA_PREFIX = 'cam-';
 /** The demo's analysis size: vtest.avi is 768x576, scaled to keep its aspect. */
 export const DEMO_SIZE = { width: 640, height: 480 } as const;
+/** Analysis rate per camera: what two wasm workers sustain for two cameras on two cores. */
+export const DEMO_FPS = 3;
+/** vtest.avi shows 3 to 10 people at a time, so 3 held for 2 s raises an incident within a minute or so. */
+export const DEMO_THRESHOLD = 3;
 
 /**
  * The demo's API tokens: one investigator per demo department, an operator and an admin. They are public
@@ -38,7 +42,7 @@ export async function startDemoCameras(n: number): Promise<SimulatedCameraPool> 
 
 export function demoConfig(sim: SimulatedCameraPool, o: DemoOptions): CvcoreConfig {
   const { width, height } = DEMO_SIZE;
-  const threshold = o.threshold ?? 4;
+  const threshold = o.threshold ?? DEMO_THRESHOLD;
   return parseConfig({
     node: 'cvcore-demo',
     dataDir: o.dataDir,
@@ -51,7 +55,7 @@ export function demoConfig(sim: SimulatedCameraPool, o: DemoOptions): CvcoreConf
       department: i % 2 === 0 ? 'public-security' : 'traffic',
       district: 'shinan',
       location: { lat: 36.0671 + i * 0.001, lon: 120.3826 + i * 0.001 },
-      fps: o.fps ?? 4,
+      fps: o.fps ?? DEMO_FPS,
       width, height,
       zones: [{
         id: 'plaza', name: 'whole view',
@@ -62,7 +66,8 @@ export function demoConfig(sim: SimulatedCameraPool, o: DemoOptions): CvcoreConf
         },
       }],
     })),
-    inference: { workers: 1, maxBatch: 4, maxDelayMs: 40 },
+    // Two workers keep both cores of a small machine busy; small batches keep the latency to an alert low.
+    inference: { workers: 2, maxBatch: 2, maxDelayMs: 40 },
     api: { port: o.apiPort, tokens: DEMO_TOKENS },
   });
 }

@@ -4,4 +4,4 @@
  */
 export { Pipeline, MIN_RECORD_HITS, type PipelineEvent, type PipelineOptions } from './pipeline.js';
 export { startStack, type Stack, type StackOptions } from './stack.js';
-export { demoConfig, startDemoCameras, DEMO_CAMERA_PREFIX, DEMO_TOKENS, DEMO_SIZE, type DemoOptions } from './demo.js';
+export { demoConfig, startDemoCameras, DEMO_CAMERA_PREFIX, DEMO_SIZE, DEMO_FPS, DEMO_THRESHOLD, DEMO_TOKENS, type DemoOptions } from './demo.js';

@@ -7,7 +7,7 @@ import sharp from 'sharp';
 import type { CameraConfig, CvcoreConfig } from '../config/index.js';
 import type { Logger } from '../common/log.js';
 import type { CrowdAlertEvent, DetectionResult, Frame, TrackEnd, TrackRecord, ZoneCount } from '../common/messages.js';
-import { CameraPool, type CameraRunner, type IngestEvent } from '../ingest/index.js';
+import { CameraPool, shouldAnalyse, type CameraRunner, type IngestEvent } from '../ingest/index.js';
 import { Batcher, InferenceEngine } from '../inference/index.js';
 import { CrowdRule, ZoneAnalyzer, createTracker, type Tracker } from '../tracking/index.js';
 import { encodeThumbnail, type SearchIndex } from '../search-index/index.js';
@@ -61,7 +61,7 @@ export class Pipeline {
     this.#o = o;
     this.engine = engine;
     const inf = o.config.inference;
-    this.batcher = new Batcher(engine, { maxBatch: inf.maxBatch, maxDelayMs: inf.maxDelayMs, maxInFlight: inf.workers },
+    this.batcher = new Batcher(engine, { maxBatch: inf.maxBatch, maxDelayMs: inf.maxDelayMs, maxInFlight: inf.workers, analyse: shouldAnalyse },
       (frame, result) => this.#onResult(frame, result),
       (err) => o.log.error('inference batch failed', { err: err as Error }));
     this.cameras = new CameraPool(o.config.ingest);
@@ -80,7 +80,7 @@ export class Pipeline {
     const inf = o.config.inference;
     const engine = await InferenceEngine.start({
       backend: inf.backend, model: inf.model, workers: inf.workers, minScore: Math.min(inf.minScore, o.config.tracking.lowScore),
-      iouThreshold: inf.iouThreshold, classes: inf.classes,
+      iouThreshold: inf.iouThreshold, classes: inf.classes, classMinScore: inf.classMinScore,
     });
     const p = new Pipeline(o, engine);
     for (const cam of o.config.cameras) p.cameras.add(cam);
@@ -131,8 +131,11 @@ export class Pipeline {
   async #onResult(frame: Frame, result: DetectionResult): Promise<void> {
     const st = this.#state.get(frame.cameraId);
     if (!st) return;
-    st.analysed++;
-    const step = st.tracker.update(frame.seq, frame.capturedAt, result.detections);
+    // Frames the motion gate held back come through the batcher in order, unanalysed: the tracker predicts and
+    // ages its tracks on them instead of matching detections.
+    const gated = !shouldAnalyse(frame);
+    if (!gated) st.analysed++;
+    const step = gated ? st.tracker.skip(frame.seq, frame.capturedAt) : st.tracker.update(frame.seq, frame.capturedAt, result.detections);
     for (const u of step.updates) if (u.bestShot) st.bestFrames.set(u.trackId, frame);
     for (const end of step.ended) this.#track(this.#record(st, end));
 
@@ -178,6 +181,11 @@ export class Pipeline {
     if (end.hits < MIN_RECORD_HITS) return;
     const b = end.bestShot.box;
     const thumbnail = frame ? await encodeThumbnail(frame.data, frame.width, frame.height, b) : null;
+    // Secondary models run once per track, on its best shot; a failure costs the attributes, not the record.
+    const structured = frame
+      ? await this.engine.structure({ data: frame.data, width: frame.width, height: frame.height, box: b, cls: end.cls })
+        .catch((err: unknown) => { this.#o.log.warn('structuring failed', { err: err as Error, camera: end.cameraId, track: end.trackId }); return null; })
+      : null;
     const record: TrackRecord = {
       id: `${end.cameraId}:${end.trackId}:${end.firstSeen}`,
       cameraId: end.cameraId,
@@ -189,9 +197,9 @@ export class Pipeline {
       hits: end.hits,
       score: end.bestShot.score,
       box: b,
-      attributes: {},
+      attributes: structured?.attributes ?? {},
       thumbnail,
-      embedding: null,
+      embedding: structured?.embedding ?? null,
     };
     await this.#o.index.put(record);
     this.#records++;

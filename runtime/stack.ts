@@ -10,6 +10,8 @@ import type { Logger } from '../common/log.js';
 import { openIndex, type SearchIndex } from '../search-index/index.js';
 import { openAlertSink, startNatsServer, type AlertSink, type NatsServerHandle } from '../alerts/index.js';
 import { startApi } from '../api/index.js';
+import { closeFaceEmbedder, embedFaceFromImage, setFaceEmbedderBackend } from '../inference/index.js';
+import { requireFfmpeg } from '../common/proc.js';
 import { Pipeline } from './pipeline.js';
 
 export interface StackOptions {
@@ -32,6 +34,7 @@ export interface Stack {
 
 export async function startStack(o: StackOptions): Promise<Stack> {
   const { config, log } = o;
+  await requireFfmpeg();
   const dataDir = resolve(config.dataDir);
   await mkdir(dataDir, { recursive: true });
   const cleanup: (() => Promise<unknown>)[] = [];
@@ -62,10 +65,12 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     cleanup.push(async () => { await alerts.drain(3000); await alerts.close(); });
     const pipeline = await Pipeline.start({ config, index, alerts, log });
     cleanup.push(() => pipeline.stop());
+    // Face search embeds uploads on the pipeline's backend, in a thread of its own started on the first search.
+    setFaceEmbedderBackend(config.inference.backend);
+    cleanup.push(() => closeFaceEmbedder());
     const api = await startApi({
       host: config.api.host, port: config.api.port, index, cameras: pipeline.cameras, history: pipeline, events: pipeline, stats: pipeline, alerts,
-      // inference/ has no face embedder yet (embedFaceFromImage): face search answers 503 API_FACE_UNAVAILABLE until it does.
-      faces: null, access: config.api, log,
+      faces: { embedFaceFromImage }, access: config.api, log,
     });
     cleanup.push(() => api.close());
     let stopped: Promise<void> | null = null;

@@ -5,7 +5,8 @@
 #   2. npm packages with `npm ci` when package-lock.json changed since the last install;
 #   3. sample media taken out of Debian packages (apt-get download + dpkg -x) into .cache/media;
 #   4. model files copied from @vladmandic/human into models/files with a sha256 manifest;
-#   5. the TypeScript build (tsc) when a source file is newer than the last build.
+#   5. the TypeScript build (tsc) when a source file is newer than the last build;
+#   6. the investigators' console (console/, its own npm package) when its build is missing or stale.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -18,6 +19,10 @@ need_pkgs=()
 command -v ffmpeg >/dev/null 2>&1 || need_pkgs+=(ffmpeg)
 command -v ffprobe >/dev/null 2>&1 || need_pkgs+=(ffmpeg)
 command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || need_pkgs+=(nats-server)
+# The console's browser test drives Debian's chromium; only the tests need it (npm test runs this as pretest).
+if [ "${npm_lifecycle_event:-}" = pretest ] || [ "${CVCORE_SETUP_BROWSER:-}" = 1 ]; then
+  [ -x /usr/bin/chromium ] || need_pkgs+=(chromium)
+fi
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   mapfile -t need_pkgs < <(printf '%s\n' "${need_pkgs[@]}" | sort -u)
   SUDO=""
@@ -78,8 +83,24 @@ node scripts/copy-models.mjs
 
 # --- 5. build ------------------------------------------------------------------------------------
 stamp=dist/.build-stamp
-if [ ! -f "$stamp" ] || [ -n "$(find . -path ./node_modules -prune -o -path ./dist -prune -o -path ./.cache -prune -o \( -name '*.ts' -o -name 'tsconfig.json' \) -newer "$stamp" -print -quit)" ]; then
+if [ ! -f "$stamp" ] || [ -n "$(find . -path ./node_modules -prune -o -path ./dist -prune -o -path ./.cache -prune -o -path ./console/node_modules -prune -o -path ./console/src -prune -o -path ./console/dist -prune -o \( -name '*.ts' -o -name 'tsconfig.json' \) -newer "$stamp" -print -quit)" ]; then
   log "building (tsc)"
   npx --no-install tsc -p tsconfig.json
   touch "$stamp"
+fi
+
+# --- 6. console ----------------------------------------------------------------------------------
+# A separate npm package (console/package.json and its lockfile) built by Vite into console/dist, which the
+# API serves at /console/.
+clock_sum=$(sha256sum console/package-lock.json | cut -d' ' -f1)
+if [ ! -f console/node_modules/.cvcore-lock ] || [ "$(cat console/node_modules/.cvcore-lock)" != "$clock_sum" ]; then
+  log "installing the console's npm packages (npm ci in console/)"
+  (cd console && npm ci --no-audit --no-fund --loglevel=error)
+  echo "$clock_sum" > console/node_modules/.cvcore-lock
+fi
+cstamp=console/dist/.build-stamp
+if [ ! -f "$cstamp" ] || [ ! -f console/dist/index.html ] || [ -n "$(find console/src console/index.html console/vite.config.ts console/tsconfig.json console/package-lock.json -newer "$cstamp" -print -quit)" ]; then
+  log "building the console (vite)"
+  (cd console && npm run --silent build >&2)
+  touch "$cstamp"
 fi

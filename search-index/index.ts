@@ -16,6 +16,7 @@ export { parseQuery, parseFaceOptions, QUERY_LIMITS } from './query.js';
 export { encodeThumbnail, THUMBNAIL } from './thumbnail.js';
 export { INDEX_DEFAULTS } from './store.js';
 export { RETENTION_DEFAULTS } from './retention.js';
+export { verifyIndex, type VerifyReport } from './verify.js';
 
 /** Opens (creating when missing) the index in `options.dir`; rejects with IndexError INDEX_IO when RocksDB cannot. */
 export function openIndex(options: IndexOptions): Promise<SearchIndex> {

@@ -52,6 +52,11 @@ export const thumbnailKey = (id: string): string => KIND.thumbnail + SEP + id;
 export const embeddingKey = (id: string): string => KIND.embedding + SEP + id;
 export const faceKey = (seq: number): string => KIND.face + SEP + padSeq(seq);
 export const facePrefix = KIND.face + SEP;
+
+/** Exclusive upper bound of every key that starts with `prefix` (which ends in SEP): the SEP becomes SEP_END. */
+export function prefixEnd(prefix: string): string {
+  return prefix.slice(0, -SEP.length) + SEP_END;
+}
 export function faceSeqOf(key: string): number {
   return Number(key.slice(facePrefix.length));
 }

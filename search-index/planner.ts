@@ -111,11 +111,18 @@ function compareSuffix(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a), Buffer.from(b));
 }
 
+export interface ScanResult {
+  candidates: Candidate[];
+  /** Set when the scan budget ran out first: the position of the last entry examined, for the next cursor. */
+  stoppedAt: Candidate | null;
+}
+
 /**
- * Scans the plan's ranges from the cursor, merging them in page order, and returns up to `limit + 1`
- * candidates that pass the filter (the extra one says whether there is a next page).
+ * Scans the plan's ranges from the cursor, merging them in page order, and returns up to `want` candidates
+ * that pass the filter. At most `budget` entries are examined, which bounds a query's latency when the
+ * filter rejects most of the chosen range; the caller then hands out a cursor at the stopping point.
  */
-export async function scan(db: RocksDb, p: Plan, q: SearchQuery, filter: (d: Digest) => boolean, want: number): Promise<Candidate[]> {
+export async function scan(db: RocksDb, p: Plan, q: SearchQuery, filter: (d: Digest) => boolean, want: number, budget: number): Promise<ScanResult> {
   // Time bounds as key bounds: larger start -> smaller inverted time.
   let lower = { key: q.to === undefined ? '' : invTime(q.to), inclusive: true };
   if (q.cursor !== undefined) {
@@ -127,6 +134,8 @@ export async function scan(db: RocksDb, p: Plan, q: SearchQuery, filter: (d: Dig
   const upperKey = q.from === undefined ? '\x7f' : invTime(q.from) + SEP_END;
   const readers = p.prefixes.map((prefix) => new RangeReader(db, prefix, lower, upperKey));
   const out: Candidate[] = [];
+  let examined = 0;
+  let stoppedAt: Candidate | null = null;
   try {
     for (;;) {
       let bestIdx = -1;
@@ -142,12 +151,17 @@ export async function scan(db: RocksDb, p: Plan, q: SearchQuery, filter: (d: Dig
       readers[bestIdx]!.advance();
       const [suffix, value] = best;
       const d = JSON.parse(value.toString('utf8')) as Digest;
-      if (!filter(d)) continue;
-      out.push({ id: suffix.slice(TIME_WIDTH + SEP.length), start: d[3] });
-      if (out.length >= want) break;
+      examined++;
+      if (filter(d)) {
+        out.push({ id: suffix.slice(TIME_WIDTH + SEP.length), start: d[3] });
+        if (out.length >= want) break;
+      } else if (examined >= budget) {
+        stoppedAt = { id: suffix.slice(TIME_WIDTH + SEP.length), start: d[3] };
+        break;
+      }
     }
   } finally {
     await Promise.all(readers.map((r) => r.close()));
   }
-  return out;
+  return { candidates: out, stoppedAt };
 }

@@ -10,7 +10,7 @@ import { CvcoreError, IndexError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import { AuditLog } from './audit.js';
 import { encodeCursor } from './cursor.js';
-import { META_COUNTS, SEP_END, embeddingKey, expiryKey, faceKey, facePrefix, faceSeqOf, orderSuffix, recordKey, thumbnailKey } from './keys.js';
+import { META_COUNTS, prefixEnd, embeddingKey, expiryKey, faceKey, facePrefix, faceSeqOf, orderSuffix, recordKey, thumbnailKey } from './keys.js';
 import { digestFilter, plan, scan } from './planner.js';
 import { QUERY_LIMITS, parseFaceOptions, parseQuery } from './query.js';
 import {
@@ -18,7 +18,7 @@ import {
   toStored, toSummary, validateRecord, type FaceDigest, type StoredRecord,
 } from './record.js';
 import { RETENTION_DEFAULTS, checkRetention, expiredIds, type Retention } from './retention.js';
-import { createRocks, readRange, type BatchOp, type RocksDb } from './rocks.js';
+import { ROCKS_OPEN_OPTIONS, createRocks, readRange, type BatchOp, type RocksDb } from './rocks.js';
 import type {
   AuditEntry, AuditPage, FaceMatch, FaceSearchOptions, IndexOptions, IndexStats, ReadAuditOptions, Scope, SearchIndex,
   SearchPage, SearchQuery, TrackRecord,
@@ -36,6 +36,13 @@ export const INDEX_DEFAULTS = {
   /** Face search over-fetches from the graph up to this many candidates before it falls back to an exact scan. */
   faceOverfetchMax: 4096,
   sweepChunk: 512,
+  /**
+   * Index entries one query page may examine. A page whose filter rejects most of the chosen range stops
+   * here with fewer records (possibly none) and a cursor to go on from, so no page scans without bound.
+   */
+  scanBudget: 20_000,
+  /** Face search scans exactly when the cameras/scope/time asked for hold at most this many records. */
+  faceExactMax: 5000,
 } as const;
 
 interface StoredCounts {
@@ -54,6 +61,7 @@ interface Resolved {
   sweepIntervalMs: number;
   vectorSaveIntervalMs: number;
   dimensions: number;
+  scanBudget: number;
   log: Logger | undefined;
 }
 
@@ -74,6 +82,7 @@ function resolveOptions(o: IndexOptions): Resolved {
     sweepIntervalMs: intOption(o.sweepIntervalMs, 'sweepIntervalMs', 0, 2 ** 31 - 1, INDEX_DEFAULTS.sweepIntervalMs),
     vectorSaveIntervalMs: intOption(o.vectorSaveIntervalMs, 'vectorSaveIntervalMs', 0, 2 ** 31 - 1, INDEX_DEFAULTS.vectorSaveIntervalMs),
     dimensions: intOption(o.dimensions, 'dimensions', 1, 8192, INDEX_DEFAULTS.dimensions),
+    scanBudget: intOption(o.scanBudget, 'scanBudget', 1, 10_000_000, INDEX_DEFAULTS.scanBudget),
     log: o.log,
   };
 }
@@ -109,6 +118,9 @@ export class SearchIndexImpl implements SearchIndex {
   #writeError: unknown = null;
   #closed = false;
   #closing: Promise<void> | null = null;
+  #bytesWritten = 0;
+  /** The write scheduled but not yet started, if any. */
+  #queued: Promise<void> | null = null;
 
   private constructor(o: Resolved, db: RocksDb, vectors: FaceVectors, audit: AuditLog, counts: StoredCounts) {
     this.#o = o;
@@ -136,14 +148,14 @@ export class SearchIndexImpl implements SearchIndex {
     mkdirSync(o.dir, { recursive: true });
     const db = createRocks(join(o.dir, 'db'));
     try {
-      await db.open();
+      await db.open(ROCKS_OPEN_OPTIONS);
     } catch (err) {
       throw ioError(err, `open ${o.dir}`);
     }
     try {
       const [countsBuf] = await db.getMany([META_COUNTS]);
       const counts: StoredCounts = countsBuf ? decodeJson<StoredCounts>(countsBuf) : { records: 0, faces: 0, faceSeq: 1, prefixes: {} };
-      const lastFace = await readRange(db, { gte: facePrefix, lt: facePrefix + SEP_END, reverse: true, limit: 1, values: false });
+      const lastFace = await readRange(db, { gte: facePrefix, lt: prefixEnd(facePrefix), reverse: true, limit: 1, values: false });
       const maxSeq = lastFace[0] ? faceSeqOf(lastFace[0][0]) : 0;
       counts.faceSeq = Math.max(counts.faceSeq, maxSeq + 1);
       const vectors = new FaceVectors(o.dir, o.dimensions, o.log);
@@ -160,7 +172,7 @@ export class SearchIndexImpl implements SearchIndex {
 
   /** Adds to the graph every face stored after sequence `after`. */
   static async #catchUp(db: RocksDb, vectors: FaceVectors, after: number): Promise<number> {
-    const it = db.iterator({ gt: faceKey(after), lt: facePrefix + SEP_END });
+    const it = db.iterator({ gt: faceKey(after), lt: prefixEnd(facePrefix) });
     let added = 0;
     try {
       for (;;) {
@@ -206,13 +218,18 @@ export class SearchIndexImpl implements SearchIndex {
     }
   }
 
-  /** Queues a write of everything pending at the time it runs. */
+  /** Queues a write of everything pending at the time it runs; one queued write serves every caller until it starts. */
   #schedule(): Promise<void> {
     if (this.#flushTimer) {
       clearTimeout(this.#flushTimer);
       this.#flushTimer = null;
     }
-    const run = this.#chain.then(() => this.#writePending());
+    if (this.#queued) return this.#queued;
+    const run = this.#chain.then(() => {
+      this.#queued = null;
+      return this.#writePending();
+    });
+    this.#queued = run;
     this.#chain = run.catch((err: unknown) => {
       this.#writeError = err;
       this.#o.log?.error('index write failed', { err });
@@ -291,6 +308,7 @@ export class SearchIndexImpl implements SearchIndex {
       throw ioError(err, 'write a batch');
     }
     this.#applyCounts(delta, dRecords, dFaces, seq);
+    for (const op of ops) this.#bytesWritten += op.key.length + (op.type === 'put' ? op.value.length : 0);
     this.#vectors.remove(removedSeqs);
     this.#vectors.add(newSeqs, flat);
   }
@@ -353,7 +371,7 @@ export class SearchIndexImpl implements SearchIndex {
     const limit = q.limit ?? QUERY_LIMITS.defaultLimit;
     try {
       const p = plan(q, scope, (prefix) => this.#counts.get(prefix) ?? 0, this.#records);
-      const candidates = await scan(this.#db, p, q, digestFilter(q, scope), limit + 1);
+      const { candidates, stoppedAt } = await scan(this.#db, p, q, digestFilter(q, scope), limit + 1, this.#o.scanBudget);
       const page = candidates.slice(0, limit);
       const bufs = await this.#db.getMany(page.map((c) => recordKey(c.id)));
       const records = [];
@@ -364,6 +382,7 @@ export class SearchIndexImpl implements SearchIndex {
         records.push(toSummary(s));
       }
       const last = page[page.length - 1];
+      if (stoppedAt) return { records, nextCursor: encodeCursor(stoppedAt) };
       return { records, nextCursor: candidates.length > limit && last ? encodeCursor(last) : null };
     } catch (err) {
       throw ioError(err, 'run a query');
@@ -386,6 +405,14 @@ export class SearchIndexImpl implements SearchIndex {
       (!depts || depts.has(fd[1])) && (!cams || cams.has(fd[2])) && fd[3] >= from && fd[3] <= to;
     const q = normalise(embedding);
     try {
+      // When the cameras, scope or the whole index hold few records, an exact scan of their faces is both
+      // exact and cheaper than the graph plus filtering.
+      const narrow: SearchQuery = { ...(o.cameraIds ? { cameraIds: o.cameraIds } : {}), ...(o.from !== undefined ? { from: o.from } : {}), ...(o.to !== undefined ? { to: o.to } : {}) };
+      const p = plan(narrow, scope, (prefix) => this.#counts.get(prefix) ?? 0, this.#records);
+      if (p.estimate <= INDEX_DEFAULTS.faceExactMax) {
+        const { candidates } = await scan(this.#db, p, narrow, digestFilter(narrow, scope), p.estimate + 1, Number.POSITIVE_INFINITY);
+        return await this.#matches((await this.#rerank(q, candidates.map((c) => c.id))).slice(0, k), depts);
+      }
       const found = new Map<string, number>();
       const checked = new Set<number>();
       const size = this.#vectors.size;
@@ -409,25 +436,39 @@ export class SearchIndexImpl implements SearchIndex {
           for (const [id, sim] of exact) found.set(id, sim);
           exhausted = true;
         }
-        fetch *= 4;
+        fetch = Math.min(fetch * 4, INDEX_DEFAULTS.faceOverfetchMax);
       }
-      const top = [...found].sort((a, b) => b[1] - a[1]).slice(0, k);
-      const bufs = await this.#db.getMany(top.map(([id]) => recordKey(id)));
-      const out: FaceMatch[] = [];
-      bufs.forEach((b, i) => {
-        if (!b) return;
-        const s = decodeJson<StoredRecord>(b);
-        if (depts && !depts.has(s.department)) return;
-        out.push({ record: toSummary(s), similarity: top[i]![1] });
-      });
-      return out;
+      return await this.#matches((await this.#rerank(q, [...found.keys()])).slice(0, k), depts);
     } catch (err) {
       throw ioError(err, 'search faces');
     }
   }
 
+  /** Loads the records of ranked ids, checking the scope once more on the record itself. */
+  async #matches(top: Array<[string, number]>, depts: Set<string> | null): Promise<FaceMatch[]> {
+    const bufs = await this.#db.getMany(top.map(([id]) => recordKey(id)));
+    const out: FaceMatch[] = [];
+    bufs.forEach((b, i) => {
+      if (!b) return;
+      const s = decodeJson<StoredRecord>(b);
+      if (depts && !depts.has(s.department)) return;
+      out.push({ record: toSummary(s), similarity: top[i]![1] });
+    });
+    return out;
+  }
+
+  /** Exact similarities from the stored float embeddings, best first. */
+  async #rerank(q: Float32Array, ids: string[]): Promise<Array<[string, number]>> {
+    const embs = await this.#db.getMany(ids.map(embeddingKey));
+    const out: Array<[string, number]> = [];
+    embs.forEach((b, i) => {
+      if (b) out.push([ids[i]!, dot(q, embeddingFromBytes(b))]);
+    });
+    return out.sort((a, b) => b[1] - a[1]);
+  }
+
   async #exactFaces(q: Float32Array, pass: (fd: FaceDigest) => boolean, k: number): Promise<Array<[string, number]>> {
-    const it = this.#db.iterator({ gte: facePrefix, lt: facePrefix + SEP_END });
+    const it = this.#db.iterator({ gte: facePrefix, lt: prefixEnd(facePrefix) });
     const best: Array<[string, number]> = [];
     try {
       for (;;) {
@@ -516,7 +557,7 @@ export class SearchIndexImpl implements SearchIndex {
   }
 
   stats(): IndexStats {
-    return { records: this.#records, faces: this.#faces, pendingWrites: this.#pending.size };
+    return { records: this.#records, faces: this.#faces, pendingWrites: this.#pending.size, bytesWritten: this.#bytesWritten };
   }
 
   #saveVectors(): void {

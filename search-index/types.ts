@@ -18,6 +18,8 @@ export interface IndexOptions {
   sweepIntervalMs?: number;
   /** How often the face-vector file is saved when it changed, ms; 0 saves only on close. Default 5 minutes. */
   vectorSaveIntervalMs?: number;
+  /** Index entries one query page may examine before it returns what it has with a cursor. Default 20000. */
+  scanBudget?: number;
   /** Embedding length. Default 1024 (faceres). */
   dimensions?: number;
   log?: Logger;
@@ -59,7 +61,11 @@ export interface TrackRecordSummary {
   readonly hasFace: boolean;
 }
 
-/** Ordered by start time descending, then id ascending. */
+/**
+ * Ordered by start time descending, then id ascending. `nextCursor` is null at the end. A page can hold fewer
+ * than `limit` records (even none) while `nextCursor` is set, when the page reached its scan budget: go on
+ * with the cursor to see more.
+ */
 export interface SearchPage {
   records: TrackRecordSummary[];
   nextCursor: string | null;
@@ -110,6 +116,8 @@ export interface IndexStats {
   records: number;
   faces: number;
   pendingWrites: number;
+  /** Key and value bytes of record batches written since open (the benchmark's raw baseline writes as many). */
+  bytesWritten: number;
 }
 
 export interface SearchIndex {

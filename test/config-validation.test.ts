@@ -68,3 +68,10 @@ test('config - an unreadable or non-JSON file is CONFIG_UNREADABLE', async (t) =
   await writeFile(good, JSON.stringify({ cameras: [cam()] }));
   t.is((await loadConfig(good)).cameras[0]?.id, 'c1');
 });
+
+test('config - a self-intersecting zone polygon is rejected with its path', (t) => {
+  const bowtie = { id: 'z', polygon: [[0, 0], [10, 10], [10, 0], [0, 10]] };
+  const err = t.throws<Error & { code: string; detail: Record<string, unknown> }>(() => parseConfig({ cameras: [cam({ zones: [bowtie] })] }));
+  t.is(err?.code, 'TRACKING_BAD_ZONE');
+  t.regex(err?.message ?? '', /cameras\[0\]\.zones\[0\]/);
+});

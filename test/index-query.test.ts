@@ -19,10 +19,11 @@ function expected(all: TrackRecordSummary[], q: SearchQuery): string[] {
     .map((r) => r.id);
 }
 
-test('index - query by attributes, classes, cameras and time matches a brute-force scan', async (t) => {
+for (const scanBudget of [undefined, 25]) {
+test(`index - query by attributes, classes, cameras and time matches a brute-force scan (scan budget ${scanBudget ?? 'default'})`, async (t) => {
   const { dir, cleanup } = tempDir('query');
   t.teardown(cleanup);
-  const index = await openIndex({ dir, batchSize: 100, flushMs: 10, sweepIntervalMs: 0 });
+  const index = await openIndex({ dir, batchSize: 100, flushMs: 10, sweepIntervalMs: 0, ...(scanBudget ? { scanBudget } : {}) });
   const rand = rng(7);
   const all: TrackRecordSummary[] = [];
   for (let i = 0; i < 2000; i++) {
@@ -63,11 +64,12 @@ test('index - query by attributes, classes, cameras and time matches a brute-for
       got.push(...page.records.map((r) => r.id));
       cursor = page.nextCursor;
       pages++;
-    } while (cursor !== null && pages < 200);
+    } while (cursor !== null && pages < 2000);
     t.deepEqual(got, want, JSON.stringify(q));
   }
   await index.close();
 });
+}
 
 test('index - get returns the whole record and put of the same id replaces it', async (t) => {
   const { dir, cleanup } = tempDir('get');

@@ -59,7 +59,8 @@ export class ByteTracker implements Tracker {
       else if (d.score >= o.lowScore) low.push(d);
     }
 
-    const pool = this.#tracks.filter((t) => t.state !== TRACK_STATES.tentative);
+    // Tracks #advance just removed for missing too long must not take a detection back.
+    const pool = this.#tracks.filter((t) => t.state === TRACK_STATES.confirmed || t.state === TRACK_STATES.lost);
     const tentative = this.#tracks.filter((t) => t.state === TRACK_STATES.tentative);
 
     // Stage 1: confident detections against every track that has been real (confirmed or lost).
@@ -132,12 +133,26 @@ export class ByteTracker implements Tracker {
 
   #match(tracks: readonly Track[], dets: readonly Detection[], limit: number, fuse: boolean) {
     if (tracks.length === 0 || dets.length === 0) return [];
-    const boxes = tracks.map((t) => t.kf.box());
+    // Sweep over detections sorted by left edge: only boxes whose x-ranges overlap can have IoU, which turns the
+    // all-pairs loop into roughly linear work at a thousand boxes a frame.
+    const order = dets.map((_, k) => k).sort((a, b) => dets[a]!.box.x - dets[b]!.box.x);
+    const lefts = order.map((k) => dets[k]!.box.x);
+    let widest = 0;
+    for (const d of dets) widest = Math.max(widest, d.box.w);
     const edges: Edge[] = [];
     for (let ti = 0; ti < tracks.length; ti++) {
-      const tb = boxes[ti]!;
+      const tb = tracks[ti]!.kf.box();
       const cls = tracks[ti]!.cls;
-      for (let di = 0; di < dets.length; di++) {
+      let lo = 0;
+      let hi = order.length;
+      const from = tb.x - widest;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (lefts[mid]! < from) lo = mid + 1;
+        else hi = mid;
+      }
+      for (let k = lo; k < order.length && lefts[k]! < tb.x + tb.w; k++) {
+        const di = order[k]!;
         const d = dets[di]!;
         if (d.cls !== cls) continue;
         const overlap = iou(tb, d.box);

@@ -132,7 +132,7 @@ export class ZoneAnalyzer {
   readonly cameraId: string;
   readonly #zones: readonly ZoneSpec[];
   readonly #lines: LineState[];
-  /** zone id -> track id -> time the current stay began. */
+  /** zone id -> track id -> time the current stay began (only tracks inside now, so it stays bounded). */
   readonly #enteredAt = new Map<string, Map<number, number>>();
   #lastAt = 0;
 
@@ -165,6 +165,7 @@ export class ZoneAnalyzer {
     }
 
     const crossings: LineCrossing[] = [];
+    const seen = new Set(updates.map((u) => u.trackId));
     for (const line of this.#lines) {
       for (const u of updates) {
         if (u.state === TRACK_STATES.removed) {
@@ -191,6 +192,9 @@ export class ZoneAnalyzer {
         }
         line.tracks.set(u.trackId, { point: p, side: s !== 0 ? s : prev?.side ?? 0 });
       }
+      // The tracker reports every live track each step (lost ones included), so one missing from the batch has
+      // ended (e.g. the camera stopped): forget it, or the map would grow for as long as the camera runs.
+      for (const id of line.tracks.keys()) if (!seen.has(id)) line.tracks.delete(id);
     }
     return { counts, crossings };
   }

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { createLogger } from '../../common/log.js';
 import { CACHE_DIR } from '../../common/paths.js';
-import { demoConfig, startDemoCameras, startStack, type Stack } from '../../runtime/index.js';
+import { DEMO_FPS, DEMO_THRESHOLD, demoConfig, startDemoCameras, startStack, type Stack } from '../../runtime/index.js';
 import type { SimulatedCameraPool } from '../../ingest/index.js';
 import type { Command } from '../command.js';
 import { reportError, runUntilSignal } from '../run.js';
@@ -37,8 +37,8 @@ export const demoCommand: Command = {
           cameras: { type: 'string', default: '2' },
           port: { type: 'string', default: '8080' },
           'data-dir': { type: 'string', default: resolve(CACHE_DIR, 'demo-data') },
-          fps: { type: 'string', default: '4' },
-          threshold: { type: 'string', default: '4' },
+          fps: { type: 'string', default: String(DEMO_FPS) },
+          threshold: { type: 'string', default: String(DEMO_THRESHOLD) },
         },
       });
       const n = Number(values.cameras);

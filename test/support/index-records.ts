@@ -6,7 +6,7 @@ import type { ObjectClass, TrackRecord } from '../../common/messages.js';
 
 export function tempDir(tag: string): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), `cvcore-${tag}-`));
-  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 }) };
 }
 
 /** A small deterministic PRNG (mulberry32) so failures reproduce. */

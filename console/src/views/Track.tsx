@@ -1,0 +1,50 @@
+/** One track: its best shot, camera, time span, attributes, and the camera's live view where it is live. */
+import { useEffect, useState } from 'preact/hooks';
+import { ApiError } from '../api';
+import { useSession } from '../context';
+import { label } from '../i18n';
+import { valueLabel } from '../filters';
+import { LiveButton } from '../components/LivePlayer';
+import type { TrackSummary } from '../types';
+
+export function TrackView({ id }: { id: string }) {
+  const { client, t, fmt, cameras, lang } = useSession();
+  const [track, setTrack] = useState<TrackSummary | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    let stale = false;
+    setTrack(null);
+    setError(null);
+    client.track(id).then((r) => { if (!stale) setTrack(r); })
+      .catch((err: unknown) => { if (!stale) setError(err instanceof ApiError ? `${err.code}: ${err.message}` : String(err)); });
+    return () => { stale = true; };
+  }, [id, client]);
+
+  const back = <a href="#" onClick={(e) => { e.preventDefault(); history.back(); }} class="back">← {t('back')}</a>;
+  if (error) return <section>{back}<p class="error" role="alert">{t('error')}: {error}</p></section>;
+  if (!track) return <section>{back}<p>{t('loading')}</p></section>;
+  const cam = cameras.find((c) => c.id === track.cameraId);
+  const attrs = Object.entries(track.attributes ?? {});
+  return (
+    <section class="track card" data-testid="track">
+      {back}
+      <h2>{t('track')} <code>{track.id}</code></h2>
+      <div class="track-body">
+        <div class="shots">
+          {track.hasThumbnail !== false && <img src={client.thumbnailUrl(track.id)} alt={track.cls} data-testid="track-thumbnail" />}
+        </div>
+        <dl>
+          <dt>{t('cls')}</dt><dd>{label(t, 'cls_', track.cls)}</dd>
+          <dt>{t('camera')}</dt><dd data-testid="track-camera">{cam?.name ?? track.cameraId} <small>{track.cameraId}</small></dd>
+          <dt>{t('department')}</dt><dd>{track.department} · {track.district}</dd>
+          <dt>{t('timeSpan')}</dt><dd><time>{fmt.dateTime(track.start)}</time> – <time>{fmt.time(track.end)}</time> ({fmt.duration(track.end - track.start)})</dd>
+          <dt>{t('hits')}</dt><dd>{track.hits}</dd>
+          <dt>{t('score')}</dt><dd>{fmt.percent(track.score)}</dd>
+          <dt>{t('attributes')}</dt>
+          <dd>{attrs.length ? attrs.map(([k, v]) => <span class="chip">{k}: {valueLabel(lang, String(v))}</span>) : <span class="hint">{t('noAttributes')}</span>}</dd>
+        </dl>
+      </div>
+      {cam && <LiveButton cameraId={cam.id} live={cam.health.state === 'live'} />}
+    </section>
+  );
+}

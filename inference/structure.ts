@@ -1,0 +1,103 @@
+/**
+ * Structuring one object from its best shot, inside a worker thread: vehicles get a type (from the detector's
+ * class) and a named colour; people get a face search in the upper part of their box, then gender, age, an age
+ * band, a face-quality score and the face descriptor. Runs once per track (at track end), not per frame.
+ */
+import { InferenceError } from '../common/errors.js';
+import { VEHICLE_CLASSES, type Box, type ObjectClass } from '../common/messages.js';
+import { dominantColour } from './colour.js';
+import { FaceModels, faceQuality, type FaceBox, type RgbImage } from './face.js';
+
+export interface StructureInput {
+  /** RGB24 pixels of the whole frame, ideally a view on a SharedArrayBuffer (not copied into the worker). */
+  readonly data: Uint8Array;
+  readonly width: number;
+  readonly height: number;
+  /** The object's box in the frame's pixels. */
+  readonly box: Box;
+  readonly cls: ObjectClass;
+}
+
+// A type alias, not an interface, so it is assignable to TrackRecord's Record<string, string | number>.
+export type StructureAttributes = {
+  readonly colour?: string;
+  readonly vehicleType?: string;
+  readonly gender?: string;
+  readonly age?: number;
+  readonly ageBand?: string;
+  readonly faceQuality?: number;
+};
+
+export interface StructureResult {
+  readonly attributes: StructureAttributes;
+  /** The face descriptor (1024-d, L2-normalised) for people whose face was found, else null. */
+  readonly embedding: Float32Array | null;
+}
+
+export interface FaceEmbedding {
+  readonly embedding: Float32Array;
+  readonly box: Box;
+  readonly quality: number;
+  readonly gender: string;
+  readonly age: number;
+}
+
+export const AGE_BANDS = ['0-17', '18-29', '30-44', '45-59', '60+'] as const;
+export type AgeBand = (typeof AGE_BANDS)[number];
+/** Faces smaller than this (px, shorter side) give descriptors and ages too noisy to index. */
+export const MIN_FACE_SIDE = 20;
+/** Share of a person box, from the top, searched for the face (head and shoulders). */
+export const HEAD_REGION = 0.4;
+
+export function ageBand(age: number): AgeBand {
+  if (age < 18) return '0-17';
+  if (age < 30) return '18-29';
+  if (age < 45) return '30-44';
+  if (age < 60) return '45-59';
+  return '60+';
+}
+
+export function checkInput(input: StructureInput): void {
+  const { data, width, height, box } = input;
+  if (!(width > 0 && height > 0) || data.length < width * height * 3) {
+    throw new InferenceError('INFERENCE_BAD_INPUT', `frame buffer of ${data.length} bytes does not hold ${width}x${height} RGB24`, { detail: { width, height, bytes: data.length } });
+  }
+  if (!(box.w > 0 && box.h > 0) || box.x >= width || box.y >= height || box.x + box.w <= 0 || box.y + box.h <= 0) {
+    throw new InferenceError('INFERENCE_BAD_INPUT', 'box lies outside the frame or is empty', { detail: { box, width, height } });
+  }
+}
+
+async function describeFace(models: FaceModels, img: RgbImage, face: FaceBox): Promise<FaceEmbedding> {
+  const d = await models.describe(img, FaceModels.cropBox(face));
+  return { embedding: d.embedding, box: face.box, quality: faceQuality(img, face).quality, gender: d.gender, age: d.age };
+}
+
+/** The largest face in the whole image (uploads for face search), or null. */
+export async function embedLargestFace(models: FaceModels, img: RgbImage): Promise<FaceEmbedding | null> {
+  const faces = (await models.detect(img)).filter((f) => Math.min(f.box.w, f.box.h) >= MIN_FACE_SIDE);
+  if (faces.length === 0) return null;
+  const largest = faces.reduce((a, b) => (b.box.w * b.box.h > a.box.w * a.box.h ? b : a));
+  return describeFace(models, img, largest);
+}
+
+/** `models` is loaded on demand by the caller: vehicles never need the face models. */
+export async function structure(input: StructureInput, models: () => Promise<FaceModels>): Promise<StructureResult> {
+  checkInput(input);
+  const img: RgbImage = { data: input.data, width: input.width, height: input.height };
+  const b = input.box;
+  if (VEHICLE_CLASSES.includes(input.cls)) {
+    return { attributes: { vehicleType: input.cls, colour: dominantColour(input.data, input.width, input.height, b) }, embedding: null };
+  }
+  if (input.cls !== 'person') return { attributes: {}, embedding: null };
+  // Head and shoulders, a little wider than the box: detector boxes often clip the side of the head.
+  const region: Box = { x: b.x - 0.1 * b.w, y: b.y - 0.05 * b.h, w: 1.2 * b.w, h: HEAD_REGION * b.h };
+  const m = await models();
+  const faces = (await m.detect(img, region)).filter((f) => Math.min(f.box.w, f.box.h) >= MIN_FACE_SIDE);
+  const face = faces[0];
+  if (!face) return { attributes: {}, embedding: null };
+  const f = await describeFace(m, img, face);
+  return {
+    attributes: { gender: f.gender, age: Math.round(f.age), ageBand: ageBand(f.age), faceQuality: Math.round(f.quality * 1000) / 1000 },
+    embedding: f.embedding,
+  };
+}

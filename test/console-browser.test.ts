@@ -1,0 +1,197 @@
+/**
+ * The investigators' console in a real browser (Debian's chromium driven by playwright-core) against the demo
+ * stack with real indexed data: sign in, attribute search with thumbnails, a track, a face search with
+ * astronaut.png, a crowd alert on the live dashboard, the language switch, and department scoping. Saves a
+ * screenshot of each view to docs/screenshots/ for the README.
+ */
+import test from 'ava';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseConfig, type CvcoreConfig } from '../config/index.js';
+import { createLogger } from '../common/log.js';
+import { mediaPath, REPO_ROOT } from '../common/paths.js';
+import { demoConfig, startDemoCameras, startStack } from '../runtime/index.js';
+import { launchBrowser, playwrightAvailable, type Page } from './support/browser.js';
+
+const SHOTS = join(REPO_ROOT, 'docs', 'screenshots');
+
+/** The tokens of the API contract (roles investigator/operator/admin, one department each, or all for admin). */
+const TOKENS = {
+  admin: { id: 'console-admin', token: 'console-test-admin-token', role: 'admin', department: '*' },
+  police: { id: 'console-police', token: 'console-test-police-token', role: 'investigator', department: 'public-security' },
+  traffic: { id: 'console-traffic', token: 'console-test-traffic-token', role: 'investigator', department: 'traffic' },
+} as const;
+
+/**
+ * Adds the test tokens to the config where the config knows tokens (api.tokens, from the API branch). Until then
+ * parseConfig rejects the unknown key and the stack runs open; the scoping assertions below say so.
+ */
+function withTokens(config: CvcoreConfig): { config: CvcoreConfig; tokens: boolean } {
+  try {
+    const raw = JSON.parse(JSON.stringify(config)) as Record<string, Record<string, unknown>>;
+    raw['api'] = { ...raw['api'], tokens: Object.values(TOKENS) };
+    return { config: parseConfig(raw), tokens: true };
+  } catch {
+    return { config, tokens: false };
+  }
+}
+
+const until = async <T>(what: string, timeoutMs: number, fn: () => Promise<T | null | undefined>): Promise<T> => {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+};
+
+async function signIn(page: Page, base: string, token: string): Promise<void> {
+  await page.goto(`${base}/console/`);
+  await page.getByTestId('token').fill(token);
+  await page.getByTestId('signin').click();
+  await page.getByTestId('who').waitFor({ timeout: 15_000 });
+}
+
+/** Waits until every <img> in the selector has loaded real pixels. */
+async function imagesLoaded(page: Page, selector: string, timeout = 15_000): Promise<void> {
+  await page.waitForFunction(`(() => { const imgs = [...document.querySelectorAll(${JSON.stringify(selector)})];
+    return imgs.length > 0 && imgs.every((i) => i.complete && i.naturalWidth > 0); })()`, undefined, { timeout, polling: 250 });
+}
+
+const unavailable = playwrightAvailable();
+
+(unavailable ? test.skip : test)('console - an investigator searches, opens a track, searches a face and watches alerts, scoped to a department', async (t) => {
+  t.timeout(330_000);
+  const dataDir = await mkdtemp(join(tmpdir(), 'cvcore-console-'));
+  const logLines: string[] = [];
+  const log = createLogger({ level: 'warn', sink: (l) => logLines.push(l) });
+  const sim = await startDemoCameras(2);
+  let stack: Awaited<ReturnType<typeof startStack>> | null = null;
+  let browser: Awaited<ReturnType<typeof launchBrowser>> | null = null;
+  try {
+    const { config, tokens } = withTokens(demoConfig(sim, { cameras: 2, dataDir, apiPort: 0, fps: 4, threshold: 1 }));
+    stack = await startStack({ config, log });
+    const base = stack.apiUrl;
+    const auth = { authorization: `Bearer ${TOKENS.admin.token}` };
+
+    // Real data first: a camera with both a crowd alert and person records (records are written when tracks
+    // end, so they come later than alerts). The investigator of that camera's department drives the views;
+    // the other department checks the scoping.
+    const cam = await until('a camera with a crowd alert and person records', 240_000, async () => {
+      const body = await (await fetch(`${base}/api/v1/alerts`, { headers: auth })).json() as { alerts: { camera: string }[] };
+      for (const id of new Set(body.alerts.map((x) => x.camera))) {
+        const page = await (await fetch(`${base}/api/v1/search?class=person&camera=${id}&limit=1`, { headers: auth })).json() as { records: unknown[] };
+        if (page.records.length > 0) return id;
+      }
+      return null;
+    });
+    const department = config.cameras.find((c) => c.id === cam)?.department;
+    const [me, other] = department === TOKENS.traffic.department ? [TOKENS.traffic, TOKENS.police] : [TOKENS.police, TOKENS.traffic];
+
+    browser = await launchBrowser();
+    const page = await browser.context.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message ?? String(e)));
+    await mkdir(SHOTS, { recursive: true });
+
+    // Sign in as an investigator of the alerting camera's department; the admin-only audit view is not offered.
+    await signIn(page, base, me.token);
+    t.is(await page.getByTestId('nav-audit').count(), 0, 'no audit view for an investigator');
+
+    // Attribute search: class person on that camera, thumbnails from the index.
+    await page.getByTestId('f-class').selectOption('person');
+    await page.locator(`[data-testid="camera-list"] input[value="${cam}"]`).click();
+    await page.getByTestId('search-submit').click();
+    await page.getByTestId('result').first().waitFor({ timeout: 15_000 });
+    await imagesLoaded(page, '[data-testid="result"] img');
+    const metas = await page.locator('[data-testid="result"] .meta').allTextContents();
+    t.true(metas.some((m) => m.includes('person')), 'results say what they are');
+    await page.screenshot({ path: join(SHOTS, 'search.png') });
+
+    // A result opens its track.
+    await page.getByTestId('result').first().locator('a').click();
+    await page.getByTestId('track').waitFor({ timeout: 10_000 });
+    await imagesLoaded(page, '[data-testid="track-thumbnail"]');
+    t.true((await page.getByTestId('track-camera').innerText()).includes(cam));
+    await page.screenshot({ path: join(SHOTS, 'track.png') });
+
+    // Face search with a real photo: ranked matches, or the no-match / no-face message.
+    await page.getByTestId('nav-faces').click();
+    await page.getByTestId('face-file').setInputFiles(mediaPath('astronaut.png'));
+    await page.waitForFunction(`!!document.querySelector('[data-testid="face-matches"], [data-testid="face-no-match"], [data-testid="face-error"]')`, undefined, { timeout: 30_000, polling: 250 });
+    const faceError = await page.getByTestId('face-error').count() ? await page.getByTestId('face-error').innerText() : null;
+    const faceRoute = (await fetch(`${base}/api/v1/faces/search`, { method: 'POST', headers: auth })).status !== 404;
+    if (faceRoute) {
+      t.true(faceError === null || /face/i.test(faceError), `face search answered: ${faceError ?? 'matches or no match'}`);
+      if (faceError === null) await page.getByTestId('face-box').waitFor({ timeout: 5_000 });
+    } else {
+      // PENDING(api faces): POST /api/v1/faces/search is not in this branch yet; the console says so plainly.
+      t.log('PENDING(api faces): face search route missing; console showed:', faceError);
+      t.truthy(faceError);
+    }
+    await page.screenshot({ path: join(SHOTS, 'face-search.png') });
+
+    // Live dashboard: camera health, zone sparklines and the crowd alert with its severity colour.
+    await page.getByTestId('nav-live').click();
+    await page.locator('[data-testid="alert"]').first().waitFor({ timeout: 20_000 });
+    await page.locator('[data-testid="zones"] svg path').first().waitFor({ timeout: 10_000 });
+    const alertClass = await page.locator('[data-testid="alert"]').first().getAttribute('class');
+    t.regex(alertClass ?? '', /sev-(low|medium|high|critical)/);
+    t.regex(await page.getByTestId('health').innerText(), /live/);
+    await page.waitForFunction(`document.querySelectorAll('[data-testid="zones"] svg path').length > 0 && [...document.querySelectorAll('[data-testid="zones"] path')].some((p) => (p.getAttribute('d') || '').includes('L'))`, undefined, { timeout: 15_000, polling: 500 });
+    await page.screenshot({ path: join(SHOTS, 'dashboard.png') });
+
+    // Simplified Chinese, remembered across a reload.
+    await page.getByTestId('lang').selectOption('zh-CN');
+    t.is(await page.getByTestId('nav-search').innerText(), '检索');
+    await page.goto(`${base}/console/#/live`);
+    await page.getByTestId('nav-live').waitFor();
+    t.is(await page.getByTestId('nav-live').innerText(), '实时看板');
+    await page.getByTestId('lang').selectOption('en');
+
+    // Another department: none of the first department's cameras or records.
+    await page.getByTestId('signout').click();
+    await signIn(page, base, other.token);
+    const cams = await page.evaluate<string[]>(`fetch('/api/v1/cameras', { headers: { authorization: 'Bearer ${other.token}' } }).then((r) => r.json()).then((b) => b.cameras.map((c) => c.id))`);
+    await page.getByTestId('search-submit').waitFor();
+    const listed = await page.locator('[data-testid="camera-list"] input').first().evaluate((el) => el.getAttribute('value'));
+    t.log(`cameras offered to the ${other.department} investigator:`, cams, 'first in list:', listed);
+    if (tokens) {
+      t.false(cams.includes(cam), `the API hides ${cam} from ${other.department}`);
+      t.is(await page.locator(`[data-testid="camera-list"] input[value="${cam}"]`).count(), 0, `the console offers no ${department} camera`);
+      const cameraIds = await page.evaluate<string[]>(`fetch('/api/v1/search?limit=200', { headers: { authorization: 'Bearer ${other.token}' } }).then((r) => r.json()).then((b) => b.records.map((r) => r.cameraId))`);
+      t.false(cameraIds.includes(cam));
+      await page.waitForFunction(`!!document.querySelector('[data-testid="results"], [data-testid="no-results"]')`, undefined, { timeout: 15_000 });
+      const shown = await page.evaluate<string[]>(`[...document.querySelectorAll('[data-testid="result"] img')].map((i) => i.alt)`);
+      t.false(shown.some((alt) => alt.endsWith(` ${cam}`)), 'no result of the other department in the grid');
+    } else {
+      // PENDING(api tokens): token scoping lands from the API branch; until then the API returns every camera and
+      // this assertion cannot hold. The console shows exactly what /api/v1/cameras returned:
+      t.log('PENDING(api tokens): api.tokens not in the config schema yet; scoping assertion skipped');
+      t.is(await page.locator('[data-testid="camera-list"] input').count(), cams.length, 'the console lists exactly the cameras the API returned');
+    }
+    // The admin sees the audit log, with the investigator's searches in it.
+    await page.getByTestId('signout').click();
+    await signIn(page, base, TOKENS.admin.token);
+    if (tokens) {
+      await page.getByTestId('nav-audit').click();
+      await page.locator('[data-testid="audit"] tbody tr').first().waitFor({ timeout: 15_000 });
+      t.true((await page.getByTestId('audit').innerText()).includes(me.id), 'the audit log names who searched');
+      await page.screenshot({ path: join(SHOTS, 'audit.png') });
+    } else {
+      t.log('PENDING(api tokens): GET /api/v1/audit not in this branch yet; the console offers no audit view');
+      t.is(await page.getByTestId('nav-audit').count(), 0);
+    }
+    t.deepEqual(errors, [], 'no uncaught errors in the page');
+  } catch (err) {
+    t.log(logLines.slice(-20).join('\n'));
+    throw err;
+  } finally {
+    await browser?.close();
+    await stack?.stop();
+    await sim.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+});

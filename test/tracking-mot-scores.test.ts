@@ -1,0 +1,25 @@
+import test from 'ava';
+import { evaluateMot, trackMot } from '../tracking/index.js';
+import { loadMot } from './mot-data.js';
+
+// What the default parameters reach (one set for all sequences), less a small margin so a regression fails,
+// and SORT's scores on the same detections (shared/data/mot/README.md) which they must beat.
+const MARGIN = 0.005;
+const CASES = [
+  { seq: 'TUD-Campus', mota: 0.635, idf1: 0.725, sort: { mota: 0.627, idf1: 0.606 } },
+  { seq: 'TUD-Stadtmitte', mota: 0.722, idf1: 0.730, sort: null },
+  { seq: 'KITTI-17', mota: 0.610, idf1: 0.736, sort: { mota: 0.602, idf1: 0.711 } },
+] as const;
+
+for (const c of CASES) {
+  test(`tracking - default tracker scores on ${c.seq}`, (t) => {
+    const m = evaluateMot(loadMot(c.seq, 'gt.txt'), trackMot(loadMot(c.seq, 'det.txt')));
+    t.log(`${c.seq}: MOTA ${m.mota.toFixed(3)} IDF1 ${m.idf1.toFixed(3)}`);
+    t.true(m.mota >= c.mota - MARGIN, `MOTA ${m.mota}`);
+    t.true(m.idf1 >= c.idf1 - MARGIN, `IDF1 ${m.idf1}`);
+    if (c.sort) {
+      t.true(m.mota > c.sort.mota, `MOTA ${m.mota} not above SORT ${c.sort.mota}`);
+      t.true(m.idf1 > c.sort.idf1, `IDF1 ${m.idf1} not above SORT ${c.sort.idf1}`);
+    }
+  });
+}
