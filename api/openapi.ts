@@ -37,6 +37,8 @@ export class OpenApiCollector {
     for (const m of methods) {
       // fastify adds a HEAD for every GET; the document lists what was declared.
       if (m === 'HEAD') continue;
+      // No schema: not part of the API contract (the console's static files).
+      if (!route.schema) continue;
       this.#routes.push({
         method: m.toLowerCase(),
         url: route.url,

@@ -82,6 +82,9 @@ export function cameraRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const p = ctx.principal(req);
     ctx.camera(req, req.params.id);
     if (req.body['id'] !== undefined && req.body['id'] !== req.params.id) throw new ApiError(400, 'API_BAD_REQUEST', 'body.id: a camera\'s id cannot change; remove it and add a new one');
+    if (typeof req.body['url'] === 'string' && req.body['url'].includes('***:***@')) {
+      throw new ApiError(400, 'API_BAD_REQUEST', 'body.url: this is the masked URL from a camera view; send the real URL, or leave url out to keep it');
+    }
     // The stored config, not the view: the view's URL has its credentials masked.
     const merged = parseCamera({ ...o.cameras.get(req.params.id).config, ...req.body, id: req.params.id }, 'body');
     checkDepartment(p, merged.department);

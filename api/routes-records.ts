@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import sharp, { type Metadata } from 'sharp';
-import { ApiError } from '../common/errors.js';
+import { ApiError, CvcoreError } from '../common/errors.js';
 import { parseFaceOptions, parseQuery, type ReadAuditOptions } from '../search-index/index.js';
 import { ROLES, scopeOf } from './auth.js';
 import type { ApiContext } from './context.js';
@@ -113,7 +113,14 @@ export function recordRoutes(app: FastifyInstance, ctx: ApiContext): void {
     if (meta.width * meta.height > MAX_UPLOAD_PIXELS) {
       throw new ApiError(413, 'API_PAYLOAD_TOO_LARGE', `the image is ${meta.width}x${meta.height}; at most ${MAX_UPLOAD_PIXELS} pixels are accepted`);
     }
-    const face = await embedder.embedFaceFromImage(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    let face: Awaited<ReturnType<typeof embedder.embedFaceFromImage>>;
+    try {
+      face = await embedder.embedFaceFromImage(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    } catch (err) {
+      // The header can pass and the pixels still fail (a truncated file): that is the upload's fault, not ours.
+      if (err instanceof CvcoreError && err.code === 'INFERENCE_BAD_IMAGE') throw new ApiError(415, 'API_UNSUPPORTED_MEDIA', `the ${format} image does not decode`, { cause: err });
+      throw err;
+    }
     const imageSha256 = createHash('sha256').update(bytes).digest('hex');
     // The image itself is personal data and stays out of the trail; its hash ties the entry to the file.
     const audited = { ...opts, image: { sha256: imageSha256, bytes: bytes.byteLength, format } };

@@ -86,6 +86,11 @@ export async function startApi(o: ApiOptions): Promise<ApiServer> {
     void reply.status(404).send({ code: 'API_NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` });
   });
 
+  await app.register(multipart, { limits: { fileSize: o.access.maxUploadBytes, files: 1, fields: 8, parts: 9 } });
+  // Before the auth hook: the websocket plugin's own onRequest marks upgrade requests, and only a marked
+  // request has its socket closed when auth refuses it (otherwise the refused upgrade socket lingers).
+  await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
+
   app.addHook('onRequest', async (req: FastifyRequest) => {
     const access: AccessRule | undefined = req.routeOptions.config.access;
     // No rule: the not-found handler (404); a route without a rule is refused by ctx.principal().
@@ -113,8 +118,6 @@ export async function startApi(o: ApiOptions): Promise<ApiServer> {
     metrics.observeRequest(req.method, req.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
   });
 
-  await app.register(multipart, { limits: { fileSize: o.access.maxUploadBytes, files: 1, fields: 8, parts: 9 } });
-  await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
 
   app.get('/health', {
     config: { access: { public: true } },

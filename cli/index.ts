@@ -8,6 +8,7 @@ interface Entry { readonly name: string; readonly summary: string; load(): Promi
 
 export const COMMANDS: readonly Entry[] = [
   { name: 'demo', summary: 'the embedded default: own nats-server, simulated cameras from vtest.avi, the whole pipeline', load: async () => (await import('./commands/demo.js')).demoCommand },
+  { name: 'search', summary: 'search track records (attributes, or a face photo) through the HTTP API', load: async () => (await import('./commands/search.js')).searchCommand },
   { name: 'cameras', summary: 'list, add, remove cameras of a running core and show their health (through its HTTP API)', load: async () => (await import('./commands/cameras.js')).camerasCommand },
   { name: 'start', summary: 'run the core on a config file (your cameras, your NATS)', load: async () => (await import('./commands/start.js')).startCommand },
   { name: 'config', summary: 'check a config file or print the schema', load: async () => (await import('./commands/config.js')).configCommand },

@@ -1,0 +1,122 @@
+/**
+ * `cvcore search`: the investigator's queries from a terminal, through the HTTP API (so the same token, scope,
+ * audit trail and rate limit apply as in any other client). Attribute search by default; `--face <image>`
+ * uploads a photo for face search instead.
+ */
+import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { parseArgs } from 'node:util';
+import { ApiError } from '../../common/errors.js';
+import type { Command } from '../command.js';
+import { reportError } from '../run.js';
+
+export const SEARCH_DEFAULT_API = 'http://127.0.0.1:8080';
+
+interface Summary {
+  id: string; cameraId: string; cls: string; start: number; end: number;
+  attributes: Record<string, string | number>; thumbnailUrl?: string;
+}
+
+/** Maps `--flag` names to the API's query keys. */
+const QUERY_FLAGS = {
+  camera: 'camera', class: 'class', from: 'from', to: 'to', colour: 'colour', 'vehicle-type': 'vehicleType', gender: 'gender',
+  'age-band': 'ageBand', limit: 'limit', cursor: 'cursor',
+} as const;
+
+function line(r: Summary, similarity?: number): string {
+  const attrs = Object.entries(r.attributes).map(([k, v]) => `${k}=${v}`).join(' ');
+  const sim = similarity === undefined ? '' : `${similarity.toFixed(3)}  `;
+  return `${sim}${new Date(r.start).toISOString()}  ${r.cameraId.padEnd(12)} ${r.cls.padEnd(10)} ${(attrs || '-').padEnd(28)} ${r.id}`;
+}
+
+async function answer(res: Response): Promise<unknown> {
+  const text = await res.text();
+  let body: unknown = null;
+  try { body = text ? JSON.parse(text) : null; } catch { /* not JSON: reported below with the status */ }
+  if (!res.ok) {
+    const b = (body ?? {}) as { code?: unknown; message?: unknown };
+    const retry = res.headers.get('retry-after');
+    throw new ApiError(res.status, typeof b.code === 'string' ? b.code : `HTTP_${res.status}`,
+      `${typeof b.message === 'string' ? b.message : text.slice(0, 200) || res.statusText}${retry ? ` (retry after ${retry} s)` : ''}`);
+  }
+  return body;
+}
+
+export const searchCommand: Command = {
+  name: 'search',
+  summary: 'search track records (attributes, or a face photo) through the HTTP API',
+  usage: 'cvcore search [--api URL] [--token T] [--camera ids] [--class c] [--from t] [--to t] [--colour c] [--vehicle-type t] [--gender g] '
+    + '[--age-band b] [--limit n] [--cursor c] [--json] | --face <image file> [--k n] [--camera ids] [--from t] [--to t] [--json]\n'
+    + '  times: epoch ms or ISO (2026-11-24T14:00:00Z); lists comma-separated; --api defaults to $CVCORE_API or ' + SEARCH_DEFAULT_API
+    + ', --token to $CVCORE_TOKEN',
+  async run(args) {
+    try {
+      const { values } = parseArgs({
+        args, strict: true, allowPositionals: false,
+        options: {
+          api: { type: 'string' }, token: { type: 'string' }, json: { type: 'boolean', default: false },
+          face: { type: 'string' }, k: { type: 'string' },
+          ...Object.fromEntries(Object.keys(QUERY_FLAGS).map((f) => [f, { type: 'string' as const }])),
+        },
+      });
+      const api = (values.api ?? process.env['CVCORE_API'] ?? SEARCH_DEFAULT_API).replace(/\/+$/, '');
+      const token = values.token ?? process.env['CVCORE_TOKEN'];
+      if (!token) {
+        process.stderr.write('a token is needed: --token <token> or CVCORE_TOKEN (the demo prints its tokens)\n');
+        return 2;
+      }
+      const headers = { authorization: `Bearer ${token}` };
+      const flags = values as Record<string, string | boolean | undefined>;
+      const out = (s: string): boolean => process.stdout.write(s + '\n');
+
+      if (values.face !== undefined) {
+        for (const f of ['class', 'colour', 'vehicle-type', 'gender', 'age-band', 'limit', 'cursor']) {
+          if (flags[f] !== undefined) throw new RangeError(`--${f} does not apply to --face (use --k, --camera, --from, --to)`);
+        }
+        const qs = new URLSearchParams();
+        for (const [flag, key] of [['k', 'k'], ['camera', 'camera'], ['from', 'from'], ['to', 'to']] as const) {
+          const v = flags[flag];
+          if (typeof v === 'string') qs.set(key, v);
+        }
+        const bytes = await readFile(values.face);
+        const form = new FormData();
+        form.append('image', new Blob([bytes]), basename(values.face));
+        const body = await answer(await fetch(`${api}/api/v1/faces/search${qs.size ? `?${qs}` : ''}`, { method: 'POST', body: form, headers })) as {
+          face: { quality: number }; matches: { record: Summary; similarity: number }[];
+        };
+        if (values.json) out(JSON.stringify(body, null, 2));
+        else {
+          out(`face found (quality ${body.face.quality.toFixed(2)}); ${body.matches.length} match(es), most similar first:`);
+          for (const m of body.matches) out(line(m.record, m.similarity));
+        }
+        return 0;
+      }
+
+      if (flags['k'] !== undefined) throw new RangeError('--k applies to --face only (use --limit)');
+      const qs = new URLSearchParams();
+      for (const [flag, key] of Object.entries(QUERY_FLAGS)) {
+        const v = flags[flag];
+        if (typeof v === 'string') qs.set(key, v);
+      }
+      const page = await answer(await fetch(`${api}/api/v1/search${qs.size ? `?${qs}` : ''}`, { headers })) as { records: Summary[]; nextCursor: string | null };
+      if (values.json) out(JSON.stringify(page, null, 2));
+      else {
+        if (page.records.length === 0) out('no records on this page');
+        for (const r of page.records) out(line(r));
+        if (page.nextCursor) out(`more: add --cursor ${page.nextCursor}`);
+      }
+      return 0;
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) {
+        process.stderr.write(`${(err as Error).message}\nusage: ${this.usage}\n`);
+        return 2;
+      }
+      if (err instanceof TypeError && (err as { cause?: unknown }).cause) {
+        process.stderr.write(`error: cannot reach the API: ${String((err as { cause: unknown }).cause)}\n`);
+        return 2;
+      }
+      return reportError(err);
+    }
+  },
+};
