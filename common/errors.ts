@@ -58,10 +58,6 @@ export const ERROR_CODES = {
   MODEL_UNKNOWN: 'no model of that name in the manifest',
   INFERENCE_BACKEND_UNAVAILABLE: 'the requested backend is not installed on this machine',
   INFERENCE_FAILED: 'a model run failed',
-  // The webgpu backend (inference/webgpu-backend.ts): each names what is missing on the machine.
-  INFERENCE_WEBGPU_NO_VULKAN: 'the Vulkan loader libvulkan.so.1 cannot be found (ldconfig -p, LD_LIBRARY_PATH); install libvulkan1',
-  INFERENCE_WEBGPU_NO_ADAPTER: 'Dawn found no usable GPU adapter (no Vulkan driver, a driver Dawn rejects, or only a software adapter when software is not allowed); the ICD files checked are named',
-  INFERENCE_WEBGPU_MISSING_FEATURE: 'the chosen GPU adapter lacks a feature or limit the backend needs; the feature or limit is named',
   INFERENCE_POOL_CLOSED: 'the worker pool has been stopped',
   TRACKING_BAD_MOT_LINE: 'a MOTChallenge line that does not parse (field count, non-number, negative size); the 1-based line is named',
   TRACKING_BAD_ZONE: 'a zone or line whose geometry is invalid (fewer than three points, self-intersecting, degenerate); the path is named',
@@ -86,5 +82,9 @@ export const ERROR_CODES = {
   API_UNSUPPORTED_MEDIA: 'the upload is not an image',
   API_NO_FACE: 'the uploaded image holds no face',
   API_RATE_LIMITED: 'too many requests for this token',
+  // The webgpu backend (inference/webgpu-backend.ts): each names what is missing on the machine.
+  INFERENCE_WEBGPU_NO_VULKAN: 'the Vulkan loader libvulkan.so.1 cannot be found (ldconfig -p, LD_LIBRARY_PATH); install libvulkan1',
+  INFERENCE_WEBGPU_NO_ADAPTER: 'Dawn found no usable GPU adapter (no Vulkan driver, a driver Dawn rejects, or only a software adapter when software is not allowed); the ICD files checked are named',
+  INFERENCE_WEBGPU_MISSING_FEATURE: 'the chosen GPU adapter lacks a feature or limit the backend needs; the feature or limit is named',
 } as const;
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -34,6 +34,8 @@ export const DEFAULTS = {
     iouThreshold: 0.5,
     maxBatch: 4,
     maxDelayMs: 40,
+    // Dawn's Vulkan backend; adapter null: the first hardware adapter, else (allowSoftware) lavapipe for CI.
+    webgpu: { backend: 'vulkan', adapter: null, flags: [], allowSoftware: true },
   },
   // For centernet on surveillance footage, whose person scores sit around 0.35-0.75 (the MOT tools keep the
   // tracker's own defaults, tuned on Faster R-CNN detections that score higher).
@@ -52,9 +54,3 @@ export const DEFAULTS = {
 export const BACKENDS = ['wasm', 'tfjs-node', 'tfjs-node-gpu', 'webgpu'] as const;
 /** Dawn backend types accepted by the webgpu package's `backend=` flag (Vulkan is the one used on Linux). */
 export const WEBGPU_DAWN_BACKENDS = ['vulkan', 'opengl', 'opengles', 'null'] as const;
-/**
- * inference.webgpu's defaults (kept beside the backend list rather than inside DEFAULTS.inference so the
- * webgpu branch merges without touching lines other branches edit). Dawn's Vulkan backend; adapter null: the
- * first hardware adapter, else (allowSoftware) the software one, which is what CI has.
- */
-export const WEBGPU_DEFAULTS = { backend: 'vulkan', adapter: null, flags: [], allowSoftware: true } as const;

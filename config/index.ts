@@ -6,10 +6,10 @@
 import { readFile } from 'node:fs/promises';
 import { ConfigError } from '../common/errors.js';
 import { OBJECT_CLASSES, SEVERITIES, type ObjectClass, type Severity } from '../common/messages.js';
-import { BACKENDS, DEFAULTS } from './defaults.js';
+import { BACKENDS, DEFAULTS, WEBGPU_DAWN_BACKENDS } from './defaults.js';
 import { describe, validate, type Spec } from './schema.js';
 
-export { DEFAULTS, BACKENDS } from './defaults.js';
+export { DEFAULTS, BACKENDS, WEBGPU_DAWN_BACKENDS } from './defaults.js';
 
 export interface CrowdRuleConfig {
   readonly threshold: number;
@@ -44,6 +44,12 @@ export interface CameraConfig {
   readonly zones: readonly ZoneConfig[];
   readonly lines: readonly LineConfig[];
 }
+export interface WebgpuConfig {
+  readonly backend: (typeof WEBGPU_DAWN_BACKENDS)[number];
+  readonly adapter: string | null;
+  readonly flags: readonly string[];
+  readonly allowSoftware: boolean;
+}
 export interface CvcoreConfig {
   readonly node: string;
   readonly dataDir: string;
@@ -51,7 +57,6 @@ export interface CvcoreConfig {
   readonly ingest: { readonly queueSize: number; readonly stallTimeoutMs: number; readonly backoffInitialMs: number; readonly backoffMaxMs: number; readonly maxRetries: number };
   readonly inference: {
     readonly backend: (typeof BACKENDS)[number];
-    readonly webgpu: WebgpuConfig;
     readonly workers: number;
     readonly model: string;
     readonly minScore: number;
@@ -59,6 +64,7 @@ export interface CvcoreConfig {
     readonly classes: readonly ObjectClass[];
     readonly maxBatch: number;
     readonly maxDelayMs: number;
+    readonly webgpu: WebgpuConfig;
   };
   readonly tracking: { readonly highScore: number; readonly lowScore: number; readonly newTrackScore: number; readonly minHits: number; readonly maxLostFrames: number };
   readonly index: { readonly batchSize: number; readonly flushMs: number; readonly trackDays: number; readonly faceDays: number };
@@ -136,12 +142,6 @@ export const CONFIG_SCHEMA: Spec = {
     } },
     inference: { kind: 'object', description: 'models and backends', default: 'fill', fields: {
       backend: { kind: 'string', description: 'tfjs backend', enum: BACKENDS, default: d.inference.backend },
-      webgpu: { kind: 'object', description: 'the webgpu backend (Dawn); used only when backend is webgpu', default: 'fill', fields: {
-        backend: { kind: 'string', description: 'Dawn backend type (its backend= flag)', enum: WEBGPU_DAWN_BACKENDS, default: WEBGPU_DEFAULTS.backend },
-        adapter: { kind: 'string', description: 'adapter name (Dawn\'s adapter= flag, matched against the adapter description); null: the first hardware adapter', nullable: true, minLength: 1, default: WEBGPU_DEFAULTS.adapter },
-        flags: { kind: 'array', description: 'extra Dawn flags as key=value (e.g. enable-dawn-features=...)', default: WEBGPU_DEFAULTS.flags, maxItems: 32, items: { kind: 'string', description: 'key=value', pattern: /^[a-z][a-z0-9-]*=.*$/ } },
-        allowSoftware: { kind: 'boolean', description: 'accept a software (fallback) adapter such as lavapipe when no hardware one exists (CI)', default: WEBGPU_DEFAULTS.allowSoftware },
-      } },
       workers: { kind: 'number', integer: true, description: 'worker threads (one backend each)', min: 1, max: 64, default: d.inference.workers },
       model: { kind: 'string', description: 'detector model from models/manifest.json', default: d.inference.model },
       minScore: { kind: 'number', description: 'lowest detection score kept (the tracker uses low scores too)', min: 0, max: 1, default: d.inference.minScore },
@@ -149,6 +149,12 @@ export const CONFIG_SCHEMA: Spec = {
       classes: { kind: 'array', description: 'classes kept', default: OBJECT_CLASSES, minItems: 1, items: { kind: 'string', description: 'class', enum: OBJECT_CLASSES } },
       maxBatch: { kind: 'number', integer: true, description: 'frames per batch across cameras', min: 1, max: 64, default: d.inference.maxBatch },
       maxDelayMs: { kind: 'number', integer: true, description: 'push a partial batch once its oldest frame waited this long', min: 0, max: 10_000, default: d.inference.maxDelayMs },
+      webgpu: { kind: 'object', description: 'the webgpu backend (Dawn); used only when backend is webgpu', default: 'fill', fields: {
+        backend: { kind: 'string', description: 'Dawn backend type (its backend= flag)', enum: WEBGPU_DAWN_BACKENDS, default: d.inference.webgpu.backend },
+        adapter: { kind: 'string', description: 'adapter name (Dawn\'s adapter= flag, matched against the adapter description); null: the first hardware adapter', nullable: true, minLength: 1, default: d.inference.webgpu.adapter },
+        flags: { kind: 'array', description: 'extra Dawn flags as key=value (e.g. enable-dawn-features=...)', default: d.inference.webgpu.flags, maxItems: 32, items: { kind: 'string', description: 'key=value', pattern: /^[a-z][a-z0-9-]*=.*$/ } },
+        allowSoftware: { kind: 'boolean', description: 'accept a software (fallback) adapter such as lavapipe when no hardware one exists (CI)', default: d.inference.webgpu.allowSoftware },
+      } },
     } },
     tracking: { kind: 'object', description: 'tracker', default: 'fill', fields: {
       highScore: { kind: 'number', description: 'detections at or above go to the first association stage', min: 0, max: 1, default: d.tracking.highScore },
@@ -233,14 +239,3 @@ export async function loadConfig(file: string): Promise<CvcoreConfig> {
 }
 
 export const configSchemaDescription = (): unknown => describe(CONFIG_SCHEMA);
-
-// --- inference.webgpu: how the webgpu backend asks Dawn for a GPU (inference/README-webgpu.md). Kept at the
-// end of the file, import included (imports are hoisted), because the import block is edited by other branches.
-import { WEBGPU_DAWN_BACKENDS, WEBGPU_DEFAULTS } from './defaults.js';
-export { WEBGPU_DAWN_BACKENDS, WEBGPU_DEFAULTS } from './defaults.js';
-export interface WebgpuConfig {
-  readonly backend: (typeof WEBGPU_DAWN_BACKENDS)[number];
-  readonly adapter: string | null;
-  readonly flags: readonly string[];
-  readonly allowSoftware: boolean;
-}

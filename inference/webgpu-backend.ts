@@ -14,7 +14,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { InferenceError } from '../common/errors.js';
-import { WEBGPU_DEFAULTS, type WebgpuConfig } from '../config/index.js';
+import { DEFAULTS, type WebgpuConfig } from '../config/index.js';
 import type { InferenceBackend } from './backends.js';
 
 export type WebgpuOptions = WebgpuConfig;
@@ -105,7 +105,7 @@ export function vulkanIcdFiles(env: NodeJS.ProcessEnv = process.env): { readonly
 
 // --- the backend ---------------------------------------------------------------------------------------
 
-let options: WebgpuOptions = WEBGPU_DEFAULTS;
+let options: WebgpuOptions = DEFAULTS.inference.webgpu;
 let maxBatch = 8;
 let chosen: AdapterInfo | null = null;
 let device: GpuDeviceLike | null = null;
