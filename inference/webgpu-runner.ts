@@ -37,6 +37,38 @@ export function withDynamicBatch(topology: unknown): unknown {
   return copy;
 }
 
+/**
+ * [B, size, size, 3] float32 on the current backend (the GPU here), frames in the caller's order; call inside
+ * tf.tidy. Frames of one size go up as one int32 tensor: tfjs has no 8-bit dtype, so the widening to 32 bits
+ * is the one CPU copy; cast and bilinear resize then run on the GPU.
+ */
+export function preprocessBatch(frames: readonly FrameInput[], size: number): tf.Tensor4D {
+  const groups = new Map<string, number[]>();
+  frames.forEach((f, i) => {
+    if (f.data.length !== f.width * f.height * 3) throw new RangeError(`frame ${i}: data has ${f.data.length} bytes, expected width*height*3 = ${f.width * f.height * 3}`);
+    const k = `${f.width}x${f.height}`;
+    const g = groups.get(k);
+    if (g) g.push(i); else groups.set(k, [i]);
+  });
+  const parts: tf.Tensor4D[] = [];
+  const order: number[] = [];
+  for (const idx of groups.values()) {
+    const f0 = frames[idx[0]!]!;
+    const px = f0.width * f0.height * 3;
+    const buf = new Int32Array(px * idx.length);
+    idx.forEach((fi, j) => buf.set(frames[fi]!.data, j * px));
+    const raw = tf.tensor4d(buf, [idx.length, f0.height, f0.width, 3], 'int32');
+    parts.push(tf.image.resizeBilinear(tf.cast(raw, 'float32'), [size, size]));
+    order.push(...idx);
+  }
+  const all = parts.length === 1 ? parts[0]! : tf.concat(parts, 0);
+  if (order.every((v, i) => v === i)) return all;
+  // Mixed sizes: put frames back in the caller's order (gather by each frame's position in `order`).
+  const back = new Int32Array(order.length);
+  order.forEach((fi, pos) => { back[fi] = pos; });
+  return tf.gather(all, tf.tensor1d(back, 'int32'));
+}
+
 export class WebgpuDetectorRunner {
   readonly entry: ModelEntry;
   readonly adapter: AdapterInfo;
@@ -95,7 +127,7 @@ export class WebgpuDetectorRunner {
 
   /** Inside tf.tidy: every intermediate tensor is released when it returns. */
   #forward(frames: readonly FrameInput[]): tf.Tensor {
-    const input = this.#upload(frames);
+    const input = preprocessBatch(frames, this.#size);
     const [kp, wh] = this.#model.execute(input, [...BACKBONE_OUT]) as tf.Tensor[];
     if (!kp || !wh) throw new TypeError('centernet backbone did not return keypoints and wh');
     const heads: tf.Tensor[] = [];
@@ -107,37 +139,6 @@ export class WebgpuDetectorRunner {
       heads.push(this.#model.execute(feeds, HEAD_OUT) as tf.Tensor);
     }
     return heads.length === 1 ? heads[0]! : tf.concat(heads, 0);
-  }
-
-  /**
-   * [B, size, size, 3] float32 on the GPU. Frames of one size go up as one int32 tensor: tfjs has no 8-bit
-   * dtype, so the widening to 32 bits is the one CPU copy; cast and bilinear resize then run on the GPU.
-   */
-  #upload(frames: readonly FrameInput[]): tf.Tensor4D {
-    const groups = new Map<string, number[]>();
-    frames.forEach((f, i) => {
-      if (f.data.length !== f.width * f.height * 3) throw new RangeError(`frame ${i}: data has ${f.data.length} bytes, expected width*height*3 = ${f.width * f.height * 3}`);
-      const k = `${f.width}x${f.height}`;
-      const g = groups.get(k);
-      if (g) g.push(i); else groups.set(k, [i]);
-    });
-    const parts: tf.Tensor4D[] = [];
-    const order: number[] = [];
-    for (const idx of groups.values()) {
-      const f0 = frames[idx[0]!]!;
-      const px = f0.width * f0.height * 3;
-      const buf = new Int32Array(px * idx.length);
-      idx.forEach((fi, j) => buf.set(frames[fi]!.data, j * px));
-      const raw = tf.tensor4d(buf, [idx.length, f0.height, f0.width, 3], 'int32');
-      parts.push(tf.image.resizeBilinear(tf.cast(raw, 'float32'), [this.#size, this.#size]));
-      order.push(...idx);
-    }
-    const all = parts.length === 1 ? parts[0]! : tf.concat(parts, 0);
-    if (order.every((v, i) => v === i)) return all;
-    // Mixed sizes: put frames back in the caller's order (gather by each frame's position in `order`).
-    const back = new Int32Array(order.length);
-    order.forEach((fi, pos) => { back[fi] = pos; });
-    return tf.gather(all, tf.tensor1d(back, 'int32'));
   }
 
   get numTensors(): number { return tf.memory().numTensors; }

@@ -11,7 +11,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseConfig } from '../config/index.js';
 import { findVulkanLoader, vulkanIcdFiles, requiredLimits } from '../inference/webgpu-backend.js';
-import { withDynamicBatch } from '../inference/webgpu-runner.js';
+import * as tf from '@tensorflow/tfjs-core';
+import { getBackend } from '../inference/backends.js';
+import { preprocessBatch, withDynamicBatch } from '../inference/webgpu-runner.js';
 import { lavapipeEnv } from './support/lavapipe.js';
 
 interface InitOutcome { ok: boolean; code?: string; message?: string; adapter?: { isFallbackAdapter: boolean; vendor: string; description: string } }
@@ -78,4 +80,20 @@ test('inference - webgpu looks for libvulkan.so.1 in LD_LIBRARY_PATH before the 
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(join(dir, 'libvulkan.so.1'), '');
   t.is(findVulkanLoader({ LD_LIBRARY_PATH: `/nonexistent:${dir}` }), join(dir, 'libvulkan.so.1'));
+});
+
+test('inference - webgpu preprocessing keeps frame order when cameras have different sizes', async (t) => {
+  // Backend-independent tf ops, so the wasm backend checks the grouping and re-ordering logic cheaply.
+  await getBackend('wasm').init();
+  const solid = (w: number, h: number, v: number) => ({ data: new Uint8Array(w * h * 3).fill(v), width: w, height: h });
+  const frames = [solid(8, 6, 10), solid(4, 4, 20), solid(8, 6, 30), solid(4, 4, 40), solid(6, 8, 50)];
+  const before = tf.memory().numTensors;
+  const out = tf.tidy(() => preprocessBatch(frames, 4));
+  t.deepEqual(out.shape, [5, 4, 4, 3]);
+  const mean = tf.mean(out, [1, 2, 3]);
+  const means = Array.from(await mean.data());
+  t.deepEqual(means.map((m) => Math.round(m)), [10, 20, 30, 40, 50]);
+  tf.dispose([out, mean]);
+  t.is(tf.memory().numTensors, before, 'nothing left behind');
+  t.throws(() => preprocessBatch([{ data: new Uint8Array(5), width: 2, height: 2 }], 4), { instanceOf: RangeError });
 });
