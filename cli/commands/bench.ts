@@ -8,6 +8,8 @@ const KINDS: Readonly<Record<string, { summary: string; load(): Promise<(args: s
   micro: { summary: 'benchmark.js micro-benchmarks of the per-frame hot functions (ops/s, relative margin of error)', load: async () => (await import('../../bench/micro.js')).benchMicro },
   'input-size': { summary: 'experiment: centernet at smaller inputs (speed, person recall vs 512 on vtest.avi)', load: async () => (await import('../../bench/input-size.js')).benchInputSize },
   summary: { summary: 'the README Performance section (DIR/PERFORMANCE.md) from the JSON the other kinds wrote to --in DIR', load: async () => (await import('../../bench/summary.js')).benchSummary },
+  decode: { summary: 'N simulated streams through ingest vs bare ffmpeg with the same filters (ratio_vs_ffmpeg, CPU per stream)', load: async () => (await import('../../bench/decode.js')).benchDecode },
+  inference: { summary: 'the detector through the batcher and pool vs a bare tfjs loop (ratio_vs_bare, scaling_2_workers, batch sweep; --backend)', load: async () => (await import('../../bench/inference.js')).benchInference },
   alerts: { summary: 'alerts through the durable outbox vs bare JetStream publishes; latency threshold-crossing to subscriber', load: async () => (await import('../../bench/alerts.js')).benchAlerts },
   index: { summary: 'search index: ingest rate vs raw RocksDB puts, attribute-query and face kNN latency, recall@10 (--records N)', load: async () => (await import('../../bench/index.js')).benchIndex },
   motion: { summary: 'the motion gate on vtest.avi: detector calls saved and person recall kept', load: async () => (await import('../../bench/motion.js')).benchMotion },
