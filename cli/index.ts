@@ -13,6 +13,7 @@ export const COMMANDS: readonly Entry[] = [
   { name: 'start', summary: 'run the core on a config file (your cameras, your NATS)', load: async () => (await import('./commands/start.js')).startCommand },
   { name: 'config', summary: 'check a config file or print the schema', load: async () => (await import('./commands/config.js')).configCommand },
   { name: 'track', summary: 'track MOTChallenge detections into MOTChallenge tracks', load: async () => (await import('./commands/track.js')).trackCommand },
+  { name: 'analyze', summary: 'decode, detect and track a whole video; write its tracks in MOTChallenge format', load: async () => (await import('./commands/analyze.js')).analyzeCommand },
   { name: 'eval-mot', summary: 'score tracks against ground truth (IDF1, MOTA, ... as py-motmetrics)', load: async () => (await import('./commands/eval-mot.js')).evalMotCommand },
   { name: 'alerts', summary: 'the subscriber\'s tool: tail crowd alerts from JetStream with a durable consumer', load: async () => (await import('./commands/alerts.js')).alertsCommand },
   { name: 'bench', summary: 'benchmarks (tracker, ...) with ratios against the bare tools', load: async () => (await import('./commands/bench.js')).benchCommand },
