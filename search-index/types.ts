@@ -2,7 +2,7 @@
  * Public types of the search index. Everything the pipeline and the API need to call the index lives here;
  * the implementation behind them is internal to this folder.
  */
-import type { Box, ObjectClass, TrackRecord } from '../common/messages.js';
+import type { ObjectClass, TrackRecord } from '../common/messages.js';
 import type { Logger } from '../common/log.js';
 
 export interface IndexOptions {
@@ -45,18 +45,7 @@ export interface SearchQuery {
 }
 
 /** A record without its bytes: what lists and search results carry. */
-export interface TrackRecordSummary {
-  readonly id: string;
-  readonly cameraId: string;
-  readonly department: string;
-  readonly district: string;
-  readonly cls: ObjectClass;
-  readonly start: number;
-  readonly end: number;
-  readonly hits: number;
-  readonly score: number;
-  readonly box: Box;
-  readonly attributes: Readonly<Record<string, string | number>>;
+export interface TrackRecordSummary extends Omit<TrackRecord, 'thumbnail' | 'embedding'> {
   readonly hasThumbnail: boolean;
   readonly hasFace: boolean;
 }

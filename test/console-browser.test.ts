@@ -13,6 +13,7 @@ import { createLogger } from '../common/log.js';
 import { mediaPath, REPO_ROOT } from '../common/paths.js';
 import { demoConfig, startDemoCameras, startStack } from '../runtime/index.js';
 import { launchBrowser, playwrightAvailable, type Page } from './support/browser.js';
+import { waitFor } from './support/wait.js';
 
 const SHOTS = join(REPO_ROOT, 'docs', 'screenshots');
 
@@ -30,15 +31,6 @@ function withTokens(config: CvcoreConfig): CvcoreConfig {
   return parseConfig(raw);
 }
 
-const until = async <T>(what: string, timeoutMs: number, fn: () => Promise<T | null | undefined>): Promise<T> => {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
-};
 
 async function signIn(page: Page, base: string, token: string): Promise<void> {
   await page.goto(`${base}/console/`);
@@ -74,7 +66,7 @@ const unavailable = playwrightAvailable();
     // Real data first: a camera with both a crowd alert and person records (records are written when tracks
     // end, so they come later than alerts). The investigator of that camera's department drives the views;
     // the other department checks the scoping.
-    const cam = await until('a camera with a crowd alert and person records', 240_000, async () => {
+    const cam = await waitFor('a camera with a crowd alert and person records', 240_000, async () => {
       const body = await (await fetch(`${base}/api/v1/alerts`, { headers: auth })).json() as { alerts: { camera: string }[] };
       for (const id of new Set(body.alerts.map((x) => x.camera))) {
         // Asked of the index in-process, not over HTTP: the test's polling must not fill the audit trail.

@@ -13,16 +13,8 @@ import { DEFAULT_SUBSCRIBER_USER } from '../alerts/index.js';
 import { liveChildren } from '../common/proc.js';
 import { demoConfig, startDemoCameras, startStack } from '../runtime/index.js';
 import { createLogger } from '../common/log.js';
+import { waitFor } from './support/wait.js';
 
-const until = async <T>(what: string, timeoutMs: number, fn: () => Promise<T | null | undefined>): Promise<T> => {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
-};
 
 const alive = (pid: number): boolean => {
   try { process.kill(pid, 0); return true; } catch { return false; }
@@ -46,14 +38,14 @@ test('e2e - demo stack raises a crowd alert on NATS and indexes person records, 
     const sc = StringCodec();
     void (async () => { for await (const m of sub) alerts.push({ subject: m.subject, ...JSON.parse(sc.decode(m.data)) as Record<string, unknown> }); })();
 
-    const raised = await until('a raised crowd alert on NATS', 120_000, async () => alerts.find((a) => a['phase'] === 'raised'));
+    const raised = await waitFor('a raised crowd alert on NATS', 120_000, async () => alerts.find((a) => a['phase'] === 'raised'));
     t.regex(String(raised['subject']), /^citybrain\.alerts\.crowd\.shinan\.cam-[12]\.plaza$/);
     t.true(Number(raised['count']) >= 2);
 
     const api = stack.apiUrl;
     // cam-1 belongs to public-security in the demo config.
     const auth = { authorization: 'Bearer demo-investigator-ps' };
-    const page = await until('person records from the search endpoint', 120_000, async () => {
+    const page = await waitFor('person records from the search endpoint', 120_000, async () => {
       const res = await fetch(`${api}/api/v1/search?class=person&camera=cam-1`, { headers: auth });
       t.is(res.status, 200);
       const body = await res.json() as { records: { id: string; cameraId: string; cls: string; thumbnailUrl: string }[] };
