@@ -14,7 +14,8 @@ export function printStarted(stack: Stack, sim: SimulatedCameraPool | null): voi
   out(`  NATS          ${stack.natsUrl}${stack.nats ? ' (embedded nats-server from nats.conf, JetStream on)' : ''}`);
   if (sim) out(`  camera pool   RTSP server on 127.0.0.1:${sim.clientPort}, ffmpeg publishers looping vtest.avi`);
   for (const c of cams) out(`  camera        ${c.id}  ${c.url}  zones: ${c.zones.map((z) => z.id).join(', ') || '-'}`);
-  out(`  HTTP API      ${stack.apiUrl}  (health: ${stack.apiUrl}/health)`);
+  out(`  HTTP API      ${stack.apiUrl}  (health: ${stack.apiUrl}/health, OpenAPI: ${stack.apiUrl}/api/v1/openapi.json)`);
+  out(`  web console   ${stack.apiUrl}/console/  (sign in with a demo token below)`);
   out('');
   out('Watch crowd alerts:');
   out(`  npx cvcore alerts tail --url ${stack.natsUrl}`);
