@@ -8,7 +8,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect, StringCodec } from 'nats';
+import { connect, StringCodec, type NatsConnection } from 'nats';
 import { DEFAULT_SUBSCRIBER_USER } from '../alerts/index.js';
 import { createLogger } from '../common/log.js';
 import { parseConfig } from '../config/index.js';
@@ -152,6 +152,7 @@ export async function runPipeline(sim: SimulatedCameraPool, s: RunSettings, samp
   const log = createLogger({ level: 'warn', sink: (l) => { logTail.push(l); if (logTail.length > 20) logTail.shift(); } });
   const config = runConfig(sim, s, dataDir);
   let stack: Stack | null = null;
+  let nc: NatsConnection | null = null;
   const progress = new Progress(s.label, 10_000);
   try {
     stack = await startStack({ config, log });
@@ -181,7 +182,7 @@ export async function runPipeline(sim: SimulatedCameraPool, s: RunSettings, samp
       }
     });
     // A real subscriber, as the city brain connects: the alert's `at` is the crossing frame's capture time.
-    const nc = await connect({ servers: st.natsUrl, user: DEFAULT_SUBSCRIBER_USER.user, pass: DEFAULT_SUBSCRIBER_USER.pass });
+    nc = await connect({ servers: st.natsUrl, user: DEFAULT_SUBSCRIBER_USER.user, pass: DEFAULT_SUBSCRIBER_USER.pass });
     const sub = nc.subscribe('citybrain.alerts.crowd.>');
     const sc = StringCodec();
     void (async () => {
@@ -231,7 +232,6 @@ export async function runPipeline(sim: SimulatedCameraPool, s: RunSettings, samp
     await sleep(300);
     open = false;
     await sub.drain().catch(() => undefined);
-    await nc.close().catch(() => undefined);
 
     const cpu = cpuBetween(p0, p1);
     const decoded = c1.decoded - c0.decoded;
@@ -273,6 +273,8 @@ export async function runPipeline(sim: SimulatedCameraPool, s: RunSettings, samp
     };
   } finally {
     progress.done();
+    // Closed before the stack stops its nats-server, or the client would keep reconnecting (and the process alive).
+    await nc?.close().catch(() => undefined);
     await stack?.stop();
     await rm(dataDir, { recursive: true, force: true });
   }
