@@ -190,7 +190,7 @@ export function markdownE2e(rep: E2eReport): string {
       `(${rep.bare.model.backend}, one thread, ${rep.bare.model.frames} frames in ${rep.bare.model.seconds} s, ${fmt(rep.bare.model.ms_per_frame, 0)} ms/frame wall, ${fmt(rep.bare.model.cpu_ms_per_frame, 0)} ms CPU, ` +
       `tensors ${rep.bare.model.tensors_start} -> ${rep.bare.model.tensors_end}).`,
     '',
-    `Records indexed: ${r.records}; alerts raised/updated: ${r.alerts}.`,
+    `Records indexed: ${r.records}; alerts raised/updated: ${r.alerts} (both counted, with their latencies, from start-up to the end of the window: they are rare, and the first crowd forms during warm-up).`,
     '',
     rep.soak ? `Memory over the run: RSS ${fmt(r.memory.rss_start_mib, 0)} -> ${fmt(r.memory.rss_end_mib, 0)} MiB, inference tensors ${r.memory.tensors_start ?? '-'} -> ${r.memory.tensors_end ?? '-'}.\n` : '',
     '![throughput and latency over time](e2e.svg)',

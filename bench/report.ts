@@ -105,7 +105,10 @@ export function lineChart(spec: ChartSpec): string {
   const W = 720, H = 400, L = 70, R = 70, T = 40, B = 90;
   const pw = W - L - R, ph = H - T - B;
   const xs = spec.series.flatMap((s) => s.points.map((p) => p[0]));
-  const xMin = Math.min(...xs, 0), xMax = Math.max(...xs, 1);
+  // The x range is the data's own (stream counts start at 1, seconds at 1); a single point gets room either side.
+  let xMin = Math.min(...xs), xMax = Math.max(...xs);
+  if (!Number.isFinite(xMin)) { xMin = 0; xMax = 1; }
+  if (xMin === xMax) { xMin -= 1; xMax += 1; }
   const yMax = (axis: 'left' | 'right'): number =>
     niceMax(Math.max(0, ...spec.series.filter((s) => s.axis === axis).flatMap((s) => s.points.map((p) => p[1] ?? 0))));
   const max = { left: yMax('left'), right: yMax('right') };

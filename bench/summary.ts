@@ -53,6 +53,34 @@ function whereTimeGoes(e: E2eReport): string[] {
   ];
 }
 
+/** The goal of issue 8 (4 cameras at 5 fps on the 2-core machine), set against the measured per-frame cost. */
+const GOAL_STREAMS = 4;
+
+function reaching(cap: CapacityReport, e: E2eReport, sizes: readonly InputSizeRow[]): string[] {
+  const cores = cap.host.cpus;
+  const need = GOAL_STREAMS * cap.fps;
+  const budget = (cores * 1000) / need;
+  const perFrame = e.run.cpu.cpu_ms_per_analysed_frame;
+  const bare = e.bare.model.cpu_ms_per_frame;
+  const lines = [
+    `### Reaching ${GOAL_STREAMS} cameras at ${cap.fps} fps`, '',
+    `${GOAL_STREAMS} x ${cap.fps} = ${need} analysed frames/s on ${cores} cores leaves at most ${fmt(budget, 0)} ms of CPU per frame for everything ` +
+      `(decode, detector, tracking, index, alerts). The e2e run spent ${fmt(perFrame, 0)} ms of pipeline CPU per analysed frame, and the detector ` +
+      `alone costs ${fmt(bare, 0)} ms CPU per frame: brute force reaches about ${fmt(perFrame ? (cores * 1000) / perFrame / cap.fps : null, 1)} cameras at ${cap.fps} fps ` +
+      `(measured capacity: ${cap.capacity_streams}). The levers:`, '',
+  ];
+  const ok = sizes.filter((r) => r.ok && r.size !== 512 && r.cpu_ms_per_frame !== null);
+  const ref = sizes.find((r) => r.size === 512);
+  if (ok.length && ref?.cpu_ms_per_frame) {
+    lines.push('- a smaller detector input: ' + ok.map((r) => `${r.size}x${r.size} costs ${fmt(((r.cpu_ms_per_frame ?? 0) / ref.cpu_ms_per_frame!) * 100, 0)} % of 512's CPU and keeps ${fmt((r.recall_vs_512 ?? 0) * 100, 0)} % of its persons`).join('; ') +
+      ' (the graph runs at these sizes once its fixed head constants are scaled; the product needs an `inference.inputSize` setting for it);');
+  }
+  lines.push('- the motion gate (ingest): frames without motion skip the detector; vtest.avi has people walking in most frames, so the saving on this footage is smaller than on a quiet street;',
+    '- running the detector every k-th frame and letting the tracker predict in between (the tracker\'s `skip`, which the motion gate already uses), which divides the detector cost by k at a cost in track accuracy;',
+    '- a GPU backend (below), where the detector stops being the limit.');
+  return lines;
+}
+
 export async function benchSummary(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, strict: true, allowPositionals: false, options: { in: { type: 'string' } } });
   const dir = resolve(values.in ?? 'docs/bench');
@@ -79,6 +107,7 @@ export async function benchSummary(args: string[]): Promise<number> {
     out.push(table(['input', 'ms/frame', 'CPU ms/frame', 'persons', 'recall vs 512', 'precision vs 512'],
       size.rows.map((r) => [`${r.size}x${r.size}`, fmt(r.ms_per_frame, 0), fmt(r.cpu_ms_per_frame, 0), String(r.persons), fmt(r.recall_vs_512, 3), fmt(r.precision_vs_512, 3)]), true), '');
   }
+  if (cap && e2e) out.push(...reaching(cap, e2e, size?.rows ?? []), '');
   if (micro) {
     out.push('### Hot functions (micro-benchmarks)', '', '```sh', 'npm run bench:micro', '```', '');
     out.push(table(['function', 'ops/s', '± rme %', 'runner'], micro.results.map((r) => [r.name, fmt(r.hz, 0), fmt(r.rme_pct, 2), r.runner]), true), '');

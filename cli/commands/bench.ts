@@ -20,7 +20,11 @@ export const benchCommand: Command = {
   name: 'bench',
   summary: 'benchmarks, as ratios against the bare tools measured in the same run',
   get usage(): string {
-    return `cvcore bench <kind> [options] [--json]\n${Object.entries(KINDS).map(([k, v]) => `  ${k.padEnd(11)} ${v.summary}`).join('\n')}`;
+    return `cvcore bench <kind> [options] [--json]\n${Object.entries(KINDS).map(([k, v]) => `  ${k.padEnd(11)} ${v.summary}`).join('\n')}\n` +
+      'e2e:      --streams N --seconds S (600: soak) [--fps F] [common]\n' +
+      'capacity: --fps F --max-streams M --seconds S [--all: go on past the first failure] [common]\n' +
+      'common:   --backend wasm|tfjs-node|tfjs-node-gpu|webgpu --workers W --batch B --max-delay-ms MS --size WxH\n' +
+      '          --queue-size Q --motion on|off --threshold T --json --out DIR';
   },
   async run(args) {
     const [kind, ...rest] = args;
