@@ -4,23 +4,21 @@
  * internal to a stage are listed in `MISSING` (printed at the end) rather than reached into or copied here.
  * Exports that exist on other branches (ingest's FrameAssembler, inference's dominantColour) are looked up at
  * run time, so they join the suite as soon as those branches are merged, without editing this file.
- * When benchmark.js is not installed a small fallback timer gives the same columns, and says so.
  */
 import { pathToFileURL } from 'node:url';
 import type { Box, Detection, Frame } from '../common/messages.js';
 import * as ingest from '../ingest/index.js';
 import * as inference from '../inference/index.js';
-import { createTracker } from '../tracking/index.js';
+import { KalmanBoxFilter, createTracker, solveDense } from '../tracking/index.js';
+import { attributePrefix, orderSuffix, recordKey } from '../search-index/index.js';
 import { fmt, table } from './report.js';
 
-export interface MicroResult { readonly name: string; readonly hz: number; readonly rme_pct: number; readonly samples: number; readonly runner: 'benchmark.js' | 'fallback' }
+export interface MicroResult { readonly name: string; readonly hz: number; readonly rme_pct: number; readonly samples: number; readonly runner: 'benchmark.js' }
 interface Case { readonly name: string; readonly fn: () => void }
 
 /** Internal functions this suite would time if their stage exported them (see the report / README). */
-export const MISSING: readonly string[] = [
-  'tracking: iou matrix, KalmanBoxFilter predict/update, solveDense / solveWithLimit (tracking/index.ts exports only createTracker; the tracker step below covers all three together)',
-  'search-index: key encoding (recordKey, orderSuffix, attributePrefix in search-index/keys.ts are not exported from search-index/index.ts)',
-];
+/** Hot functions not timed here, with the reason (none at present). */
+export const MISSING: readonly string[] = [];
 
 function rng(seed: number): () => number {
   let s = seed >>> 0;
@@ -78,6 +76,25 @@ export function cases(): Case[] {
   const frames = Array.from({ length: 64 }, (_, k) => movers.map((d) => ({ ...d, box: { ...d.box, x: d.box.x + k * 2 + r(), y: d.box.y + k + r() } })));
   let tracker = createTracker('micro');
   let k = 0;
+  {
+    const kf = new KalmanBoxFilter({ x: 100, y: 100, w: 40, h: 90 });
+    let j = 0;
+    out.push({ name: 'Kalman predict + update', fn: () => { kf.predict(); kf.update({ x: 100 + (j++ % 50), y: 100, w: 40, h: 90 }); } });
+  }
+  {
+    const n = 50;
+    const cost = Float64Array.from({ length: n * n }, (_, i) => ((i * 7919) % 1000) / 1000);
+    out.push({ name: 'assignment 50x50 (solveDense)', fn: () => { solveDense(cost, n, n); } });
+  }
+  {
+    let j = 0;
+    out.push({ name: 'index key encoding (record, order, attribute)', fn: () => {
+      j++;
+      recordKey(`cam-1:${j}:1795535049820`);
+      orderSuffix(1795535049820 + j, `cam-1:${j}`);
+      attributePrefix('colour', 'red');
+    } });
+  }
   out.push({ name: 'tracker step, 50 objects', fn: () => {
     if (k === frames.length) { tracker = createTracker('micro'); k = 0; }
     tracker.update(k, k * 200, frames[k]!);
@@ -111,15 +128,6 @@ export function cases(): Case[] {
   return out;
 }
 
-/** benchmark.js when installed; otherwise null. */
-async function loadBenchmark(): Promise<typeof import('benchmark').default | null> {
-  try {
-    return (await import('benchmark')).default;
-  } catch {
-    return null;
-  }
-}
-
 function runBenchmarkJs(lib: typeof import('benchmark').default, list: readonly Case[], maxTime: number): Promise<MicroResult[]> {
   return new Promise((resolve, reject) => {
     const results: MicroResult[] = [];
@@ -133,47 +141,17 @@ function runBenchmarkJs(lib: typeof import('benchmark').default, list: readonly 
   });
 }
 
-/** Student's t at 97.5 % for 19 degrees of freedom: the fallback always takes 20 samples. */
-const FALLBACK_SAMPLES = 20;
-const T_975_19 = 2.093;
-
-/** A stand-in with benchmark.js's columns: calibrate a batch size to ~`sampleMs`, take 20 timed samples. */
-function runFallback(list: readonly Case[], maxTime: number): MicroResult[] {
-  const sampleMs = (maxTime * 1000) / FALLBACK_SAMPLES;
-  return list.map((c) => {
-    let n = 1;
-    for (;;) {
-      const t0 = performance.now();
-      for (let i = 0; i < n; i++) c.fn();
-      const ms = performance.now() - t0;
-      if (ms >= sampleMs / 4 || n > 1e8) { n = Math.max(1, Math.round((n * sampleMs) / Math.max(ms, 1e-3))); break; }
-      n *= 4;
-    }
-    const rates: number[] = [];
-    for (let s = 0; s < FALLBACK_SAMPLES; s++) {
-      const t0 = performance.now();
-      for (let i = 0; i < n; i++) c.fn();
-      rates.push((n * 1000) / (performance.now() - t0));
-    }
-    const mean = rates.reduce((a, b) => a + b, 0) / rates.length;
-    const sd = Math.sqrt(rates.reduce((a, b) => a + (b - mean) ** 2, 0) / (rates.length - 1));
-    return { name: c.name, hz: mean, rme_pct: ((T_975_19 * sd) / Math.sqrt(rates.length) / mean) * 100, samples: rates.length, runner: 'fallback' };
-  });
-}
-
 export async function benchMicro(args: string[]): Promise<number> {
   const json = args.includes('--json');
   // Seconds per case; short by default because the machine is usually shared.
   const maxTime = Number(process.env['CVCORE_MICRO_MAX_TIME'] ?? 2);
   const list = cases();
-  const lib = await loadBenchmark();
-  if (!lib) process.stderr.write('benchmark.js is not installed (npm i -D benchmark @types/benchmark): using the fallback timer\n');
-  const results = lib ? await runBenchmarkJs(lib, list, maxTime) : runFallback(list, maxTime);
+  const results = await runBenchmarkJs((await import('benchmark')).default, list, maxTime);
   if (json) {
     process.stdout.write(JSON.stringify({ results, missing: MISSING }, null, 2) + '\n');
   } else {
     process.stdout.write(table(['function', 'ops/s', '± rme %', 'samples', 'runner'], results.map((r) => [r.name, fmt(r.hz, 0), fmt(r.rme_pct, 2), String(r.samples), r.runner])) + '\n');
-    process.stdout.write(`\nnot timed (internal to their stage; exports asked for):\n${MISSING.map((m) => `  - ${m}`).join('\n')}\n`);
+    if (MISSING.length) process.stdout.write(`\nnot timed:\n${MISSING.map((m) => `  - ${m}`).join('\n')}\n`);
   }
   return 0;
 }

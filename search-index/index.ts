@@ -22,3 +22,5 @@ export { verifyIndex, type VerifyReport } from './verify.js';
 export function openIndex(options: IndexOptions): Promise<SearchIndex> {
   return SearchIndexImpl.open(options);
 }
+// Key encoding, public so the micro-benchmarks time it (the layout is documented in search-index/README.md).
+export { recordKey, orderSuffix, attributePrefix } from './keys.js';

@@ -16,3 +16,6 @@ export type { ZoneSpec, LineSpec, LineCrossing } from './zones.js';
 export { validateZone, validateLine, ZoneAnalyzer } from './zones.js';
 export type { CrowdRuleOptions } from './crowd-rule.js';
 export { DEFAULT_CROWD_RULE, validateCrowdRule, CrowdRule } from './crowd-rule.js';
+// The tracker's building blocks, public so the micro-benchmarks time them on their own.
+export { KalmanBoxFilter, DEFAULT_KALMAN_NOISE, type KalmanNoise } from './kalman.js';
+export { solveDense, type Pair } from './assignment.js';
