@@ -152,6 +152,12 @@ export class Pipeline {
     const step = gated ? st.tracker.skip(frame.seq, frame.capturedAt) : st.tracker.update(frame.seq, frame.capturedAt, result.detections);
     for (const u of step.updates) if (u.bestShot) st.bestFrames.set(u.trackId, frame);
     for (const end of step.ended) this.#track(this.#record(st, end));
+    // Every live track is in the step's updates. A tentative track removed before it confirmed gets no update
+    // and no end event, so its best-shot frame would stay here forever (a frame per false start): drop it.
+    if (st.bestFrames.size > 0) {
+      const live = new Set(step.updates.map((u) => u.trackId));
+      for (const id of st.bestFrames.keys()) if (!live.has(id)) st.bestFrames.delete(id);
+    }
 
     const { counts } = st.zones.update(step.updates, frame.capturedAt);
     st.lastCounts = counts;
