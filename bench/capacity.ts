@@ -8,7 +8,7 @@
 import { startDemoCameras } from '../runtime/index.js';
 import { intArg, parseRunArgs } from './e2e.js';
 import { RUN_DEFAULTS, runPipeline, type PipelineRun } from './pipeline-run.js';
-import { fmt, hostInfo, hostLine, lineChart, table, writeReport, type HostInfo } from './report.js';
+import { fmt, hostInfo, hostLine, lineChart, table, emitReport, type HostInfo } from './report.js';
 
 export const SUSTAIN_RATIO = 0.95;
 export const MAX_DROP_PCT = 1;
@@ -71,12 +71,7 @@ export async function benchCapacity(args: string[]): Promise<number> {
     capacity_streams: rows.findIndex((r) => !r.sustained) === -1 ? (sustained.at(-1) ?? 0) : rows.findIndex((r) => !r.sustained),
     rows,
   };
-  process.stdout.write(values['json'] ? JSON.stringify(report, null, 2) + '\n' : consoleCapacity(report) + '\n');
-  const out = values['out'];
-  if (typeof out === 'string') {
-    const files = await writeReport(out, 'capacity', report, markdownCapacity(report), chartCapacity(report));
-    process.stderr.write(`wrote ${files.json}, ${files.markdown}, ${files.svg}\n`);
-  }
+  await emitReport('capacity', report, { json: Boolean(values['json']), out: values['out'], text: consoleCapacity(report), markdown: markdownCapacity(report), svg: chartCapacity(report) });
   return 0;
 }
 

@@ -13,7 +13,7 @@ import { startDemoCameras } from '../runtime/index.js';
 import { bareDecode, bareModel, type BareDecode, type BareModel } from './bare.js';
 import { ProcSampler } from './procstat.js';
 import { RUN_DEFAULTS, runPipeline, type PipelineRun, type RunSettings } from './pipeline-run.js';
-import { fmt, hostInfo, hostLine, lineChart, round, table, writeReport, type HostInfo } from './report.js';
+import { fmt, hostInfo, hostLine, lineChart, round, table, emitReport, type HostInfo } from './report.js';
 
 export interface E2eReport {
   readonly kind: 'e2e';
@@ -99,12 +99,7 @@ export async function benchE2e(args: string[]): Promise<number> {
   const sim = await startDemoCameras(streams);
   try {
     const report = await measureE2e(sim, settings, `cvcore bench e2e ${args.join(' ')}`.trim());
-    process.stdout.write(values['json'] ? JSON.stringify(report, null, 2) + '\n' : consoleE2e(report) + '\n');
-    const out = values['out'];
-    if (typeof out === 'string') {
-      const files = await writeReport(out, 'e2e', report, markdownE2e(report), chartE2e(report));
-      process.stderr.write(`wrote ${files.json}, ${files.markdown}, ${files.svg}\n`);
-    }
+    await emitReport('e2e', report, { json: Boolean(values['json']), out: values['out'], text: consoleE2e(report), markdown: markdownE2e(report), svg: chartE2e(report) });
     return 0;
   } finally {
     await sim.stop();

@@ -194,3 +194,12 @@ export class Progress {
     this.#shown = false;
   }
 }
+
+/** Prints a report (JSON or the console table) and, with `--out DIR`, writes its JSON, Markdown and SVG there. */
+export async function emitReport(name: string, report: unknown, o: { json: boolean; out: unknown; text: string; markdown: string; svg: string }): Promise<void> {
+  process.stdout.write(o.json ? JSON.stringify(report, null, 2) + '\n' : o.text + '\n');
+  if (typeof o.out === 'string') {
+    const files = await writeReport(o.out, name, report, o.markdown, o.svg);
+    process.stderr.write(`wrote ${files.json}, ${files.markdown}, ${files.svg}\n`);
+  }
+}

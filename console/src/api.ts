@@ -5,6 +5,17 @@
  */
 import type { AuditPage, Box, Camera, CrowdAlert, FaceSearchResult, Role, SearchPage, TrackSummary, ZoneCount } from './types';
 
+/** The API's query parameters for a set of filters (also the console's #/search URL). */
+export function filterParams(f: SearchFilters): URLSearchParams {
+  const q = new URLSearchParams();
+  if (f.cameras?.length) q.set('camera', f.cameras.join(','));
+  if (f.classes?.length) q.set('class', f.classes.join(','));
+  if (f.from !== undefined) q.set('from', String(f.from));
+  if (f.to !== undefined) q.set('to', String(f.to));
+  for (const k of ['colour', 'vehicleType', 'gender', 'ageBand'] as const) if (f[k]) q.set(k, f[k]!);
+  return q;
+}
+
 export class ApiError extends Error {
   readonly status: number;
   readonly code: string;
@@ -80,12 +91,7 @@ export class Client {
   cameras(): Promise<{ cameras: Camera[] }> { return this.#send('/api/v1/cameras'); }
 
   search(f: SearchFilters): Promise<SearchPage> {
-    const q = new URLSearchParams();
-    if (f.cameras?.length) q.set('camera', f.cameras.join(','));
-    if (f.classes?.length) q.set('class', f.classes.join(','));
-    if (f.from !== undefined) q.set('from', String(f.from));
-    if (f.to !== undefined) q.set('to', String(f.to));
-    for (const k of ['colour', 'vehicleType', 'gender', 'ageBand'] as const) if (f[k]) q.set(k, f[k]!);
+    const q = filterParams(f);
     if (f.limit !== undefined) q.set('limit', String(f.limit));
     if (f.cursor) q.set('cursor', f.cursor);
     return this.#send(`/api/v1/search?${q}`);

@@ -4,7 +4,7 @@
  * The filters live in the URL hash so a search can be bookmarked and the back button returns to it.
  */
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError, type SearchFilters } from '../api';
+import { ApiError, filterParams, type SearchFilters } from '../api';
 import { useSession } from '../context';
 import { label } from '../i18n';
 import { trackHref } from '../route';
@@ -28,13 +28,7 @@ function filtersFrom(q: URLSearchParams): SearchFilters {
 }
 
 function hashFor(f: SearchFilters): string {
-  const q = new URLSearchParams();
-  if (f.cameras?.length) q.set('camera', f.cameras.join(','));
-  if (f.classes?.length) q.set('class', f.classes.join(','));
-  if (f.from !== undefined) q.set('from', String(f.from));
-  if (f.to !== undefined) q.set('to', String(f.to));
-  for (const k of ['colour', 'vehicleType', 'gender', 'ageBand'] as const) if (f[k]) q.set(k, f[k]!);
-  return `#/search?${q}`;
+  return `#/search?${filterParams(f)}`;
 }
 
 function Select({ name, value, options, onChange }: { name: string; value: string; options: readonly string[]; onChange: (v: string) => void }) {
