@@ -142,7 +142,7 @@ export async function benchIndex(args: string[]): Promise<number> {
         storedFaces.set(embedding, faceIds.length * a.dims);
         attributes['faceQuality'] = 0.8;
       }
-      const tlen = 1200 + Math.floor(rand() * 800);
+      const tlen = process.env.TLEN ? Number(process.env.TLEN) : 1200 + Math.floor(rand() * 800);
       const off = Math.floor(rand() * (pool.length - tlen));
       const id = `cam-${cam}:${i}:${start}`;
       if (isFace) faceIds.push(id);

@@ -92,7 +92,7 @@ export function cases(): Case[] {
       j++;
       recordKey(`cam-1:${j}:1795535049820`);
       orderSuffix(1795535049820 + j, `cam-1:${j}`);
-      attributePrefix('colour', 'red');
+      attributePrefix('police', 'colour', 'red');
     } });
   }
   out.push({ name: 'tracker step, 50 objects', fn: () => {

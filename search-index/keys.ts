@@ -20,13 +20,9 @@ const SEQ_WIDTH = 12;
 
 export const KIND = {
   record: 'r',
-  thumbnail: 't',
-  embedding: 'e',
-  allByTime: 'T',
   camera: 'C',
   cls: 'K',
   attribute: 'A',
-  department: 'D',
   face: 'F',
   expiry: 'X',
   audit: 'U',
@@ -34,6 +30,9 @@ export const KIND = {
 } as const;
 
 export const META_COUNTS = KIND.meta + SEP + 'counts';
+/** The key layout's version; an index written with another layout is refused (INDEX_FORMAT), not misread. */
+export const META_FORMAT = KIND.meta + SEP + 'format';
+export const FORMAT_VERSION = '2';
 
 export function padTime(t: number): string {
   return String(t).padStart(TIME_WIDTH, '0');
@@ -48,8 +47,6 @@ export function padSeq(n: number): string {
 }
 
 export const recordKey = (id: string): string => KIND.record + SEP + id;
-export const thumbnailKey = (id: string): string => KIND.thumbnail + SEP + id;
-export const embeddingKey = (id: string): string => KIND.embedding + SEP + id;
 export const faceKey = (seq: number): string => KIND.face + SEP + padSeq(seq);
 export const facePrefix = KIND.face + SEP;
 
@@ -61,12 +58,20 @@ export function faceSeqOf(key: string): number {
   return Number(key.slice(facePrefix.length));
 }
 
-/** Prefixes of the secondary indexes; each is also the key of its entry count (selectivity for the planner). */
-export const allPrefix = (): string => KIND.allByTime + SEP;
-export const cameraPrefix = (cameraId: string): string => KIND.camera + SEP + cameraId + SEP;
-export const classPrefix = (cls: ObjectClass): string => KIND.cls + SEP + cls + SEP;
-export const attributePrefix = (name: AttributeName, value: string): string => KIND.attribute + SEP + name + SEP + value + SEP;
-export const departmentPrefix = (department: string): string => KIND.department + SEP + department + SEP;
+/**
+ * Prefixes of the secondary indexes; each is also the key of its entry count (selectivity for the planner).
+ * Every index leads with the department, because every investigator's query is scoped to departments: a
+ * scoped query reads only its departments' ranges instead of filtering out everyone else's, and a camera of
+ * another department has no range in scope at all, exactly like a camera that does not exist.
+ */
+export const cameraPrefix = (department: string, cameraId: string): string => KIND.camera + SEP + department + SEP + cameraId + SEP;
+export const classPrefix = (department: string, cls: ObjectClass): string => KIND.cls + SEP + department + SEP + cls + SEP;
+export const attributePrefix = (department: string, name: AttributeName, value: string): string =>
+  KIND.attribute + SEP + department + SEP + name + SEP + value + SEP;
+/** The department of a class prefix's count key, or null for other keys. */
+export function departmentOfClassPrefix(prefix: string): string | null {
+  return prefix.startsWith(KIND.cls + SEP) ? prefix.slice(2, prefix.indexOf(SEP, 2)) : null;
+}
 
 /** The part of a secondary key after its prefix; also the cursor position. */
 export function orderSuffix(start: number, id: string): string {

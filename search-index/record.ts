@@ -6,8 +6,8 @@
 import { OBJECT_CLASSES, type ObjectClass, type TrackRecord } from '../common/messages.js';
 import { IndexError } from '../common/errors.js';
 import {
-  MAX_TIME, SEP, allPrefix, attributePrefix, cameraPrefix, classPrefix, departmentPrefix, embeddingKey, expiryKey,
-  faceKey, orderSuffix, recordKey, thumbnailKey, type ExpiryKind,
+  MAX_TIME, SEP, attributePrefix, cameraPrefix, classPrefix, expiryKey, faceKey, orderSuffix, recordKey,
+  type ExpiryKind,
 } from './keys.js';
 import { ATTRIBUTE_NAMES, type TrackRecordSummary } from './types.js';
 
@@ -30,11 +30,17 @@ export function digestOf(r: StoredRecord): Digest {
 }
 
 /** Every secondary-index prefix the record appears under (also the keys of the planner's counts). */
+/**
+ * Every secondary-index prefix the record appears under (also the keys of the planner's counts). Class ranges
+ * partition a department's records, so they double as its time index (a time-only query merges them), and a
+ * vehicleType equal to the class (what the pipeline produces) is found through the class range: neither
+ * needs an entry of its own, which saves two of the seven entries a vehicle would otherwise cost.
+ */
 export function indexPrefixes(r: StoredRecord): string[] {
-  const out = [allPrefix(), cameraPrefix(r.cameraId), classPrefix(r.cls), departmentPrefix(r.department)];
+  const out = [cameraPrefix(r.department, r.cameraId), classPrefix(r.department, r.cls)];
   for (const name of ATTRIBUTE_NAMES) {
     const v = r.attributes[name];
-    if (typeof v === 'string') out.push(attributePrefix(name, v));
+    if (typeof v === 'string' && !(name === 'vehicleType' && v === r.cls)) out.push(attributePrefix(r.department, name, v));
   }
   return out;
 }
@@ -48,8 +54,6 @@ export function ownedKeys(r: StoredRecord): string[] {
   const suffix = orderSuffix(r.start, r.id);
   const keys = indexPrefixes(r).map((p) => p + suffix);
   keys.push(recordKey(r.id), expiryKey(expiryKindOf(r), r.end, r.id));
-  if (r.hasThumbnail) keys.push(thumbnailKey(r.id));
-  if (r.hasFace) keys.push(embeddingKey(r.id));
   if (r.faceSeq !== null) keys.push(faceKey(r.faceSeq));
   return keys;
 }
@@ -60,6 +64,37 @@ export function encodeJson(v: unknown): Buffer {
 
 export function decodeJson<T>(b: Buffer): T {
   return JSON.parse(b.toString('utf8')) as T;
+}
+
+/**
+ * Values that carry bytes after a JSON head: u32 LE length of the JSON, the JSON, then the bytes. A record's
+ * value carries its best-shot JPEG and a face entry its embedding, so one read gets both and a record costs
+ * two fewer keys to write than with separate thumbnail and embedding entries.
+ */
+export function encodeWithBytes(head: unknown, bytes: Uint8Array | null): Buffer {
+  const json = Buffer.from(JSON.stringify(head), 'utf8');
+  const out = Buffer.allocUnsafe(4 + json.length + (bytes ? bytes.byteLength : 0));
+  out.writeUInt32LE(json.length, 0);
+  json.copy(out, 4);
+  if (bytes) out.set(bytes, 4 + json.length);
+  return out;
+}
+
+export function decodeWithBytes<T>(b: Buffer): { head: T; bytes: Buffer } {
+  const n = b.readUInt32LE(0);
+  return { head: JSON.parse(b.toString('utf8', 4, 4 + n)) as T, bytes: b.subarray(4 + n) };
+}
+
+/** A stored record's value: the summary and its thumbnail (empty bytes: none). */
+export function decodeRecord(b: Buffer): { record: StoredRecord; thumbnail: Buffer | null } {
+  const { head, bytes } = decodeWithBytes<StoredRecord>(b);
+  return { record: head, thumbnail: head.hasThumbnail ? bytes : null };
+}
+
+/** A face entry's value: what filtering needs and the unit embedding. */
+export function decodeFace(b: Buffer): { digest: FaceDigest; embedding: Float32Array } {
+  const { head, bytes } = decodeWithBytes<FaceDigest>(b);
+  return { digest: head, embedding: embeddingFromBytes(bytes) };
 }
 
 export function toSummary(r: StoredRecord): TrackRecordSummary {

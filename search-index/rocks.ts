@@ -5,6 +5,8 @@
 import { createRequire } from 'node:module';
 
 export type BatchOp = { type: 'put'; key: string; value: Buffer } | { type: 'del'; key: string };
+/** An op with its key already encoded: what the write thread applies. */
+export type RawOp = { type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer };
 
 export interface RangeOptions {
   gt?: string;
@@ -31,8 +33,10 @@ export interface RocksIterator {
  */
 export const ROCKS_OPEN_OPTIONS = {
   createIfMissing: true,
-  compaction: 'level',
+  compaction: 'universal',
+  compression: false,
   memtableMemoryBudget: 256 * 1024 * 1024,
+  walCompression: false,
 } as const;
 
 export interface RocksDb {
@@ -42,10 +46,14 @@ export interface RocksDb {
   /** `sync: true` fsyncs the WAL before resolving; without it a write survives a process crash, not a power cut. */
   batch(ops: BatchOp[], options?: { sync?: boolean }): Promise<void>;
   iterator(options: RangeOptions): RocksIterator;
+  /** The native database handle, for opening the same instance in a worker thread (openShared). */
+  readonly handle: bigint;
 }
 
 interface RocksModule {
-  RocksLevel: new (location: string, options: { keyEncoding: 'utf8'; valueEncoding: 'buffer' }) => RocksDb;
+  RocksLevel: {
+    new (location: string, options: { keyEncoding: 'utf8'; valueEncoding: 'buffer' }): RocksDb;
+  };
 }
 
 const require = createRequire(import.meta.url);
@@ -53,6 +61,43 @@ const require = createRequire(import.meta.url);
 export function createRocks(location: string): RocksDb {
   const mod = require('@nxtedition/rocksdb') as RocksModule;
   return new mod.RocksLevel(location, { keyEncoding: 'utf8', valueEncoding: 'buffer' });
+}
+
+/** The binding's write-batch calls (no TypeScript types ship with it). */
+interface RocksBinding {
+  db_init(handle: bigint): unknown;
+  batch_init(): unknown;
+  batch_put(batch: unknown, key: Buffer, value: Buffer, options: object): void;
+  batch_del(batch: unknown, key: Buffer, options: object): void;
+  batch_write(db: unknown, batch: unknown, options: { sync?: boolean }): void;
+  batch_clear(batch: unknown): void;
+}
+
+/**
+ * A writer for, in a worker thread, the database another thread opened: the binding accepts the native handle
+ * (RocksLevel's `handle`) and does not open RocksDB twice. It calls the binding's batch functions directly:
+ * RocksLevel's batch() spends a microsecond an op on option objects and checks that matter for user input, not
+ * for ops this folder built. The owner must outlive the writer: close the database only after the worker stopped.
+ * `write` applies the ops as one atomic batch, synchronously (the binding writes on the calling thread).
+ */
+export function sharedWriter(handle: bigint): { write(ops: readonly RawOp[], sync: boolean): void } {
+  const binding = require('@nxtedition/rocksdb/binding.js') as RocksBinding;
+  const db = binding.db_init(handle);
+  const batch = binding.batch_init();
+  const none = {};
+  return {
+    write(ops, sync) {
+      try {
+        for (const op of ops) {
+          if (op.type === 'put') binding.batch_put(batch, op.key, op.value, none);
+          else binding.batch_del(batch, op.key, none);
+        }
+        binding.batch_write(db, batch, { sync });
+      } finally {
+        binding.batch_clear(batch);
+      }
+    },
+  };
 }
 
 /** Reads a whole range in chunks; for bounded ranges only (meta, a sweep slice). */

@@ -10,15 +10,19 @@ import { CvcoreError, IndexError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import { AuditLog } from './audit.js';
 import { encodeCursor } from './cursor.js';
-import { META_COUNTS, prefixEnd, embeddingKey, expiryKey, faceKey, facePrefix, faceSeqOf, orderSuffix, recordKey, thumbnailKey } from './keys.js';
+import {
+  FORMAT_VERSION, META_COUNTS, META_FORMAT, departmentOfClassPrefix, expiryKey, faceKey, facePrefix, faceSeqOf, orderSuffix,
+  prefixEnd, recordKey,
+} from './keys.js';
 import { digestFilter, plan, scan } from './planner.js';
 import { QUERY_LIMITS, parseFaceOptions, parseQuery } from './query.js';
 import {
-  decodeJson, digestOf, embeddingBytes, embeddingFromBytes, encodeJson, expiryKindOf, indexPrefixes, normalise, ownedKeys,
-  toStored, toSummary, validateRecord, type FaceDigest, type StoredRecord,
+  decodeJson, decodeRecord, decodeWithBytes, digestOf, embeddingBytes, embeddingFromBytes, encodeJson, encodeWithBytes,
+  expiryKindOf, indexPrefixes, normalise, ownedKeys, toStored, toSummary, validateRecord, type FaceDigest, type StoredRecord,
 } from './record.js';
 import { RETENTION_DEFAULTS, checkRetention, expiredIds, type Retention } from './retention.js';
 import { ROCKS_OPEN_OPTIONS, createRocks, readRange, type BatchOp, type RocksDb } from './rocks.js';
+import { BatchWriter } from './writer.js';
 import type {
   AuditEntry, AuditPage, FaceMatch, FaceSearchOptions, IndexOptions, IndexStats, ReadAuditOptions, Scope, SearchIndex,
   SearchPage, SearchQuery, TrackRecord,
@@ -33,6 +37,8 @@ export const INDEX_DEFAULTS = {
   dimensions: 1024,
   /** Queued records beyond this many batches make put() wait for the write in flight. */
   maxPendingBatches: 4,
+  /** Batches in the write thread at once: one being written while the next is prepared. */
+  maxInFlight: 2,
   /** Face search over-fetches from the graph up to this many candidates before it falls back to an exact scan. */
   faceOverfetchMax: 4096,
   sweepChunk: 512,
@@ -103,9 +109,12 @@ function ioError(err: unknown, what: string): CvcoreError {
 export class SearchIndexImpl implements SearchIndex {
   readonly #o: Resolved;
   readonly #db: RocksDb;
+  readonly #writer: BatchWriter;
   readonly #vectors: FaceVectors;
   readonly #audit: AuditLog;
   readonly #counts: Map<string, number>;
+  /** Departments holding records (those with a class range), for plans over every department. */
+  #departments: string[] | null = null;
   #records: number;
   #faces: number;
   #nextFaceSeq: number;
@@ -119,12 +128,18 @@ export class SearchIndexImpl implements SearchIndex {
   #closed = false;
   #closing: Promise<void> | null = null;
   #bytesWritten = 0;
-  /** The write scheduled but not yet started, if any. */
-  #queued: Promise<void> | null = null;
+  /** The hand-over scheduled but not yet started, if any. */
+  #queued: { handed: Promise<void>; written: Promise<void> } | null = null;
+  /** Batches handed to the write thread and not yet settled. */
+  readonly #inFlight = new Set<Promise<void>>();
+  /** Records of batches handed over, by id, until the database read of a later batch is sure to see them. */
+  readonly #inFlightRecords = new Map<string, StoredRecord>();
+  #settled: StoredRecord[][] = [];
 
-  private constructor(o: Resolved, db: RocksDb, vectors: FaceVectors, audit: AuditLog, counts: StoredCounts) {
+  private constructor(o: Resolved, db: RocksDb, writer: BatchWriter, vectors: FaceVectors, audit: AuditLog, counts: StoredCounts) {
     this.#o = o;
     this.#db = db;
+    this.#writer = writer;
     this.#vectors = vectors;
     this.#audit = audit;
     this.#counts = new Map(Object.entries(counts.prefixes));
@@ -138,7 +153,7 @@ export class SearchIndexImpl implements SearchIndex {
       this.#sweepTimer.unref();
     }
     if (o.vectorSaveIntervalMs > 0) {
-      this.#saveTimer = setInterval(() => this.#saveVectors(), o.vectorSaveIntervalMs);
+      this.#saveTimer = setInterval(() => void this.#saveVectors(), o.vectorSaveIntervalMs);
       this.#saveTimer.unref();
     }
   }
@@ -152,19 +167,31 @@ export class SearchIndexImpl implements SearchIndex {
     } catch (err) {
       throw ioError(err, `open ${o.dir}`);
     }
+    let writer: BatchWriter | null = null;
+    let vectors: FaceVectors | null = null;
     try {
-      const [countsBuf] = await db.getMany([META_COUNTS]);
+      const [countsBuf, formatBuf] = await db.getMany([META_COUNTS, META_FORMAT]);
+      const format = formatBuf?.toString('utf8') ?? null;
+      if (countsBuf && format !== FORMAT_VERSION) {
+        throw new IndexError('INDEX_FORMAT', `${o.dir} holds an index of key layout ${format ?? 1}; this version reads layout ${FORMAT_VERSION}. Move it aside (or delete it) and start a new one`, { detail: { dir: o.dir, format: format ?? '1', expected: FORMAT_VERSION } });
+      }
+      if (!countsBuf) await db.batch([{ type: 'put', key: META_FORMAT, value: Buffer.from(FORMAT_VERSION) }]);
       const counts: StoredCounts = countsBuf ? decodeJson<StoredCounts>(countsBuf) : { records: 0, faces: 0, faceSeq: 1, prefixes: {} };
       const lastFace = await readRange(db, { gte: facePrefix, lt: prefixEnd(facePrefix), reverse: true, limit: 1, values: false });
       const maxSeq = lastFace[0] ? faceSeqOf(lastFace[0][0]) : 0;
       counts.faceSeq = Math.max(counts.faceSeq, maxSeq + 1);
-      const vectors = new FaceVectors(o.dir, o.dimensions, o.log);
-      const after = vectors.load(maxSeq);
-      const added = await SearchIndexImpl.#catchUp(db, vectors, after);
-      if (added > 0) o.log?.info('face vectors caught up from RocksDB', { added, from: after, rebuilt: after === 0 });
+      writer = new BatchWriter(db.handle);
+      await writer.ready();
+      const opened = await FaceVectors.open(o.dir, o.dimensions, maxSeq, o.log);
+      vectors = opened.vectors;
+      // Faces stored after the saved graph go to the graph's tail: searchable at once, built in the background.
+      const added = await SearchIndexImpl.#catchUp(db, opened.vectors, opened.after);
+      if (added > 0) o.log?.info('face vectors caught up from RocksDB', { added, from: opened.after, rebuilt: opened.after === 0 });
       const audit = await AuditLog.open(db);
-      return new SearchIndexImpl(o, db, vectors, audit, counts);
+      return new SearchIndexImpl(o, db, writer, opened.vectors, audit, counts);
     } catch (err) {
+      await vectors?.close().catch(() => undefined);
+      await writer?.close().catch(() => undefined);
       await db.close().catch(() => undefined);
       throw ioError(err, `read ${o.dir}`);
     }
@@ -178,17 +205,16 @@ export class SearchIndexImpl implements SearchIndex {
       for (;;) {
         const rows = await it.nextv(1000);
         if (rows.length === 0) break;
-        const seqs = rows.map(([k]) => faceSeqOf(k));
-        const ids = rows.map(([, v]) => decodeJson<FaceDigest>(v!)[0]);
-        const embs = await db.getMany(ids.map(embeddingKey));
         const d = vectors.dimensions;
-        const flat = new Float32Array(seqs.length * d);
-        const keep: number[] = [];
-        embs.forEach((b, i) => {
-          if (!b) return;
-          flat.set(embeddingFromBytes(b), keep.length * d);
-          keep.push(seqs[i]!);
-        });
+        const flat = new Float32Array(rows.length * d);
+        const seqs: number[] = [];
+        for (const [k, v] of rows) {
+          const bytes = decodeWithBytes<FaceDigest>(v!).bytes;
+          if (bytes.byteLength !== d * 4) continue;
+          new Uint8Array(flat.buffer, seqs.length * d * 4, d * 4).set(bytes);
+          seqs.push(faceSeqOf(k));
+        }
+        const keep = seqs;
         vectors.add(keep, flat.subarray(0, keep.length * d));
         added += keep.length;
       }
@@ -207,39 +233,55 @@ export class SearchIndexImpl implements SearchIndex {
     validateRecord(record, this.#o.dimensions);
     this.#pending.set(record.id, record);
     if (this.#pending.size >= this.#o.batchSize) {
-      const written = this.#schedule();
-      // Backpressure: a producer faster than the disk waits here rather than growing the queue.
-      if (this.#pending.size >= this.#o.batchSize * INDEX_DEFAULTS.maxPendingBatches) await written;
-    } else if (this.#flushTimer === null) {
-      this.#flushTimer = setTimeout(() => {
-        this.#flushTimer = null;
-        this.#schedule().catch(() => undefined);
-      }, this.#o.flushMs);
+      this.#schedule().written.catch(() => undefined);
+      // Backpressure: a producer faster than the disk waits for room in the write pipeline rather than
+      // growing the queue.
+      while (this.#pending.size >= this.#o.batchSize * INDEX_DEFAULTS.maxPendingBatches) await this.#schedule().handed;
+    } else {
+      this.#armTimer();
     }
   }
 
-  /** Queues a write of everything pending at the time it runs; one queued write serves every caller until it starts. */
-  #schedule(): Promise<void> {
+  #armTimer(): void {
+    if (this.#flushTimer !== null || this.#pending.size === 0) return;
+    this.#flushTimer = setTimeout(() => {
+      this.#flushTimer = null;
+      this.#schedule().written.catch(() => undefined);
+    }, this.#o.flushMs);
+  }
+
+  /**
+   * Queues a hand-over of everything pending at the time it runs; one queued hand-over serves every caller until
+   * it starts. Resolves when that batch is on disk. Hand-overs run one at a time on the chain, but a batch is
+   * prepared while the one before it is still being written (at most `maxInFlight` batches in the write thread).
+   */
+  #schedule(): { handed: Promise<void>; written: Promise<void> } {
     if (this.#flushTimer) {
       clearTimeout(this.#flushTimer);
       this.#flushTimer = null;
     }
     if (this.#queued) return this.#queued;
-    const run = this.#chain.then(() => {
+    const handing = this.#chain.then(() => {
       this.#queued = null;
-      return this.#writePending();
+      return this.#handOver();
     });
-    this.#queued = run;
-    this.#chain = run.catch((err: unknown) => {
+    this.#chain = handing.then(() => undefined, () => undefined);
+    const written = handing.then((h) => h.written);
+    written.catch((err: unknown) => {
       this.#writeError = err;
       this.#o.log?.error('index write failed', { err });
     });
-    return run;
+    const queued = { handed: this.#chain, written };
+    this.#queued = queued;
+    return queued;
   }
 
   async flush(): Promise<void> {
     if (this.#closed) throw new IndexError('INDEX_CLOSED', 'the index is closed');
-    await this.#schedule().catch(() => undefined);
+    do {
+      await this.#schedule().written.catch(() => undefined);
+    } while (this.#pending.size > 0 && this.#writeError === null);
+    await this.#drain();
     if (this.#writeError !== null) {
       const err = this.#writeError;
       this.#writeError = null;
@@ -247,10 +289,36 @@ export class SearchIndexImpl implements SearchIndex {
     }
   }
 
-  async #writePending(): Promise<void> {
-    if (this.#pending.size === 0) return;
-    const batch = [...this.#pending.values()];
-    this.#pending = new Map();
+  /** Waits until every batch handed to the write thread has settled. */
+  async #drain(): Promise<void> {
+    while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
+  }
+
+  /** Forgets in-flight records of batches that have settled (written: RocksDB has them; failed: requeued). */
+  #prune(): void {
+    for (const b of this.#settled) for (const s of b) if (this.#inFlightRecords.get(s.id) === s) this.#inFlightRecords.delete(s.id);
+    this.#settled = [];
+  }
+
+  async #handOver(): Promise<{ written: Promise<void> }> {
+    // After a failed write the write thread refuses batches until reset: let every batch in flight settle
+    // (each failed one reverts its counts and requeues its records), so this batch's counts are right.
+    if (this.#writer.failed) {
+      await this.#drain();
+      this.#writer.reset();
+    }
+    while (this.#inFlight.size >= INDEX_DEFAULTS.maxInFlight) await Promise.race(this.#inFlight).catch(() => undefined);
+    this.#prune();
+    if (this.#pending.size === 0) return { written: Promise.resolve() };
+    const batch: TrackRecord[] = [];
+    for (const [id, r] of this.#pending) {
+      if (batch.length >= this.#o.batchSize) break;
+      batch.push(r);
+      this.#pending.delete(id);
+    }
+    // What is left is the next batch: full ones go at once, a partial one after flushMs.
+    if (this.#pending.size >= this.#o.batchSize) this.#schedule().written.catch(() => undefined);
+    else this.#armTimer();
     const ops: BatchOp[] = [];
     const delta = new Map<string, number>();
     const bump = (p: string, n: number): void => {
@@ -259,17 +327,20 @@ export class SearchIndexImpl implements SearchIndex {
     let dRecords = 0;
     let dFaces = 0;
     // A put of an id already stored replaces it: its old entries go in the same batch, before the new ones.
+    // The id may also sit in a batch still being written, which the database read cannot see yet.
     const olds = await this.#db.getMany(batch.map((r) => recordKey(r.id)));
     const removedSeqs: number[] = [];
-    for (const b of olds) {
-      if (!b) continue;
-      const old = decodeJson<StoredRecord>(b);
+    batch.forEach((r, i) => {
+      const b = olds[i];
+      const old = this.#inFlightRecords.get(r.id) ?? (b ? decodeRecord(b).record : null);
+      if (!old) return;
       for (const key of ownedKeys(old)) ops.push({ type: 'del', key });
       for (const p of indexPrefixes(old)) bump(p, -1);
       dRecords--;
       if (old.hasFace) dFaces--;
       if (old.faceSeq !== null) removedSeqs.push(old.faceSeq);
-    }
+    });
+    const stored: StoredRecord[] = [];
     const d = this.#o.dimensions;
     const faceCount = batch.reduce((n, r) => n + (r.embedding ? 1 : 0), 0);
     const flat = new Float32Array(faceCount * d);
@@ -279,38 +350,56 @@ export class SearchIndexImpl implements SearchIndex {
     for (const r of batch) {
       const faceSeq = r.embedding ? seq++ : null;
       const s = toStored(r, faceSeq);
+      stored.push(s);
       const digest = encodeJson(digestOf(s));
       const suffix = orderSuffix(s.start, s.id);
       for (const p of indexPrefixes(s)) {
         ops.push({ type: 'put', key: p + suffix, value: digest });
         bump(p, 1);
       }
-      ops.push({ type: 'put', key: recordKey(s.id), value: encodeJson(s) });
+      ops.push({ type: 'put', key: recordKey(s.id), value: encodeWithBytes(s, r.thumbnail) });
       ops.push({ type: 'put', key: expiryKey(expiryKindOf(s), s.end, s.id), value: empty });
-      if (r.thumbnail) ops.push({ type: 'put', key: thumbnailKey(s.id), value: Buffer.from(r.thumbnail) });
       if (r.embedding && faceSeq !== null) {
         const unit = normalise(r.embedding);
         flat.set(unit, newSeqs.length * d);
         newSeqs.push(faceSeq);
-        ops.push({ type: 'put', key: embeddingKey(s.id), value: Buffer.from(embeddingBytes(unit)) });
         const fd: FaceDigest = [s.id, s.department, s.cameraId, s.start];
-        ops.push({ type: 'put', key: faceKey(faceSeq), value: encodeJson(fd) });
+        ops.push({ type: 'put', key: faceKey(faceSeq), value: encodeWithBytes(fd, embeddingBytes(unit)) });
         dFaces++;
       }
       dRecords++;
     }
     ops.push({ type: 'put', key: META_COUNTS, value: encodeJson(this.#countsAfter(delta, dRecords, dFaces, seq)) });
-    try {
-      await this.#db.batch(ops);
-    } catch (err) {
-      // Nothing of the batch is on disk; the records go back to the queue so a later flush retries them.
-      for (const r of batch) if (!this.#pending.has(r.id)) this.#pending.set(r.id, r);
-      throw ioError(err, 'write a batch');
-    }
+    // Counts and in-flight records count the batch from now on, so the next batch builds on it; a failure
+    // takes both back.
     this.#applyCounts(delta, dRecords, dFaces, seq);
-    for (const op of ops) this.#bytesWritten += op.key.length + (op.type === 'put' ? op.value.length : 0);
-    this.#vectors.remove(removedSeqs);
-    this.#vectors.add(newSeqs, flat);
+    for (const s of stored) this.#inFlightRecords.set(s.id, s);
+    const bytes = ops.reduce((n, op) => n + op.key.length + (op.type === 'put' ? op.value.length : 0), 0);
+    const written = this.#writer.write(ops).then(
+      () => {
+        this.#settled.push(stored);
+        this.#bytesWritten += bytes;
+        this.#vectors.remove(removedSeqs);
+        this.#vectors.add(newSeqs, flat);
+      },
+      (err: unknown) => {
+        // Nothing of the batch is on disk; the records go back to the queue so a later flush retries them.
+        this.#settled.push(stored);
+        this.#revertCounts(delta, dRecords, dFaces);
+        for (const r of batch) if (!this.#pending.has(r.id)) this.#pending.set(r.id, r);
+        throw ioError(err, 'write a batch');
+      },
+    );
+    const tracked = written.then(() => undefined, () => undefined);
+    this.#inFlight.add(tracked);
+    void tracked.then(() => this.#inFlight.delete(tracked));
+    return { written };
+  }
+
+  #revertCounts(delta: Map<string, number>, dRecords: number, dFaces: number): void {
+    const back = new Map<string, number>();
+    for (const [p, n] of delta) back.set(p, -n);
+    this.#applyCounts(back, -dRecords, -dFaces, this.#nextFaceSeq);
   }
 
   #countsAfter(delta: Map<string, number>, dRecords: number, dFaces: number, nextSeq: number): StoredCounts {
@@ -327,24 +416,48 @@ export class SearchIndexImpl implements SearchIndex {
   #applyCounts(delta: Map<string, number>, dRecords: number, dFaces: number, nextSeq: number): void {
     for (const [p, n] of delta) {
       const v = (this.#counts.get(p) ?? 0) + n;
+      const had = this.#counts.has(p);
       if (v > 0) this.#counts.set(p, v);
       else this.#counts.delete(p);
+      if (had !== v > 0 && departmentOfClassPrefix(p) !== null) this.#departments = null;
     }
     this.#records += dRecords;
     this.#faces += dFaces;
     this.#nextFaceSeq = nextSeq;
   }
 
+  /** Every department holding records, from the counts. */
+  #allDepartments(): string[] {
+    if (this.#departments === null) {
+      const out = new Set<string>();
+      for (const p of this.#counts.keys()) {
+        const d = departmentOfClassPrefix(p);
+        if (d !== null) out.add(d);
+      }
+      this.#departments = [...out];
+    }
+    return this.#departments;
+  }
+
   async get(id: string, scope: Scope): Promise<TrackRecord | null> {
     this.#check();
     const depts = checkScope(scope);
     if (typeof id !== 'string' || id.length === 0) return null;
-    const [rb, tb, eb] = await this.#db.getMany([recordKey(id), thumbnailKey(id), embeddingKey(id)]).catch((err: unknown) => {
+    const read = async (): Promise<TrackRecord | null> => {
+      const [rb] = await this.#db.getMany([recordKey(id)]);
+      if (!rb) return null;
+      const { record: s, thumbnail: tb } = decodeRecord(rb);
+      if (depts && !depts.has(s.department)) return null;
+      const [fb] = s.faceSeq !== null ? await this.#db.getMany([faceKey(s.faceSeq)]) : [undefined];
+      const eb = fb ? decodeWithBytes<FaceDigest>(fb).bytes : null;
+      return this.#full(s, tb, eb);
+    };
+    return read().catch((err: unknown) => {
       throw ioError(err, 'read a record');
     });
-    if (!rb) return null;
-    const s = decodeJson<StoredRecord>(rb);
-    if (depts && !depts.has(s.department)) return null;
+  }
+
+  #full(s: StoredRecord, tb: Buffer | null, eb: Buffer | null): TrackRecord {
     const { faceSeq: _seq, hasThumbnail: _t, hasFace: _f, ...rest } = s;
     void _seq; void _t; void _f;
     return { ...rest, thumbnail: tb ? new Uint8Array(tb) : null, embedding: eb ? embeddingFromBytes(eb) : null };
@@ -354,12 +467,12 @@ export class SearchIndexImpl implements SearchIndex {
     this.#check();
     const depts = checkScope(scope);
     if (typeof id !== 'string' || id.length === 0) return null;
-    const [rb, tb] = await this.#db.getMany([recordKey(id), thumbnailKey(id)]).catch((err: unknown) => {
+    const [rb] = await this.#db.getMany([recordKey(id)]).catch((err: unknown) => {
       throw ioError(err, 'read a thumbnail');
     });
-    if (!rb || !tb) return null;
-    const s = decodeJson<StoredRecord>(rb);
-    if (depts && !depts.has(s.department)) return null;
+    if (!rb) return null;
+    const { record: s, thumbnail: tb } = decodeRecord(rb);
+    if (!tb || (depts && !depts.has(s.department))) return null;
     return new Uint8Array(tb);
   }
 
@@ -370,14 +483,14 @@ export class SearchIndexImpl implements SearchIndex {
     if (depts && depts.size === 0) return { records: [], nextCursor: null };
     const limit = q.limit ?? QUERY_LIMITS.defaultLimit;
     try {
-      const p = plan(q, scope, (prefix) => this.#counts.get(prefix) ?? 0, this.#records);
+      const p = plan(q, scope, (prefix) => this.#counts.get(prefix) ?? 0, this.#allDepartments());
       const { candidates, stoppedAt } = await scan(this.#db, p, q, digestFilter(q, scope), limit + 1, this.#o.scanBudget);
       const page = candidates.slice(0, limit);
       const bufs = await this.#db.getMany(page.map((c) => recordKey(c.id)));
       const records = [];
       for (const b of bufs) {
         if (!b) continue; // swept between the index read and the record read
-        const s = decodeJson<StoredRecord>(b);
+        const s = decodeRecord(b).record;
         if (depts && !depts.has(s.department)) continue;
         records.push(toSummary(s));
       }
@@ -408,26 +521,29 @@ export class SearchIndexImpl implements SearchIndex {
       // When the cameras, scope or the whole index hold few records, an exact scan of their faces is both
       // exact and cheaper than the graph plus filtering.
       const narrow: SearchQuery = { ...(o.cameraIds ? { cameraIds: o.cameraIds } : {}), ...(o.from !== undefined ? { from: o.from } : {}), ...(o.to !== undefined ? { to: o.to } : {}) };
-      const p = plan(narrow, scope, (prefix) => this.#counts.get(prefix) ?? 0, this.#records);
+      const p = plan(narrow, scope, (prefix) => this.#counts.get(prefix) ?? 0, this.#allDepartments());
       if (p.estimate <= INDEX_DEFAULTS.faceExactMax) {
         const { candidates } = await scan(this.#db, p, narrow, digestFilter(narrow, scope), p.estimate + 1, Number.POSITIVE_INFINITY);
-        return await this.#matches((await this.#rerank(q, candidates.map((c) => c.id))).slice(0, k), depts);
+        const recs = await this.#db.getMany(candidates.map((c) => recordKey(c.id)));
+        const seqs: number[] = [];
+        for (const b of recs) {
+          const seq = b ? decodeRecord(b).record.faceSeq : null;
+          if (seq !== null && seq !== undefined) seqs.push(seq);
+        }
+        const scored = await this.#scoreFaces(q, seqs, pass);
+        return await this.#matches([...scored].sort((a, b) => b[1] - a[1]).slice(0, k), depts);
       }
+      // The graph (and its not yet built tail) nominates; each candidate's face entry filters and re-ranks it
+      // with the exact float embedding.
       const found = new Map<string, number>();
       const checked = new Set<number>();
       const size = this.#vectors.size;
-      let fetch = Math.max(k * 4, 40);
+      let fetch = Math.max(k * 8, 80);
       let exhausted = size === 0;
       while (!exhausted) {
-        const hits = this.#vectors.search(q, fetch).filter((h) => !checked.has(h.seq));
+        const hits = (await this.#vectors.search(q, fetch)).filter((h) => !checked.has(h.seq));
         for (const h of hits) checked.add(h.seq);
-        const bufs = await this.#db.getMany(hits.map((h) => faceKey(h.seq)));
-        hits.forEach((h, i) => {
-          const b = bufs[i];
-          if (!b) return; // deleted after the graph was saved
-          const fd = decodeJson<FaceDigest>(b);
-          if (pass(fd)) found.set(fd[0], h.similarity);
-        });
+        for (const [id, sim] of await this.#scoreFaces(q, hits.map((h) => h.seq), pass)) found.set(id, sim);
         if (found.size >= k || fetch >= size) break;
         if (fetch >= INDEX_DEFAULTS.faceOverfetchMax) {
           // The filter keeps few faces: an exact scan of those is both exact and cheaper than a huge fetch.
@@ -438,7 +554,7 @@ export class SearchIndexImpl implements SearchIndex {
         }
         fetch = Math.min(fetch * 4, INDEX_DEFAULTS.faceOverfetchMax);
       }
-      return await this.#matches((await this.#rerank(q, [...found.keys()])).slice(0, k), depts);
+      return await this.#matches([...found].sort((a, b) => b[1] - a[1]).slice(0, k), depts);
     } catch (err) {
       throw ioError(err, 'search faces');
     }
@@ -450,21 +566,23 @@ export class SearchIndexImpl implements SearchIndex {
     const out: FaceMatch[] = [];
     bufs.forEach((b, i) => {
       if (!b) return;
-      const s = decodeJson<StoredRecord>(b);
+      const s = decodeRecord(b).record;
       if (depts && !depts.has(s.department)) return;
       out.push({ record: toSummary(s), similarity: top[i]![1] });
     });
     return out;
   }
 
-  /** Exact similarities from the stored float embeddings, best first. */
-  async #rerank(q: Float32Array, ids: string[]): Promise<Array<[string, number]>> {
-    const embs = await this.#db.getMany(ids.map(embeddingKey));
+  /** Exact similarities of the faces under `seqs` that pass the filter (a missing entry was deleted meanwhile). */
+  async #scoreFaces(q: Float32Array, seqs: number[], pass: (fd: FaceDigest) => boolean): Promise<Array<[string, number]>> {
+    const bufs = await this.#db.getMany(seqs.map(faceKey));
     const out: Array<[string, number]> = [];
-    embs.forEach((b, i) => {
-      if (b) out.push([ids[i]!, dot(q, embeddingFromBytes(b))]);
-    });
-    return out.sort((a, b) => b[1] - a[1]);
+    for (const b of bufs) {
+      if (!b) continue;
+      const { head, bytes } = decodeWithBytes<FaceDigest>(b);
+      if (pass(head)) out.push([head[0], dot(q, embeddingFromBytes(bytes))]);
+    }
+    return out;
   }
 
   async #exactFaces(q: Float32Array, pass: (fd: FaceDigest) => boolean, k: number): Promise<Array<[string, number]>> {
@@ -474,11 +592,10 @@ export class SearchIndexImpl implements SearchIndex {
       for (;;) {
         const rows = await it.nextv(1000);
         if (rows.length === 0) break;
-        const ids = rows.map(([, v]) => decodeJson<FaceDigest>(v!)).filter(pass).map((fd) => fd[0]);
-        const embs = await this.#db.getMany(ids.map(embeddingKey));
-        embs.forEach((b, i) => {
-          if (b) best.push([ids[i]!, dot(q, embeddingFromBytes(b))]);
-        });
+        for (const [, v] of rows) {
+          const { head, bytes } = decodeWithBytes<FaceDigest>(v!);
+          if (pass(head)) best.push([head[0], dot(q, embeddingFromBytes(bytes))]);
+        }
         if (best.length > k * 8) {
           best.sort((a, b) => b[1] - a[1]);
           best.length = k;
@@ -516,7 +633,13 @@ export class SearchIndexImpl implements SearchIndex {
       return Promise.reject(err);
     }
     if (typeof now !== 'number' || !Number.isFinite(now)) return Promise.reject(new TypeError('now must be a time in ms'));
-    const run = this.#chain.then(() => this.#sweepNow(now));
+    const run = this.#chain.then(async () => {
+      // The sweep reads records from the database: batches still being written must land first.
+      await this.#drain();
+      if (this.#writer.failed) this.#writer.reset();
+      this.#prune();
+      return this.#sweepNow(now);
+    });
     this.#chain = run.then(() => undefined, () => undefined);
     return run.catch((err: unknown) => {
       throw ioError(err, 'sweep');
@@ -538,7 +661,7 @@ export class SearchIndexImpl implements SearchIndex {
         // An expiry entry without its record cannot come from a whole batch, but must not stall the sweep.
         ops.push({ type: 'del', key: expired[i]!.key });
         if (!b) return;
-        const s = decodeJson<StoredRecord>(b);
+        const s = decodeRecord(b).record;
         for (const key of ownedKeys(s)) ops.push({ type: 'del', key });
         for (const p of indexPrefixes(s)) delta.set(p, (delta.get(p) ?? 0) - 1);
         dRecords--;
@@ -546,7 +669,7 @@ export class SearchIndexImpl implements SearchIndex {
         if (s.faceSeq !== null) removedSeqs.push(s.faceSeq);
       });
       ops.push({ type: 'put', key: META_COUNTS, value: encodeJson(this.#countsAfter(delta, dRecords, dFaces, this.#nextFaceSeq)) });
-      await this.#db.batch(ops);
+      await this.#writer.write(ops);
       this.#applyCounts(delta, dRecords, dFaces, this.#nextFaceSeq);
       this.#vectors.remove(removedSeqs);
       total -= dRecords;
@@ -557,12 +680,21 @@ export class SearchIndexImpl implements SearchIndex {
   }
 
   stats(): IndexStats {
-    return { records: this.#records, faces: this.#faces, pendingWrites: this.#pending.size, bytesWritten: this.#bytesWritten };
+    return {
+      records: this.#records, faces: this.#faces, pendingWrites: this.#pending.size, bytesWritten: this.#bytesWritten,
+      faceGraphBacklog: this.#vectors.backlog().tail,
+    };
   }
 
-  #saveVectors(): void {
+  async settle(): Promise<void> {
+    this.#check();
+    await this.flush();
+    await this.#vectors.settle();
+  }
+
+  async #saveVectors(): Promise<void> {
     try {
-      this.#vectors.save();
+      await this.#vectors.save();
     } catch (err) {
       // The graph can always be rebuilt from RocksDB; a failed save costs time on the next open, not data.
       this.#o.log?.warn('face vectors not saved', { err });
@@ -573,10 +705,17 @@ export class SearchIndexImpl implements SearchIndex {
     if (this.#closing) return this.#closing;
     this.#closing = (async () => {
       for (const t of [this.#sweepTimer, this.#saveTimer]) if (t) clearInterval(t);
-      this.#schedule().catch(() => undefined);
+      // Everything accepted is written; a batch that fails here stays lost only if RocksDB keeps failing.
+      let tries = 0;
+      while (this.#pending.size > 0 && tries++ < 3) await this.#schedule().written.catch(() => undefined);
       await this.#chain;
-      this.#saveVectors();
+      await this.#drain();
+      if (this.#flushTimer) clearTimeout(this.#flushTimer);
+      await this.#saveVectors();
       this.#closed = true;
+      await this.#vectors.close();
+      // The write thread uses the database's handle: it stops before the database closes.
+      await this.#writer.close();
       await this.#db.close();
     })();
     return this.#closing;

@@ -107,6 +107,8 @@ export interface IndexStats {
   pendingWrites: number;
   /** Key and value bytes of record batches written since open (the benchmark's raw baseline writes as many). */
   bytesWritten: number;
+  /** Stored faces not yet in the ANN graph: searched exactly meanwhile, built into the graph in the background. */
+  faceGraphBacklog: number;
 }
 
 export interface SearchIndex {
@@ -123,6 +125,8 @@ export interface SearchIndex {
   /** Deletes records past retention; returns how many. */
   sweep(now?: number): Promise<number>;
   stats(): IndexStats;
+  /** Resolves once everything queued is written and every stored face is in the ANN graph (benchmarks, tests). */
+  settle(): Promise<void>;
   close(): Promise<void>;
 }
 

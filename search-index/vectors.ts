@@ -59,6 +59,13 @@ export class FaceVectors {
     });
   }
 
+  static async open(dir: string, dimensions: number, maxSeqInDb: number, log?: Logger): Promise<{ vectors: FaceVectors; after: number }> {
+    const v = new FaceVectors(dir, dimensions, log);
+    return { vectors: v, after: v.load(maxSeqInDb) };
+  }
+  backlog(): { graph: number; tail: number } { return { graph: this.size, tail: 0 }; }
+  async settle(): Promise<void> {}
+  async close(): Promise<void> {}
   get size(): number {
     return this.#index.size();
   }

@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import { KIND, META_COUNTS, SEP } from './keys.js';
-import { decodeJson, indexPrefixes, ownedKeys, type FaceDigest, type StoredRecord } from './record.js';
+import { decodeJson, decodeRecord, decodeWithBytes, indexPrefixes, ownedKeys, type FaceDigest, type StoredRecord } from './record.js';
 import { ROCKS_OPEN_OPTIONS, createRocks, type RocksDb } from './rocks.js';
 
 export interface VerifyReport {
@@ -35,7 +35,7 @@ export async function verifyIndex(dir: string): Promise<VerifyReport> {
   const problems: string[] = [];
   try {
     const records = new Map<string, StoredRecord>();
-    await each(db, KIND.record, (k, v) => records.set(k.slice(2), decodeJson<StoredRecord>(v)));
+    await each(db, KIND.record, (k, v) => records.set(k.slice(2), decodeRecord(v).record));
     const prefixCounts = new Map<string, number>();
     let faces = 0;
     for (const r of records.values()) {
@@ -48,14 +48,14 @@ export async function verifyIndex(dir: string): Promise<VerifyReport> {
       if (r.hasFace) faces++;
     }
     const lastPart = (k: string): string => k.slice(k.lastIndexOf(SEP) + 1);
-    for (const kind of [KIND.allByTime, KIND.camera, KIND.cls, KIND.attribute, KIND.department, KIND.expiry, KIND.thumbnail, KIND.embedding]) {
+    for (const kind of [KIND.camera, KIND.cls, KIND.attribute, KIND.expiry]) {
       await each(db, kind, (k) => {
         const id = lastPart(k);
         if (!records.has(id)) problems.push(`entry ${JSON.stringify(k)} points at missing record ${id}`);
       });
     }
     await each(db, KIND.face, (k, v) => {
-      const id = decodeJson<FaceDigest>(v)[0];
+      const id = decodeWithBytes<FaceDigest>(v).head[0];
       const r = records.get(id);
       if (!r || r.faceSeq === null || k !== `${KIND.face}${SEP}${String(r.faceSeq).padStart(12, '0')}`) problems.push(`face entry ${JSON.stringify(k)} points at missing or other record ${id}`);
     });

@@ -34,7 +34,11 @@ test(`index - query by attributes, classes, cameras and time matches a brute-for
       cls,
       // Coarse times so many records share a start and the id tie-break matters.
       start: T0 + Math.floor(rand() * 200) * 1000,
-      attributes: cls === 'person' ? { gender: rand() < 0.5 ? 'male' : 'female', ageBand: '18-30' } : { colour: COLOURS[Math.floor(rand() * 4)]!, vehicleType: cls },
+      // Most vehicles carry vehicleType = class (what the pipeline writes, indexed through the class range);
+      // some carry another type (indexed under the attribute), and both must answer a vehicleType query.
+      attributes: cls === 'person'
+        ? { gender: rand() < 0.5 ? 'male' : 'female', ageBand: '18-30' }
+        : { colour: COLOURS[Math.floor(rand() * 4)]!, vehicleType: rand() < 0.2 ? 'truck' : cls },
     });
     await index.put(r);
     all.push({ ...r, hasThumbnail: false, hasFace: false });
@@ -45,6 +49,8 @@ test(`index - query by attributes, classes, cameras and time matches a brute-for
     {},
     { attributes: { colour: 'red' } },
     { attributes: { colour: 'red', vehicleType: 'bus' } },
+    { attributes: { vehicleType: 'truck' } },
+    { classes: ['car'], attributes: { vehicleType: 'truck' } },
     { classes: ['person'], attributes: { gender: 'female' } },
     { cameraIds: ['cam-1', 'cam-3'], from: T0 + 50_000, to: T0 + 120_000 },
     { cameraIds: ['cam-2'], classes: ['car', 'truck'], attributes: { colour: 'white' } },
