@@ -278,10 +278,13 @@ export class SearchIndexImpl implements SearchIndex {
 
   async flush(): Promise<void> {
     if (this.#closed) throw new IndexError('INDEX_CLOSED', 'the index is closed');
-    do {
+    for (;;) {
       await this.#schedule().written.catch(() => undefined);
-    } while (this.#pending.size > 0 && this.#writeError === null);
-    await this.#drain();
+      // A hand-over may have taken records off the queue and not yet reached the write thread: wait for it.
+      await this.#chain;
+      await this.#drain();
+      if (this.#pending.size === 0 || this.#writeError !== null) break;
+    }
     if (this.#writeError !== null) {
       const err = this.#writeError;
       this.#writeError = null;

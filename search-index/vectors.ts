@@ -1,176 +1,178 @@
 /**
- * The face-vector index: usearch HNSW over cosine with 8-bit quantised vectors. The graph only nominates
- * candidates; the index re-ranks them with the exact float embeddings kept in RocksDB, so quantisation costs
- * a little recall at the margin, not accuracy of the similarities returned, and the graph takes a quarter
- * of the memory and builds about twice as fast as with f32. Vector keys are the records' face sequence
- * numbers (`F\0<seq>` in RocksDB).
+ * The face-vector index: usearch HNSW over cosine with 8-bit quantised vectors, in its own thread
+ * (vector-worker.ts). The graph only nominates candidates; the index re-ranks them with the exact float
+ * embeddings kept in RocksDB, so quantisation costs a little recall at the margin, not accuracy of the
+ * similarities returned. Vector keys are the records' face sequence numbers (`F\0<seq>` in RocksDB).
  *
- * Persistence: the graph is saved as `faces-<lastSeq>.usearch` (written to a temporary name, then renamed, so
- * a crash leaves either the old or the new file). On open the newest file is loaded and every face with a
- * larger sequence is added from RocksDB (catch-up after a crash); a missing, unreadable or newer-than-RocksDB
- * file is rebuilt from RocksDB. Vectors deleted after the last save may linger in the graph; search drops
- * them because their `F` entry is gone.
+ * Inserting into the graph costs 0.3 to 0.9 ms of CPU a vector on this machine, too much for the ingest path.
+ * So an added face first joins the tail, which search scans exactly, and the thread moves the tail into the
+ * graph at the lowest CPU priority (the growing/sealed split of Milvus). Search answers over graph and tail
+ * and sees every add and remove posted before it (messages are handled in order).
+ *
+ * Persistence: the graph (without the tail) is saved as `faces-<lastSeq>.usearch` (written to a temporary name,
+ * then renamed, so a crash leaves either the old or the new file). On open the newest file is loaded and every
+ * face with a larger sequence is added from RocksDB; a missing, unreadable or newer-than-RocksDB file is
+ * rebuilt from RocksDB. Vectors deleted after the last save may linger in the graph; search drops them
+ * because their `F` entry is gone.
  */
-import { existsSync, readdirSync, renameSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
-import { Index, MetricKind, ScalarKind } from 'usearch';
+import { Worker } from 'node:worker_threads';
 import type { Logger } from '../common/log.js';
+import type { VectorMessage, VectorReply } from './vector-protocol.js';
 
-const FILE_RE = /^faces-(\d+)\.usearch$/;
-
-export const HNSW = {
-  /** Graph degree and build/search beam widths; measured in test/index-ann-recall.test.ts and bench/index.ts. */
-  connectivity: 16,
-  expansionAdd: 128,
-  expansionSearch: 128,
-} as const;
+export { HNSW } from './vector-protocol.js';
 
 export interface VectorHit {
   seq: number;
-  /** Cosine similarity as the quantised graph sees it (approximate). */
+  /** Cosine similarity as the graph sees it (approximate; exact for tail hits). */
   similarity: number;
 }
 
 export class FaceVectors {
   readonly dimensions: number;
-  readonly #dir: string;
+  readonly #worker: Worker;
   readonly #log: Logger | undefined;
-  #index: Index;
-  /** Largest sequence added; names the saved file. */
-  #lastSeq = 0;
-  #dirty = false;
+  readonly #waiting = new Map<number, { resolve: (r: VectorReply) => void; reject: (e: Error) => void }>();
+  #nextId = 1;
+  #size: number;
+  #backlog = 0;
+  #graph: number;
+  #failed: Error | null = null;
+  #closed = false;
 
-  constructor(dir: string, dimensions: number, log?: Logger) {
-    this.#dir = dir;
+  private constructor(worker: Worker, dimensions: number, graph: number, log: Logger | undefined) {
+    this.#worker = worker;
     this.dimensions = dimensions;
+    this.#graph = graph;
+    this.#size = graph;
     this.#log = log;
-    this.#index = FaceVectors.#create(dimensions);
-  }
-
-  static #create(dimensions: number): Index {
-    return new Index({
-      dimensions,
-      metric: MetricKind.Cos,
-      quantization: ScalarKind.I8,
-      connectivity: HNSW.connectivity,
-      expansion_add: HNSW.expansionAdd,
-      expansion_search: HNSW.expansionSearch,
-      multi: false,
+    worker.on('message', (m: VectorReply) => this.#onReply(m));
+    worker.on('error', (err) => this.#fail(err));
+    worker.on('exit', (code) => {
+      if (!this.#closed) this.#fail(new Error(`the face graph thread exited (code ${code})`));
     });
-  }
-
-  static async open(dir: string, dimensions: number, maxSeqInDb: number, log?: Logger): Promise<{ vectors: FaceVectors; after: number }> {
-    const v = new FaceVectors(dir, dimensions, log);
-    return { vectors: v, after: v.load(maxSeqInDb) };
-  }
-  backlog(): { graph: number; tail: number } { return { graph: this.size, tail: 0 }; }
-  async settle(): Promise<void> {}
-  async close(): Promise<void> {}
-  get size(): number {
-    return this.#index.size();
-  }
-
-  get lastSeq(): number {
-    return this.#lastSeq;
   }
 
   /**
-   * Loads the newest saved graph that RocksDB can account for. Returns the sequence after which faces must
-   * be added from RocksDB (0: everything, a rebuild).
+   * Starts the thread, which loads the newest graph file RocksDB can account for (faces up to `maxSeqInDb`).
+   * `after`: the sequence after which faces must be added from RocksDB (0: all of them, a rebuild).
    */
-  load(maxSeqInDb: number): number {
-    const files = this.#files();
-    const newest = files[0];
-    for (const f of files.slice(1)) rmSync(join(this.#dir, f.name), { force: true });
-    if (!newest) return 0;
-    const path = join(this.#dir, newest.name);
-    if (newest.seq > maxSeqInDb) {
-      // The file knows faces RocksDB does not (a restored or replaced database): it cannot be trusted.
-      this.#log?.warn('face vectors newer than the records; rebuilding', { file: newest.name, maxSeqInDb });
-      rmSync(path, { force: true });
-      return 0;
-    }
-    try {
-      const index = FaceVectors.#create(this.dimensions);
-      index.load(path);
-      if (index.dimensions() !== this.dimensions) throw new Error(`file has ${index.dimensions()} dimensions`);
-      this.#index = index;
-      this.#lastSeq = newest.seq;
-      return newest.seq;
-    } catch (err) {
-      this.#log?.warn('face vectors unreadable; rebuilding', { file: newest.name, err: err instanceof Error ? err.message : String(err) });
-      rmSync(path, { force: true });
-      this.#index = FaceVectors.#create(this.dimensions);
-      return 0;
-    }
+  static open(dir: string, dimensions: number, maxSeqInDb: number, log?: Logger): Promise<{ vectors: FaceVectors; after: number }> {
+    const worker = new Worker(new URL('./vector-worker.js', import.meta.url), { workerData: { dir, dimensions, maxSeqInDb } });
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error): void => reject(err);
+      worker.once('error', onError);
+      worker.once('message', (m: VectorReply) => {
+        worker.off('error', onError);
+        if (!m.opened) {
+          void worker.terminate();
+          reject(new Error(m.error ?? 'the face graph thread did not start'));
+          return;
+        }
+        for (const w of m.warnings ?? []) log?.warn(w);
+        resolve({ vectors: new FaceVectors(worker, dimensions, m.graph ?? 0, log), after: m.after ?? 0 });
+      });
+    });
   }
 
-  /** Adds unit vectors (rows of `flat`) under their sequence numbers; keys already present are skipped. */
+  #onReply(m: VectorReply): void {
+    if (m.backlog !== undefined) this.#backlog = m.backlog;
+    if (m.graph !== undefined) this.#graph = m.graph;
+    if (m.id === undefined) {
+      if (m.error !== undefined) this.#log?.error('face graph thread', { err: m.error });
+      return;
+    }
+    const w = this.#waiting.get(m.id);
+    if (!w) return;
+    this.#waiting.delete(m.id);
+    if (m.error !== undefined) w.reject(new Error(m.error));
+    else w.resolve(m);
+  }
+
+  #fail(err: Error): void {
+    this.#failed = err;
+    this.#log?.error('face graph thread failed', { err });
+    for (const w of this.#waiting.values()) w.reject(err);
+    this.#waiting.clear();
+  }
+
+  #post(m: VectorMessage, transfer: ArrayBuffer[] = []): void {
+    if (this.#failed) throw this.#failed;
+    if (this.#closed) throw new Error('the face vectors are closed');
+    this.#worker.postMessage(m, transfer);
+  }
+
+  #request(make: (id: number) => VectorMessage, transfer: ArrayBuffer[] = []): Promise<VectorReply> {
+    const id = this.#nextId++;
+    return new Promise<VectorReply>((resolve, reject) => {
+      try {
+        this.#post(make(id), transfer);
+        this.#waiting.set(id, { resolve, reject });
+      } catch (err) {
+        reject(err as Error);
+      }
+    });
+  }
+
+  /** Vectors held (graph and tail), as far as this thread has told the graph's thread. */
+  get size(): number {
+    return this.#size;
+  }
+
+  /** Faces not yet in the graph and faces in it, as last reported by the thread. */
+  backlog(): { graph: number; tail: number } {
+    return { graph: this.#graph, tail: this.#backlog };
+  }
+
+  /** Adds unit vectors (rows of `flat`) under their ascending sequence numbers; searchable at once. */
   add(seqs: readonly number[], flat: Float32Array): void {
     if (seqs.length === 0) return;
-    const keys: bigint[] = [];
-    const rows: Float32Array[] = [];
-    const d = this.dimensions;
-    seqs.forEach((seq, i) => {
-      const key = BigInt(seq);
-      if (this.#index.contains(key)) return;
-      keys.push(key);
-      rows.push(flat.subarray(i * d, (i + 1) * d));
-      if (seq > this.#lastSeq) this.#lastSeq = seq;
-    });
-    if (keys.length === 0) return;
-    const matrix = rows.length === seqs.length ? flat : concat(rows, d);
-    this.#index.add(BigUint64Array.from(keys), matrix, 0);
-    this.#dirty = true;
+    const rows = flat.slice(0, seqs.length * this.dimensions).buffer;
+    this.#post({ op: 'add', seqs: [...seqs], rows }, [rows]);
+    this.#size += seqs.length;
+    this.#backlog += seqs.length;
   }
 
   remove(seqs: readonly number[]): void {
     if (seqs.length === 0) return;
-    const keys = seqs.map((s) => BigInt(s)).filter((k) => this.#index.contains(k));
-    if (keys.length === 0) return;
-    this.#index.remove(BigUint64Array.from(keys));
-    this.#dirty = true;
+    this.#post({ op: 'remove', seqs: [...seqs] });
+    this.#size = Math.max(0, this.#size - seqs.length);
   }
 
-  search(query: Float32Array, k: number): VectorHit[] {
-    const size = this.#index.size();
-    if (size === 0) return [];
-    const m = this.#index.search(query, Math.min(k, size), 0);
-    const out: VectorHit[] = [];
-    for (let i = 0; i < m.keys.length; i++) {
-      const d = m.distances[i]!;
-      // usearch pads with sentinel keys when fewer than k were found.
-      if (!Number.isFinite(d)) continue;
-      out.push({ seq: Number(m.keys[i]!), similarity: 1 - d });
+  /** Up to `count` nearest by cosine similarity, best first, over the graph and the tail. */
+  async search(query: Float32Array, count: number): Promise<VectorHit[]> {
+    if (this.#size === 0 || count <= 0) return [];
+    const q = query.slice().buffer;
+    const r = await this.#request((id) => ({ op: 'search', id, query: q, count }), [q]);
+    return r.hits ?? [];
+  }
+
+  /** Writes the graph (not the tail) when it changed; atomic by rename, then older files go. */
+  async save(): Promise<void> {
+    await this.#request((id) => ({ op: 'save', id }));
+  }
+
+  /** Resolves when the tail is empty: every face added so far is in the graph. */
+  async settle(): Promise<void> {
+    await this.#request((id) => ({ op: 'settle', id }));
+  }
+
+  /** Stops the thread (without saving). Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const w of this.#waiting.values()) w.reject(new Error('the face vectors are closed'));
+    this.#waiting.clear();
+    if (this.#failed) {
+      await this.#worker.terminate();
+      return;
     }
-    return out;
+    // The thread finishes its graph slice and exits; terminate() inside a native usearch call would abort.
+    const exited = new Promise<void>((resolve) => this.#worker.once('exit', () => resolve()));
+    this.#worker.postMessage({ op: 'close' } satisfies VectorMessage);
+    const timer = setTimeout(() => void this.#worker.terminate(), 10_000);
+    await exited;
+    clearTimeout(timer);
   }
-
-  /** Writes the graph when it changed; atomic by rename, then older files go. */
-  save(): void {
-    if (!this.#dirty) return;
-    const name = `faces-${this.#lastSeq}.usearch`;
-    const tmp = join(this.#dir, name + '.tmp');
-    this.#index.save(tmp);
-    renameSync(tmp, join(this.#dir, name));
-    for (const f of this.#files()) if (f.name !== name) rmSync(join(this.#dir, f.name), { force: true });
-    this.#dirty = false;
-  }
-
-  #files(): Array<{ name: string; seq: number }> {
-    if (!existsSync(this.#dir)) return [];
-    return readdirSync(this.#dir)
-      .map((name) => ({ name, m: FILE_RE.exec(name) }))
-      .filter((f): f is { name: string; m: RegExpExecArray } => f.m !== null)
-      .map((f) => ({ name: f.name, seq: Number(f.m[1]) }))
-      .sort((a, b) => b.seq - a.seq);
-  }
-}
-
-function concat(rows: Float32Array[], d: number): Float32Array {
-  const out = new Float32Array(rows.length * d);
-  rows.forEach((r, i) => out.set(r, i * d));
-  return out;
 }
 
 /** Exact inner product, for small filtered sets and for measuring recall. */

@@ -1,0 +1,28 @@
+/** Messages between FaceVectors (vectors.ts) and the graph's thread (vector-worker.ts). */
+
+export const HNSW = {
+  /** Graph degree and build/search beam widths; measured in test/index-ann-recall.test.ts and bench/index.ts. */
+  connectivity: 16,
+  expansionAdd: 128,
+  expansionSearch: 128,
+} as const;
+
+export type VectorMessage =
+  | { op: 'add'; seqs: number[]; rows: ArrayBuffer }
+  | { op: 'remove'; seqs: number[] }
+  | { op: 'search'; id: number; query: ArrayBuffer; count: number }
+  | { op: 'save'; id: number }
+  | { op: 'settle'; id: number }
+  | { op: 'close' };
+
+export interface VectorReply {
+  id?: number;
+  opened?: true;
+  after?: number;
+  warnings?: string[];
+  hits?: Array<{ seq: number; similarity: number }>;
+  /** Faces in the tail (not yet in the graph), and in the graph, as of this reply. */
+  backlog?: number;
+  graph?: number;
+  error?: string;
+}

@@ -1,0 +1,253 @@
+/**
+ * The face graph's thread (see vectors.ts). Holds the usearch HNSW graph and the tail of faces not yet in it,
+ * answers searches over both, and moves the tail into the graph a slice at a time with the CPU that is left
+ * over: the thread lowers its own priority to the minimum, so the ingest path (main and write threads) wins
+ * every contest for a core. Between slices the message queue is served, so a search waits for one slice at most.
+ */
+import { existsSync, readdirSync, readlinkSync, renameSync, rmSync } from 'node:fs';
+import { setPriority } from 'node:os';
+import { join } from 'node:path';
+import { parentPort, workerData } from 'node:worker_threads';
+import { Index, MetricKind, ScalarKind, exactSearch } from 'usearch';
+import { HNSW, type VectorMessage, type VectorReply } from './vector-protocol.js';
+
+const FILE_RE = /^faces-(\d+)\.usearch$/;
+/** Vectors inserted per graph call; one slice is the longest a search waits behind the build (about 10 ms). */
+const SLICE = 16;
+
+const port = parentPort;
+if (!port) throw new Error('vector-worker.ts runs as a worker thread');
+const { dir, dimensions: d, maxSeqInDb } = workerData as { dir: string; dimensions: number; maxSeqInDb: number };
+
+try {
+  // Linux: /proc/thread-self names this thread's id; a nice value set on it applies to this thread only, and
+  // threads it starts (usearch's) inherit it. Elsewhere the build runs at normal priority.
+  const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+  if (Number.isInteger(tid) && tid > 0) setPriority(tid, 19);
+} catch {
+  // not Linux, or not allowed: correctness does not depend on it
+}
+
+function create(): Index {
+  return new Index({
+    dimensions: d, metric: MetricKind.Cos, quantization: ScalarKind.I8, connectivity: HNSW.connectivity,
+    expansion_add: HNSW.expansionAdd, expansion_search: HNSW.expansionSearch, multi: false,
+  });
+}
+
+function files(): Array<{ name: string; seq: number }> {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .map((name) => ({ name, m: FILE_RE.exec(name) }))
+    .filter((f): f is { name: string; m: RegExpExecArray } => f.m !== null)
+    .map((f) => ({ name: f.name, seq: Number(f.m[1]) }))
+    .sort((a, b) => b.seq - a.seq);
+}
+
+let graph = create();
+/** Largest sequence in the graph; names the saved file. */
+let graphSeq = 0;
+let dirty = false;
+const warnings: string[] = [];
+
+/** Loads the newest file RocksDB can account for; returns the sequence after which faces must be re-added. */
+function load(): number {
+  const all = files();
+  const newest = all[0];
+  for (const f of all.slice(1)) rmSync(join(dir, f.name), { force: true });
+  if (!newest) return 0;
+  const path = join(dir, newest.name);
+  if (newest.seq > maxSeqInDb) {
+    // The file knows faces RocksDB does not (a restored or replaced database): it cannot be trusted.
+    warnings.push(`face vectors ${newest.name} newer than the records (last ${maxSeqInDb}); rebuilding`);
+    rmSync(path, { force: true });
+    return 0;
+  }
+  try {
+    const g = create();
+    g.load(path);
+    if (g.dimensions() !== d) throw new Error(`file has ${g.dimensions()} dimensions`);
+    graph = g;
+    graphSeq = newest.seq;
+    return newest.seq;
+  } catch (err) {
+    warnings.push(`face vectors ${newest.name} unreadable (${err instanceof Error ? err.message : String(err)}); rebuilding`);
+    rmSync(path, { force: true });
+    graph = create();
+    return 0;
+  }
+}
+
+// The tail: rows [head, len) of `tail` are faces not yet in the graph, in sequence order.
+let tail = new Float32Array(1024 * d);
+let tailSeqs: number[] = [];
+let head = 0;
+let len = 0;
+/** Sequences removed while in the tail (skipped by search and build). */
+const removed = new Set<number>();
+let settleWaiters: number[] = [];
+let pumping = false;
+let closing = false;
+
+function live(): number {
+  return len - head - removed.size;
+}
+
+function append(seqs: number[], rows: Float32Array): void {
+  if (len + seqs.length > tail.length / d) {
+    // Compact, then grow when still short: the buffer only holds the live tail.
+    const n = len - head;
+    const cap = Math.max(1024, 2 ** Math.ceil(Math.log2(n + seqs.length)));
+    const next = cap * d === tail.length ? tail : new Float32Array(cap * d);
+    next.set(tail.subarray(head * d, len * d), 0);
+    tail = next;
+    tailSeqs = tailSeqs.slice(head, len);
+    len = n;
+    head = 0;
+  }
+  seqs.forEach((seq, i) => {
+    if (graph.contains(BigInt(seq))) return;
+    tail.set(rows.subarray(i * d, (i + 1) * d), len * d);
+    tailSeqs[len] = seq;
+    len++;
+  });
+}
+
+function reply(m: VectorReply): void {
+  port!.postMessage(m);
+}
+
+/** Moves one slice of the tail into the graph, then yields to the message queue. */
+function pump(): void {
+  if (closing) return;
+  const keys: bigint[] = [];
+  const start = head;
+  let end = head;
+  while (end < len && keys.length < SLICE) {
+    const seq = tailSeqs[end]!;
+    if (removed.has(seq)) removed.delete(seq);
+    else keys.push(BigInt(seq));
+    end++;
+  }
+  if (keys.length > 0) {
+    const rows = new Float32Array(keys.length * d);
+    let r = 0;
+    for (let i = start; i < end; i++) {
+      if (keys[r] !== BigInt(tailSeqs[i]!)) continue;
+      rows.set(tail.subarray(i * d, (i + 1) * d), r * d);
+      r++;
+    }
+    graph.add(BigUint64Array.from(keys), rows, 1);
+    graphSeq = Math.max(graphSeq, Number(keys[keys.length - 1]));
+    dirty = true;
+  }
+  head = end;
+  if (head >= len) {
+    head = 0;
+    len = 0;
+    tailSeqs = [];
+    removed.clear();
+    for (const id of settleWaiters) reply({ id, backlog: 0, graph: graph.size() });
+    settleWaiters = [];
+    pumping = false;
+    reply({ backlog: 0, graph: graph.size() });
+    return;
+  }
+  if (head >= 1024 && head * 2 >= len) {
+    // Half the buffer is already in the graph: move the live rows to the front (amortised O(1) a row).
+    tail.copyWithin(0, head * d, len * d);
+    tailSeqs = tailSeqs.slice(head, len);
+    len -= head;
+    head = 0;
+  }
+  reply({ backlog: live(), graph: graph.size() });
+  setImmediate(pump);
+}
+
+function kick(): void {
+  if (pumping || head >= len) return;
+  pumping = true;
+  setImmediate(pump);
+}
+
+function search(q: Float32Array, count: number): Array<{ seq: number; similarity: number }> {
+  const out: Array<{ seq: number; similarity: number }> = [];
+  const size = graph.size();
+  if (size > 0) {
+    const m = graph.search(q, Math.min(count, size), 1);
+    for (let i = 0; i < m.keys.length; i++) {
+      const dist = m.distances[i]!;
+      // usearch pads with sentinel keys when fewer than asked were found.
+      if (Number.isFinite(dist)) out.push({ seq: Number(m.keys[i]!), similarity: 1 - dist });
+    }
+  }
+  if (len - head > 0) {
+    // The tail exactly; vectors are unit length, so inner product is cosine similarity. usearch reads a typed
+    // array from the start of its buffer (it ignores a subarray's offset), so the scan covers rows from 0 and
+    // asks for `head` more: rows before `head` are already in the graph (pump keeps head <= the live rows).
+    const want = Math.min(len, count + removed.size + head);
+    const r = exactSearch(tail.subarray(0, len * d), q, d, want, MetricKind.IP, 1) as { keys: BigUint64Array; distances: Float32Array };
+    for (let i = 0; i < r.keys.length; i++) {
+      const row = Number(r.keys[i]!);
+      const seq = tailSeqs[row];
+      if (row < head || seq === undefined || removed.has(seq) || !Number.isFinite(r.distances[i]!)) continue;
+      out.push({ seq, similarity: 1 - r.distances[i]! });
+    }
+  }
+  return out.sort((a, b) => b.similarity - a.similarity).slice(0, count);
+}
+
+function save(): void {
+  if (!dirty) return;
+  const name = `faces-${graphSeq}.usearch`;
+  const tmp = join(dir, name + '.tmp');
+  graph.save(tmp);
+  renameSync(tmp, join(dir, name));
+  for (const f of files()) if (f.name !== name) rmSync(join(dir, f.name), { force: true });
+  dirty = false;
+}
+
+const after = load();
+reply({ opened: true, after, graph: graph.size(), warnings });
+
+port.on('message', (m: VectorMessage) => {
+  try {
+    switch (m.op) {
+      case 'add':
+        append(m.seqs, new Float32Array(m.rows));
+        kick();
+        break;
+      case 'remove':
+        for (const seq of m.seqs) {
+          const key = BigInt(seq);
+          if (graph.contains(key)) {
+            graph.remove(key);
+            dirty = true;
+          } else if (tailSeqs.indexOf(seq, head) >= 0) {
+            removed.add(seq);
+          }
+        }
+        break;
+      case 'search':
+        reply({ id: m.id, hits: search(new Float32Array(m.query), m.count) });
+        break;
+      case 'save':
+        save();
+        reply({ id: m.id });
+        break;
+      case 'close':
+        // Stop between slices and let the thread end by itself: terminating it inside a native graph call
+        // aborts the process.
+        closing = true;
+        port.close();
+        break;
+      case 'settle':
+        if (head >= len) reply({ id: m.id, backlog: 0, graph: graph.size() });
+        else settleWaiters.push(m.id);
+        break;
+    }
+  } catch (err) {
+    if ('id' in m) reply({ id: m.id, error: err instanceof Error ? err.message : String(err) });
+    else reply({ error: err instanceof Error ? err.message : String(err) });
+  }
+});
