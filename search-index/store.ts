@@ -38,7 +38,7 @@ export const INDEX_DEFAULTS = {
   /** Queued records beyond this many batches make put() wait for the write in flight. */
   maxPendingBatches: 4,
   /** Batches in the write thread at once: one being written while the next is prepared. */
-  maxInFlight: 2,
+  maxInFlight: 4,
   /** Face search over-fetches from the graph up to this many candidates before it falls back to an exact scan. */
   faceOverfetchMax: 4096,
   sweepChunk: 512,

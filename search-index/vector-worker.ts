@@ -4,7 +4,7 @@
  * over: the thread lowers its own priority to the minimum, so the ingest path (main and write threads) wins
  * every contest for a core. Between slices the message queue is served, so a search waits for one slice at most.
  */
-import { existsSync, readdirSync, readlinkSync, renameSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync, readdirSync, readlinkSync, renameSync, rmSync, statSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -50,6 +50,25 @@ let graphSeq = 0;
 let dirty = false;
 const warnings: string[] = [];
 
+/**
+ * usearch rejects a truncated file with an error but can crash the process on arbitrary bytes, so the
+ * header is checked first: the file starts with the vector matrix's row count and width (u32 LE each), and
+ * must hold at least that many 8-bit rows.
+ */
+function checkHeader(path: string): void {
+  const head = Buffer.alloc(8);
+  const fd = openSync(path, 'r');
+  try {
+    if (readSync(fd, head, 0, 8, 0) !== 8) throw new Error('shorter than its header');
+  } finally {
+    closeSync(fd);
+  }
+  const rows = head.readUInt32LE(0);
+  const width = head.readUInt32LE(4);
+  if (width !== d) throw new Error(`header says ${width} dimensions`);
+  if (8 + rows * width > statSync(path).size) throw new Error(`header says ${rows} vectors, more than the file holds`);
+}
+
 /** Loads the newest file RocksDB can account for; returns the sequence after which faces must be re-added. */
 function load(): number {
   const all = files();
@@ -64,6 +83,7 @@ function load(): number {
     return 0;
   }
   try {
+    checkHeader(path);
     const g = create();
     g.load(path);
     if (g.dimensions() !== d) throw new Error(`file has ${g.dimensions()} dimensions`);
