@@ -39,6 +39,8 @@ export const INDEX_DEFAULTS = {
   maxPendingBatches: 4,
   /** Batches in the write thread at once: one being written while the next is prepared. */
   maxInFlight: 4,
+  /** After each batch handed to the write thread, the face graph's build pauses this long (ms). */
+  graphHoldMs: 250,
   /** Face search over-fetches from the graph up to this many candidates before it falls back to an exact scan. */
   faceOverfetchMax: 4096,
   sweepChunk: 512,
@@ -378,6 +380,8 @@ export class SearchIndexImpl implements SearchIndex {
     this.#applyCounts(delta, dRecords, dFaces, seq);
     for (const s of stored) this.#inFlightRecords.set(s.id, s);
     const bytes = ops.reduce((n, op) => n + op.key.length + (op.type === 'put' ? op.value.length : 0), 0);
+    // The write path is busy: the face graph's build waits, so its CPU goes to ingest.
+    this.#vectors.hold(INDEX_DEFAULTS.graphHoldMs);
     const written = this.#writer.write(ops).then(
       () => {
         this.#settled.push(stored);
@@ -541,7 +545,7 @@ export class SearchIndexImpl implements SearchIndex {
       const found = new Map<string, number>();
       const checked = new Set<number>();
       const size = this.#vectors.size;
-      let fetch = Math.max(k * 8, 80);
+      let fetch = Math.max(k * 4, 40);
       let exhausted = size === 0;
       while (!exhausted) {
         const hits = (await this.#vectors.search(q, fetch)).filter((h) => !checked.has(h.seq));

@@ -13,6 +13,7 @@ export type VectorMessage =
   | { op: 'search'; id: number; query: ArrayBuffer; count: number }
   | { op: 'save'; id: number }
   | { op: 'settle'; id: number }
+  | { op: 'hold'; ms: number }
   | { op: 'close' };
 
 export interface VectorReply {

@@ -1,11 +1,11 @@
 /**
  * The face graph's thread (see vectors.ts). Holds the usearch HNSW graph and the tail of faces not yet in it,
- * answers searches over both, and moves the tail into the graph a slice at a time with the CPU that is left
- * over: the thread lowers its own priority to the minimum, so the ingest path (main and write threads) wins
- * every contest for a core. Between slices the message queue is served, so a search waits for one slice at most.
+ * answers searches over both, and moves the tail into the graph a slice at a time while the write path is
+ * quiet: every batch the index hands to its write thread also holds the build for a moment (`hold`), so during
+ * an ingest burst the graph waits and the CPU goes to ingest. Between slices the message queue is served, so a
+ * search waits for one slice at most. (A lowered thread priority was tried first: it starves searches too.)
  */
-import { closeSync, existsSync, openSync, readSync, readdirSync, readlinkSync, renameSync, rmSync, statSync } from 'node:fs';
-import { setPriority } from 'node:os';
+import { closeSync, existsSync, openSync, readSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { Index, MetricKind, ScalarKind, exactSearch } from 'usearch';
@@ -18,15 +18,6 @@ const SLICE = 16;
 const port = parentPort;
 if (!port) throw new Error('vector-worker.ts runs as a worker thread');
 const { dir, dimensions: d, maxSeqInDb } = workerData as { dir: string; dimensions: number; maxSeqInDb: number };
-
-try {
-  // Linux: /proc/thread-self names this thread's id; a nice value set on it applies to this thread only, and
-  // threads it starts (usearch's) inherit it. Elsewhere the build runs at normal priority.
-  const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
-  if (Number.isInteger(tid) && tid > 0) setPriority(tid, 19);
-} catch {
-  // not Linux, or not allowed: correctness does not depend on it
-}
 
 function create(): Index {
   return new Index({
@@ -108,6 +99,8 @@ const removed = new Set<number>();
 let settleWaiters: number[] = [];
 let pumping = false;
 let closing = false;
+/** No graph slice before this time (ms since epoch): the write path is busy. */
+let holdUntil = 0;
 
 function live(): number {
   return len - head - removed.size;
@@ -140,6 +133,11 @@ function reply(m: VectorReply): void {
 /** Moves one slice of the tail into the graph, then yields to the message queue. */
 function pump(): void {
   if (closing) return;
+  const wait = holdUntil - Date.now();
+  if (wait > 0) {
+    setTimeout(pump, wait);
+    return;
+  }
   const keys: bigint[] = [];
   const start = head;
   let end = head;
@@ -254,6 +252,9 @@ port.on('message', (m: VectorMessage) => {
       case 'save':
         save();
         reply({ id: m.id });
+        break;
+      case 'hold':
+        holdUntil = Math.max(holdUntil, Date.now() + m.ms);
         break;
       case 'close':
         // Stop between slices and let the thread end by itself: terminating it inside a native graph call

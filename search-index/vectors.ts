@@ -6,7 +6,7 @@
  *
  * Inserting into the graph costs 0.3 to 0.9 ms of CPU a vector on this machine, too much for the ingest path.
  * So an added face first joins the tail, which search scans exactly, and the thread moves the tail into the
- * graph at the lowest CPU priority (the growing/sealed split of Milvus). Search answers over graph and tail
+ * graph while the index's write path is quiet (`hold`; the growing/sealed split of Milvus). Search answers over graph and tail
  * and sees every add and remove posted before it (messages are handled in order).
  *
  * Persistence: the graph (without the tail) is saved as `faces-<lastSeq>.usearch` (written to a temporary name,
@@ -35,6 +35,7 @@ export class FaceVectors {
   #nextId = 1;
   #size: number;
   #backlog = 0;
+  #lastHold = 0;
   #graph: number;
   #failed: Error | null = null;
   #closed = false;
@@ -136,6 +137,17 @@ export class FaceVectors {
     if (seqs.length === 0) return;
     this.#post({ op: 'remove', seqs: [...seqs] });
     this.#size = Math.max(0, this.#size - seqs.length);
+  }
+
+  /**
+   * Keeps the graph build off the CPU for `ms` from now (the write path is busy); searches are served as usual.
+   * Cheap to call per batch: a message goes at most every ms/4.
+   */
+  hold(ms: number): void {
+    const now = Date.now();
+    if (this.#failed || this.#closed || now - this.#lastHold < ms / 4) return;
+    this.#lastHold = now;
+    this.#worker.postMessage({ op: 'hold', ms } satisfies VectorMessage);
   }
 
   /** Up to `count` nearest by cosine similarity, best first, over the graph and the tail. */
