@@ -7,6 +7,8 @@
  */
 import { closeSync, existsSync, openSync, readSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { parentPort, workerData } from 'node:worker_threads';
 import { Index, MetricKind, ScalarKind, exactSearch } from 'usearch';
 import { HNSW, type VectorMessage, type VectorReply } from './vector-protocol.js';
@@ -63,7 +65,16 @@ function checkHeader(path: string): void {
   const width = head.readUInt32LE(4);
   if (width !== d) throw new Error(`header says ${width} dimensions`);
   if (8 + rows * width > statSync(path).size) throw new Error(`header says ${rows} vectors, more than the file holds`);
+  // A file with a plausible header can still crash usearch's loader (seen after a SIGKILL during ingest): load it
+  // once in a throw-away process, so a crash there costs a rebuild from RocksDB, not this process.
+  const probe = spawnSync(process.execPath, ['-e', PROBE, USEARCH, path, String(d)], { timeout: 60_000, stdio: 'ignore' });
+  if (probe.status !== 0) throw new Error(`a trial load failed (${probe.signal ?? `exit ${String(probe.status)}`})`);
 }
+
+const USEARCH = createRequire(import.meta.url).resolve('usearch');
+const PROBE = `const u = require(process.argv[1]); const i = new u.Index({ dimensions: Number(process.argv[3]),
+  metric: u.MetricKind.Cos, quantization: u.ScalarKind.I8, connectivity: ${HNSW.connectivity}, multi: false });
+  i.load(process.argv[2]); i.search(new Float32Array(Number(process.argv[3])).fill(1), 1, 1);`;
 
 /** Loads the newest file RocksDB can account for; returns the sequence after which faces must be re-added. */
 function load(): number {
@@ -162,8 +173,10 @@ function pump(): void {
       r++;
     }
     const t0 = performance.now();
-    // Every core: the build runs only while the write path is quiet (hold), and a slice stays about SLICE_MS.
-    graph.add(BigUint64Array.from(keys), rows, 0);
+    // One thread: usearch sizes its per-thread contexts when it grows the graph, not when it loads one, so a
+    // multi-threaded add into a loaded graph with room to spare writes past them (heap corruption, seen as an
+    // abort in the crash test after a reopen).
+    graph.add(BigUint64Array.from(keys), rows, 1);
     insertMs = 0.8 * insertMs + 0.2 * Math.max(0.005, (performance.now() - t0) / keys.length);
     graphSeq = Math.max(graphSeq, Number(keys[keys.length - 1]));
     dirty = true;
