@@ -91,12 +91,6 @@ export function decodeRecord(b: Buffer): { record: StoredRecord; thumbnail: Buff
   return { record: head, thumbnail: head.hasThumbnail ? bytes : null };
 }
 
-/** A face entry's value: what filtering needs and the unit embedding. */
-export function decodeFace(b: Buffer): { digest: FaceDigest; embedding: Float32Array } {
-  const { head, bytes } = decodeWithBytes<FaceDigest>(b);
-  return { digest: head, embedding: embeddingFromBytes(bytes) };
-}
-
 export function toSummary(r: StoredRecord): TrackRecordSummary {
   const { faceSeq: _unused, ...summary } = r;
   void _unused;

@@ -108,6 +108,12 @@ function ioError(err: unknown, what: string): CvcoreError {
   return new IndexError('INDEX_IO', `RocksDB failed to ${what}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
 }
 
+/** A face entry's record id and exact similarity to `q`, or null when its digest fails the filter. */
+function scoreFace(q: Float32Array, value: Buffer, pass: (fd: FaceDigest) => boolean): [string, number] | null {
+  const { head, bytes } = decodeWithBytes<FaceDigest>(value);
+  return pass(head) ? [head[0], dot(q, embeddingFromBytes(bytes))] : null;
+}
+
 export class SearchIndexImpl implements SearchIndex {
   readonly #o: Resolved;
   readonly #db: RocksDb;
@@ -585,9 +591,8 @@ export class SearchIndexImpl implements SearchIndex {
     const bufs = await this.#db.getMany(seqs.map(faceKey));
     const out: Array<[string, number]> = [];
     for (const b of bufs) {
-      if (!b) continue;
-      const { head, bytes } = decodeWithBytes<FaceDigest>(b);
-      if (pass(head)) out.push([head[0], dot(q, embeddingFromBytes(bytes))]);
+      const scored = b ? scoreFace(q, b, pass) : null;
+      if (scored) out.push(scored);
     }
     return out;
   }
@@ -600,8 +605,8 @@ export class SearchIndexImpl implements SearchIndex {
         const rows = await it.nextv(1000);
         if (rows.length === 0) break;
         for (const [, v] of rows) {
-          const { head, bytes } = decodeWithBytes<FaceDigest>(v!);
-          if (pass(head)) best.push([head[0], dot(q, embeddingFromBytes(bytes))]);
+          const scored = scoreFace(q, v!, pass);
+          if (scored) best.push(scored);
         }
         if (best.length > k * 8) {
           best.sort((a, b) => b[1] - a[1]);
