@@ -21,6 +21,45 @@ export type Digest = readonly [string, string, ObjectClass, number, string | nul
 /** [id, department, cameraId, start]: what a face vector entry carries for filtering. */
 export type FaceDigest = readonly [string, string, string, number];
 
+/**
+ * Which faces a face search may return, in a form that crosses to the face graph's thread: departments
+ * (null: every one), cameras (null: every one) and the start-time window.
+ */
+export interface FaceFilter {
+  readonly departments: readonly string[] | null;
+  readonly cameras: readonly string[] | null;
+  readonly from: number;
+  readonly to: number;
+}
+
+export function facePass(f: FaceFilter): (fd: FaceDigest) => boolean {
+  const depts = f.departments ? new Set(f.departments) : null;
+  const cams = f.cameras ? new Set(f.cameras) : null;
+  return (fd) => (!depts || depts.has(fd[1])) && (!cams || cams.has(fd[2])) && fd[3] >= f.from && fd[3] <= f.to;
+}
+
+// One scratch row for scoreFace: a face entry's bytes sit at any offset, so they are copied to be read as floats,
+// and a row allocated per candidate would be garbage the caller's thread collects on every search.
+let scratch = new Float32Array(0);
+let scratchBytes = new Uint8Array(0);
+
+/**
+ * A face entry's record id and exact similarity to the unit query `q`, or null when its digest fails the filter
+ * (or its embedding is not `q.length` floats).
+ */
+export function scoreFace(q: Float32Array, value: Buffer, pass: (fd: FaceDigest) => boolean): [string, number] | null {
+  const { head, bytes } = decodeWithBytes<FaceDigest>(value);
+  if (!pass(head) || bytes.byteLength !== q.length * 4) return null;
+  if (scratch.length < q.length) {
+    scratch = new Float32Array(q.length);
+    scratchBytes = new Uint8Array(scratch.buffer);
+  }
+  scratchBytes.set(bytes);
+  let sim = 0;
+  for (let i = 0; i < q.length; i++) sim += q[i]! * scratch[i]!;
+  return [head[0], sim];
+}
+
 export function digestOf(r: StoredRecord): Digest {
   const a = (name: string): string | null => {
     const v = r.attributes[name];

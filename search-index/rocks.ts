@@ -73,6 +73,13 @@ interface RocksBinding {
   batch_del(batch: unknown, key: Buffer, options: object): void;
   batch_write(db: unknown, batch: unknown, options: { sync?: boolean }): void;
   batch_clear(batch: unknown): void;
+  /** undefined: not found; null: aborted or past a deadline (none is set here). */
+  db_get_many_sync(db: unknown, keys: Buffer[], options: object): Array<Buffer | undefined | null>;
+}
+
+function sharedHandle(handle: bigint): { binding: RocksBinding; db: unknown } {
+  const binding = require('@nxtedition/rocksdb/binding.js') as RocksBinding;
+  return { binding, db: binding.db_init(handle) };
 }
 
 /**
@@ -83,8 +90,7 @@ interface RocksBinding {
  * `write` applies the ops as one atomic batch, synchronously (the binding writes on the calling thread).
  */
 export function sharedWriter(handle: bigint): { write(ops: readonly RawOp[], sync: boolean): void } {
-  const binding = require('@nxtedition/rocksdb/binding.js') as RocksBinding;
-  const db = binding.db_init(handle);
+  const { binding, db } = sharedHandle(handle);
   const batch = binding.batch_init();
   const none = {};
   return {
@@ -98,6 +104,23 @@ export function sharedWriter(handle: bigint): { write(ops: readonly RawOp[], syn
       } finally {
         binding.batch_clear(batch);
       }
+    },
+  };
+}
+
+/**
+ * A reader for, in a worker thread, the database another thread opened (as sharedWriter). `getMany` is one
+ * synchronous MultiGet on the calling thread: the caller is a worker whose job is the read, so the binding's
+ * thread pool and a promise per read would only add hand-overs.
+ */
+export function sharedReader(handle: bigint): { getMany(keys: Buffer[]): Array<Buffer | undefined> } {
+  const { binding, db } = sharedHandle(handle);
+  const none = {};
+  return {
+    getMany(keys) {
+      const values = binding.db_get_many_sync(db, keys, none);
+      if (values.some((v) => v === null)) throw new Error('RocksDB aborted a read');
+      return values as Array<Buffer | undefined>;
     },
   };
 }

@@ -17,8 +17,8 @@ import {
 import { digestFilter, plan, scan } from './planner.js';
 import { QUERY_LIMITS, parseFaceOptions, parseQuery } from './query.js';
 import {
-  decodeJson, decodeRecord, decodeWithBytes, digestOf, embeddingBytes, embeddingFromBytes, encodeJson, encodeWithBytes,
-  expiryKindOf, indexPrefixes, normalise, ownedKeys, toStored, toSummary, validateRecord, type FaceDigest, type StoredRecord,
+  decodeJson, decodeRecord, decodeWithBytes, digestOf, embeddingBytes, embeddingFromBytes, encodeJson, encodeWithBytes, expiryKindOf, facePass,
+  indexPrefixes, normalise, ownedKeys, scoreFace, toStored, toSummary, validateRecord, type FaceDigest, type FaceFilter, type StoredRecord,
 } from './record.js';
 import { RETENTION_DEFAULTS, checkRetention, expiredIds, type Retention } from './retention.js';
 import { ROCKS_OPEN_OPTIONS, createRocks, readRange, type BatchOp, type RocksDb } from './rocks.js';
@@ -27,7 +27,7 @@ import type {
   AuditEntry, AuditPage, FaceMatch, FaceSearchOptions, IndexOptions, IndexStats, ReadAuditOptions, Scope, SearchIndex,
   SearchPage, SearchQuery, TrackRecord,
 } from './types.js';
-import { FaceVectors, dot } from './vectors.js';
+import { FaceVectors } from './vectors.js';
 
 export const INDEX_DEFAULTS = {
   batchSize: 512,
@@ -108,12 +108,6 @@ function ioError(err: unknown, what: string): CvcoreError {
   return new IndexError('INDEX_IO', `RocksDB failed to ${what}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
 }
 
-/** A face entry's record id and exact similarity to `q`, or null when its digest fails the filter. */
-function scoreFace(q: Float32Array, value: Buffer, pass: (fd: FaceDigest) => boolean): [string, number] | null {
-  const { head, bytes } = decodeWithBytes<FaceDigest>(value);
-  return pass(head) ? [head[0], dot(q, embeddingFromBytes(bytes))] : null;
-}
-
 export class SearchIndexImpl implements SearchIndex {
   readonly #o: Resolved;
   readonly #db: RocksDb;
@@ -190,7 +184,7 @@ export class SearchIndexImpl implements SearchIndex {
       counts.faceSeq = Math.max(counts.faceSeq, maxSeq + 1);
       writer = new BatchWriter(db.handle);
       await writer.ready();
-      const opened = await FaceVectors.open(o.dir, o.dimensions, maxSeq, o.log);
+      const opened = await FaceVectors.open(o.dir, o.dimensions, maxSeq, { ...(o.log ? { log: o.log } : {}), db: db.handle });
       vectors = opened.vectors;
       // Faces stored after the saved graph go to the graph's tail: searchable at once, built in the background.
       const added = await SearchIndexImpl.#catchUp(db, opened.vectors, opened.after);
@@ -524,11 +518,8 @@ export class SearchIndexImpl implements SearchIndex {
     }
     if (depts && depts.size === 0) return [];
     const k = o.k ?? QUERY_LIMITS.defaultK;
-    const cams = o.cameraIds ? new Set(o.cameraIds) : null;
-    const from = o.from ?? -Infinity;
-    const to = o.to ?? Infinity;
-    const pass = (fd: FaceDigest): boolean =>
-      (!depts || depts.has(fd[1])) && (!cams || cams.has(fd[2])) && fd[3] >= from && fd[3] <= to;
+    const filter: FaceFilter = { departments: depts ? [...depts] : null, cameras: o.cameraIds ?? null, from: o.from ?? -Infinity, to: o.to ?? Infinity };
+    const pass = facePass(filter);
     const q = normalise(embedding);
     try {
       // When the cameras, scope or the whole index hold few records, an exact scan of their faces is both
@@ -544,30 +535,13 @@ export class SearchIndexImpl implements SearchIndex {
           if (seq !== null && seq !== undefined) seqs.push(seq);
         }
         const scored = await this.#scoreFaces(q, seqs, pass);
-        return await this.#matches([...scored].sort((a, b) => b[1] - a[1]).slice(0, k), depts);
+        return await this.#matches(scored.sort((a, b) => b[1] - a[1]).slice(0, k), depts);
       }
-      // The graph (and its not yet built tail) nominates; each candidate's face entry filters and re-ranks it
-      // with the exact float embedding.
-      const found = new Map<string, number>();
-      const checked = new Set<number>();
-      const size = this.#vectors.size;
-      let fetch = Math.max(k * 4, 40);
-      let exhausted = size === 0;
-      while (!exhausted) {
-        const hits = (await this.#vectors.search(q, fetch)).filter((h) => !checked.has(h.seq));
-        for (const h of hits) checked.add(h.seq);
-        for (const [id, sim] of await this.#scoreFaces(q, hits.map((h) => h.seq), pass)) found.set(id, sim);
-        if (found.size >= k || fetch >= size) break;
-        if (fetch >= INDEX_DEFAULTS.faceOverfetchMax) {
-          // The filter keeps few faces: an exact scan of those is both exact and cheaper than a huge fetch.
-          const exact = await this.#exactFaces(q, pass, k);
-          found.clear();
-          for (const [id, sim] of exact) found.set(id, sim);
-          exhausted = true;
-        }
-        fetch = Math.min(fetch * 4, INDEX_DEFAULTS.faceOverfetchMax);
-      }
-      return await this.#matches([...found].sort((a, b) => b[1] - a[1]).slice(0, k), depts);
+      // The graph (and its not yet built tail) nominates; its thread filters and re-ranks the nominees by their
+      // face entries. A filter that keeps too few of even the largest fetch is answered by an exact scan.
+      const near = await this.#vectors.nearest(q, k, filter, INDEX_DEFAULTS.faceOverfetchMax);
+      const top = near.complete ? near.matches : await this.#exactFaces(q, pass, k);
+      return await this.#matches(top, depts);
     } catch (err) {
       throw ioError(err, 'search faces');
     }

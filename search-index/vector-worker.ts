@@ -12,6 +12,9 @@ import { createRequire } from 'node:module';
 import { parentPort, workerData } from 'node:worker_threads';
 import { Index, MetricKind, ScalarKind, exactSearch } from 'usearch';
 import { HNSW, type VectorMessage, type VectorReply } from './vector-protocol.js';
+import { facePass, scoreFace, type FaceFilter } from './record.js';
+import { faceKey } from './keys.js';
+import { sharedReader } from './rocks.js';
 
 const FILE_RE = /^faces-(\d+)\.usearch$/;
 /**
@@ -24,7 +27,9 @@ let lastReport = 0;
 
 const port = parentPort;
 if (!port) throw new Error('vector-worker.ts runs as a worker thread');
-const { dir, dimensions: d, maxSeqInDb } = workerData as { dir: string; dimensions: number; maxSeqInDb: number };
+const { dir, dimensions: d, maxSeqInDb, db } = workerData as { dir: string; dimensions: number; maxSeqInDb: number; db: bigint | null };
+/** The index's RocksDB (its native handle), for reading the face entries that `nearest` filters and re-ranks. */
+const faces = db === null ? null : sharedReader(db);
 
 function create(): Index {
   return new Index({
@@ -241,6 +246,39 @@ function search(q: Float32Array, count: number): Array<{ seq: number; similarity
   return out.sort((a, b) => b.similarity - a.similarity).slice(0, count);
 }
 
+/**
+ * The k best faces passing the filter: the graph and tail nominate, each nominee's face entry (read here, not on
+ * the caller's thread, which serves the API) filters it and re-ranks it by its exact float embedding. A filter
+ * that keeps few faces asks for more nominees, fourfold each round up to `maxFetch`; `complete` is false when
+ * even those held fewer than k, and the caller scans exactly instead.
+ */
+function nearest(q: Float32Array, k: number, filter: FaceFilter, maxFetch: number): { matches: Array<[string, number]>; complete: boolean } {
+  if (!faces) throw new Error('the face graph was opened without a database to read faces from');
+  const pass = facePass(filter);
+  const found = new Map<string, number>();
+  const checked = new Set<number>();
+  const size = graph.size() + live();
+  let fetch = Math.min(Math.max(k * 4, 40), maxFetch);
+  let complete = true;
+  while (size > 0) {
+    const fresh = search(q, fetch).filter((h) => !checked.has(h.seq));
+    for (const h of fresh) checked.add(h.seq);
+    const values = faces.getMany(fresh.map((h) => Buffer.from(faceKey(h.seq))));
+    for (const v of values) {
+      // A missing entry: the face was deleted after the graph last saw it.
+      const scored = v ? scoreFace(q, v, pass) : null;
+      if (scored) found.set(scored[0], scored[1]);
+    }
+    if (found.size >= k || fetch >= size) break;
+    if (fetch >= maxFetch) {
+      complete = false;
+      break;
+    }
+    fetch = Math.min(fetch * 4, maxFetch);
+  }
+  return { matches: [...found].sort((a, b) => b[1] - a[1]).slice(0, k), complete };
+}
+
 function save(): void {
   if (!dirty) return;
   const name = `faces-${graphSeq}.usearch`;
@@ -274,6 +312,9 @@ port.on('message', (m: VectorMessage) => {
         break;
       case 'search':
         reply({ id: m.id, hits: search(new Float32Array(m.query), m.count) });
+        break;
+      case 'nearest':
+        reply({ id: m.id, ...nearest(new Float32Array(m.query), m.k, m.filter, m.maxFetch) });
         break;
       case 'save':
         save();

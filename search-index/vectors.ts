@@ -18,6 +18,7 @@
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../common/log.js';
 import type { VectorMessage, VectorReply } from './vector-protocol.js';
+import type { FaceFilter } from './record.js';
 
 export { HNSW } from './vector-protocol.js';
 
@@ -56,9 +57,12 @@ export class FaceVectors {
   /**
    * Starts the thread, which loads the newest graph file RocksDB can account for (faces up to `maxSeqInDb`).
    * `after`: the sequence after which faces must be added from RocksDB (0: all of them, a rebuild).
+   * `db`: the native handle of the index's RocksDB, whose face entries `nearest` reads; it must stay open until
+   * close() has resolved.
    */
-  static open(dir: string, dimensions: number, maxSeqInDb: number, log?: Logger): Promise<{ vectors: FaceVectors; after: number }> {
-    const worker = new Worker(new URL('./vector-worker.js', import.meta.url), { workerData: { dir, dimensions, maxSeqInDb } });
+  static open(dir: string, dimensions: number, maxSeqInDb: number, opts: { log?: Logger; db?: bigint } = {}): Promise<{ vectors: FaceVectors; after: number }> {
+    const { log } = opts;
+    const worker = new Worker(new URL('./vector-worker.js', import.meta.url), { workerData: { dir, dimensions, maxSeqInDb, db: opts.db ?? null } });
     return new Promise((resolve, reject) => {
       const onError = (err: Error): void => reject(err);
       worker.once('error', onError);
@@ -158,6 +162,19 @@ export class FaceVectors {
     return r.hits ?? [];
   }
 
+  /**
+   * The k faces most similar to the unit `query` among those passing `filter`, best first, as [record id, exact
+   * similarity]: nominated by the graph and tail, filtered and re-ranked in the graph's thread from the face
+   * entries in RocksDB. `complete` is false when `maxFetch` nominees held fewer than k passing faces (a narrow
+   * filter): an exact scan of the faces it passes is then the answer. Needs the database given to open().
+   */
+  async nearest(query: Float32Array, k: number, filter: FaceFilter, maxFetch: number): Promise<{ matches: Array<[string, number]>; complete: boolean }> {
+    if (this.#size === 0 || k <= 0) return { matches: [], complete: true };
+    const q = query.slice().buffer;
+    const r = await this.#request((id) => ({ op: 'nearest', id, query: q, k, filter, maxFetch }), [q]);
+    return { matches: r.matches ?? [], complete: r.complete ?? true };
+  }
+
   /** Writes the graph (not the tail) when it changed; atomic by rename, then older files go. */
   async save(): Promise<void> {
     await this.#request((id) => ({ op: 'save', id }));
@@ -185,11 +202,4 @@ export class FaceVectors {
     await exited;
     clearTimeout(timer);
   }
-}
-
-/** Exact inner product, for small filtered sets and for measuring recall. */
-export function dot(a: Float32Array, b: Float32Array): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
-  return s;
 }
