@@ -1,8 +1,10 @@
 /**
  * The face-vector index: usearch HNSW over cosine with 8-bit quantised vectors, in its own thread
- * (vector-worker.ts). The graph only nominates candidates; the index re-ranks them with the exact float
- * embeddings kept in RocksDB, so quantisation costs a little recall at the margin, not accuracy of the
- * similarities returned. Vector keys are the records' face sequence numbers (`F\0<seq>` in RocksDB).
+ * (vector-worker.ts). The graph only nominates candidates; the thread reads their face entries from RocksDB
+ * (through the index's native handle), drops those the search's filter excludes and re-ranks the rest by
+ * their exact float embeddings, so quantisation costs a little recall at the margin, not accuracy of the
+ * similarities returned, and the caller's thread gets k ids back instead of a read and a decode per nominee.
+ * Vector keys are the records' face sequence numbers (`F\0<seq>` in RocksDB).
  *
  * Inserting into the graph costs 0.3 to 0.9 ms of CPU a vector on this machine, too much for the ingest path.
  * So an added face first joins the tail, which search scans exactly, and the thread moves the tail into the
