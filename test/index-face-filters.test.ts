@@ -36,6 +36,11 @@ test('index - face search filters by scope, camera and time on the graph, over-f
   const want = new Set(exact((i) => i % 2 === 0, 10));
   t.true(police.filter((m) => want.has(m.record.id)).length >= 9);
   for (let i = 1; i < police.length; i++) t.true(police[i - 1]!.similarity >= police[i]!.similarity);
+  // Re-ranked by the exact float embedding, not the graph's 8-bit distance.
+  for (const m of police) {
+    const v = vecs[Number(m.record.id.slice(1))]!;
+    t.true(Math.abs(m.similarity - v.reduce((s, x, j) => s + x * query[j]!, 0)) < 1e-5);
+  }
 
   // A narrow time window keeps 30 faces of 8000: the graph cannot supply them, the exact fallback does.
   const from = T0 + 4000 * 1000;
