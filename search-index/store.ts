@@ -17,8 +17,9 @@ import {
 import { digestFilter, plan, scan } from './planner.js';
 import { QUERY_LIMITS, parseFaceOptions, parseQuery } from './query.js';
 import {
-  decodeJson, decodeRecord, decodeWithBytes, digestOf, embeddingBytes, embeddingFromBytes, encodeJson, encodeWithBytes, expiryKindOf, facePass,
-  indexPrefixes, normalise, ownedKeys, scoreFace, toStored, toSummary, validateRecord, type FaceDigest, type FaceFilter, type StoredRecord,
+  decodeJson, decodeRecord, decodeWithBytes, digestOf, embeddingBytes, embeddingFromBytes, encodeJson, encodeWithBytes,
+  expiryKindOf, facePass, indexPrefixes, normalise, ownedKeys, scoreFace, toStored, toSummary, validateRecord,
+  type FaceDigest, type FaceFilter, type StoredRecord,
 } from './record.js';
 import { RETENTION_DEFAULTS, checkRetention, expiredIds, type Retention } from './retention.js';
 import { ROCKS_OPEN_OPTIONS, createRocks, readRange, type BatchOp, type RocksDb } from './rocks.js';
@@ -184,7 +185,7 @@ export class SearchIndexImpl implements SearchIndex {
       counts.faceSeq = Math.max(counts.faceSeq, maxSeq + 1);
       writer = new BatchWriter(db.handle);
       await writer.ready();
-      const opened = await FaceVectors.open(o.dir, o.dimensions, maxSeq, { ...(o.log ? { log: o.log } : {}), db: db.handle });
+      const opened = await FaceVectors.open(o.dir, o.dimensions, maxSeq, { log: o.log, db: db.handle });
       vectors = opened.vectors;
       // Faces stored after the saved graph go to the graph's tail: searchable at once, built in the background.
       const added = await SearchIndexImpl.#catchUp(db, opened.vectors, opened.after);

@@ -62,7 +62,7 @@ export class FaceVectors {
    * `db`: the native handle of the index's RocksDB, whose face entries `nearest` reads; it must stay open until
    * close() has resolved.
    */
-  static open(dir: string, dimensions: number, maxSeqInDb: number, opts: { log?: Logger; db?: bigint } = {}): Promise<{ vectors: FaceVectors; after: number }> {
+  static open(dir: string, dimensions: number, maxSeqInDb: number, opts: { log?: Logger | undefined; db?: bigint } = {}): Promise<{ vectors: FaceVectors; after: number }> {
     const { log } = opts;
     const worker = new Worker(new URL('./vector-worker.js', import.meta.url), { workerData: { dir, dimensions, maxSeqInDb, db: opts.db ?? null } });
     return new Promise((resolve, reject) => {
