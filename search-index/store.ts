@@ -217,9 +217,8 @@ export class SearchIndexImpl implements SearchIndex {
           new Uint8Array(flat.buffer, seqs.length * d * 4, d * 4).set(bytes);
           seqs.push(faceSeqOf(k));
         }
-        const keep = seqs;
-        vectors.add(keep, flat.subarray(0, keep.length * d));
-        added += keep.length;
+        vectors.add(seqs, flat.subarray(0, seqs.length * d));
+        added += seqs.length;
       }
     } finally {
       await it.close();
