@@ -67,7 +67,7 @@ export const DEFAULTS = {
     lowScore: 0.2,
     newTrackScore: 0.45,
     minHits: 2,
-    maxLostFrames: 12,
+    maxLostMs: 2_400,
   },
   index: { batchSize: 256, flushMs: 500, trackDays: 30, faceDays: 7 },
   nats: { url: null, user: 'core', pass: 'core-demo-pass' },

@@ -102,7 +102,7 @@ export interface CvcoreConfig {
     readonly classMinScore: Readonly<Record<ObjectClass, number>>;
     readonly webgpu: WebgpuConfig;
   };
-  readonly tracking: { readonly highScore: number; readonly lowScore: number; readonly newTrackScore: number; readonly minHits: number; readonly maxLostFrames: number };
+  readonly tracking: { readonly highScore: number; readonly lowScore: number; readonly newTrackScore: number; readonly minHits: number; readonly maxLostMs: number };
   readonly index: { readonly batchSize: number; readonly flushMs: number; readonly trackDays: number; readonly faceDays: number };
   readonly nats: { readonly url: string | null; readonly user: string; readonly pass: string };
   readonly api: ApiConfig;
@@ -215,7 +215,7 @@ export const CONFIG_SCHEMA: Spec = {
       lowScore: { kind: 'number', description: 'detections below are ignored', min: 0, max: 1, default: d.tracking.lowScore },
       newTrackScore: { kind: 'number', description: 'an unmatched detection starts a track only from this score', min: 0, max: 1, default: d.tracking.newTrackScore },
       minHits: { kind: 'number', integer: true, description: 'matched frames before a track is confirmed', min: 1, max: 100, default: d.tracking.minHits },
-      maxLostFrames: { kind: 'number', integer: true, description: 'analysed frames a lost track is kept before removal', min: 0, max: 10_000, default: d.tracking.maxLostFrames },
+      maxLostMs: { kind: 'number', integer: true, description: 'ms a lost track is kept before removal (time, so it holds at any analysis rate)', min: 0, max: 600_000, default: d.tracking.maxLostMs },
     } },
     index: { kind: 'object', description: 'search index', default: 'fill', fields: {
       batchSize: { kind: 'number', integer: true, description: 'records per write batch', min: 1, max: 100_000, default: d.index.batchSize },

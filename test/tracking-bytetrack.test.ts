@@ -54,8 +54,8 @@ test('tracking - bytetrack associates within a class only', (t) => {
   t.is(step.updates.find((u) => u.cls === 'car')?.state, 'tentative');
 });
 
-test('tracking - bytetrack ends a lost track with its best shot after maxLostFrames', (t) => {
-  const tracker = createTracker('cam', { maxLostFrames: 3 });
+test('tracking - bytetrack ends a lost track with its best shot after maxLostMs', (t) => {
+  const tracker = createTracker('cam', { maxLostMs: 300 });
   const shots: number[] = [];
   const sizes = [40, 60, 50];
   sizes.forEach((w, k) => {
@@ -72,7 +72,7 @@ test('tracking - bytetrack ends a lost track with its best shot after maxLostFra
 });
 
 test('tracking - bytetrack skip ages tracks and finish ends them', (t) => {
-  const tracker = createTracker('cam', { maxLostFrames: 5 });
+  const tracker = createTracker('cam', { maxLostMs: 200 });
   tracker.update(0, 0, [det(100, 100), det(300, 100)]);
   let step = tracker.skip(1, 40);
   t.is(step.updates.length, 2);
@@ -102,7 +102,7 @@ test('tracking - bytetrack rejects unknown or out-of-range options', (t) => {
 });
 
 test('tracking - bytetrack does not revive a track in the frame it is removed', (t) => {
-  const tracker = createTracker('cam', { maxLostFrames: 2 });
+  const tracker = createTracker('cam', { maxLostMs: 80 });
   tracker.update(0, 0, [det(100, 100)]);
   tracker.update(1, 40, []);
   tracker.update(2, 80, []);

@@ -10,6 +10,15 @@ export interface TrackerStep {
   readonly ended: readonly TrackEnd[];
 }
 
+/** One box of a confirmed track as offline output (MOTChallenge rows) wants it. */
+export interface ReportedBox {
+  readonly id: number;
+  /** The frame the box was measured in: earlier than the current one for a track's back-filled first boxes. */
+  readonly seq: number;
+  readonly box: Box;
+  readonly score: number;
+}
+
 export interface Tracker {
   /** One analysed frame's detections (all classes; a track keeps its class; associate within the same class). at = wall ms, seq = frame number */
   update(seq: number, at: number, detections: readonly Detection[]): TrackerStep;
@@ -17,6 +26,12 @@ export interface Tracker {
   skip(seq: number, at: number): TrackerStep;
   /** End every live track (camera stopped); returns their TrackEnd events. */
   finish(at: number): TrackEnd[];
+  /**
+   * Confirmed tracks that took a detection in the last step, with the measured box, plus the boxes a track took
+   * while it was tentative when the last step confirmed it. For offline output (MOTChallenge rows): a live
+   * consumer cannot go back in time, a file can.
+   */
+  reported(): ReportedBox[];
   /** Live tracks (tentative, confirmed and lost). */
   readonly size: number;
 }
@@ -66,9 +81,9 @@ export class ByteTracker implements Tracker {
     // Stage 1: confident detections against every track that has been real (confirmed or lost).
     const usedHigh = new Uint8Array(high.length);
     const matched = new Set<Track>();
-    for (const [ti, di] of this.#match(pool, high, 1 - o.highIou, o.fuseScore)) {
+    for (const [ti, di] of this.#match(pool, high, 1 - o.highIou, o.fuseScore, at)) {
       const det = high[di]!;
-      pool[ti]!.associate(det, seq, at, o.minHits);
+      pool[ti]!.associate(det, seq, at, o);
       matched.add(pool[ti]!);
       usedHigh[di] = 1;
     }
@@ -76,8 +91,8 @@ export class ByteTracker implements Tracker {
     // Stage 2: doubtful detections only extend tracks that were being followed up to now; a lost track is not
     // revived by a box the detector itself barely believes.
     const following = pool.filter((t) => !matched.has(t) && t.state === TRACK_STATES.confirmed);
-    for (const [ti, di] of this.#match(following, low, 1 - o.lowIou, false)) {
-      following[ti]!.associate(low[di]!, seq, at, o.minHits);
+    for (const [ti, di] of this.#match(following, low, 1 - o.lowIou, false, at)) {
+      following[ti]!.associate(low[di]!, seq, at, o);
       matched.add(following[ti]!);
     }
     for (const t of following) if (!matched.has(t)) t.state = TRACK_STATES.lost;
@@ -85,8 +100,8 @@ export class ByteTracker implements Tracker {
     // Stage 3: tentative tracks take left-over confident detections; one miss and they are gone.
     const rest = high.filter((_, k) => !usedHigh[k]);
     const usedRest = new Uint8Array(rest.length);
-    for (const [ti, di] of this.#match(tentative, rest, 1 - o.tentativeIou, o.fuseScore)) {
-      tentative[ti]!.associate(rest[di]!, seq, at, o.minHits);
+    for (const [ti, di] of this.#match(tentative, rest, 1 - o.tentativeIou, o.fuseScore, at)) {
+      tentative[ti]!.associate(rest[di]!, seq, at, o);
       matched.add(tentative[ti]!);
       usedRest[di] = 1;
     }
@@ -127,35 +142,44 @@ export class ByteTracker implements Tracker {
     this.#lastAt = at;
     for (const t of this.#tracks) {
       t.predict();
-      if (t.missed > this.options.maxLostFrames) t.state = TRACK_STATES.removed;
+      if (at - t.lastSeen > this.options.maxLostMs) t.state = TRACK_STATES.removed;
     }
   }
 
-  #match(tracks: readonly Track[], dets: readonly Detection[], limit: number, fuse: boolean) {
+  /** How far to widen a track's and a detection's boxes (fraction of size per side): grows with the gap. */
+  #buffer(t: Track, at: number): number {
+    const o = this.options;
+    return Math.min(o.maxBuffer, (o.bufferPerSecond * Math.max(0, at - t.lastSeen - o.lowRateMs)) / 1000);
+  }
+
+  #match(tracks: readonly Track[], dets: readonly Detection[], limit: number, fuse: boolean, at: number) {
     if (tracks.length === 0 || dets.length === 0) return [];
-    // Sweep over detections sorted by left edge: only boxes whose x-ranges overlap can have IoU, which turns the
-    // all-pairs loop into roughly linear work at a thousand boxes a frame.
+    // Sweep over detections sorted by left edge: only boxes whose widened x-ranges overlap can have IoU, which
+    // turns the all-pairs loop into roughly linear work at a thousand boxes a frame.
     const order = dets.map((_, k) => k).sort((a, b) => dets[a]!.box.x - dets[b]!.box.x);
     const lefts = order.map((k) => dets[k]!.box.x);
     let widest = 0;
     for (const d of dets) widest = Math.max(widest, d.box.w);
     const edges: Edge[] = [];
     for (let ti = 0; ti < tracks.length; ti++) {
-      const tb = tracks[ti]!.kf.box();
+      const b = this.#buffer(tracks[ti]!, at);
+      const tb = widen(tracks[ti]!.kf.box(), b);
       const cls = tracks[ti]!.cls;
       let lo = 0;
       let hi = order.length;
-      const from = tb.x - widest;
+      // A detection widened by b reaches b * its width further left and right.
+      const from = tb.x - widest * (1 + b);
       while (lo < hi) {
         const mid = (lo + hi) >> 1;
         if (lefts[mid]! < from) lo = mid + 1;
         else hi = mid;
       }
-      for (let k = lo; k < order.length && lefts[k]! < tb.x + tb.w; k++) {
+      const to = tb.x + tb.w + widest * b;
+      for (let k = lo; k < order.length && lefts[k]! < to; k++) {
         const di = order[k]!;
         const d = dets[di]!;
         if (d.cls !== cls) continue;
-        const overlap = iou(tb, d.box);
+        const overlap = iou(tb, b > 0 ? widen(d.box, b) : d.box);
         if (overlap <= 0) continue;
         const cost = 1 - (fuse ? overlap * d.score : overlap);
         if (cost < limit) edges.push({ row: ti, col: di, cost });
@@ -194,15 +218,14 @@ export class ByteTracker implements Tracker {
     return { updates, ended };
   }
 
-  /**
-   * Confirmed tracks that took a detection in the last step, as MOTChallenge output wants them (a track that
-   * is only coasting on its prediction is not reported), with the measured box: the filtered one lags behind
-   * when the camera itself moves. Not part of the Tracker interface.
-   */
-  reported(): { id: number; box: Box; score: number }[] {
-    return this.#tracks
-      .filter((t) => t.state === TRACK_STATES.confirmed && t.missed === 0)
-      .map((t) => ({ id: t.id, box: t.lastBox, score: t.score }));
+  reported(): ReportedBox[] {
+    const out: ReportedBox[] = [];
+    for (const t of this.#tracks) {
+      if (t.state !== TRACK_STATES.confirmed || t.missed !== 0) continue;
+      for (const p of t.pending) out.push({ id: t.id, seq: p.seq, box: p.box, score: p.score });
+      out.push({ id: t.id, seq: t.lastSeq, box: t.lastBox, score: t.score });
+    }
+    return out;
   }
 
   #end(t: Track): TrackEnd {
@@ -216,6 +239,12 @@ export class ByteTracker implements Tracker {
       bestShot: t.bestShot,
     };
   }
+}
+
+/** A box grown by `b` of its width and height on every side (the same centre). */
+function widen(box: Box, b: number): Box {
+  if (b === 0) return box;
+  return { x: box.x - b * box.w, y: box.y - b * box.h, w: box.w * (1 + 2 * b), h: box.h * (1 + 2 * b) };
 }
 
 export function createTracker(cameraId: string, options?: Partial<TrackerOptions>): Tracker {

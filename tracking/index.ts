@@ -3,7 +3,7 @@
  * track ends carrying the best shot, zone counts, line crossings and crowd alert events. Also the MOTChallenge
  * tools (parse, track, score) the CLI and the tests use. See README.md for parameters and scores.
  */
-export type { Tracker, TrackerStep } from './bytetrack.js';
+export type { Tracker, TrackerStep, ReportedBox } from './bytetrack.js';
 export { createTracker } from './bytetrack.js';
 export type { TrackerOptions } from './options.js';
 export { DEFAULT_TRACKER_OPTIONS } from './options.js';
@@ -11,7 +11,8 @@ export type { MotRow } from './mot-io.js';
 export { parseMot, formatMot } from './mot-io.js';
 export type { MotMetrics } from './mot-metrics.js';
 export { evaluateMot, combineMot, formatMotTable, MOT_COLUMNS } from './mot-metrics.js';
-export { trackMot } from './mot-track.js';
+export type { MotTrackOptions } from './mot-track.js';
+export { trackMot, subsampleMot, keepsFrame, DEFAULT_MOT_FPS } from './mot-track.js';
 export type { ZoneSpec, LineSpec, LineCrossing } from './zones.js';
 export { validateZone, validateLine, ZoneAnalyzer } from './zones.js';
 export type { CrowdRuleOptions } from './crowd-rule.js';

@@ -90,6 +90,17 @@ export class KalmanBoxFilter {
     }
   }
 
+  /**
+   * Seed the velocity from two measurements `steps` predictions apart. A track born from one box has no
+   * velocity, and the filter's gain would take several frames to learn it: at a low frame rate those are the
+   * frames in which the person walks out of the predicted box. The first displacement is the best estimate.
+   */
+  seedVelocity(from: Box, to: Box, steps: number): void {
+    if (!(steps >= 1)) return;
+    this.vel[0] = (to.x + to.w / 2 - (from.x + from.w / 2)) / steps;
+    this.vel[1] = (to.y + to.h / 2 - (from.y + from.h / 2)) / steps;
+  }
+
   /** Current box estimate. */
   box(): Box {
     const h = this.pos[3]!;

@@ -16,8 +16,27 @@ export interface TrackerOptions {
   readonly fuseScore: boolean;
   /** Associated detections a tentative track needs before it is confirmed (and reported). */
   readonly minHits: number;
-  /** Frames a track may miss before it is removed; lost tracks can be re-found meanwhile. */
-  readonly maxLostFrames: number;
+  /**
+   * Time (ms) a track may go without a detection before it is removed; lost tracks can be re-found meanwhile.
+   * In time, not frames, so the same setting holds at 25 fps and at 3 fps.
+   */
+  readonly maxLostMs: number;
+  /**
+   * Buffered IoU: how far both boxes are widened before their overlap is measured, as a fraction of each box's
+   * size on every side per second since the track was last seen. Between two frames 0.3 s apart a walking
+   * person's boxes overlap little; widening by the time that passed (C-BIoU's idea, scaled by the gap) lets
+   * them meet without loosening association at full frame rate, where the gap is 40 ms.
+   */
+  readonly bufferPerSecond: number;
+  /** The widest buffer, whatever the gap (a fraction of the box size per side). */
+  readonly maxBuffer: number;
+  /**
+   * Where low-rate association starts (ms between frames). Above it a gap widens the boxes (by `bufferPerSecond`
+   * for the time past it) and a new track's velocity is seeded from its first two detections. Below it, at
+   * full frame rate, plain IoU already associates well, widening only adds wrong candidates in a crowd, and a
+   * one-frame displacement is mostly detector jitter.
+   */
+  readonly lowRateMs: number;
   /** Tracks born in the first frame start confirmed: a camera's first frame has no history to wait for. */
   readonly confirmFirstFrame: boolean;
   /** Kalman position noise, as a fraction of box height per frame. */
@@ -34,7 +53,10 @@ export const DEFAULT_LOW_IOU = 0.5;
 export const DEFAULT_TENTATIVE_IOU = 0.5;
 export const DEFAULT_FUSE_SCORE = true;
 export const DEFAULT_MIN_HITS = 2;
-export const DEFAULT_MAX_LOST_FRAMES = 30;
+export const DEFAULT_MAX_LOST_MS = 2_400;
+export const DEFAULT_BUFFER_PER_SECOND = 3;
+export const DEFAULT_MAX_BUFFER = 0.5;
+export const DEFAULT_LOW_RATE_MS = 100;
 export const DEFAULT_CONFIRM_FIRST_FRAME = true;
 export const DEFAULT_POSITION_NOISE = 1 / 20;
 export const DEFAULT_VELOCITY_NOISE = 1 / 160;
@@ -48,7 +70,10 @@ export const DEFAULT_TRACKER_OPTIONS: TrackerOptions = Object.freeze({
   tentativeIou: DEFAULT_TENTATIVE_IOU,
   fuseScore: DEFAULT_FUSE_SCORE,
   minHits: DEFAULT_MIN_HITS,
-  maxLostFrames: DEFAULT_MAX_LOST_FRAMES,
+  maxLostMs: DEFAULT_MAX_LOST_MS,
+  bufferPerSecond: DEFAULT_BUFFER_PER_SECOND,
+  maxBuffer: DEFAULT_MAX_BUFFER,
+  lowRateMs: DEFAULT_LOW_RATE_MS,
   confirmFirstFrame: DEFAULT_CONFIRM_FIRST_FRAME,
   positionNoise: DEFAULT_POSITION_NOISE,
   velocityNoise: DEFAULT_VELOCITY_NOISE,
@@ -68,8 +93,11 @@ export function resolveTrackerOptions(partial: Partial<TrackerOptions> = {}): Tr
   }
   if (o.lowScore > o.highScore) throw new RangeError('options.lowScore must not exceed options.highScore');
   if (!Number.isInteger(o.minHits) || o.minHits < 1) throw new RangeError('options.minHits must be a positive integer');
-  if (!Number.isInteger(o.maxLostFrames) || o.maxLostFrames < 0) {
-    throw new RangeError('options.maxLostFrames must be a non-negative integer');
+  if (typeof o.maxLostMs !== 'number' || !(o.maxLostMs >= 0) || !Number.isFinite(o.maxLostMs)) {
+    throw new RangeError('options.maxLostMs must be a non-negative number of milliseconds');
+  }
+  for (const key of ['bufferPerSecond', 'maxBuffer', 'lowRateMs'] as const) {
+    if (typeof o[key] !== 'number' || !(o[key] >= 0) || !Number.isFinite(o[key])) throw new RangeError(`options.${key} must be a non-negative number`);
   }
   for (const key of ['positionNoise', 'velocityNoise'] as const) {
     if (typeof o[key] !== 'number' || !(o[key] > 0)) throw new RangeError(`options.${key} must be a positive number`);

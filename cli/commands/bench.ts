@@ -3,6 +3,7 @@ import { reportError } from '../run.js';
 
 /** Each benchmark lives in bench/<kind>.ts and is loaded only when asked for. */
 const KINDS: Readonly<Record<string, { summary: string; load(): Promise<(args: string[]) => Promise<number>> }>> = {
+  'tracker-rates': { summary: 'tracker MOTA/IDF1/recall on each MOT sequence at full rate and at 10, 5 and 3 fps', load: async () => (await import('../../bench/tracker-rates.js')).benchTrackerRates },
   tracker: { summary: 'tracker updates per second at 50, 200 and 1000 objects per frame', load: async () => (await import('../../bench/tracker.js')).benchTracker },
   e2e: { summary: 'N simulated cameras through the whole core: per-stage rates, latencies, CPU, RSS, ratios to bare ffmpeg and bare model', load: async () => (await import('../../bench/e2e.js')).benchE2e },
   micro: { summary: 'benchmark.js micro-benchmarks of the per-frame hot functions (ops/s, relative margin of error)', load: async () => (await import('../../bench/micro.js')).benchMicro },

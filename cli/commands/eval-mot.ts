@@ -2,10 +2,11 @@ import { readFile } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Command } from '../command.js';
-import { combineMot, evaluateMot, formatMotTable, parseMot, type MotMetrics } from '../../tracking/index.js';
+import { combineMot, evaluateMot, formatMotTable, parseMot, subsampleMot, type MotMetrics } from '../../tracking/index.js';
+import { parseEvery } from './mot-options.js';
 import { reportError } from '../run.js';
 
-const USAGE = 'cvcore eval-mot --gt <gt.txt> --tracks <tracks.txt> [--gt <gt2.txt> --tracks <tracks2.txt> ...] [--json]';
+const USAGE = 'cvcore eval-mot --gt <gt.txt> --tracks <tracks.txt> [--gt <gt2.txt> --tracks <tracks2.txt> ...] [--every K] [--json]';
 
 /** A sequence's name is its folder (MOTChallenge layout `<seq>/gt/gt.txt` or `<seq>/gt.txt`). */
 function sequenceName(gtPath: string): string {
@@ -26,6 +27,7 @@ export const evalMotCommand: Command = {
           gt: { type: 'string', multiple: true },
           tracks: { type: 'string', multiple: true },
           json: { type: 'boolean' },
+          every: { type: 'string' },
           help: { type: 'boolean', short: 'h' },
         },
         strict: true,
@@ -41,9 +43,11 @@ export const evalMotCommand: Command = {
         process.stderr.write(`usage: ${USAGE}\n`);
         return 2;
       }
+      const every = parseEvery(values.every);
       const rows: { name: string; metrics: MotMetrics }[] = [];
       for (let k = 0; k < gts.length; k++) {
-        const gt = parseMot(await readFile(gts[k]!, 'utf8'), gts[k]);
+        // Tracks made with --every K are scored against the ground truth of the frames that were analysed.
+        const gt = subsampleMot(parseMot(await readFile(gts[k]!, 'utf8'), gts[k]), every);
         const hyp = parseMot(await readFile(tracks[k]!, 'utf8'), tracks[k]);
         rows.push({ name: sequenceName(gts[k]!), metrics: evaluateMot(gt, hyp) });
       }
