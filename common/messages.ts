@@ -66,6 +66,8 @@ export interface TrackUpdate {
   readonly age: number;
   readonly state: TrackState;
   readonly at: number;
+  /** Wall time (ms) of the last detection the track took: `at` while it is seen, earlier while it is lost. */
+  readonly lastSeen: number;
   /** True when this frame's detection is the track's best shot so far (the pipeline crops a thumbnail then). */
   readonly bestShot: boolean;
 }

@@ -4,9 +4,9 @@ import type { TrackState, TrackUpdate } from '../common/messages.js';
 import { validateLine, validateZone, ZoneAnalyzer, type ZoneSpec } from '../tracking/index.js';
 
 // A person whose foot point (bottom centre) is at (fx, fy).
-const person = (trackId: number, fx: number, fy: number, at: number, state: TrackState = 'confirmed'): TrackUpdate => ({
+const person = (trackId: number, fx: number, fy: number, at: number, state: TrackState = 'confirmed', lastSeen = at): TrackUpdate => ({
   cameraId: 'cam', trackId, cls: 'person', box: { x: fx - 10, y: fy - 50, w: 20, h: 50 },
-  velocity: { vx: 0, vy: 0 }, score: 0.9, age: 1, state, at, bestShot: false,
+  velocity: { vx: 0, vy: 0 }, score: 0.9, age: 1, state, at, lastSeen, bestShot: false,
 });
 
 const square: ZoneSpec = { id: 'plaza', polygon: [[0, 0], [100, 0], [100, 100], [0, 100]], areaM2: 50 };
@@ -17,11 +17,22 @@ test('tracking - zones count confirmed people by foot point, with density', (t) 
     person(1, 50, 50, 0),
     person(2, 50, 150, 0), // head inside, feet outside
     person(3, 20, 20, 0, 'tentative'),
-    person(4, 30, 30, 0, 'lost'),
+    person(4, 30, 30, 10_000, 'lost', 7_000), // lost 3 s ago: gone
     { ...person(5, 60, 60, 0), cls: 'car' as const },
   ];
-  const { counts } = z.update(updates, 0);
-  t.deepEqual(counts, [{ cameraId: 'cam', zoneId: 'plaza', count: 1, density: 1 / 50, at: 0 }]);
+  const { counts } = z.update(updates, 10_000);
+  t.deepEqual(counts, [{ cameraId: 'cam', zoneId: 'plaza', count: 1, density: 1 / 50, at: 10_000 }]);
+});
+
+test('tracking - zones keep counting a person the tracker lost a moment ago, for holdLostMs', (t) => {
+  const z = new ZoneAnalyzer('cam', [square], [], { holdLostMs: 2_000 });
+  t.is(z.update([person(1, 50, 50, 0), person(2, 60, 60, 0)], 0).counts[0]!.count, 2);
+  // One frame without a detection for person 2: still in the zone where the tracker predicts them.
+  t.is(z.update([person(1, 50, 50, 200), person(2, 60, 60, 200, 'lost', 0)], 200).counts[0]!.count, 2);
+  t.is(z.dwellMs('plaza', 2), 200, 'the stay goes on');
+  // Past the hold, a lost person no longer counts, and a lost person predicted outside never does.
+  t.is(z.update([person(1, 50, 50, 2_500), person(2, 60, 60, 2_500, 'lost', 0), person(3, 150, 50, 2_500, 'lost', 2_400)], 2_500).counts[0]!.count, 1);
+  t.throws(() => new ZoneAnalyzer('cam', [square], [], { holdLostMs: -1 }), { instanceOf: RangeError, message: /options\.holdLostMs/ });
 });
 
 test('tracking - zones measure dwell per stay', (t) => {

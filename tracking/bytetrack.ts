@@ -211,6 +211,7 @@ export class ByteTracker implements Tracker {
         age: t.age,
         state: t.state,
         at,
+        lastSeen: t.lastSeen,
         bestShot: t.newBest && t.missed === 0,
       });
     }

@@ -13,8 +13,8 @@ export type { MotMetrics } from './mot-metrics.js';
 export { evaluateMot, combineMot, formatMotTable, MOT_COLUMNS } from './mot-metrics.js';
 export type { MotTrackOptions } from './mot-track.js';
 export { trackMot, subsampleMot, keepsFrame, DEFAULT_MOT_FPS } from './mot-track.js';
-export type { ZoneSpec, LineSpec, LineCrossing } from './zones.js';
-export { validateZone, validateLine, ZoneAnalyzer } from './zones.js';
+export type { ZoneSpec, LineSpec, LineCrossing, ZoneAnalyzerOptions } from './zones.js';
+export { validateZone, validateLine, ZoneAnalyzer, DEFAULT_ZONE_HOLD_MS } from './zones.js';
 export type { CrowdRuleOptions } from './crowd-rule.js';
 export { DEFAULT_CROWD_RULE, validateCrowdRule, CrowdRule } from './crowd-rule.js';
 // The tracker's building blocks, public so the micro-benchmarks time them on their own.

@@ -117,6 +117,19 @@ export function pointInPolygon(p: Point, poly: readonly Point[]): boolean {
   return inside;
 }
 
+/**
+ * How long (ms) a lost person still counts where the tracker predicts them. At 3 to 5 analysed fps the detector
+ * misses someone in one frame of several (occlusion, a pose it scores low); dropping them from the count for
+ * that frame is what made crowd counts flap. Shorter than the tracker's own lost limit, so a person who really
+ * left stops counting about two seconds later.
+ */
+export const DEFAULT_ZONE_HOLD_MS = 2_000;
+
+export interface ZoneAnalyzerOptions {
+  /** Lost tracks still count, at their predicted foot point, for this long after their last detection. */
+  readonly holdLostMs?: number;
+}
+
 interface LineState {
   readonly spec: LineSpec;
   readonly totals: { a_to_b: number; b_to_a: number };
@@ -135,8 +148,12 @@ export class ZoneAnalyzer {
   /** zone id -> track id -> time the current stay began (only tracks inside now, so it stays bounded). */
   readonly #enteredAt = new Map<string, Map<number, number>>();
   #lastAt = 0;
+  readonly #holdLostMs: number;
 
-  constructor(cameraId: string, zones: readonly ZoneSpec[], lines: readonly LineSpec[]) {
+  constructor(cameraId: string, zones: readonly ZoneSpec[], lines: readonly LineSpec[], options: ZoneAnalyzerOptions = {}) {
+    const hold = options.holdLostMs ?? DEFAULT_ZONE_HOLD_MS;
+    if (typeof hold !== 'number' || !(hold >= 0) || !Number.isFinite(hold)) throw new RangeError('options.holdLostMs must be a non-negative number of milliseconds');
+    this.#holdLostMs = hold;
     zones.forEach((z, k) => validateZone(z, `zones[${k}]`));
     lines.forEach((l, k) => validateLine(l, `lines[${k}]`));
     this.cameraId = cameraId;
@@ -153,8 +170,7 @@ export class ZoneAnalyzer {
       let count = 0;
       const present = new Set<number>();
       for (const u of updates) {
-        // Lost tracks are predictions, not people seen now: they neither count nor keep a stay going.
-        if (u.cls !== 'person' || u.state !== TRACK_STATES.confirmed) continue;
+        if (u.cls !== 'person' || !this.#counts(u, at)) continue;
         if (!pointInPolygon(foot(u), zone.polygon)) continue;
         count++;
         present.add(u.trackId);
@@ -197,6 +213,15 @@ export class ZoneAnalyzer {
       for (const id of line.tracks.keys()) if (!seen.has(id)) line.tracks.delete(id);
     }
     return { counts, crossings };
+  }
+
+  /**
+   * Confirmed people count; a lost one counts at its predicted position for `holdLostMs` after its last
+   * detection (a brief miss is not a person leaving); tentative tracks do not count yet.
+   */
+  #counts(u: TrackUpdate, at: number): boolean {
+    if (u.state === TRACK_STATES.confirmed) return true;
+    return u.state === TRACK_STATES.lost && at - u.lastSeen <= this.#holdLostMs;
   }
 
   /** How long the track has been in the zone in its current stay, ms (0 when it is not inside). */
