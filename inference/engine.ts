@@ -16,6 +16,8 @@ import type { StructureInput, StructureResult } from './structure.js';
 export interface EngineOptions {
   readonly backend: BackendName;
   readonly model: string;
+  /** The detector's square input size (absent: the manifest's). */
+  readonly inputSize?: number;
   readonly workers: number;
   readonly minScore: number;
   readonly iouThreshold: number;
@@ -59,6 +61,7 @@ export class InferenceEngine implements Structurer {
     const workerData: WorkerConfig = {
       backend: options.backend,
       model: options.model,
+      ...(options.inputSize !== undefined ? { inputSize: options.inputSize } : {}),
       decode: {
         minScore: options.minScore, iouThreshold: options.iouThreshold, classes: options.classes,
         ...(options.classMinScore ? { classMinScore: options.classMinScore } : {}),

@@ -30,18 +30,21 @@ export class DetectorRunner {
   readonly #decode: DecodeOptions;
   readonly #inputSize: number;
 
-  private constructor(model: tfconv.GraphModel, entry: ModelEntry, decode: DecodeOptions) {
+  private constructor(model: tfconv.GraphModel, entry: ModelEntry, decode: DecodeOptions, inputSize: number) {
     this.#model = model;
     this.entry = entry;
     this.#decode = decode;
-    this.#inputSize = entry.inputShape[1] ?? 512;
+    this.#inputSize = inputSize;
   }
 
-  static async create(backend: BackendName, modelName: string, decode: DecodeOptions): Promise<DetectorRunner> {
+  /** `inputSize`: the square input the frames are resized to (absent: the manifest's). */
+  static async create(backend: BackendName, modelName: string, decode: DecodeOptions, inputSize?: number): Promise<DetectorRunner> {
     await getBackend(backend).init();
-    const { model, entry } = await loadGraph(modelName, { batchable: true });
-    return new DetectorRunner(model, entry, decode);
+    const { model, entry } = await loadGraph(modelName, { batchable: true, ...(inputSize !== undefined ? { inputSize } : {}) });
+    return new DetectorRunner(model, entry, decode, inputSize ?? entry.inputShape[1] ?? 512);
   }
+
+  get inputSize(): number { return this.#inputSize; }
 
   #input(frames: readonly FrameInput[]): tf.Tensor4D {
     const size = this.#inputSize;

@@ -11,7 +11,7 @@ import { FaceModels, type RgbImage } from './face.js';
 import { DetectorRunner, type FrameInput } from './runner.js';
 import { embedLargestFace, structure, type FaceEmbedding, type StructureInput, type StructureResult } from './structure.js';
 
-export interface WorkerConfig { readonly backend: BackendName; readonly model: string; readonly decode: DecodeOptions }
+export interface WorkerConfig { readonly backend: BackendName; readonly model: string; readonly inputSize?: number; readonly decode: DecodeOptions }
 export interface DetectTask { readonly kind?: 'detect'; readonly frames: readonly FrameInput[] }
 export interface StructureTask { readonly kind: 'structure'; readonly input: StructureInput }
 export interface EmbedTask { readonly kind: 'embed'; readonly image: RgbImage }
@@ -35,7 +35,7 @@ backend.catch(() => undefined);
 let runner: Promise<DetectorRunner> | null = null;
 let faces: Promise<FaceModels> | null = null;
 
-const detector = (): Promise<DetectorRunner> => (runner ??= DetectorRunner.create(cfg.backend, cfg.model, cfg.decode));
+const detector = (): Promise<DetectorRunner> => (runner ??= DetectorRunner.create(cfg.backend, cfg.model, cfg.decode, cfg.inputSize));
 const faceModels = async (): Promise<FaceModels> => {
   await backend;
   return (faces ??= FaceModels.load());

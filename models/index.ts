@@ -25,6 +25,8 @@ export interface ModelEntry {
   readonly files: readonly ModelFile[];
   /** Largest batch the graph runs at once (absent: the engine's default). */
   readonly maxBatch?: number;
+  /** Square input sizes the graph runs at (inference/input-size.ts); absent: only inputShape's. */
+  readonly inputSizes?: readonly number[];
 }
 export interface Manifest { readonly version: number; readonly source: string; readonly models: readonly ModelEntry[] }
 
