@@ -1,3 +1,5 @@
+import { availableParallelism } from 'node:os';
+
 /** Every default in one place, named. The schema (config/index.ts) refers to these, and so do the docs. */
 export const DEFAULTS = {
   node: 'cvcore-1',
@@ -11,6 +13,9 @@ export const DEFAULTS = {
     district: 'default',
     hwaccel: null,
     keyframesOnly: false,
+    // Detect on every 2nd analysed frame and let the tracker predict on the others: with inputSize 320 this is
+    // what sustains 4 cameras at 5 fps on 2 cores (README "Choosing the detector").
+    detectEvery: 2,
   },
   // Motion gate (ingest/motion.ts): grey differences against a running-average background on a 160-pixel-wide
   // copy of the analysis frame. A threshold of 25 grey levels ignores sensor noise and compression flicker on
@@ -47,8 +52,13 @@ export const DEFAULTS = {
   },
   inference: {
     backend: 'wasm',
-    workers: 1,
+    // One inference thread per core: detection is the node's main cost, and a thread per core is what the
+    // capacity benchmark measures as "the default configuration".
+    workers: Math.max(1, Math.min(64, availableParallelism())),
     model: 'centernet',
+    // centernet at 320x320 instead of its own 512: 34 % of the CPU, 76 % of 512's persons on vtest.avi. null: the
+    // model's own size. See README "Choosing the detector".
+    inputSize: 320 as number | null,
     minScore: 0.3,
     iouThreshold: 0.5,
     maxBatch: 4,
@@ -63,11 +73,13 @@ export const DEFAULTS = {
   // For centernet on surveillance footage, whose person scores sit around 0.35-0.75 (the MOT tools keep the
   // tracker's own defaults, tuned on Faster R-CNN detections that score higher).
   tracking: {
-    highScore: 0.4,
+    highScore: 0.35,
     lowScore: 0.2,
-    newTrackScore: 0.45,
+    newTrackScore: 0.35,
     minHits: 2,
     maxLostMs: 2_400,
+    // A person the tracker lost a moment ago still counts in a zone for this long (tracking/zones.ts).
+    zoneHoldMs: 2_000,
   },
   index: { batchSize: 256, flushMs: 500, trackDays: 30, faceDays: 7 },
   nats: { url: null, user: 'core', pass: 'core-demo-pass' },

@@ -10,6 +10,7 @@ import { OBJECT_CLASSES, SEVERITIES, type ObjectClass, type Severity } from '../
 import { API_ROLES, BACKENDS, DEFAULTS, WEBGPU_DAWN_BACKENDS } from './defaults.js';
 import { describe, validate, type Spec } from './schema.js';
 import { validateCrowdRule, validateLine, validateZone } from '../tracking/index.js';
+import { loadManifest } from '../models/index.js';
 
 export { DEFAULTS, BACKENDS, API_ROLES, WEBGPU_DAWN_BACKENDS } from './defaults.js';
 
@@ -45,6 +46,8 @@ export interface CameraConfig {
   /** null: the ingest-wide setting. */
   readonly hwaccel: HwAccel | null;
   readonly keyframesOnly: boolean;
+  /** Detect on every k-th analysed frame; the tracker predicts on the others. */
+  readonly detectEvery: number;
   readonly motion: MotionConfig;
   readonly enabled: boolean;
   readonly zones: readonly ZoneConfig[];
@@ -94,6 +97,8 @@ export interface CvcoreConfig {
     readonly backend: (typeof BACKENDS)[number];
     readonly workers: number;
     readonly model: string;
+    /** The detector's square input size; null: the model's own. */
+    readonly inputSize: number | null;
     readonly minScore: number;
     readonly iouThreshold: number;
     readonly classes: readonly ObjectClass[];
@@ -102,7 +107,7 @@ export interface CvcoreConfig {
     readonly classMinScore: Readonly<Record<ObjectClass, number>>;
     readonly webgpu: WebgpuConfig;
   };
-  readonly tracking: { readonly highScore: number; readonly lowScore: number; readonly newTrackScore: number; readonly minHits: number; readonly maxLostMs: number };
+  readonly tracking: { readonly highScore: number; readonly lowScore: number; readonly newTrackScore: number; readonly minHits: number; readonly maxLostMs: number; readonly zoneHoldMs: number };
   readonly index: { readonly batchSize: number; readonly flushMs: number; readonly trackDays: number; readonly faceDays: number };
   readonly nats: { readonly url: string | null; readonly user: string; readonly pass: string };
   readonly api: ApiConfig;
@@ -150,6 +155,7 @@ const camera: Spec = {
     transport: { kind: 'string', description: 'RTSP transport', enum: ['tcp', 'udp'], default: d.camera.transport },
     hwaccel: { kind: 'string', description: 'hardware decode for this camera (null: ingest.hwaccel)', enum: HWACCELS, nullable: true, default: d.camera.hwaccel },
     keyframesOnly: { kind: 'boolean', description: 'decode key frames only (ffmpeg -skip_frame nokey); on by itself below ingest.keyframesOnlyBelowFps', default: d.camera.keyframesOnly },
+    detectEvery: { kind: 'number', integer: true, description: 'detect on every k-th analysed frame; the tracker predicts on the frames between (1: every frame)', min: 1, max: 100, default: d.camera.detectEvery },
     motion: { kind: 'object', description: 'motion gate: frames without motion skip detection (tracks still age)', default: 'fill', fields: {
       enabled: { kind: 'boolean', description: 'gate detection on motion (false: every frame is analysed)', default: d.motion.enabled },
       threshold: { kind: 'number', integer: true, description: 'grey-level difference from the background that counts as motion', min: 1, max: 255, default: d.motion.threshold },
@@ -194,7 +200,8 @@ export const CONFIG_SCHEMA: Spec = {
     inference: { kind: 'object', description: 'models and backends', default: 'fill', fields: {
       backend: { kind: 'string', description: 'tfjs backend', enum: BACKENDS, default: d.inference.backend },
       workers: { kind: 'number', integer: true, description: 'worker threads (one backend each)', min: 1, max: 64, default: d.inference.workers },
-      model: { kind: 'string', description: 'detector model from models/manifest.json', default: d.inference.model },
+      model: { kind: 'string', description: 'detector model from models/manifest.json (task object-detection)', default: d.inference.model },
+      inputSize: { kind: 'number', integer: true, description: 'detector input size in pixels (square), one of the model\'s inputSizes in the manifest; null: the model\'s own', min: 64, max: 2048, nullable: true, default: d.inference.inputSize },
       minScore: { kind: 'number', description: 'lowest detection score kept (the tracker uses low scores too)', min: 0, max: 1, default: d.inference.minScore },
       iouThreshold: { kind: 'number', description: 'NMS IoU threshold', min: 0.05, max: 1, default: d.inference.iouThreshold },
       classes: { kind: 'array', description: 'classes kept', default: OBJECT_CLASSES, minItems: 1, items: { kind: 'string', description: 'class', enum: OBJECT_CLASSES } },
@@ -215,6 +222,7 @@ export const CONFIG_SCHEMA: Spec = {
       lowScore: { kind: 'number', description: 'detections below are ignored', min: 0, max: 1, default: d.tracking.lowScore },
       newTrackScore: { kind: 'number', description: 'an unmatched detection starts a track only from this score', min: 0, max: 1, default: d.tracking.newTrackScore },
       minHits: { kind: 'number', integer: true, description: 'matched frames before a track is confirmed', min: 1, max: 100, default: d.tracking.minHits },
+      zoneHoldMs: { kind: 'number', integer: true, description: 'a person the tracker lost a moment ago still counts in zones for this long, at the predicted position', min: 0, max: 60_000, default: d.tracking.zoneHoldMs },
       maxLostMs: { kind: 'number', integer: true, description: 'ms a lost track is kept before removal (time, so it holds at any analysis rate)', min: 0, max: 600_000, default: d.tracking.maxLostMs },
     } },
     index: { kind: 'object', description: 'search index', default: 'fill', fields: {
@@ -289,11 +297,25 @@ export function parseConfig(input: unknown): CvcoreConfig {
   if (cfg.tracking.lowScore > cfg.tracking.highScore) {
     throw new ConfigError('CONFIG_INVALID_VALUE', 'tracking.lowScore: must not exceed tracking.highScore', { detail: { path: 'tracking.lowScore' } });
   }
+  checkDetector(cfg.inference.model, cfg.inference.inputSize);
   if (cfg.ingest.backoffInitialMs > cfg.ingest.backoffMaxMs) {
     throw new ConfigError('CONFIG_INVALID_VALUE', 'ingest.backoffInitialMs: must not exceed ingest.backoffMaxMs', { detail: { path: 'ingest.backoffInitialMs' } });
   }
   checkApiTokens(cfg.api);
   return cfg;
+}
+
+/** The detector must be a manifest entry that detects objects, at a size its graph can run at. */
+function checkDetector(model: string, inputSize: number | null): void {
+  const entry = loadManifest().models.find((m) => m.name === model);
+  const detectors = loadManifest().models.filter((m) => m.task === 'object-detection').map((m) => m.name);
+  if (!entry || entry.task !== 'object-detection') {
+    throw new ConfigError('CONFIG_INVALID_VALUE', `inference.model: "${model}" is not a detector in models/manifest.json (detectors: ${detectors.join(', ')})`, { detail: { path: 'inference.model' } });
+  }
+  const sizes = entry.inputSizes ?? [entry.inputShape[1] ?? 0];
+  if (inputSize !== null && !sizes.includes(inputSize)) {
+    throw new ConfigError('CONFIG_INVALID_VALUE', `inference.inputSize: ${model} runs at ${sizes.join(', ')}, not ${inputSize}`, { detail: { path: 'inference.inputSize' } });
+  }
 }
 
 function checkApiTokens(api: ApiConfig): void {

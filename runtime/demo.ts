@@ -3,7 +3,7 @@
  * and a config that watches the whole frame of each camera for a crowd, with a threshold that the pedestrians
  * of vtest.avi reach within seconds.
  */
-import { parseConfig, type CvcoreConfig } from '../config/index.js';
+import { DEFAULTS, parseConfig, type CvcoreConfig } from '../config/index.js';
 import { SimulatedCameraPool } from '../ingest/index.js';
 
 export interface DemoOptions {
@@ -17,8 +17,8 @@ export interface DemoOptions {
 export const DEMO_CAMERA_PREFIX = 'cam-';
 /** The demo's analysis size: vtest.avi is 768x576, scaled to keep its aspect. */
 export const DEMO_SIZE = { width: 640, height: 480 } as const;
-/** Analysis rate per camera: what two wasm workers sustain for two cameras on two cores. */
-export const DEMO_FPS = 3;
+/** Analysis rate per camera: the default configuration's, which `bench capacity` measures. */
+export const DEMO_FPS = DEFAULTS.camera.fps;
 /** vtest.avi shows 3 to 10 people at a time, so 3 held for 2 s raises an incident within a minute or so. */
 export const DEMO_THRESHOLD = 3;
 
@@ -66,8 +66,6 @@ export function demoConfig(sim: SimulatedCameraPool, o: DemoOptions): CvcoreConf
         },
       }],
     })),
-    // Two workers keep both cores of a small machine busy; small batches keep the latency to an alert low.
-    inference: { workers: 2, maxBatch: 2, maxDelayMs: 40 },
     api: { port: o.apiPort, tokens: DEMO_TOKENS },
   });
 }

@@ -9,7 +9,7 @@ import type { Logger } from '../common/log.js';
 import type { CrowdAlertEvent, DetectionResult, Frame, TrackEnd, TrackRecord, ZoneCount } from '../common/messages.js';
 import { CameraPool, shouldAnalyse, type CameraRunner, type IngestEvent } from '../ingest/index.js';
 import { Batcher, InferenceEngine } from '../inference/index.js';
-import { CrowdRule, ZoneAnalyzer, createTracker, type Tracker } from '../tracking/index.js';
+import { CrowdRule, ZoneAnalyzer, createTracker, type Tracker, type TrackerOptions } from '../tracking/index.js';
 import { encodeThumbnail, type SearchIndex } from '../search-index/index.js';
 import type { AlertSink, CrowdAlertV1 } from '../alerts/index.js';
 
@@ -53,6 +53,12 @@ export interface PipelineOptions {
   readonly log: Logger;
 }
 
+/** The tracker's options from the config: the live score calibration over the one association set. */
+export function trackerOptions(cfg: CvcoreConfig): Partial<TrackerOptions> {
+  const { highScore, lowScore, newTrackScore, minHits, maxLostMs } = cfg.tracking;
+  return { highScore, lowScore, newTrackScore, minHits, maxLostMs };
+}
+
 export class Pipeline {
   readonly cameras: CameraPool;
   readonly engine: InferenceEngine;
@@ -69,7 +75,7 @@ export class Pipeline {
     this.#o = o;
     this.engine = engine;
     const inf = o.config.inference;
-    this.batcher = new Batcher(engine, { maxBatch: inf.maxBatch, maxDelayMs: inf.maxDelayMs, maxInFlight: inf.workers, analyse: shouldAnalyse },
+    this.batcher = new Batcher(engine, { maxBatch: inf.maxBatch, maxDelayMs: inf.maxDelayMs, maxInFlight: inf.workers, analyse: (f) => this.#detects(f) },
       (frame, result) => this.#onResult(frame, result),
       (err) => o.log.error('inference batch failed', { err: err as Error }));
     this.cameras = new CameraPool(o.config.ingest);
@@ -87,7 +93,7 @@ export class Pipeline {
   static async start(o: PipelineOptions): Promise<Pipeline> {
     const inf = o.config.inference;
     const engine = await InferenceEngine.start({
-      backend: inf.backend, model: inf.model, workers: inf.workers, minScore: Math.min(inf.minScore, o.config.tracking.lowScore),
+      backend: inf.backend, model: inf.model, ...(inf.inputSize !== null ? { inputSize: inf.inputSize } : {}), workers: inf.workers, minScore: Math.min(inf.minScore, o.config.tracking.lowScore),
       iouThreshold: inf.iouThreshold, classes: inf.classes, classMinScore: inf.classMinScore,
     });
     const p = new Pipeline(o, engine);
@@ -112,8 +118,9 @@ export class Pipeline {
     for (const z of cfg.zones) if (z.crowd) rules.set(z.id, new CrowdRule(cfg.id, z.id, z.crowd));
     this.#state.set(cfg.id, {
       cfg,
-      tracker: createTracker(cfg.id, this.#o.config.tracking),
-      zones: new ZoneAnalyzer(cfg.id, cfg.zones.map((z) => ({ id: z.id, polygon: z.polygon, ...(z.areaM2 !== null ? { areaM2: z.areaM2 } : {}) })), cfg.lines),
+      tracker: createTracker(cfg.id, trackerOptions(this.#o.config)),
+      zones: new ZoneAnalyzer(cfg.id, cfg.zones.map((z) => ({ id: z.id, polygon: z.polygon, ...(z.areaM2 !== null ? { areaM2: z.areaM2 } : {}) })), cfg.lines,
+        { holdLostMs: this.#o.config.tracking.zoneHoldMs }),
       rules,
       bestFrames: new Map(),
       lastZoneEvent: new Map(),
@@ -131,6 +138,16 @@ export class Pipeline {
     for (const end of st.tracker.finish(Date.now())) this.#track(this.#record(st, end));
   }
 
+  /**
+   * Whether a frame goes to the detector: the motion gate's verdict and the camera's cadence (`detectEvery`).
+   * A pure function of the frame (the batcher asks twice); a camera removed meanwhile analyses every frame.
+   */
+  #detects(frame: Frame): boolean {
+    if (!shouldAnalyse(frame)) return false;
+    const every = this.#state.get(frame.cameraId)?.cfg.detectEvery ?? 1;
+    return every <= 1 || frame.seq % every === 0;
+  }
+
   #track<T>(p: Promise<T>): void {
     this.#pending.add(p);
     void p.finally(() => this.#pending.delete(p));
@@ -139,9 +156,9 @@ export class Pipeline {
   async #onResult(frame: Frame, result: DetectionResult): Promise<void> {
     const st = this.#state.get(frame.cameraId);
     if (!st) return;
-    // Frames the motion gate held back come through the batcher in order, unanalysed: the tracker predicts and
-    // ages its tracks on them instead of matching detections.
-    const gated = !shouldAnalyse(frame);
+    // Frames the motion gate held back, and those between two detections at the camera's cadence, come through
+    // the batcher in order, unanalysed: the tracker predicts and ages its tracks on them.
+    const gated = !this.#detects(frame);
     if (!gated) {
       st.analysed++;
       this.#emit({

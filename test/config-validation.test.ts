@@ -75,3 +75,26 @@ test('config - a self-intersecting zone polygon is rejected with its path', (t) 
   t.is(err?.code, 'TRACKING_BAD_ZONE');
   t.regex(err?.message ?? '', /cameras\[0\]\.zones\[0\]/);
 });
+
+test('config - the detector is checked against the model manifest, with its input size and cadence', (t) => {
+  const cfg = parseConfig({ cameras: [cam()] });
+  t.is(cfg.inference.model, 'centernet');
+  t.is(cfg.inference.inputSize, 320);
+  t.is(cfg.cameras[0]!.detectEvery, 2);
+  t.true(cfg.inference.workers >= 1, 'one worker per core by default');
+  t.is(parseConfig({ inference: { inputSize: null } }).inference.inputSize, null, 'null: the model\'s own size');
+  const unknown = t.throws(() => parseConfig({ inference: { model: 'yolov99' } }), { instanceOf: ConfigError });
+  t.is(unknown?.code, 'CONFIG_INVALID_VALUE');
+  t.is(unknown?.detail['path'], 'inference.model');
+  t.regex(unknown?.message ?? '', /not a detector.*detectors: centernet/);
+  // A manifest entry that is not a detector is refused as well.
+  t.is(t.throws(() => parseConfig({ inference: { model: 'faceres' } }), { instanceOf: ConfigError })?.detail['path'], 'inference.model');
+  const size = t.throws(() => parseConfig({ inference: { inputSize: 300 } }), { instanceOf: ConfigError });
+  t.is(size?.code, 'CONFIG_INVALID_VALUE');
+  t.is(size?.detail['path'], 'inference.inputSize');
+  t.regex(size?.message ?? '', /runs at 256, 320, 384, 448, 512, not 300/);
+  const every = t.throws(() => parseConfig({ cameras: [cam({ detectEvery: 0 })] }), { instanceOf: ConfigError });
+  t.is(every?.code, 'CONFIG_OUT_OF_RANGE');
+  t.is(every?.detail['path'], 'cameras[0].detectEvery');
+  t.is(t.throws(() => parseCamera(cam({ detectEvery: 1.5 })), { instanceOf: ConfigError })?.detail['path'], 'detectEvery');
+});
