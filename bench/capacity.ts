@@ -5,6 +5,7 @@
  * handled per camera (analysed, or skipped by a motion gate; never dropped) at least SUSTAIN_RATIO x F, under
  * MAX_DROP_PCT of decoded frames dropped, and the queues not deeper at the end of the run than at its start.
  */
+import { DEFAULTS } from '../config/index.js';
 import { startDemoCameras } from '../runtime/index.js';
 import { intArg, parseRunArgs } from './e2e.js';
 import { RUN_DEFAULTS, runPipeline, type PipelineRun } from './pipeline-run.js';
@@ -46,14 +47,16 @@ export function judge(run: PipelineRun, fps: number): string[] {
 }
 
 export async function benchCapacity(args: string[]): Promise<number> {
-  const { values, settings } = parseRunArgs(args, { fps: { type: 'string' }, 'max-streams': { type: 'string' }, seconds: { type: 'string' }, all: { type: 'boolean' } });
+  const { values, settings } = parseRunArgs(args, { fps: { type: 'string' }, 'max-streams': { type: 'string' }, 'min-streams': { type: 'string' }, seconds: { type: 'string' }, all: { type: 'boolean' } });
   const fps = intArg(values, 'fps', RUN_DEFAULTS.fps, 0.5, 30);
   const maxStreams = intArg(values, 'max-streams', 4, 1, 64);
   const seconds = Math.round(intArg(values, 'seconds', 30, 5, 3600));
+  // Start the sweep higher to check one configuration at a known count (the capacity then assumes the counts below).
+  const minStreams = intArg(values, 'min-streams', 1, 1, maxStreams);
   const sim = await startDemoCameras(maxStreams);
   const rows: CapacityRow[] = [];
   try {
-    for (let n = 1; n <= maxStreams; n++) {
+    for (let n = minStreams; n <= maxStreams; n++) {
       const run = await runPipeline(sim, { ...settings, fps, streams: n, seconds, label: `capacity ${n}/${maxStreams} streams` });
       const reasons = judge(run, fps);
       rows.push({ streams: n, sustained: reasons.length === 0, reasons, run });
@@ -68,7 +71,7 @@ export async function benchCapacity(args: string[]): Promise<number> {
     kind: 'capacity', at: new Date().toISOString(), command: `cvcore bench capacity ${args.join(' ')}`.trim(), host: hostInfo(), fps,
     criteria: { min_analysed_fraction: SUSTAIN_RATIO, max_drop_pct: MAX_DROP_PCT, queue_growth_slack_frames: QUEUE_GROWTH_SLACK },
     // Only a prefix of passing counts counts: a pass after a failure would be noise, not capacity.
-    capacity_streams: rows.findIndex((r) => !r.sustained) === -1 ? (sustained.at(-1) ?? 0) : rows.findIndex((r) => !r.sustained),
+    capacity_streams: rows.findIndex((r) => !r.sustained) === -1 ? (sustained.at(-1) ?? 0) : (rows.find((r) => !r.sustained)?.streams ?? 1) - 1,
     rows,
   };
   await emitReport('capacity', report, { json: Boolean(values['json']), out: values['out'], text: consoleCapacity(report), markdown: markdownCapacity(report), svg: chartCapacity(report) });
@@ -94,7 +97,10 @@ function settingsLine(rep: CapacityReport): string {
   const s = rep.rows[0]?.run.settings;
   if (!s) return `target ${rep.fps} fps per camera`;
   const gate = s.motion === null ? '' : `, motion gate ${s.motion ? 'on' : 'off'}`;
-  return `target ${rep.fps} analysed fps per camera at ${s.width}x${s.height}${gate}; backend ${s.backend}, ${s.workers} worker(s), maxBatch ${s.batch}, maxDelayMs ${s.maxDelayMs}, queue ${s.queueSize}/camera; ${rep.rows[0]?.run.seconds ?? '-'} s measured per count`;
+  // Reports written before the detector's size and cadence were settings have neither.
+  const size = (s as Partial<typeof s>).inputSize ?? DEFAULTS.inference.inputSize ?? 512;
+  const every = (s as Partial<typeof s>).detectEvery ?? DEFAULTS.camera.detectEvery;
+  return `target ${rep.fps} analysed fps per camera at ${s.width}x${s.height}${gate}; detector input ${size}, detection every ${every} frame(s); backend ${s.backend}, ${s.workers} worker(s), maxBatch ${s.batch}, maxDelayMs ${s.maxDelayMs}, queue ${s.queueSize}/camera; ${rep.rows[0]?.run.seconds ?? '-'} s measured per count`;
 }
 
 export function consoleCapacity(rep: CapacityReport): string {

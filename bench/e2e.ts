@@ -46,7 +46,7 @@ export function parseRunArgs(args: string[], extra: Record<string, { type: 'stri
     args, strict: true, allowPositionals: false,
     options: {
       backend: { type: 'string' }, workers: { type: 'string' }, batch: { type: 'string' }, 'max-delay-ms': { type: 'string' },
-      size: { type: 'string' }, motion: { type: 'string' }, 'queue-size': { type: 'string' }, threshold: { type: 'string' }, json: { type: 'boolean' }, out: { type: 'string' },
+      size: { type: 'string' }, motion: { type: 'string' }, 'queue-size': { type: 'string' }, 'input-size': { type: 'string' }, 'detect-every': { type: 'string' }, threshold: { type: 'string' }, json: { type: 'boolean' }, out: { type: 'string' },
       ...extra,
     },
   });
@@ -78,6 +78,8 @@ export function parseRunArgs(args: string[], extra: Record<string, { type: 'stri
       maxDelayMs: int('max-delay-ms', RUN_DEFAULTS.maxDelayMs, 0, 10_000), width, height,
       queueSize: int('queue-size', RUN_DEFAULTS.queueSize, 1, 256), threshold: int('threshold', RUN_DEFAULTS.threshold, 1, 1000),
       warmupS: RUN_DEFAULTS.warmupS,
+      inputSize: values['input-size'] === undefined ? null : int('input-size', 512, 64, 2048),
+      detectEvery: values['detect-every'] === undefined ? null : int('detect-every', 1, 1, 100),
     },
   };
 }

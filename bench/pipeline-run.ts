@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { connect, StringCodec, type NatsConnection } from 'nats';
 import { DEFAULT_SUBSCRIBER_USER } from '../alerts/index.js';
 import { createLogger } from '../common/log.js';
-import { parseConfig } from '../config/index.js';
+import { DEFAULTS, parseConfig } from '../config/index.js';
 import type { SimulatedCameraPool } from '../ingest/index.js';
 import type { BackendName } from '../inference/index.js';
 import { demoConfig, startStack, type Stack } from '../runtime/index.js';
@@ -32,6 +32,10 @@ export interface RunSettings {
   readonly queueSize: number;
   /** Motion gate on or off for every camera; null leaves the config's default (needs the ingest motion gate). */
   readonly motion: boolean | null;
+  /** Detector input size; null: the config's default. */
+  readonly inputSize: number | null;
+  /** Detect on every k-th analysed frame per camera; null: the config's default. */
+  readonly detectEvery: number | null;
   /** Crowd threshold of the demo zone; low so alerts happen within a short run. */
   readonly threshold: number;
   /** Seconds after the first analysed frame before measuring starts (queues fill, JIT warms). */
@@ -40,7 +44,10 @@ export interface RunSettings {
 }
 
 export const RUN_DEFAULTS = {
-  fps: 5, motion: null, backend: 'wasm' as BackendName, workers: 2, batch: 4, maxDelayMs: 40, width: 640, height: 480, queueSize: 4, threshold: 2, warmupS: 3,
+  // The default configuration (what `cvcore start` runs with cameras alone, and the demo): one measured setup.
+  fps: 5, motion: null, backend: DEFAULTS.inference.backend as BackendName, workers: DEFAULTS.inference.workers, batch: DEFAULTS.inference.maxBatch,
+  maxDelayMs: DEFAULTS.inference.maxDelayMs, width: 640, height: 480, queueSize: DEFAULTS.ingest.queueSize, threshold: 2, warmupS: 3,
+  inputSize: null, detectEvery: null,
 } as const;
 
 /** One second of the run, for the time-series chart and the queue-growth check. */
@@ -112,12 +119,16 @@ function runConfig(sim: SimulatedCameraPool, s: RunSettings, dataDir: string): R
   for (const cam of raw.cameras) {
     // Only when asked: a core without the motion gate rejects the key with a typed config error.
     if (s.motion !== null) cam.motion = { ...(cam.motion ?? {}), enabled: s.motion };
+    if (s.detectEvery !== null) (cam as { detectEvery?: number }).detectEvery = s.detectEvery;
     const sx = s.width / cam.width, sy = s.height / cam.height;
     cam.width = s.width;
     cam.height = s.height;
     for (const z of cam.zones) z.polygon = z.polygon.map(([x, y]) => [Math.min(s.width - 1, Math.round(x! * sx)), Math.min(s.height - 1, Math.round(y! * sy))]);
   }
-  raw.inference = { ...raw.inference, backend: s.backend, workers: s.workers, maxBatch: s.batch, maxDelayMs: s.maxDelayMs };
+  raw.inference = {
+    ...raw.inference, backend: s.backend, workers: s.workers, maxBatch: s.batch, maxDelayMs: s.maxDelayMs,
+    ...(s.inputSize !== null ? { inputSize: s.inputSize } : {}),
+  };
   raw.ingest = { ...raw.ingest, queueSize: s.queueSize };
   return parseConfig(raw);
 }

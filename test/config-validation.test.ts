@@ -96,5 +96,5 @@ test('config - the detector is checked against the model manifest, with its inpu
   const every = t.throws(() => parseConfig({ cameras: [cam({ detectEvery: 0 })] }), { instanceOf: ConfigError });
   t.is(every?.code, 'CONFIG_OUT_OF_RANGE');
   t.is(every?.detail['path'], 'cameras[0].detectEvery');
-  t.is(t.throws(() => parseCamera(cam({ detectEvery: 1.5 })), { instanceOf: ConfigError })?.detail['path'], 'detectEvery');
+  t.is(t.throws(() => parseCamera(cam({ detectEvery: 1.5 })), { instanceOf: ConfigError })?.detail['path'], 'camera.detectEvery');
 });

@@ -54,10 +54,11 @@ test('e2e - start with a missing model file fails with MODEL_FILE_MISSING naming
   t.regex(r.stderr, /error MODEL_FILE_MISSING: model file .*centernet\.json/);
 });
 
-test('e2e - start with an unknown model fails with MODEL_UNKNOWN', async (t) => {
+test('e2e - start with an unknown model fails with CONFIG_INVALID_VALUE naming inference.model', async (t) => {
   t.timeout(90_000);
   const file = await writeConfig({ nats: { url: 'nats://127.0.0.1:1' }, inference: { model: 'yolo-nonexistent' } });
   const r = await run(['start', '--config', file]);
   t.is(r.code, 2);
-  t.regex(r.stderr, /error MODEL_UNKNOWN: no model "yolo-nonexistent"/);
+  // The config is checked against the model manifest before anything starts.
+  t.regex(r.stderr, /error CONFIG_INVALID_VALUE: inference\.model: "yolo-nonexistent" is not a detector/);
 });
