@@ -60,3 +60,14 @@ test('tracking - reported() back-fills the boxes a track took before it was conf
   tracker.update(3, 600, [{ box: { x: 30, y: 10, w: 40, h: 100 }, score: 0.9, cls: 'person' }]);
   t.deepEqual(tracker.reported().map((r) => r.seq), [3], 'back-filled once');
 });
+
+test('tracking - a detector whose confident people score 0.4 still confirms new tracks (scores fused relative to highScore)', (t) => {
+  // centernet's calibration: highScore 0.35. A raw score x IoU product would stay under the tentative stage's 0.5.
+  const tracker = createTracker('cam', { highScore: 0.35, lowScore: 0.2, newTrackScore: 0.35 });
+  let confirmed = 0;
+  for (let k = 0; k < 6; k++) {
+    const d: Detection = { box: { x: 100 + 12 * k, y: 100, w: 40, h: 100 }, score: 0.4, cls: 'person' };
+    confirmed = tracker.update(k, k * 200, [d]).updates.filter((u) => u.state === 'confirmed').length;
+  }
+  t.is(confirmed, 1);
+});

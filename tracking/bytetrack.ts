@@ -181,7 +181,7 @@ export class ByteTracker implements Tracker {
         if (d.cls !== cls) continue;
         const overlap = iou(tb, b > 0 ? widen(d.box, b) : d.box);
         if (overlap <= 0) continue;
-        const cost = 1 - (fuse ? overlap * d.score : overlap);
+        const cost = 1 - (fuse ? overlap * fuseWeight(d.score, this.options.highScore) : overlap);
         if (cost < limit) edges.push({ row: ti, col: di, cost });
       }
     }
@@ -250,4 +250,18 @@ function widen(box: Box, b: number): Box {
 
 export function createTracker(cameraId: string, options?: Partial<TrackerOptions>): Tracker {
   return new ByteTracker(cameraId, options);
+}
+
+/** The score ByteTrack's fused cost was designed around: its high threshold for YOLOX, whose confident boxes score 0.9. */
+export const FUSE_REFERENCE_SCORE = 0.7;
+
+/**
+ * How much a detection's score weighs its overlap in the fused cost. ByteTrack multiplies IoU by the raw score,
+ * which suits a detector whose `highScore` sits near 0.7. centernet's confident people score 0.35 to 0.6: a raw
+ * product keeps nearly all of them under the tentative stage's 0.5, so new tracks seldom confirm, and at a low
+ * detection rate people vanish from the counts. Scores are rescaled so the detector's own `highScore` lands on
+ * 0.7 (for the MOT tools' calibration, 0.7, nothing changes).
+ */
+function fuseWeight(score: number, highScore: number): number {
+  return highScore > 0 ? Math.min(1, (score * FUSE_REFERENCE_SCORE) / highScore) : 1;
 }
