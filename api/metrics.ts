@@ -52,6 +52,14 @@ export function createMetrics(src: { cameras: CameraRegistry; stats: PipelineSta
     const s = src.stats?.stats();
     if (s) c.inc(s.batcher.frames);
   });
+  gauge('cvcore_camera_handled_fps', 'frames a second the pipeline handled per camera over the last 10 s (detected or predicted on)', ['camera'], (g) => {
+    for (const [camera, l] of Object.entries(src.stats?.stats().load ?? {})) g.set({ camera }, l.handledFps);
+  });
+  gauge('cvcore_camera_overloaded', '1 while a camera handles under 95 % of its target rate (the node is over capacity for it)', ['camera'], (g) => {
+    for (const [camera, l] of Object.entries(src.stats?.stats().load ?? {})) g.set({ camera }, l.overloaded ? 1 : 0);
+  });
+  gauge('cvcore_structure_queue_depth', 'structuring tasks waiting for a thread detection is not using', [], (g) => g.set(src.stats?.stats().structure?.queued ?? 0));
+  total('cvcore_structure_dropped_total', 'structuring tasks dropped from the full queue (records kept without attributes)', [], (c) => c.inc(src.stats?.stats().structure?.dropped ?? 0));
   total('cvcore_records_indexed_total', 'track records the pipeline put into the index since start', [], (c) => {
     const s = src.stats?.stats();
     if (s) c.inc(s.records);

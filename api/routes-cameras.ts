@@ -178,14 +178,14 @@ export function cameraRoutes(app: FastifyInstance, ctx: ApiContext): void {
     config: { access: { roles: ROLES.view, queryToken: true }, openapi: { websocket: true } },
     schema: {
       summary: 'WebSocket: live crowd alerts, zone counts and camera health of the caller\'s cameras, one JSON message each',
-      description: 'Messages: {type:"hello", tokenId, role, departments}, then {type:"alert", alert}, {type:"zone_count", count}, {type:"health", ...}. A client too slow to read misses events.',
+      description: 'Messages: {type:"hello", tokenId, role, departments}, then {type:"alert", alert}, {type:"zone_count", count}, {type:"health", ...}, {type:"load", cameraId, overloaded, handledFps, targetFps, at} (a camera over or back under capacity). A client too slow to read misses events.',
       tags: ['alerts'],
     },
   }, (socket: LiveSocket, req) => {
     const p = ctx.principal(req);
     socket.send(JSON.stringify({ type: 'hello', tokenId: p.tokenId, role: p.role, departments: p.departments ?? ['*'] }));
     const off = o.events?.on((e: PipelineEvent) => {
-      const cameraId = e.type === 'alert' ? e.alert.camera : e.type === 'zone_count' ? e.count.cameraId : e.type === 'health' ? e.cameraId : null;
+      const cameraId = e.type === 'alert' ? e.alert.camera : e.type === 'zone_count' ? e.count.cameraId : e.type === 'health' || e.type === 'load' ? e.cameraId : null;
       if (cameraId === null || !visible(p, cameraId) || socket.readyState !== WS_OPEN) return;
       if (socket.bufferedAmount > LIVE_MAX_BUFFERED) {
         ctx.metrics.liveDropped();

@@ -39,7 +39,13 @@ export interface LiveEventSource {
 
 /** Pipeline counters for /metrics and health. */
 export interface PipelineStatsSource {
-  stats(): { records: number; analysed: Record<string, number>; batcher: BatcherStats };
+  stats(): {
+    records: number; analysed: Record<string, number>; batcher: BatcherStats;
+    /** The structuring queue (waits for threads detection is not using). */
+    structure?: { queued: number; running: number; done: number; dropped: number };
+    /** Per camera: handled rate against target, and whether it is over capacity. */
+    load?: Record<string, { targetFps: number; handledFps: number; overloaded: boolean }>;
+  };
 }
 
 /** The alert sink's counters (published, outbox depth) for /metrics and health. */

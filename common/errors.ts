@@ -61,6 +61,7 @@ export const ERROR_CODES = {
   INFERENCE_BACKEND_UNAVAILABLE: 'the requested backend is not installed on this machine',
   INFERENCE_FAILED: 'a model run failed',
   INFERENCE_POOL_CLOSED: 'the worker pool has been stopped',
+  INFERENCE_BUSY: 'a structuring task was dropped because its bounded queue was full (detection keeps the threads); the record is kept without attributes',
   INFERENCE_BAD_INPUT: 'a frame buffer that does not hold width x height RGB24, or a box outside the frame',
   INFERENCE_BAD_IMAGE: 'an image (face-search upload) that cannot be decoded',
   TRACKING_BAD_MOT_LINE: 'a MOTChallenge line that does not parse (field count, non-number, negative size); the 1-based line is named',

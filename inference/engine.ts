@@ -12,6 +12,7 @@ import { assertBackendAvailable, type BackendName } from './backends.js';
 import type { DetectTaskResult, StructureTaskResult, TaskError, WorkerConfig, WorkerResult, WorkerTask } from './worker.js';
 import type { FrameInput } from './runner.js';
 import type { StructureInput, StructureResult } from './structure.js';
+import { StructureQueue, type StructureQueueStats } from './structure-queue.js';
 
 export interface EngineOptions {
   readonly backend: BackendName;
@@ -47,11 +48,13 @@ export class InferenceEngine implements Structurer {
   readonly modelBatch: number;
   #pool: Piscina<WorkerTask, WorkerResult>;
   #closed = false;
+  readonly #structuring: StructureQueue;
 
   private constructor(options: EngineOptions, pool: Piscina<WorkerTask, WorkerResult>, modelBatch: number) {
     this.options = options;
     this.#pool = pool;
     this.modelBatch = modelBatch;
+    this.#structuring = new StructureQueue(options.workers);
   }
 
   static async start(options: EngineOptions): Promise<InferenceEngine> {
@@ -92,23 +95,37 @@ export class InferenceEngine implements Structurer {
     const t0 = performance.now();
     const detections: Detection[][] = [];
     let numTensors = 0;
-    for (let i = 0; i < frames.length; i += this.modelBatch) {
-      // Only the views travel: a Uint8Array on a SharedArrayBuffer is shared with the worker, not cloned.
-      const chunk = frames.slice(i, i + this.modelBatch).map((f) => ({ data: f.data, width: f.width, height: f.height }));
-      const res = (await this.#pool.run({ kind: 'detect', frames: chunk })) as DetectTaskResult;
-      if (res.error) rethrow(res.error);
-      detections.push(...res.detections);
-      numTensors = res.numTensors;
+    this.#structuring.detecting(1);
+    try {
+      for (let i = 0; i < frames.length; i += this.modelBatch) {
+        // Only the views travel: a Uint8Array on a SharedArrayBuffer is shared with the worker, not cloned.
+        const chunk = frames.slice(i, i + this.modelBatch).map((f) => ({ data: f.data, width: f.width, height: f.height }));
+        const res = (await this.#pool.run({ kind: 'detect', frames: chunk })) as DetectTaskResult;
+        if (res.error) rethrow(res.error);
+        detections.push(...res.detections);
+        numTensors = res.numTensors;
+      }
+    } finally {
+      this.#structuring.detecting(-1);
     }
     return { detections, ms: performance.now() - t0, numTensors };
   }
 
+  /**
+   * Secondary models on one object's best shot. Waits for a thread detection is not using (structure-queue.ts);
+   * rejects with INFERENCE_BUSY when dropped from the full queue.
+   */
   async structure(input: StructureInput): Promise<StructureResult> {
     if (this.#closed) throw new InferenceError('INFERENCE_POOL_CLOSED', 'the inference engine has been stopped');
-    const res = (await this.#pool.run({ kind: 'structure', input })) as StructureTaskResult;
-    if (res.error || !res.result) rethrow(res.error ?? { code: 'INFERENCE_FAILED', message: 'structure task returned nothing' });
-    return res.result;
+    return this.#structuring.submit(async () => {
+      const res = (await this.#pool.run({ kind: 'structure', input })) as StructureTaskResult;
+      if (res.error || !res.result) rethrow(res.error ?? { code: 'INFERENCE_FAILED', message: 'structure task returned nothing' });
+      return res.result;
+    });
   }
+
+  /** The structuring queue: waiting, running, done and dropped tasks. */
+  structureStats(): StructureQueueStats { return this.#structuring.stats(); }
 
   get threads(): number { return this.options.workers; }
   get queued(): number { return this.#pool.queueSize; }
@@ -116,6 +133,7 @@ export class InferenceEngine implements Structurer {
   async stop(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#structuring.close();
     await this.#pool.destroy();
   }
 }

@@ -7,6 +7,7 @@
  * embedding. See README.md.
  */
 export { InferenceEngine, type EngineOptions, type BatchOutput, type Structurer } from './engine.js';
+export { StructureQueue, DEFAULT_STRUCTURE_QUEUE, type StructureQueueStats } from './structure-queue.js';
 export { Batcher, type BatcherOptions, type BatcherStats, type Deliver } from './batcher.js';
 export { availableBackends, assertBackendAvailable, getBackend, type BackendName, type InferenceBackend } from './backends.js';
 export { decodeCenternet, nms, iou, type DecodeOptions } from './detector.js';

@@ -8,7 +8,7 @@ import type { CameraConfig, CvcoreConfig } from '../config/index.js';
 import type { Logger } from '../common/log.js';
 import type { CrowdAlertEvent, DetectionResult, Frame, TrackEnd, TrackRecord, ZoneCount } from '../common/messages.js';
 import { CameraPool, shouldAnalyse, type CameraRunner, type IngestEvent } from '../ingest/index.js';
-import { Batcher, InferenceEngine } from '../inference/index.js';
+import { Batcher, InferenceEngine, type BatcherStats, type StructureQueueStats } from '../inference/index.js';
 import { CrowdRule, ZoneAnalyzer, createTracker, type Tracker, type TrackerOptions } from '../tracking/index.js';
 import { encodeThumbnail, type SearchIndex } from '../search-index/index.js';
 import type { AlertSink, CrowdAlertV1 } from '../alerts/index.js';
@@ -19,6 +19,22 @@ export const MIN_RECORD_HITS = 3;
 export const ZONE_EVENT_INTERVAL_MS = 1_000;
 /** Alert snapshots kept in memory for the API. */
 export const SNAPSHOT_CACHE = 64;
+/** The window over which a camera's handled rate is measured against its target. */
+export const LOAD_WINDOW_MS = 10_000;
+/** A camera is overloaded while it handles less than this share of its target rate (the capacity criterion). */
+export const LOAD_MIN_FRACTION = 0.95;
+
+/**
+ * What a camera gets when the node is over capacity: the batcher serves cameras round-robin, so every camera
+ * gets the same share of the detector and each one's drop-oldest queue sheds what it cannot handle. Nothing
+ * degrades silently: a camera handling under 95 % of its target rate is `overloaded` (stats, metrics, event).
+ */
+export interface CameraLoad {
+  readonly targetFps: number;
+  /** Frames handled (detected, or predicted on by cadence or motion gate) per second over the last 10 s. */
+  readonly handledFps: number;
+  readonly overloaded: boolean;
+}
 
 interface CameraState {
   readonly cfg: CameraConfig;
@@ -30,12 +46,18 @@ interface CameraState {
   readonly lastZoneEvent: Map<string, number>;
   lastCounts: ZoneCount[];
   analysed: number;
+  /** Capture times of the frames handled in the last LOAD_WINDOW_MS (bounded by fps x window). */
+  readonly handled: number[];
+  firstAt: number | null;
+  overloaded: boolean;
 }
 
 export type PipelineEvent =
   | { readonly type: 'alert'; readonly alert: CrowdAlertV1 }
   | { readonly type: 'zone_count'; readonly count: ZoneCount }
   | { readonly type: 'record'; readonly record: TrackRecord }
+  /** A camera went over (or back under) what the node can handle for it. */
+  | { readonly type: 'load'; readonly cameraId: string; readonly overloaded: boolean; readonly handledFps: number; readonly targetFps: number; readonly at: number }
   /**
    * A frame's detections came back from inference. Carries the timings the benchmarks need (capture to
    * result, batch size) so they measure the pipeline from outside instead of reaching into the batcher.
@@ -45,6 +67,14 @@ export type PipelineEvent =
     readonly doneAt: number; readonly batchSize: number; readonly inferenceMs: number; readonly detections: number;
   }
   | IngestEvent;
+
+export interface PipelineStats {
+  readonly records: number;
+  readonly analysed: Record<string, number>;
+  readonly batcher: BatcherStats;
+  readonly structure: StructureQueueStats;
+  readonly load: Record<string, CameraLoad>;
+}
 
 export interface PipelineOptions {
   readonly config: CvcoreConfig;
@@ -126,6 +156,9 @@ export class Pipeline {
       lastZoneEvent: new Map(),
       lastCounts: [],
       analysed: 0,
+      handled: [],
+      firstAt: null,
+      overloaded: false,
     });
     this.batcher.add(cfg.id, r.queue);
   }
@@ -148,6 +181,28 @@ export class Pipeline {
     return every <= 1 || frame.seq % every === 0;
   }
 
+  /** Counts a handled frame and flags the camera when its handled rate falls below its target. */
+  #measureLoad(st: CameraState, at: number): void {
+    st.firstAt ??= at;
+    st.handled.push(at);
+    while (st.handled.length > 0 && st.handled[0]! <= at - LOAD_WINDOW_MS) st.handled.shift();
+    if (at - st.firstAt < LOAD_WINDOW_MS) return;
+    const load = this.#load(st, at);
+    if (load.overloaded === st.overloaded) return;
+    st.overloaded = load.overloaded;
+    const log = load.overloaded ? this.#o.log.warn.bind(this.#o.log) : this.#o.log.info.bind(this.#o.log);
+    log(load.overloaded ? 'camera over capacity: frames are dropped' : 'camera back within capacity', { camera: st.cfg.id, handledFps: load.handledFps, targetFps: load.targetFps });
+    this.#emit({ type: 'load', cameraId: st.cfg.id, overloaded: load.overloaded, handledFps: load.handledFps, targetFps: load.targetFps, at });
+  }
+
+  #load(st: CameraState, now: number): CameraLoad {
+    const full = st.firstAt !== null && now - st.firstAt >= LOAD_WINDOW_MS;
+    let n = 0;
+    for (const t of st.handled) if (t > now - LOAD_WINDOW_MS) n++;
+    const handledFps = Math.round((n / (LOAD_WINDOW_MS / 1000)) * 100) / 100;
+    return { targetFps: st.cfg.fps, handledFps, overloaded: full && handledFps < LOAD_MIN_FRACTION * st.cfg.fps };
+  }
+
   #track<T>(p: Promise<T>): void {
     this.#pending.add(p);
     void p.finally(() => this.#pending.delete(p));
@@ -166,6 +221,7 @@ export class Pipeline {
         batchSize: result.batchSize, inferenceMs: result.inferenceMs, detections: result.detections.length,
       });
     }
+    this.#measureLoad(st, frame.capturedAt);
     const step = gated ? st.tracker.skip(frame.seq, frame.capturedAt) : st.tracker.update(frame.seq, frame.capturedAt, result.detections);
     for (const u of step.updates) if (u.bestShot) st.bestFrames.set(u.trackId, frame);
     for (const end of step.ended) this.#track(this.#record(st, end));
@@ -247,11 +303,13 @@ export class Pipeline {
   snapshot(id: string): Uint8Array | null { return this.#snapshots.get(id) ?? null; }
   zoneCounts(): ZoneCount[] { return [...this.#state.values()].flatMap((s) => s.lastCounts); }
 
-  stats(): { records: number; analysed: Record<string, number>; batcher: ReturnType<Batcher['stats']> } {
+  stats(): PipelineStats {
     return {
       records: this.#records,
       analysed: Object.fromEntries([...this.#state].map(([id, s]) => [id, s.analysed])),
       batcher: this.batcher.stats(),
+      structure: this.engine.structureStats(),
+      load: Object.fromEntries([...this.#state].map(([id, s]) => [id, this.#load(s, Date.now())])),
     };
   }
 
