@@ -8,7 +8,8 @@
 import { DEFAULTS } from '../config/index.js';
 import { startDemoCameras } from '../runtime/index.js';
 import { intArg, parseRunArgs } from './e2e.js';
-import { RUN_DEFAULTS, runPipeline, type PipelineRun } from './pipeline-run.js';
+import { RUN_DEFAULTS, runPipeline, type PipelineRun, type RunSettings } from './pipeline-run.js';
+import type { SimulatedCameraPool } from '../ingest/index.js';
 import { fmt, hostInfo, hostLine, lineChart, table, emitReport, type HostInfo } from './report.js';
 
 export const SUSTAIN_RATIO = 0.95;
@@ -46,6 +47,27 @@ export function judge(run: PipelineRun, fps: number): string[] {
   return reasons;
 }
 
+export interface SweepOptions { readonly fps: number; readonly minStreams: number; readonly maxStreams: number; readonly seconds: number; readonly all: boolean }
+
+/** Runs the pipeline at minStreams..maxStreams cameras and judges each count; stops at the first failure unless `all`. */
+export async function sweepCapacity(sim: SimulatedCameraPool, settings: Omit<RunSettings, 'streams' | 'seconds' | 'label' | 'fps'>, o: SweepOptions): Promise<CapacityRow[]> {
+  const rows: CapacityRow[] = [];
+  for (let n = o.minStreams; n <= o.maxStreams; n++) {
+    const run = await runPipeline(sim, { ...settings, fps: o.fps, streams: n, seconds: o.seconds, label: `capacity ${n}/${o.maxStreams} streams` });
+    const reasons = judge(run, o.fps);
+    rows.push({ streams: n, sustained: reasons.length === 0, reasons, run });
+    process.stderr.write(`[capacity] ${n} stream(s): ${reasons.length === 0 ? 'sustained' : `not sustained (${reasons.join('; ')})`}\n`);
+    if (reasons.length > 0 && !o.all) break;
+  }
+  return rows;
+}
+
+/** Only a prefix of passing counts counts: a pass after a failure would be noise, not capacity. */
+export function capacityOf(rows: readonly CapacityRow[]): number {
+  const fail = rows.find((r) => !r.sustained);
+  return fail ? fail.streams - 1 : (rows.at(-1)?.streams ?? 0);
+}
+
 export async function benchCapacity(args: string[]): Promise<number> {
   const { values, settings } = parseRunArgs(args, { fps: { type: 'string' }, 'max-streams': { type: 'string' }, 'min-streams': { type: 'string' }, seconds: { type: 'string' }, all: { type: 'boolean' } });
   const fps = intArg(values, 'fps', RUN_DEFAULTS.fps, 0.5, 30);
@@ -54,24 +76,16 @@ export async function benchCapacity(args: string[]): Promise<number> {
   // Start the sweep higher to check one configuration at a known count (the capacity then assumes the counts below).
   const minStreams = intArg(values, 'min-streams', 1, 1, maxStreams);
   const sim = await startDemoCameras(maxStreams);
-  const rows: CapacityRow[] = [];
+  let rows: CapacityRow[];
   try {
-    for (let n = minStreams; n <= maxStreams; n++) {
-      const run = await runPipeline(sim, { ...settings, fps, streams: n, seconds, label: `capacity ${n}/${maxStreams} streams` });
-      const reasons = judge(run, fps);
-      rows.push({ streams: n, sustained: reasons.length === 0, reasons, run });
-      process.stderr.write(`[capacity] ${n} stream(s): ${reasons.length === 0 ? 'sustained' : `not sustained (${reasons.join('; ')})`}\n`);
-      if (reasons.length > 0 && !values['all']) break;
-    }
+    rows = await sweepCapacity(sim, settings, { fps, minStreams, maxStreams, seconds, all: Boolean(values['all']) });
   } finally {
     await sim.stop();
   }
-  const sustained = rows.filter((r) => r.sustained).map((r) => r.streams);
   const report: CapacityReport = {
     kind: 'capacity', at: new Date().toISOString(), command: `cvcore bench capacity ${args.join(' ')}`.trim(), host: hostInfo(), fps,
     criteria: { min_analysed_fraction: SUSTAIN_RATIO, max_drop_pct: MAX_DROP_PCT, queue_growth_slack_frames: QUEUE_GROWTH_SLACK },
-    // Only a prefix of passing counts counts: a pass after a failure would be noise, not capacity.
-    capacity_streams: rows.findIndex((r) => !r.sustained) === -1 ? (sustained.at(-1) ?? 0) : (rows.find((r) => !r.sustained)?.streams ?? 1) - 1,
+    capacity_streams: capacityOf(rows),
     rows,
   };
   await emitReport('capacity', report, { json: Boolean(values['json']), out: values['out'], text: consoleCapacity(report), markdown: markdownCapacity(report), svg: chartCapacity(report) });

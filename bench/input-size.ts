@@ -28,7 +28,7 @@ export interface InputSizeRow {
 const MATCH_IOU = 0.5;
 
 /** Greedy one-to-one matching by IoU; enough to compare two detectors' outputs on the same frame. */
-function matched(ref: readonly Detection[], got: readonly Detection[]): number {
+export function matched(ref: readonly Detection[], got: readonly Detection[]): number {
   const used = new Set<number>();
   let n = 0;
   for (const r of ref) {

@@ -96,6 +96,6 @@ export const DEFAULTS = {
 
 export const API_ROLES = ['investigator', 'operator', 'admin'] as const;
 
-export const BACKENDS = ['wasm', 'tfjs-node', 'tfjs-node-gpu', 'webgpu'] as const;
+export const BACKENDS = ['wasm', 'onnx', 'tfjs-node', 'tfjs-node-gpu', 'webgpu'] as const;
 /** Dawn backend types accepted by the webgpu package's `backend=` flag (Vulkan is the one used on Linux). */
 export const WEBGPU_DAWN_BACKENDS = ['vulkan', 'opengl', 'opengles', 'null'] as const;

@@ -51,11 +51,25 @@ function nativeBackend(name: 'tfjs-node' | 'tfjs-node-gpu'): InferenceBackend {
   };
 }
 
+/**
+ * onnxruntime's CPU kernels for the detector (onnx-runner.ts); the secondary models (faces) stay on tfjs, so
+ * this backend also brings up wasm in the thread.
+ */
+const onnx: InferenceBackend = {
+  name: 'onnx',
+  packageName: 'onnxruntime-node',
+  async init() {
+    if (!resolvable('onnxruntime-node')) throw unavailable('onnx', 'onnxruntime-node');
+    await wasm.init();
+  },
+};
+
 const unavailable = (name: string, pkg: string): InferenceError =>
   new InferenceError('INFERENCE_BACKEND_UNAVAILABLE', `backend "${name}" needs the npm package ${pkg}, which is not installed on this machine`, { detail: { backend: name, package: pkg } });
 
 const REGISTRY: Record<BackendName, InferenceBackend> = {
   wasm,
+  onnx,
   'tfjs-node': nativeBackend('tfjs-node'),
   'tfjs-node-gpu': nativeBackend('tfjs-node-gpu'),
   webgpu: webgpuBackend,

@@ -12,6 +12,7 @@ export { Batcher, type BatcherOptions, type BatcherStats, type Deliver } from '.
 export { availableBackends, assertBackendAvailable, getBackend, type BackendName, type InferenceBackend } from './backends.js';
 export { decodeCenternet, nms, iou, type DecodeOptions } from './detector.js';
 export { DetectorRunner, type FrameInput } from './runner.js';
+export { OnnxDetectorRunner, centernetHead, resizeBilinearRgb } from './onnx-runner.js';
 export { dominantColour, VEHICLE_COLOURS, type VehicleColour } from './colour.js';
 export { ageBand, AGE_BANDS, type AgeBand, type StructureInput, type StructureAttributes, type StructureResult, type FaceEmbedding } from './structure.js';
 export { embedFaceFromImage, closeFaceEmbedder, setFaceEmbedderBackend } from './embed.js';

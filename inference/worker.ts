@@ -9,6 +9,7 @@ import { getBackend, type BackendName } from './backends.js';
 import type { DecodeOptions } from './detector.js';
 import { FaceModels, type RgbImage } from './face.js';
 import { DetectorRunner, type FrameInput } from './runner.js';
+import { OnnxDetectorRunner } from './onnx-runner.js';
 import { embedLargestFace, structure, type FaceEmbedding, type StructureInput, type StructureResult } from './structure.js';
 
 export interface WorkerConfig { readonly backend: BackendName; readonly model: string; readonly inputSize?: number; readonly decode: DecodeOptions }
@@ -32,10 +33,14 @@ export type WorkerResult = DetectTaskResult | StructureTaskResult | EmbedTaskRes
 const cfg = workerData as WorkerConfig;
 const backend = getBackend(cfg.backend).init();
 backend.catch(() => undefined);
-let runner: Promise<DetectorRunner> | null = null;
+/** What the worker needs of a detector, on tfjs or on onnxruntime. */
+interface Detector { detectBatch(frames: readonly FrameInput[]): Promise<Detection[][]>; readonly numTensors: number }
+let runner: Promise<Detector> | null = null;
 let faces: Promise<FaceModels> | null = null;
 
-const detector = (): Promise<DetectorRunner> => (runner ??= DetectorRunner.create(cfg.backend, cfg.model, cfg.decode, cfg.inputSize));
+const detector = (): Promise<Detector> => (runner ??= cfg.backend === 'onnx'
+  ? backend.then(() => OnnxDetectorRunner.create(cfg.model, cfg.decode, cfg.inputSize))
+  : DetectorRunner.create(cfg.backend, cfg.model, cfg.decode, cfg.inputSize));
 const faceModels = async (): Promise<FaceModels> => {
   await backend;
   return (faces ??= FaceModels.load());

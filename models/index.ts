@@ -27,6 +27,11 @@ export interface ModelEntry {
   readonly maxBatch?: number;
   /** Square input sizes the graph runs at (inference/input-size.ts); absent: only inputShape's. */
   readonly inputSizes?: readonly number[];
+  /**
+   * The backbone translated to ONNX at set-up (models/onnx-convert.ts) for the `onnx` backend: the file it
+   * writes into models/files and the sha256 it must have (the translation is deterministic).
+   */
+  readonly onnx?: { readonly file: string; readonly sha256: string; readonly translatedBy?: string };
 }
 export interface Manifest { readonly version: number; readonly source: string; readonly models: readonly ModelEntry[] }
 

@@ -5,7 +5,8 @@
 #   2. npm packages with `npm ci` when package-lock.json changed since the last install;
 #   3. sample media taken out of Debian packages (apt-get download + dpkg -x) into .cache/media;
 #   4. model files copied from @vladmandic/human into models/files with a sha256 manifest;
-#   5. the TypeScript build (tsc) when a source file is newer than the last build;
+#   5. the TypeScript build (tsc) when a source file is newer than the last build, then centernet's backbone
+#      translated to ONNX (models/files, sha256 from the manifest) for the onnx backend;
 #   6. the investigators' console (console/, its own npm package) when its build is missing or stale.
 #   7. software Vulkan for the webgpu backend (scripts/setup-vulkan.sh), for `npm test` or CVCORE_SETUP_VULKAN=1.
 set -euo pipefail
@@ -89,6 +90,14 @@ if [ ! -f "$stamp" ] || [ -n "$(find . -path ./node_modules -prune -o -path ./di
   npx --no-install tsc -p tsconfig.json
   touch "$stamp"
 fi
+
+# --- 5b. centernet's backbone translated to ONNX for the onnx backend ------------------------------
+# Deterministic: the manifest holds the sha256 the file must have; it is made again only when it is missing
+# or differs (a new converter, or new weights).
+node dist/models/convert-onnx-cli.js --check >/dev/null 2>&1 || {
+  log "translating centernet's backbone to ONNX (models/files)"
+  node dist/models/convert-onnx-cli.js >&2
+}
 
 # --- 6. console ----------------------------------------------------------------------------------
 # A separate npm package (console/package.json and its lockfile) built by Vite into console/dist, which the

@@ -7,6 +7,7 @@ const KINDS: Readonly<Record<string, { summary: string; load(): Promise<(args: s
   tracker: { summary: 'tracker updates per second at 50, 200 and 1000 objects per frame', load: async () => (await import('../../bench/tracker.js')).benchTracker },
   e2e: { summary: 'N simulated cameras through the whole core: per-stage rates, latencies, CPU, RSS, ratios to bare ffmpeg and bare model', load: async () => (await import('../../bench/e2e.js')).benchE2e },
   micro: { summary: 'benchmark.js micro-benchmarks of the per-frame hot functions (ops/s, relative margin of error)', load: async () => (await import('../../bench/micro.js')).benchMicro },
+  detectors: { summary: 'every detector and input size in the manifest: CPU/frame, pool frames/s, recall vs centernet-512, and the frontier of cameras against recall (--capacity: measured)', load: async () => (await import('../../bench/detectors.js')).benchDetectors },
   'input-size': { summary: 'experiment: centernet at smaller inputs (speed, person recall vs 512 on vtest.avi)', load: async () => (await import('../../bench/input-size.js')).benchInputSize },
   summary: { summary: 'the README Performance section (DIR/PERFORMANCE.md) from the JSON the other kinds wrote to --in DIR', load: async () => (await import('../../bench/summary.js')).benchSummary },
   decode: { summary: 'N simulated streams through ingest vs bare ffmpeg with the same filters (ratio_vs_ffmpeg, CPU per stream)', load: async () => (await import('../../bench/decode.js')).benchDecode },
