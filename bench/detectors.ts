@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import type { Detection } from '../common/messages.js';
 import { mediaPath } from '../common/paths.js';
 import { DEFAULTS } from '../config/defaults.js';
-import { DetectorRunner, InferenceEngine, type BackendName, type FrameInput } from '../inference/index.js';
+import { createDetector, InferenceEngine, type BackendName, type FrameInput } from '../inference/index.js';
 import { loadManifest } from '../models/index.js';
 import { startDemoCameras } from '../runtime/index.js';
 import { bareDecode } from './bare.js';
@@ -100,7 +100,7 @@ export async function benchDetectors(args: string[]): Promise<number> {
   const rows: DetectorRow[] = [];
   for (const c of candidates) {
     process.stderr.write(`[detectors] ${c.model} at ${c.input}\n`);
-    const runner = await DetectorRunner.create(backend, c.model, opts, c.input);
+    const runner = await createDetector(backend, c.model, opts, c.input);
     let dets: Detection[][];
     let cpuMs: number;
     try {

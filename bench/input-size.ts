@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import type { Detection } from '../common/messages.js';
 import { mediaPath } from '../common/paths.js';
 import { DEFAULTS } from '../config/defaults.js';
-import { DetectorRunner, iou, type BackendName, type FrameInput } from '../inference/index.js';
+import { createDetector, iou, type BackendName, type Detector, type FrameInput } from '../inference/index.js';
 import { bareDecode } from './bare.js';
 import { fmt, round, table } from './report.js';
 
@@ -54,13 +54,13 @@ export async function benchInputSize(args: string[]): Promise<number> {
   const { kept } = await bareDecode([{ url: mediaPath('vtest.mp4'), fps: 1, width: 640, height: 480, transport: 'tcp' }], 5, nFrames);
   const frames: FrameInput[] = kept.slice(0, nFrames);
   const opts = { minScore: DEFAULTS.tracking.highScore, iouThreshold: DEFAULTS.inference.iouThreshold, classes: ['person'] as const };
-  const load = (size: number): Promise<DetectorRunner> => DetectorRunner.create(backend, 'centernet', opts, size);
-  const run = (model: DetectorRunner, _size: number, f: FrameInput): Promise<Detection[]> => model.detect(f);
+  const load = (size: number): Promise<Detector> => createDetector(backend, 'centernet', opts, size);
+  const run = (model: Detector, _size: number, f: FrameInput): Promise<Detection[]> => model.detect(f);
 
   const ref: Detection[][] = [];
   const rows: InputSizeRow[] = [];
   for (const size of sizes) {
-    let model: DetectorRunner | null = null;
+    let model: Detector | null = null;
     try {
       model = await load(size);
       await run(model, size, frames[0]!);

@@ -13,9 +13,9 @@ export const DEFAULTS = {
     district: 'default',
     hwaccel: null,
     keyframesOnly: false,
-    // Detect on every 2nd analysed frame and let the tracker predict on the others: with inputSize 320 this is
-    // what sustains 4 cameras at 5 fps on 2 cores (README "Choosing the detector").
-    detectEvery: 2,
+    // Detect on every analysed frame (1); above 1 the tracker predicts on the frames between detections, which
+    // buys cameras at some accuracy (README "Choosing the detector").
+    detectEvery: 1,
   },
   // Motion gate (ingest/motion.ts): grey differences against a running-average background on a 160-pixel-wide
   // copy of the analysis frame. A threshold of 25 grey levels ignores sensor noise and compression flicker on
@@ -51,14 +51,15 @@ export const DEFAULTS = {
     liveBitrateKbps: 800,
   },
   inference: {
-    backend: 'wasm',
+    // onnxruntime's CPU kernels run centernet at a quarter of tfjs-wasm's CPU (README "Choosing the detector").
+    backend: 'onnx' as (typeof BACKENDS)[number],
     // One inference thread per core: detection is the node's main cost, and a thread per core is what the
     // capacity benchmark measures as "the default configuration".
     workers: Math.max(1, Math.min(64, availableParallelism())),
     model: 'centernet',
-    // centernet at 320x320 instead of its own 512: 34 % of the CPU, 76 % of 512's persons on vtest.avi. null: the
-    // model's own size. See README "Choosing the detector".
-    inputSize: 320 as number | null,
+    // null: the model's own input size (512 for centernet). Smaller sizes cost less and find fewer people
+    // (README "Choosing the detector").
+    inputSize: null as number | null,
     minScore: 0.3,
     iouThreshold: 0.5,
     maxBatch: 4,

@@ -1,6 +1,6 @@
 /**
- * The inference engine: a piscina pool of worker threads, each with its own backend, detector and (loaded on
- * first use) face models. Start-up runs one warm-up task per thread so a missing model or backend fails
+ * The inference engine: a piscina pool of worker threads, each with its own backend, detector and face models
+ * (loaded at start when people are detected). Start-up runs one warm-up task per thread so a missing model or backend fails
  * `start()` with its typed error instead of failing the first real frame. The same pool structures objects
  * (secondary models on a track's best shot), so no thread sits idle while another is busy.
  */
@@ -9,7 +9,7 @@ import { InferenceError, ModelError } from '../common/errors.js';
 import type { Detection, ObjectClass } from '../common/messages.js';
 import { modelEntry } from '../models/index.js';
 import { assertBackendAvailable, type BackendName } from './backends.js';
-import type { DetectTaskResult, StructureTaskResult, TaskError, WorkerConfig, WorkerResult, WorkerTask } from './worker.js';
+import type { DetectTaskResult, EmbedTaskResult, StructureTaskResult, TaskError, WorkerConfig, WorkerResult, WorkerTask } from './worker.js';
 import type { FrameInput } from './runner.js';
 import type { StructureInput, StructureResult } from './structure.js';
 import { StructureQueue, type StructureQueueStats } from './structure-queue.js';
@@ -83,6 +83,13 @@ export class InferenceEngine implements Structurer {
     try {
       const blank: FrameInput = { data: new Uint8Array(new SharedArrayBuffer(64 * 64 * 3)), width: 64, height: 64 };
       await Promise.all(Array.from({ length: options.workers }, () => engine.run([blank])));
+      // People get face models on their best shots: load them now, in every thread, rather than inside the first
+      // track end, which would hold a thread for seconds while the cameras' queues overflow.
+      if (options.classes.includes('person')) {
+        const warm = await Promise.all(Array.from({ length: options.workers }, () => pool.run({ kind: 'warm-faces' }) as Promise<EmbedTaskResult>));
+        const failed = warm.find((w) => w.error);
+        if (failed?.error) rethrow(failed.error);
+      }
     } catch (err) {
       await engine.stop();
       throw err;

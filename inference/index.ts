@@ -11,7 +11,7 @@ export { StructureQueue, DEFAULT_STRUCTURE_QUEUE, type StructureQueueStats } fro
 export { Batcher, type BatcherOptions, type BatcherStats, type Deliver } from './batcher.js';
 export { availableBackends, assertBackendAvailable, getBackend, type BackendName, type InferenceBackend } from './backends.js';
 export { decodeCenternet, nms, iou, type DecodeOptions } from './detector.js';
-export { DetectorRunner, type FrameInput } from './runner.js';
+export { DetectorRunner, createDetector, type Detector, type FrameInput } from './runner.js';
 export { OnnxDetectorRunner, centernetHead, resizeBilinearRgb } from './onnx-runner.js';
 export { dominantColour, VEHICLE_COLOURS, type VehicleColour } from './colour.js';
 export { ageBand, AGE_BANDS, type AgeBand, type StructureInput, type StructureAttributes, type StructureResult, type FaceEmbedding } from './structure.js';

@@ -18,7 +18,7 @@ import { InferenceError, ModelError } from '../common/errors.js';
 import type { Detection } from '../common/messages.js';
 import { MODELS_DIR, modelEntry, type ModelEntry } from '../models/index.js';
 import { decodeCenternet, type DecodeOptions } from './detector.js';
-import type { FrameInput } from './runner.js';
+import type { Detector, FrameInput } from './runner.js';
 
 const STRIDE = 4;
 const TOP_K = 100;
@@ -129,7 +129,7 @@ function isPeak(heat: Float32Array, g: number, offset: number, x: number, y: num
   return true;
 }
 
-export class OnnxDetectorRunner {
+export class OnnxDetectorRunner implements Detector {
   readonly entry: ModelEntry;
   readonly inputSize: number;
   readonly #session: Ort.InferenceSession;

@@ -19,12 +19,31 @@ import { loadGraph } from './graph.js';
 
 export interface FrameInput { readonly data: Uint8Array; readonly width: number; readonly height: number }
 
+/** A detector in one thread, on tfjs (this file) or on onnxruntime (onnx-runner.ts). */
+export interface Detector {
+  readonly inputSize: number;
+  detect(frame: FrameInput): Promise<Detection[]>;
+  detectBatch(frames: readonly FrameInput[]): Promise<Detection[][]>;
+  readonly numTensors: number;
+  dispose(): void;
+}
+
+/** The detector the backend runs: onnxruntime for `onnx` (faces stay on tfjs-wasm there), tfjs for the rest. */
+export async function createDetector(backend: BackendName, model: string, decode: DecodeOptions, inputSize?: number): Promise<Detector> {
+  await getBackend(backend).init();
+  if (backend === 'onnx') {
+    const { OnnxDetectorRunner } = await import('./onnx-runner.js');
+    return OnnxDetectorRunner.create(model, decode, inputSize);
+  }
+  return DetectorRunner.create(backend, model, decode, inputSize);
+}
+
 const INPUT = 'tower_0/images';
 const HEAT = 'tower_0/keypoints';
 const WH = 'tower_0/wh';
 const DETECTIONS = 'tower_0/detections';
 
-export class DetectorRunner {
+export class DetectorRunner implements Detector {
   readonly entry: ModelEntry;
   readonly #model: tfconv.GraphModel;
   readonly #decode: DecodeOptions;

@@ -8,15 +8,16 @@ import type { Detection } from '../common/messages.js';
 import { getBackend, type BackendName } from './backends.js';
 import type { DecodeOptions } from './detector.js';
 import { FaceModels, type RgbImage } from './face.js';
-import { DetectorRunner, type FrameInput } from './runner.js';
-import { OnnxDetectorRunner } from './onnx-runner.js';
+import { createDetector, type Detector, type FrameInput } from './runner.js';
 import { embedLargestFace, structure, type FaceEmbedding, type StructureInput, type StructureResult } from './structure.js';
 
 export interface WorkerConfig { readonly backend: BackendName; readonly model: string; readonly inputSize?: number; readonly decode: DecodeOptions }
 export interface DetectTask { readonly kind?: 'detect'; readonly frames: readonly FrameInput[] }
 export interface StructureTask { readonly kind: 'structure'; readonly input: StructureInput }
 export interface EmbedTask { readonly kind: 'embed'; readonly image: RgbImage }
-export type WorkerTask = DetectTask | StructureTask | EmbedTask;
+/** Loads the face models and runs them once, so the first best shot does not stall the thread for seconds. */
+export interface WarmFacesTask { readonly kind: 'warm-faces' }
+export type WorkerTask = DetectTask | StructureTask | EmbedTask | WarmFacesTask;
 
 /** Typed failures travel as data: an Error's class and code do not survive the thread boundary. */
 export interface TaskError { readonly code: string; readonly message: string }
@@ -33,14 +34,10 @@ export type WorkerResult = DetectTaskResult | StructureTaskResult | EmbedTaskRes
 const cfg = workerData as WorkerConfig;
 const backend = getBackend(cfg.backend).init();
 backend.catch(() => undefined);
-/** What the worker needs of a detector, on tfjs or on onnxruntime. */
-interface Detector { detectBatch(frames: readonly FrameInput[]): Promise<Detection[][]>; readonly numTensors: number }
 let runner: Promise<Detector> | null = null;
 let faces: Promise<FaceModels> | null = null;
 
-const detector = (): Promise<Detector> => (runner ??= cfg.backend === 'onnx'
-  ? backend.then(() => OnnxDetectorRunner.create(cfg.model, cfg.decode, cfg.inputSize))
-  : DetectorRunner.create(cfg.backend, cfg.model, cfg.decode, cfg.inputSize));
+const detector = (): Promise<Detector> => (runner ??= createDetector(cfg.backend, cfg.model, cfg.decode, cfg.inputSize));
 const faceModels = async (): Promise<FaceModels> => {
   await backend;
   return (faces ??= FaceModels.load());
@@ -54,6 +51,13 @@ function asError(err: unknown): TaskError {
 export default async function run(task: WorkerTask): Promise<WorkerResult> {
   if (task.kind === 'structure') {
     try { return { result: await structure(task.input, faceModels) }; } catch (err) { return { result: null, error: asError(err) }; }
+  }
+  if (task.kind === 'warm-faces') {
+    try {
+      const blank: RgbImage = { data: new Uint8Array(64 * 64 * 3), width: 64, height: 64 };
+      await embedLargestFace(await faceModels(), blank);
+      return { face: null };
+    } catch (err) { return { face: null, error: asError(err) }; }
   }
   if (task.kind === 'embed') {
     try { return { face: await embedLargestFace(await faceModels(), task.image) }; } catch (err) { return { face: null, error: asError(err) }; }

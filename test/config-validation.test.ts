@@ -9,7 +9,7 @@ const cam = (extra: Record<string, unknown> = {}): Record<string, unknown> => ({
 
 test('config - defaults fill an empty config and the result is frozen', (t) => {
   const cfg = parseConfig({});
-  t.is(cfg.inference.backend, 'wasm');
+  t.is(cfg.inference.backend, 'onnx');
   t.is(cfg.ingest.queueSize, 4);
   t.deepEqual(cfg.cameras, []);
   t.true(Object.isFrozen(cfg));
@@ -79,10 +79,10 @@ test('config - a self-intersecting zone polygon is rejected with its path', (t) 
 test('config - the detector is checked against the model manifest, with its input size and cadence', (t) => {
   const cfg = parseConfig({ cameras: [cam()] });
   t.is(cfg.inference.model, 'centernet');
-  t.is(cfg.inference.inputSize, 320);
-  t.is(cfg.cameras[0]!.detectEvery, 2);
+  t.is(cfg.inference.inputSize, null, 'the model\'s own size');
+  t.is(cfg.cameras[0]!.detectEvery, 1);
+  t.is(parseConfig({ inference: { inputSize: 320 } }).inference.inputSize, 320);
   t.true(cfg.inference.workers >= 1, 'one worker per core by default');
-  t.is(parseConfig({ inference: { inputSize: null } }).inference.inputSize, null, 'null: the model\'s own size');
   const unknown = t.throws(() => parseConfig({ inference: { model: 'yolov99' } }), { instanceOf: ConfigError });
   t.is(unknown?.code, 'CONFIG_INVALID_VALUE');
   t.is(unknown?.detail['path'], 'inference.model');
