@@ -74,9 +74,9 @@ export const DEFAULTS = {
   // For centernet on surveillance footage, whose person scores sit around 0.35-0.75 (the MOT tools keep the
   // tracker's own defaults, tuned on Faster R-CNN detections that score higher).
   tracking: {
-    highScore: 0.35,
+    highScore: 0.4,
     lowScore: 0.2,
-    newTrackScore: 0.35,
+    newTrackScore: 0.45,
     minHits: 2,
     maxLostMs: 2_400,
     // A person the tracker lost a moment ago still counts in a zone for this long (tracking/zones.ts).

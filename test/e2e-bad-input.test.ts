@@ -51,7 +51,8 @@ test('e2e - start with a missing model file fails with MODEL_FILE_MISSING naming
   const empty = await mkdtemp(join(tmpdir(), 'cvcore-models-'));
   const r = await run(['start', '--config', file], { CVCORE_MODELS_DIR: empty });
   t.is(r.code, 2);
-  t.regex(r.stderr, /error MODEL_FILE_MISSING: model file .*centernet\.json/);
+  // The default backend (onnx) reads centernet's translated backbone first.
+  t.regex(r.stderr, /error MODEL_FILE_MISSING: model file .*centernet-backbone\.onnx is missing; run npm run setup/);
 });
 
 test('e2e - start with an unknown model fails with CONFIG_INVALID_VALUE naming inference.model', async (t) => {
