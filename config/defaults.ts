@@ -26,6 +26,12 @@ export const DEFAULTS = {
     minArea: 0.001,
     alpha: 0.05,
     forceEvery: 5,
+    // Detection on the moving part of the frame only (onnx backend): off by default; where motion covers more
+    // than regionMaxArea of the frame the whole frame is detected. regionMargin grows the motion box on each side
+    // (a fraction of its size) so a walker's whole body is in the crop.
+    detectRegions: false,
+    regionMaxArea: 0.5,
+    regionMargin: 0.25,
   },
   zone: { areaM2: null },
   crowdRule: {

@@ -61,6 +61,10 @@ export interface MotionConfig {
   readonly minArea: number;
   readonly alpha: number;
   readonly forceEvery: number;
+  /** Detect on the moving part of the frame only (the onnx backend runs it at a smaller input). */
+  readonly detectRegions: boolean;
+  readonly regionMaxArea: number;
+  readonly regionMargin: number;
   readonly masks: readonly (readonly (readonly [number, number])[])[];
 }
 export type ApiRole = (typeof API_ROLES)[number];
@@ -162,6 +166,9 @@ const camera: Spec = {
       minArea: { kind: 'number', description: 'smallest motion region, as a fraction of the frame area', min: 0, max: 1, default: d.motion.minArea },
       alpha: { kind: 'number', description: 'background learning rate per frame (running average)', min: 0.001, max: 1, default: d.motion.alpha },
       forceEvery: { kind: 'number', integer: true, description: 'analyse at least every K-th frame so still objects are re-detected (0: never forced)', min: 0, max: 10_000, default: d.motion.forceEvery },
+      detectRegions: { kind: 'boolean', description: 'detect on the moving part of the frame only (the onnx backend runs the crop at a smaller input; forced frames and large motion get the whole frame)', default: d.motion.detectRegions },
+      regionMaxArea: { kind: 'number', description: 'motion covering more than this share of the frame is detected on the whole frame', min: 0.01, max: 1, default: d.motion.regionMaxArea },
+      regionMargin: { kind: 'number', description: 'the motion box grows by this share of its size on each side before cropping', min: 0, max: 2, default: d.motion.regionMargin },
       masks: { kind: 'array', description: 'polygons (analysis-frame pixels) where motion is ignored', default: [], maxItems: 64, items: { kind: 'array', description: 'polygon', items: point, minItems: 3, maxItems: 64 } },
     } },
     enabled: { kind: 'boolean', description: 'decode this camera', default: true },

@@ -5,7 +5,7 @@
  * is the backpressure toward ingest. Results are delivered in dispatch order, so each camera sees its frames
  * in sequence even when batches finish out of order.
  */
-import type { Detection, DetectionResult, Frame } from '../common/messages.js';
+import type { Box, Detection, DetectionResult, Frame } from '../common/messages.js';
 import type { FrameQueue } from '../ingest/index.js';
 import type { InferenceEngine } from './engine.js';
 
@@ -18,6 +18,8 @@ export interface BatcherOptions {
    * through the batch, in order, and is delivered with no detections, so the tracker ages its tracks in frame order.
    */
   readonly analyse?: (frame: Frame) => boolean;
+  /** The part of a frame to detect in (motion regions), or null for the whole frame. */
+  readonly crop?: (frame: Frame) => Box | null;
 }
 export interface BatcherStats { readonly batches: number; readonly frames: number; readonly skipped: number; readonly meanBatch: number; readonly inFlight: number; readonly errors: number }
 export type Deliver = (frame: Frame, result: DetectionResult) => void | Promise<void>;
@@ -117,7 +119,9 @@ export class Batcher {
       this.#inFlight++;
       this.#batches++;
       this.#frames += run.length;
-      settled = this.#engine.run(run).finally(() => { this.#inFlight--; this.#pump(); });
+      const crop = this.#o.crop;
+      const inputs = crop ? run.map((f) => { const c = crop(f); return c ? { data: f.data, width: f.width, height: f.height, crop: c } : f; }) : run;
+      settled = this.#engine.run(inputs).finally(() => { this.#inFlight--; this.#pump(); });
     } else {
       settled = Promise.resolve({ detections: [], ms: 0 });
     }

@@ -13,6 +13,9 @@ export interface DecodeOptions {
   readonly classMinScore?: Partial<Record<ObjectClass, number>>;
 }
 
+/** A part of the frame (frame pixels) that was resized to an iw x ih input. */
+export interface InputRegion extends Box { readonly iw: number; readonly ih: number }
+
 export function iou(a: Box, b: Box): number {
   const x1 = Math.max(a.x, b.x);
   const y1 = Math.max(a.y, b.y);
@@ -37,9 +40,12 @@ export function nms(dets: readonly Detection[], threshold: number): Detection[] 
  * rows: the [N, 6] detections of one frame (x1, y1, x2, y2 in input pixels, score, COCO class index),
  * flattened. labels: the manifest's COCO labels.
  */
-export function decodeCenternet(rows: Float32Array | readonly number[], labels: readonly string[], inputSize: number, frameW: number, frameH: number, o: DecodeOptions): Detection[] {
-  const sx = frameW / inputSize;
-  const sy = frameH / inputSize;
+export function decodeCenternet(rows: Float32Array | readonly number[], labels: readonly string[], inputSize: number, frameW: number, frameH: number, o: DecodeOptions, region?: InputRegion): Detection[] {
+  // The input is the whole frame resized to inputSize square, or (region) a part of it resized to iw x ih.
+  const sx = region ? region.w / region.iw : frameW / inputSize;
+  const sy = region ? region.h / region.ih : frameH / inputSize;
+  const ox = region?.x ?? 0;
+  const oy = region?.y ?? 0;
   const out: Detection[] = [];
   for (let i = 0; i + 5 < rows.length; i += 6) {
     const score = rows[i + 4]!;
@@ -48,10 +54,10 @@ export function decodeCenternet(rows: Float32Array | readonly number[], labels: 
     const cls = label as ObjectClass;
     if (!o.classes.includes(cls)) continue;
     if (score < (o.classMinScore?.[cls] ?? o.minScore)) continue;
-    const x1 = Math.max(0, rows[i]! * sx);
-    const y1 = Math.max(0, rows[i + 1]! * sy);
-    const x2 = Math.min(frameW, rows[i + 2]! * sx);
-    const y2 = Math.min(frameH, rows[i + 3]! * sy);
+    const x1 = Math.max(0, ox + rows[i]! * sx);
+    const y1 = Math.max(0, oy + rows[i + 1]! * sy);
+    const x2 = Math.min(frameW, ox + rows[i + 2]! * sx);
+    const y2 = Math.min(frameH, oy + rows[i + 3]! * sy);
     if (x2 <= x1 || y2 <= y1) continue;
     out.push({ box: { x: x1, y: y1, w: x2 - x1, h: y2 - y1 }, score, cls });
   }

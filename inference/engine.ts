@@ -106,7 +106,7 @@ export class InferenceEngine implements Structurer {
     try {
       for (let i = 0; i < frames.length; i += this.modelBatch) {
         // Only the views travel: a Uint8Array on a SharedArrayBuffer is shared with the worker, not cloned.
-        const chunk = frames.slice(i, i + this.modelBatch).map((f) => ({ data: f.data, width: f.width, height: f.height }));
+        const chunk = frames.slice(i, i + this.modelBatch).map((f) => ({ data: f.data, width: f.width, height: f.height, ...(f.crop ? { crop: f.crop } : {}) }));
         const res = (await this.#pool.run({ kind: 'detect', frames: chunk })) as DetectTaskResult;
         if (res.error) rethrow(res.error);
         detections.push(...res.detections);

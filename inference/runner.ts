@@ -11,13 +11,23 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfconv from '@tensorflow/tfjs-converter';
-import type { Detection } from '../common/messages.js';
+import type { Box, Detection } from '../common/messages.js';
 import type { ModelEntry } from '../models/index.js';
 import { getBackend, type BackendName } from './backends.js';
 import { decodeCenternet, type DecodeOptions } from './detector.js';
 import { loadGraph } from './graph.js';
 
-export interface FrameInput { readonly data: Uint8Array; readonly width: number; readonly height: number }
+export interface FrameInput {
+  readonly data: Uint8Array;
+  readonly width: number;
+  readonly height: number;
+  /**
+   * Detect inside this part of the frame only (frame pixels; the motion gate's crop). The onnx runner runs it at
+   * a smaller input with the same pixel scale; tfjs runners detect on the whole frame (their graphs take fixed
+   * square sizes), which finds the same people and saves nothing.
+   */
+  readonly crop?: Box;
+}
 
 /** A detector in one thread, on tfjs (this file) or on onnxruntime (onnx-runner.ts). */
 export interface Detector {

@@ -7,7 +7,7 @@
  */
 export { CameraPool, type CameraView } from './pool.js';
 export { CameraRunner, decoderOptionsFor, type IngestSettings } from './camera.js';
-export { MotionGate, shouldAnalyse, MOTION_WIDTH, type MotionVerdict, type GatedFrame } from './motion.js';
+export { MotionGate, shouldAnalyse, motionCrop, MOTION_WIDTH, MIN_CROP_SIDE, type MotionVerdict, type GatedFrame } from './motion.js';
 export { FrameQueue } from './frame-queue.js';
 export { FfmpegDecoder, FrameAssembler, decoderArgs, type DecoderOptions } from './decoder.js';
 export { CAMERA_STATES, classifyFfmpegError, type CameraState, type CameraHealth, type IngestEvent } from './health.js';

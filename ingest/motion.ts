@@ -35,6 +35,37 @@ export function shouldAnalyse(frame: Frame): boolean {
   return (frame as Partial<GatedFrame>).motion?.analyse !== false;
 }
 
+/** Smallest crop side in frame pixels: a detector needs context around a person, and its input a few cells. */
+export const MIN_CROP_SIDE = 96;
+
+/**
+ * Where to detect when only part of the frame moves: the union of the motion regions grown by `margin` of its
+ * size on each side (at least MIN_CROP_SIDE), clamped to the frame; null when there is no motion, the frame
+ * was forced (still objects must be re-detected on the whole frame), or the crop would cover more than
+ * `maxArea` of the frame (then the whole frame costs little more).
+ */
+export function motionCrop(verdict: MotionVerdict, frameW: number, frameH: number, margin: number, maxArea: number): Box | null {
+  if (!verdict.analyse || verdict.forced || verdict.regions.length === 0) return null;
+  let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+  for (const r of verdict.regions) {
+    x0 = Math.min(x0, r.x); y0 = Math.min(y0, r.y);
+    x1 = Math.max(x1, r.x + r.w); y1 = Math.max(y1, r.y + r.h);
+  }
+  const grow = (lo: number, hi: number, size: number): [number, number] => {
+    const side = Math.max(MIN_CROP_SIDE, (hi - lo) * (1 + 2 * margin));
+    const mid = (lo + hi) / 2;
+    let a = Math.floor(mid - side / 2);
+    let b = Math.ceil(mid + side / 2);
+    if (a < 0) { b -= a; a = 0; }
+    if (b > size) { a -= b - size; b = size; }
+    return [Math.max(0, a), Math.min(size, b)];
+  };
+  const [cx0, cx1] = grow(x0, x1, frameW);
+  const [cy0, cy1] = grow(y0, y1, frameH);
+  const crop = { x: cx0, y: cy0, w: cx1 - cx0, h: cy1 - cy0 };
+  return crop.w * crop.h > maxArea * frameW * frameH ? null : crop;
+}
+
 type Polygon = readonly (readonly [number, number])[];
 
 function inside(poly: Polygon, x: number, y: number): boolean {

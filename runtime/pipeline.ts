@@ -6,8 +6,8 @@
 import sharp from 'sharp';
 import type { CameraConfig, CvcoreConfig } from '../config/index.js';
 import type { Logger } from '../common/log.js';
-import type { CrowdAlertEvent, DetectionResult, Frame, TrackEnd, TrackRecord, ZoneCount } from '../common/messages.js';
-import { CameraPool, shouldAnalyse, type CameraRunner, type IngestEvent } from '../ingest/index.js';
+import type { Box, CrowdAlertEvent, DetectionResult, Frame, TrackEnd, TrackRecord, ZoneCount } from '../common/messages.js';
+import { CameraPool, motionCrop, shouldAnalyse, type CameraRunner, type GatedFrame, type IngestEvent } from '../ingest/index.js';
 import { Batcher, InferenceEngine, type BatcherStats, type StructureQueueStats } from '../inference/index.js';
 import { CrowdRule, ZoneAnalyzer, createTracker, type Tracker, type TrackerOptions } from '../tracking/index.js';
 import { encodeThumbnail, type SearchIndex } from '../search-index/index.js';
@@ -105,7 +105,7 @@ export class Pipeline {
     this.#o = o;
     this.engine = engine;
     const inf = o.config.inference;
-    this.batcher = new Batcher(engine, { maxBatch: inf.maxBatch, maxDelayMs: inf.maxDelayMs, maxInFlight: inf.workers, analyse: (f) => this.#detects(f) },
+    this.batcher = new Batcher(engine, { maxBatch: inf.maxBatch, maxDelayMs: inf.maxDelayMs, maxInFlight: inf.workers, analyse: (f) => this.#detects(f), crop: (f) => this.#crop(f) },
       (frame, result) => this.#onResult(frame, result),
       (err) => o.log.error('inference batch failed', { err: err as Error }));
     this.cameras = new CameraPool(o.config.ingest);
@@ -201,6 +201,14 @@ export class Pipeline {
     for (const t of st.handled) if (t > now - LOAD_WINDOW_MS) n++;
     const handledFps = Math.round((n / (LOAD_WINDOW_MS / 1000)) * 100) / 100;
     return { targetFps: st.cfg.fps, handledFps, overloaded: full && handledFps < LOAD_MIN_FRACTION * st.cfg.fps };
+  }
+
+  /** Where to detect: the moving part of the frame for cameras that ask for it (motion.detectRegions). */
+  #crop(frame: Frame): Box | null {
+    const m = this.#state.get(frame.cameraId)?.cfg.motion;
+    const verdict = (frame as Partial<GatedFrame>).motion;
+    if (!m?.detectRegions || !verdict) return null;
+    return motionCrop(verdict, frame.width, frame.height, m.regionMargin, m.regionMaxArea);
   }
 
   #track<T>(p: Promise<T>): void {

@@ -7,7 +7,7 @@
 import test from 'ava';
 import { ModelError } from '../common/errors.js';
 import { OBJECT_CLASSES } from '../common/messages.js';
-import { DetectorRunner, OnnxDetectorRunner } from '../inference/index.js';
+import { DetectorRunner, OnnxDetectorRunner, iou } from '../inference/index.js';
 import { vtestFrames } from './support/media.js';
 
 const opts = { minScore: 0.2, iouThreshold: 0.5, classes: OBJECT_CLASSES };
@@ -40,6 +40,27 @@ for (const size of [512, 320]) {
     }
   });
 }
+
+test('inference - onnx detects inside a crop at a smaller input and maps boxes back to the frame', async (t) => {
+  const ox = await OnnxDetectorRunner.create('centernet', opts, 512);
+  try {
+    const f = frames[1]!;
+    const whole = (await ox.detect(f)).filter((d) => d.cls === 'person' && d.score > 0.5);
+    t.true(whole.length > 0);
+    const p = whole[0]!.box;
+    const crop = { x: Math.max(0, Math.round(p.x - p.w)), y: Math.max(0, Math.round(p.y - p.h / 2)), w: Math.round(3 * p.w), h: Math.round(2 * p.h) };
+    const inCrop = await ox.detectBatch([{ ...f, crop }, f]);
+    const dets = inCrop[0]!;
+    t.deepEqual(inCrop[1], await ox.detect(f), 'frames without a crop in the same batch are unaffected');
+    for (const d of dets) {
+      t.true(d.box.x >= crop.x - 1 && d.box.y >= crop.y - 1 && d.box.x + d.box.w <= crop.x + crop.w + 1 && d.box.y + d.box.h <= crop.y + crop.h + 1, `box ${JSON.stringify(d.box)} outside the crop`);
+    }
+    const same = dets.find((d) => d.cls === 'person' && iou(d.box, p) > 0.6);
+    t.truthy(same, `the person at ${JSON.stringify(p)} is found in its crop: ${JSON.stringify(dets.map((d) => d.box))}`);
+  } finally {
+    ox.dispose();
+  }
+});
 
 test('inference - onnx refuses a translated model file that does not match the manifest', async (t) => {
   const err = await t.throwsAsync(OnnxDetectorRunner.create('centernet', opts, 512, '/nonexistent-models-dir'), { instanceOf: ModelError });
