@@ -12,8 +12,9 @@ import { parseArgs } from 'node:util';
 import { parseCamera } from '../config/index.js';
 import { mediaPath } from '../common/paths.js';
 import type { Frame } from '../common/messages.js';
-import { FrameAssembler, MotionGate, decoderArgs } from '../ingest/index.js';
-import { InferenceEngine } from '../inference/index.js';
+import { FrameAssembler, MotionGate, decoderArgs, motionCrop } from '../ingest/index.js';
+import { InferenceEngine, createDetector } from '../inference/index.js';
+import { matched } from './input-size.js';
 
 export interface MotionBenchResult {
   readonly source: string;
@@ -29,6 +30,11 @@ export interface MotionBenchResult {
   readonly minPersonScore: number;
   readonly gateMsPerFrame: number;
   readonly motion: { readonly threshold: number; readonly minArea: number; readonly alpha: number; readonly forceEvery: number };
+  /**
+   * Detection on motion regions (`--regions`, onnx backend): of the analysed frames, the share that got a crop;
+   * the people found on the whole frame that the crop also found (IoU >= 0.5); the detector time saved.
+   */
+  readonly regions: { readonly croppedPct: number; readonly personsKeptPct: number; readonly detectorMsSavedPct: number; readonly wholeMsPerFrame: number; readonly cropMsPerFrame: number } | null;
 }
 
 const WIDTH = 640;
@@ -68,18 +74,23 @@ async function* decodeFile(file: string, fps: number, max: number): AsyncGenerat
   }
 }
 
-interface GateTally { gate: MotionGate; analysed: number; forced: number; withPersonThrough: number; personsSkipped: number; ms: number }
+interface GateTally {
+  gate: MotionGate; analysed: number; forced: number; withPersonThrough: number; personsSkipped: number; ms: number;
+  cropped: number; personsWhole: number; personsKept: number; wholeMs: number; detectMs: number;
+}
 
 /**
  * One decode and one detector pass; each motion setting in `variants` gets its own gate over the same frames
  * (the detector dominates the cost, so a sweep costs little more than one setting).
  */
-export async function runMotionBench(o: { frames: number; fps: number; variants: readonly Record<string, unknown>[] }): Promise<MotionBenchResult[]> {
+export async function runMotionBench(o: { frames: number; fps: number; variants: readonly Record<string, unknown>[]; regions?: boolean }): Promise<MotionBenchResult[]> {
   const tallies: GateTally[] = o.variants.map((m) => ({
     gate: new MotionGate(parseCamera({ id: 'vtest', url: 'vtest.avi', width: WIDTH, height: HEIGHT, fps: o.fps, motion: m }).motion, WIDTH, HEIGHT),
-    analysed: 0, forced: 0, withPersonThrough: 0, personsSkipped: 0, ms: 0,
+    analysed: 0, forced: 0, withPersonThrough: 0, personsSkipped: 0, ms: 0, cropped: 0, personsWhole: 0, personsKept: 0, wholeMs: 0, detectMs: 0,
   }));
   const engine = await InferenceEngine.start({ backend: 'wasm', model: 'centernet', workers: 1, minScore: 0.3, iouThreshold: 0.5, classes: ['person'] });
+  // In-process, so the whole frame and its crop are timed on the same thread one after the other.
+  const onnx = o.regions ? await createDetector('onnx', 'centernet', { minScore: 0.3, iouThreshold: 0.5, classes: ['person'] }) : null;
   let frames = 0, withPerson = 0, persons = 0;
   try {
     for await (const f of decodeFile(mediaPath('vtest.avi'), o.fps, o.frames)) {
@@ -101,9 +112,31 @@ export async function runMotionBench(o: { frames: number; fps: number; variants:
         if (!v.analyse) g.personsSkipped += n;
         if (n > 0 && v.analyse) g.withPersonThrough++;
       });
+      if (onnx) {
+        for (let i = 0; i < tallies.length; i++) {
+          const g = tallies[i]!;
+          const v = verdicts[i]!;
+          if (!v.analyse) continue;
+          let t0 = performance.now();
+          const whole = (await onnx.detect(f)).filter((d) => d.score >= PERSON_SCORE);
+          const wholeMs = performance.now() - t0;
+          g.wholeMs += wholeMs;
+          g.personsWhole += whole.length;
+          const m = parseCamera({ id: 'vtest', url: 'vtest.avi', motion: o.variants[i] }).motion;
+          // As the pipeline does it: every forceEvery-th frame is detected whole.
+          const crop = m.forceEvery > 0 && f.seq % m.forceEvery === 0 ? null : motionCrop(v, WIDTH, HEIGHT, m.regionMargin, m.regionMaxArea);
+          if (!crop) { g.detectMs += wholeMs; g.personsKept += whole.length; continue; }
+          g.cropped++;
+          t0 = performance.now();
+          const got = (await onnx.detect({ data: f.data, width: WIDTH, height: HEIGHT, crop })).filter((d) => d.score >= PERSON_SCORE);
+          g.detectMs += performance.now() - t0;
+          g.personsKept += matched(whole, got);
+        }
+      }
     }
   } finally {
     await engine.stop();
+    onnx?.dispose();
   }
   const pct = (a: number, b: number): number => (b === 0 ? 0 : Math.round((1000 * a) / b) / 10);
   return tallies.map((g) => {
@@ -118,6 +151,10 @@ export async function runMotionBench(o: { frames: number; fps: number; variants:
       minPersonScore: PERSON_SCORE,
       gateMsPerFrame: Math.round((100 * g.ms) / Math.max(1, frames)) / 100,
       motion: { threshold: cfg.threshold, minArea: cfg.minArea, alpha: cfg.alpha, forceEvery: cfg.forceEvery },
+      regions: onnx ? {
+        croppedPct: pct(g.cropped, g.analysed), personsKeptPct: pct(g.personsKept, g.personsWhole), detectorMsSavedPct: pct(g.wholeMs - g.detectMs, g.wholeMs),
+        wholeMsPerFrame: Math.round((10 * g.wholeMs) / Math.max(1, g.analysed)) / 10, cropMsPerFrame: Math.round((10 * g.detectMs) / Math.max(1, g.analysed)) / 10,
+      } : null,
     };
   });
 }
@@ -130,6 +167,8 @@ export async function benchMotion(args: string[]): Promise<number> {
       threshold: { type: 'string' }, 'force-every': { type: 'string' }, 'min-area': { type: 'string' },
       // Comma-separated minArea values run side by side on the same frames (e.g. 0.001,0.01,0.03).
       sweep: { type: 'string' },
+      // Also measure detection on motion regions (onnx): persons kept and detector time saved.
+      regions: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
     },
   });
@@ -140,7 +179,7 @@ export async function benchMotion(args: string[]): Promise<number> {
   if (values['force-every'] !== undefined) motion['forceEvery'] = Number(values['force-every']);
   if (values['min-area'] !== undefined) motion['minArea'] = Number(values['min-area']);
   const variants = values.sweep ? values.sweep.split(',').map((a) => ({ ...motion, minArea: Number(a) })) : [motion];
-  const results = await runMotionBench({ frames, fps: Number(values.fps), variants });
+  const results = await runMotionBench({ frames, fps: Number(values.fps), variants, regions: values.regions === true });
   if (values.json) { process.stdout.write(JSON.stringify(values.sweep ? results : results[0], null, 2) + '\n'); return 0; }
   for (const r of results) {
     process.stdout.write(`motion gate on ${r.source}, ${r.frames} frames at ${r.fps} fps (threshold ${r.motion.threshold}, minArea ${r.motion.minArea}, forceEvery ${r.motion.forceEvery})\n`);
@@ -148,6 +187,11 @@ export async function benchMotion(args: string[]): Promise<number> {
     process.stdout.write(`  person frames let through   ${r.personFramesLetThroughPct}% (${r.framesWithPerson} frames with a person >= ${r.minPersonScore})\n`);
     process.stdout.write(`  person detections skipped   ${r.personDetectionsOnSkippedPct}% of ${r.personDetections}\n`);
     process.stdout.write(`  gate cost                   ${r.gateMsPerFrame} ms/frame\n`);
+    if (r.regions) {
+      process.stdout.write(`  regions: frames cropped     ${r.regions.croppedPct}% of analysed frames\n`);
+      process.stdout.write(`  regions: persons kept       ${r.regions.personsKeptPct}% of the whole frame's\n`);
+      process.stdout.write(`  regions: detector time      ${r.regions.cropMsPerFrame} ms/frame vs ${r.regions.wholeMsPerFrame} whole (${r.regions.detectorMsSavedPct}% saved)\n`);
+    }
   }
   return 0;
 }

@@ -208,6 +208,8 @@ export class Pipeline {
     const m = this.#state.get(frame.cameraId)?.cfg.motion;
     const verdict = (frame as Partial<GatedFrame>).motion;
     if (!m?.detectRegions || !verdict) return null;
+    // People standing still are outside the motion: every forceEvery-th frame is detected whole regardless.
+    if (m.forceEvery > 0 && frame.seq % m.forceEvery === 0) return null;
     return motionCrop(verdict, frame.width, frame.height, m.regionMargin, m.regionMaxArea);
   }
 
