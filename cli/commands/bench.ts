@@ -14,7 +14,7 @@ const KINDS: Readonly<Record<string, { summary: string; load(): Promise<(args: s
   inference: { summary: 'the detector through the batcher and pool vs a bare tfjs loop (ratio_vs_bare, scaling_2_workers, batch sweep; --backend)', load: async () => (await import('../../bench/inference.js')).benchInference },
   alerts: { summary: 'alerts through the durable outbox vs bare JetStream publishes; latency threshold-crossing to subscriber', load: async () => (await import('../../bench/alerts.js')).benchAlerts },
   index: { summary: 'search index: ingest rate vs raw RocksDB puts, attribute-query and face kNN latency, recall@10 (--records N)', load: async () => (await import('../../bench/index.js')).benchIndex },
-  motion: { summary: 'the motion gate on vtest.avi: detector calls saved and person recall kept', load: async () => (await import('../../bench/motion.js')).benchMotion },
+  motion: { summary: 'the motion gate on vtest.avi: detector calls saved and person recall kept; --regions: detection on motion regions', load: async () => (await import('../../bench/motion.js')).benchMotion },
   capacity: { summary: 'largest number of cameras sustained at --fps analysed frames per second each (sweep over stream counts)', load: async () => (await import('../../bench/capacity.js')).benchCapacity },
 };
 
@@ -24,9 +24,11 @@ export const benchCommand: Command = {
   get usage(): string {
     return `cvcore bench <kind> [options] [--json]\n${Object.entries(KINDS).map(([k, v]) => `  ${k.padEnd(11)} ${v.summary}`).join('\n')}\n` +
       'e2e:      --streams N --seconds S (600: soak) [--fps F] [common]\n' +
-      'capacity: --fps F --max-streams M --seconds S [--all: go on past the first failure] [common]\n' +
-      'common:   --backend wasm|tfjs-node|tfjs-node-gpu|webgpu --workers W --batch B --max-delay-ms MS --size WxH\n' +
-      '          --queue-size Q --motion on|off --threshold T --json --out DIR';
+      'capacity: --fps F --max-streams M [--min-streams N] --seconds S [--all: go on past the first failure] [common]\n' +
+      'common:   --backend wasm|onnx|tfjs-node|tfjs-node-gpu|webgpu --workers W --batch B --max-delay-ms MS --size WxH\n' +
+      '          --input-size N --detect-every K --queue-size Q --motion on|off --threshold T --json --out DIR\n' +
+      'detectors: [--backend B] [--frames N] [--seconds S] [--capacity [--max-streams M]]\n' +
+      'tracker-rates: [--data DIR] [--markdown]    motion: [--frames N] [--sweep A,B] [--regions]';
   },
   async run(args) {
     const [kind, ...rest] = args;
