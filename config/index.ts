@@ -314,8 +314,9 @@ export function parseConfig(input: unknown): CvcoreConfig {
 
 /** The detector must be a manifest entry that detects objects, at a size its graph can run at. */
 function checkDetector(model: string, inputSize: number | null): void {
-  const entry = loadManifest().models.find((m) => m.name === model);
-  const detectors = loadManifest().models.filter((m) => m.task === 'object-detection').map((m) => m.name);
+  const models = loadManifest().models;
+  const entry = models.find((m) => m.name === model);
+  const detectors = models.filter((m) => m.task === 'object-detection').map((m) => m.name);
   if (!entry || entry.task !== 'object-detection') {
     throw new ConfigError('CONFIG_INVALID_VALUE', `inference.model: "${model}" is not a detector in models/manifest.json (detectors: ${detectors.join(', ')})`, { detail: { path: 'inference.model' } });
   }

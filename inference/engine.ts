@@ -1,6 +1,6 @@
 /**
  * The inference engine: a piscina pool of worker threads, each with its own backend, detector and face models
- * (loaded at start when people are detected). Start-up runs one warm-up task per thread so a missing model or backend fails
+ * (loaded at start when the caller structures people, else on first use). Start-up runs one warm-up task per thread so a missing model or backend fails
  * `start()` with its typed error instead of failing the first real frame. The same pool structures objects
  * (secondary models on a track's best shot), so no thread sits idle while another is busy.
  */
@@ -25,6 +25,11 @@ export interface EngineOptions {
   readonly classes: readonly ObjectClass[];
   /** Per-class minimum scores overriding minScore. */
   readonly classMinScore?: Partial<Record<ObjectClass, number>>;
+  /**
+   * Load the face models in every thread at start: for a caller that structures people's best shots (the
+   * pipeline), so the first track ends do not hold a thread for seconds. Detection-only callers leave it off.
+   */
+  readonly warmFaces?: boolean;
 }
 
 export interface BatchOutput { readonly detections: Detection[][]; readonly ms: number; readonly numTensors: number }
@@ -83,9 +88,9 @@ export class InferenceEngine implements Structurer {
     try {
       const blank: FrameInput = { data: new Uint8Array(new SharedArrayBuffer(64 * 64 * 3)), width: 64, height: 64 };
       await Promise.all(Array.from({ length: options.workers }, () => engine.run([blank])));
-      // People get face models on their best shots: load them now, in every thread, rather than inside the first
-      // track end, which would hold a thread for seconds while the cameras' queues overflow.
-      if (options.classes.includes('person')) {
+      // Face models load now, in every thread, rather than inside the first track end, which would hold a thread
+      // for seconds while the cameras' queues overflow.
+      if (options.warmFaces) {
         const warm = await Promise.all(Array.from({ length: options.workers }, () => pool.run({ kind: 'warm-faces' }) as Promise<EmbedTaskResult>));
         const failed = warm.find((w) => w.error);
         if (failed?.error) rethrow(failed.error);

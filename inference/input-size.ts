@@ -22,11 +22,6 @@ const SIZE_CONSTS: Readonly<Record<string, Readonly<Record<string, (f: number) =
 
 const BYTES: Readonly<Record<string, number>> = { float32: 4, int32: 4, uint8: 1, uint16: 2, float16: 2, bool: 1 };
 
-/** Whether a model's graph can be resized at all (its size constants are known). */
-export function resizableModel(model: string): boolean {
-  return model in SIZE_CONSTS;
-}
-
 /** A copy of the topology whose input Placeholders take any height and width (-1). */
 export function freeSpatialSize(topology: unknown): unknown {
   const copy = structuredClone(topology) as { node?: GraphNode[] };

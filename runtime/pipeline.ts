@@ -125,6 +125,8 @@ export class Pipeline {
     const engine = await InferenceEngine.start({
       backend: inf.backend, model: inf.model, ...(inf.inputSize !== null ? { inputSize: inf.inputSize } : {}), workers: inf.workers, minScore: Math.min(inf.minScore, o.config.tracking.lowScore),
       iouThreshold: inf.iouThreshold, classes: inf.classes, classMinScore: inf.classMinScore,
+      // People's best shots go through the face models: load them before the first track ends.
+      warmFaces: inf.classes.includes('person'),
     });
     const p = new Pipeline(o, engine);
     for (const cam of o.config.cameras) p.cameras.add(cam);

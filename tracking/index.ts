@@ -12,7 +12,7 @@ export { parseMot, formatMot } from './mot-io.js';
 export type { MotMetrics } from './mot-metrics.js';
 export { evaluateMot, combineMot, formatMotTable, MOT_COLUMNS } from './mot-metrics.js';
 export type { MotTrackOptions } from './mot-track.js';
-export { trackMot, subsampleMot, keepsFrame, DEFAULT_MOT_FPS } from './mot-track.js';
+export { trackMot, subsampleMot, DEFAULT_MOT_FPS } from './mot-track.js';
 export type { ZoneSpec, LineSpec, LineCrossing, ZoneAnalyzerOptions } from './zones.js';
 export { validateZone, validateLine, ZoneAnalyzer, DEFAULT_ZONE_HOLD_MS } from './zones.js';
 export type { CrowdRuleOptions } from './crowd-rule.js';
