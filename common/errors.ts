@@ -33,6 +33,7 @@ export class ApiError extends CvcoreError {
   }
 }
 export class SetupError extends CvcoreError {}
+export class ClusterError extends CvcoreError {}
 
 /** Every stable code in one place, so the README table and the code cannot drift apart. */
 export const ERROR_CODES = {
@@ -94,5 +95,13 @@ export const ERROR_CODES = {
   INFERENCE_WEBGPU_NO_VULKAN: 'the Vulkan loader libvulkan.so.1 cannot be found (ldconfig -p, LD_LIBRARY_PATH); install libvulkan1',
   INFERENCE_WEBGPU_NO_ADAPTER: 'Dawn found no usable GPU adapter (no Vulkan driver, a driver Dawn rejects, or only a software adapter when software is not allowed); the ICD files checked are named',
   INFERENCE_WEBGPU_MISSING_FEATURE: 'the chosen GPU adapter lacks a feature or limit the backend needs; the feature or limit is named',
+  // Cluster mode (issue 16).
+  CLUSTER_NATS_UNREACHABLE: 'the NATS cluster cannot be reached or has no JetStream leader',
+  CLUSTER_NATS_PERMISSION: 'the node\'s NATS user lacks a permission its roles need; the subject is named',
+  CLUSTER_DUPLICATE_NODE: 'another live node already uses this node id (it still renews its membership)',
+  CLUSTER_SHARDS_CHANGED: 'the configured shard count differs from the one the cluster was created with (resharding is not supported yet)',
+  CLUSTER_UNKNOWN_NODE: 'no node with that id in the cluster',
+  CLUSTER_SHARD_UNAVAILABLE: 'no live index replica answered for a shard; the shards are named',
+  CLUSTER_LEASE_LOST: 'the node no longer holds the camera\'s lease (another node took it over)',
 } as const;
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -115,6 +115,27 @@ export interface CvcoreConfig {
   readonly index: { readonly batchSize: number; readonly flushMs: number; readonly trackDays: number; readonly faceDays: number };
   readonly nats: { readonly url: string | null; readonly user: string; readonly pass: string };
   readonly api: ApiConfig;
+  /** null: one node does everything alone (no cluster). */
+  readonly cluster: ClusterConfig | null;
+}
+export const CLUSTER_ROLES = ['analytics', 'index', 'api'] as const;
+export type ClusterRole = (typeof CLUSTER_ROLES)[number];
+/** Cluster mode (cluster/): this node's roles and its share of the shared camera pool and index. */
+export interface ClusterConfig {
+  readonly roles: readonly ClusterRole[];
+  /** Shards S of the record streams and the index; fixed when the cluster is created. */
+  readonly shards: number;
+  /** The shards this index node holds; empty: all of them. */
+  readonly indexShards: readonly number[];
+  /** JetStream replicas of the cluster's streams and buckets (at most the number of NATS servers). */
+  readonly replicas: number;
+  /** Cameras this analytics node takes at most. */
+  readonly capacity: number;
+  readonly leaseTtlMs: number;
+  readonly renewMs: number;
+  readonly searchTimeoutMs: number;
+  /** The URL other nodes reach this node's API on (null: http://<api.host>:<api.port>). */
+  readonly advertiseUrl: string | null;
 }
 
 const ID = /^[A-Za-z0-9_-]{1,64}$/;
@@ -262,6 +283,19 @@ export const CONFIG_SCHEMA: Spec = {
       } },
       maxUploadBytes: { kind: 'number', integer: true, description: 'largest face-search image upload, bytes', min: 1024, max: 64 * 1024 * 1024, default: d.api.maxUploadBytes },
     } },
+    cluster: { kind: 'object', description: 'cluster mode: share the camera pool and the index with other nodes over NATS JetStream (null: one node does everything)', nullable: true, default: null, fields: {
+      roles: { kind: 'array', description: 'what this node does: analytics (ingest, inference, tracking, crowd rules), index (RocksDB shards and search), api (HTTP, console)', minItems: 1, maxItems: 3, default: d.cluster.roles,
+        items: { kind: 'string', description: 'role', enum: CLUSTER_ROLES } },
+      shards: { kind: 'number', integer: true, description: 'shards of the record streams and the index (fixed when the cluster is created)', min: 1, max: 256, default: d.cluster.shards },
+      indexShards: { kind: 'array', description: 'the shards this index node holds (empty: all)', default: [], maxItems: 256,
+        items: { kind: 'number', integer: true, description: 'shard', min: 0, max: 255 } },
+      replicas: { kind: 'number', integer: true, description: 'JetStream replicas of the cluster\'s streams and key-value buckets (at most the NATS servers)', min: 1, max: 5, default: d.cluster.replicas },
+      capacity: { kind: 'number', integer: true, description: 'cameras this analytics node takes at most (bench capacity measures it)', min: 0, max: 10_000, default: d.cluster.capacity },
+      leaseTtlMs: { kind: 'number', integer: true, description: 'a camera lease not renewed for this long is taken over by another node', min: 1_000, max: 600_000, default: d.cluster.leaseTtlMs },
+      renewMs: { kind: 'number', integer: true, description: 'how often leases and membership are renewed (well under leaseTtlMs)', min: 100, max: 60_000, default: d.cluster.renewMs },
+      searchTimeoutMs: { kind: 'number', integer: true, description: 'how long a search waits for each shard before naming it missing', min: 100, max: 60_000, default: d.cluster.searchTimeoutMs },
+      advertiseUrl: { kind: 'string', description: 'the URL other nodes reach this node\'s API on (null: http://api.host:api.port)', nullable: true, default: null },
+    } },
   },
 };
 
@@ -309,6 +343,7 @@ export function parseConfig(input: unknown): CvcoreConfig {
     throw new ConfigError('CONFIG_INVALID_VALUE', 'ingest.backoffInitialMs: must not exceed ingest.backoffMaxMs', { detail: { path: 'ingest.backoffInitialMs' } });
   }
   checkApiTokens(cfg.api);
+  checkCluster(cfg.cluster);
   return cfg;
 }
 
@@ -324,6 +359,16 @@ function checkDetector(model: string, inputSize: number | null): void {
   if (inputSize !== null && !sizes.includes(inputSize)) {
     throw new ConfigError('CONFIG_INVALID_VALUE', `inference.inputSize: ${model} runs at ${sizes.join(', ')}, not ${inputSize}`, { detail: { path: 'inference.inputSize' } });
   }
+}
+
+function checkCluster(c: ClusterConfig | null): void {
+  if (!c) return;
+  const fail = (field: string, why: string): never => {
+    throw new ConfigError('CONFIG_INVALID_VALUE', `cluster.${field}: ${why}`, { detail: { path: `cluster.${field}` } });
+  };
+  if (new Set(c.roles).size !== c.roles.length) fail('roles', 'names a role twice');
+  c.indexShards.forEach((s, i) => { if (s >= c.shards) fail(`indexShards[${i}]`, `shard ${s} does not exist (shards: ${c.shards})`); });
+  if (c.renewMs * 3 > c.leaseTtlMs) fail('renewMs', `must be at most a third of leaseTtlMs (${c.leaseTtlMs}), so a lease survives two missed renewals`);
 }
 
 function checkApiTokens(api: ApiConfig): void {
