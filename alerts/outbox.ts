@@ -15,13 +15,27 @@ interface RocksDb {
 const require = createRequire(import.meta.url);
 const { RocksLevel } = require('@nxtedition/rocksdb') as { RocksLevel: new (dir: string, options?: object) => RocksDb };
 
-/** Keys: `e!<seq, 16 digits>` -> alert JSON (sorts numerically); `m!seq` -> the last sequence handed out. */
+/**
+ * Keys: `e!<seq, 16 digits>` -> the entry (sorts numerically); `m!seq` -> the last sequence handed out;
+ * `f!<seq>` -> an entry fenced off (its camera's lease epoch moved on before it was sent): kept, never sent.
+ */
 const ENTRY = 'e!';
 const ENTRY_END = 'e~';
+const FENCED = 'f!';
+const FENCED_END = 'f~';
 const SEQ_KEY = 'm!seq';
 const seqKey = (seq: number): string => ENTRY + String(seq).padStart(16, '0');
 
-export interface OutboxEntry { readonly seq: number; readonly alert: CrowdAlertV1 }
+/** The camera lease an alert was decided under (cluster mode): sent only while that lease is still current. */
+export interface AlertFence { readonly cameraId: string; readonly epoch: number }
+export interface OutboxEntry { readonly seq: number; readonly alert: CrowdAlertV1; readonly fence?: AlertFence }
+
+/** Stored as the alert itself (single node, and outboxes written before fencing) or `{ alert, fence }`. */
+function parseEntry(seq: number, value: string): OutboxEntry {
+  const v = JSON.parse(value) as { alert?: CrowdAlertV1; fence?: AlertFence } & CrowdAlertV1;
+  return v.alert !== undefined ? { seq, alert: v.alert, ...(v.fence ? { fence: v.fence } : {}) } : { seq, alert: v };
+}
+const storeEntry = (e: OutboxEntry): string => (e.fence ? JSON.stringify({ alert: e.alert, fence: e.fence }) : JSON.stringify(e.alert));
 
 /**
  * The durable outbox: an alert is written here before it is published and deleted only when JetStream acks it.
@@ -36,6 +50,7 @@ export class Outbox {
   readonly #sync: boolean;
   #lastSeq = 0;
   #depth = 0;
+  #fenced = 0;
   #closed = false;
   readonly #removing = new Set<Promise<void>>();
   #toDelete: number[] = [];
@@ -61,8 +76,9 @@ export class Outbox {
     const box = new Outbox(db, limit, sync);
     const pending: OutboxEntry[] = [];
     for await (const [key, value] of db.iterator({ gte: ENTRY, lt: ENTRY_END, keyEncoding: 'utf8', valueEncoding: 'utf8' })) {
-      pending.push({ seq: Number(key.slice(ENTRY.length)), alert: JSON.parse(value) as CrowdAlertV1 });
+      pending.push(parseEntry(Number(key.slice(ENTRY.length)), value));
     }
+    for await (const _ of db.iterator({ gte: FENCED, lt: FENCED_END, keyEncoding: 'utf8', valueEncoding: 'utf8' })) box.#fenced++;
     let stored = 0;
     try { stored = Number(await db.get(SEQ_KEY, { valueEncoding: 'utf8' })); } catch { /* a new outbox */ }
     box.#lastSeq = Math.max(stored, pending.at(-1)?.seq ?? 0);
@@ -72,13 +88,25 @@ export class Outbox {
 
   get depth(): number { return this.#depth; }
   get limit(): number { return this.#limit; }
+  /** Entries fenced off and kept (never sent), this run and before. */
+  get fenced(): number { return this.#fenced; }
+
+  /** Moves an entry out of the send queue into the fenced range, in one batch. */
+  async fence(entry: OutboxEntry): Promise<void> {
+    await this.#db.batch([
+      { type: 'del', key: seqKey(entry.seq) },
+      { type: 'put', key: FENCED + String(entry.seq).padStart(16, '0'), value: storeEntry(entry) },
+    ], { sync: this.#sync });
+    this.#depth -= 1;
+    this.#fenced += 1;
+  }
 
   /**
    * Reserves the next sequence, builds the alert with it and writes both in one batch. Rejects with
    * ALERT_OUTBOX_FULL when the outbox holds `limit` entries: the newest is refused so the older entries (the
    * raises that later updates and clears refer to) keep their order.
    */
-  append(build: (seq: number) => CrowdAlertV1): Promise<OutboxEntry> {
+  append(build: (seq: number) => CrowdAlertV1, fence?: AlertFence): Promise<OutboxEntry> {
     const run = async (): Promise<OutboxEntry> => {
       if (this.#closed) throw new AlertError('ALERT_OUTBOX_IO', 'the alert outbox is closed');
       if (this.#depth >= this.#limit) {
@@ -86,9 +114,10 @@ export class Outbox {
       }
       const seq = this.#lastSeq + 1;
       const alert = build(seq);
+      const entry: OutboxEntry = fence ? { seq, alert, fence } : { seq, alert };
       try {
         await this.#db.batch([
-          { type: 'put', key: seqKey(seq), value: JSON.stringify(alert) },
+          { type: 'put', key: seqKey(seq), value: storeEntry(entry) },
           { type: 'put', key: SEQ_KEY, value: String(seq) },
         ], { sync: this.#sync });
       } catch (err) {
@@ -96,7 +125,7 @@ export class Outbox {
       }
       this.#lastSeq = seq;
       this.#depth += 1;
-      return { seq, alert };
+      return entry;
     };
     const p = this.#tail.then(run, run);
     this.#tail = p.catch(() => undefined);

@@ -8,7 +8,7 @@ import { AlertError, CvcoreError } from '../common/errors.js';
 import { createLogger, type Logger } from '../common/log.js';
 import type { CrowdAlertEvent } from '../common/messages.js';
 import { ALERT_STREAM } from './credentials.js';
-import { Outbox, type OutboxEntry } from './outbox.js';
+import { Outbox, type AlertFence, type OutboxEntry } from './outbox.js';
 import { ALERT_SCHEMA_VERSION, validateAlert, type CrowdAlertV1 } from './schema.js';
 import { ALERT_SUBJECTS, alertSubject, eventSubject, type EventKind } from './subjects.js';
 
@@ -16,6 +16,8 @@ export interface AlertContext {
   district: string;
   location: { lat: number; lon: number } | null;
   snapshotRef: string | null;
+  /** Cluster mode: the camera lease the alert was decided under; it is sent only while that lease is current. */
+  fence?: AlertFence;
 }
 
 export interface AlertSinkOptions {
@@ -33,6 +35,14 @@ export interface AlertSinkOptions {
   outboxLimit?: number;
   /** fsync every outbox write (survives a power cut, not only a killed process). Default false. */
   syncWrites?: boolean;
+  /** JetStream replicas of the alert stream (a cluster's: 3). Default 1. */
+  replicas?: number;
+  /**
+   * Cluster mode: whether this node still holds `cameraId` under `epoch`. Entries whose lease moved on are not
+   * sent as live alerts (a later owner speaks for the zone now, and order per zone must hold): they are kept in
+   * the outbox's fenced range and counted (`fenced`).
+   */
+  fence?: (cameraId: string, epoch: number) => boolean;
   log?: Logger;
 }
 
@@ -54,6 +64,8 @@ export interface AlertSinkStatus {
   duplicates: number;
   /** Best-effort events dropped because NATS was not connected. */
   eventsDropped: number;
+  /** Alerts kept but never sent because their camera's lease moved to another node first (cluster mode). */
+  fenced: number;
 }
 
 /** Status events, as a discriminated union. */
@@ -95,7 +107,7 @@ const CONNECT_TIMEOUT_MS = 2_000;
 const enc = new TextEncoder();
 const EMPTY = new Uint8Array(0);
 
-function streamConfig(): Partial<StreamConfig> & { name: string } {
+function streamConfig(replicas = 1): Partial<StreamConfig> & { name: string } {
   return {
     name: ALERT_STREAM,
     subjects: [ALERT_SUBJECTS],
@@ -106,7 +118,7 @@ function streamConfig(): Partial<StreamConfig> & { name: string } {
     max_bytes: ALERT_STREAM_LIMITS.maxBytes,
     max_msg_size: ALERT_STREAM_LIMITS.maxMsgSize,
     duplicate_window: nanos(ALERT_STREAM_LIMITS.duplicateWindowMs),
-    num_replicas: 1,
+    num_replicas: replicas,
   };
 }
 
@@ -157,7 +169,10 @@ function buildAlert(event: CrowdAlertEvent, ctx: AlertContext, node: string, seq
   });
 }
 
-interface SinkConnOptions { servers: string; user: string; pass: string; node: string; credsFile: string | undefined }
+interface SinkConnOptions {
+  servers: string; user: string; pass: string; node: string; credsFile: string | undefined; replicas: number;
+  fence: ((cameraId: string, epoch: number) => boolean) | undefined;
+}
 
 class AlertSinkImpl implements AlertSink {
   readonly #o: SinkConnOptions;
@@ -248,7 +263,7 @@ class AlertSinkImpl implements AlertSink {
   async #setup(nc: NatsConnection): Promise<void> {
     try {
       const jsm = await nc.jetstreamManager({ timeout: PUBLISH_TIMEOUT_MS });
-      const want = streamConfig();
+      const want = streamConfig(this.#o.replicas);
       let info = null;
       try {
         info = await jsm.streams.info(ALERT_STREAM);
@@ -403,6 +418,10 @@ class AlertSinkImpl implements AlertSink {
   }
 
   #send(js: JetStreamClient, subject: string, entry: OutboxEntry, retryMs: number): void {
+    if (entry.fence && this.#o.fence && !this.#o.fence(entry.fence.cameraId, entry.fence.epoch)) {
+      this.#fenceOff(subject, entry);
+      return;
+    }
     this.#busy.add(subject);
     this.#inFlight += 1;
     const wire = JSON.stringify({ ...entry.alert, publishedAt: Date.now() });
@@ -444,6 +463,25 @@ class AlertSinkImpl implements AlertSink {
     });
   }
 
+  /** Takes the head of a zone out of the send queue for good (its lease moved on) and goes on with the zone. */
+  #fenceOff(subject: string, entry: OutboxEntry): void {
+    this.#busy.add(subject);
+    this.#log.warn('alert fenced: its camera lease moved on before it was sent; kept in the outbox, not sent', {
+      seq: entry.seq, camera: entry.fence?.cameraId, epoch: entry.fence?.epoch, phase: entry.alert.phase, incidentId: entry.alert.id,
+    });
+    void this.#outbox.fence(entry).catch((err: unknown) => {
+      this.#setError('ALERT_OUTBOX_IO', `the outbox failed to fence alert ${entry.seq}: ${(err as Error).message}`);
+    }).finally(() => {
+      const q = this.#zones.get(subject);
+      q?.shift();
+      this.#pendingIds.delete(entry.alert.messageId);
+      this.#busy.delete(subject);
+      if (q !== undefined && q.length > 0) this.#ready.add(subject);
+      else this.#zones.delete(subject);
+      this.#pump();
+    });
+  }
+
   // ---- public -----------------------------------------------------------------------------------------------
 
   async submit(event: CrowdAlertEvent, ctx: AlertContext): Promise<CrowdAlertV1> {
@@ -454,7 +492,7 @@ class AlertSinkImpl implements AlertSink {
     }
     let entry: OutboxEntry;
     try {
-      entry = await this.#outbox.append((seq) => buildAlert(event, ctx, this.#o.node, seq));
+      entry = await this.#outbox.append((seq) => buildAlert(event, ctx, this.#o.node, seq), ctx?.fence);
     } catch (err) {
       if (err instanceof AlertError && (err.code === 'ALERT_INVALID_EVENT' || err.code === 'ALERT_OUTBOX_FULL')) {
         this.#rejected += 1;
@@ -490,6 +528,7 @@ class AlertSinkImpl implements AlertSink {
       outboxLimit: this.#outbox.limit,
       duplicates: this.#duplicates,
       eventsDropped: this.#eventsDropped,
+      fenced: this.#outbox.fenced,
     };
   }
 
@@ -548,7 +587,10 @@ export async function openAlertSink(options: AlertSinkOptions): Promise<AlertSin
   checkOptions(options);
   const log = (options.log ?? createLogger()).child({ stage: 'alerts', node: options.node });
   const { outbox, pending } = await Outbox.open(join(options.dataDir, 'alerts-outbox'), options.outboxLimit ?? DEFAULT_OUTBOX_LIMIT, options.syncWrites ?? false);
-  const sink = new AlertSinkImpl({ servers: options.servers, user: options.user ?? '', pass: options.pass ?? '', node: options.node, credsFile: options.credsFile }, outbox, log);
+  const sink = new AlertSinkImpl({
+    servers: options.servers, user: options.user ?? '', pass: options.pass ?? '', node: options.node, credsFile: options.credsFile,
+    replicas: options.replicas ?? 1, fence: options.fence,
+  }, outbox, log);
   try {
     await sink.start(pending);
   } catch (err) {

@@ -68,7 +68,7 @@ export function cameraRoutes(app: FastifyInstance, ctx: ApiContext): void {
   }, async (req, reply) => {
     const cfg = parseCamera(req.body, 'body');
     checkDepartment(ctx.principal(req), cfg.department);
-    return reply.status(201).send(o.cameras.add(cfg));
+    return reply.status(201).send(await o.cameras.add(cfg));
   });
 
   app.patch<{ Params: { id: string }; Body: Record<string, unknown> }>('/api/v1/cameras/:id', {
@@ -88,7 +88,7 @@ export function cameraRoutes(app: FastifyInstance, ctx: ApiContext): void {
     // The stored config, not the view: the view's URL has its credentials masked.
     const merged = parseCamera({ ...o.cameras.get(req.params.id).config, ...req.body, id: req.params.id }, 'body');
     checkDepartment(p, merged.department);
-    return o.cameras.update(req.params.id, merged);
+    return await o.cameras.update(req.params.id, merged);
   });
 
   app.delete<{ Params: { id: string } }>('/api/v1/cameras/:id', {
@@ -96,7 +96,7 @@ export function cameraRoutes(app: FastifyInstance, ctx: ApiContext): void {
     schema: { summary: 'remove a camera (its open tracks are written to the index)', tags: ['cameras'], params: idParams, response: { 204: { type: 'null', description: 'removed' }, ...errors(404) } },
   }, async (req, reply) => {
     ctx.camera(req, req.params.id);
-    o.cameras.remove(req.params.id);
+    await o.cameras.remove(req.params.id);
     return reply.status(204).send();
   });
 

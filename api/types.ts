@@ -3,24 +3,27 @@
  * satisfy them as they are, and tests pass small real objects (a CameraPool with no cameras, an event source)
  * without starting decoders or models.
  */
-import type { ApiConfig, ApiRole } from '../config/index.js';
+import type { ApiConfig, ApiRole, CameraConfig } from '../config/index.js';
 import type { Box, ZoneCount } from '../common/messages.js';
 import type { Logger } from '../common/log.js';
-import type { CameraRunner, CameraView, LiveViewHub } from '../ingest/index.js';
+import type { CameraView, LiveViewHub } from '../ingest/index.js';
 import type { AlertSinkStatus, CrowdAlertV1 } from '../alerts/index.js';
 import type { BatcherStats } from '../inference/index.js';
 import type { PipelineEvent } from '../runtime/index.js';
 import type { SearchIndex } from '../search-index/index.js';
 
-/** The camera pool as the API uses it (ingest's CameraPool). Unknown ids throw INGEST_UNKNOWN_CAMERA. */
+/**
+ * The camera pool as the API uses it: ingest's CameraPool on one node, the cluster's pool (KV) on an api node
+ * of a cluster, whose changes are asynchronous. Unknown ids throw INGEST_UNKNOWN_CAMERA.
+ */
 export interface CameraRegistry {
   list(): CameraView[];
   has(id: string): boolean;
-  get(id: string): CameraRunner;
-  view(runner: CameraRunner): CameraView;
-  add(input: unknown): CameraView;
-  remove(id: string): void;
-  update(id: string, input: unknown): CameraView;
+  get(id: string): { readonly config: CameraConfig };
+  view(camera: { readonly config: CameraConfig }): CameraView;
+  add(input: unknown): CameraView | Promise<CameraView>;
+  remove(id: string): void | Promise<void>;
+  update(id: string, input: unknown): CameraView | Promise<CameraView>;
   /** Live view (MPEG-1 over WebSocket) relays, started on demand. */
   readonly live: Pick<LiveViewHub, 'assertRoom' | 'attach'>;
 }

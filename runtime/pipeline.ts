@@ -9,7 +9,7 @@ import type { Logger } from '../common/log.js';
 import type { Box, CrowdAlertEvent, DetectionResult, Frame, TrackEnd, TrackRecord, ZoneCount } from '../common/messages.js';
 import { CameraPool, motionCrop, shouldAnalyse, type CameraRunner, type GatedFrame, type IngestEvent } from '../ingest/index.js';
 import { Batcher, InferenceEngine, type BatcherStats, type StructureQueueStats } from '../inference/index.js';
-import { CrowdRule, ZoneAnalyzer, createTracker, type Tracker, type TrackerOptions } from '../tracking/index.js';
+import { CrowdRule, ZoneAnalyzer, createTracker, type OpenIncident, type Tracker, type TrackerOptions } from '../tracking/index.js';
 import { encodeThumbnail, type SearchIndex } from '../search-index/index.js';
 import type { AlertSink, CrowdAlertV1 } from '../alerts/index.js';
 
@@ -76,11 +76,26 @@ export interface PipelineStats {
   readonly load: Record<string, CameraLoad>;
 }
 
+/** Where finished tracks go: the local index on one node, the records stream in cluster mode. */
+export type RecordSink = Pick<SearchIndex, 'put' | 'flush'>;
+
+/**
+ * Cluster mode: a crowd decision is checked against the camera's lease before it goes to the sink. `decide`
+ * stores the zone's open incident (so the camera's next owner continues it) and resolves the lease epoch the
+ * alert is fenced with, or null when this node no longer holds the camera (nothing is sent).
+ */
+export interface IncidentHooks {
+  decide(event: CrowdAlertEvent, open: OpenIncident | null): Promise<number | null>;
+}
+
 export interface PipelineOptions {
   readonly config: CvcoreConfig;
-  readonly index: SearchIndex;
+  readonly index: RecordSink;
   readonly alerts: AlertSink | null;
   readonly log: Logger;
+  readonly incidents?: IncidentHooks | null;
+  /** Called with each alert frame (cluster mode keeps them cluster-wide). */
+  readonly onSnapshot?: ((id: string, jpeg: Uint8Array) => void) | null;
 }
 
 /** The tracker's options from the config: the live score calibration over the one association set. */
@@ -259,14 +274,30 @@ export class Pipeline {
     }
   }
 
-  async #raise(st: CameraState, ev: CrowdAlertEvent, frame: Frame): Promise<void> {
-    const snapshotId = `${ev.cameraId}-${frame.seq}`;
-    if (ev.phase !== 'cleared') {
+  async #raise(st: CameraState, ev: CrowdAlertEvent, frame: Frame | null): Promise<void> {
+    const snapshotId = frame ? `${ev.cameraId}-${frame.seq}` : null;
+    // In cluster mode the decision is stored (and fenced) first: a node that lost the camera says nothing more.
+    let epoch: number | null = null;
+    if (this.#o.incidents) {
+      epoch = await this.#o.incidents.decide(ev, st.rules.get(ev.zoneId)?.openIncident() ?? null).catch((err: unknown) => {
+        this.#o.log.error('incident state could not be stored; the alert is not sent', { err: err as Error, camera: ev.cameraId, zone: ev.zoneId });
+        return null;
+      });
+      if (epoch === null) {
+        this.#o.log.warn('crowd decision fenced: this node no longer holds the camera', { camera: ev.cameraId, zone: ev.zoneId, phase: ev.phase, id: ev.incidentId });
+        return;
+      }
+    }
+    if (ev.phase !== 'cleared' && frame && snapshotId) {
       const jpeg = await sharp(frame.data, { raw: { width: frame.width, height: frame.height, channels: 3 } }).jpeg({ quality: 70 }).toBuffer();
       this.#snapshots.set(snapshotId, jpeg);
       while (this.#snapshots.size > SNAPSHOT_CACHE) this.#snapshots.delete(this.#snapshots.keys().next().value as string);
+      this.#o.onSnapshot?.(snapshotId, jpeg);
     }
-    const ctx = { district: st.cfg.district, location: st.cfg.location, snapshotRef: ev.phase !== 'cleared' ? `/api/v1/snapshots/${snapshotId}` : null };
+    const ctx = {
+      district: st.cfg.district, location: st.cfg.location, snapshotRef: ev.phase !== 'cleared' && snapshotId ? `/api/v1/snapshots/${snapshotId}` : null,
+      ...(epoch !== null ? { fence: { cameraId: ev.cameraId, epoch } } : {}),
+    };
     const sink = this.#o.alerts;
     if (!sink) return;
     try {
@@ -309,6 +340,26 @@ export class Pipeline {
     await this.#o.index.put(record);
     this.#records++;
     this.#emit({ type: 'record', record });
+  }
+
+  /** Continues incidents another node opened on this camera (cluster failover): by zone id. */
+  resumeIncidents(cameraId: string, open: ReadonlyMap<string, OpenIncident>): void {
+    const st = this.#state.get(cameraId);
+    if (!st) return;
+    for (const [zoneId, incident] of open) st.rules.get(zoneId)?.resume(incident);
+  }
+
+  /**
+   * Clears every open incident of the camera now (it was removed or disabled: the one way an incident ends
+   * other than dispersal). Resolves once the clears are in the sink.
+   */
+  async closeIncidents(cameraId: string): Promise<number> {
+    const st = this.#state.get(cameraId);
+    if (!st) return 0;
+    const now = Date.now();
+    const events = [...st.rules.values()].map((r) => r.close(now, null)).filter((e): e is CrowdAlertEvent => e !== null);
+    await Promise.all(events.map((ev) => this.#raise(st, ev, null)));
+    return events.length;
   }
 
   alertHistory(limit = 100): CrowdAlertV1[] { return this.#alertHistory.slice(-limit).reverse(); }

@@ -70,6 +70,15 @@ export function validateCrowdRule(o: CrowdRuleOptions, path: string): void {
   if (typeof o.useDensity !== 'boolean') throw badRule(`${path}.useDensity`, 'must be a boolean');
 }
 
+/** A rule's open incident: what a camera's next owner needs to continue it (cluster failover). */
+export interface OpenIncident {
+  readonly id: string;
+  readonly startedAt: number;
+  /** The count last published (updates go out on growth by updateStep from here). */
+  readonly published: number;
+  readonly severity: Severity;
+}
+
 interface Sample {
   readonly at: number;
   readonly count: number;
@@ -89,6 +98,8 @@ export class CrowdRule {
   #belowSince: number | null = null;
   #incident: { id: string; startedAt: number; published: number; severity: Severity } | null = null;
   #quietUntil = -Infinity;
+  /** Set by `resume`: the first sample after a takeover publishes an update that says the incident goes on. */
+  #resumed = false;
 
   constructor(cameraId: string, zoneId: string, options: CrowdRuleOptions) {
     validateCrowdRule(options, 'crowdRule');
@@ -99,6 +110,34 @@ export class CrowdRule {
 
   get active(): boolean {
     return this.#incident !== null;
+  }
+
+  /** The open incident, or null. */
+  openIncident(): OpenIncident | null {
+    const i = this.#incident;
+    return i ? { id: i.id, startedAt: i.startedAt, published: i.published, severity: i.severity } : null;
+  }
+
+  /**
+   * Continues an incident another node opened (it held the camera before): the next decisions are its updates
+   * and its clear, never a second raise. The first sample publishes an update (or starts the clear countdown).
+   */
+  resume(incident: OpenIncident): void {
+    this.#incident = { ...incident };
+    this.#resumed = true;
+    this.#belowSince = null;
+  }
+
+  /** Ends the open incident now (the camera was removed or disabled): the clear event, or null when none is open. */
+  close(at: number, snapshotSeq: number | null): CrowdAlertEvent | null {
+    const incident = this.#incident;
+    if (!incident) return null;
+    this.#incident = null;
+    this.#belowSince = null;
+    this.#resumed = false;
+    const last = this.#samples.at(-1);
+    const sample: ZoneCount = { cameraId: this.cameraId, zoneId: this.zoneId, count: last?.count ?? 0, density: null, at };
+    return this.#event(ALERT_PHASES.cleared, sample, this.#severity(sample.count), this.options.clearMs, snapshotSeq, incident);
   }
 
   observe(sample: ZoneCount, snapshotSeq: number | null): CrowdAlertEvent | null {
@@ -123,6 +162,7 @@ export class CrowdRule {
     }
 
     if (value < o.clearThreshold) {
+      this.#resumed = false;
       this.#belowSince ??= at;
       if (at - this.#belowSince >= o.clearMs) {
         this.#incident = null;
@@ -134,7 +174,8 @@ export class CrowdRule {
     }
     this.#belowSince = null;
     const severity = this.#severity(sample.count);
-    if (severity !== incident.severity || sample.count >= incident.published + o.updateStep) {
+    if (this.#resumed || severity !== incident.severity || sample.count >= incident.published + o.updateStep) {
+      this.#resumed = false;
       incident.severity = severity;
       incident.published = sample.count;
       return this.#event(ALERT_PHASES.updated, sample, severity, o.sustainMs, snapshotSeq);

@@ -15,7 +15,7 @@ export type { MotTrackOptions } from './mot-track.js';
 export { trackMot, subsampleMot, DEFAULT_MOT_FPS } from './mot-track.js';
 export type { ZoneSpec, LineSpec, LineCrossing, ZoneAnalyzerOptions } from './zones.js';
 export { validateZone, validateLine, ZoneAnalyzer, DEFAULT_ZONE_HOLD_MS } from './zones.js';
-export type { CrowdRuleOptions } from './crowd-rule.js';
+export type { CrowdRuleOptions, OpenIncident } from './crowd-rule.js';
 export { DEFAULT_CROWD_RULE, validateCrowdRule, CrowdRule } from './crowd-rule.js';
 // The tracker's building blocks, public so the micro-benchmarks time them on their own.
 export { KalmanBoxFilter, DEFAULT_KALMAN_NOISE, type KalmanNoise } from './kalman.js';

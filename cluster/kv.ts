@@ -1,0 +1,138 @@
+/**
+ * Key-value helpers over nats.js JetStream KV: open a replicated bucket, JSON values, revision-checked writes
+ * that answer "someone else wrote first" as a value rather than an exception, and NATS failures mapped to the
+ * cluster's typed errors (a missing permission names its subject).
+ */
+import type { JetStreamClient, KV, KvEntry, NatsError } from 'nats';
+import { ClusterError, CvcoreError } from '../common/errors.js';
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+export interface Versioned<T> {
+  readonly value: T;
+  readonly revision: number;
+  /** Server time of the write (JetStream's message timestamp): staleness is judged on it, not the writer's clock. */
+  readonly written: number;
+}
+
+export function encodeJsonValue(v: unknown): Uint8Array {
+  return enc.encode(JSON.stringify(v));
+}
+
+export function decodeEntry<T>(e: KvEntry | null): Versioned<T> | null {
+  if (!e || e.operation !== 'PUT' || e.length === 0) return null;
+  return { value: JSON.parse(dec.decode(e.value)) as T, revision: e.revision, written: e.created.getTime() };
+}
+
+function natsError(err: unknown): NatsError | null {
+  return err instanceof Error && typeof (err as { code?: unknown }).code === 'string' ? err as NatsError : null;
+}
+
+/** JetStream's "wrong last sequence": a revision-checked write lost the race. */
+export function isRevisionConflict(err: unknown): boolean {
+  const e = natsError(err);
+  return e?.api_error?.err_code === 10071 || /wrong last sequence/i.test((err as Error)?.message ?? '');
+}
+
+/** The subject a permissions violation names, or null when the error is something else. */
+export function permissionSubject(err: unknown): string | null {
+  const e = natsError(err);
+  if (!e) return null;
+  return e.permissionContext?.subject ?? (e.code === 'PERMISSIONS_VIOLATION' ? '(unknown subject)' : null);
+}
+
+/** Turns a NATS failure into the cluster's typed error; typed errors pass through. */
+export function clusterErrorOf(err: unknown, what: string, user?: string): CvcoreError {
+  if (err instanceof CvcoreError) return err;
+  const subject = permissionSubject(err);
+  if (subject !== null) {
+    return new ClusterError('CLUSTER_NATS_PERMISSION',
+      `NATS denied ${user ? `user "${user}" ` : ''}publishing or subscribing to "${subject}" (${what}); give the node's user that permission in nats-cluster.conf or pick the user for its roles`,
+      { cause: err, detail: { subject, ...(user ? { user } : {}) } });
+  }
+  return new ClusterError('CLUSTER_NATS_UNREACHABLE', `${what}: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+}
+
+export interface BucketOptions {
+  readonly replicas: number;
+  /** Values kept per key (1: the latest only). */
+  readonly history?: number;
+  /** Bucket-wide age limit, ms (nats-server 2.9 has no per-key expiry). */
+  readonly ttlMs?: number;
+  readonly maxBytes?: number;
+  readonly maxValueSize?: number;
+}
+
+export async function openBucket(js: JetStreamClient, name: string, o: BucketOptions, user?: string): Promise<KV> {
+  try {
+    return await js.views.kv(name, {
+      replicas: o.replicas, history: o.history ?? 1,
+      ...(o.ttlMs !== undefined ? { ttl: o.ttlMs } : {}),
+      ...(o.maxBytes !== undefined ? { max_bytes: o.maxBytes } : {}),
+      ...(o.maxValueSize !== undefined ? { maxValueSize: o.maxValueSize } : {}),
+    });
+  } catch (err) {
+    throw clusterErrorOf(err, `opening key-value bucket ${name}`, user);
+  }
+}
+
+export async function getJson<T>(kv: KV, key: string): Promise<Versioned<T> | null> {
+  return decodeEntry<T>(await kv.get(key));
+}
+
+/** Creates the key; null when it exists already (someone else created it first). */
+export async function createJson(kv: KV, key: string, value: unknown): Promise<number | null> {
+  try {
+    return await kv.create(key, encodeJsonValue(value));
+  } catch (err) {
+    if (isRevisionConflict(err)) return null;
+    throw err;
+  }
+}
+
+/** Writes the key only if it is still at `revision`; null when another writer got there first. */
+export async function updateJson(kv: KV, key: string, value: unknown, revision: number): Promise<number | null> {
+  try {
+    return await kv.update(key, encodeJsonValue(value), revision);
+  } catch (err) {
+    if (isRevisionConflict(err)) return null;
+    throw err;
+  }
+}
+
+/** Every live key's value (a snapshot read through a watch of the last values). */
+export async function readAll<T>(kv: KV, filter?: string): Promise<Map<string, Versioned<T>>> {
+  const out = new Map<string, Versioned<T>>();
+  const keys: string[] = [];
+  for await (const k of await kv.keys(filter)) keys.push(k);
+  await Promise.all(keys.map(async (k) => {
+    const v = await getJson<T>(kv, k);
+    if (v) out.set(k, v);
+  }));
+  return out;
+}
+
+/**
+ * Follows a bucket: calls `onChange(key, value | null)` for each current value, then each change, until
+ * `stop()`. Returns once the current values have been delivered.
+ */
+export async function follow<T>(kv: KV, onChange: (key: string, v: Versioned<T> | null) => void, filter?: string): Promise<{ stop(): void }> {
+  const it = await kv.watch({ ...(filter !== undefined ? { key: filter } : {}) });
+  let initial = true;
+  let resolveReady: () => void = () => undefined;
+  const ready = new Promise<void>((r) => { resolveReady = r; });
+  // With no values at all, the watcher signals the end of the initial set at once.
+  void (async () => {
+    for await (const e of it) {
+      try {
+        onChange(e.key, decodeEntry<T>(e));
+      } catch { /* a bad value is skipped, the follow goes on */ }
+      if (initial && (e.delta ?? 0) === 0) { initial = false; resolveReady(); }
+    }
+  })().catch(() => undefined).finally(resolveReady);
+  const pending = await kv.status().then((s) => s.values).catch(() => 0);
+  if (pending === 0) resolveReady();
+  await Promise.race([ready, new Promise((r) => setTimeout(r, 5_000))]);
+  return { stop: () => it.stop() };
+}

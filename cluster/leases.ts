@@ -1,0 +1,247 @@
+/**
+ * Camera leases (KV CVCORE_LEASES, key = camera id): which analytics node analyses which camera.
+ *
+ * - Claims and renewals are revision-checked writes, so two nodes never both hold a camera: a create for a camera
+ *   never leased, an update from the revision this node read for one released or stale.
+ * - nats-server 2.9 has no per-key expiry: each lease carries its renewal, and a lease whose last write (server
+ *   time) is older than `ttlMs` is stale and may be taken over. Renewals go out every `renewMs` for all leases at
+ *   once; a node that could not renew a lease for `ttlMs - renewMs` (from when it sent the last good renewal)
+ *   stops analysing that camera itself before anyone may take it (self-fencing).
+ * - A release writes the lease back with no owner and the same epoch; the next owner writes epoch + 1. Alerts
+ *   carry the epoch they were decided under, so those of an epoch that has moved on are fenced.
+ * - Fair share: with N live analytics nodes (sorted by id) and C enabled cameras, node k's quota is
+ *   floor(C/N) + (k < C mod N), capped by its capacity. A node above its quota hands back the surplus only
+ *   while some node is below its own quota and capacity (so a join moves no more cameras than needed), and a
+ *   camera left free for two rounds is taken by any node with room (so small-capacity nodes cannot strand one).
+ */
+import type { KV } from 'nats';
+import type { Logger } from '../common/log.js';
+import { createJson, follow, updateJson, type Versioned } from './kv.js';
+import { fnv1a32 } from './shards.js';
+import type { Membership } from './membership.js';
+import type { Lease } from './types.js';
+
+export type LeaseLossReason = 'taken' | 'expired' | 'removed' | 'drain' | 'rebalance' | 'stop';
+
+export interface LeaseKeeperOptions {
+  readonly kv: KV;
+  readonly membership: Membership;
+  readonly node: string;
+  readonly instance: string;
+  readonly capacity: number;
+  readonly ttlMs: number;
+  readonly renewMs: number;
+  /** The enabled cameras of the pool, by id. */
+  readonly desired: () => ReadonlySet<string>;
+  readonly log: Logger;
+  /** Claims in flight at once (a node starting on a big pool). */
+  readonly claimConcurrency?: number;
+  /**
+   * Runs before a lease is handed back while this node still holds it (stop the camera, let its last alerts
+   * out; clear its incidents when it was removed), so nothing of it is decided after the release.
+   */
+  readonly beforeRelease?: (cameraId: string, reason: LeaseLossReason) => Promise<void>;
+}
+
+interface Held {
+  lease: Lease;
+  revision: number;
+  /** When the last successful renewal was sent (local clock): the self-fencing clock starts here. */
+  sentAt: number;
+}
+
+export interface LeaseKeeperStats {
+  readonly held: number;
+  readonly claims: number;
+  readonly claimConflicts: number;
+  readonly renewals: number;
+  readonly renewalFailures: number;
+  readonly releases: number;
+  /** KV writes of every kind (the control plane's operation count). */
+  readonly operations: number;
+}
+
+const FREE = '';
+
+export class LeaseKeeper {
+  readonly #o: LeaseKeeperOptions;
+  readonly #view = new Map<string, Versioned<Lease>>();
+  readonly #held = new Map<string, Held>();
+  readonly #freeSince = new Map<string, number>();
+  readonly #acquired = new Set<(cameraId: string, lease: Lease) => void>();
+  readonly #lost = new Set<(cameraId: string, reason: LeaseLossReason) => void>();
+  #watch: { stop(): void } | null = null;
+  #timer: NodeJS.Timeout | null = null;
+  #tick: Promise<void> | null = null;
+  #stopped = false;
+  #stats = { claims: 0, claimConflicts: 0, renewals: 0, renewalFailures: 0, releases: 0, operations: 0 };
+
+  constructor(o: LeaseKeeperOptions) {
+    this.#o = o;
+  }
+
+  onAcquired(fn: (cameraId: string, lease: Lease) => void): void { this.#acquired.add(fn); }
+  onLost(fn: (cameraId: string, reason: LeaseLossReason) => void): void { this.#lost.add(fn); }
+
+  async start(): Promise<void> {
+    this.#watch = await follow<Lease>(this.#o.kv, (key, v) => {
+      if (v) this.#view.set(key, v); else this.#view.delete(key);
+    });
+    this.#timer = setInterval(() => { void this.tick(); }, this.#o.renewMs);
+    await this.tick();
+  }
+
+  /** The epoch this node holds the camera under, or null when it does not hold it. */
+  epochOf(cameraId: string): number | null {
+    return this.#held.get(cameraId)?.lease.epoch ?? null;
+  }
+
+  held(): string[] { return [...this.#held.keys()]; }
+
+  /** Every lease as this node last saw it, with its staleness. */
+  view(now = Date.now()): { lease: Lease; stale: boolean; written: number }[] {
+    return [...this.#view.values()].map((v) => ({ lease: v.value, written: v.written, stale: v.value.node === FREE || now - v.written >= this.#o.ttlMs }));
+  }
+
+  stats(): LeaseKeeperStats { return { held: this.#held.size, ...this.#stats }; }
+
+  /** One round: fence, renew, release, claim. Rounds never overlap. */
+  tick(): Promise<void> {
+    if (this.#stopped) return Promise.resolve();
+    this.#tick ??= this.#round().catch((err: unknown) => this.#o.log.warn('lease round failed', { err: err as Error })).finally(() => { this.#tick = null; });
+    return this.#tick;
+  }
+
+  async #round(): Promise<void> {
+    const now = Date.now();
+    // 1. Self-fence: a lease this node could not renew in time may be taken by now.
+    for (const [id, h] of this.#held) {
+      if (now - h.sentAt >= this.#o.ttlMs - this.#o.renewMs) this.#drop(id, 'expired');
+    }
+    // 2. Renew every lease at once.
+    await Promise.all([...this.#held].map(async ([id, h]) => {
+      const sentAt = Date.now();
+      const next: Lease = { ...h.lease, renewedAt: sentAt };
+      try {
+        this.#stats.operations++;
+        const rev = await updateJson(this.#o.kv, id, next, h.revision);
+        if (!this.#held.has(id)) return;
+        if (rev === null) { this.#drop(id, 'taken'); return; }
+        this.#stats.renewals++;
+        this.#held.set(id, { lease: next, revision: rev, sentAt });
+      } catch (err) {
+        this.#stats.renewalFailures++;
+        this.#o.log.warn('lease renewal failed; retrying next round', { camera: id, err: err as Error });
+      }
+    }));
+    if (this.#stopped) return;
+    // 3. Hand back cameras removed or disabled in the pool, and everything when draining.
+    const desired = this.#o.desired();
+    const draining = this.#o.membership.draining;
+    await Promise.all([...this.#held.keys()].map((id) => (draining ? this.release(id, 'drain') : !desired.has(id) ? this.release(id, 'removed') : null)));
+    if (draining) return;
+    // 4. Fair share.
+    const nodes = this.#o.membership.analyticsNodes();
+    const k = nodes.findIndex((n) => n.id === this.#o.node);
+    const quotaOf = (i: number): number => (nodes.length === 0 ? 0 : Math.floor(desired.size / nodes.length) + (i < desired.size % nodes.length ? 1 : 0));
+    const target = k < 0 ? Math.min(this.#o.capacity, Math.ceil(desired.size / Math.max(1, nodes.length + 1))) : Math.min(this.#o.capacity, quotaOf(k));
+    const holding = new Map<string, number>();
+    for (const v of this.#view.values()) {
+      if (v.value.node !== FREE && Date.now() - v.written < this.#o.ttlMs) holding.set(v.value.node, (holding.get(v.value.node) ?? 0) + 1);
+    }
+    if (this.#held.size > target) {
+      const starving = nodes.some((n, i) => n.id !== this.#o.node && (holding.get(n.id) ?? 0) < Math.min(n.capacity, quotaOf(i)));
+      if (starving) {
+        // The cameras this node ranks lowest go first (rendezvous order), so the choice is stable.
+        const surplus = this.#rank([...this.#held.keys()]).slice(target);
+        await Promise.all(surplus.map((id) => this.release(id, 'rebalance')));
+      }
+    }
+    // 5. Claim free cameras: up to the quota at once, beyond it (up to capacity) those free for two rounds.
+    const free: string[] = [];
+    const seen = new Set<string>();
+    for (const id of desired) {
+      if (this.#held.has(id)) continue;
+      const v = this.#view.get(id);
+      if (v && v.value.node !== FREE && Date.now() - v.written < this.#o.ttlMs) { this.#freeSince.delete(id); continue; }
+      free.push(id);
+      seen.add(id);
+      if (!this.#freeSince.has(id)) this.#freeSince.set(id, now);
+    }
+    for (const id of this.#freeSince.keys()) if (!seen.has(id)) this.#freeSince.delete(id);
+    const ranked = this.#rank(free);
+    const want = Math.max(0, target - this.#held.size);
+    const spill = ranked.filter((id) => now - (this.#freeSince.get(id) ?? now) >= 2 * this.#o.renewMs);
+    const picks = ranked.slice(0, want);
+    for (const id of spill) if (picks.length < this.#o.capacity - this.#held.size && !picks.includes(id)) picks.push(id);
+    const limit = this.#o.claimConcurrency ?? 32;
+    for (let i = 0; i < picks.length && !this.#stopped; i += limit) {
+      await Promise.all(picks.slice(i, i + limit).map((id) => this.#claim(id)));
+    }
+  }
+
+  /** Rendezvous order: each node prefers different cameras, so nodes starting together rarely race for one. */
+  #rank(ids: string[]): string[] {
+    const score = (id: string): number => fnv1a32(`${this.#o.node}/${id}`);
+    return ids.map((id) => [id, score(id)] as const).sort((a, b) => b[1] - a[1]).map(([id]) => id);
+  }
+
+  async #claim(id: string): Promise<void> {
+    const cur = this.#view.get(id);
+    const now = Date.now();
+    const lease: Lease = { cameraId: id, node: this.#o.node, instance: this.#o.instance, epoch: (cur?.value.epoch ?? 0) + 1, acquiredAt: now, renewedAt: now };
+    let rev: number | null;
+    try {
+      this.#stats.operations++;
+      rev = cur ? await updateJson(this.#o.kv, id, lease, cur.revision) : await createJson(this.#o.kv, id, lease);
+    } catch (err) {
+      this.#o.log.warn('lease claim failed', { camera: id, err: err as Error });
+      return;
+    }
+    if (rev === null) { this.#stats.claimConflicts++; return; }
+    if (this.#stopped) return;
+    this.#stats.claims++;
+    this.#held.set(id, { lease, revision: rev, sentAt: now });
+    this.#view.set(id, { value: lease, revision: rev, written: now });
+    this.#freeSince.delete(id);
+    this.#o.log.info('camera lease acquired', { camera: id, epoch: lease.epoch, takeover: cur !== undefined && cur.value.node !== FREE ? cur.value.node : null });
+    for (const fn of this.#acquired) fn(id, lease);
+  }
+
+  #drop(id: string, reason: LeaseLossReason): void {
+    if (!this.#held.delete(id)) return;
+    this.#o.log.info('camera lease lost', { camera: id, reason });
+    for (const fn of this.#lost) fn(id, reason);
+  }
+
+  /** Hands a lease back (no owner, same epoch) so another node can take it at its next round. */
+  async release(id: string, reason: LeaseLossReason): Promise<void> {
+    if (!this.#held.has(id)) return;
+    if (this.#o.beforeRelease) {
+      await this.#o.beforeRelease(id, reason).catch((err: unknown) => this.#o.log.warn('hand-over step failed', { camera: id, err: err as Error }));
+    }
+    const h = this.#held.get(id);
+    if (!h) return;
+    this.#drop(id, reason);
+    try {
+      this.#stats.operations++;
+      const rev = await updateJson(this.#o.kv, id, { ...h.lease, node: FREE, instance: FREE, renewedAt: Date.now() }, h.revision);
+      if (rev !== null) this.#stats.releases++;
+    } catch (err) {
+      this.#o.log.warn('lease release failed (it will go stale instead)', { camera: id, err: err as Error });
+    }
+  }
+
+  /**
+   * Stops renewing. With `release` (SIGTERM), hands every lease back at once; without (a test of a crash), the
+   * leases are left to go stale.
+   */
+  async stop(release: boolean): Promise<void> {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = null;
+    await this.#tick;
+    this.#stopped = true;
+    if (release) await Promise.all(this.held().map((id) => this.release(id, 'stop')));
+    this.#watch?.stop();
+  }
+}
