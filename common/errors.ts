@@ -102,6 +102,8 @@ export const ERROR_CODES = {
   CLUSTER_SHARDS_CHANGED: 'the configured shard count differs from the one the cluster was created with (resharding is not supported yet)',
   CLUSTER_UNKNOWN_NODE: 'no node with that id in the cluster',
   CLUSTER_SHARD_UNAVAILABLE: 'no live index replica answered for a shard; the shards are named',
+  CLUSTER_BAD_MESSAGE: 'a record, search request or search answer on NATS that does not decode; the record is terminated (never redelivered), the request answered with this code',
+  CLUSTER_NOT_SUPPORTED: 'an index operation this node does not do (an api node stores no records: put)',
   CLUSTER_LEASE_LOST: 'the node no longer holds the camera\'s lease (another node took it over)',
 } as const;
 export type ErrorCode = keyof typeof ERROR_CODES;

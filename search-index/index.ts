@@ -8,7 +8,7 @@ import { SearchIndexImpl } from './store.js';
 import type { IndexOptions, SearchIndex } from './types.js';
 
 export type {
-  AttributeName, AuditEntry, AuditPage, FaceMatch, FaceSearchOptions, IndexOptions, IndexStats, ReadAuditOptions, Scope,
+  AttributeName, AuditEntry, AuditPage, FaceMatch, FaceMatchList, FaceSearchOptions, IndexOptions, IndexStats, ReadAuditOptions, Scope,
   SearchIndex, SearchPage, SearchQuery, TrackRecordSummary,
 } from './types.js';
 export { ATTRIBUTE_NAMES } from './types.js';
@@ -24,3 +24,7 @@ export function openIndex(options: IndexOptions): Promise<SearchIndex> {
 }
 // Key encoding, public so the micro-benchmarks time it (the layout is documented in search-index/README.md).
 export { recordKey, orderSuffix, attributePrefix } from './keys.js';
+// Page positions and byte helpers, public for cluster mode (cluster/): a shard's answer is paged by the index's
+// own positions, and a record crosses NATS with its thumbnail and embedding bytes.
+export { encodeCursor, decodeCursor, type PagePosition } from './cursor.js';
+export { embeddingBytes, embeddingFromBytes } from './record.js';

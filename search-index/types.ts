@@ -58,6 +58,11 @@ export interface TrackRecordSummary extends Omit<TrackRecord, 'thumbnail' | 'emb
 export interface SearchPage {
   records: TrackRecordSummary[];
   nextCursor: string | null;
+  /**
+   * Cluster mode only: shards no index replica answered for. Their records are not on this page; the cursor
+   * keeps their position, so the next page asks them again. Absent on one node (and when every shard answered).
+   */
+  missingShards?: number[];
 }
 
 export interface FaceMatch {
@@ -65,6 +70,9 @@ export interface FaceMatch {
   /** Cosine similarity of the stored face to the query, -1..1. */
   similarity: number;
 }
+
+/** Face matches, best first; in cluster mode `missingShards` names shards that did not answer (absent otherwise). */
+export type FaceMatchList = FaceMatch[] & { missingShards?: number[] };
 
 export interface FaceSearchOptions {
   /** 1..500, default 10. */
@@ -119,7 +127,7 @@ export interface SearchIndex {
   get(id: string, scope: Scope): Promise<TrackRecord | null>;
   thumbnail(id: string, scope: Scope): Promise<Uint8Array | null>;
   query(q: SearchQuery, scope: Scope): Promise<SearchPage>;
-  faceSearch(embedding: Float32Array, opts: FaceSearchOptions, scope: Scope): Promise<FaceMatch[]>;
+  faceSearch(embedding: Float32Array, opts: FaceSearchOptions, scope: Scope): Promise<FaceMatchList>;
   appendAudit(entry: AuditEntry): Promise<void>;
   readAudit(opts: ReadAuditOptions): Promise<AuditPage>;
   /** Deletes records past retention; returns how many. */

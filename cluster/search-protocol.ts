@@ -1,0 +1,129 @@
+/**
+ * The wire format of cluster search, between an api node (cluster/scatter.ts) and the index replicas of one
+ * shard (cluster/search-service.ts), on `cvcore.search.<shard>`.
+ *
+ * Request: JSON, one of
+ *   { op: 'query', scope, query, position }    query without its cursor; position: where this shard goes on
+ *   { op: 'face', scope, embedding, opts }      embedding: base64 of the Float32 bytes
+ *   { op: 'get' | 'thumbnail', scope, id }
+ * Answer: u32 LE head length | head JSON | bytes. The head is the answer ({records, next}, {matches},
+ * {found}) or `{ error: { code, message, detail } }`; the bytes carry a record (`get`, record-codec) or a JPEG
+ * (`thumbnail`), so no binary travels as base64 on the way back. The scope travels with each request: the
+ * index node applies it, exactly as a single node does.
+ */
+import { ClusterError, CvcoreError, IndexError } from '../common/errors.js';
+import type { FaceMatch, FaceSearchOptions, PagePosition, Scope, SearchQuery, TrackRecordSummary } from '../search-index/index.js';
+
+export type SearchRequest =
+  | { op: 'query'; scope: Scope; query: Omit<SearchQuery, 'cursor'>; position: PagePosition | null }
+  | { op: 'face'; scope: Scope; embedding: string; opts: FaceSearchOptions }
+  | { op: 'get' | 'thumbnail'; scope: Scope; id: string };
+
+export interface QueryAnswer {
+  records: TrackRecordSummary[];
+  /** Where this shard goes on: every record of the shard up to here was returned; null: the shard is exhausted. */
+  next: PagePosition | null;
+}
+export interface FaceAnswer { matches: FaceMatch[] }
+export interface FoundAnswer { found: boolean }
+export interface ErrorAnswer { error: { code: string; message: string; detail?: Record<string, unknown> } }
+
+const enc = new TextEncoder();
+
+export function encodeRequest(r: SearchRequest): Uint8Array {
+  return enc.encode(JSON.stringify(r));
+}
+
+function badMessage(what: string): ClusterError {
+  return new ClusterError('CLUSTER_BAD_MESSAGE', `${what} does not decode`);
+}
+
+/** Parses a request's outer shape; the query, options and scope are checked by the index that runs them. */
+export function decodeRequest(data: Uint8Array): SearchRequest {
+  let v: unknown;
+  try {
+    v = JSON.parse(Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8'));
+  } catch {
+    throw badMessage('the search request');
+  }
+  if (typeof v !== 'object' || v === null) throw badMessage('the search request');
+  const o = v as Record<string, unknown>;
+  const scope = o['scope'];
+  const scopeOk = scope === 'all' || (typeof scope === 'object' && scope !== null && Array.isArray((scope as { departments?: unknown }).departments)
+    && ((scope as { departments: unknown[] }).departments).every((d) => typeof d === 'string'));
+  if (!scopeOk) throw badMessage('the search request\'s scope');
+  switch (o['op']) {
+    case 'query': {
+      const p = o['position'];
+      const posOk = p === null || (typeof p === 'object' && p !== null && typeof (p as PagePosition).start === 'number' && typeof (p as PagePosition).id === 'string');
+      if (typeof o['query'] !== 'object' || o['query'] === null || !posOk) throw badMessage('the query request');
+      return o as unknown as SearchRequest;
+    }
+    case 'face':
+      if (typeof o['embedding'] !== 'string' || typeof o['opts'] !== 'object' || o['opts'] === null) throw badMessage('the face request');
+      return o as unknown as SearchRequest;
+    case 'get':
+    case 'thumbnail':
+      if (typeof o['id'] !== 'string') throw badMessage('the get request');
+      return o as unknown as SearchRequest;
+    default:
+      throw badMessage('the search request\'s op');
+  }
+}
+
+export function encodeAnswer(head: unknown, bytes: Uint8Array | null = null): Uint8Array {
+  const json = Buffer.from(JSON.stringify(head), 'utf8');
+  const out = Buffer.allocUnsafe(4 + json.length + (bytes ? bytes.byteLength : 0));
+  out.writeUInt32LE(json.length, 0);
+  json.copy(out, 4);
+  if (bytes) out.set(bytes, 4 + json.length);
+  return out;
+}
+
+/** An error as an answer: the code and message travel, so the caller rethrows it with the same code. */
+export function errorAnswer(err: unknown): Uint8Array {
+  if (err instanceof CvcoreError) return encodeAnswer({ error: { code: err.code, message: err.message, detail: err.detail } });
+  const code = err instanceof TypeError ? 'TYPE_ERROR' : err instanceof RangeError ? 'RANGE_ERROR' : 'INTERNAL';
+  return encodeAnswer({ error: { code, message: (err as Error)?.message ?? String(err) } });
+}
+
+/** Decodes an answer; an error answer is thrown again, typed by its code's stage. */
+export function decodeAnswer<T>(data: Uint8Array): { head: T; bytes: Buffer } {
+  const b = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  let head: unknown;
+  let n: number;
+  try {
+    n = b.readUInt32LE(0);
+    if (4 + n > b.length) throw new Error('short');
+    head = JSON.parse(b.toString('utf8', 4, 4 + n));
+  } catch {
+    throw badMessage('the search answer');
+  }
+  if (typeof head !== 'object' || head === null) throw badMessage('the search answer');
+  const e = (head as Partial<ErrorAnswer>).error;
+  if (e !== undefined) throw typedError(e);
+  return { head: head as T, bytes: b.subarray(4 + n) };
+}
+
+function typedError(e: ErrorAnswer['error']): Error {
+  const opts = { detail: { ...(e.detail ?? {}) } };
+  const message = String(e.message);
+  if (typeof e.code !== 'string') return new ClusterError('CLUSTER_BAD_MESSAGE', `the search answer's error does not decode: ${message}`);
+  if (e.code === 'TYPE_ERROR') return new TypeError(message);
+  if (e.code === 'RANGE_ERROR') return new RangeError(message);
+  if (e.code.startsWith('INDEX_')) return new IndexError(e.code, message, opts);
+  if (e.code.startsWith('CLUSTER_')) return new ClusterError(e.code, message, opts);
+  return new CvcoreError(e.code, message, opts);
+}
+
+export function embeddingToBase64(v: Float32Array): string {
+  return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64');
+}
+
+export function embeddingFromBase64(s: string): Float32Array {
+  const b = Buffer.from(s, 'base64');
+  if (b.length % 4 !== 0) throw new IndexError('INDEX_BAD_QUERY', 'embedding must be whole Float32 values', { detail: { field: 'embedding' } });
+  const out = new Float32Array(b.length / 4);
+  new Uint8Array(out.buffer).set(b);
+  return out;
+}
