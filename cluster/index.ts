@@ -14,5 +14,6 @@ export { ClusterCameraPool } from './camera-pool.js';
 export { ensureShardCount } from './meta.js';
 export { IncidentStore, incidentKey, type StoredIncident } from './incidents.js';
 export { connectCluster, userForRoles, type ClusterConnectOptions } from './connection.js';
-export { clusterStatus, consumerLag, consumerName, parseConsumerName, LeaseView, type StatusSources } from './status.js';
+export { clusterStatus, consumerLag, parseConsumerName, LeaseView, type StatusSources } from './status.js';
 export type { NodeInfo, Lease, ClusterStatus, ClusterNodeStatus, ClusterLeaseStatus, ClusterConsumerStatus } from './types.js';
+export * from './records-index.js';

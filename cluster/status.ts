@@ -19,8 +19,7 @@ export class LeaseView {
   stop(): void { this.#watch?.stop(); }
 }
 
-/** `idx-<node>-<kind>-<shard>`: the durable consumer of one index replica on one shard of one record stream. */
-export const consumerName = (node: string, kind: 'track' | 'face', shard: number): string => `idx-${node}-${kind}-${shard}`;
+/** Reads back shard-consumer.ts's `idx-<node>-<kind>-<shard>` (one index replica, one shard, one record stream). */
 export function parseConsumerName(name: string): { node: string; kind: string; shard: number } | null {
   const m = /^idx-(.+)-(track|face)-(\d+)$/.exec(name);
   return m ? { node: m[1]!, kind: m[2]!, shard: Number(m[3]) } : null;
