@@ -6,8 +6,7 @@
 import type { FastifyInstance } from 'fastify';
 import { ApiError } from '../common/errors.js';
 import { parseCamera } from '../config/index.js';
-import type { CrowdAlertV1 } from '../alerts/index.js';
-import type { PipelineEvent } from '../runtime/index.js';
+import type { CrowdAlertV1, PipelineEvent } from '../common/messages.js';
 import { ROLES, inScope } from './auth.js';
 import type { ApiContext } from './context.js';
 import { cameraView, errors, idParams } from './schemas.js';

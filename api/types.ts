@@ -4,12 +4,11 @@
  * without starting decoders or models.
  */
 import type { ApiConfig, ApiRole } from '../config/index.js';
-import type { Box, ZoneCount } from '../common/messages.js';
+import type { Box, CrowdAlertV1, PipelineEvent, ZoneCount } from '../common/messages.js';
 import type { Logger } from '../common/log.js';
 import type { CameraRunner, CameraView, LiveViewHub } from '../ingest/index.js';
-import type { AlertSinkStatus, CrowdAlertV1 } from '../alerts/index.js';
+import type { AlertSinkStatus } from '../alerts/index.js';
 import type { BatcherStats } from '../inference/index.js';
-import type { PipelineEvent } from '../runtime/index.js';
 import type { SearchIndex } from '../search-index/index.js';
 
 /** The camera pool as the API uses it (ingest's CameraPool). Unknown ids throw INGEST_UNKNOWN_CAMERA. */
