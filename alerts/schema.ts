@@ -1,49 +1,14 @@
 import { AlertError } from '../common/errors.js';
-import { ALERT_PHASES, SEVERITIES, type AlertPhase, type Severity } from '../common/messages.js';
+import { ALERT_PHASES, SEVERITIES, type AlertPhase, type CrowdAlertV1, type Severity } from '../common/messages.js';
 
 /**
  * Crowd alert, schema v1: what subscribers receive on citybrain.alerts.crowd.<district>.<camera>.<zone>.
- * alerts/schema/crowd-alert.v1.json is the same contract as a JSON Schema for subscribers in other languages;
- * a test keeps the two in step. Times are milliseconds since the Unix epoch (UTC).
+ * The interface lives in common/messages.ts (the API names it without importing this stage); it is
+ * re-exported here. alerts/schema/crowd-alert.v1.json is the same contract as a JSON Schema for subscribers in
+ * other languages; a test keeps the two in step. Times are milliseconds since the Unix epoch (UTC).
  */
-export const ALERT_SCHEMA_VERSION = 1;
-
-export interface CrowdAlertV1 {
-  readonly schemaVersion: typeof ALERT_SCHEMA_VERSION;
-  readonly kind: 'crowd';
-  /** Incident id: the raise, its updates and its clear share it. */
-  readonly id: string;
-  /** The JetStream de-duplication id (Nats-Msg-Id): one per (incident, phase, decision time). */
-  readonly messageId: string;
-  /** Per-message sequence of the producing node's outbox: strictly increasing per node (and so per zone). */
-  readonly seq: number;
-  readonly phase: AlertPhase;
-  readonly district: string;
-  readonly camera: string;
-  readonly zone: string;
-  readonly location: { readonly lat: number; readonly lon: number } | null;
-  readonly count: number;
-  readonly threshold: number;
-  /** People per square metre, where the zone's ground area is configured. */
-  readonly density: number | null;
-  /** The sustain window the rule used, ms. */
-  readonly windowMs: number;
-  readonly severity: Severity;
-  /** When the incident began (first sample of the sustained run). */
-  readonly startedAt: number;
-  /** When this phase was decided (the sample that crossed the threshold, grew, or dispersed). */
-  readonly at: number;
-  /** When the alert entered the outbox. */
-  readonly emittedAt: number;
-  /** When it was (last) sent to NATS; null while it waits in the outbox. A republish sets a later time. */
-  readonly publishedAt: number | null;
-  /** Counts over the window that justified the decision. */
-  readonly evidence: readonly number[];
-  /** Where the snapshot frame can be fetched (e.g. `<camera>/<frameSeq>`), or null. */
-  readonly snapshotRef: string | null;
-  /** The producing node (several cores can publish into one stream). */
-  readonly node: string;
-}
+export type { CrowdAlertV1 };
+export const ALERT_SCHEMA_VERSION: CrowdAlertV1['schemaVersion'] = 1;
 
 /** Field order of the wire format; the JSON Schema lists the same fields as required. */
 export const ALERT_V1_FIELDS = [

@@ -18,6 +18,8 @@ const STATUS: Record<string, number> = {
   API_RATE_LIMITED: 429,
   API_FACE_UNAVAILABLE: 503,
   ALERT_NATS_UNREACHABLE: 503,
+  CLUSTER_UNKNOWN_NODE: 404,
+  CLUSTER_NATS_UNREACHABLE: 503,
 };
 
 export function httpStatusFor(err: unknown): number {

@@ -11,5 +11,5 @@ export { TokenBuckets, type RateLimitSettings } from './rate-limit.js';
 export { LIVE_EVENT_TYPES, LIVE_MAX_BUFFERED } from './routes-cameras.js';
 export { MAX_UPLOAD_PIXELS } from './routes-records.js';
 export type {
-  AlertHistory, AlertStatusSource, ApiOptions, ApiRole, CameraRegistry, FaceEmbedder, FaceFromImage, LiveEventSource, PipelineStatsSource, Principal,
+  AlertHistory, AlertStatusSource, ApiOptions, ApiRole, CameraRegistry, ClusterSource, FaceEmbedder, FaceFromImage, LiveEventSource, PipelineStatsSource, Principal,
 } from './types.js';

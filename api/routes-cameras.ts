@@ -6,10 +6,10 @@
 import type { FastifyInstance } from 'fastify';
 import { ApiError } from '../common/errors.js';
 import { parseCamera } from '../config/index.js';
-import type { CrowdAlertV1 } from '../alerts/index.js';
-import type { PipelineEvent } from '../runtime/index.js';
+import type { CrowdAlertV1, PipelineEvent } from '../common/messages.js';
 import { ROLES, inScope } from './auth.js';
 import type { ApiContext } from './context.js';
+import { clusterSummary } from './routes-cluster.js';
 import { cameraView, errors, idParams } from './schemas.js';
 import type { Principal } from './types.js';
 import type { LiveViewer } from '../ingest/index.js';
@@ -33,6 +33,12 @@ const object = { type: 'object', additionalProperties: true } as const;
 
 export function cameraRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const { o } = ctx;
+  /** A failure as health reports it: a typed error's code and message; anything else is logged and stays 'internal error'. */
+  const errorOf = (err: unknown): { code: string; message: string } => {
+    if (err instanceof CvcoreError) return { code: err.code, message: err.message };
+    o.log.error('api: cluster status failed', { err: err as Error });
+    return { code: 'INTERNAL', message: 'internal error' };
+  };
   const visible = (p: Principal, cameraId: string): boolean => inScope(p, ctx.departmentOf(cameraId));
 
   app.get('/api/v1/cameras', {
@@ -125,7 +131,7 @@ export function cameraRoutes(app: FastifyInstance, ctx: ApiContext): void {
 
   app.get('/api/v1/health', {
     config: { access: { roles: ROLES.operate } },
-    schema: { summary: 'pipeline, index, alert sink and per-camera health (cameras of the caller\'s departments)', tags: ['cameras'], response: { 200: object, ...errors() } },
+    schema: { summary: 'pipeline, index, alert sink and per-camera health (cameras of the caller\'s departments); in cluster mode a cluster summary (nodes alive, cameras assigned and unassigned, shards without a replica)', tags: ['cameras'], response: { 200: object, ...errors() } },
   }, async (req) => {
     const p = ctx.principal(req);
     return {
@@ -133,6 +139,8 @@ export function cameraRoutes(app: FastifyInstance, ctx: ApiContext): void {
       pipeline: o.stats?.stats() ?? null,
       index: o.index.stats(),
       alerts: o.alerts?.status() ?? null,
+      // Cluster mode only. A cluster that cannot be read is reported here, not turned into a failed health call.
+      ...(o.cluster ? { cluster: await o.cluster.status().then(clusterSummary, (err: unknown) => ({ error: errorOf(err) })) } : {}),
     };
   });
 

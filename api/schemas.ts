@@ -1,4 +1,6 @@
 /** JSON schemas shared by the routes (validation, response serialisation and the OpenAPI document). */
+import { CLUSTER_ROLES } from '../config/index.js';
+
 export const errorBody = {
   type: 'object', description: 'error: a stable code and a message',
   properties: { code: { type: 'string' }, message: { type: 'string' } }, required: ['code', 'message'],
@@ -76,3 +78,50 @@ export function parseTime(v: string | undefined): unknown {
 export function parseList(v: string | undefined): string[] | undefined {
   return v ? v.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
 }
+
+const int = { type: 'integer' } as const;
+const str = { type: 'string' } as const;
+const strings = { type: 'array', items: str } as const;
+const ints = { type: 'array', items: int } as const;
+
+/** GET /api/v1/cluster: cluster/types.ts ClusterStatus, field for field (unknown fields are an error, not dropped silently by a client). */
+export const clusterStatus = {
+  type: 'object', additionalProperties: false,
+  description: 'membership, camera leases, unassigned cameras and index consumers of the cluster, read at `at`',
+  required: ['at', 'shards', 'replicas', 'nodes', 'leases', 'unassigned', 'consumers', 'shardsWithoutReplica'],
+  properties: {
+    at: int, shards: int, replicas: int,
+    nodes: {
+      type: 'array', items: {
+        type: 'object', additionalProperties: false,
+        required: ['id', 'roles', 'instance', 'startedAt', 'renewedAt', 'capacity', 'shards', 'apiUrl', 'draining', 'alive', 'cameras'],
+        properties: {
+          id: str, roles: { type: 'array', items: { type: 'string', enum: CLUSTER_ROLES } }, instance: str, startedAt: int, renewedAt: int,
+          capacity: { type: 'integer', description: 'cameras it takes at most (analytics)' }, shards: { ...ints, description: 'index shards it holds' },
+          apiUrl: { type: ['string', 'null'] }, draining: { type: 'boolean' },
+          alive: { type: 'boolean', description: 'renewed within the lease TTL' }, cameras: { ...strings, description: 'cameras it holds a live lease on' },
+        },
+      },
+    },
+    leases: {
+      type: 'array', items: {
+        type: 'object', additionalProperties: false,
+        required: ['cameraId', 'node', 'instance', 'epoch', 'acquiredAt', 'renewedAt', 'stale'],
+        properties: { cameraId: str, node: str, instance: str, epoch: int, acquiredAt: int, renewedAt: int, stale: { type: 'boolean' } },
+      },
+    },
+    unassigned: { ...strings, description: 'enabled cameras without a live lease' },
+    consumers: {
+      type: 'array', items: {
+        type: 'object', additionalProperties: false,
+        required: ['node', 'stream', 'shard', 'consumer', 'pending', 'ackPending'],
+        properties: {
+          node: str, stream: str, shard: int, consumer: str,
+          pending: { type: 'integer', description: 'records not yet delivered to the consumer' },
+          ackPending: { type: 'integer', description: 'delivered, not yet acknowledged' },
+        },
+      },
+    },
+    shardsWithoutReplica: { ...ints, description: 'shards with no live index replica' },
+  },
+} as const;

@@ -4,13 +4,13 @@
  * without starting decoders or models.
  */
 import type { ApiConfig, ApiRole, CameraConfig } from '../config/index.js';
-import type { Box, ZoneCount } from '../common/messages.js';
+import type { Box, CrowdAlertV1, PipelineEvent, ZoneCount } from '../common/messages.js';
 import type { Logger } from '../common/log.js';
 import type { CameraView, LiveViewHub } from '../ingest/index.js';
-import type { AlertSinkStatus, CrowdAlertV1 } from '../alerts/index.js';
+import type { AlertSinkStatus } from '../alerts/index.js';
 import type { BatcherStats } from '../inference/index.js';
-import type { PipelineEvent } from '../runtime/index.js';
 import type { SearchIndex } from '../search-index/index.js';
+import type { ClusterStatus } from '../cluster/types.js';
 
 /**
  * The camera pool as the API uses it: ingest's CameraPool on one node, the cluster's pool (KV) on an api node
@@ -69,6 +69,16 @@ export interface FaceEmbedder {
   embedFaceFromImage(bytes: Uint8Array): Promise<FaceFromImage | null>;
 }
 
+/**
+ * The cluster as the API sees it (cluster mode only; a single node passes none). `status` reads the membership,
+ * leases and index consumers; `drain` marks a node draining (it hands its cameras back and takes no new ones)
+ * and throws ClusterError CLUSTER_UNKNOWN_NODE for an id that is not a member.
+ */
+export interface ClusterSource {
+  status(): Promise<ClusterStatus>;
+  drain(nodeId: string): Promise<void>;
+}
+
 export interface ApiOptions {
   readonly host: string;
   readonly port: number;
@@ -84,6 +94,8 @@ export interface ApiOptions {
   /** Tokens, rate limit and upload limit (config `api`). */
   readonly access: Pick<ApiConfig, 'tokens' | 'rateLimit' | 'maxUploadBytes'>;
   readonly log: Logger;
+  /** The cluster this node belongs to; absent or null on a single node (the cluster routes answer 404). */
+  readonly cluster?: ClusterSource | null;
 }
 
 /** Who is calling: resolved from the bearer token on every guarded request. */

@@ -148,3 +148,104 @@ export interface TrackRecord {
   readonly thumbnail: Uint8Array | null;
   readonly embedding: Float32Array | null;
 }
+
+/** Camera health states (the ingest stage's; ingest/index.ts re-exports these). */
+export const CAMERA_STATES = {
+  connecting: 'connecting',
+  live: 'live',
+  stalled: 'stalled',
+  backoff: 'backoff',
+  failed: 'failed',
+  stopped: 'stopped',
+} as const;
+export type CameraState = (typeof CAMERA_STATES)[keyof typeof CAMERA_STATES];
+
+export interface CameraHealth {
+  readonly cameraId: string;
+  readonly state: CameraState;
+  readonly since: number;
+  /** Stable code of the last problem (INGEST_*), null while healthy. */
+  readonly code: string | null;
+  /** ffmpeg's own words for the last problem, credentials masked. */
+  readonly reason: string | null;
+  readonly framesDecoded: number;
+  readonly framesDropped: number;
+  /** Frames the motion gate kept from the detector (they still age the tracks). */
+  readonly framesSkipped: number;
+  /** Truncated frames discarded when a decoder's output ended mid-frame (INGEST_CORRUPT_FRAME). */
+  readonly partialFrames: number;
+  readonly queueDepth: number;
+  readonly restarts: number;
+  readonly lastFrameAt: number | null;
+  /** Frames per second over the last few seconds. */
+  readonly fps: number;
+}
+
+/** The status events the ingest stage emits (ingest/index.ts re-exports this). */
+export type IngestEvent =
+  | { readonly type: 'health'; readonly cameraId: string; readonly state: CameraState; readonly previous: CameraState; readonly code: string | null; readonly reason: string | null; readonly at: number }
+  | { readonly type: 'dropped'; readonly cameraId: string; readonly total: number; readonly at: number }
+  | { readonly type: 'partial_frame'; readonly cameraId: string; readonly code: 'INGEST_CORRUPT_FRAME'; readonly bytes: number; readonly total: number; readonly at: number };
+
+/**
+ * Crowd alert, schema v1: what subscribers receive on citybrain.alerts.crowd.<district>.<camera>.<zone>
+ * (alerts/index.ts re-exports this; alerts/schema.ts validates it). alerts/schema/crowd-alert.v1.json is the
+ * same contract as a JSON Schema for subscribers in other languages; a test keeps the two in step. Times are
+ * milliseconds since the Unix epoch (UTC).
+ */
+export interface CrowdAlertV1 {
+  readonly schemaVersion: 1;
+  readonly kind: 'crowd';
+  /** Incident id: the raise, its updates and its clear share it. */
+  readonly id: string;
+  /** The JetStream de-duplication id (Nats-Msg-Id): one per (incident, phase, decision time). */
+  readonly messageId: string;
+  /** Per-message sequence of the producing node's outbox: strictly increasing per node (and so per zone). */
+  readonly seq: number;
+  readonly phase: AlertPhase;
+  readonly district: string;
+  readonly camera: string;
+  readonly zone: string;
+  readonly location: { readonly lat: number; readonly lon: number } | null;
+  readonly count: number;
+  readonly threshold: number;
+  /** People per square metre, where the zone's ground area is configured. */
+  readonly density: number | null;
+  /** The sustain window the rule used, ms. */
+  readonly windowMs: number;
+  readonly severity: Severity;
+  /** When the incident began (first sample of the sustained run). */
+  readonly startedAt: number;
+  /** When this phase was decided (the sample that crossed the threshold, grew, or dispersed). */
+  readonly at: number;
+  /** When the alert entered the outbox. */
+  readonly emittedAt: number;
+  /** When it was (last) sent to NATS; null while it waits in the outbox. A republish sets a later time. */
+  readonly publishedAt: number | null;
+  /** Counts over the window that justified the decision. */
+  readonly evidence: readonly number[];
+  /** Where the snapshot frame can be fetched (e.g. `<camera>/<frameSeq>`), or null. */
+  readonly snapshotRef: string | null;
+  /** The producing node (several cores can publish into one stream). */
+  readonly node: string;
+}
+
+/**
+ * What the running pipeline emits (runtime's Pipeline.on; runtime/index.ts re-exports this). Here rather than in
+ * runtime/ so the API, which runtime starts, can name it without importing runtime.
+ */
+export type PipelineEvent =
+  | { readonly type: 'alert'; readonly alert: CrowdAlertV1 }
+  | { readonly type: 'zone_count'; readonly count: ZoneCount }
+  | { readonly type: 'record'; readonly record: TrackRecord }
+  /** A camera went over (or back under) what the node can handle for it. */
+  | { readonly type: 'load'; readonly cameraId: string; readonly overloaded: boolean; readonly handledFps: number; readonly targetFps: number; readonly at: number }
+  /**
+   * A frame's detections came back from inference. Carries the timings the benchmarks need (capture to
+   * result, batch size) so they measure the pipeline from outside instead of reaching into the batcher.
+   */
+  | {
+    readonly type: 'analysed'; readonly cameraId: string; readonly seq: number; readonly capturedAt: number;
+    readonly doneAt: number; readonly batchSize: number; readonly inferenceMs: number; readonly detections: number;
+  }
+  | IngestEvent;

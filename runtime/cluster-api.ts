@@ -8,7 +8,7 @@ import { IngestError } from '../common/errors.js';
 import { maskUrl, type Logger } from '../common/log.js';
 import type { CameraConfig, CvcoreConfig } from '../config/index.js';
 import type { ZoneCount } from '../common/messages.js';
-import type { PipelineEvent } from './pipeline.js';
+import type { PipelineEvent } from '../common/messages.js';
 import { LiveViewHub, type CameraHealth, type CameraView } from '../ingest/index.js';
 import { validateAlert, type CrowdAlertV1 } from '../alerts/index.js';
 import type { AlertHistory, CameraRegistry, LiveEventSource } from '../api/index.js';

@@ -6,8 +6,8 @@
 import sharp from 'sharp';
 import type { CameraConfig, CvcoreConfig } from '../config/index.js';
 import type { Logger } from '../common/log.js';
-import type { Box, CrowdAlertEvent, DetectionResult, Frame, TrackEnd, TrackRecord, ZoneCount } from '../common/messages.js';
-import { CameraPool, motionCrop, shouldAnalyse, type CameraRunner, type GatedFrame, type IngestEvent } from '../ingest/index.js';
+import type { Box, CrowdAlertEvent, DetectionResult, Frame, PipelineEvent, TrackEnd, TrackRecord, ZoneCount } from '../common/messages.js';
+import { CameraPool, motionCrop, shouldAnalyse, type CameraRunner, type GatedFrame } from '../ingest/index.js';
 import { Batcher, InferenceEngine, type BatcherStats, type StructureQueueStats } from '../inference/index.js';
 import { CrowdRule, ZoneAnalyzer, createTracker, type OpenIncident, type Tracker, type TrackerOptions } from '../tracking/index.js';
 import { encodeThumbnail, type SearchIndex } from '../search-index/index.js';
@@ -52,21 +52,8 @@ interface CameraState {
   overloaded: boolean;
 }
 
-export type PipelineEvent =
-  | { readonly type: 'alert'; readonly alert: CrowdAlertV1 }
-  | { readonly type: 'zone_count'; readonly count: ZoneCount }
-  | { readonly type: 'record'; readonly record: TrackRecord }
-  /** A camera went over (or back under) what the node can handle for it. */
-  | { readonly type: 'load'; readonly cameraId: string; readonly overloaded: boolean; readonly handledFps: number; readonly targetFps: number; readonly at: number }
-  /**
-   * A frame's detections came back from inference. Carries the timings the benchmarks need (capture to
-   * result, batch size) so they measure the pipeline from outside instead of reaching into the batcher.
-   */
-  | {
-    readonly type: 'analysed'; readonly cameraId: string; readonly seq: number; readonly capturedAt: number;
-    readonly doneAt: number; readonly batchSize: number; readonly inferenceMs: number; readonly detections: number;
-  }
-  | IngestEvent;
+/** What the pipeline emits: defined in common/messages.ts (the API names it without importing runtime). */
+export type { PipelineEvent };
 
 export interface PipelineStats {
   readonly records: number;

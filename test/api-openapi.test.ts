@@ -10,6 +10,7 @@ const ROUTES = [
   'get /api/v1/search', 'post /api/v1/faces/search', 'get /api/v1/tracks/{id}', 'get /api/v1/tracks/{id}/thumbnail', 'get /api/v1/audit',
   'get /api/v1/cameras', 'post /api/v1/cameras', 'get /api/v1/cameras/{id}', 'patch /api/v1/cameras/{id}', 'delete /api/v1/cameras/{id}',
   'get /api/v1/cameras/{id}/health', 'get /api/v1/cameras/{id}/live', 'get /api/v1/health', 'get /api/v1/alerts', 'get /api/v1/zones', 'get /api/v1/snapshots/{id}', 'get /api/v1/live',
+  'get /api/v1/cluster', 'post /api/v1/cluster/nodes/{id}/drain',
 ];
 
 test('api - the OpenAPI document lists every route with its parameters, bodies, responses and security', async (t) => {
