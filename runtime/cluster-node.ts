@@ -87,10 +87,12 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
   const { config, log: baseLog } = o;
   const cl = config.cluster;
   if (!cl) throw new ConfigError('CONFIG_MISSING_FIELD', 'cluster: a cluster node needs the cluster section', { detail: { path: 'cluster' } });
-  const servers = process.env['NATS_URL'] ?? config.nats.url;
+  // An empty variable counts as unset (a launcher may clear it for its children).
+  const env = (k: string): string | undefined => process.env[k] || undefined;
+  const servers = env('NATS_URL') ?? config.nats.url;
   if (!servers) throw new ConfigError('CONFIG_MISSING_FIELD', 'nats.url: a cluster node needs the NATS cluster\'s URLs (or NATS_URL)', { detail: { path: 'nats.url' } });
-  const user = process.env['NATS_USER'] ?? config.nats.user;
-  const pass = process.env['NATS_PASS'] ?? config.nats.pass;
+  const user = env('NATS_USER') ?? config.nats.user;
+  const pass = env('NATS_PASS') ?? config.nats.pass;
   const id = config.node;
   const log = baseLog.child({ node: id });
   const roles = new Set(cl.roles);
