@@ -3,8 +3,11 @@
  * that answer "someone else wrote first" as a value rather than an exception, and NATS failures mapped to the
  * cluster's typed errors (a missing permission names its subject).
  */
-import type { JetStreamClient, KV, KvEntry, NatsError } from 'nats';
+import type { JetStreamClient, KV, KvEntry } from 'nats';
 import { ClusterError, CvcoreError } from '../common/errors.js';
+import { isNatsError, permissionSubject } from './js-util.js';
+
+export { permissionSubject };
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -25,21 +28,9 @@ export function decodeEntry<T>(e: KvEntry | null): Versioned<T> | null {
   return { value: JSON.parse(dec.decode(e.value)) as T, revision: e.revision, written: e.created.getTime() };
 }
 
-function natsError(err: unknown): NatsError | null {
-  return err instanceof Error && typeof (err as { code?: unknown }).code === 'string' ? err as NatsError : null;
-}
-
 /** JetStream's "wrong last sequence": a revision-checked write lost the race. */
 export function isRevisionConflict(err: unknown): boolean {
-  const e = natsError(err);
-  return e?.api_error?.err_code === 10071 || /wrong last sequence/i.test((err as Error)?.message ?? '');
-}
-
-/** The subject a permissions violation names, or null when the error is something else. */
-export function permissionSubject(err: unknown): string | null {
-  const e = natsError(err);
-  if (!e) return null;
-  return e.permissionContext?.subject ?? (e.code === 'PERMISSIONS_VIOLATION' ? '(unknown subject)' : null);
+  return (isNatsError(err) && err.api_error?.err_code === 10071) || /wrong last sequence/i.test((err as Error)?.message ?? '');
 }
 
 /** Turns a NATS failure into the cluster's typed error; typed errors pass through. */
@@ -64,17 +55,14 @@ export interface BucketOptions {
   readonly maxValueSize?: number;
 }
 
-export async function openBucket(js: JetStreamClient, name: string, o: BucketOptions, user?: string): Promise<KV> {
-  try {
-    return await js.views.kv(name, {
+/** Opens (creating when missing) a bucket; NATS errors come through as they are (callers retry or type them). */
+export async function openBucket(js: JetStreamClient, name: string, o: BucketOptions): Promise<KV> {
+  return js.views.kv(name, {
       replicas: o.replicas, history: o.history ?? 1,
       ...(o.ttlMs !== undefined ? { ttl: o.ttlMs } : {}),
       ...(o.maxBytes !== undefined ? { max_bytes: o.maxBytes } : {}),
       ...(o.maxValueSize !== undefined ? { maxValueSize: o.maxValueSize } : {}),
-    });
-  } catch (err) {
-    throw clusterErrorOf(err, `opening key-value bucket ${name}`, user);
-  }
+  });
 }
 
 export async function getJson<T>(kv: KV, key: string): Promise<Versioned<T> | null> {

@@ -24,7 +24,7 @@ import { closeFaceEmbedder, embedFaceFromImage, setFaceEmbedderBackend } from '.
 import {
   AuditMaterialiser, ClusterCameraPool, ClusterIndex, IncidentStore, KV_BUCKETS, LeaseKeeper, LeaseView, Membership, RecordPublisher,
   SearchService, ShardConsumer, clusterErrorOf, clusterStatus, connectCluster, ensureAuditStream, ensureRecordStreams, ensureShardCount,
-  heldShards, nodeInstance, nodeSubject, openBucket, requestDrain, type ClusterStatus, type LeaseLossReason,
+  heldShards, nodeInstance, withRetry, nodeSubject, openBucket, requestDrain, type ClusterStatus, type LeaseLossReason,
 } from '../cluster/index.js';
 import { Pipeline } from './pipeline.js';
 import { ClusterCameraRegistry, ClusterFeed } from './cluster-api.js';
@@ -105,8 +105,9 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
     for (const fn of cleanup.reverse()) await fn().catch((err: unknown) => log.warn('shutdown step failed', { err: err as Error }));
     cleanup.length = 0;
   };
+  // Start-up steps wait out what passes by itself (a stream's leader being elected, a server restarting).
   const step = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
-    try { return await fn(); } catch (err) { throw clusterErrorOf(err, what, user); }
+    try { return await withRetry(what, fn, { retryForMs: 60_000, maxDelayMs: 2_000 }); } catch (err) { throw clusterErrorOf(err, what, user); }
   };
   try {
     const nc: NatsConnection = await connectCluster({ servers, user, pass, name: `cvcore-${id}` });
@@ -114,7 +115,8 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
     const js = nc.jetstream({ timeout: 5_000 });
     const jsm: JetStreamManager = await step('reaching JetStream', () => nc.jetstreamManager({ timeout: 5_000 }));
     const R = cl.replicas;
-    const bucket = (name: string, extra: { ttlMs?: number; maxBytes?: number } = {}): Promise<KV> => openBucket(js, name, { replicas: R, ...extra }, user);
+    const bucket = (name: string, extra: { ttlMs?: number; maxBytes?: number } = {}): Promise<KV> =>
+      step(`opening key-value bucket ${name}`, () => openBucket(js, name, { replicas: R, ...extra }));
     const meta = await bucket(KV_BUCKETS.meta);
     await step('checking the shard count', () => ensureShardCount(meta, cl.shards));
     const nodesKv = await bucket(KV_BUCKETS.nodes);
