@@ -315,6 +315,29 @@ test.serial('records - a restarted node catches up from its durable consumers; a
   t.is(c.index.stats().records, want);
 });
 
+test.serial('records - a NATS server killed: publishes still resolve on acks and every record reaches its shards', async (t) => {
+  const { cluster, records, publisher, reference, nodes } = world();
+  const victim = cluster.servers[0]!;
+  await victim.kill();
+  t.teardown(() => victim.start());
+  const cams = Array.from({ length: 40 }, (_, i) => `crash-${i}`);
+  const batch = cams.map((c, i) => makeRecord({ id: `${c}:${i}:${T0 + 500 + i}`, cameraId: c, start: T0 + 500 + i }));
+  const t0 = Date.now();
+  await Promise.all(batch.map((r) => publisher.publish(r)));
+  t.log(`40 publishes acked ${Date.now() - t0} ms after a server was killed`);
+  for (const r of batch) await reference.put(r);
+  await reference.flush();
+  records.push(...batch);
+  t.log(`retries while a server was down: ${publisher.stats().retries}`);
+  for (const n of nodes) {
+    await waitFor(`${n.name} to index the records published during the outage`, async () =>
+      (await Promise.all(batch.filter((r) => held(n, r)).map((r) => n.index.get(r.id, 'all')))).every((x) => x !== null));
+  }
+  t.log(`indexed on every replica ${Date.now() - t0} ms after the kill`);
+  await victim.start();
+  t.is(publisher.stats().failed, 0);
+});
+
 test.serial('audit - an entry appended through the cluster index is readable from the materialised trail', async (t) => {
   const { api } = world();
   const at = Date.now();
