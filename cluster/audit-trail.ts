@@ -117,6 +117,7 @@ export class AuditMaterialiser {
       const consumer = await withRetry(`attach to consumer ${name}`, () => nc.jetstream().consumers.get(STREAMS.audit, name), { retryForMs: 30_000 });
       m.#messages = await consumer.consume({
         max_messages: 256,
+        expires: 10_000,
         callback: (msg) => {
           m.#queue.push(msg);
           const w = m.#wake;

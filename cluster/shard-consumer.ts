@@ -33,6 +33,11 @@ export const SHARD_CONSUMER_DEFAULTS = {
   maxAckPending: 1024,
   /** Records one pull asks for. */
   pullMessages: 256,
+  /**
+   * How long one pull stays open. The server's idle heartbeats come at half this; two missed (a server killed
+   * under the connection) make the client pull again, so this bounds how long a lane stalls after a failover.
+   */
+  pullExpiresMs: 10_000,
   /** Records one lane puts before one flush and ack. */
   batch: 512,
   /** Pause after a failed flush before the lane goes on (the naked records come back after it). */
@@ -52,6 +57,7 @@ export interface ShardConsumerOptions {
   readonly ackWaitMs?: number;
   readonly maxAckPending?: number;
   readonly pullMessages?: number;
+  readonly pullExpiresMs?: number;
   readonly batch?: number;
   readonly log?: Logger;
 }
@@ -177,6 +183,7 @@ export class ShardConsumer {
     const consumer = await withRetry(`attach to consumer ${lane.name}`, () => this.#nc.jetstream().consumers.get(lane.stream, lane.name), { retryForMs: 30_000 });
     lane.messages = await consumer.consume({
       max_messages: o.pullMessages ?? SHARD_CONSUMER_DEFAULTS.pullMessages,
+      expires: o.pullExpiresMs ?? SHARD_CONSUMER_DEFAULTS.pullExpiresMs,
       callback: (m) => {
         lane.queue.push(m);
         const w = lane.wake;
