@@ -3,7 +3,7 @@
  * images and WebSockets (?token=, since a browser cannot set headers there), and one error class with the
  * API's stable `code` so views can say precisely what went wrong.
  */
-import type { AuditPage, Box, Camera, CrowdAlert, FaceSearchResult, Role, SearchPage, TrackSummary, ZoneCount } from './types';
+import type { AuditPage, Box, Camera, ClusterStatus, CrowdAlert, FaceSearchResult, Role, SearchPage, TrackSummary, ZoneCount } from './types';
 
 /** The API's query parameters for a set of filters (also the console's #/search URL). */
 export function filterParams(f: SearchFilters): URLSearchParams {
@@ -106,6 +106,8 @@ export class Client {
 
   alerts(limit = 100): Promise<{ alerts: CrowdAlert[] }> { return this.#send(`/api/v1/alerts?limit=${limit}`); }
   zones(): Promise<{ zones: ZoneCount[] }> { return this.#send('/api/v1/zones'); }
+  /** Cluster mode only: 404 on a single node, 403 for investigators. */
+  cluster(): Promise<ClusterStatus> { return this.#send('/api/v1/cluster'); }
 
   async faceSearch(image: Blob, filters: { from?: number; to?: number; cameras?: string[]; k?: number }): Promise<FaceSearchResult> {
     const form = new FormData();

@@ -85,3 +85,16 @@ export type LiveEvent =
   | { type: 'alert'; alert: CrowdAlert }
   | { type: 'zone_count'; count: ZoneCount }
   | { type: 'health'; cameraId: string; state: string; [k: string]: unknown };
+
+/** GET /api/v1/cluster (cluster mode only; cluster/types.ts ClusterStatus), kept to the fields the dashboard shows. */
+export interface ClusterNode { id: string; roles: string[]; alive: boolean; draining: boolean; capacity: number; cameras: string[]; shards: number[] }
+export interface ClusterConsumer { node: string; stream: string; shard: number; consumer: string; pending: number; ackPending: number }
+export interface ClusterStatus {
+  at: number;
+  shards: number;
+  replicas: number;
+  nodes: ClusterNode[];
+  unassigned: string[];
+  consumers: ClusterConsumer[];
+  shardsWithoutReplica: number[];
+}

@@ -1,12 +1,14 @@
 /**
  * Live dashboard: every camera's health, per-zone counts as sparklines, and crowd alerts as they are raised,
  * updated and cleared. Events arrive over WebSocket /api/v1/live; until it connects (or if it drops) the view
- * polls /api/v1/zones, /api/v1/alerts and /api/v1/cameras so it never goes stale silently.
+ * polls /api/v1/zones, /api/v1/alerts and /api/v1/cameras so it never goes stale silently. In cluster mode,
+ * operators and admins also see the cluster (DashboardCluster.tsx).
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { useSession } from '../context';
 import { label, type Key } from '../i18n';
 import { Sparkline, type Point } from '../components/Sparkline';
+import { ClusterPanel } from './DashboardCluster';
 import type { Camera, CrowdAlert, LiveEvent, ZoneCount } from '../types';
 
 const HISTORY = 120;
@@ -101,6 +103,7 @@ export function DashboardView() {
           </ul>
         </div>
       </div>
+      <ClusterPanel />
       <div class="card">
         <h2>{t('alerts')}</h2>
         {alerts.length === 0 && <p class="hint">{t('noAlerts')}</p>}
