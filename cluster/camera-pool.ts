@@ -85,12 +85,16 @@ export class ClusterCameraPool {
     if (this.#cameras.delete(id)) this.#emit(id, null);
   }
 
-  /** Writes the config's cameras once per cluster (the first node to create `seeded` in META does it). */
+  /**
+   * Writes the config's cameras once per cluster: the cameras first, then META `seeded`, so a retry after a
+   * failure part-way seeds the rest; once `seeded` exists no node seeds again.
+   */
   static async seed(meta: KV, cameras: KV, seedCameras: readonly CameraConfig[], log: Logger): Promise<number> {
-    if ((await createJson(meta, 'seeded', { at: Date.now(), cameras: seedCameras.length })) === null) return 0;
+    if (await getJson(meta, 'seeded')) return 0;
     let n = 0;
     for (const c of seedCameras) if ((await createJson(cameras, c.id, c)) !== null) n++;
-    log.info('seeded the cluster camera pool from the config', { cameras: n });
+    await createJson(meta, 'seeded', { at: Date.now(), cameras: seedCameras.length });
+    if (n > 0) log.info('seeded the cluster camera pool from the config', { cameras: n });
     return n;
   }
 }

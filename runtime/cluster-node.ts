@@ -22,7 +22,7 @@ import { openAlertSink, type AlertSink } from '../alerts/index.js';
 import { startApi, type ApiServer, type ClusterSource } from '../api/index.js';
 import { closeFaceEmbedder, embedFaceFromImage, setFaceEmbedderBackend } from '../inference/index.js';
 import {
-  AuditMaterialiser, ClusterCameraPool, ClusterIndex, IncidentStore, KV_BUCKETS, LeaseKeeper, LeaseView, Membership, RecordPublisher,
+  AuditMaterialiser, ClusterCameraPool, createJson, ClusterIndex, IncidentStore, KV_BUCKETS, LeaseKeeper, LeaseView, Membership, RecordPublisher,
   SearchService, ShardConsumer, clusterErrorOf, clusterStatus, connectCluster, ensureAuditStream, ensureRecordStreams, ensureShardCount,
   heldShards, nodeInstance, withRetry, nodeSubject, openBucket, requestDrain, type ClusterStatus, type LeaseLossReason,
 } from '../cluster/index.js';
@@ -67,6 +67,23 @@ class StreamRecordSink {
     return p;
   }
   async flush(): Promise<void> { await Promise.allSettled([...this.#inFlight]); }
+}
+
+/**
+ * The alert sink sets its stream up at start; on a cluster whose servers are still electing the stream's
+ * leader that answers 503 for a while. Other failures (credentials, permissions) are final at once.
+ */
+async function openSinkWithRetry(open: () => Promise<AlertSink>, log: Logger): Promise<AlertSink> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      return await open();
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'ALERT_NATS_JETSTREAM' || Date.now() > deadline) throw err;
+      log.warn('the alert stream is not ready yet; retrying', { err: err as Error });
+      await new Promise((r) => setTimeout(r, 1_000));
+    }
+  }
 }
 
 /** The config's tokens as stored cluster-wide: the SHA-256 only, never the secret. */
@@ -169,10 +186,10 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
       const snapshotsKv = await bucket(KV_BUCKETS.snapshots, { ttlMs: SNAPSHOT_TTL_MS, maxBytes: SNAPSHOT_BUCKET_BYTES });
       const incidents = new IncidentStore(incidentsKv, id);
       let keeper: LeaseKeeper | null = null;
-      sink = await openAlertSink({
+      sink = await openSinkWithRetry(() => openAlertSink({
         servers, user, pass, dataDir: join(dataDir, 'outbox'), node: id, replicas: R, log,
         fence: (cameraId, epoch) => keeper?.epochOf(cameraId) === epoch,
-      });
+      }), log);
       const s = sink;
       cleanup.push(async () => { await s.drain(3_000); await s.close(); });
       publisher = new RecordPublisher(nc, { shards: cl.shards, log });
@@ -242,9 +259,9 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
       const tokensKv = await bucket(KV_BUCKETS.tokens);
       if (config.api.tokens.length > 0) {
         // Seeded once per cluster like the cameras; afterwards the bucket is the truth.
-        for (const t of config.api.tokens) await tokensKv.create(t.id, new TextEncoder().encode(JSON.stringify(storedToken(t)))).catch(() => undefined);
+        for (const t of config.api.tokens) await step('seeding the API tokens', () => createJson(tokensKv, t.id, storedToken(t)));
       }
-      const tokens = await loadTokens(tokensKv);
+      const tokens = await step('reading the API tokens', () => loadTokens(tokensKv));
       await step('creating the audit stream', () => ensureAuditStream(jsm, { replicas: R }, log));
       const materialiser = await step('materialising the audit trail', () => AuditMaterialiser.start(nc, { node: id, index: localIndex!, log }));
       cleanup.push(() => materialiser.stop());
