@@ -59,7 +59,8 @@ export function recordRoutes(app: FastifyInstance, ctx: ApiContext): void {
     });
     const page = await o.index.query(query, scopeOf(ctx.principal(req)));
     await ctx.audit(req, 'search', query, page.records.map((r) => r.id));
-    return { records: page.records.map((r) => ctx.withLinks(r)), nextCursor: page.nextCursor };
+    // A cluster names the shards no replica answered for: the page is short by them, never silently.
+    return { records: page.records.map((r) => ctx.withLinks(r)), nextCursor: page.nextCursor, ...(page.missingShards?.length ? { missingShards: page.missingShards } : {}) };
   });
 
   app.post<{ Querystring: { k?: number; from?: string; to?: string; camera?: string } }>('/api/v1/faces/search', {
@@ -133,6 +134,7 @@ export function recordRoutes(app: FastifyInstance, ctx: ApiContext): void {
     return {
       face: { box: face.box, quality: face.quality, gender: face.gender, age: face.age },
       matches: matches.map((m) => ({ record: ctx.withLinks(m.record), similarity: m.similarity })),
+      ...(matches.missingShards?.length ? { missingShards: matches.missingShards } : {}),
     };
   });
 

@@ -31,7 +31,10 @@ export const recordSummary = {
 
 export const searchPage = {
   type: 'object', description: 'newest first; a page may be short (even empty) with a nextCursor when the index reached its scan budget',
-  properties: { records: { type: 'array', items: recordSummary }, nextCursor: { type: ['string', 'null'] } },
+  properties: {
+    records: { type: 'array', items: recordSummary }, nextCursor: { type: ['string', 'null'] },
+    missingShards: { type: 'array', items: { type: 'integer' }, description: 'cluster mode: shards no index replica answered for; their records are not in this page (the cursor asks them again)' },
+  },
 } as const;
 
 export const faceResult = {
@@ -39,6 +42,7 @@ export const faceResult = {
   properties: {
     face: { type: 'object', description: 'the face found in the upload', properties: { box, quality: { type: 'number' }, gender: { type: 'string' }, age: { type: 'number' } } },
     matches: { type: 'array', items: { type: 'object', properties: { record: recordSummary, similarity: { type: 'number' } } } },
+    missingShards: { type: 'array', items: { type: 'integer' }, description: 'cluster mode: shards no index replica answered for' },
   },
 } as const;
 

@@ -1,0 +1,206 @@
+/**
+ * Cluster mode against real components: a 3-server NATS cluster, three real cvcore node processes (node-1 api,
+ * node-2 and node-3 analytics + index, so every shard has two replicas), the simulated camera pool at 1 fps.
+ * One harness for the whole file, the tests run in order: department scope and the audit trail on cluster
+ * searches; SIGKILL of an analytics node (its cameras move, its open incident goes on, acknowledged records
+ * stay); SIGKILL of each index replica in turn (searches stay complete, the restarted one catches up and
+ * answers the same); SIGKILL of one nats-server (nothing lost, nothing duplicated). Bounds are generous;
+ * nothing here asserts a timing (bench cluster measures those).
+ */
+import test from 'ava';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AckPolicy, connect, DeliverPolicy, type NatsConnection } from 'nats';
+import { startLocalCluster, type LocalCluster } from '../runtime/index.js';
+import { CLUSTER_USERS, STREAMS, demoPassword, type ClusterStatus } from '../cluster/index.js';
+import { ALERT_STREAM, type CrowdAlertV1 } from '../alerts/index.js';
+import { waitFor } from './support/wait.js';
+
+const CAMERAS = 2;
+let dir = '';
+let cluster: LocalCluster | null = null;
+let nc: NatsConnection | null = null;
+const alerts: CrowdAlertV1[] = [];
+let api = '';
+
+async function get<T>(path: string, token = 'demo-admin'): Promise<{ status: number; body: T }> {
+  const res = await fetch(`${api}${path}`, { headers: { authorization: `Bearer ${token}` } });
+  return { status: res.status, body: await res.json() as T };
+}
+const status = async (): Promise<ClusterStatus | null> => {
+  try { const r = await get<ClusterStatus>('/api/v1/cluster'); return r.status === 200 ? r.body : null; } catch { return null; }
+};
+interface Page { records: { id: string; cameraId: string; department: string }[]; nextCursor: string | null; missingShards?: number[] }
+
+/** Every record a query returns, paged; and whether any page named a missing shard. */
+async function searchAll(query: string, token = 'demo-admin'): Promise<{ ids: string[]; departments: Set<string>; missing: boolean }> {
+  const ids: string[] = [];
+  const departments = new Set<string>();
+  let cursor: string | null = null;
+  let missing = false;
+  for (let i = 0; i < 200; i++) {
+    const r: { status: number; body: Page } = await get<Page>(`/api/v1/search?${query}&limit=500${cursor ? `&cursor=${cursor}` : ''}`, token);
+    if (r.status !== 200) throw new Error(`search answered ${r.status}: ${JSON.stringify(r.body)}`);
+    if ((r.body.missingShards ?? []).length > 0) missing = true;
+    for (const rec of r.body.records) { ids.push(rec.id); departments.add(rec.department); }
+    cursor = r.body.nextCursor;
+    if (!cursor) break;
+  }
+  return { ids, departments, missing };
+}
+
+/** Records JetStream holds (the streams de-duplicate by record id, so this is the number of distinct records). */
+async function streamRecords(): Promise<number> {
+  const jsm = await nc!.jetstreamManager();
+  let n = 0;
+  for (const s of [STREAMS.tracks, STREAMS.faces]) n += (await jsm.streams.info(s)).state.messages;
+  return n;
+}
+
+const live = (s: ClusterStatus, camera: string): string | null => s.leases.find((l) => l.cameraId === camera && !l.stale)?.node ?? null;
+
+test.before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'cvcore-cluster-'));
+  cluster = await startLocalCluster({
+    dir, servers: 3, cameras: CAMERAS, fps: 1, threshold: 2, shards: 4, replicas: 3, capacity: 2, leaseTtlMs: 6_000, renewMs: 1_000,
+    nodes: [
+      { id: 'node-1', roles: ['api'] },
+      { id: 'node-2', roles: ['analytics', 'index'] },
+      { id: 'node-3', roles: ['analytics', 'index'] },
+    ],
+    extra: { inference: { workers: 1 } },
+  });
+  api = cluster.node('node-1').apiUrl!;
+  nc = await connect({ servers: cluster.nats.url.split(','), user: CLUSTER_USERS.admin, pass: demoPassword(CLUSTER_USERS.admin) });
+  const js = nc.jetstream();
+  const jsm = await nc.jetstreamManager();
+  await waitFor('the alert stream', 120_000, async () => jsm.streams.info(ALERT_STREAM).then(() => true, () => false));
+  // Every alert the cluster stores, from the start, through a durable consumer (as a subscriber desk would).
+  await jsm.consumers.add(ALERT_STREAM, { durable_name: 'cluster-test', ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All });
+  const consumer = await js.consumers.get(ALERT_STREAM, 'cluster-test');
+  void (async () => {
+    for await (const m of await consumer.consume()) {
+      alerts.push(m.json<CrowdAlertV1>());
+      m.ack();
+    }
+  })().catch(() => undefined);
+  await waitFor('both cameras analysed', 180_000, async () => {
+    const s = await status();
+    return s && s.unassigned.length === 0 && s.leases.filter((l) => !l.stale).length === CAMERAS ? s : null;
+  });
+});
+
+test.after.always(async () => {
+  await nc?.close().catch(() => undefined);
+  await cluster?.stop();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+test.serial('department scope and the audit trail hold on cluster searches, as on one node', async (t) => {
+  await waitFor('records of both departments', 180_000, async () => {
+    const all = await searchAll('class=person');
+    return all.departments.has('public-security') && all.departments.has('traffic') ? all : null;
+  });
+  const ps = await searchAll('class=person', 'demo-investigator-ps');
+  const traffic = await searchAll('class=person', 'demo-investigator-traffic');
+  t.true(ps.ids.length > 0 && traffic.ids.length > 0);
+  t.deepEqual([...ps.departments], ['public-security']);
+  t.deepEqual([...traffic.departments], ['traffic']);
+  // A record of another department answers like one that does not exist.
+  const foreign = traffic.ids[0]!;
+  t.is((await get(`/api/v1/tracks/${encodeURIComponent(foreign)}`, 'demo-investigator-ps')).status, 404);
+  t.is((await get(`/api/v1/tracks/${encodeURIComponent(foreign)}`, 'demo-investigator-traffic')).status, 200);
+  // Each search is in the cluster-wide trail once, by the api node that served it.
+  const trail = await waitFor('the searches in the audit trail', 30_000, async () => {
+    const r = await get<{ entries: { tokenId: string; action: string; results: unknown }[] }>('/api/v1/audit?limit=1000');
+    const mine = r.body.entries.filter((e) => e.tokenId === 'demo-investigator-ps' || e.tokenId === 'demo-investigator-traffic');
+    return mine.some((e) => e.tokenId === 'demo-investigator-ps' && e.action.includes('track')) ? mine : null;
+  });
+  t.true(trail.some((e) => e.tokenId === 'demo-investigator-traffic' && e.action.includes('search')));
+  // Investigators may not read the trail.
+  t.is((await get('/api/v1/audit', 'demo-investigator-ps')).status, 403);
+});
+
+test.serial('SIGKILL of an analytics node: its cameras are analysed elsewhere, its open incident goes on, no acknowledged record is lost', async (t) => {
+  // A camera with an open incident, and the node that holds it.
+  const raised = await waitFor('a raised incident', 180_000, async () => alerts.find((a) => a.phase === 'raised') ?? null);
+  const s0 = (await status())!;
+  const victim = live(s0, raised.camera);
+  t.truthy(victim, `camera ${raised.camera} has a live lease`);
+  const before = await streamRecords();
+  await cluster!.node(victim!).kill();
+  const s1 = await waitFor(`camera ${raised.camera} held by another node`, 120_000, async () => {
+    const s = await status();
+    return s && CAMERAS === s.leases.filter((l) => !l.stale && l.node !== victim).length ? s : null;
+  });
+  const heir = live(s1, raised.camera)!;
+  t.not(heir, victim);
+  // The heir continues the same incident: an update (or its clear) with the same id, from the heir.
+  const continued = await waitFor('the incident continued by the new owner', 120_000, async () =>
+    alerts.find((a) => a.id === raised.id && a.node === heir && (a.phase === 'updated' || a.phase === 'cleared')) ?? null);
+  t.is(continued.camera, raised.camera);
+  // Never a second raise for the zone while the first is open.
+  const raises = alerts.filter((a) => a.camera === raised.camera && a.zone === raised.zone && a.phase === 'raised');
+  const cleared = alerts.some((a) => a.id === raised.id && a.phase === 'cleared');
+  t.is(raises.filter((a) => a.startedAt >= raised.startedAt).length, cleared ? raises.filter((a) => a.startedAt >= raised.startedAt).length : 1);
+  // Every record JetStream acknowledged before the kill is searchable (the index acks only what RocksDB holds).
+  const after = await waitFor('the index to hold every stored record', 120_000, async () => {
+    const [n, all] = [await streamRecords(), await searchAll('from=0')];
+    return all.ids.length >= n && n >= before ? all : null;
+  });
+  t.true(after.ids.length >= before);
+  t.is(new Set(after.ids).size, after.ids.length, 'no record twice');
+  await cluster!.node(victim!).start();
+  await waitFor(`${victim} back in the cluster`, 120_000, async () => (await status())?.nodes.find((n) => n.id === victim && n.alive) ?? null);
+});
+
+test.serial('SIGKILL of an index node: searches answer from the other replica; restarted, it catches up and answers the same', async (t) => {
+  const cutoff = Date.now() - 5_000;
+  const q = `to=${cutoff}`;
+  const reference = await searchAll(q);
+  t.false(reference.missing);
+  t.true(reference.ids.length > 0);
+  await cluster!.node('node-3').kill();
+  const without3 = await searchAll(q);
+  t.false(without3.missing, 'node-2 holds every shard too');
+  t.deepEqual(without3.ids, reference.ids);
+  await cluster!.node('node-3').start();
+  // Caught up: node-3's consumers have nothing pending, then node-2 goes and node-3 answers alone.
+  await waitFor('node-3 caught up', 120_000, async () => {
+    const s = await status();
+    const mine = s?.consumers.filter((c) => c.node === 'node-3') ?? [];
+    return mine.length === 8 && mine.every((c) => c.pending === 0 && c.ackPending === 0) && s!.nodes.some((n) => n.id === 'node-3' && n.alive) ? s : null;
+  });
+  await cluster!.node('node-2').kill();
+  const only3 = await waitFor('answers from node-3 alone', 60_000, async () => {
+    const r = await searchAll(q);
+    return r.missing ? null : r;
+  });
+  t.deepEqual(only3.ids, reference.ids);
+  await cluster!.node('node-2').start();
+  await waitFor('node-2 back', 120_000, async () => (await status())?.nodes.find((n) => n.id === 'node-2' && n.alive) ?? null);
+});
+
+test.serial('SIGKILL of one of three nats-servers: nothing lost, nothing duplicated', async (t) => {
+  const server = cluster!.nats.servers[1]!;
+  const before = alerts.length;
+  await server.kill();
+  // The cluster goes on: alerts keep coming (zone counts keep changing) and records keep being stored.
+  const recordsBefore = await waitFor('the stream readable with a server down', 60_000, async () => streamRecords().catch(() => null));
+  await waitFor('records stored with a server down', 180_000, async () => ((await streamRecords().catch(() => 0)) > recordsBefore ? true : null));
+  await server.start();
+  await waitFor('alerts flowing', 180_000, async () => (alerts.length > before ? true : null));
+  // Everything JetStream holds is searchable once, and no alert was stored twice.
+  const all = await waitFor('the index to hold every stored record', 180_000, async () => {
+    const [n, r] = [await streamRecords(), await searchAll('from=0')];
+    return r.ids.length >= n ? r : null;
+  });
+  t.is(new Set(all.ids).size, all.ids.length, 'no record twice');
+  const ids = alerts.map((a) => a.messageId);
+  t.is(new Set(ids).size, ids.length, 'no alert stored twice');
+  // Per incident: one raise.
+  const raisesPerIncident = new Map<string, number>();
+  for (const a of alerts) if (a.phase === 'raised') raisesPerIncident.set(a.id, (raisesPerIncident.get(a.id) ?? 0) + 1);
+  t.true([...raisesPerIncident.values()].every((n) => n === 1));
+});
