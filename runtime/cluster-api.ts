@@ -112,6 +112,8 @@ export class ClusterFeed implements AlertHistory, LiveEventSource {
       this.#subs.push(s);
       void (async () => {
         for await (const m of s) {
+          // The alert sinks' start-up probe carries no payload (and is refused by the stream).
+          if (m.data.length === 0) continue;
           try { fn(JSON.parse(dec.decode(m.data))); } catch (err) { this.#log.warn('cluster feed: a message did not parse', { subject: m.subject, err: err as Error }); }
         }
       })();

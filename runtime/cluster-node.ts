@@ -22,7 +22,7 @@ import { openAlertSink, type AlertSink } from '../alerts/index.js';
 import { startApi, type ApiServer, type ClusterSource } from '../api/index.js';
 import { closeFaceEmbedder, embedFaceFromImage, setFaceEmbedderBackend } from '../inference/index.js';
 import {
-  AuditMaterialiser, ClusterCameraPool, createJson, ClusterIndex, IncidentStore, KV_BUCKETS, LeaseKeeper, LeaseView, Membership, RecordPublisher,
+  AuditMaterialiser, ClusterCameraPool, createJson, readAll, ClusterIndex, IncidentStore, KV_BUCKETS, LeaseKeeper, LeaseView, Membership, RecordPublisher,
   SearchService, ShardConsumer, clusterErrorOf, clusterStatus, connectCluster, ensureAuditStream, ensureRecordStreams, ensureShardCount,
   heldShards, nodeInstance, withRetry, nodeSubject, openBucket, requestDrain, type ClusterStatus, type LeaseLossReason,
 } from '../cluster/index.js';
@@ -92,12 +92,8 @@ function storedToken(t: ApiTokenConfig): ApiTokenConfig {
 }
 
 async function loadTokens(kv: KV): Promise<ApiTokenConfig[]> {
-  const out: ApiTokenConfig[] = [];
-  for await (const k of await kv.keys()) {
-    const e = await kv.get(k);
-    if (e && e.operation === 'PUT' && e.length > 0) out.push(e.json<ApiTokenConfig>());
-  }
-  return out.sort((a, b) => (a.id < b.id ? -1 : 1));
+  // Keys first, then values: reading values inside the keys iterator stalls it after the first.
+  return [...(await readAll<ApiTokenConfig>(kv)).values()].map((v) => v.value).sort((a, b) => (a.id < b.id ? -1 : 1));
 }
 
 export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNode> {
