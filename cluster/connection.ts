@@ -2,10 +2,11 @@
  * A node's NATS connection to the cluster: every server URL, reconnecting for ever (a server down is a status,
  * not a crash), with the user its roles call for. Wrong credentials are a typed error at start.
  */
-import { connect, type NatsConnection } from 'nats';
+import { connect, type JetStreamClient, type NatsConnection } from 'nats';
 import { ClusterError } from '../common/errors.js';
 import type { ClusterRole } from '../config/index.js';
-import { CLUSTER_USERS } from './subjects.js';
+import { permissionSubject } from './js-util.js';
+import { CLUSTER_USERS, KV_BUCKETS, auditSubject, recordSubject } from './subjects.js';
 
 export interface ClusterConnectOptions {
   /** One URL or several, comma-separated. */
@@ -36,4 +37,36 @@ export async function connectCluster(o: ClusterConnectOptions): Promise<NatsConn
 /** The nats-cluster.conf user for a set of roles: the role's own user, or `node` for several. */
 export function userForRoles(roles: readonly ClusterRole[]): string {
   return roles.length === 1 ? CLUSTER_USERS[roles[0]!] : CLUSTER_USERS.node;
+}
+
+/**
+ * Proves the node's user may publish where its roles write, before it starts work: each probe is a JetStream
+ * publish that expects an impossible last sequence, so the stream refuses it without storing anything, while a
+ * missing permission comes back as a violation naming the subject (CLUSTER_NATS_PERMISSION).
+ */
+export async function checkPublishPermissions(js: JetStreamClient, subjects: readonly string[], user: string): Promise<void> {
+  for (const subject of subjects) {
+    try {
+      await js.publish(subject, new Uint8Array(0), { expect: { lastSequence: Number.MAX_SAFE_INTEGER }, timeout: 5_000 });
+    } catch (err) {
+      const denied = permissionSubject(err);
+      if (denied !== null) {
+        throw new ClusterError('CLUSTER_NATS_PERMISSION',
+          `NATS user "${user}" may not publish to "${denied}", which this node's roles need; use the user for its roles (nats-cluster.conf) or grant it`,
+          { cause: err, detail: { subject: denied, user } });
+      }
+      // Any JetStream answer (wrong last sequence) means the publish itself was allowed.
+      if ((err as { api_error?: unknown }).api_error === undefined && !/wrong last sequence/i.test((err as Error).message)) throw err;
+    }
+  }
+}
+
+/** The subjects each role writes to (probed at start). */
+export function probeSubjects(roles: readonly ClusterRole[]): string[] {
+  const out: string[] = [`$KV.${KV_BUCKETS.nodes}._probe`];
+  if (roles.includes('analytics')) {
+    out.push(`$KV.${KV_BUCKETS.leases}._probe`, `$KV.${KV_BUCKETS.incidents}._probe`, `$KV.${KV_BUCKETS.snapshots}._probe`, recordSubject('track', 0), recordSubject('face', 0));
+  }
+  if (roles.includes('api')) out.push(`$KV.${KV_BUCKETS.cameras}._probe`, `$KV.${KV_BUCKETS.tokens}._probe`, auditSubject('_probe'));
+  return out;
 }

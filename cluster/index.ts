@@ -13,7 +13,7 @@ export { LeaseKeeper, type LeaseKeeperOptions, type LeaseKeeperStats, type Lease
 export { ClusterCameraPool } from './camera-pool.js';
 export { ensureShardCount } from './meta.js';
 export { IncidentStore, incidentKey, type StoredIncident } from './incidents.js';
-export { connectCluster, userForRoles, type ClusterConnectOptions } from './connection.js';
+export { connectCluster, userForRoles, checkPublishPermissions, probeSubjects, type ClusterConnectOptions } from './connection.js';
 export { clusterStatus, consumerLag, parseConsumerName, LeaseView, type StatusSources } from './status.js';
 export type { NodeInfo, Lease, ClusterStatus, ClusterNodeStatus, ClusterLeaseStatus, ClusterConsumerStatus } from './types.js';
 export * from './records-index.js';

@@ -189,6 +189,9 @@ export class LeaseKeeper {
   async #claim(id: string): Promise<void> {
     const cur = this.#view.get(id);
     const now = Date.now();
+    // The view may have learnt of another node's claim since this round listed the camera as free: never write
+    // over a live lease (its revision would match, so the write itself would not refuse it).
+    if (cur && cur.value.node !== FREE && now - cur.written < this.#o.ttlMs) return;
     const lease: Lease = { cameraId: id, node: this.#o.node, instance: this.#o.instance, epoch: (cur?.value.epoch ?? 0) + 1, acquiredAt: now, renewedAt: now };
     let rev: number | null;
     try {

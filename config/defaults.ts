@@ -100,14 +100,15 @@ export const DEFAULTS = {
     maxUploadBytes: 5 * 1024 * 1024,
   },
   // Cluster mode (cluster/). Four shards spread a small cluster's index over its index nodes; three replicas
-  // survive one NATS server down. A lease lives 10 s and is renewed every 2 s: four renewals can be missed (an
-  // event loop busy for 8 s) before another node takes the camera, and failover stays within 15 s.
+  // survive one NATS server down. A lease lives 8 s and is renewed every 2 s: three renewals can be missed (an
+  // event loop busy for 6 s) before another node takes the camera, and failover (lease expiry, then the new
+  // owner's decoder and first detections) stays within 15 s.
   cluster: {
     roles: ['analytics', 'index', 'api'] as ('analytics' | 'index' | 'api')[],
     shards: 4,
     replicas: 3,
     capacity: 4,
-    leaseTtlMs: 10_000,
+    leaseTtlMs: 8_000,
     renewMs: 2_000,
     searchTimeoutMs: 3_000,
   },

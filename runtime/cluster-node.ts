@@ -24,7 +24,7 @@ import { closeFaceEmbedder, embedFaceFromImage, setFaceEmbedderBackend } from '.
 import {
   AuditMaterialiser, ClusterCameraPool, createJson, readAll, ClusterIndex, IncidentStore, KV_BUCKETS, LeaseKeeper, LeaseView, Membership, RecordPublisher,
   SearchService, ShardConsumer, clusterErrorOf, clusterStatus, connectCluster, ensureAuditStream, ensureRecordStreams, ensureShardCount,
-  heldShards, nodeInstance, withRetry, nodeSubject, openBucket, requestDrain, type ClusterStatus, type LeaseLossReason,
+  heldShards, nodeInstance, withRetry, checkPublishPermissions, probeSubjects, nodeSubject, openBucket, requestDrain, type ClusterStatus, type LeaseLossReason,
 } from '../cluster/index.js';
 import { Pipeline } from './pipeline.js';
 import { ClusterCameraRegistry, ClusterFeed } from './cluster-api.js';
@@ -140,6 +140,13 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
     const apiUrl = roles.has('api') ? (cl.advertiseUrl ?? `http://${config.api.host}:${config.api.port}`) : null;
 
     // The pool's first seeding (once per cluster) comes from whichever api node starts first.
+    // Every stream and bucket this node writes to exists now (analytics and api create theirs below first).
+    if (roles.has('analytics')) await step('creating the record streams', () => ensureRecordStreams(jsm, { replicas: R, trackDays: config.index.trackDays, faceDays: config.index.faceDays }, log));
+    if (roles.has('api')) await step('creating the audit stream', () => ensureAuditStream(jsm, { replicas: R }, log));
+    if (roles.has('analytics')) { await bucket(KV_BUCKETS.incidents); await bucket(KV_BUCKETS.snapshots, { ttlMs: SNAPSHOT_TTL_MS, maxBytes: SNAPSHOT_BUCKET_BYTES }); }
+    if (roles.has('api')) await bucket(KV_BUCKETS.tokens);
+    await checkPublishPermissions(js, probeSubjects(cl.roles), user);
+
     if (roles.has('api')) await step('seeding the camera pool', () => ClusterCameraPool.seed(meta, camerasKv, config.cameras, log));
     const pool = new ClusterCameraPool(camerasKv, log);
     await step('reading the camera pool', () => pool.start());
@@ -177,7 +184,6 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
     let sink: AlertSink | null = null;
     let publisher: RecordPublisher | null = null;
     if (roles.has('analytics')) {
-      await step('creating the record streams', () => ensureRecordStreams(jsm, { replicas: R, trackDays: config.index.trackDays, faceDays: config.index.faceDays }, log));
       const incidentsKv = await bucket(KV_BUCKETS.incidents);
       const snapshotsKv = await bucket(KV_BUCKETS.snapshots, { ttlMs: SNAPSHOT_TTL_MS, maxBytes: SNAPSHOT_BUCKET_BYTES });
       const incidents = new IncidentStore(incidentsKv, id);
@@ -258,7 +264,6 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
         for (const t of config.api.tokens) await step('seeding the API tokens', () => createJson(tokensKv, t.id, storedToken(t)));
       }
       const tokens = await step('reading the API tokens', () => loadTokens(tokensKv));
-      await step('creating the audit stream', () => ensureAuditStream(jsm, { replicas: R }, log));
       const materialiser = await step('materialising the audit trail', () => AuditMaterialiser.start(nc, { node: id, index: localIndex!, log }));
       cleanup.push(() => materialiser.stop());
       const index = new ClusterIndex(nc, { node: id, shards: cl.shards, searchTimeoutMs: cl.searchTimeoutMs, audit: localIndex!, log });

@@ -8,11 +8,13 @@
  * nothing here asserts a timing (bench cluster measures those).
  */
 import test from 'ava';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AckPolicy, connect, DeliverPolicy, type NatsConnection } from 'nats';
 import { startLocalCluster, type LocalCluster } from '../runtime/index.js';
+import { REPO_ROOT } from '../common/paths.js';
 import { CLUSTER_USERS, STREAMS, demoPassword, type ClusterStatus } from '../cluster/index.js';
 import { ALERT_STREAM, type CrowdAlertV1 } from '../alerts/index.js';
 import { waitFor } from './support/wait.js';
@@ -95,6 +97,33 @@ test.after.always(async () => {
   await nc?.close().catch(() => undefined);
   await cluster?.stop();
   if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+/** Runs `cvcore start` on node-2's config changed by `change`; resolves its exit code and stderr. */
+async function startVariant(name: string, change: (cfg: Record<string, any>) => void): Promise<{ code: number | null; stderr: string }> {
+  const cfg = JSON.parse(await readFile(cluster!.node('node-2').configPath, 'utf8')) as Record<string, any>;
+  cfg['dataDir'] = join(dir, name);
+  change(cfg);
+  const file = join(dir, `${name}.json`);
+  await writeFile(file, JSON.stringify(cfg));
+  return new Promise((resolve) => {
+    execFile(process.execPath, [join(REPO_ROOT, 'bin', 'cvcore.js'), 'start', '--config', file], { timeout: 120_000, env: { ...process.env, NATS_URL: '' } },
+      (err, _stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : null) : 0, stderr }));
+  });
+}
+
+test.serial('bad input: a live duplicate node id, a changed shard count and a user without a permission are refused with typed errors', async (t) => {
+  // Another process with node-2's id (its own data dir, so another instance) while node-2 renews.
+  const dup = await startVariant('dup', () => undefined);
+  t.is(dup.code, 2);
+  t.regex(dup.stderr, /CLUSTER_DUPLICATE_NODE/);
+  const shards = await startVariant('shards', (c) => { c['node'] = 'node-9'; c['cluster'].shards = 8; });
+  t.is(shards.code, 2);
+  t.regex(shards.stderr, /CLUSTER_SHARDS_CHANGED/);
+  // An analytics node connecting as the index user may not write leases: the subject is named.
+  const perm = await startVariant('perm', (c) => { c['node'] = 'node-8'; c['nats'].user = 'index'; c['nats'].pass = demoPassword('index'); });
+  t.is(perm.code, 2);
+  t.regex(perm.stderr, /CLUSTER_NATS_PERMISSION.*\$KV\.CVCORE_LEASES/);
 });
 
 test.serial('department scope and the audit trail hold on cluster searches, as on one node', async (t) => {
