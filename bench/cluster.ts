@@ -507,6 +507,9 @@ interface FailoverResult {
   records_lost: number | null;
   records_lost_definition: string;
   logs: string | null;
+  status_source: 'api' | 'kv' | null;
+  records_counted_via: string | null;
+  api_refused: string | null;
   error?: string;
 }
 
@@ -525,7 +528,7 @@ async function runFailover(o: Options, root: string, say: (m: string) => void): 
     records_in_streams: null, records_searchable: null, records_lost: null,
     records_lost_definition: 'messages in CVCORE_TRACKS + CVCORE_FACES (unique record ids, JetStream de-duplicates republishes) minus records the api '
       + 'node finds through GET /api/v1/search (paged, limit 500), after the analytics nodes stopped cleanly and the consumers caught up',
-    logs: null,
+    logs: null, status_source: null, records_counted_via: null, api_refused: null,
   };
   const log: Logger = createLogger({ level: 'error' });
   const cluster = await startLocalCluster({
@@ -536,16 +539,28 @@ async function runFailover(o: Options, root: string, say: (m: string) => void): 
   res.logs = dir;
   let admin: NatsConnection | null = null;
   let alertsIter: { stop(): void } | null = null;
+  let leaseWatch: { stop(): void } | null = null;
+  let searchApi: ClusterIndex | null = null;
+  let searchAudit: SearchIndex | null = null;
   try {
     const apiUrl = cluster.node('node-1').apiUrl!;
     const auth = { authorization: 'Bearer demo-admin' };
-    const status = async (): Promise<ApiStatus | null> => {
-      try {
-        const r = await fetch(`${apiUrl}/api/v1/cluster`, { headers: auth, signal: AbortSignal.timeout(5_000) });
-        return r.ok ? (await r.json()) as ApiStatus : null;
-      } catch { return null; }
-    };
     admin = await connectAs(cluster.nats.url, CLUSTER_USERS.admin, 'bench-failover-observer');
+    // Leases: from node-1's API while it accepts demo-admin; else straight from KV CVCORE_LEASES (same data).
+    const leaseKv = await openBucketRetry(admin.jetstream({ timeout: 10_000 }), KV_BUCKETS.leases);
+    const kvLeases = new Map<string, { node: string; written: number }>();
+    leaseWatch = await follow<Lease>(leaseKv, (key, v) => { if (v) kvLeases.set(key, { node: v.value.node, written: v.written }); else kvLeases.delete(key); });
+    const status = async (): Promise<ApiStatus | null> => {
+      if (res.status_source !== 'kv') {
+        try {
+          const r = await fetch(`${apiUrl}/api/v1/cluster`, { headers: auth, signal: AbortSignal.timeout(5_000) });
+          if (r.ok) { res.status_source = 'api'; return (await r.json()) as ApiStatus; }
+          if (r.status === 401) { res.status_source = 'kv'; res.api_refused = `GET /api/v1/cluster answered 401: ${await r.text()}`; }
+        } catch { /* fall through */ }
+      }
+      const now = Date.now();
+      return { nodes: [], unassigned: [], leases: [...kvLeases].map(([cameraId, l]) => ({ cameraId, node: l.node, stale: l.node === '' || now - l.written >= o.ttlMs })) };
+    };
     // Zone counts: per camera, (arrival, capture time, count).
     const zone = new Map<string, { received: number; at: number; count: number }[]>();
     const zsub = admin.subscribe('citybrain.events.zone_count.>');
@@ -646,7 +661,7 @@ async function runFailover(o: Options, root: string, say: (m: string) => void): 
       for (const s of [STREAMS.tracks, STREAMS.faces]) n += (await jsm.streams.info(s)).state.messages;
       return n;
     };
-    const searchable = async (): Promise<number | null> => {
+    const viaApi = async (): Promise<number | null> => {
       let n = 0;
       let cursor: string | null = null;
       for (let page = 0; page < 1000; page++) {
@@ -658,6 +673,29 @@ async function runFailover(o: Options, root: string, say: (m: string) => void): 
         if (!cursor) return n;
       }
       return n;
+    };
+    // The API first; when it refuses demo-admin, an in-process ClusterIndex over the admin connection asks the
+    // same index nodes the same way (scatter-gather, scope all).
+    const viaCluster = async (): Promise<number> => {
+      if (!searchApi) {
+        searchAudit = await openIndex({ dir: join(dir, 'bench-audit'), sweepIntervalMs: 0, vectorSaveIntervalMs: 0 });
+        searchApi = new ClusterIndex(admin!, { node: 'bench', shards: 4, searchTimeoutMs: 5_000, audit: searchAudit });
+      }
+      let n = 0;
+      let cursor: string | undefined;
+      for (let page = 0; page < 1000; page++) {
+        const p = await searchApi.query(cursor === undefined ? { limit: 500 } : { limit: 500, cursor }, 'all');
+        n += p.records.length;
+        cursor = p.nextCursor ?? undefined;
+        if (cursor === undefined) break;
+      }
+      return n;
+    };
+    const searchable = async (): Promise<number | null> => {
+      const a = await viaApi().catch(() => null);
+      if (a !== null) { res.records_counted_via = 'GET /api/v1/search (demo-admin)'; return a; }
+      res.records_counted_via = 'in-process ClusterIndex (admin NATS user): the API refused demo-admin';
+      return viaCluster();
     };
     try {
       const inStreams = await streamCount();
@@ -715,6 +753,9 @@ async function runFailover(o: Options, root: string, say: (m: string) => void): 
     return res;
   } finally {
     alertsIter?.stop();
+    leaseWatch?.stop();
+    (searchApi as ClusterIndex | null)?.close();
+    await (searchAudit as SearchIndex | null)?.close().catch(() => undefined);
     await admin?.close().catch(() => undefined);
     await cluster.stop();
   }
