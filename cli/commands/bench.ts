@@ -15,6 +15,7 @@ const KINDS: Readonly<Record<string, { summary: string; load(): Promise<(args: s
   alerts: { summary: 'alerts through the durable outbox vs bare JetStream publishes; latency threshold-crossing to subscriber', load: async () => (await import('../../bench/alerts.js')).benchAlerts },
   index: { summary: 'search index: ingest rate vs raw RocksDB puts, attribute-query and face kNN latency, recall@10 (--records N)', load: async () => (await import('../../bench/index.js')).benchIndex },
   motion: { summary: 'the motion gate on vtest.avi: detector calls saved and person recall kept; --regions: detection on motion regions', load: async () => (await import('../../bench/motion.js')).benchMotion },
+  cluster: { summary: 'cluster mode: lease control plane at city scale, scatter-gather search vs one index, SIGKILL failover of real nodes (--part control|search|failover)', load: async () => (await import('../../bench/cluster.js')).benchCluster },
   capacity: { summary: 'largest number of cameras sustained at --fps analysed frames per second each (sweep over stream counts)', load: async () => (await import('../../bench/capacity.js')).benchCapacity },
 };
 
@@ -28,7 +29,9 @@ export const benchCommand: Command = {
       'common:   --backend wasm|onnx|tfjs-node|tfjs-node-gpu|webgpu --workers W --batch B --max-delay-ms MS --size WxH\n' +
       '          --input-size N --detect-every K --queue-size Q --motion on|off --threshold T --json --out DIR\n' +
       'detectors: [--backend B] [--frames N] [--seconds S] [--capacity [--max-streams M]]\n' +
-      'tracker-rates: [--data DIR] [--markdown]    motion: [--frames N] [--sweep A,B] [--regions]';
+      'tracker-rates: [--data DIR] [--markdown]    motion: [--frames N] [--sweep A,B] [--regions]\n' +
+      'cluster:  [--part control|search|failover] [--cameras 2000] [--keepers 5] [--capacity 600] [--renew-ms 2000] [--ttl-ms 10000]\n' +
+      '          [--steady-s 10] [--records 20000] [--queries 200] [--kills 3] [--threshold 2] [--keep] [--json]';
   },
   async run(args) {
     const [kind, ...rest] = args;
