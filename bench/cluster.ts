@@ -22,6 +22,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { AckPolicy, connect, DeliverPolicy, type JetStreamClient, type KV, type NatsConnection } from 'nats';
 import { createLogger, type Logger } from '../common/log.js';
+import { DEFAULTS } from '../config/index.js';
 import type { ObjectClass, TrackRecord } from '../common/messages.js';
 import {
   ClusterIndex, CLUSTER_USERS, KV_BUCKETS, LeaseKeeper, Membership, RecordPublisher, SearchService, ShardConsumer, STREAMS, demoPassword,
@@ -52,12 +53,12 @@ interface Options {
   keeperUser: string;
 }
 
-const USAGE = 'usage: bench cluster [--part control|search|failover] [--cameras 2000] [--keepers 5] [--capacity 600] [--ttl-ms 10000] [--renew-ms 2000] '
+const USAGE = 'usage: bench cluster [--part control|search|failover] [--cameras 2000] [--keepers 5] [--capacity 600] [--ttl-ms 8000] [--renew-ms 2000] '
   + '[--steady-s 10] [--records 20000] [--queries 200] [--kills 3] [--threshold 2] [--keeper-user node|analytics|admin] [--keep] [--json]';
 
 function parse(args: readonly string[]): Options {
   const o: Options = {
-    json: false, parts: [...PARTS], cameras: 2_000, keepers: 5, capacity: 600, ttlMs: 10_000, renewMs: 2_000, steadyS: 10,
+    json: false, parts: [...PARTS], cameras: 2_000, keepers: 5, capacity: 600, ttlMs: DEFAULTS.cluster.leaseTtlMs, renewMs: DEFAULTS.cluster.renewMs, steadyS: 10,
     records: 20_000, queries: 200, kills: 3, threshold: 2, keep: false, keeperUser: CLUSTER_USERS.node,
   };
   for (let i = 0; i < args.length; i++) {

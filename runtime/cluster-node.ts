@@ -218,6 +218,8 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
           // Removed or disabled: the one way an incident ends without dispersing. Otherwise the next owner continues it.
           if (reason === 'removed') await p.closeIncidents(cameraId);
           stopCamera(cameraId);
+          // Decisions under way reach the outbox while the lease is still held, then the outbox empties.
+          await p.idle();
           await s.drain(HANDOVER_DRAIN_MS);
         },
       });
@@ -285,6 +287,15 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
       const a = api;
       cleanup.push(() => a.close());
     }
+    // Leases are renewed on this thread: a stall long enough to miss renewals is worth a loud line.
+    let lastTick = Date.now();
+    const stallWatch = setInterval(() => {
+      const now = Date.now();
+      if (now - lastTick > 1_500) log.warn('event loop stalled: lease renewals were late', { stalledMs: now - lastTick - 250 });
+      lastTick = now;
+    }, 250);
+    stallWatch.unref();
+    cleanup.push(async () => clearInterval(stallWatch));
     log.info('cluster node started', { roles: cl.roles, shards, capacity: roles.has('analytics') ? cl.capacity : 0, api: api?.url ?? null });
     let stopped: Promise<void> | null = null;
     return {

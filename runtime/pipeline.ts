@@ -329,6 +329,11 @@ export class Pipeline {
     this.#emit({ type: 'record', record });
   }
 
+  /** Resolves once the records and alerts under way (tracks ended, decisions being sent) have reached their sinks. */
+  async idle(): Promise<void> {
+    while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
+  }
+
   /** Continues incidents another node opened on this camera (cluster failover): by zone id. */
   resumeIncidents(cameraId: string, open: ReadonlyMap<string, OpenIncident>): void {
     const st = this.#state.get(cameraId);
