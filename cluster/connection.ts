@@ -5,7 +5,7 @@
 import { connect, type JetStreamClient, type NatsConnection } from 'nats';
 import { ClusterError } from '../common/errors.js';
 import type { ClusterRole } from '../config/index.js';
-import { permissionSubject } from './js-util.js';
+import { permissionSubject, withRetry } from './js-util.js';
 import { CLUSTER_USERS, KV_BUCKETS, auditSubject, recordSubject } from './subjects.js';
 
 export interface ClusterConnectOptions {
@@ -46,18 +46,22 @@ export function userForRoles(roles: readonly ClusterRole[]): string {
  */
 export async function checkPublishPermissions(js: JetStreamClient, subjects: readonly string[], user: string): Promise<void> {
   for (const subject of subjects) {
-    try {
-      await js.publish(subject, new Uint8Array(0), { expect: { lastSequence: Number.MAX_SAFE_INTEGER }, timeout: 5_000 });
-    } catch (err) {
-      const denied = permissionSubject(err);
-      if (denied !== null) {
-        throw new ClusterError('CLUSTER_NATS_PERMISSION',
-          `NATS user "${user}" may not publish to "${denied}", which this node's roles need; use the user for its roles (nats-cluster.conf) or grant it`,
-          { cause: err, detail: { subject: denied, user } });
+    // A stream whose leader is being elected answers 503 for a while: that is retried, a denial is final.
+    await withRetry(`probing the permission to publish to ${subject}`, async () => {
+      try {
+        await js.publish(subject, new Uint8Array(0), { expect: { lastSequence: Number.MAX_SAFE_INTEGER }, timeout: 5_000 });
+      } catch (err) {
+        const denied = permissionSubject(err);
+        if (denied !== null) {
+          throw new ClusterError('CLUSTER_NATS_PERMISSION',
+            `NATS user "${user}" may not publish to "${denied}", which this node's roles need; use the user for its roles (nats-cluster.conf) or grant it`,
+            { cause: err, detail: { subject: denied, user } });
+        }
+        // The stream's refusal (wrong last sequence) means the publish itself was allowed.
+        if ((err as { api_error?: { err_code?: number } }).api_error?.err_code === 10071 || /wrong last sequence/i.test((err as Error).message)) return;
+        throw err;
       }
-      // Any JetStream answer (wrong last sequence) means the publish itself was allowed.
-      if ((err as { api_error?: unknown }).api_error === undefined && !/wrong last sequence/i.test((err as Error).message)) throw err;
-    }
+    }, { retryForMs: 60_000, maxDelayMs: 2_000 });
   }
 }
 

@@ -107,6 +107,17 @@ export class ClusterFeed implements AlertHistory, LiveEventSource {
   constructor(log: Logger) { this.#log = log; }
 
   async start(nc: NatsConnection, snapshots: KV): Promise<void> {
+    // The watch first: it is the step that can fail (and be retried) before any subscription exists.
+    // Alarm frames: the latest ones are kept here (the API answers them synchronously); older ones stay in KV.
+    const it = await snapshots.watch({ include: KvWatchInclude.UpdatesOnly });
+    this.#watch = { stop: () => it.stop() };
+    void (async () => {
+      for await (const e of it) {
+        if (e.operation !== 'PUT') continue;
+        this.#snapshots.set(e.key, e.value);
+        while (this.#snapshots.size > 64) this.#snapshots.delete(this.#snapshots.keys().next().value as string);
+      }
+    })().catch(() => undefined);
     const sub = (subject: string, fn: (data: unknown) => void): void => {
       const s = nc.subscribe(subject);
       this.#subs.push(s);
@@ -132,16 +143,6 @@ export class ClusterFeed implements AlertHistory, LiveEventSource {
       this.#emit({ type: 'zone_count', count: c });
     });
     sub('citybrain.events.stream_health.>', (d) => this.#emit(d as PipelineEvent));
-    // Alarm frames: the latest ones are kept here (the API answers them synchronously); older ones stay in KV.
-    const it = await snapshots.watch({ include: KvWatchInclude.UpdatesOnly });
-    this.#watch = { stop: () => it.stop() };
-    void (async () => {
-      for await (const e of it) {
-        if (e.operation !== 'PUT') continue;
-        this.#snapshots.set(e.key, e.value);
-        while (this.#snapshots.size > 64) this.#snapshots.delete(this.#snapshots.keys().next().value as string);
-      }
-    })().catch(() => undefined);
   }
 
   #emit(e: PipelineEvent): void {

@@ -95,7 +95,7 @@ export async function startLocalCluster(o: LocalClusterOptions): Promise<LocalCl
         // Seeds the pool once (the first api node); afterwards the KV bucket is the truth.
         cameras: JSON.parse(JSON.stringify(base.cameras)) as unknown,
         nats: { url: nats.url, user, pass: demoPassword(user) },
-        api: { host: '127.0.0.1', port, tokens: DEMO_TOKENS },
+        api: { ...((o.extra?.['api'] as object | undefined) ?? {}), host: '127.0.0.1', port, tokens: DEMO_TOKENS },
         cluster: {
           roles: spec.roles,
           shards: o.shards ?? 4,

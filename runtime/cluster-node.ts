@@ -242,7 +242,7 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
         if (cfg && cfg.enabled && k.epochOf(cameraId) !== null && p.cameras.has(cameraId)) p.cameras.update(cameraId, cfg);
       });
       membership.onDrain(() => { void k.tick(); });
-      await k.start();
+      await step('following the leases', () => k.start());
       cleanup.push(() => k.stop(true));
       // Camera health for api nodes (GET /api/v1/cameras shows the owner's view).
       const healthSub = nc.subscribe(nodeSubject(id, 'health'), {
@@ -254,7 +254,7 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
     // ---- api --------------------------------------------------------------------------------------------
     let api: ApiServer | null = null;
     const leaseView = new LeaseView();
-    await leaseView.start(leasesKv);
+    await step('following the leases', () => leaseView.start(leasesKv));
     cleanup.push(async () => leaseView.stop());
     const status = (): Promise<ClusterStatus> => clusterStatus({
       membership, leases: () => leaseView.entries(), enabledCameras: () => pool.enabledIds(), jsm, shards: cl.shards, replicas: R, ttlMs: cl.leaseTtlMs,
@@ -271,7 +271,7 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
       const index = new ClusterIndex(nc, { node: id, shards: cl.shards, searchTimeoutMs: cl.searchTimeoutMs, audit: localIndex!, log });
       const snapshotsKv = await bucket(KV_BUCKETS.snapshots, { ttlMs: SNAPSHOT_TTL_MS, maxBytes: SNAPSHOT_BUCKET_BYTES });
       const feed = new ClusterFeed(log);
-      await feed.start(nc, snapshotsKv);
+      await step('following alerts and zone counts', () => feed.start(nc, snapshotsKv));
       cleanup.push(async () => feed.stop());
       const registry = new ClusterCameraRegistry(pool, nc, membership, leaseView, config);
       registry.start();

@@ -72,7 +72,8 @@ test.before(async () => {
       { id: 'node-2', roles: ['analytics', 'index'] },
       { id: 'node-3', roles: ['analytics', 'index'] },
     ],
-    extra: { inference: { workers: 1 } },
+    // The test pages through every record while it waits: no rate limit in its way.
+    extra: { inference: { workers: 1 }, api: { rateLimit: { perMinute: 1_000_000, burst: 100_000 } } },
   });
   api = cluster.node('node-1').apiUrl!;
   nc = await connect({ servers: cluster.nats.url.split(','), user: CLUSTER_USERS.admin, pass: demoPassword(CLUSTER_USERS.admin) });
