@@ -142,19 +142,30 @@ export class ClusterIndex implements SearchIndex {
     if (this.#closed) throw new IndexError('INDEX_CLOSED', 'the index is closed');
   }
 
-  /** One request to one shard; null when no replica answered in time. */
+  /**
+   * One request to one shard; null when no replica answered in time. A request can reach a replica that has
+   * just died (the servers have not yet all dropped its queue subscription), so a shard gets a second try,
+   * which the queue group gives to a live replica, before it is named missing.
+   */
   async #ask<T>(shard: number, req: SearchRequest): Promise<{ head: T; bytes: Buffer } | null> {
-    let reply;
-    try {
-      reply = await this.#nc.request(searchSubject(shard), encodeRequest(req), { timeout: this.#o.searchTimeoutMs });
-    } catch (err) {
-      if (isNatsError(err) && permissionSubject(err) === null && (err.code === '503' || err.code === 'TIMEOUT')) {
-        this.#o.log?.warn('shard did not answer', { shard, op: req.op, code: err.code });
-        return null;
+    for (let attempt = 1; ; attempt++) {
+      let reply;
+      try {
+        reply = await this.#nc.request(searchSubject(shard), encodeRequest(req), { timeout: this.#o.searchTimeoutMs });
+      } catch (err) {
+        if (isNatsError(err) && permissionSubject(err) === null && (err.code === '503' || err.code === 'TIMEOUT')) {
+          if (attempt < 2) {
+            // No responders at all is answered at once; give the servers a moment to route to a live replica.
+            if (err.code === '503') await new Promise((r) => setTimeout(r, 200));
+            continue;
+          }
+          this.#o.log?.warn('shard did not answer', { shard, op: req.op, code: err.code });
+          return null;
+        }
+        throw clusterError(err, `ask shard ${shard}`);
       }
-      throw clusterError(err, `ask shard ${shard}`);
+      return decodeAnswer<T>(reply.data);
     }
-    return decodeAnswer<T>(reply.data);
   }
 
   // ---- records ----------------------------------------------------------------------------------------------
