@@ -20,6 +20,7 @@ const STATUS: Record<string, number> = {
   ALERT_NATS_UNREACHABLE: 503,
   CLUSTER_UNKNOWN_NODE: 404,
   CLUSTER_NATS_UNREACHABLE: 503,
+  CLUSTER_SHARD_UNAVAILABLE: 503,
 };
 
 export function httpStatusFor(err: unknown): number {

@@ -104,6 +104,5 @@ export const ERROR_CODES = {
   CLUSTER_SHARD_UNAVAILABLE: 'no live index replica answered for a shard; the shards are named',
   CLUSTER_BAD_MESSAGE: 'a record, search request or search answer on NATS that does not decode; the record is terminated (never redelivered), the request answered with this code',
   CLUSTER_NOT_SUPPORTED: 'an index operation this node does not do (an api node stores no records: put)',
-  CLUSTER_LEASE_LOST: 'the node no longer holds the camera\'s lease (another node took it over)',
 } as const;
 export type ErrorCode = keyof typeof ERROR_CODES;
