@@ -32,6 +32,7 @@ import { openIndex, type Scope, type SearchIndex, type SearchQuery } from '../se
 import { ALERT_STREAM } from '../alerts/index.js';
 import { startLocalCluster } from '../runtime/cluster-local.js';
 import { DEMO_CAMERA_PREFIX } from '../runtime/demo.js';
+import { rng } from './index.js';
 
 type Part = 'control' | 'search' | 'failover';
 const PARTS: readonly Part[] = ['control', 'search', 'failover'];
@@ -297,16 +298,6 @@ const CAMERAS = 200;
 const SPAN_MS = 7 * 86_400_000;
 const DIMS = 1024;
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Records as `bench index` draws them: 7 days, 200 cameras in 5 departments, street-scene classes and attributes, JPEG-sized thumbnails, 10 % faces. */
 function makeRecords(n: number, t0: number): TrackRecord[] {

@@ -55,7 +55,8 @@ function parseArgs(args: string[]): BenchArgs {
   return a;
 }
 
-function rng(seed: number): () => number {
+/** A seeded generator (mulberry32): the benches' synthetic records are the same in every run. */
+export function rng(seed: number): () => number {
   let s = seed >>> 0;
   return () => {
     s = (s + 0x6d2b79f5) >>> 0;

@@ -12,7 +12,7 @@ import { connect } from 'nats';
 import { ClusterError, SetupError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import { freePort, waitForPort } from '../common/net.js';
-import { spawnTracked, stopChild, which } from '../common/proc.js';
+import { killChild, spawnTracked, stopChild, which } from '../common/proc.js';
 import { CLUSTER_USERS, demoPassword } from './subjects.js';
 
 export interface NatsClusterServer {
@@ -103,9 +103,7 @@ export async function startNatsCluster(o: NatsClusterOptions): Promise<NatsClust
         }
       },
       async kill() {
-        const c = child;
-        if (!c) return;
-        await new Promise<void>((res) => { c.once('exit', () => res()); c.kill('SIGKILL'); });
+        if (child) await killChild(child);
       },
       async stop() {
         const c = child;

@@ -13,6 +13,7 @@
  */
 import { ClusterError, CvcoreError, IndexError } from '../common/errors.js';
 import type { FaceMatch, FaceSearchOptions, PagePosition, Scope, SearchQuery, TrackRecordSummary } from '../search-index/index.js';
+import { decodeWithBytes, encodeWithBytes } from '../search-index/index.js';
 
 export type SearchRequest =
   | { op: 'query'; scope: Scope; query: Omit<SearchQuery, 'cursor'>; position: PagePosition | null }
@@ -71,13 +72,9 @@ export function decodeRequest(data: Uint8Array): SearchRequest {
   }
 }
 
+/** An answer is framed as the index frames a record with its bytes: u32 head length, JSON head, bytes. */
 export function encodeAnswer(head: unknown, bytes: Uint8Array | null = null): Uint8Array {
-  const json = Buffer.from(JSON.stringify(head), 'utf8');
-  const out = Buffer.allocUnsafe(4 + json.length + (bytes ? bytes.byteLength : 0));
-  out.writeUInt32LE(json.length, 0);
-  json.copy(out, 4);
-  if (bytes) out.set(bytes, 4 + json.length);
-  return out;
+  return encodeWithBytes(head, bytes);
 }
 
 /** An error as an answer: the code and message travel, so the caller rethrows it with the same code. */
@@ -90,19 +87,18 @@ export function errorAnswer(err: unknown): Uint8Array {
 /** Decodes an answer; an error answer is thrown again, typed by its code's stage. */
 export function decodeAnswer<T>(data: Uint8Array): { head: T; bytes: Buffer } {
   const b = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  let head: unknown;
-  let n: number;
+  let framed: { head: unknown; bytes: Buffer };
   try {
-    n = b.readUInt32LE(0);
-    if (4 + n > b.length) throw new Error('short');
-    head = JSON.parse(b.toString('utf8', 4, 4 + n));
+    if (b.length < 4 || 4 + b.readUInt32LE(0) > b.length) throw new Error('short');
+    framed = decodeWithBytes<unknown>(b);
   } catch {
     throw badMessage('the search answer');
   }
+  const head = framed.head;
   if (typeof head !== 'object' || head === null) throw badMessage('the search answer');
   const e = (head as Partial<ErrorAnswer>).error;
   if (e !== undefined) throw typedError(e);
-  return { head: head as T, bytes: b.subarray(4 + n) };
+  return { head: head as T, bytes: framed.bytes };
 }
 
 function typedError(e: ErrorAnswer['error']): Error {

@@ -34,6 +34,12 @@ export async function stopChild(child: ChildProcess, graceMs = 2_000): Promise<v
   });
 }
 
+/** SIGKILL (a crash, no clean-up); resolves when the process has exited. */
+export async function killChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  await new Promise<void>((resolve) => { child.once('exit', () => resolve()); child.kill('SIGKILL'); });
+}
+
 /** Pids of the children still alive (tests assert this is empty after stop). */
 export function liveChildren(): number[] {
   return [...children].filter((c) => c.exitCode === null && c.signalCode === null).map((c) => c.pid ?? -1);

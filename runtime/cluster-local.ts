@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { freePort, waitForPort } from '../common/net.js';
 import { REPO_ROOT } from '../common/paths.js';
-import { spawnTracked, stopChild } from '../common/proc.js';
+import { killChild, spawnTracked, stopChild } from '../common/proc.js';
 import type { Logger } from '../common/log.js';
 import type { ClusterRole } from '../config/index.js';
 import { CLUSTER_USERS, demoPassword, startNatsCluster, type NatsCluster } from '../cluster/index.js';
@@ -126,9 +126,7 @@ export async function startLocalCluster(o: LocalClusterOptions): Promise<LocalCl
           if (api) await waitForPort(port, '127.0.0.1', 120_000);
         },
         async kill() {
-          const c = child;
-          if (!c) return;
-          await new Promise<void>((res) => { c.once('exit', () => res()); c.kill('SIGKILL'); });
+          if (child) await killChild(child);
         },
         async stop() {
           const c = child;

@@ -28,3 +28,5 @@ export { recordKey, orderSuffix, attributePrefix } from './keys.js';
 // own positions, and a record crosses NATS with its thumbnail and embedding bytes.
 export { encodeCursor, decodeCursor, type PagePosition } from './cursor.js';
 export { embeddingBytes, embeddingFromBytes } from './record.js';
+// One framing for a JSON head with bytes (records with their JPEG in RocksDB, cluster search answers on NATS).
+export { encodeWithBytes, decodeWithBytes } from './record.js';

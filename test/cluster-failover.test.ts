@@ -186,8 +186,9 @@ test.serial('SIGKILL of an analytics node: its cameras are analysed elsewhere, i
   });
   t.true(after.ids.length >= before);
   t.is(new Set(after.ids).size, after.ids.length, 'no record twice');
+  const restartedAt = Date.now();
   await cluster!.node(victim!).start();
-  await waitFor(`${victim} back in the cluster`, 120_000, async () => (await status())?.nodes.find((n) => n.id === victim && n.alive) ?? null);
+  await waitFor(`${victim} back in the cluster`, 120_000, async () => (await status())?.nodes.find((n) => n.id === victim && n.alive && n.startedAt > restartedAt) ?? null);
 });
 
 test.serial('SIGKILL of an index node: searches answer from the other replica; restarted, it catches up and answers the same', async (t) => {
@@ -202,6 +203,7 @@ test.serial('SIGKILL of an index node: searches answer from the other replica; r
   const reference = await searchAll(q);
   t.false(reference.missing);
   t.true(reference.ids.length > 0);
+  const killedAt = Date.now();
   await cluster!.node('node-3').kill();
   const without3 = await searchAll(q);
   t.false(without3.missing, 'node-2 holds every shard too');
@@ -211,7 +213,8 @@ test.serial('SIGKILL of an index node: searches answer from the other replica; r
   await waitFor('node-3 caught up', 120_000, async () => {
     const s = await status();
     const mine = s?.consumers.filter((c) => c.node === 'node-3') ?? [];
-    return mine.length === 8 && mine.every((c) => c.pending === 0 && c.ackPending === 0) && s!.nodes.some((n) => n.id === 'node-3' && n.alive) ? s : null;
+    // The restarted incarnation (started after the kill), with nothing left to deliver to it.
+    return mine.length === 8 && mine.every((c) => c.pending === 0 && c.ackPending === 0) && s!.nodes.some((n) => n.id === 'node-3' && n.alive && n.startedAt > killedAt) ? s : null;
   });
   await cluster!.node('node-2').kill();
   const only3 = await waitFor('answers from node-3 alone', 60_000, async () => {
@@ -219,8 +222,9 @@ test.serial('SIGKILL of an index node: searches answer from the other replica; r
     return r.missing ? null : r;
   });
   t.true(holdsAll(only3, reference), 'node-3, caught up, answers every record of the reference');
+  const killed2At = Date.now();
   await cluster!.node('node-2').start();
-  await waitFor('node-2 back', 120_000, async () => (await status())?.nodes.find((n) => n.id === 'node-2' && n.alive) ?? null);
+  await waitFor('node-2 back', 120_000, async () => (await status())?.nodes.find((n) => n.id === 'node-2' && n.alive && n.startedAt > killed2At) ?? null);
 });
 
 test.serial('SIGKILL of one of three nats-servers: nothing lost, nothing duplicated', async (t) => {
