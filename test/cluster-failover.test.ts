@@ -157,6 +157,25 @@ test.serial('department scope and the audit trail hold on cluster searches, as o
   t.is((await get('/api/v1/audit', 'demo-investigator-ps')).status, 403);
 });
 
+test.serial('cameras added and removed through an api node: analysed by some node; removal clears its open incident and frees its lease', async (t) => {
+  const cfg = JSON.parse(await readFile(cluster!.node('node-1').configPath, 'utf8')) as { cameras: { url: string }[] };
+  // A third camera on the first one's stream (the RTSP server serves many readers).
+  const body = { id: 'cam-extra', url: cfg.cameras[0]!.url, transport: 'udp', department: 'traffic', district: 'shinan', fps: 1, width: 640, height: 480,
+    zones: [{ id: 'plaza', polygon: [[0, 0], [639, 0], [639, 479], [0, 479]], crowd: { threshold: 2, clearThreshold: 0, sustainMs: 2000, clearMs: 4000, cooldownMs: 10000, updateStep: 2 } }] };
+  const res = await fetch(`${api}/api/v1/cameras`, { method: 'POST', headers: { authorization: 'Bearer demo-operator', 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  t.is(res.status, 201);
+  const dup = await fetch(`${api}/api/v1/cameras`, { method: 'POST', headers: { authorization: 'Bearer demo-operator', 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  t.is(dup.status, 409);
+  await waitFor('cam-extra analysed by a node', 120_000, async () => { const s = await status(); return s && live(s, 'cam-extra') ? s : null; });
+  const raised = await waitFor('an incident on cam-extra', 120_000, async () => alerts.find((a) => a.camera === 'cam-extra' && a.phase === 'raised') ?? null);
+  t.is((await fetch(`${api}/api/v1/cameras/cam-extra`, { method: 'DELETE', headers: { authorization: 'Bearer demo-operator' } })).status, 204);
+  // Removal is the one way an incident ends without dispersing: cleared, and the lease handed back.
+  const cleared = await waitFor('the incident cleared by the removal', 60_000, async () => alerts.find((a) => a.id === raised.id && a.phase === 'cleared') ?? null);
+  t.is(cleared.camera, 'cam-extra');
+  await waitFor('no live lease on cam-extra', 60_000, async () => { const s = await status(); return s && !live(s, 'cam-extra') ? s : null; });
+  t.is((await get('/api/v1/cameras/cam-extra', 'demo-operator')).status, 404);
+});
+
 test.serial('SIGKILL of an analytics node: its cameras are analysed elsewhere, its open incident goes on, no acknowledged record is lost', async (t) => {
   // A camera with an open incident, and the node that holds it.
   const raised = await waitFor('a raised incident', 180_000, async () => alerts.find((a) => a.phase === 'raised') ?? null);
