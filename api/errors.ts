@@ -19,6 +19,9 @@ const STATUS: Record<string, number> = {
   API_FACE_UNAVAILABLE: 503,
   ALERT_NATS_UNREACHABLE: 503,
   CLUSTER_UNKNOWN_NODE: 404,
+  // A camera body whose zone or crowd rule does not validate is the client's mistake, as on the config path.
+  TRACKING_BAD_ZONE: 400,
+  TRACKING_BAD_RULE: 400,
   CLUSTER_NATS_UNREACHABLE: 503,
   CLUSTER_SHARD_UNAVAILABLE: 503,
 };

@@ -161,7 +161,7 @@ test.serial('cameras added and removed through an api node: analysed by some nod
   const cfg = JSON.parse(await readFile(cluster!.node('node-1').configPath, 'utf8')) as { cameras: { url: string }[] };
   // A third camera on the first one's stream (the RTSP server serves many readers).
   const body = { id: 'cam-extra', url: cfg.cameras[0]!.url, transport: 'udp', department: 'traffic', district: 'shinan', fps: 1, width: 640, height: 480,
-    zones: [{ id: 'plaza', polygon: [[0, 0], [639, 0], [639, 479], [0, 479]], crowd: { threshold: 2, clearThreshold: 0, sustainMs: 2000, clearMs: 4000, cooldownMs: 10000, updateStep: 2 } }] };
+    zones: [{ id: 'plaza', polygon: [[0, 0], [639, 0], [639, 479], [0, 479]], crowd: { threshold: 2, clearThreshold: 0, sustainMs: 2000, clearMs: 4000, cooldownMs: 10000, updateStep: 2, severities: [{ severity: 'low', minCount: 2 }] } }] };
   const res = await fetch(`${api}/api/v1/cameras`, { method: 'POST', headers: { authorization: 'Bearer demo-operator', 'content-type': 'application/json' }, body: JSON.stringify(body) });
   t.is(res.status, 201);
   const dup = await fetch(`${api}/api/v1/cameras`, { method: 'POST', headers: { authorization: 'Bearer demo-operator', 'content-type': 'application/json' }, body: JSON.stringify(body) });
