@@ -97,6 +97,7 @@ export async function startLocalCluster(o: LocalClusterOptions): Promise<LocalCl
         nats: { url: nats.url, user, pass: demoPassword(user) },
         api: { ...((o.extra?.['api'] as object | undefined) ?? {}), host: '127.0.0.1', port, tokens: DEMO_TOKENS },
         cluster: {
+          ...((o.extra?.['cluster'] as object | undefined) ?? {}),
           roles: spec.roles,
           shards: o.shards ?? 4,
           replicas: Math.min(o.replicas ?? 3, o.servers),
