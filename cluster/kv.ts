@@ -3,7 +3,7 @@
  * that answer "someone else wrote first" as a value rather than an exception, and NATS failures mapped to the
  * cluster's typed errors (a missing permission names its subject).
  */
-import type { JetStreamClient, KV, KvEntry } from 'nats';
+import type { JetStreamClient, KV, KvEntry, NatsConnection } from 'nats';
 import { ClusterError, CvcoreError } from '../common/errors.js';
 import { isNatsError, permissionSubject } from './js-util.js';
 
@@ -104,23 +104,78 @@ export async function readAll<T>(kv: KV, filter?: string): Promise<Map<string, V
 /**
  * Follows a bucket: calls `onChange(key, value | null)` for each current value, then each change, until
  * `stop()`. Returns once the current values have been delivered.
+ *
+ * A watch is an ordered consumer on the server the connection is on; when that server dies the watch stops
+ * delivering for good (nats.js does not move it). So the watch is started again whenever the connection
+ * reconnects or the watch ends, and each new start re-delivers every current value and reports keys deleted
+ * meanwhile as null: callers always converge on the bucket.
  */
 export async function follow<T>(kv: KV, onChange: (key: string, v: Versioned<T> | null) => void, filter?: string): Promise<{ stop(): void }> {
-  const it = await kv.watch({ ...(filter !== undefined ? { key: filter } : {}) });
-  let initial = true;
-  let resolveReady: () => void = () => undefined;
-  const ready = new Promise<void>((r) => { resolveReady = r; });
-  // With no values at all, the watcher signals the end of the initial set at once.
-  void (async () => {
-    for await (const e of it) {
-      try {
-        onChange(e.key, decodeEntry<T>(e));
-      } catch { /* a bad value is skipped, the follow goes on */ }
-      if (initial && (e.delta ?? 0) === 0) { initial = false; resolveReady(); }
+  const nc = (kv as unknown as { js?: { nc?: NatsConnection } }).js?.nc;
+  const known = new Set<string>();
+  let stopped = false;
+  let current: { stop(): void } | null = null;
+  const deliver = (key: string, v: Versioned<T> | null): void => {
+    if (v) known.add(key); else known.delete(key);
+    try { onChange(key, v); } catch { /* a bad value is skipped, the follow goes on */ }
+  };
+  /** One watch; resolves when its initial values are in (or after 5 s), keeps running after. */
+  const start = async (): Promise<void> => {
+    const it = await kv.watch({ ...(filter !== undefined ? { key: filter } : {}) });
+    current = it;
+    const seen = new Set<string>();
+    let initial = true;
+    let resolveReady: () => void = () => undefined;
+    const ready = new Promise<void>((r) => { resolveReady = r; });
+    const endInitial = (): void => {
+      if (!initial) return;
+      initial = false;
+      // Keys deleted while no watch was running.
+      for (const k of [...known]) if (!seen.has(k)) deliver(k, null);
+      resolveReady();
+    };
+    void (async () => {
+      for await (const e of it) {
+        if (initial) seen.add(e.key);
+        deliver(e.key, decodeEntry<T>(e));
+        if (initial && (e.delta ?? 0) === 0) endInitial();
+      }
+    })().catch(() => undefined).finally(() => {
+      resolveReady();
+      if (current === it) current = null;
+      // The watch ended by itself (its server went away): start another.
+      if (!stopped) setTimeout(() => { if (!stopped && current === null) void restart(); }, 500).unref();
+    });
+    const pending = await kv.status().then((st) => st.values).catch(() => 0);
+    if (pending === 0) endInitial();
+    await Promise.race([ready, new Promise((r) => setTimeout(r, 5_000).unref())]);
+  };
+  let restarting = false;
+  const restart = async (): Promise<void> => {
+    if (restarting) return;
+    restarting = true;
+    try {
+      for (let delay = 250; !stopped; delay = Math.min(5_000, delay * 2)) {
+        try { await start(); return; } catch { await new Promise((r) => setTimeout(r, delay).unref()); }
+      }
+    } finally {
+      restarting = false;
     }
-  })().catch(() => undefined).finally(resolveReady);
-  const pending = await kv.status().then((s) => s.values).catch(() => 0);
-  if (pending === 0) resolveReady();
-  await Promise.race([ready, new Promise((r) => setTimeout(r, 5_000))]);
-  return { stop: () => it.stop() };
+  };
+  await start();
+  if (nc) {
+    void (async () => {
+      for await (const st of nc.status()) {
+        if (stopped) break;
+        // On a reconnect the old watch's consumer is gone with its server: replace it.
+        if (st.type === 'reconnect') {
+          const c = current as { stop(): void } | null;
+          current = null;
+          c?.stop();
+          void restart();
+        }
+      }
+    })().catch(() => undefined);
+  }
+  return { stop: () => { stopped = true; (current as { stop(): void } | null)?.stop(); } };
 }

@@ -272,3 +272,20 @@ test.serial('SIGKILL of one of three nats-servers: nothing lost, nothing duplica
   for (const a of alerts) if (a.phase === 'raised') raisesPerIncident.set(a.id, (raisesPerIncident.get(a.id) ?? 0) + 1);
   t.true([...raisesPerIncident.values()].every((n) => n === 1));
 });
+
+test.serial('cvcore cluster drain: a node hands its cameras to the others and takes none until it restarts', async (t) => {
+  // Fair share first: two live analytics nodes, two cameras, one each.
+  await waitFor('one camera on each analytics node', 120_000, async () => {
+    const s = await status();
+    return s && ['node-2', 'node-3'].every((id) => s.nodes.some((n) => n.id === id && n.alive && n.cameras.length === 1)) ? s : null;
+  });
+  const res = await fetch(`${api}/api/v1/cluster/nodes/node-3/drain`, { method: 'POST', headers: { authorization: 'Bearer demo-operator' } });
+  t.is(res.status, 202);
+  const drained = await waitFor('node-3 drained', 120_000, async () => {
+    const s = await status();
+    const n3 = s?.nodes.find((n) => n.id === 'node-3');
+    return s && n3?.draining && n3.cameras.length === 0 && s.unassigned.length === 0 ? s : null;
+  });
+  t.deepEqual(drained.nodes.find((n) => n.id === 'node-2')!.cameras, ['cam-1', 'cam-2']);
+  t.is((await fetch(`${api}/api/v1/cluster/nodes/node-9/drain`, { method: 'POST', headers: { authorization: 'Bearer demo-operator' } })).status, 404);
+});
