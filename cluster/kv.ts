@@ -108,14 +108,21 @@ export async function readAll<T>(kv: KV, filter?: string): Promise<Map<string, V
  * A watch is an ordered consumer on the server the connection is on; when that server dies the watch stops
  * delivering for good (nats.js does not move it). So the watch is started again whenever the connection
  * reconnects or the watch ends, and each new start re-delivers every current value and reports keys deleted
- * meanwhile as null: callers always converge on the bucket.
+ * meanwhile as null: callers always converge on the bucket. The watch's consumer may also live on another
+ * server than the connection's; when it dies there nothing ends or reconnects here, so a watch that has
+ * delivered nothing for QUIET_RESTART_MS is started again too (busy buckets, renewed every few seconds, never
+ * go that quiet; quiet ones cost one re-delivery of their values).
  */
+export const QUIET_RESTART_MS = 20_000;
+
 export async function follow<T>(kv: KV, onChange: (key: string, v: Versioned<T> | null) => void, filter?: string): Promise<{ stop(): void }> {
   const nc = (kv as unknown as { js?: { nc?: NatsConnection } }).js?.nc;
   const known = new Set<string>();
   let stopped = false;
   let current: { stop(): void } | null = null;
+  let lastDelivery = Date.now();
   const deliver = (key: string, v: Versioned<T> | null): void => {
+    lastDelivery = Date.now();
     if (v) known.add(key); else known.delete(key);
     try { onChange(key, v); } catch { /* a bad value is skipped, the follow goes on */ }
   };
@@ -163,6 +170,15 @@ export async function follow<T>(kv: KV, onChange: (key: string, v: Versioned<T> 
     }
   };
   await start();
+  const quiet = setInterval(() => {
+    if (stopped || restarting || Date.now() - lastDelivery < QUIET_RESTART_MS) return;
+    lastDelivery = Date.now();
+    const c = current as { stop(): void } | null;
+    current = null;
+    c?.stop();
+    void restart();
+  }, 1_000);
+  quiet.unref();
   if (nc) {
     void (async () => {
       for await (const st of nc.status()) {
@@ -177,5 +193,5 @@ export async function follow<T>(kv: KV, onChange: (key: string, v: Versioned<T> 
       }
     })().catch(() => undefined);
   }
-  return { stop: () => { stopped = true; (current as { stop(): void } | null)?.stop(); } };
+  return { stop: () => { stopped = true; clearInterval(quiet); (current as { stop(): void } | null)?.stop(); } };
 }
