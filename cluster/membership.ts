@@ -104,6 +104,15 @@ export class Membership {
 
   onDrain(fn: () => void): void { this.#drainListeners.add(fn); }
 
+  /**
+   * Announces how many cameras the node takes. An analytics node joins with 0 and sets its capacity once its
+   * pipeline runs, so the others do not hand it cameras (fair share) before it can take them.
+   */
+  setCapacity(capacity: number): Promise<void> {
+    this.#info = { ...this.#info, capacity };
+    return this.renew();
+  }
+
   /** Renews the entry; a write lost to another instance means a duplicate took the id over: logged loudly. */
   renew(): Promise<void> {
     this.#renewing ??= (async () => {
@@ -138,7 +147,7 @@ export class Membership {
 
   /** Live analytics nodes that take cameras (not draining), sorted by id: the fair-share denominator. */
   analyticsNodes(now = Date.now()): NodeInfo[] {
-    return this.nodes(now).filter((n) => n.alive && !n.info.draining && n.info.roles.includes('analytics')).map((n) => n.info)
+    return this.nodes(now).filter((n) => n.alive && !n.info.draining && n.info.roles.includes('analytics') && n.info.capacity > 0).map((n) => n.info)
       .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 

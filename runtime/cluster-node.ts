@@ -153,7 +153,8 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
     cleanup.push(async () => pool.stop());
 
     const membership = await step('joining the cluster', () => Membership.join({
-      kv: nodesKv, id, roles: cl.roles, instance, capacity: roles.has('analytics') ? cl.capacity : 0, shards, apiUrl, ttlMs: cl.leaseTtlMs, renewMs: cl.renewMs, log,
+      // Capacity 0 until the pipeline runs (set below), so no camera is handed to a node still loading models.
+      kv: nodesKv, id, roles: cl.roles, instance, capacity: 0, shards, apiUrl, ttlMs: cl.leaseTtlMs, renewMs: cl.renewMs, log,
     }));
     cleanup.push(() => membership.leave());
 
@@ -242,6 +243,7 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
         if (cfg && cfg.enabled && k.epochOf(cameraId) !== null && p.cameras.has(cameraId)) p.cameras.update(cameraId, cfg);
       });
       membership.onDrain(() => { void k.tick(); });
+      await membership.setCapacity(cl.capacity);
       await step('following the leases', () => k.start());
       cleanup.push(() => k.stop(true));
       // Camera health for api nodes (GET /api/v1/cameras shows the owner's view).
