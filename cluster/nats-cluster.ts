@@ -5,13 +5,13 @@
  */
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { dirname, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, relative, resolve } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { connect } from 'nats';
 import { ClusterError, SetupError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import { freePort, waitForPort } from '../common/net.js';
+import { REPO_ROOT } from '../common/paths.js';
 import { killChild, spawnTracked, stopChild, which } from '../common/proc.js';
 import { CLUSTER_USERS, demoPassword } from './subjects.js';
 
@@ -43,15 +43,9 @@ export interface NatsClusterOptions {
   readonly sharedConfig?: string;
 }
 
-/** Walks up from this module (dist/cluster or cluster) to the folder holding nats-cluster.conf. */
+/** nats-cluster.conf at the repository root (beside nats.conf). */
 export function defaultClusterConfigPath(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++) {
-    const p = join(dir, 'nats-cluster.conf');
-    if (existsSync(p)) return p;
-    dir = dirname(dir);
-  }
-  return resolve('nats-cluster.conf');
+  return join(REPO_ROOT, 'nats-cluster.conf');
 }
 
 export async function startNatsCluster(o: NatsClusterOptions): Promise<NatsCluster> {
