@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { ApiError } from '../common/errors.js';
-import type { ClusterStatus } from '../cluster/types.js';
+import type { ClusterStatus } from '../cluster/index.js';
 import { ROLES } from './auth.js';
 import type { ApiContext } from './context.js';
 import { clusterStatus, errors, idParams } from './schemas.js';

@@ -10,7 +10,7 @@ import type { CameraView, LiveViewHub } from '../ingest/index.js';
 import type { AlertSinkStatus } from '../alerts/index.js';
 import type { BatcherStats } from '../inference/index.js';
 import type { SearchIndex } from '../search-index/index.js';
-import type { ClusterStatus } from '../cluster/types.js';
+import type { ClusterStatus } from '../cluster/index.js';
 
 /**
  * The camera pool as the API uses it: ingest's CameraPool on one node, the cluster's pool (KV) on an api node

@@ -30,8 +30,7 @@ import {
 } from '../cluster/index.js';
 import { openIndex, type Scope, type SearchIndex, type SearchQuery } from '../search-index/index.js';
 import { ALERT_STREAM } from '../alerts/index.js';
-import { startLocalCluster } from '../runtime/cluster-local.js';
-import { DEMO_CAMERA_PREFIX } from '../runtime/demo.js';
+import { startLocalCluster, DEMO_CAMERA_PREFIX } from '../runtime/index.js';
 import { rng } from './index.js';
 
 type Part = 'control' | 'search' | 'failover';

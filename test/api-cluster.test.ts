@@ -8,14 +8,14 @@ import test from 'ava';
 import Fastify from 'fastify';
 import { ClusterError } from '../common/errors.js';
 import type { ClusterStatus } from '../cluster/types.js';
-import { startHarness, TOKENS, type ApiHarness } from './support/api-app.js';
-import { FakeCluster, STATUS } from './support/cluster-status.js';
+import { TOKENS, type ApiHarness } from './support/api-app.js';
+import { STATUS, startClusterHarnesses, type FakeCluster } from './support/cluster-status.js';
 
-const cluster = new FakeCluster();
+let cluster: FakeCluster;
 let single: ApiHarness;
 let clustered: ApiHarness;
 test.before(async () => {
-  [single, clustered] = await Promise.all([startHarness({ perDepartment: 1 }), startHarness({ perDepartment: 1, cluster })]);
+  ({ single, clustered, cluster } = await startClusterHarnesses());
 });
 test.after.always(async () => { await Promise.all([single?.close(), clustered?.close()]); });
 

@@ -4,7 +4,7 @@
  * `cvcore cameras`. The `cvcore cluster` dispatcher calls these two functions.
  */
 import { parseArgs } from 'node:util';
-import type { ClusterStatus } from '../../cluster/types.js';
+import type { ClusterStatus } from '../../cluster/index.js';
 import { reportError } from '../run.js';
 
 export const CLUSTER_STATUS_USAGE = 'cvcore cluster status [--api URL] [--token T] [--json]';

@@ -3,9 +3,9 @@
  * source, over NATS KV and JetStream, is the cluster integration tests' to exercise).
  */
 import { ClusterError } from '../../common/errors.js';
-import type { ClusterStatus } from '../../cluster/types.js';
+import type { ClusterStatus } from '../../cluster/index.js';
 import type { ClusterSource } from '../../api/index.js';
-import { T0 } from './api-app.js';
+import { T0, startHarness, type ApiHarness } from './api-app.js';
 
 /** Three nodes: two analytics+index (one draining), one index only that stopped renewing; shard 3 lost its replica. */
 export const STATUS: ClusterStatus = {
@@ -55,3 +55,10 @@ export class FakeCluster implements ClusterSource {
   }
 }
 
+
+/** The pair both cluster API tests use: a single node (no cluster source) and one over a FakeCluster. */
+export async function startClusterHarnesses(): Promise<{ single: ApiHarness; clustered: ApiHarness; cluster: FakeCluster }> {
+  const cluster = new FakeCluster();
+  const [single, clustered] = await Promise.all([startHarness({ perDepartment: 1 }), startHarness({ perDepartment: 1, cluster })]);
+  return { single, clustered, cluster };
+}
