@@ -143,10 +143,18 @@ export interface TrackRecord {
   readonly hits: number;
   readonly score: number;
   readonly box: Box;
-  /** Attributes as strings (colour, vehicleType, gender, ageBand) and numbers (age, faceQuality). */
+  /**
+   * Attributes as strings and numbers. Vehicles: colour, vehicleType, and when a plate was read plate (canonical,
+   * common/plates.ts), plateColour, plateConfidence (0..1), plateRows (1 or 2), and plateRaw (the OCR's text when
+   * it fits no mainland format; plate is then absent). People: gender, age, ageBand, faceQuality (from a face),
+   * upperColour and lowerColour (clothing, the vehicle colour names) with upperColourConfidence and
+   * lowerColourConfidence (0..1).
+   */
   readonly attributes: Readonly<Record<string, string | number>>;
   readonly thumbnail: Uint8Array | null;
   readonly embedding: Float32Array | null;
+  /** A small JPEG of the plate the reading came from (vehicles whose plate was found), else null or absent. */
+  readonly plateCrop?: Uint8Array | null;
 }
 
 /** Camera health states (the ingest stage's; ingest/index.ts re-exports these). */

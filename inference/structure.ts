@@ -16,6 +16,20 @@ export interface StructureInput {
   /** The object's box in the frame's pixels. */
   readonly box: Box;
   readonly cls: ObjectClass;
+  /**
+   * Vehicles: a few crops of the vehicle from different frames of its track (largest boxes first), for the plate
+   * reader to vote across. Bounded by the pipeline; absent or empty for other classes.
+   */
+  readonly crops?: readonly VehicleCrop[];
+}
+
+/** One RGB24 crop of a vehicle, cut from a frame while the track was live. */
+export interface VehicleCrop {
+  readonly data: Uint8Array;
+  readonly width: number;
+  readonly height: number;
+  /** Capture time of the frame it was cut from, ms since the epoch. */
+  readonly at: number;
 }
 
 // A type alias, not an interface, so it is assignable to TrackRecord's Record<string, string | number>.
@@ -26,12 +40,26 @@ export type StructureAttributes = {
   readonly age?: number;
   readonly ageBand?: string;
   readonly faceQuality?: number;
+  /** Vehicles with a plate read: canonical plate (common/plates.ts), its colour, the vote's confidence, rows. */
+  readonly plate?: string;
+  readonly plateColour?: string;
+  readonly plateConfidence?: number;
+  readonly plateRows?: number;
+  /** The OCR's reading when it fits no mainland format (plate is then absent). */
+  readonly plateRaw?: string;
+  /** People: clothing colours (VEHICLE_COLOURS names) with a confidence 0..1. */
+  readonly upperColour?: string;
+  readonly upperColourConfidence?: number;
+  readonly lowerColour?: string;
+  readonly lowerColourConfidence?: number;
 };
 
 export interface StructureResult {
   readonly attributes: StructureAttributes;
   /** The face descriptor (1024-d, L2-normalised) for people whose face was found, else null. */
   readonly embedding: Float32Array | null;
+  /** Vehicles whose plate was found: a small JPEG of the plate, else null or absent. */
+  readonly plateCrop?: Uint8Array | null;
 }
 
 export interface FaceEmbedding {
