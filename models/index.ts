@@ -22,6 +22,9 @@ export interface ModelEntry {
   readonly licence: string;
   /** Where the files come from (package and path). */
   readonly source?: string;
+  /** The npm package scripts/copy-models.mjs copies the files from, and the folder inside it (absent: @vladmandic/human, models/). */
+  readonly package?: string;
+  readonly folder?: string;
   readonly files: readonly ModelFile[];
   /** Largest batch the graph runs at once (absent: the engine's default). */
   readonly maxBatch?: number;
@@ -73,6 +76,16 @@ async function readChecked(dir: string, f: ModelFile, model: string): Promise<Bu
     throw new ModelError('MODEL_FILE_CORRUPT', `model file ${path} (${model}) has sha256 ${sum}, expected ${f.sha256}`, { detail: { model, file: path } });
   }
   return bytes;
+}
+
+/**
+ * Reads and verifies every file of a model, whatever its format (ONNX graphs, dictionaries): by file name, in
+ * manifest order. A missing file is MODEL_FILE_MISSING, one whose sha256 differs MODEL_FILE_CORRUPT.
+ */
+export async function readModelFiles(name: string, dir: string = MODELS_DIR): Promise<Map<string, Buffer>> {
+  const entry = modelEntry(name);
+  const bytes = await Promise.all(entry.files.map((f) => readChecked(dir, f, name)));
+  return new Map(entry.files.map((f, i) => [f.file, bytes[i]!]));
 }
 
 /** Reads and verifies a model's graph and weights. `dir` defaults to models/files. */
