@@ -27,7 +27,7 @@ const CLASSES = 80;
 type OrtModule = typeof Ort;
 const require = createRequire(import.meta.url);
 let ort: OrtModule | null = null;
-function loadOrt(): OrtModule {
+export function loadOrt(): OrtModule {
   if (!ort) {
     try {
       ort = require('onnxruntime-node') as OrtModule;
