@@ -131,12 +131,15 @@ export function cameraRoutes(app: FastifyInstance, ctx: ApiContext): void {
 
   app.get('/api/v1/health', {
     config: { access: { roles: ROLES.operate } },
-    schema: { summary: 'pipeline, index, alert sink and per-camera health (cameras of the caller\'s departments); in cluster mode a cluster summary (nodes alive, cameras assigned and unassigned, shards without a replica)', tags: ['cameras'], response: { 200: object, ...errors() } },
+    schema: { summary: 'pipeline, plate reader, index, alert sink and per-camera health (cameras of the caller\'s departments); in cluster mode a cluster summary (nodes alive, cameras assigned and unassigned, shards without a replica)', tags: ['cameras'], response: { 200: object, ...errors() } },
   }, async (req) => {
     const p = ctx.principal(req);
+    const pipeline = o.stats?.stats() ?? null;
     return {
       cameras: o.cameras.list().filter((c) => inScope(p, c.department)).map((c) => c.health),
-      pipeline: o.stats?.stats() ?? null,
+      pipeline,
+      // ready | disabled | unavailable (code, reason, since): whether vehicle records get plates.
+      plates: pipeline?.plates ?? null,
       index: o.index.stats(),
       alerts: o.alerts?.status() ?? null,
       // Cluster mode only. A cluster that cannot be read is reported here, not turned into a failed health call.

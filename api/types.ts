@@ -4,7 +4,7 @@
  * without starting decoders or models.
  */
 import type { ApiConfig, ApiRole, CameraConfig } from '../config/index.js';
-import type { Box, CrowdAlertV1, PipelineEvent, ZoneCount } from '../common/messages.js';
+import type { Box, CrowdAlertV1, PipelineEvent, PlatesHealth, ZoneCount } from '../common/messages.js';
 import type { Logger } from '../common/log.js';
 import type { CameraView, LiveViewHub } from '../ingest/index.js';
 import type { AlertSinkStatus } from '../alerts/index.js';
@@ -48,6 +48,8 @@ export interface PipelineStatsSource {
     structure?: { queued: number; running: number; done: number; dropped: number };
     /** Per camera: handled rate against target, and whether it is over capacity. */
     load?: Record<string, { targetFps: number; handledFps: number; overloaded: boolean }>;
+    /** Whether licence plates are read: ready, disabled, or unavailable with the error code and reason. */
+    plates?: PlatesHealth;
   };
 }
 

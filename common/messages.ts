@@ -157,6 +157,16 @@ export interface TrackRecord {
   readonly plateCrop?: Uint8Array | null;
 }
 
+/**
+ * The plate reader's health (GET /api/v1/health `plates`): `ready` once every inference thread has loaded the OCR
+ * models, `disabled` when config inference.plates is false, `unavailable` when they cannot load (the pipeline
+ * runs on and vehicle records are written without plates): the ModelError / InferenceError code and why.
+ */
+export type PlatesHealth =
+  | { readonly state: 'ready' }
+  | { readonly state: 'disabled' }
+  | { readonly state: 'unavailable'; readonly code: string; readonly reason: string; readonly since: number };
+
 /** Camera health states (the ingest stage's; ingest/index.ts re-exports these). */
 export const CAMERA_STATES = {
   connecting: 'connecting',

@@ -73,6 +73,8 @@ export const DEFAULTS = {
     // Per-class floors over minScore. Person stays at the tracker's low stage (ByteTrack re-associates weak
     // person boxes); bus and truck sit higher because centernet confuses them with each other and with cars
     // at low scores on street footage.
+    // Licence plates of vehicle tracks (inference/plate.ts), read from a few crops per track at track end.
+    plates: true,
     classMinScore: { person: 0.2, bicycle: 0.3, car: 0.3, motorcycle: 0.3, bus: 0.35, truck: 0.35 },
     // Dawn's Vulkan backend; adapter null: the first hardware adapter, else (allowSoftware) lavapipe for CI.
     webgpu: { backend: 'vulkan', adapter: null, flags: [], allowSoftware: true },

@@ -109,6 +109,8 @@ export interface CvcoreConfig {
     readonly maxBatch: number;
     readonly maxDelayMs: number;
     readonly classMinScore: Readonly<Record<ObjectClass, number>>;
+    /** Read licence plates of vehicle tracks (cars, buses, trucks, motorcycles). */
+    readonly plates: boolean;
     readonly webgpu: WebgpuConfig;
   };
   readonly tracking: { readonly highScore: number; readonly lowScore: number; readonly newTrackScore: number; readonly minHits: number; readonly maxLostMs: number; readonly zoneHoldMs: number };
@@ -238,6 +240,7 @@ export const CONFIG_SCHEMA: Spec = {
       classMinScore: { kind: 'object', description: 'per-class lowest detection score kept (overrides minScore for that class)', default: 'fill', fields: Object.fromEntries(
         OBJECT_CLASSES.map((c) => [c, { kind: 'number', description: `lowest ${c} score kept`, min: 0, max: 1, default: d.inference.classMinScore[c] }]),
       ) },
+      plates: { kind: 'boolean', description: 'read licence plates of car, bus, truck and motorcycle tracks (PP-OCRv4 on up to 4 crops per track, voted); a missing OCR model leaves records without plates and health plates.state "unavailable"', default: d.inference.plates },
       webgpu: { kind: 'object', description: 'the webgpu backend (Dawn); used only when backend is webgpu', default: 'fill', fields: {
         backend: { kind: 'string', description: 'Dawn backend type (its backend= flag)', enum: WEBGPU_DAWN_BACKENDS, default: d.inference.webgpu.backend },
         adapter: { kind: 'string', description: 'adapter name (Dawn\'s adapter= flag, matched against the adapter description); null: the first hardware adapter', nullable: true, minLength: 1, default: d.inference.webgpu.adapter },

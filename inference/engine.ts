@@ -6,7 +6,7 @@
  */
 import { Piscina } from 'piscina';
 import { InferenceError, ModelError } from '../common/errors.js';
-import type { Detection, ObjectClass } from '../common/messages.js';
+import type { Detection, ObjectClass, PlatesHealth } from '../common/messages.js';
 import { modelEntry } from '../models/index.js';
 import { assertBackendAvailable, type BackendName } from './backends.js';
 import type { DetectTaskResult, EmbedTaskResult, StructureTaskResult, TaskError, WorkerConfig, WorkerResult, WorkerTask } from './worker.js';
@@ -30,6 +30,13 @@ export interface EngineOptions {
    * pipeline), so the first track ends do not hold a thread for seconds. Detection-only callers leave it off.
    */
   readonly warmFaces?: boolean;
+  /**
+   * Read vehicles' licence plates when structuring. The OCR models load in every thread at start; when they cannot
+   * (missing or corrupt file) the engine starts anyway, plates are not read and `platesHealth` says why.
+   */
+  readonly plates?: boolean;
+  /** Where the plate reader's models are read from (absent: models/files, or $CVCORE_MODELS_DIR). */
+  readonly modelsDir?: string;
 }
 
 export interface BatchOutput { readonly detections: Detection[][]; readonly ms: number; readonly numTensors: number }
@@ -54,12 +61,15 @@ export class InferenceEngine implements Structurer {
   #pool: Piscina<WorkerTask, WorkerResult>;
   #closed = false;
   readonly #structuring: StructureQueue;
+  #plates: PlatesHealth;
+  readonly #platesListeners = new Set<(h: PlatesHealth) => void>();
 
   private constructor(options: EngineOptions, pool: Piscina<WorkerTask, WorkerResult>, modelBatch: number) {
     this.options = options;
     this.#pool = pool;
     this.modelBatch = modelBatch;
     this.#structuring = new StructureQueue(options.workers);
+    this.#plates = options.plates ? { state: 'ready' } : { state: 'disabled' };
   }
 
   static async start(options: EngineOptions): Promise<InferenceEngine> {
@@ -70,6 +80,8 @@ export class InferenceEngine implements Structurer {
       backend: options.backend,
       model: options.model,
       ...(options.inputSize !== undefined ? { inputSize: options.inputSize } : {}),
+      ...(options.plates ? { plates: true } : {}),
+      ...(options.modelsDir !== undefined ? { modelsDir: options.modelsDir } : {}),
       decode: {
         minScore: options.minScore, iouThreshold: options.iouThreshold, classes: options.classes,
         ...(options.classMinScore ? { classMinScore: options.classMinScore } : {}),
@@ -94,6 +106,12 @@ export class InferenceEngine implements Structurer {
         const warm = await Promise.all(Array.from({ length: options.workers }, () => pool.run({ kind: 'warm-faces' }) as Promise<EmbedTaskResult>));
         const failed = warm.find((w) => w.error);
         if (failed?.error) rethrow(failed.error);
+      }
+      // The plate reader loads now too; unlike the face models its absence does not stop the engine.
+      if (options.plates) {
+        const warm = await Promise.all(Array.from({ length: options.workers }, () => pool.run({ kind: 'warm-plates' }) as Promise<EmbedTaskResult>));
+        const failed = warm.find((w) => w.error);
+        if (failed?.error) engine.#platesFailed(failed.error);
       }
     } catch (err) {
       await engine.stop();
@@ -132,8 +150,25 @@ export class InferenceEngine implements Structurer {
     return this.#structuring.submit(async () => {
       const res = (await this.#pool.run({ kind: 'structure', input })) as StructureTaskResult;
       if (res.error || !res.result) rethrow(res.error ?? { code: 'INFERENCE_FAILED', message: 'structure task returned nothing' });
-      return res.result;
+      const { plateError, ...result } = res.result;
+      if (plateError) this.#platesFailed(plateError);
+      return result;
     });
+  }
+
+  /** Whether plates are read: ready, disabled by config, or unavailable (the OCR models did not load) and why. */
+  get platesHealth(): PlatesHealth { return this.#plates; }
+
+  /** Called once when the plate reader becomes unavailable (for the caller's log); returns the unsubscribe. */
+  onPlatesHealth(fn: (h: PlatesHealth) => void): () => void {
+    this.#platesListeners.add(fn);
+    return () => this.#platesListeners.delete(fn);
+  }
+
+  #platesFailed(error: TaskError): void {
+    if (this.#plates.state === 'unavailable') return;
+    this.#plates = { state: 'unavailable', code: error.code, reason: error.message, since: Date.now() };
+    for (const fn of this.#platesListeners) fn(this.#plates);
   }
 
   /** The structuring queue: waiting, running, done and dropped tasks. */

@@ -14,5 +14,8 @@ export { decodeCenternet, nms, iou, type DecodeOptions } from './detector.js';
 export { DetectorRunner, createDetector, type Detector, type FrameInput } from './runner.js';
 export { OnnxDetectorRunner, centernetHead, resizeBilinearRgb } from './onnx-runner.js';
 export { dominantColour, VEHICLE_COLOURS, type VehicleColour } from './colour.js';
+export { PlateReader, type PlateResult } from './plate.js';
+export { cutVehicleCrop } from './plate-image.js';
+export { PLATE_CLASSES, type VehicleCrop } from './structure.js';
 export { ageBand, AGE_BANDS, type AgeBand, type StructureInput, type StructureAttributes, type StructureResult, type FaceEmbedding } from './structure.js';
 export { embedFaceFromImage, closeFaceEmbedder, setFaceEmbedderBackend } from './embed.js';

@@ -228,3 +228,25 @@ export function plateColour(img: RgbImage): PlateColourReading {
 }
 
 export { PLATE_COLOURS };
+
+/**
+ * A vehicle crop for the plate reader: `box` grown by `margin` (share of its size per side), clamped to the frame,
+ * scaled down (bilinear) when its longer side exceeds `maxSide`, into a SharedArrayBuffer so the worker thread
+ * reads it without a copy. At most maxSide^2 x 3 bytes.
+ */
+export function cutVehicleCrop(frame: RgbImage, box: { x: number; y: number; w: number; h: number }, margin: number, maxSide: number): RgbImage {
+  const x0 = Math.max(0, Math.floor(box.x - box.w * margin));
+  const y0 = Math.max(0, Math.floor(box.y - box.h * margin));
+  const x1 = Math.min(frame.width, Math.ceil(box.x + box.w * (1 + margin)));
+  const y1 = Math.min(frame.height, Math.ceil(box.y + box.h * (1 + margin)));
+  const w = Math.max(1, x1 - x0), h = Math.max(1, y1 - y0);
+  const scale = Math.min(1, maxSide / Math.max(w, h));
+  const ow = Math.max(1, Math.round(w * scale)), oh = Math.max(1, Math.round(h * scale));
+  const out = new Uint8Array(new SharedArrayBuffer(ow * oh * 3));
+  if (scale === 1) {
+    for (let y = 0; y < h; y++) out.set(frame.data.subarray(((y0 + y) * frame.width + x0) * 3, ((y0 + y) * frame.width + x0 + w) * 3), y * w * 3);
+  } else {
+    out.set(sampleRect(frame, { cx: x0 + w / 2, cy: y0 + h / 2, w, h, angle: 0 }, ow, oh).data);
+  }
+  return { data: out, width: ow, height: oh };
+}

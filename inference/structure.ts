@@ -1,12 +1,14 @@
 /**
  * Structuring one object from its best shot, inside a worker thread: vehicles get a type (from the detector's
  * class) and a named colour; people get a face search in the upper part of their box, then gender, age, an age
- * band, a face-quality score and the face descriptor. Runs once per track (at track end), not per frame.
+ * band, a face-quality score and the face descriptor. Cars, buses, trucks and motorcycles also get their licence
+ * plate, read from the track's crops (plate.ts). Runs once per track (at track end), not per frame.
  */
 import { InferenceError } from '../common/errors.js';
 import { VEHICLE_CLASSES, type Box, type ObjectClass } from '../common/messages.js';
 import { dominantColour } from './colour.js';
-import { FaceModels, faceQuality, type FaceBox, type RgbImage } from './face.js';
+import { FaceModels, cropRgb, faceQuality, type FaceBox, type RgbImage } from './face.js';
+import type { PlateReader } from './plate.js';
 
 export interface StructureInput {
   /** RGB24 pixels of the whole frame, ideally a view on a SharedArrayBuffer (not copied into the worker). */
@@ -60,7 +62,17 @@ export interface StructureResult {
   readonly embedding: Float32Array | null;
   /** Vehicles whose plate was found: a small JPEG of the plate, else null or absent. */
   readonly plateCrop?: Uint8Array | null;
+  /**
+   * Set when the plate reader could not be loaded (the other attributes are complete): its typed error's code and
+   * message, for the engine's plates health. Run failures on one crop cost only that track's plate.
+   */
+  readonly plateError?: { readonly code: string; readonly message: string };
 }
+
+/** Vehicle classes that carry a licence plate (a bicycle has none). */
+export const PLATE_CLASSES: readonly ObjectClass[] = ['car', 'motorcycle', 'bus', 'truck'];
+/** Margin around the best-shot box (share of its size per side) when the track brought no crops. */
+export const PLATE_FALLBACK_MARGIN = 0.05;
 
 export interface FaceEmbedding {
   readonly embedding: Float32Array;
@@ -110,13 +122,43 @@ export async function embedLargestFace(models: FaceModels, img: RgbImage): Promi
   return describeFace(models, img, largest);
 }
 
-/** `models` is loaded on demand by the caller: vehicles never need the face models. */
-export async function structure(input: StructureInput, models: () => Promise<FaceModels>): Promise<StructureResult> {
+/**
+ * The plate attributes of a vehicle from its crops (or its best shot when the track kept none). A reader that
+ * cannot load gives `plateError`; a run that fails costs this track's plate only.
+ */
+async function readPlate(input: StructureInput, img: RgbImage, plates: () => Promise<PlateReader>): Promise<Pick<StructureResult, 'plateCrop' | 'plateError'> & { attributes: StructureAttributes }> {
+  let reader: PlateReader;
+  try {
+    reader = await plates();
+  } catch (err) {
+    const e = err as { code?: unknown; message?: unknown };
+    return { attributes: {}, plateError: { code: typeof e.code === 'string' ? e.code : 'INFERENCE_FAILED', message: String(e.message ?? err) } };
+  }
+  const b = input.box;
+  const crops: RgbImage[] = input.crops && input.crops.length > 0
+    ? input.crops.map((c) => ({ data: c.data, width: c.width, height: c.height }))
+    : [cropRgb(img, { x: b.x - b.w * PLATE_FALLBACK_MARGIN, y: b.y - b.h * PLATE_FALLBACK_MARGIN, w: b.w * (1 + 2 * PLATE_FALLBACK_MARGIN), h: b.h * (1 + 2 * PLATE_FALLBACK_MARGIN) })];
+  const r = await reader.read(crops).catch(() => null);
+  if (!r) return { attributes: {} };
+  const attributes: StructureAttributes = r.plate !== null
+    ? { plate: r.plate, plateColour: r.colour, plateConfidence: r.confidence, plateRows: r.rows }
+    : { plateRaw: r.raw ?? '', plateColour: r.colour, plateConfidence: r.confidence, plateRows: r.rows };
+  return { attributes, plateCrop: r.jpeg };
+}
+
+/**
+ * `models` and `plates` are loaded on demand by the caller: vehicles never need the face models, people never
+ * the plate reader. `plates` null: plates are not read (config inference.plates false).
+ */
+export async function structure(input: StructureInput, models: () => Promise<FaceModels>, plates: (() => Promise<PlateReader>) | null = null): Promise<StructureResult> {
   checkInput(input);
   const img: RgbImage = { data: input.data, width: input.width, height: input.height };
   const b = input.box;
   if (VEHICLE_CLASSES.includes(input.cls)) {
-    return { attributes: { vehicleType: input.cls, colour: dominantColour(input.data, input.width, input.height, b) }, embedding: null };
+    const attributes: StructureAttributes = { vehicleType: input.cls, colour: dominantColour(input.data, input.width, input.height, b) };
+    if (!plates || !PLATE_CLASSES.includes(input.cls)) return { attributes, embedding: null };
+    const p = await readPlate(input, img, plates);
+    return { attributes: { ...attributes, ...p.attributes }, embedding: null, ...(p.plateCrop ? { plateCrop: p.plateCrop } : {}), ...(p.plateError ? { plateError: p.plateError } : {}) };
   }
   if (input.cls !== 'person') return { attributes: {}, embedding: null };
   // A face is at most about half as wide as the person's box: below that width no face can reach

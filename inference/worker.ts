@@ -8,16 +8,25 @@ import type { Detection } from '../common/messages.js';
 import { getBackend, type BackendName } from './backends.js';
 import type { DecodeOptions } from './detector.js';
 import { FaceModels, type RgbImage } from './face.js';
+import type { PlateReader } from './plate.js';
 import { createDetector, type Detector, type FrameInput } from './runner.js';
 import { embedLargestFace, structure, type FaceEmbedding, type StructureInput, type StructureResult } from './structure.js';
 
-export interface WorkerConfig { readonly backend: BackendName; readonly model: string; readonly inputSize?: number; readonly decode: DecodeOptions }
+export interface WorkerConfig {
+  readonly backend: BackendName; readonly model: string; readonly inputSize?: number; readonly decode: DecodeOptions;
+  /** Read vehicles' plates when structuring (the OCR models load on first use or at warm-up). */
+  readonly plates?: boolean;
+  /** Where the OCR models are read from (tests point it at a folder with a file missing); absent: models/files. */
+  readonly modelsDir?: string;
+}
 export interface DetectTask { readonly kind?: 'detect'; readonly frames: readonly FrameInput[] }
 export interface StructureTask { readonly kind: 'structure'; readonly input: StructureInput }
 export interface EmbedTask { readonly kind: 'embed'; readonly image: RgbImage }
 /** Loads the face models and runs them once, so the first best shot does not stall the thread for seconds. */
 export interface WarmFacesTask { readonly kind: 'warm-faces' }
-export type WorkerTask = DetectTask | StructureTask | EmbedTask | WarmFacesTask;
+/** Loads the plate reader (answers with its load error, if any, as an EmbedTaskResult-shaped { error }). */
+export interface WarmPlatesTask { readonly kind: 'warm-plates' }
+export type WorkerTask = DetectTask | StructureTask | EmbedTask | WarmFacesTask | WarmPlatesTask;
 
 /** Typed failures travel as data: an Error's class and code do not survive the thread boundary. */
 export interface TaskError { readonly code: string; readonly message: string }
@@ -36,12 +45,16 @@ const backend = getBackend(cfg.backend).init();
 backend.catch(() => undefined);
 let runner: Promise<Detector> | null = null;
 let faces: Promise<FaceModels> | null = null;
+let plates: Promise<PlateReader> | null = null;
 
 const detector = (): Promise<Detector> => (runner ??= createDetector(cfg.backend, cfg.model, cfg.decode, cfg.inputSize));
 const faceModels = async (): Promise<FaceModels> => {
   await backend;
   return (faces ??= FaceModels.load());
 };
+
+// Once per thread; a failed load stays failed (the engine reports it in health rather than retrying per track).
+const plateReader = cfg.plates ? (): Promise<PlateReader> => (plates ??= import('./plate.js').then((m) => m.PlateReader.load(cfg.modelsDir))) : null;
 
 function asError(err: unknown): TaskError {
   const e = err as { code?: unknown; message?: unknown };
@@ -50,7 +63,11 @@ function asError(err: unknown): TaskError {
 
 export default async function run(task: WorkerTask): Promise<WorkerResult> {
   if (task.kind === 'structure') {
-    try { return { result: await structure(task.input, faceModels) }; } catch (err) { return { result: null, error: asError(err) }; }
+    try { return { result: await structure(task.input, faceModels, plateReader) }; } catch (err) { return { result: null, error: asError(err) }; }
+  }
+  if (task.kind === 'warm-plates') {
+    if (!plateReader) return { face: null };
+    try { await plateReader(); return { face: null }; } catch (err) { return { face: null, error: asError(err) }; }
   }
   if (task.kind === 'warm-faces') {
     try {

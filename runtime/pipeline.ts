@@ -6,9 +6,9 @@
 import sharp from 'sharp';
 import type { CameraConfig, CvcoreConfig } from '../config/index.js';
 import type { Logger } from '../common/log.js';
-import type { Box, CrowdAlertEvent, DetectionResult, Frame, PipelineEvent, TrackEnd, TrackRecord, ZoneCount } from '../common/messages.js';
+import type { Box, CrowdAlertEvent, DetectionResult, Frame, PipelineEvent, PlatesHealth, TrackEnd, TrackRecord, TrackUpdate, ZoneCount } from '../common/messages.js';
 import { CameraPool, motionCrop, shouldAnalyse, type CameraRunner, type GatedFrame } from '../ingest/index.js';
-import { Batcher, InferenceEngine, type BatcherStats, type StructureQueueStats } from '../inference/index.js';
+import { Batcher, InferenceEngine, PLATE_CLASSES, cutVehicleCrop, type BatcherStats, type StructureQueueStats, type VehicleCrop } from '../inference/index.js';
 import { CrowdRule, ZoneAnalyzer, createTracker, type OpenIncident, type Tracker, type TrackerOptions } from '../tracking/index.js';
 import { encodeThumbnail, type SearchIndex } from '../search-index/index.js';
 import type { AlertSink, CrowdAlertV1 } from '../alerts/index.js';
@@ -23,6 +23,24 @@ export const SNAPSHOT_CACHE = 64;
 export const LOAD_WINDOW_MS = 10_000;
 /** A camera is overloaded while it handles less than this share of its target rate (the capacity criterion). */
 export const LOAD_MIN_FRACTION = 0.95;
+
+/**
+ * Vehicle crops kept per live track for the plate reader, which votes across them at track end. Crops come from
+ * frames where the vehicle was detected (not predicted), at least PLATE_CROP_MIN_GAP frames apart, larger boxes
+ * replacing smaller ones; each is the box plus PLATE_CROP_MARGIN per side, its longer side capped at
+ * PLATE_CROP_MAX_SIDE. Bounds: a crop is at most 480 x 480 x 3 = 675 KiB, a track at most 4 crops (2.6 MiB), a
+ * camera at most PLATE_CROP_BYTES_PER_CAMERA (32 MiB) over all its live tracks; past that a track keeps what it
+ * has (and with none the plate is read from the best shot).
+ */
+export const PLATE_CROPS_PER_TRACK = 4;
+export const PLATE_CROP_MIN_GAP = 5;
+export const PLATE_CROP_MARGIN = 0.06;
+export const PLATE_CROP_MAX_SIDE = 480;
+export const PLATE_CROP_BYTES_PER_CAMERA = 32 * 1024 * 1024;
+/** A kept crop is replaced only by a box this much larger (area), so near-equal boxes do not churn copies. */
+const PLATE_CROP_GROWTH = 1.15;
+
+interface KeptCrops { readonly crops: (VehicleCrop & { readonly area: number })[]; lastSeq: number }
 
 /**
  * What a camera gets when the node is over capacity: the batcher serves cameras round-robin, so every camera
@@ -43,6 +61,9 @@ interface CameraState {
   readonly rules: Map<string, CrowdRule>;
   /** The frame holding each live track's best shot, cropped only when the track ends. */
   readonly bestFrames: Map<number, Frame>;
+  /** Vehicle tracks' crops for the plate reader (PLATE_CROPS_PER_TRACK each), freed at track end or death. */
+  readonly crops: Map<number, KeptCrops>;
+  cropBytes: number;
   readonly lastZoneEvent: Map<string, number>;
   lastCounts: ZoneCount[];
   analysed: number;
@@ -61,6 +82,8 @@ export interface PipelineStats {
   readonly batcher: BatcherStats;
   readonly structure: StructureQueueStats;
   readonly load: Record<string, CameraLoad>;
+  /** Whether licence plates are read (health `plates`). */
+  readonly plates: PlatesHealth;
 }
 
 /** Where finished tracks go: the local index on one node, the records stream in cluster mode. */
@@ -129,8 +152,15 @@ export class Pipeline {
       iouThreshold: inf.iouThreshold, classes: inf.classes, classMinScore: inf.classMinScore,
       // People's best shots go through the face models: load them before the first track ends.
       warmFaces: inf.classes.includes('person'),
+      plates: inf.plates,
     });
     const p = new Pipeline(o, engine);
+    // Logged once: at start, or the first time a thread's reader fails later.
+    const logPlates = (h: PlatesHealth): void => {
+      if (h.state === 'unavailable') o.log.error('plate reader unavailable: vehicle records are written without plates', { code: h.code, reason: h.reason });
+    };
+    if (engine.platesHealth.state === 'unavailable') logPlates(engine.platesHealth);
+    else engine.onPlatesHealth(logPlates);
     for (const cam of o.config.cameras) p.cameras.add(cam);
     return p;
   }
@@ -157,6 +187,8 @@ export class Pipeline {
         { holdLostMs: this.#o.config.tracking.zoneHoldMs }),
       rules,
       bestFrames: new Map(),
+      crops: new Map(),
+      cropBytes: 0,
       lastZoneEvent: new Map(),
       lastCounts: [],
       analysed: 0,
@@ -237,13 +269,17 @@ export class Pipeline {
     }
     this.#measureLoad(st, frame.capturedAt);
     const step = gated ? st.tracker.skip(frame.seq, frame.capturedAt) : st.tracker.update(frame.seq, frame.capturedAt, result.detections);
-    for (const u of step.updates) if (u.bestShot) st.bestFrames.set(u.trackId, frame);
+    for (const u of step.updates) {
+      if (u.bestShot) st.bestFrames.set(u.trackId, frame);
+      if (this.#readsPlates && !gated) this.#keepCrop(st, u, frame);
+    }
     for (const end of step.ended) this.#track(this.#record(st, end));
     // Every live track is in the step's updates. A tentative track removed before it confirmed gets no update
     // and no end event, so its best-shot frame would stay here forever (a frame per false start): drop it.
-    if (st.bestFrames.size > 0) {
+    if (st.bestFrames.size > 0 || st.crops.size > 0) {
       const live = new Set(step.updates.map((u) => u.trackId));
       for (const id of st.bestFrames.keys()) if (!live.has(id)) st.bestFrames.delete(id);
+      for (const id of st.crops.keys()) if (!live.has(id)) this.#takeCrops(st, id);
     }
 
     const { counts } = st.zones.update(step.updates, frame.capturedAt);
@@ -259,6 +295,43 @@ export class Pipeline {
       const ev = rule?.observe(c, frame.seq);
       if (ev) this.#track(this.#raise(st, ev, frame));
     }
+  }
+
+  get #readsPlates(): boolean { return this.engine.platesHealth.state === 'ready'; }
+
+  /**
+   * Keeps a crop of a vehicle for its plate when this frame's box is a real detection and beats a kept one.
+   * Costs a comparison per vehicle per frame; pixels are copied only when a crop is added or replaced.
+   */
+  #keepCrop(st: CameraState, u: TrackUpdate, frame: Frame): void {
+    if (!PLATE_CLASSES.includes(u.cls) || u.lastSeen !== u.at || u.state === 'lost') return;
+    let kept = st.crops.get(u.trackId);
+    if (kept && frame.seq - kept.lastSeq < PLATE_CROP_MIN_GAP) return;
+    const area = u.box.w * u.box.h;
+    let replace = -1;
+    if (kept && kept.crops.length >= PLATE_CROPS_PER_TRACK) {
+      replace = 0;
+      for (let i = 1; i < kept.crops.length; i++) if (kept.crops[i]!.area < kept.crops[replace]!.area) replace = i;
+      if (area < kept.crops[replace]!.area * PLATE_CROP_GROWTH) return;
+    }
+    const side = Math.min(PLATE_CROP_MAX_SIDE, Math.max(u.box.w, u.box.h) * (1 + 2 * PLATE_CROP_MARGIN));
+    const freed = replace >= 0 ? kept!.crops[replace]!.data.byteLength : 0;
+    if (st.cropBytes - freed + side * side * 3 > PLATE_CROP_BYTES_PER_CAMERA) return;
+    const img = cutVehicleCrop(frame, u.box, PLATE_CROP_MARGIN, PLATE_CROP_MAX_SIDE);
+    const crop = { data: img.data, width: img.width, height: img.height, at: frame.capturedAt, area };
+    if (!kept) { kept = { crops: [], lastSeq: frame.seq }; st.crops.set(u.trackId, kept); }
+    if (replace >= 0) kept.crops[replace] = crop; else kept.crops.push(crop);
+    kept.lastSeq = frame.seq;
+    st.cropBytes += crop.data.byteLength - freed;
+  }
+
+  /** Removes a track's crops (largest first) and returns their bytes to the camera's budget. */
+  #takeCrops(st: CameraState, trackId: number): VehicleCrop[] {
+    const kept = st.crops.get(trackId);
+    if (!kept) return [];
+    st.crops.delete(trackId);
+    for (const c of kept.crops) st.cropBytes -= c.data.byteLength;
+    return [...kept.crops].sort((a, b) => b.area - a.area).map(({ data, width, height, at }) => ({ data, width, height, at }));
   }
 
   async #raise(st: CameraState, ev: CrowdAlertEvent, frame: Frame | null): Promise<void> {
@@ -301,12 +374,13 @@ export class Pipeline {
   async #record(st: CameraState, end: TrackEnd): Promise<void> {
     const frame = st.bestFrames.get(end.trackId);
     st.bestFrames.delete(end.trackId);
+    const crops = this.#takeCrops(st, end.trackId);
     if (end.hits < MIN_RECORD_HITS) return;
     const b = end.bestShot.box;
     const thumbnail = frame ? await encodeThumbnail(frame.data, frame.width, frame.height, b) : null;
     // Secondary models run once per track, on its best shot; a failure costs the attributes, not the record.
     const structured = frame
-      ? await this.engine.structure({ data: frame.data, width: frame.width, height: frame.height, box: b, cls: end.cls })
+      ? await this.engine.structure({ data: frame.data, width: frame.width, height: frame.height, box: b, cls: end.cls, ...(crops.length > 0 ? { crops } : {}) })
         .catch((err: unknown) => { this.#o.log.warn('structuring failed', { err: err as Error, camera: end.cameraId, track: end.trackId }); return null; })
       : null;
     const record: TrackRecord = {
@@ -323,6 +397,7 @@ export class Pipeline {
       attributes: structured?.attributes ?? {},
       thumbnail,
       embedding: structured?.embedding ?? null,
+      plateCrop: structured?.plateCrop ?? null,
     };
     await this.#o.index.put(record);
     this.#records++;
@@ -365,6 +440,7 @@ export class Pipeline {
       batcher: this.batcher.stats(),
       structure: this.engine.structureStats(),
       load: Object.fromEntries([...this.#state].map(([id, s]) => [id, this.#load(s, Date.now())])),
+      plates: this.engine.platesHealth,
     };
   }
 
