@@ -1,0 +1,32 @@
+/** Decoded photos from .cache/media, kept once per process (the set and the footage reuse a few photos many times). */
+import sharp from 'sharp';
+import { mediaPath } from '../common/paths.js';
+import type { RgbImage } from './warp.js';
+
+const photos = new Map<string, Promise<RgbImage>>();
+
+export function loadPhoto(file: string): Promise<RgbImage> {
+  let p = photos.get(file);
+  if (!p) {
+    p = (async () => {
+      const { data, info } = await sharp(mediaPath(file)).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+      return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height };
+    })();
+    photos.set(file, p);
+    p.catch(() => photos.delete(file));
+  }
+  return p;
+}
+
+/** `box` of `img` scaled by `scale` (Lanczos through sharp), as RGB24. */
+export async function cropScaled(img: RgbImage, box: { x: number; y: number; w: number; h: number }, scale: number): Promise<RgbImage> {
+  const left = Math.max(0, Math.floor(box.x));
+  const top = Math.max(0, Math.floor(box.y));
+  const width = Math.min(img.width - left, Math.ceil(box.w));
+  const height = Math.min(img.height - top, Math.ceil(box.h));
+  const w = Math.max(1, Math.round(width * scale));
+  const h = Math.max(1, Math.round(height * scale));
+  const { data, info } = await sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } })
+    .extract({ left, top, width, height }).resize(w, h, { fit: 'fill', kernel: 'lanczos3' }).raw().toBuffer({ resolveWithObject: true });
+  return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height };
+}
