@@ -230,17 +230,19 @@ export function plateColour(img: RgbImage): PlateColourReading {
 export { PLATE_COLOURS };
 
 /**
- * A vehicle crop for the plate reader: `box` grown by `margin` (share of its size per side), clamped to the frame,
- * scaled down (bilinear) when its longer side exceeds `maxSide`, into a SharedArrayBuffer so the worker thread
- * reads it without a copy. At most maxSide^2 x 3 bytes.
+ * A vehicle crop for the plate reader: `box` without its top `skipTop` share (plates sit in the lower part of a
+ * vehicle seen from the front or back; the roof, windscreen and a bus's destination sign are text-like clutter)
+ * grown by `margin` (share of its size per side), clamped to the frame, scaled down (bilinear) when it holds more
+ * than `maxPixels`, into a SharedArrayBuffer so the worker thread reads it without a copy. At most maxPixels x 3
+ * bytes. A pixel budget rather than a side cap: a bus's plate is a tenth of its width, and must keep its pixels.
  */
-export function cutVehicleCrop(frame: RgbImage, box: { x: number; y: number; w: number; h: number }, margin: number, maxSide: number): RgbImage {
+export function cutVehicleCrop(frame: RgbImage, box: { x: number; y: number; w: number; h: number }, margin: number, maxPixels: number, skipTop = 0): RgbImage {
   const x0 = Math.max(0, Math.floor(box.x - box.w * margin));
-  const y0 = Math.max(0, Math.floor(box.y - box.h * margin));
+  const y0 = Math.max(0, Math.floor(box.y + box.h * skipTop - box.h * margin));
   const x1 = Math.min(frame.width, Math.ceil(box.x + box.w * (1 + margin)));
   const y1 = Math.min(frame.height, Math.ceil(box.y + box.h * (1 + margin)));
   const w = Math.max(1, x1 - x0), h = Math.max(1, y1 - y0);
-  const scale = Math.min(1, maxSide / Math.max(w, h));
+  const scale = Math.min(1, Math.sqrt(maxPixels / (w * h)));
   const ow = Math.max(1, Math.round(w * scale)), oh = Math.max(1, Math.round(h * scale));
   const out = new Uint8Array(new SharedArrayBuffer(ow * oh * 3));
   if (scale === 1) {

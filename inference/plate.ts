@@ -19,7 +19,7 @@ import { PlateAlphabet, readPlateLine, readTwoRowPlate, votePlates, type CtcOutp
 export const DET_MODEL = 'ppocrv4-det';
 export const REC_MODEL = 'ppocrv4-rec';
 /** The detector's input: the crop scaled so its longer side is at most this (multiples of 32)... */
-export const DET_MAX_SIDE = 640;
+export const DET_MAX_SIDE = 800;
 /** ...and enlarged at most this much: a small plate's characters need ~20 px of height to be found. */
 export const DET_MAX_UPSCALE = 3;
 /** The recogniser reads lines 48 px high; narrower lines are padded to this width, as it was trained. */

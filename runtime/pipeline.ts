@@ -27,16 +27,18 @@ export const LOAD_MIN_FRACTION = 0.95;
 /**
  * Vehicle crops kept per live track for the plate reader, which votes across them at track end. Crops come from
  * frames where the vehicle was detected (not predicted), at least PLATE_CROP_MIN_GAP frames apart, larger boxes
- * replacing smaller ones; each is the box plus PLATE_CROP_MARGIN per side, its longer side capped at
- * PLATE_CROP_MAX_SIDE. Bounds: a crop is at most 480 x 480 x 3 = 675 KiB, a track at most 4 crops (2.6 MiB), a
- * camera at most PLATE_CROP_BYTES_PER_CAMERA (32 MiB) over all its live tracks; past that a track keeps what it
- * has (and with none the plate is read from the best shot).
+ * replacing smaller ones; each is the lower part of the box (without its top PLATE_CROP_SKIP_TOP, where no plate
+ * is) plus PLATE_CROP_MARGIN per side, scaled down to at most PLATE_CROP_MAX_PIXELS. Bounds: a crop is at most
+ * 640 x 1024 x 3 = 1.9 MiB, a track at most 4 crops (7.5 MiB), a camera at most PLATE_CROP_BYTES_PER_CAMERA
+ * (48 MiB) over all its live tracks; past that a track keeps what it has (and with none the plate is read from
+ * the best shot). Typical crops are far smaller: a car 400 px wide gives about 400 x 190 x 3 = 225 KiB.
  */
 export const PLATE_CROPS_PER_TRACK = 4;
 export const PLATE_CROP_MIN_GAP = 5;
 export const PLATE_CROP_MARGIN = 0.06;
-export const PLATE_CROP_MAX_SIDE = 480;
-export const PLATE_CROP_BYTES_PER_CAMERA = 32 * 1024 * 1024;
+export const PLATE_CROP_SKIP_TOP = 0.35;
+export const PLATE_CROP_MAX_PIXELS = 640 * 1024;
+export const PLATE_CROP_BYTES_PER_CAMERA = 48 * 1024 * 1024;
 /** A kept crop is replaced only by a box this much larger (area), so near-equal boxes do not churn copies. */
 const PLATE_CROP_GROWTH = 1.15;
 
@@ -314,10 +316,10 @@ export class Pipeline {
       for (let i = 1; i < kept.crops.length; i++) if (kept.crops[i]!.area < kept.crops[replace]!.area) replace = i;
       if (area < kept.crops[replace]!.area * PLATE_CROP_GROWTH) return;
     }
-    const side = Math.min(PLATE_CROP_MAX_SIDE, Math.max(u.box.w, u.box.h) * (1 + 2 * PLATE_CROP_MARGIN));
+    const pixels = Math.min(PLATE_CROP_MAX_PIXELS, u.box.w * u.box.h * (1 - PLATE_CROP_SKIP_TOP) * (1 + 2 * PLATE_CROP_MARGIN) ** 2);
     const freed = replace >= 0 ? kept!.crops[replace]!.data.byteLength : 0;
-    if (st.cropBytes - freed + side * side * 3 > PLATE_CROP_BYTES_PER_CAMERA) return;
-    const img = cutVehicleCrop(frame, u.box, PLATE_CROP_MARGIN, PLATE_CROP_MAX_SIDE);
+    if (st.cropBytes - freed + pixels * 3 > PLATE_CROP_BYTES_PER_CAMERA) return;
+    const img = cutVehicleCrop(frame, u.box, PLATE_CROP_MARGIN, PLATE_CROP_MAX_PIXELS, PLATE_CROP_SKIP_TOP);
     const crop = { data: img.data, width: img.width, height: img.height, at: frame.capturedAt, area };
     if (!kept) { kept = { crops: [], lastSeq: frame.seq }; st.crops.set(u.trackId, kept); }
     if (replace >= 0) kept.crops[replace] = crop; else kept.crops.push(crop);
