@@ -26,8 +26,18 @@ export const DET_MAX_UPSCALE = 3;
 export const REC_HEIGHT = 48;
 export const REC_MIN_WIDTH = 320;
 export const REC_MAX_WIDTH = 640;
-/** Plate candidates read per crop, best-ranked first (reading stops early at a clear plate). */
+/** Plate candidates read per crop, best-ranked first (reading stops early at a clear plate)... */
 export const CANDIDATES_READ = 3;
+/** ...and up to this many while none has given text that fits a plate. */
+export const CANDIDATES_MAX = 6;
+/**
+ * Ranking weights besides shape: a background in a plate colour (the chromatic ones count fully; white and black
+ * backgrounds are as common on signs and adverts as on plates), and height in the crop (plates hang low on a
+ * vehicle; signs, adverts and destination boards sit high).
+ */
+const RANK_CHROMATIC = 1;
+const RANK_ACHROMATIC = 0.4;
+const RANK_LOW = 0.8;
 /** A reading this confident that fits a format ends the search of a crop. */
 export const CLEAR_READING = 0.9;
 /** The plate crop returned with the result is at most this wide (px). */
@@ -141,12 +151,14 @@ export class PlateReader {
     const boxes = await this.detectText(img);
     const candidates = plateCandidates(boxes);
     // Colour ranks the candidates: a line on a plate's background is far likelier a plate than other text.
-    const ranked = candidates.slice(0, CANDIDATES_READ * 2).map((c) => {
+    const ranked = candidates.slice(0, CANDIDATES_MAX * 2).map((c) => {
       const col = plateColour(sampleRect(img, c.plate, 72, 24));
-      return { c, col, score: c.score + col.share };
-    }).sort((a, b) => b.score - a.score).slice(0, CANDIDATES_READ);
+      const chromatic = col.colour === 'blue' || col.colour === 'yellow' || col.colour === 'green';
+      return { c, col, score: c.score + col.share * (chromatic ? RANK_CHROMATIC : RANK_ACHROMATIC) + RANK_LOW * (c.plate.cy / img.height) };
+    }).sort((a, b) => b.score - a.score).slice(0, CANDIDATES_MAX);
     let best: CropReading | null = null;
-    for (const { c, col } of ranked) {
+    for (const [i, { c, col }] of ranked.entries()) {
+      if (i >= CANDIDATES_READ && best?.reading.plate) break;
       const reading = await this.#readCandidate(img, c, col.colour);
       if (!reading) continue;
       const r: CropReading = { reading, colour: col.colour, plate: c.plate, crop: img };

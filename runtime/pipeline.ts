@@ -6,12 +6,13 @@
 import sharp from 'sharp';
 import type { CameraConfig, CvcoreConfig } from '../config/index.js';
 import type { Logger } from '../common/log.js';
-import type { Box, CrowdAlertEvent, DetectionResult, Frame, PipelineEvent, PlatesHealth, TrackEnd, TrackRecord, TrackUpdate, ZoneCount } from '../common/messages.js';
+import type { Box, CrowdAlertEvent, DetectionResult, Frame, PipelineEvent, PlatesHealth, TrackEnd, TrackRecord, ZoneCount } from '../common/messages.js';
 import { CameraPool, motionCrop, shouldAnalyse, type CameraRunner, type GatedFrame } from '../ingest/index.js';
-import { Batcher, InferenceEngine, PLATE_CLASSES, cutVehicleCrop, type BatcherStats, type StructureQueueStats, type VehicleCrop } from '../inference/index.js';
+import { Batcher, InferenceEngine, type BatcherStats, type StructureQueueStats } from '../inference/index.js';
 import { CrowdRule, ZoneAnalyzer, createTracker, type OpenIncident, type Tracker, type TrackerOptions } from '../tracking/index.js';
 import { encodeThumbnail, type SearchIndex } from '../search-index/index.js';
 import type { AlertSink, CrowdAlertV1 } from '../alerts/index.js';
+import { PlateCrops } from './plate-crops.js';
 
 /** A track must have been matched in this many frames to become a search record (drops one-frame ghosts). */
 export const MIN_RECORD_HITS = 3;
@@ -24,25 +25,6 @@ export const LOAD_WINDOW_MS = 10_000;
 /** A camera is overloaded while it handles less than this share of its target rate (the capacity criterion). */
 export const LOAD_MIN_FRACTION = 0.95;
 
-/**
- * Vehicle crops kept per live track for the plate reader, which votes across them at track end. Crops come from
- * frames where the vehicle was detected (not predicted), at least PLATE_CROP_MIN_GAP frames apart, larger boxes
- * replacing smaller ones; each is the lower part of the box (without its top PLATE_CROP_SKIP_TOP, where no plate
- * is) plus PLATE_CROP_MARGIN per side, scaled down to at most PLATE_CROP_MAX_PIXELS. Bounds: a crop is at most
- * 640 x 1024 x 3 = 1.9 MiB, a track at most 4 crops (7.5 MiB), a camera at most PLATE_CROP_BYTES_PER_CAMERA
- * (48 MiB) over all its live tracks; past that a track keeps what it has (and with none the plate is read from
- * the best shot). Typical crops are far smaller: a car 400 px wide gives about 400 x 190 x 3 = 225 KiB.
- */
-export const PLATE_CROPS_PER_TRACK = 4;
-export const PLATE_CROP_MIN_GAP = 5;
-export const PLATE_CROP_MARGIN = 0.06;
-export const PLATE_CROP_SKIP_TOP = 0.35;
-export const PLATE_CROP_MAX_PIXELS = 640 * 1024;
-export const PLATE_CROP_BYTES_PER_CAMERA = 48 * 1024 * 1024;
-/** A kept crop is replaced only by a box this much larger (area), so near-equal boxes do not churn copies. */
-const PLATE_CROP_GROWTH = 1.15;
-
-interface KeptCrops { readonly crops: (VehicleCrop & { readonly area: number })[]; lastSeq: number }
 
 /**
  * What a camera gets when the node is over capacity: the batcher serves cameras round-robin, so every camera
@@ -63,9 +45,8 @@ interface CameraState {
   readonly rules: Map<string, CrowdRule>;
   /** The frame holding each live track's best shot, cropped only when the track ends. */
   readonly bestFrames: Map<number, Frame>;
-  /** Vehicle tracks' crops for the plate reader (PLATE_CROPS_PER_TRACK each), freed at track end or death. */
-  readonly crops: Map<number, KeptCrops>;
-  cropBytes: number;
+  /** Vehicle tracks' crops for the plate reader (plate-crops.ts: bounded per track and camera), freed at track end or death. */
+  readonly crops: PlateCrops;
   readonly lastZoneEvent: Map<string, number>;
   lastCounts: ZoneCount[];
   analysed: number;
@@ -189,8 +170,7 @@ export class Pipeline {
         { holdLostMs: this.#o.config.tracking.zoneHoldMs }),
       rules,
       bestFrames: new Map(),
-      crops: new Map(),
-      cropBytes: 0,
+      crops: new PlateCrops(),
       lastZoneEvent: new Map(),
       lastCounts: [],
       analysed: 0,
@@ -273,15 +253,15 @@ export class Pipeline {
     const step = gated ? st.tracker.skip(frame.seq, frame.capturedAt) : st.tracker.update(frame.seq, frame.capturedAt, result.detections);
     for (const u of step.updates) {
       if (u.bestShot) st.bestFrames.set(u.trackId, frame);
-      if (this.#readsPlates && !gated) this.#keepCrop(st, u, frame);
+      if (this.#readsPlates && !gated) st.crops.offer(u, frame);
     }
     for (const end of step.ended) this.#track(this.#record(st, end));
     // Every live track is in the step's updates. A tentative track removed before it confirmed gets no update
     // and no end event, so its best-shot frame would stay here forever (a frame per false start): drop it.
-    if (st.bestFrames.size > 0 || st.crops.size > 0) {
+    if (st.bestFrames.size > 0 || st.crops.tracks > 0) {
       const live = new Set(step.updates.map((u) => u.trackId));
       for (const id of st.bestFrames.keys()) if (!live.has(id)) st.bestFrames.delete(id);
-      for (const id of st.crops.keys()) if (!live.has(id)) this.#takeCrops(st, id);
+      st.crops.retain(live);
     }
 
     const { counts } = st.zones.update(step.updates, frame.capturedAt);
@@ -300,41 +280,6 @@ export class Pipeline {
   }
 
   get #readsPlates(): boolean { return this.engine.platesHealth.state === 'ready'; }
-
-  /**
-   * Keeps a crop of a vehicle for its plate when this frame's box is a real detection and beats a kept one.
-   * Costs a comparison per vehicle per frame; pixels are copied only when a crop is added or replaced.
-   */
-  #keepCrop(st: CameraState, u: TrackUpdate, frame: Frame): void {
-    if (!PLATE_CLASSES.includes(u.cls) || u.lastSeen !== u.at || u.state === 'lost') return;
-    let kept = st.crops.get(u.trackId);
-    if (kept && frame.seq - kept.lastSeq < PLATE_CROP_MIN_GAP) return;
-    const area = u.box.w * u.box.h;
-    let replace = -1;
-    if (kept && kept.crops.length >= PLATE_CROPS_PER_TRACK) {
-      replace = 0;
-      for (let i = 1; i < kept.crops.length; i++) if (kept.crops[i]!.area < kept.crops[replace]!.area) replace = i;
-      if (area < kept.crops[replace]!.area * PLATE_CROP_GROWTH) return;
-    }
-    const pixels = Math.min(PLATE_CROP_MAX_PIXELS, u.box.w * u.box.h * (1 - PLATE_CROP_SKIP_TOP) * (1 + 2 * PLATE_CROP_MARGIN) ** 2);
-    const freed = replace >= 0 ? kept!.crops[replace]!.data.byteLength : 0;
-    if (st.cropBytes - freed + pixels * 3 > PLATE_CROP_BYTES_PER_CAMERA) return;
-    const img = cutVehicleCrop(frame, u.box, PLATE_CROP_MARGIN, PLATE_CROP_MAX_PIXELS, PLATE_CROP_SKIP_TOP);
-    const crop = { data: img.data, width: img.width, height: img.height, at: frame.capturedAt, area };
-    if (!kept) { kept = { crops: [], lastSeq: frame.seq }; st.crops.set(u.trackId, kept); }
-    if (replace >= 0) kept.crops[replace] = crop; else kept.crops.push(crop);
-    kept.lastSeq = frame.seq;
-    st.cropBytes += crop.data.byteLength - freed;
-  }
-
-  /** Removes a track's crops (largest first) and returns their bytes to the camera's budget. */
-  #takeCrops(st: CameraState, trackId: number): VehicleCrop[] {
-    const kept = st.crops.get(trackId);
-    if (!kept) return [];
-    st.crops.delete(trackId);
-    for (const c of kept.crops) st.cropBytes -= c.data.byteLength;
-    return [...kept.crops].sort((a, b) => b.area - a.area).map(({ data, width, height, at }) => ({ data, width, height, at }));
-  }
 
   async #raise(st: CameraState, ev: CrowdAlertEvent, frame: Frame | null): Promise<void> {
     const snapshotId = frame ? `${ev.cameraId}-${frame.seq}` : null;
@@ -376,7 +321,7 @@ export class Pipeline {
   async #record(st: CameraState, end: TrackEnd): Promise<void> {
     const frame = st.bestFrames.get(end.trackId);
     st.bestFrames.delete(end.trackId);
-    const crops = this.#takeCrops(st, end.trackId);
+    const crops = st.crops.take(end.trackId);
     if (end.hits < MIN_RECORD_HITS) return;
     const b = end.bestShot.box;
     const thumbnail = frame ? await encodeThumbnail(frame.data, frame.width, frame.height, b) : null;

@@ -98,3 +98,11 @@ test('config - the detector is checked against the model manifest, with its inpu
   t.is(every?.detail['path'], 'cameras[0].detectEvery');
   t.is(t.throws(() => parseCamera(cam({ detectEvery: 1.5 })), { instanceOf: ConfigError })?.detail['path'], 'camera.detectEvery');
 });
+
+test('config - inference.plates reads plates by default and must be a boolean', (t) => {
+  t.true(parseConfig({}).inference.plates);
+  t.false(parseConfig({ inference: { plates: false } }).inference.plates);
+  const bad = t.throws<ConfigError>(() => parseConfig({ inference: { plates: 'yes' } }));
+  t.is(bad?.code, 'CONFIG_INVALID_TYPE');
+  t.is(bad?.detail['path'], 'inference.plates');
+});
