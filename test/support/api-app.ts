@@ -13,7 +13,7 @@ import { CameraPool } from '../../ingest/index.js';
 import type { CrowdAlertV1 } from '../../alerts/index.js';
 import type { PipelineEvent } from '../../runtime/index.js';
 import { openIndex, type SearchIndex } from '../../search-index/index.js';
-import { startApi, type AlertHistory, type ApiServer, type ClusterSource, type FaceEmbedder, type FaceFromImage, type LiveEventSource } from '../../api/index.js';
+import { startApi, type AlertHistory, type ApiServer, type ClusterSource, type FaceEmbedder, type FaceFromImage, type LiveEventSource, type PipelineStatsSource } from '../../api/index.js';
 import { makeRecord, tempDir } from './index-records.js';
 
 export const T0 = 1_700_000_000_000;
@@ -114,6 +114,8 @@ export interface HarnessOptions {
   faces?: FaceEmbedder | null;
   /** Cluster mode: the source of GET /api/v1/cluster and drain; none by default (a single node). */
   cluster?: ClusterSource | null;
+  /** Pipeline counters for /metrics and health; none by default. */
+  stats?: PipelineStatsSource | null;
 }
 
 export async function startHarness(o: HarnessOptions = {}): Promise<ApiHarness> {
@@ -147,7 +149,7 @@ export async function startHarness(o: HarnessOptions = {}): Promise<ApiHarness> 
   const events = new EventHub();
   const history = new History();
   const server = await startApi({
-    host: '127.0.0.1', port: 0, index, cameras, history, events, stats: null, alerts: null,
+    host: '127.0.0.1', port: 0, index, cameras, history, events, stats: o.stats ?? null, alerts: null,
     faces: o.faces === undefined ? pixelFaces : o.faces, access: cfg.api, cluster: o.cluster ?? null,
     log: createLogger({ level: 'error', sink: () => undefined }),
   });
