@@ -25,7 +25,6 @@ export const LOAD_WINDOW_MS = 10_000;
 /** A camera is overloaded while it handles less than this share of its target rate (the capacity criterion). */
 export const LOAD_MIN_FRACTION = 0.95;
 
-
 /**
  * What a camera gets when the node is over capacity: the batcher serves cameras round-robin, so every camera
  * gets the same share of the detector and each one's drop-oldest queue sheds what it cannot handle. Nothing
