@@ -14,6 +14,9 @@ import { ModelError } from '../common/errors.js';
 import { OBJECT_CLASSES } from '../common/messages.js';
 import { MODELS_DIR, modelEntry } from '../models/index.js';
 import { InferenceEngine, PlateReader } from '../inference/index.js';
+import { PLATE_CROP_MARGIN, PLATE_CROP_MAX_PIXELS, PLATE_CROP_SKIP_TOP } from '../runtime/index.js';
+import { cutVehicleCrop } from '../inference/index.js';
+import { motionBlurCase, plateSpecs, plateViews } from '../synth/index.js';
 import { onVehicle, renderPlate, type PlateSpec } from './support/plates.js';
 
 const CASES: readonly (PlateSpec & { readonly rowsRead: 1 | 2 })[] = [
@@ -54,6 +57,32 @@ test('plates - several crops of one vehicle are voted into one reading', async (
 test('plates - a vehicle without a plate gives no reading', async (t) => {
   const blank = await onVehicle({ data: new Uint8Array(100 * 32 * 3).fill(150), width: 100, height: 32 });
   t.is(await reader.read([blank]), null);
+});
+
+test('plates - synth plates on real vehicle photos, one track of three views per colour and layout, read exactly', async (t) => {
+  // The first plate 140 px or wider of each colour and layout in the bench's set (bench/plates.ts, seed 17).
+  const seen = new Set<string>();
+  const specs = plateSpecs({ seed: 17, count: 120, widths: [140, 160, 200] }).filter((s) => {
+    const key = `${s.truth.colour}/${s.truth.rows}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+  t.true(specs.length >= 5, [...seen].join(' '));
+  for (const spec of specs) {
+    const views = await plateViews(spec, 3);
+    const crops = views.map((v) => cutVehicleCrop(v.image, v.vehicleBox, PLATE_CROP_MARGIN, PLATE_CROP_MAX_PIXELS, PLATE_CROP_SKIP_TOP));
+    const r = await reader.read(crops);
+    t.is(r?.plate, spec.truth.plate, `${spec.truth.colour}/${spec.truth.rows} on ${spec.vehicle}`);
+    t.is(r?.colour, spec.truth.colour);
+    t.is(r?.rows, spec.truth.rows);
+  }
+});
+
+test('plates - a motion-blurred foreign plate gives no confident mainland reading', async (t) => {
+  const blur = await motionBlurCase();
+  const r = await reader.read([blur.image]);
+  t.false(r !== null && r.plate !== null && r.confidence >= 0.8, JSON.stringify({ ...r, jpeg: undefined }));
 });
 
 async function modelsWithout(missing: string): Promise<string> {
