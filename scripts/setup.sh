@@ -6,8 +6,9 @@
 #   3. sample media taken out of Debian packages (apt-get download + dpkg -x) into .cache/media (footage,
 #      vehicle photos);
 #   4. model files copied from @vladmandic/human into models/files with a sha256 manifest;
-#   5. the TypeScript build (tsc) when a source file is newer than the last build, then centernet's backbone
-#      translated to ONNX (models/files, sha256 from the manifest) for the onnx backend;
+#   5. the TypeScript build (tsc) when a source file is newer than the last build, then the plate camera's
+#      footage (synth/, .cache/media/plates.mp4) and centernet's backbone translated to ONNX (models/files,
+#      sha256 from the manifest) for the onnx backend;
 #   6. the investigators' console (console/, its own npm package) when its build is missing or stale.
 #   7. software Vulkan for the webgpu backend (scripts/setup-vulkan.sh), for `npm test` or CVCORE_SETUP_VULKAN=1.
 set -euo pipefail
@@ -109,6 +110,14 @@ if [ ! -f "$stamp" ] || [ -n "$(find . -path ./node_modules -prune -o -path ./di
   npx --no-install tsc -p tsconfig.json
   touch "$stamp"
 fi
+
+# --- 5a. the plate camera's footage ---------------------------------------------------------------
+# synth/footage.ts renders plates.mp4 (vehicles from the photos above with mainland plates, H.264 -g 20 -bf 0
+# like vtest.mp4) and plates.json (the truth) once; again only when the footage generator's version changes.
+node dist/synth/footage-cli.js --check 2>/dev/null || {
+  log "making the plate camera's footage (.cache/media/plates.mp4)"
+  node dist/synth/footage-cli.js
+}
 
 # --- 5b. centernet's backbone translated to ONNX for the onnx backend ------------------------------
 # Deterministic: the manifest holds the sha256 the file must have; it is made again only when it is missing
