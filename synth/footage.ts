@@ -2,8 +2,8 @@
  * The demo's plate camera footage, made once at set-up: a real street photo (dlib's taxi rank) as the view of a
  * fixed camera, and vehicles from real photos driving away from it or towards it along the lane, each with a
  * rendered mainland plate warped onto its plate spot, plus two side-view cars crossing without a readable plate.
- * Each plate vehicle is in view about 7 s and its plate is at least 110 px wide for 2-3 s of that (it pulls away
- * slowly, or slows down as it comes near). The nearer vehicles are partly out of the frame, as at a real kerb. H.264 with a keyframe every 20 frames and no B-frames, like
+ * Each plate vehicle is in view 5 s and its plate is at least 110 px wide for about 1.5 s of that (it pulls away
+ * slowly, or slows down as it comes near); the detector finds them (cvcore analyze --classes car,truck,bus). H.264 with a keyframe every 20 frames and no B-frames, like
  * vtest.mp4, so the RTSP publishers only copy packets. The truth (plates, colours, per-frame boxes) goes beside
  * it as JSON.
  */
@@ -20,18 +20,23 @@ import { SIDE_VIEW_PHOTOS, VEHICLE_PHOTOS, type VehicleKind } from './vehicles.j
 import { plateQuad, warpInto, type RgbImage } from './warp.js';
 
 /** Bump when the footage changes, so the set-up makes it again. */
-export const FOOTAGE_VERSION = 1;
-export const PLATE_FOOTAGE = { video: 'plates.mp4', truth: 'plates.json', width: 640, height: 480, fps: 10, seconds: 30, seed: 20240 } as const;
+export const FOOTAGE_VERSION = 3;
+// 768x576 rather than 640x480: a 110 px plate sits on a car about 450 px wide, and centernet scores a car that
+// fills 70% of the frame too low to start a track (measured with cvcore analyze on this footage).
+export const PLATE_FOOTAGE = { video: 'plates.mp4', truth: 'plates.json', width: 768, height: 576, fps: 10, seconds: 40, seed: 20240 } as const;
 /** The plate width the readable part of each pass reaches. */
 export const READABLE_PLATE_PX = 110;
 
-const BACKGROUND = { file: 'mmod_cars_test_image.jpg', from: 'libdlib19.1:/usr/share/doc/libdlib19.1/examples/mmod_cars_test_image.jpg', box: { x: 0, y: 0, w: 640, h: 478 } } as const;
+const BACKGROUND = { file: 'mmod_cars_test_image.jpg', from: 'libdlib19.1:/usr/share/doc/libdlib19.1/examples/mmod_cars_test_image.jpg', box: { x: 0, y: 0, w: 637, h: 478 } } as const;
 /** Where the lane is in the background: the bottom-centre of a vehicle near the camera and far down the road. */
-const NEAR = { x: 330, y: 505 };
-const FAR = { x: 545, y: 258 };
+const NEAR_Y = 564;
+const FAR = { x: 654, y: 310 };
 
 interface PlatePass {
   readonly vehicle: string;
+  /** The photo flipped left to right (the plate is rendered after the flip, so it reads the right way). */
+  readonly mirror: boolean;
+  readonly nearX: number;
   readonly colour: PlateColour;
   readonly rows: PlateRows;
   readonly direction: 'away' | 'toward';
@@ -43,15 +48,19 @@ interface PlatePass {
 }
 interface SidePass { readonly vehicle: string; readonly start: number; readonly duration: number; readonly width: number; readonly y: number }
 
+// Five passes of 5 s, 3 s apart (longer than the tracker's 2.4 s memory), so one vehicle's track ends before the
+// next comes. Only the photos whose vehicle fits the frame with a 110 px plate are used (the pickup and the buses
+// would be wider than the frame); two come back mirrored with other plates. nearX: the plate's x when nearest.
 const PASSES: readonly PlatePass[] = [
-  { vehicle: 'sedan-rear', colour: 'blue', rows: 1, direction: 'away', start: 0, duration: 7, nearPlate: 135, farPlate: 34 },
-  { vehicle: 'black-suv-front', colour: 'green', rows: 1, direction: 'toward', start: 7.5, duration: 7, nearPlate: 125, farPlate: 32 },
-  { vehicle: 'white-sedan-rear', colour: 'black', rows: 1, direction: 'away', start: 15, duration: 7, nearPlate: 130, farPlate: 34 },
-  { vehicle: 'pickup-front', colour: 'yellow', rows: 1, direction: 'toward', start: 22.5, duration: 7, nearPlate: 126, farPlate: 30 },
+  { vehicle: 'sedan-rear', mirror: false, colour: 'blue', rows: 1, direction: 'away', start: 0, duration: 5, nearPlate: 118, farPlate: 36, nearX: 400 },
+  { vehicle: 'black-suv-front', mirror: false, colour: 'green', rows: 1, direction: 'toward', start: 8, duration: 5, nearPlate: 120, farPlate: 36, nearX: 280 },
+  { vehicle: 'white-sedan-rear', mirror: false, colour: 'black', rows: 1, direction: 'away', start: 16, duration: 5, nearPlate: 120, farPlate: 36, nearX: 400 },
+  { vehicle: 'black-suv-front', mirror: true, colour: 'yellow', rows: 1, direction: 'toward', start: 24, duration: 5, nearPlate: 120, farPlate: 36, nearX: 500 },
+  { vehicle: 'sedan-rear', mirror: true, colour: 'white', rows: 1, direction: 'away', start: 32, duration: 5, nearPlate: 118, farPlate: 36, nearX: 400 },
 ];
 const SIDE_PASSES: readonly SidePass[] = [
-  { vehicle: 'black-sedan-side', start: 3.5, duration: 5, width: 300, y: 318 },
-  { vehicle: 'silver-sedan-side', start: 18, duration: 5, width: 310, y: 322 },
+  { vehicle: 'black-sedan-side', start: 4.5, duration: 5, width: 360, y: 382 },
+  { vehicle: 'silver-sedan-side', start: 20.5, duration: 5, width: 372, y: 386 },
 ];
 
 export interface FootageFrameBoxes { readonly frame: number; readonly vehicleBox: Box; readonly plateBox: Box; readonly plateWidth: number }
@@ -180,24 +189,28 @@ export async function renderFootage(sink: (frame: Uint8Array) => Promise<void>, 
       const layout = plateLayout(p.pass.colour, p.pass.rows, [...p.text].length);
       const scale = plateW / (v.plate.width * (layout.widthMm / 440));
       const margin = { x: v.box.x - v.box.w * 0.04, y: v.box.y - v.box.h * 0.04, w: v.box.w * 1.08, h: v.box.h * 1.08 };
-      const img = await cropScaled(await loadPhoto(v.file), margin, scale);
+      const img = await cropScaled(await loadPhoto(v.file), margin, scale, p.pass.mirror);
       const sx = img.width / margin.w;
       const sy = img.height / margin.h;
-      // The plate spot rides the lane: near the camera at NEAR, far at FAR, linear in 1/depth (perspective).
+      // The plate spot rides the lane: near the camera at (nearX, NEAR_Y), far at FAR, linear in 1/depth (perspective).
       const qFar = p.pass.farPlate / p.pass.nearPlate;
       const k = (q - qFar) / (1 - qFar);
-      const bottom = { x: FAR.x + (NEAR.x - FAR.x) * k, y: FAR.y + (NEAR.y - FAR.y) * k };
-      const x = bottom.x - (v.plate.cx - margin.x) * sx;
+      const bottom = { x: FAR.x + (p.pass.nearX - FAR.x) * k, y: FAR.y + (NEAR_Y - FAR.y) * k };
+      // Plate centre and vehicle box within the (possibly mirrored) crop.
+      const flip = (px: number): number => (p.pass.mirror ? 2 * margin.x + margin.w - px : px);
+      const pcx = flip(v.plate.cx);
+      const vbx = p.pass.mirror ? flip(v.box.x + v.box.w) : v.box.x;
+      const x = bottom.x - (pcx - margin.x) * sx;
       const y = bottom.y - img.height;
       const plateH = (plateW * layout.heightMm) / layout.widthMm;
-      const quad = plateQuad((v.plate.cx - margin.x) * sx, (v.plate.cy - margin.y) * sy, plateW, plateH, v.yaw, 8, 0);
+      const quad = plateQuad((pcx - margin.x) * sx, (v.plate.cy - margin.y) * sy, plateW, plateH, p.pass.mirror ? -v.yaw : v.yaw, 8, 0);
       const src = p.pyramid.find((r) => r.width >= plateW * 1.4) ?? p.pyramid[p.pyramid.length - 1]!;
       warpInto(img, src, quad);
       composite(frame, { img, x, y });
       const xs = quad.map((c) => c.x + x);
       const ys = quad.map((c) => c.y + y);
       const plateBox = clip({ x: Math.min(...xs), y: Math.min(...ys), w: Math.max(...xs) - Math.min(...xs), h: Math.max(...ys) - Math.min(...ys) }, W, H);
-      const vehicleBox = clip({ x: x + (v.box.x - margin.x) * sx, y: y + (v.box.y - margin.y) * sy, w: v.box.w * sx, h: v.box.h * sy }, W, H);
+      const vehicleBox = clip({ x: x + (vbx - margin.x) * sx, y: y + (v.box.y - margin.y) * sy, w: v.box.w * sx, h: v.box.h * sy }, W, H);
       if (vehicleBox) p.frames.push({ frame: f, vehicleBox, plateBox, plateWidth: plateBox ? Math.round(Math.max(...xs) - Math.min(...xs)) : null });
     }
     await sink(frame.data);
@@ -211,7 +224,7 @@ export async function renderFootage(sink: (frame: Uint8Array) => Promise<void>, 
   });
   for (const p of planned) {
     const v = VEHICLE_PHOTOS.find((x) => x.id === p.pass.vehicle)!;
-    vehicles.push({ id: v.id, kind: v.kind, photo: v.from, plate: p.text, colour: p.pass.colour, rows: p.pass.rows, font: p.style.font, direction: p.pass.direction, ...summary(p.frames), frames: p.frames });
+    vehicles.push({ id: p.pass.mirror ? `${v.id}-mirrored` : v.id, kind: v.kind, photo: v.from, plate: p.text, colour: p.pass.colour, rows: p.pass.rows, font: p.style.font, direction: p.pass.direction, ...summary(p.frames), frames: p.frames });
   }
   for (const [k, sp] of SIDE_PASSES.entries()) {
     const v = SIDE_VIEW_PHOTOS.find((x) => x.id === sp.vehicle)!;
