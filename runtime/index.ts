@@ -4,7 +4,7 @@
  */
 export { Pipeline, MIN_RECORD_HITS, type PipelineEvent, type PipelineOptions } from './pipeline.js';
 export { startStack, type Stack, type StackOptions } from './stack.js';
-export { demoConfig, startDemoCameras, DEMO_CAMERA_PREFIX, DEMO_SIZE, DEMO_FPS, DEMO_THRESHOLD, DEMO_TOKENS, type DemoOptions } from './demo.js';
+export { demoConfig, startDemoCameras, DEMO_CAMERA_PREFIX, DEMO_PLATE_CAMERA, DEMO_SIZE, DEMO_FPS, DEMO_THRESHOLD, DEMO_TOKENS, type DemoOptions } from './demo.js';
 export { analyzeVideo, ANALYZE_BATCH, type AnalyzeOptions, type AnalyzeResult } from './analyze.js';
 export { startClusterNode, type ClusterNode, type ClusterNodeOptions } from './cluster-node.js';
 export { startLocalCluster, type LocalCluster, type LocalClusterOptions, type LocalNode, type LocalNodeSpec } from './cluster-local.js';
