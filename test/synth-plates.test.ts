@@ -1,10 +1,14 @@
 /** synth: rendered plates, the plate set made from real vehicle photos, and the demo footage's truth. */
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import test from 'ava';
+import { CACHE_DIR } from '../common/paths.js';
 import { plateFormat, PLATE_COLOURS, type PlateColour } from '../common/plates.js';
 import {
   applyHomography, homography, motionBlurCase, plateLayout, plateSet, plateViews, Prng, PLATE_FONTS, PLATE_PAINT, POLICE_RED,
-  randomPlateText, renderPlate, type PlateRows, type Quad,
+  randomPlateText, renderPlate, renderFootage, FOOTAGE_VERSION, PLATE_FOOTAGE, READABLE_PLATE_PX, type FootageTruth, type PlateRows, type Quad,
 } from '../synth/index.js';
 
 const rgb = (hex: string): [number, number, number] => [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16)) as [number, number, number];
@@ -129,4 +133,49 @@ test('synth - opencv\'s motion-blurred plate is a robustness case without truth'
   const c = await motionBlurCase();
   t.is(c.truth, null);
   t.true(c.image.width > 100 && c.image.data.length === c.image.width * c.image.height * 3);
+});
+
+/** The median colour of a box in one decoded frame of the footage. */
+function medianColour(rgb: Uint8Array, width: number, box: { x: number; y: number; w: number; h: number }): [number, number, number] {
+  const ch: number[][] = [[], [], []];
+  for (let y = box.y; y < box.y + box.h; y++) for (let x = box.x; x < box.x + box.w; x++) for (let c = 0; c < 3; c++) ch[c]!.push(rgb[(y * width + x) * 3 + c]!);
+  return ch.map((v) => v.sort((a, b) => a - b)[v.length >> 1]!) as [number, number, number];
+}
+
+const LOOKS: Record<PlateColour, (c: readonly [number, number, number]) => boolean> = {
+  blue: ([r, g, b]) => b > r + 50 && b > g + 20,
+  yellow: ([r, g, b]) => r > 150 && g > 110 && b < 90,
+  green: ([r, g, b]) => g > r + 15 && g > b,
+  white: ([r, g, b]) => Math.min(r, g, b) > 150,
+  black: ([r, g, b]) => Math.max(r, g, b) < 90,
+};
+
+test('synth - the plate footage and its truth file match the plates rendered', async (t) => {
+  const dir = join(CACHE_DIR, 'media');
+  const truth = JSON.parse(await readFile(join(dir, PLATE_FOOTAGE.truth), 'utf8')) as FootageTruth;
+  // The truth on disk is what the renderer makes now (same seed, same version).
+  let frames = 0;
+  const again = await renderFootage(async () => { frames++; });
+  t.deepEqual(truth, JSON.parse(JSON.stringify(again)) as FootageTruth);
+  t.is(truth.version, FOOTAGE_VERSION);
+  t.is(frames, truth.frames);
+  const probe = JSON.parse(execFileSync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-count_packets', '-show_entries', 'stream=codec_name,width,height,nb_read_packets,has_b_frames', '-of', 'json', join(dir, PLATE_FOOTAGE.video)], { encoding: 'utf8' })) as { streams: { codec_name: string; width: number; height: number; nb_read_packets: string; has_b_frames: number }[] };
+  const s = probe.streams[0]!;
+  t.deepEqual([s.codec_name, s.width, s.height, Number(s.nb_read_packets), s.has_b_frames], ['h264', truth.width, truth.height, truth.frames, 0]);
+  const plated = truth.vehicles.filter((v) => v.plate !== null);
+  t.true(plated.length >= 4);
+  t.true(new Set(plated.map((v) => v.colour)).size >= 4, 'several plate colours');
+  for (const v of plated) {
+    t.not(plateFormat(v.plate!), null, v.plate!);
+    t.true(v.lastFrame - v.firstFrame + 1 >= 3 * truth.fps, `${v.id} in view for several seconds`);
+    t.true(v.readableFrames >= 10, `${v.id} plate at least ${READABLE_PLATE_PX} px for a while (${v.readableFrames} frames)`);
+    // The decoded frame where the plate is largest shows a plate of the truth's colour at the truth's box.
+    const best = v.frames.reduce((a, b) => ((b.plateWidth ?? 0) > (a.plateWidth ?? 0) ? b : a));
+    const rgb = execFileSync('ffmpeg', ['-v', 'error', '-i', join(dir, PLATE_FOOTAGE.video), '-vf', `select=eq(n\\,${best.frame})`, '-vsync', '0', '-frames:v', '1', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'], { maxBuffer: truth.width * truth.height * 3 + 1024 });
+    const pb = best.plateBox!;
+    // The lower half of the plate: under the text line on two-tone (green) plates, and past the rivets.
+    const c = medianColour(rgb, truth.width, { x: pb.x + Math.round(pb.w * 0.1), y: pb.y + Math.round(pb.h * 0.55), w: Math.round(pb.w * 0.8), h: Math.max(1, Math.round(pb.h * 0.35)) });
+    t.true(LOOKS[v.colour!](c), `${v.id} ${v.plate} looks ${v.colour} at frame ${best.frame}: median ${c.join(',')}`);
+  }
+  for (const v of truth.vehicles.filter((x) => x.plate === null)) t.true(v.frames.length > 0 && v.frames.every((f) => f.plateBox === null));
 });
