@@ -1,7 +1,8 @@
 /**
  * The simulated camera pool for the demo, tests and benchmarks: a real RTSP server (rtsp-streaming-server in a
  * child process) and one ffmpeg publisher per camera looping real footage (vtest.avi converted once to H.264 at
- * set-up) or a synthetic test pattern. Everything it starts it stops; the exit hook kills what is left.
+ * set-up), the plate camera's footage (plates.mp4, vehicles with mainland plates, made at set-up by synth/) or a
+ * synthetic test pattern. Everything it starts it stops; the exit hook kills what is left.
  */
 import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
@@ -10,7 +11,9 @@ import { freePort, waitForPort } from '../common/net.js';
 import { mediaPath, REPO_ROOT } from '../common/paths.js';
 import { requireFfmpeg, spawnTracked, stopChild } from '../common/proc.js';
 
-export type SimSource = 'vtest' | 'synthetic';
+export type SimSource = 'vtest' | 'plates' | 'synthetic';
+/** The looped file of each footage source; both are H.264 with -g 20 -bf 0, so publishers copy packets. */
+const SOURCE_FILES = { vtest: 'vtest.mp4', plates: 'plates.mp4' } as const;
 export interface SimCamera { readonly id: string; readonly source: SimSource }
 export interface SimPoolOptions {
   readonly cameras: readonly SimCamera[];
@@ -50,8 +53,8 @@ export class SimulatedCameraPool {
   startPublisher(cam: SimCamera): void {
     if (this.#publishers.has(cam.id)) return;
     const target = `rtsp://127.0.0.1:${this.#publishPort}/${cam.id}`;
-    const args = cam.source === 'vtest'
-      ? ['-hide_banner', '-loglevel', 'error', '-re', '-stream_loop', '-1', '-i', mediaPath('vtest.mp4'), '-c', 'copy', '-f', 'rtsp', target]
+    const args = cam.source !== 'synthetic'
+      ? ['-hide_banner', '-loglevel', 'error', '-re', '-stream_loop', '-1', '-i', mediaPath(SOURCE_FILES[cam.source]), '-c', 'copy', '-f', 'rtsp', target]
       : ['-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc2=size=640x480:rate=10', '-c:v', 'libx264', '-preset', 'ultrafast',
         '-tune', 'zerolatency', '-g', '20', '-pix_fmt', 'yuv420p', '-f', 'rtsp', target];
     const p = spawnTracked(this.#ffmpeg, args);

@@ -1,10 +1,11 @@
 /**
  * The embedded default: a simulated camera pool (a real RTSP server, ffmpeg publishers looping vtest.avi)
  * and a config that watches the whole frame of each camera for a crowd, with a threshold that the pedestrians
- * of vtest.avi reach within seconds.
+ * of vtest.avi reach within seconds. With `plateCamera`, one more camera (cam-plates) loops plates.mp4, the
+ * street footage with rendered mainland plates made at set-up (synth/), so vehicles and plates run end to end.
  */
 import { DEFAULTS, parseConfig, type CvcoreConfig } from '../config/index.js';
-import { SimulatedCameraPool } from '../ingest/index.js';
+import { SimulatedCameraPool, type SimCamera } from '../ingest/index.js';
 
 export interface DemoOptions {
   readonly cameras: number;
@@ -12,6 +13,8 @@ export interface DemoOptions {
   readonly apiPort: number;
   readonly fps?: number;
   readonly threshold?: number;
+  /** Add the plate camera (cam-plates, plates.mp4); `cvcore demo` does unless --no-plate-camera. */
+  readonly plateCamera?: boolean;
 }
 
 export const DEMO_CAMERA_PREFIX = 'cam-';
@@ -34,9 +37,14 @@ export const DEMO_TOKENS = [
   { id: 'demo-admin', token: 'demo-admin', role: 'admin', departments: ['*'] },
 ] as const;
 
-export async function startDemoCameras(n: number): Promise<SimulatedCameraPool> {
+/** The plate camera: plates.mp4 at its own size (768x576), so a 110 px plate stays 110 px for the reader. */
+export const DEMO_PLATE_CAMERA = { id: `${DEMO_CAMERA_PREFIX}plates`, width: 768, height: 576, department: 'traffic' } as const;
+
+export async function startDemoCameras(n: number, o: { plateCamera?: boolean } = {}): Promise<SimulatedCameraPool> {
   const sim = new SimulatedCameraPool();
-  await sim.start({ cameras: Array.from({ length: n }, (_, i) => ({ id: `${DEMO_CAMERA_PREFIX}${i + 1}`, source: 'vtest' as const })) });
+  const cameras: SimCamera[] = Array.from({ length: n }, (_, i) => ({ id: `${DEMO_CAMERA_PREFIX}${i + 1}`, source: 'vtest' as const }));
+  if (o.plateCamera) cameras.push({ id: DEMO_PLATE_CAMERA.id, source: 'plates' });
+  await sim.start({ cameras });
   return sim;
 }
 
@@ -65,7 +73,19 @@ export function demoConfig(sim: SimulatedCameraPool, o: DemoOptions): CvcoreConf
           severities: [{ severity: 'low', minCount: threshold }, { severity: 'medium', minCount: threshold + 3 }, { severity: 'high', minCount: threshold + 6 }],
         },
       }],
-    })),
+    } as Record<string, unknown>)).concat(o.plateCamera ? [{
+      id: DEMO_PLATE_CAMERA.id,
+      name: 'Simulated plate camera (plates.mp4: street photo, vehicles with rendered mainland plates)',
+      url: sim.url(DEMO_PLATE_CAMERA.id),
+      transport: 'udp',
+      department: DEMO_PLATE_CAMERA.department,
+      district: 'shinan',
+      location: { lat: 36.0671 + o.cameras * 0.001, lon: 120.3826 + o.cameras * 0.001 },
+      fps: o.fps ?? DEMO_FPS,
+      width: DEMO_PLATE_CAMERA.width, height: DEMO_PLATE_CAMERA.height,
+      // A road: no crowd zone.
+      zones: [],
+    }] : []),
     api: { port: o.apiPort, tokens: DEMO_TOKENS },
   });
 }

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # One idempotent set-up for a fresh machine, run by `npm start` and `npm test` before they do anything else.
 # Each step checks whether its work is already done, so a second run costs about a second.
-#   1. Debian packages (ffmpeg, nats-server) with apt-get when a command is missing;
+#   1. Debian packages (ffmpeg, nats-server, CJK fonts) with apt-get when a command or font is missing;
 #   2. npm packages with `npm ci` when package-lock.json changed since the last install;
-#   3. sample media taken out of Debian packages (apt-get download + dpkg -x) into .cache/media;
+#   3. sample media taken out of Debian packages (apt-get download + dpkg -x) into .cache/media (footage,
+#      vehicle photos);
 #   4. model files copied from @vladmandic/human into models/files with a sha256 manifest;
-#   5. the TypeScript build (tsc) when a source file is newer than the last build, then centernet's backbone
-#      translated to ONNX (models/files, sha256 from the manifest) for the onnx backend;
+#   5. the TypeScript build (tsc) when a source file is newer than the last build, then the plate camera's
+#      footage (synth/, .cache/media/plates.mp4) and centernet's backbone translated to ONNX (models/files,
+#      sha256 from the manifest) for the onnx backend;
 #   6. the investigators' console (console/, its own npm package) when its build is missing or stale.
 #   7. software Vulkan for the webgpu backend (scripts/setup-vulkan.sh), for `npm test` or CVCORE_SETUP_VULKAN=1.
 set -euo pipefail
@@ -21,6 +23,14 @@ need_pkgs=()
 command -v ffmpeg >/dev/null 2>&1 || need_pkgs+=(ffmpeg)
 command -v ffprobe >/dev/null 2>&1 || need_pkgs+=(ffmpeg)
 command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || need_pkgs+=(nats-server)
+# CJK fonts for the synthetic plates (synth/): librsvg falls back silently to another face when a family is
+# missing, so each family the renderer names is checked, and its Debian package installed when absent.
+command -v fc-list >/dev/null 2>&1 || need_pkgs+=(fontconfig)
+zh_fonts=$(fc-list :lang=zh family 2>/dev/null || true)
+grep -q 'Noto Sans CJK SC' <<<"$zh_fonts" || need_pkgs+=(fonts-noto-cjk)
+grep -q 'WenQuanYi Zen Hei' <<<"$zh_fonts" || need_pkgs+=(fonts-wqy-zenhei)
+grep -q 'WenQuanYi Micro Hei' <<<"$zh_fonts" || need_pkgs+=(fonts-wqy-microhei)
+grep -q 'AR PL UMing CN' <<<"$zh_fonts" || need_pkgs+=(fonts-arphic-uming)
 # The console's browser test drives Debian's chromium; only the tests need it (npm test runs this as pretest).
 if [ "${npm_lifecycle_event:-}" = pretest ] || [ "${CVCORE_SETUP_BROWSER:-}" = 1 ]; then
   [ -x /usr/bin/chromium ] || need_pkgs+=(chromium)
@@ -71,6 +81,16 @@ fetch_media opencv-doc /usr/share/doc/opencv-doc/examples/data/vtest.avi vtest.a
 fetch_media opencv-doc /usr/share/doc/opencv-doc/examples/data/messi5.jpg messi5.jpg
 fetch_media python3-skimage /usr/lib/python3/dist-packages/skimage/data/astronaut.png astronaut.png
 fetch_media python3-skimage /usr/lib/python3/dist-packages/skimage/data/motorcycle_left.png motorcycle_left.png
+# Vehicle photos with their plate spot towards the camera, for the synthetic plates (synth/vehicles.ts):
+# dlib's car-detector test images (street scenes, taxis and cars from behind, an SUV and a pickup from the
+# front), opencv's double-decker bus, node-opencv's two side views (passing traffic in the demo footage) and
+# opencv's motion-blurred plate (a robustness case).
+fetch_media libdlib19.1 /usr/share/doc/libdlib19.1/examples/mmod_cars_test_image.jpg mmod_cars_test_image.jpg
+fetch_media libdlib19.1 /usr/share/doc/libdlib19.1/examples/mmod_cars_test_image2.jpg mmod_cars_test_image2.jpg
+fetch_media opencv-doc /usr/share/doc/opencv-doc/opencv4/html/pexels_double_decker_bus.jpg pexels_double_decker_bus.jpg
+fetch_media opencv-doc /usr/share/doc/opencv-doc/examples/data/licenseplate_motion.jpg licenseplate_motion.jpg
+fetch_media node-opencv /usr/share/doc/node-opencv/examples/files/car1.jpg node-opencv-car1.jpg
+fetch_media node-opencv /usr/share/doc/node-opencv/examples/files/car2.jpg node-opencv-car2.jpg
 # RTP cannot carry vtest.avi's MS-MPEG4v3: convert it once to H.264 so publishers only copy packets.
 if [ ! -s "$MEDIA/vtest.mp4" ]; then
   log "converting vtest.avi to H.264 once (for the RTSP publishers)"
@@ -90,6 +110,14 @@ if [ ! -f "$stamp" ] || [ -n "$(find . -path ./node_modules -prune -o -path ./di
   npx --no-install tsc -p tsconfig.json
   touch "$stamp"
 fi
+
+# --- 5a. the plate camera's footage ---------------------------------------------------------------
+# synth/footage.ts renders plates.mp4 (vehicles from the photos above with mainland plates, H.264 -g 20 -bf 0
+# like vtest.mp4) and plates.json (the truth) once; again only when the footage generator's version changes.
+node dist/synth/footage-cli.js --check 2>/dev/null || {
+  log "making the plate camera's footage (.cache/media/plates.mp4)"
+  node dist/synth/footage-cli.js
+}
 
 # --- 5b. centernet's backbone translated to ONNX for the onnx backend ------------------------------
 # Deterministic: the manifest holds the sha256 the file must have; it is made again only when it is missing

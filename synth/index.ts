@@ -4,7 +4,8 @@
  *    with CJK fonts from Debian packages;
  *  - randomPlateText: seeded plate texts that fit common/plates.ts;
  *  - plateSet / plateViews: rendered plates warped onto real vehicle photos from Debian packages, with truth and
- *    boxes, deterministic for a seed; motionBlurCase: a blurred foreign plate no reader should read confidently.
+ *    boxes, deterministic for a seed; motionBlurCase: a blurred foreign plate no reader should read confidently;
+ *  - the plate camera footage (.cache/media/plates.mp4 and its truth plates.json), made by the set-up.
  */
 export { Prng } from './prng.js';
 export { randomPlateText } from './plate-text.js';
@@ -15,3 +16,4 @@ export { plateSet, plateSpecs, plateViews, renderSample, motionBlurCase, DEFAULT
 export { VEHICLE_PHOTOS, SIDE_VIEW_PHOTOS, MOTION_BLUR_PLATE, type VehiclePhoto, type VehicleKind } from './vehicles.js';
 export { homography, applyHomography, warpInto, plateQuad, type Quad, type Point, type RgbImage, type RgbaImage } from './warp.js';
 export { degrade, randomDegradation, NO_DEGRADATION, type Degradation } from './degrade.js';
+export { renderFootage, writePlateFootage, PLATE_FOOTAGE, FOOTAGE_VERSION, READABLE_PLATE_PX, type FootageTruth, type FootageVehicle } from './footage.js';

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { createLogger } from '../../common/log.js';
 import { CACHE_DIR } from '../../common/paths.js';
-import { DEMO_FPS, DEMO_THRESHOLD, demoConfig, startDemoCameras, startStack, type Stack } from '../../runtime/index.js';
+import { DEMO_FPS, DEMO_PLATE_CAMERA, DEMO_THRESHOLD, demoConfig, startDemoCameras, startStack, type Stack } from '../../runtime/index.js';
 import type { SimulatedCameraPool } from '../../ingest/index.js';
 import type { Command } from '../command.js';
 import { reportError, runUntilSignal } from '../run.js';
@@ -12,7 +12,7 @@ export function printStarted(stack: Stack, sim: SimulatedCameraPool | null): voi
   const cams = stack.pipeline.cameras.list();
   out('cvcore is running');
   out(`  NATS          ${stack.natsUrl}${stack.nats ? ' (embedded nats-server from nats.conf, JetStream on)' : ''}`);
-  if (sim) out(`  camera pool   RTSP server on 127.0.0.1:${sim.clientPort}, ffmpeg publishers looping vtest.avi`);
+  if (sim) out(`  camera pool   RTSP server on 127.0.0.1:${sim.clientPort}, ffmpeg publishers looping vtest.avi${cams.some((c) => c.id === DEMO_PLATE_CAMERA.id) ? ' and plates.mp4' : ''}`);
   for (const c of cams) out(`  camera        ${c.id}  ${c.url}  zones: ${c.zones.map((z) => z.id).join(', ') || '-'}`);
   out(`  HTTP API      ${stack.apiUrl}  (health: ${stack.apiUrl}/health, OpenAPI: ${stack.apiUrl}/api/v1/openapi.json)`);
   out(`  web console   ${stack.apiUrl}/console/  (sign in with a demo token below)`);
@@ -27,8 +27,8 @@ export function printStarted(stack: Stack, sim: SimulatedCameraPool | null): voi
 
 export const demoCommand: Command = {
   name: 'demo',
-  summary: 'the embedded default: own nats-server, simulated cameras from vtest.avi, the whole pipeline',
-  usage: 'cvcore demo [--cameras N] [--port HTTP_PORT] [--data-dir DIR] [--fps F] [--threshold N]',
+  summary: 'the embedded default: own nats-server, simulated cameras from vtest.avi and a plate camera, the whole pipeline',
+  usage: 'cvcore demo [--cameras N] [--port HTTP_PORT] [--data-dir DIR] [--fps F] [--threshold N] [--no-plate-camera]',
   async run(args) {
     let sim: SimulatedCameraPool | null = null;
     try {
@@ -40,13 +40,16 @@ export const demoCommand: Command = {
           'data-dir': { type: 'string', default: resolve(CACHE_DIR, 'demo-data') },
           fps: { type: 'string', default: String(DEMO_FPS) },
           threshold: { type: 'string', default: String(DEMO_THRESHOLD) },
+          // The plate camera (cam-plates looping plates.mp4) comes on top of the --cameras vtest cameras.
+          'no-plate-camera': { type: 'boolean', default: false },
         },
       });
       const n = Number(values.cameras);
       if (!Number.isInteger(n) || n < 1 || n > 64) throw new RangeError('--cameras must be an integer from 1 to 64');
       const log = createLogger();
-      sim = await startDemoCameras(n);
-      const config = demoConfig(sim, { cameras: n, dataDir: values['data-dir'], apiPort: Number(values.port), fps: Number(values.fps), threshold: Number(values.threshold) });
+      const plateCamera = !values['no-plate-camera'];
+      sim = await startDemoCameras(n, { plateCamera });
+      const config = demoConfig(sim, { cameras: n, dataDir: values['data-dir'], apiPort: Number(values.port), fps: Number(values.fps), threshold: Number(values.threshold), plateCamera });
       const stack = await startStack({ config, log });
       printStarted(stack, sim);
       const s = sim;
