@@ -107,7 +107,18 @@ export const expiryKey = (kind: ExpiryKind, end: number, id: string): string => 
 export const auditPrefix = KIND.audit + SEP;
 export const auditKey = (at: number, seq: number): string => auditPrefix + padTime(at) + SEP + padSeq(seq);
 
-/** Compares keys the way RocksDB does (UTF-8 bytes), which differs from JS string order above U+FFFF. */
+/**
+ * Compares keys the way RocksDB does (UTF-8 bytes), which differs from JS string order above U+FFFF. UTF-8 byte
+ * order is code point order, and so is UTF-16 code unit order wherever neither unit is a surrogate: only a first
+ * difference at a surrogate needs the bytes (merges compare keys per entry, so no Buffers on the common path).
+ */
 export function compareKeys(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  let i = 0;
+  while (i < n && a.charCodeAt(i) === b.charCodeAt(i)) i++;
+  if (i === n) return a.length - b.length;
+  const x = a.charCodeAt(i);
+  const y = b.charCodeAt(i);
+  if ((x & 0xf800) !== 0xd800 && (y & 0xf800) !== 0xd800) return x - y;
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }
