@@ -237,3 +237,16 @@ test('index - a plate query is canonical after parseQuery; a cursor of another k
   const platePage = await index.query({ plate: '鲁B*', limit: 1 }, POLICE);
   await t.throwsAsync(index.query({ cursor: platePage.nextCursor! }, POLICE), { code: 'INDEX_BAD_QUERY' } as never);
 });
+
+test('index - a record stored before plate search keeps its old key set, so deleting it removes exactly what was written', async (t) => {
+  const { indexPrefixes, ownedKeys, toStored } = await import('../search-index/record.js');
+  const now = toStored(car('k', '鲁B12345', T0, { plateColour: 'blue' }), null);
+  // As layout 2 wrote it before plate search: no `keys` marker, whatever attributes it carried.
+  const { keys: _k, ...before } = { ...now, attributes: { ...now.attributes, upperColour: 'red' } };
+  void _k;
+  t.true(ownedKeys(now).some((k) => k.startsWith('P\x00')));
+  t.true(indexPrefixes(now).some((p) => p.includes('\x00plateColour\x00')));
+  t.false(ownedKeys(before).some((k) => k.startsWith('P\x00') || k.startsWith('Q\x00')));
+  t.false(indexPrefixes(before).some((p) => /\x00(plateColour|upperColour|lowerColour)\x00/.test(p)));
+  t.is(indexPrefixes(before).length, indexPrefixes(now).length - 1);
+});
