@@ -12,7 +12,7 @@ import { decodeCursor } from './cursor.js';
 import {
   SEP, SEP_END, TIME_WIDTH, attributePrefix, cameraPrefix, classPrefix, invTime, orderSuffix,
 } from './keys.js';
-import { DIGEST_ATTRIBUTE_AT, type Digest } from './record.js';
+import { DIGEST_ATTRIBUTE_AT, UNINDEXED_VALUES, type Digest } from './record.js';
 import type { RocksDb, RocksIterator } from './rocks.js';
 import { ATTRIBUTE_NAMES, type Scope, type SearchQuery } from './types.js';
 
@@ -79,6 +79,11 @@ export function plan(q: SearchQuery, scope: Scope, count: (prefix: string) => nu
     // (the digest filter drops its records of another vehicleType); the two sets of ranges never share a record.
     if (name === 'vehicleType' && (OBJECT_CLASSES as readonly string[]).includes(v)) {
       for (const d of depts) ranges.push(classPrefix(d, v as ObjectClass));
+    }
+    // A value without entries (record.ts UNINDEXED_VALUES) is found through the time index, filtered on the digest.
+    if (UNINDEXED_VALUES[name] === v) {
+      ranges.length = 0;
+      for (const d of depts) for (const c of OBJECT_CLASSES) ranges.push(classPrefix(d, c));
     }
     option(ranges, `attribute:${name}`);
   }

@@ -71,7 +71,7 @@ interface Anchor {
   lower: string;
   /** Exclusive upper bound inside the index base. */
   upper: string;
-  /** Checks the forward plate against the rest of the pattern; null: the range holds only matches. */
+  /** Checks the plate as stored in the index read (reversed for `Q`); null: the range holds only matches. */
   test: RegExp | null;
 }
 
@@ -83,13 +83,13 @@ function anchorOf(pattern: string): Anchor {
   while (chars[last] !== '*' && chars[last] !== '?') last--;
   const head = chars.slice(0, first);
   const tail = chars.slice(last + 1);
-  const test = patternRegex(pattern);
   if (head.length > 0 && headWeight(head) >= tail.length) {
     const lit = head.join('');
-    return { reversed: false, lower: lit, upper: lit + PLATE_RANGE_END, test };
+    return { reversed: false, lower: lit, upper: lit + PLATE_RANGE_END, test: patternRegex(pattern) };
   }
+  // The reversed pattern tests the stored (reversed) plate as it is: no string reversed per entry.
   const lit = reversePlate(tail.join(''));
-  return { reversed: true, lower: lit, upper: lit + PLATE_RANGE_END, test };
+  return { reversed: true, lower: lit, upper: lit + PLATE_RANGE_END, test: patternRegex(reversePlate(pattern)) };
 }
 
 function parseRemainder(rem: string, reversed: boolean): { plate: string; start: number; id: string } {
@@ -161,12 +161,14 @@ async function patternPhase(
       if (best === null) break;
       readers[bestIdx]!.advance();
       const [rem, value] = best;
-      const e = parseRemainder(rem, a.reversed);
       examined++;
-      if ((a.test === null || a.test.test(e.plate)) && filter(JSON.parse(value.toString('utf8')) as Digest)) {
+      // Most entries of an unanchored scan fail the pattern: test the stored plate before parsing anything else.
+      if ((a.test === null || a.test.test(rem.slice(0, rem.indexOf(SEP)))) && filter(JSON.parse(value.toString('utf8')) as Digest)) {
+        const e = parseRemainder(rem, a.reversed);
         hits.push({ id: e.id, start: e.start, order: '0' + rem, match: 'exact' });
         if (hits.length >= want) break;
       } else if (examined >= budget) {
+        const e = parseRemainder(rem, a.reversed);
         stoppedAt = { id: e.id, start: e.start, order: '0' + rem };
         break;
       }

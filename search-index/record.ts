@@ -86,8 +86,20 @@ export function digestOf(r: StoredRecord): Digest {
     const v = r.attributes[name];
     return typeof v === 'string' ? v : null;
   };
-  return [r.department, r.cameraId, r.cls, r.start, ...ATTRIBUTE_NAMES.map(a)];
+  const d: Array<string | number | null> = [r.department, r.cameraId, r.cls, r.start, ...ATTRIBUTE_NAMES.map(a)];
+  // Absent attributes at the end are left off (a missing position reads as absent): a vehicle's digest, in each
+  // of its entries, would otherwise end in up to five nulls.
+  while (d.length > DIGEST_ATTRIBUTE_AT && d[d.length - 1] === null) d.pop();
+  return d as unknown as Digest;
 }
+
+/**
+ * The value of an attribute that gets no entry of its own because most records that have the attribute share it:
+ * an entry for it would cost nearly every vehicle an entry and narrow a scan by little. Queries for it read the
+ * class ranges (the time index) and filter on the digest, which carries the value. `blue` is about nine plates
+ * in ten on mainland roads.
+ */
+export const UNINDEXED_VALUES: Readonly<Partial<Record<AttributeName, string>>> = { plateColour: 'blue' };
 
 /** Longest plate reading that gets plate keys (a raw OCR reading can be long garbage). */
 const MAX_INDEXED_PLATE = 16;
@@ -124,7 +136,7 @@ export function indexPrefixes(r: StoredRecord): string[] {
   const out = [cameraPrefix(r.department, r.cameraId), classPrefix(r.department, r.cls)];
   for (const name of r.keys === 2 ? ATTRIBUTE_NAMES : KEYS_1_ATTRIBUTES) {
     const v = r.attributes[name];
-    if (typeof v === 'string' && !(name === 'vehicleType' && v === r.cls)) out.push(attributePrefix(r.department, name, v));
+    if (typeof v === 'string' && !(name === 'vehicleType' && v === r.cls) && UNINDEXED_VALUES[name] !== v) out.push(attributePrefix(r.department, name, v));
   }
   return out;
 }
