@@ -43,7 +43,7 @@ export interface ApiContext {
   camera(req: FastifyRequest, id: string): CameraView;
   departmentOf(cameraId: string): string | null;
   audit(req: FastifyRequest, action: string, query: unknown, results: readonly string[] | number): Promise<void>;
-  withLinks<T extends TrackRecordSummary>(r: T): T & { thumbnailUrl: string; trackUrl: string };
+  withLinks<T extends TrackRecordSummary>(r: T): T & { thumbnailUrl: string; trackUrl: string; plateUrl?: string };
 }
 
 export function notFoundCamera(id: string): ApiError {
@@ -76,7 +76,7 @@ export function createContext(o: ApiOptions, metrics: ApiMetrics): ApiContext {
     },
     withLinks(r) {
       const id = encodeURIComponent(r.id);
-      return { ...r, thumbnailUrl: `/api/v1/tracks/${id}/thumbnail`, trackUrl: `/api/v1/tracks/${id}` };
+      return { ...r, thumbnailUrl: `/api/v1/tracks/${id}/thumbnail`, trackUrl: `/api/v1/tracks/${id}`, ...(r.hasPlateCrop ? { plateUrl: `/api/v1/tracks/${id}/plate` } : {}) };
     },
   };
 }

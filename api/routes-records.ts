@@ -8,7 +8,9 @@ import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import sharp, { type Metadata } from 'sharp';
 import { ApiError, CvcoreError } from '../common/errors.js';
-import { parseFaceOptions, parseQuery, type ReadAuditOptions } from '../search-index/index.js';
+import { VEHICLE_COLOURS } from '../common/colours.js';
+import { PLATE_COLOURS } from '../common/plates.js';
+import { ATTRIBUTE_NAMES, parseFaceOptions, parseQuery, type ReadAuditOptions } from '../search-index/index.js';
 import { ROLES, scopeOf } from './auth.js';
 import type { ApiContext } from './context.js';
 import { auditPage, errors, faceResult, idParams, parseList, parseTime, searchPage } from './schemas.js';
@@ -39,6 +41,11 @@ export function recordRoutes(app: FastifyInstance, ctx: ApiContext): void {
           from: { type: 'string', description: 'start of the track at or after: epoch ms or ISO time' },
           to: { type: 'string', description: 'start of the track at or before: epoch ms or ISO time' },
           colour: { type: 'string' }, vehicleType: { type: 'string' }, gender: { type: 'string' }, ageBand: { type: 'string' },
+          plate: { type: 'string', description: 'licence plate, separators and case ignored; * matches any run, ? one character (e.g. 鲁B*23*)' },
+          plateFuzzy: { type: 'string', description: 'true or false: also plates one character off, ranked after exact ones (OCR confusions first); default true for a plate without wildcards' },
+          plateColour: { type: 'string', description: `plate colour: ${PLATE_COLOURS.join(', ')}` },
+          upperColour: { type: 'string', description: `people: upper-body clothing colour: ${VEHICLE_COLOURS.join(', ')}` },
+          lowerColour: { type: 'string', description: `people: lower-body clothing colour: ${VEHICLE_COLOURS.join(', ')}` },
           limit: { type: 'string', pattern: '^[0-9]+$', description: '1..500, default 50' },
           cursor: { type: 'string', description: 'nextCursor of the previous page' },
         },
@@ -47,17 +54,21 @@ export function recordRoutes(app: FastifyInstance, ctx: ApiContext): void {
     },
   }, async (req) => {
     const q = req.query;
-    const attributes = Object.fromEntries(['colour', 'vehicleType', 'gender', 'ageBand'].filter((k) => q[k] !== undefined).map((k) => [k, q[k]]));
+    const attributes = Object.fromEntries(ATTRIBUTE_NAMES.filter((k) => q[k] !== undefined).map((k) => [k, q[k]]));
     const query = parseQuery({
       ...(q['camera'] ? { cameraIds: parseList(q['camera']) } : {}),
       ...(q['class'] ? { classes: parseList(q['class']) } : {}),
       ...(q['from'] !== undefined ? { from: parseTime(q['from']) } : {}),
       ...(q['to'] !== undefined ? { to: parseTime(q['to']) } : {}),
       ...(Object.keys(attributes).length ? { attributes } : {}),
+      ...(q['plate'] !== undefined ? { plate: q['plate'] } : {}),
+      // Anything but true/false goes on as text, so the index's parser names the field.
+      ...(q['plateFuzzy'] !== undefined ? { plateFuzzy: q['plateFuzzy'] === 'true' ? true : q['plateFuzzy'] === 'false' ? false : q['plateFuzzy'] } : {}),
       ...(q['limit'] !== undefined ? { limit: Number(q['limit']) } : {}),
       ...(q['cursor'] !== undefined ? { cursor: q['cursor'] } : {}),
     });
     const page = await o.index.query(query, scopeOf(ctx.principal(req)));
+    // The audit entry keeps the query as parsed, the plate included: a plate search is a search for a person's car.
     await ctx.audit(req, 'search', query, page.records.map((r) => r.id));
     // A cluster names the shards no replica answered for: the page is short by them, never silently.
     return { records: page.records.map((r) => ctx.withLinks(r)), nextCursor: page.nextCursor, ...(page.missingShards?.length ? { missingShards: page.missingShards } : {}) };
@@ -148,8 +159,8 @@ export function recordRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const rec = await o.index.get(req.params.id, scopeOf(ctx.principal(req)));
     await ctx.audit(req, 'track', { id: req.params.id }, rec ? [rec.id] : 0);
     if (!rec) throw new ApiError(404, 'INDEX_NOT_FOUND', `no track "${req.params.id}"`);
-    const { thumbnail, embedding, ...rest } = rec;
-    return ctx.withLinks({ ...rest, hasThumbnail: thumbnail !== null, hasFace: embedding !== null });
+    const { thumbnail, embedding, plateCrop, ...rest } = rec;
+    return ctx.withLinks({ ...rest, hasThumbnail: thumbnail !== null, hasFace: embedding !== null, hasPlateCrop: !!plateCrop });
   });
 
   app.get<{ Params: { id: string } }>('/api/v1/tracks/:id/thumbnail', {
@@ -159,6 +170,16 @@ export function recordRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const jpeg = await o.index.thumbnail(req.params.id, scopeOf(ctx.principal(req)));
     await ctx.audit(req, 'thumbnail', { id: req.params.id }, jpeg ? [req.params.id] : 0);
     if (!jpeg) throw new ApiError(404, 'INDEX_NOT_FOUND', `no track "${req.params.id}"`);
+    return reply.type('image/jpeg').send(Buffer.from(jpeg.buffer, jpeg.byteOffset, jpeg.byteLength));
+  });
+
+  app.get<{ Params: { id: string } }>('/api/v1/tracks/:id/plate', {
+    config: { access: { roles: ROLES.search, queryToken: true }, openapi: { produces: 'image/jpeg' } },
+    schema: { summary: 'the JPEG of the track\'s licence plate', tags: ['search'], params: idParams, response: errors(404) },
+  }, async (req, reply) => {
+    const jpeg = await o.index.plateCrop(req.params.id, scopeOf(ctx.principal(req)));
+    await ctx.audit(req, 'plate', { id: req.params.id }, jpeg ? [req.params.id] : 0);
+    if (!jpeg) throw new ApiError(404, 'INDEX_NOT_FOUND', `no plate image for track "${req.params.id}"`);
     return reply.type('image/jpeg').send(Buffer.from(jpeg.buffer, jpeg.byteOffset, jpeg.byteLength));
   });
 

@@ -25,12 +25,14 @@ export const recordSummary = {
     box,
     attributes: { type: 'object', additionalProperties: { type: ['string', 'number'] } },
     hasThumbnail: { type: 'boolean' }, hasFace: { type: 'boolean' },
-    thumbnailUrl: { type: 'string' }, trackUrl: { type: 'string' },
+    hasPlateCrop: { type: 'boolean', description: 'a JPEG of the plate is at plateUrl' },
+    plateMatch: { type: 'string', enum: ['exact', 'confusion', 'fuzzy'], description: 'plate searches: the same plate (or pattern), one OCR confusion away (0/D, 8/B, 2/Z, 5/S, 1/7...), or one other character away' },
+    thumbnailUrl: { type: 'string' }, trackUrl: { type: 'string' }, plateUrl: { type: 'string' },
   },
 } as const;
 
 export const searchPage = {
-  type: 'object', description: 'newest first; a page may be short (even empty) with a nextCursor when the index reached its scan budget',
+  type: 'object', description: 'newest first (plate searches: exact matches, then OCR confusions, then other one-character differences, each by plate then newest first); a page may be short (even empty) with a nextCursor when the index reached its scan budget',
   properties: {
     records: { type: 'array', items: recordSummary }, nextCursor: { type: ['string', 'null'] },
     missingShards: { type: 'array', items: { type: 'integer' }, description: 'cluster mode: shards no index replica answered for; their records are not in this page (the cursor asks them again)' },

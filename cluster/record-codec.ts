@@ -3,9 +3,11 @@
  * answer's `get`); gives bytes laid out as:
  *
  *   'CVR' 0x01 | u32 LE head length | head JSON | thumbnail bytes | embedding bytes (Float32, little-endian)
+ *   | plate crop bytes
  *
- * The head holds every field but the two byte fields, plus `t` (thumbnail bytes, -1: none) and `e` (embedding
- * floats, -1: none), so the lengths add up exactly: a payload whose parts do not is refused. Decoding checks the
+ * The head holds every field but the byte fields, plus `t` (thumbnail bytes, -1: none), `e` (embedding
+ * floats, -1: none) and `p` (plate crop bytes; absent or -1: none, so payloads of nodes that predate plate
+ * crops still decode, and theirs stay readable to them only when they carry no crop), so the lengths add up exactly: a payload whose parts do not is refused. Decoding checks the
  * shape a TrackRecord needs (types, not the index's key rules: those stay the index's INDEX_BAD_RECORD) and
  * throws ClusterError CLUSTER_BAD_MESSAGE otherwise. A record with its 1024-float embedding (4 KiB) and a
  * best-shot JPEG (tens of KiB) stays well under the 1 MB NATS payload.
@@ -35,6 +37,8 @@ interface Head {
   t: number;
   /** Embedding floats; -1: none. */
   e: number;
+  /** Plate crop bytes; absent or -1: none. */
+  p?: number;
 }
 
 function bad(why: string, detail: Record<string, unknown> = {}): ClusterError {
@@ -49,16 +53,19 @@ export function encodeRecord(r: TrackRecord): Uint8Array {
     attributes: { ...r.attributes },
     t: r.thumbnail ? r.thumbnail.byteLength : -1,
     e: r.embedding ? r.embedding.length : -1,
+    ...(r.plateCrop ? { p: r.plateCrop.byteLength } : {}),
   };
   const json = Buffer.from(JSON.stringify(head), 'utf8');
   const thumb = r.thumbnail ?? new Uint8Array(0);
   const emb = r.embedding ? embeddingBytes(r.embedding) : Buffer.alloc(0);
-  const out = Buffer.allocUnsafe(HEAD_AT + json.length + thumb.byteLength + emb.byteLength);
+  const crop = r.plateCrop ?? new Uint8Array(0);
+  const out = Buffer.allocUnsafe(HEAD_AT + json.length + thumb.byteLength + emb.byteLength + crop.byteLength);
   MAGIC.copy(out, 0);
   out.writeUInt32LE(json.length, MAGIC.length);
   json.copy(out, HEAD_AT);
   out.set(thumb, HEAD_AT + json.length);
   out.set(emb, HEAD_AT + json.length + thumb.byteLength);
+  out.set(crop, HEAD_AT + json.length + thumb.byteLength + emb.byteLength);
   return out;
 }
 
@@ -90,10 +97,11 @@ export function decodeRecord(payload: Uint8Array): TrackRecord {
   if (typeof attrs !== 'object' || attrs === null || Array.isArray(attrs) || !Object.values(attrs).every((v) => isStr(v) || isNum(v))) {
     throw bad('attributes must map names to strings or numbers', { field: 'attributes', id });
   }
-  if (!isLen(h.t) || !isLen(h.e)) throw bad('byte lengths missing', { id });
+  if (!isLen(h.t) || !isLen(h.e) || (h.p !== undefined && !isLen(h.p))) throw bad('byte lengths missing', { id });
   const tLen = Math.max(0, h.t);
   const eBytes = Math.max(0, h.e) * 4;
-  if (HEAD_AT + n + tLen + eBytes !== b.length) throw bad('byte lengths do not add up', { id, bytes: b.length, thumbnail: h.t, embedding: h.e });
+  const pLen = Math.max(0, h.p ?? -1);
+  if (HEAD_AT + n + tLen + eBytes + pLen !== b.length) throw bad('byte lengths do not add up', { id, bytes: b.length, thumbnail: h.t, embedding: h.e, plateCrop: h.p });
   const at = HEAD_AT + n;
   return {
     id: h.id!, cameraId: h.cameraId!, department: h.department!, district: h.district!, cls: h.cls!,
@@ -103,5 +111,6 @@ export function decodeRecord(payload: Uint8Array): TrackRecord {
     // Copies: the NATS payload's buffer is reused by the client once the message is handled.
     thumbnail: h.t >= 0 ? new Uint8Array(b.subarray(at, at + tLen)) : null,
     embedding: h.e >= 0 ? embeddingFromBytes(b.subarray(at + tLen, at + tLen + eBytes)) : null,
+    plateCrop: h.p !== undefined && h.p >= 0 ? new Uint8Array(b.subarray(at + tLen + eBytes, at + tLen + eBytes + pLen)) : null,
   };
 }

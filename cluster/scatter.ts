@@ -5,7 +5,7 @@
  * applied on the index nodes.
  *
  * query: one request per shard (any replica answers: queue groups), merged in the index's order (start desc,
- * id asc). A record is returned only when no shard can still hold one before it: each answer names its shard's
+ * id asc; plate searches: by the records' order keys, which every shard computes alike). A record is returned only when no shard can still hold one before it: each answer names its shard's
  * frontier (all of the shard's records up to it were returned), and the merge never passes the smallest frontier
  * of a shard that has more. A shard that falls behind (a scan-budget page, or `limit` records all later than
  * another shard's) is asked again, up to `queryRounds` rounds per page. The cursor holds every shard's position
@@ -62,11 +62,12 @@ const CURSOR_VERSION = 1;
 
 /**
  * The cluster cursor: base64url of raw-deflated JSON `{v: 1, k: 'cluster', n: S, p: [...]}`, one entry per shard:
- * null (not begun), 0 (exhausted) or [start, id] (the shard's records up to this position were returned).
+ * null (not begun), 0 (exhausted) or [start, id] or, for plate searches, [start, id, order key] (the shard's
+ * records up to this position were returned).
  * Deflated because S positions share most of their bytes (camera ids, times); anything else is INDEX_BAD_QUERY.
  */
 export function encodeClusterCursor(positions: readonly ShardPos[]): string {
-  const p = positions.map((x) => (x === null ? null : x === 'done' ? 0 : [x.start, x.id]));
+  const p = positions.map((x) => (x === null ? null : x === 'done' ? 0 : x.key === undefined ? [x.start, x.id] : [x.start, x.id, x.key]));
   return deflateRawSync(Buffer.from(JSON.stringify({ v: CURSOR_VERSION, k: 'cluster', n: positions.length, p }), 'utf8')).toString('base64url');
 }
 
@@ -87,8 +88,9 @@ export function decodeClusterCursor(cursor: unknown, shards: number): ShardPos[]
   return p.map((x: unknown): ShardPos => {
     if (x === null) return null;
     if (x === 0) return 'done';
-    if (Array.isArray(x) && x.length === 2 && typeof x[0] === 'number' && Number.isInteger(x[0]) && x[0] >= 0 && typeof x[1] === 'string' && x[1].length > 0) {
-      return { start: x[0], id: x[1] };
+    if (Array.isArray(x) && (x.length === 2 || x.length === 3) && typeof x[0] === 'number' && Number.isInteger(x[0]) && x[0] >= 0 && typeof x[1] === 'string' && x[1].length > 0) {
+      if (x.length === 2) return { start: x[0], id: x[1] };
+      if (typeof x[2] === 'string' && x[2].length > 0) return { start: x[0], id: x[1], key: x[2] };
     }
     throw bad('positions');
   });
@@ -100,8 +102,11 @@ function compareIds(a: string, b: string): number {
   if (ASCII.test(a) && ASCII.test(b)) return a < b ? -1 : a > b ? 1 : 0;
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }
-/** Index order: start descending, then id ascending. Negative: `a` comes first. */
-export function compareOrder(a: PagePosition, b: PagePosition): number {
+/** Index order: start descending, then id ascending; plate searches by order key. Negative: `a` comes first. */
+export function compareOrder(a: PagePosition | TrackRecordSummary, b: PagePosition | TrackRecordSummary): number {
+  const ka = 'key' in a ? a.key : 'order' in a ? a.order : undefined;
+  const kb = 'key' in b ? b.key : 'order' in b ? b.order : undefined;
+  if (ka !== undefined && kb !== undefined) return compareIds(ka, kb);
   return a.start !== b.start ? b.start - a.start : compareIds(a.id, b.id);
 }
 
@@ -196,6 +201,16 @@ export class ClusterIndex implements SearchIndex {
     return a.head.found ? new Uint8Array(a.bytes) : null;
   }
 
+  async plateCrop(id: string, scope: Scope): Promise<Uint8Array | null> {
+    this.#check();
+    checkScope(scope);
+    const shard = this.#shardOfId(id);
+    if (shard === null) return null;
+    const a = await this.#ask<FoundAnswer>(shard, { op: 'plateCrop', scope, id });
+    if (a === null) throw this.#unavailable([shard]);
+    return a.head.found ? new Uint8Array(a.bytes) : null;
+  }
+
   #shardOfId(id: string): number | null {
     if (typeof id !== 'string' || id.length === 0) return null;
     const camera = cameraOfRecordId(id);
@@ -253,7 +268,7 @@ export class ClusterIndex implements SearchIndex {
         if (shards.some((s) => needsAsking(s, h.r))) break;
         const s = shards[h.shard]!;
         out.push(s.buf.shift()!);
-        s.taken = { start: h.r.start, id: h.r.id };
+        s.taken = { start: h.r.start, id: h.r.id, ...(h.r.order !== undefined ? { key: h.r.order } : {}) };
       }
     }
     const missing: number[] = [];

@@ -5,10 +5,10 @@
  * Request: JSON, one of
  *   { op: 'query', scope, query, position }    query without its cursor; position: where this shard goes on
  *   { op: 'face', scope, embedding, opts }      embedding: base64 of the Float32 bytes
- *   { op: 'get' | 'thumbnail', scope, id }
+ *   { op: 'get' | 'thumbnail' | 'plateCrop', scope, id }
  * Answer: u32 LE head length | head JSON | bytes. The head is the answer ({records, next}, {matches},
  * {found}) or `{ error: { code, message, detail } }`; the bytes carry a record (`get`, record-codec) or a JPEG
- * (`thumbnail`), so no binary travels as base64 on the way back. The scope travels with each request: the
+ * (`thumbnail`, `plateCrop`), so no binary travels as base64 on the way back. The scope travels with each request: the
  * index node applies it, exactly as a single node does.
  */
 import { ClusterError, CvcoreError, IndexError } from '../common/errors.js';
@@ -18,11 +18,14 @@ import { decodeWithBytes, encodeWithBytes } from '../search-index/index.js';
 export type SearchRequest =
   | { op: 'query'; scope: Scope; query: Omit<SearchQuery, 'cursor'>; position: PagePosition | null }
   | { op: 'face'; scope: Scope; embedding: string; opts: FaceSearchOptions }
-  | { op: 'get' | 'thumbnail'; scope: Scope; id: string };
+  | { op: 'get' | 'thumbnail' | 'plateCrop'; scope: Scope; id: string };
 
 export interface QueryAnswer {
   records: TrackRecordSummary[];
-  /** Where this shard goes on: every record of the shard up to here was returned; null: the shard is exhausted. */
+  /**
+   * Where this shard goes on: every record of the shard up to here was returned; null: the shard is exhausted.
+   * Plate searches carry the order key (`key`) too: their pages are in plate order.
+   */
   next: PagePosition | null;
 }
 export interface FaceAnswer { matches: FaceMatch[] }
@@ -56,7 +59,8 @@ export function decodeRequest(data: Uint8Array): SearchRequest {
   switch (o['op']) {
     case 'query': {
       const p = o['position'];
-      const posOk = p === null || (typeof p === 'object' && p !== null && typeof (p as PagePosition).start === 'number' && typeof (p as PagePosition).id === 'string');
+      const posOk = p === null || (typeof p === 'object' && p !== null && typeof (p as PagePosition).start === 'number' && typeof (p as PagePosition).id === 'string'
+        && ((p as PagePosition).key === undefined || typeof (p as PagePosition).key === 'string'));
       if (typeof o['query'] !== 'object' || o['query'] === null || !posOk) throw badMessage('the query request');
       return o as unknown as SearchRequest;
     }
@@ -65,6 +69,7 @@ export function decodeRequest(data: Uint8Array): SearchRequest {
       return o as unknown as SearchRequest;
     case 'get':
     case 'thumbnail':
+    case 'plateCrop':
       if (typeof o['id'] !== 'string') throw badMessage('the get request');
       return o as unknown as SearchRequest;
     default:

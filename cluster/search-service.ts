@@ -98,6 +98,10 @@ export class SearchService {
         const t = this.#owns(shard, req.id) ? await index.thumbnail(req.id, req.scope) : null;
         return t ? encodeAnswer({ found: true }, t) : encodeAnswer({ found: false });
       }
+      case 'plateCrop': {
+        const p = this.#owns(shard, req.id) ? await index.plateCrop(req.id, req.scope) : null;
+        return p ? encodeAnswer({ found: true }, p) : encodeAnswer({ found: false });
+      }
     }
   }
 
@@ -130,7 +134,7 @@ export class SearchService {
         out.push(r);
         if (out.length === limit) {
           const exhausted = i === page.records.length - 1 && page.nextCursor === null;
-          return { records: out, next: exhausted ? null : { start: r.start, id: r.id } };
+          return { records: out, next: exhausted ? null : { start: r.start, id: r.id, ...(r.order !== undefined ? { key: r.order } : {}) } };
         }
       }
       if (page.nextCursor === null) return { records: out, next: null };

@@ -6,9 +6,10 @@
  */
 import type { Box } from '../common/messages.js';
 
-/** Names a search can ask for. `grey` covers silver, `brown` covers orange. */
-export const VEHICLE_COLOURS = ['white', 'black', 'grey', 'red', 'blue', 'yellow', 'green', 'brown'] as const;
-export type VehicleColour = (typeof VEHICLE_COLOURS)[number];
+import { VEHICLE_COLOURS, type VehicleColour } from '../common/colours.js';
+
+// The names live in common/ so the index can check queries against them without importing this stage.
+export { VEHICLE_COLOURS, type VehicleColour };
 
 /** Fraction of the box (per side) kept around its centre. */
 export const COLOUR_CENTRAL = 0.6;

@@ -10,6 +10,8 @@ const VERSION = 1;
 export interface PagePosition {
   start: number;
   id: string;
+  /** Plate searches: the order key of the last record (plate-search.ts); their pages are not in start order. */
+  key?: string;
 }
 
 function bad(field: string): IndexError {
@@ -17,7 +19,8 @@ function bad(field: string): IndexError {
 }
 
 export function encodeCursor(p: PagePosition): string {
-  return Buffer.from(JSON.stringify({ v: VERSION, s: p.start, i: p.id }), 'utf8').toString('base64url');
+  const o = p.key === undefined ? { v: VERSION, s: p.start, i: p.id } : { v: VERSION, s: p.start, i: p.id, k: p.key };
+  return Buffer.from(JSON.stringify(o), 'utf8').toString('base64url');
 }
 
 export function decodeCursor(cursor: string, field = 'cursor'): PagePosition {
@@ -33,7 +36,8 @@ export function decodeCursor(cursor: string, field = 'cursor'): PagePosition {
   if (o['v'] !== VERSION || typeof o['s'] !== 'number' || !Number.isInteger(o['s']) || o['s'] < 0 || typeof o['i'] !== 'string' || o['i'].length === 0) {
     throw bad(field);
   }
-  return { start: o['s'], id: o['i'] };
+  if (o['k'] !== undefined && typeof o['k'] !== 'string') throw bad(field);
+  return typeof o['k'] === 'string' ? { start: o['s'], id: o['i'], key: o['k'] } : { start: o['s'], id: o['i'] };
 }
 
 /** Audit cursors carry the last key read. */

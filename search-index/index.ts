@@ -8,11 +8,12 @@ import { SearchIndexImpl } from './store.js';
 import type { IndexOptions, SearchIndex } from './types.js';
 
 export type {
-  AttributeName, AuditEntry, AuditPage, FaceMatch, FaceMatchList, FaceSearchOptions, IndexOptions, IndexStats, ReadAuditOptions, Scope,
-  SearchIndex, SearchPage, SearchQuery, TrackRecordSummary,
+  AttributeName, AuditEntry, AuditPage, FaceMatch, FaceMatchList, FaceSearchOptions, IndexOptions, IndexStats, PlateMatch, ReadAuditOptions,
+  Scope, SearchIndex, SearchPage, SearchQuery, TrackRecordSummary,
 } from './types.js';
 export { ATTRIBUTE_NAMES } from './types.js';
-export { parseQuery, parseFaceOptions, QUERY_LIMITS } from './query.js';
+export { parseQuery, parseFaceOptions, parsePlatePattern, QUERY_LIMITS } from './query.js';
+export { PLATE_CONFUSIONS } from './plate-search.js';
 export { encodeThumbnail, THUMBNAIL } from './thumbnail.js';
 export { INDEX_DEFAULTS } from './store.js';
 export { RETENTION_DEFAULTS } from './retention.js';

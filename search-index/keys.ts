@@ -23,6 +23,8 @@ export const KIND = {
   camera: 'C',
   cls: 'K',
   attribute: 'A',
+  plate: 'P',
+  plateReversed: 'Q',
   face: 'F',
   expiry: 'X',
   audit: 'U',
@@ -68,6 +70,20 @@ export const cameraPrefix = (department: string, cameraId: string): string => KI
 export const classPrefix = (department: string, cls: ObjectClass): string => KIND.cls + SEP + department + SEP + cls + SEP;
 export const attributePrefix = (department: string, name: AttributeName, value: string): string =>
   KIND.attribute + SEP + department + SEP + name + SEP + value + SEP;
+/**
+ * Plate indexes: `P\0<department>\0<plate>\0<inv start>\0<id>` and the same with the plate's characters
+ * reversed under `Q`. A pattern's literal head is a range of the first, its literal tail a range of the second
+ * (a suffix search is a prefix search of the reversed plates). They have no entry counts: a count per plate
+ * would make the counts entry, rewritten with every batch, grow with the number of plates seen.
+ */
+export const plateBase = (department: string, reversed: boolean): string =>
+  (reversed ? KIND.plateReversed : KIND.plate) + SEP + department + SEP;
+export function reversePlate(plate: string): string {
+  return [...plate].reverse().join('');
+}
+/** Above every character a plate can hold: the exclusive upper bound of the plates starting with a literal. */
+export const PLATE_RANGE_END = '\u{10FFFF}';
+
 /** The department of a class prefix's count key, or null for other keys. */
 export function departmentOfClassPrefix(prefix: string): string | null {
   return prefix.startsWith(KIND.cls + SEP) ? prefix.slice(2, prefix.indexOf(SEP, 2)) : null;
@@ -91,7 +107,18 @@ export const expiryKey = (kind: ExpiryKind, end: number, id: string): string => 
 export const auditPrefix = KIND.audit + SEP;
 export const auditKey = (at: number, seq: number): string => auditPrefix + padTime(at) + SEP + padSeq(seq);
 
-/** Compares keys the way RocksDB does (UTF-8 bytes), which differs from JS string order above U+FFFF. */
+/**
+ * Compares keys the way RocksDB does (UTF-8 bytes), which differs from JS string order above U+FFFF. UTF-8 byte
+ * order is code point order, and so is UTF-16 code unit order wherever neither unit is a surrogate: only a first
+ * difference at a surrogate needs the bytes (merges compare keys per entry, so no Buffers on the common path).
+ */
 export function compareKeys(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  let i = 0;
+  while (i < n && a.charCodeAt(i) === b.charCodeAt(i)) i++;
+  if (i === n) return a.length - b.length;
+  const x = a.charCodeAt(i);
+  const y = b.charCodeAt(i);
+  if ((x & 0xf800) !== 0xd800 && (y & 0xf800) !== 0xd800) return x - y;
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }

@@ -7,11 +7,12 @@
  * filters the remaining predicates, the scope included, before any record is loaded.
  */
 import { OBJECT_CLASSES, type ObjectClass } from '../common/messages.js';
+import { IndexError } from '../common/errors.js';
 import { decodeCursor } from './cursor.js';
 import {
   SEP, SEP_END, TIME_WIDTH, attributePrefix, cameraPrefix, classPrefix, invTime, orderSuffix,
 } from './keys.js';
-import type { Digest } from './record.js';
+import { DIGEST_ATTRIBUTE_AT, UNINDEXED_VALUES, type Digest } from './record.js';
 import type { RocksDb, RocksIterator } from './rocks.js';
 import { ATTRIBUTE_NAMES, type Scope, type SearchQuery } from './types.js';
 
@@ -36,13 +37,14 @@ export function digestFilter(q: SearchQuery, scope: Scope): (d: Digest) => boole
   const want: Array<[number, string]> = [];
   ATTRIBUTE_NAMES.forEach((name, i) => {
     const v = q.attributes?.[name];
-    if (v !== undefined) want.push([4 + i, v]);
+    if (v !== undefined) want.push([DIGEST_ATTRIBUTE_AT + i, v]);
   });
   return (d) => {
     if (depts && !depts.has(d[0])) return false;
     if (cams && !cams.has(d[1])) return false;
     if (classes && !classes.has(d[2])) return false;
     if (d[3] < from || d[3] > to) return false;
+    // A digest written before an attribute was indexed is shorter: the position reads undefined, never v.
     for (const [i, v] of want) if (d[i] !== v) return false;
     return true;
   };
@@ -78,6 +80,11 @@ export function plan(q: SearchQuery, scope: Scope, count: (prefix: string) => nu
     if (name === 'vehicleType' && (OBJECT_CLASSES as readonly string[]).includes(v)) {
       for (const d of depts) ranges.push(classPrefix(d, v as ObjectClass));
     }
+    // A value without entries (record.ts UNINDEXED_VALUES) is found through the time index, filtered on the digest.
+    if (UNINDEXED_VALUES[name] === v) {
+      ranges.length = 0;
+      for (const d of depts) for (const c of OBJECT_CLASSES) ranges.push(classPrefix(d, c));
+    }
     option(ranges, `attribute:${name}`);
   }
   // Stable choice on ties: the earlier (coarser) option loses only to a strictly smaller one.
@@ -88,8 +95,8 @@ export function plan(q: SearchQuery, scope: Scope, count: (prefix: string) => nu
   return { ...best, prefixes: best.prefixes.filter((p) => count(p) > 0) };
 }
 
-/** One index range read in page order, a chunk at a time. */
-class RangeReader {
+/** One index range read in key order, a chunk at a time. */
+export class RangeReader {
   readonly #it: RocksIterator;
   readonly #prefixLength: number;
   #rows: Array<[string, Buffer | undefined]> = [];
@@ -147,6 +154,7 @@ export async function scan(db: RocksDb, p: Plan, q: SearchQuery, filter: (d: Dig
   let lower = { key: q.to === undefined ? '' : invTime(q.to), inclusive: true };
   if (q.cursor !== undefined) {
     const c = decodeCursor(q.cursor);
+    if (c.key !== undefined) throw new IndexError('INDEX_BAD_QUERY', 'cursor was issued for a plate search', { detail: { field: 'cursor' } });
     const key = orderSuffix(c.start, c.id);
     if (compareSuffix(key, lower.key) >= 0) lower = { key, inclusive: false };
   }

@@ -3,9 +3,11 @@
  * errors are IndexError INDEX_BAD_QUERY with `detail.field` naming the offending path.
  */
 import { IndexError } from '../common/errors.js';
+import { VEHICLE_COLOURS } from '../common/colours.js';
 import { OBJECT_CLASSES, type ObjectClass } from '../common/messages.js';
+import { PLATE_ALPHABET, PLATE_COLOURS, canonicalPlate } from '../common/plates.js';
 import { MAX_TIME, SEP } from './keys.js';
-import { ATTRIBUTE_NAMES, type FaceSearchOptions, type SearchQuery } from './types.js';
+import { ATTRIBUTE_NAMES, type AttributeName, type FaceSearchOptions, type SearchQuery } from './types.js';
 
 export const QUERY_LIMITS = {
   defaultLimit: 50,
@@ -14,9 +16,40 @@ export const QUERY_LIMITS = {
   maxValueLength: 128,
   defaultK: 10,
   maxK: 500,
+  /** Characters of a plate pattern, wildcards included (the longest plate has 8). */
+  maxPlateLength: 16,
 } as const;
 
-const QUERY_KEYS = ['cameraIds', 'classes', 'from', 'to', 'attributes', 'limit', 'cursor'] as const;
+const QUERY_KEYS = ['cameraIds', 'classes', 'from', 'to', 'attributes', 'plate', 'plateFuzzy', 'limit', 'cursor'] as const;
+
+/** Attributes whose values come from a closed list; the others are free strings. */
+const ATTRIBUTE_VALUES: Partial<Record<AttributeName, readonly string[]>> = {
+  plateColour: PLATE_COLOURS,
+  upperColour: VEHICLE_COLOURS,
+  lowerColour: VEHICLE_COLOURS,
+};
+
+const PLATE_CHARS = new Set([...PLATE_ALPHABET, '*', '?']);
+
+/**
+ * A plate pattern in canonical form (separators dropped, upper case, O->0, I->1), runs of `*` collapsed.
+ * Rejected: characters outside the plate alphabet, empty, or wildcards only (that would list every plate).
+ */
+export function parsePlatePattern(v: unknown, field = 'plate'): string {
+  if (typeof v !== 'string') throw bad(field, 'must be a string');
+  const p = canonicalPlate(v).replace(/\*+/g, '*');
+  const chars = [...p];
+  if (chars.length === 0) throw bad(field, 'must not be empty');
+  if (chars.length > QUERY_LIMITS.maxPlateLength) throw bad(field, `must be at most ${QUERY_LIMITS.maxPlateLength} characters`);
+  const wrong = chars.find((c) => !PLATE_CHARS.has(c));
+  if (wrong !== undefined) throw bad(field, `holds ${JSON.stringify(wrong)}, which no plate holds (wildcards: * and ?)`);
+  if (chars.every((c) => c === '*' || c === '?')) throw bad(field, 'must hold at least one plate character besides wildcards');
+  return p;
+}
+
+export function hasWildcard(pattern: string): boolean {
+  return pattern.includes('*') || pattern.includes('?');
+}
 
 function bad(field: string, why: string): IndexError {
   return new IndexError('INDEX_BAD_QUERY', `${field} ${why}`, { detail: { field } });
@@ -72,8 +105,22 @@ export function parseQuery(input: unknown): SearchQuery {
     if (!isPlainObject(a)) throw bad('attributes', 'must be an object');
     checkUnknownKeys(a, ATTRIBUTE_NAMES, 'attributes.');
     const attrs: NonNullable<SearchQuery['attributes']> = {};
-    for (const name of ATTRIBUTE_NAMES) if (a[name] !== undefined) attrs[name] = checkString(a[name], `attributes.${name}`);
+    for (const name of ATTRIBUTE_NAMES) {
+      if (a[name] === undefined) continue;
+      const v = checkString(a[name], `attributes.${name}`);
+      const allowed = ATTRIBUTE_VALUES[name];
+      if (allowed && !allowed.includes(v)) throw bad(`attributes.${name}`, `must be one of ${allowed.join(', ')}`);
+      attrs[name] = v;
+    }
     q.attributes = attrs;
+  }
+  if (input['plate'] !== undefined) q.plate = parsePlatePattern(input['plate']);
+  if (input['plateFuzzy'] !== undefined) {
+    const f = input['plateFuzzy'];
+    if (typeof f !== 'boolean') throw bad('plateFuzzy', 'must be a boolean');
+    if (q.plate === undefined) throw bad('plateFuzzy', 'needs a plate');
+    if (f && hasWildcard(q.plate)) throw bad('plateFuzzy', 'cannot be used with a wildcard plate');
+    q.plateFuzzy = f;
   }
   if (input['limit'] !== undefined) {
     const l = input['limit'];

@@ -5,19 +5,40 @@
  */
 import { OBJECT_CLASSES, type ObjectClass, type TrackRecord } from '../common/messages.js';
 import { IndexError } from '../common/errors.js';
+import { canonicalPlate } from '../common/plates.js';
 import {
-  MAX_TIME, SEP, attributePrefix, cameraPrefix, classPrefix, expiryKey, faceKey, orderSuffix, recordKey,
+  MAX_TIME, SEP, attributePrefix, cameraPrefix, classPrefix, expiryKey, faceKey, orderSuffix, plateBase, recordKey, reversePlate,
   type ExpiryKind,
 } from './keys.js';
-import { ATTRIBUTE_NAMES, type TrackRecordSummary } from './types.js';
+import { ATTRIBUTE_NAMES, type AttributeName, type TrackRecordSummary } from './types.js';
 
-/** The summary as stored: the public summary plus the face's vector key. */
-export interface StoredRecord extends TrackRecordSummary {
+/**
+ * The summary as stored: the public summary plus the face's vector key, the plate crop's length (its bytes end
+ * the value) and which key set the record was written with.
+ */
+export interface StoredRecord extends Omit<TrackRecordSummary, 'hasPlateCrop' | 'plateMatch' | 'order'> {
   readonly faceSeq: number | null;
+  /** Records written before plate search lack it (and have no plate crop). */
+  readonly hasPlateCrop?: boolean;
+  /** Bytes of the plate crop at the end of the value; absent: none. */
+  readonly plateCropLength?: number;
+  /**
+   * 2: written with plate keys and the plateColour/upperColour/lowerColour entries. Absent: written before, with
+   * entries for the first four attributes only, so a delete removes exactly those (and the counts stay right).
+   */
+  readonly keys?: 2;
 }
 
-/** [department, cameraId, cls, start, colour, vehicleType, gender, ageBand]; null where the attribute is absent. */
-export type Digest = readonly [string, string, ObjectClass, number, string | null, string | null, string | null, string | null];
+/** Attributes indexed by records written before plate search (StoredRecord.keys absent). */
+const KEYS_1_ATTRIBUTES: readonly AttributeName[] = ['colour', 'vehicleType', 'gender', 'ageBand'];
+
+/**
+ * [department, cameraId, cls, start, ...the ATTRIBUTE_NAMES values in order]; null where the attribute is
+ * absent. Digests written before an attribute was added end earlier: a missing position reads as absent.
+ */
+export type Digest = readonly [string, string, ObjectClass, number, ...Array<string | null>];
+/** Position of an attribute's value in a digest. */
+export const DIGEST_ATTRIBUTE_AT = 4;
 /** [id, department, cameraId, start]: what a face vector entry carries for filtering. */
 export type FaceDigest = readonly [string, string, string, number];
 
@@ -65,7 +86,43 @@ export function digestOf(r: StoredRecord): Digest {
     const v = r.attributes[name];
     return typeof v === 'string' ? v : null;
   };
-  return [r.department, r.cameraId, r.cls, r.start, a('colour'), a('vehicleType'), a('gender'), a('ageBand')];
+  const d: Array<string | number | null> = [r.department, r.cameraId, r.cls, r.start, ...ATTRIBUTE_NAMES.map(a)];
+  // Absent attributes at the end are left off (a missing position reads as absent): a vehicle's digest, in each
+  // of its entries, would otherwise end in up to five nulls.
+  while (d.length > DIGEST_ATTRIBUTE_AT && d[d.length - 1] === null) d.pop();
+  return d as unknown as Digest;
+}
+
+/**
+ * The value of an attribute that gets no entry of its own because most records that have the attribute share it:
+ * an entry for it would cost nearly every vehicle an entry and narrow a scan by little. Queries for it read the
+ * class ranges (the time index) and filter on the digest, which carries the value. `blue` is about nine plates
+ * in ten on mainland roads.
+ */
+export const UNINDEXED_VALUES: Readonly<Partial<Record<AttributeName, string>>> = { plateColour: 'blue' };
+
+/** Longest plate reading that gets plate keys (a raw OCR reading can be long garbage). */
+const MAX_INDEXED_PLATE = 16;
+
+/**
+ * The plate a record is found by: its canonical plate, else its raw reading in canonical form (a reading that
+ * fits no format is still found by exact and wildcard searches). Null: no plate keys.
+ */
+export function indexedPlate(r: { readonly attributes: Readonly<Record<string, string | number>> }): string | null {
+  const p = r.attributes['plate'];
+  const raw = r.attributes['plateRaw'];
+  const v = typeof p === 'string' && p.length > 0 ? p : typeof raw === 'string' ? canonicalPlate(raw) : '';
+  if (v.length === 0 || v.includes(SEP) || [...v].length > MAX_INDEXED_PLATE) return null;
+  return v;
+}
+
+/** The plate keys of a record (forward and reversed), without the counts' bookkeeping of indexPrefixes. */
+export function plateKeys(r: StoredRecord): string[] {
+  if (r.keys !== 2) return [];
+  const plate = indexedPlate(r);
+  if (plate === null) return [];
+  const suffix = SEP + orderSuffix(r.start, r.id);
+  return [plateBase(r.department, false) + plate + suffix, plateBase(r.department, true) + reversePlate(plate) + suffix];
 }
 
 /** Every secondary-index prefix the record appears under (also the keys of the planner's counts). */
@@ -77,9 +134,9 @@ export function digestOf(r: StoredRecord): Digest {
  */
 export function indexPrefixes(r: StoredRecord): string[] {
   const out = [cameraPrefix(r.department, r.cameraId), classPrefix(r.department, r.cls)];
-  for (const name of ATTRIBUTE_NAMES) {
+  for (const name of r.keys === 2 ? ATTRIBUTE_NAMES : KEYS_1_ATTRIBUTES) {
     const v = r.attributes[name];
-    if (typeof v === 'string' && !(name === 'vehicleType' && v === r.cls)) out.push(attributePrefix(r.department, name, v));
+    if (typeof v === 'string' && !(name === 'vehicleType' && v === r.cls) && UNINDEXED_VALUES[name] !== v) out.push(attributePrefix(r.department, name, v));
   }
   return out;
 }
@@ -92,6 +149,7 @@ export function expiryKindOf(r: StoredRecord): ExpiryKind {
 export function ownedKeys(r: StoredRecord): string[] {
   const suffix = orderSuffix(r.start, r.id);
   const keys = indexPrefixes(r).map((p) => p + suffix);
+  keys.push(...plateKeys(r));
   keys.push(recordKey(r.id), expiryKey(expiryKindOf(r), r.end, r.id));
   if (r.faceSeq !== null) keys.push(faceKey(r.faceSeq));
   return keys;
@@ -124,16 +182,32 @@ export function decodeWithBytes<T>(b: Buffer): { head: T; bytes: Buffer } {
   return { head: JSON.parse(b.toString('utf8', 4, 4 + n)) as T, bytes: b.subarray(4 + n) };
 }
 
-/** A stored record's value: the summary and its thumbnail (empty bytes: none). */
-export function decodeRecord(b: Buffer): { record: StoredRecord; thumbnail: Buffer | null } {
+/** A stored record's value: the summary, then its thumbnail's bytes, then its plate crop's (plateCropLength). */
+export function encodeRecord(s: StoredRecord, thumbnail: Uint8Array | null, plateCrop: Uint8Array | null): Buffer {
+  if (!plateCrop || plateCrop.byteLength === 0) return encodeWithBytes(s, thumbnail);
+  const t = thumbnail ?? new Uint8Array(0);
+  const bytes = new Uint8Array(t.byteLength + plateCrop.byteLength);
+  bytes.set(t, 0);
+  bytes.set(plateCrop, t.byteLength);
+  return encodeWithBytes(s, bytes);
+}
+
+/** A stored record's value: the summary, its thumbnail and its plate crop (null: none). */
+export function decodeRecord(b: Buffer): { record: StoredRecord; thumbnail: Buffer | null; plateCrop: Buffer | null } {
   const { head, bytes } = decodeWithBytes<StoredRecord>(b);
-  return { record: head, thumbnail: head.hasThumbnail ? bytes : null };
+  const n = head.plateCropLength ?? 0;
+  const cut = bytes.length - n;
+  return {
+    record: head,
+    thumbnail: head.hasThumbnail ? bytes.subarray(0, cut) : null,
+    plateCrop: n > 0 ? bytes.subarray(cut) : null,
+  };
 }
 
 export function toSummary(r: StoredRecord): TrackRecordSummary {
-  const { faceSeq: _unused, ...summary } = r;
-  void _unused;
-  return summary;
+  const { faceSeq: _seq, plateCropLength: _len, keys: _keys, ...summary } = r;
+  void _seq; void _len; void _keys;
+  return { ...summary, hasPlateCrop: r.hasPlateCrop ?? false };
 }
 
 function badRecord(field: string, why: string, id: unknown): IndexError {
@@ -167,7 +241,12 @@ export function validateRecord(r: TrackRecord, dimensions: number): void {
       throw badRecord(`attributes.${name}`, 'must be a non-empty string without NUL', id);
     }
   }
+  for (const name of ['plate', 'plateRaw'] as const) {
+    const v = r.attributes[name];
+    if (v !== undefined && (typeof v !== 'string' || v.includes(SEP))) throw badRecord(`attributes.${name}`, 'must be a string without NUL', id);
+  }
   if (r.thumbnail !== null && !(r.thumbnail instanceof Uint8Array)) throw badRecord('thumbnail', 'must be a Uint8Array or null', id);
+  if (r.plateCrop !== undefined && r.plateCrop !== null && !(r.plateCrop instanceof Uint8Array)) throw badRecord('plateCrop', 'must be a Uint8Array, null or absent', id);
   if (r.embedding !== null) {
     if (!(r.embedding instanceof Float32Array) || r.embedding.length !== dimensions) {
       throw badRecord('embedding', `must be a Float32Array of length ${dimensions} or null`, id);
@@ -190,7 +269,10 @@ export function toStored(r: TrackRecord, faceSeq: number | null): StoredRecord {
     attributes: { ...r.attributes },
     hasThumbnail: r.thumbnail !== null,
     hasFace: r.embedding !== null,
+    hasPlateCrop: !!r.plateCrop && r.plateCrop.byteLength > 0,
+    ...(r.plateCrop && r.plateCrop.byteLength > 0 ? { plateCropLength: r.plateCrop.byteLength } : {}),
     faceSeq,
+    keys: 2,
   };
 }
 

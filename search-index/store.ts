@@ -15,10 +15,11 @@ import {
   prefixEnd, recordKey,
 } from './keys.js';
 import { digestFilter, plan, scan } from './planner.js';
+import { plateScan } from './plate-search.js';
 import { QUERY_LIMITS, parseFaceOptions, parseQuery } from './query.js';
 import {
-  decodeJson, decodeRecord, decodeWithBytes, digestOf, embeddingBytes, embeddingFromBytes, encodeJson, encodeWithBytes,
-  expiryKindOf, facePass, indexPrefixes, normalise, ownedKeys, scoreFace, toStored, toSummary, validateRecord,
+  decodeJson, decodeRecord, decodeWithBytes, digestOf, embeddingBytes, embeddingFromBytes, encodeJson, encodeRecord, encodeWithBytes,
+  expiryKindOf, facePass, indexPrefixes, normalise, ownedKeys, plateKeys, scoreFace, toStored, toSummary, validateRecord,
   type FaceDigest, type FaceFilter, type StoredRecord,
 } from './record.js';
 import { RETENTION_DEFAULTS, checkRetention, expiredIds, type Retention } from './retention.js';
@@ -362,7 +363,8 @@ export class SearchIndexImpl implements SearchIndex {
         ops.push({ type: 'put', key: p + suffix, value: digest });
         bump(p, 1);
       }
-      ops.push({ type: 'put', key: recordKey(s.id), value: encodeWithBytes(s, r.thumbnail) });
+      for (const key of plateKeys(s)) ops.push({ type: 'put', key, value: digest });
+      ops.push({ type: 'put', key: recordKey(s.id), value: encodeRecord(s, r.thumbnail, r.plateCrop ?? null) });
       ops.push({ type: 'put', key: expiryKey(expiryKindOf(s), s.end, s.id), value: empty });
       if (r.embedding && faceSeq !== null) {
         const unit = normalise(r.embedding);
@@ -453,34 +455,45 @@ export class SearchIndexImpl implements SearchIndex {
     const read = async (): Promise<TrackRecord | null> => {
       const [rb] = await this.#db.getMany([recordKey(id)]);
       if (!rb) return null;
-      const { record: s, thumbnail: tb } = decodeRecord(rb);
+      const { record: s, thumbnail: tb, plateCrop: pb } = decodeRecord(rb);
       if (depts && !depts.has(s.department)) return null;
       const [fb] = s.faceSeq !== null ? await this.#db.getMany([faceKey(s.faceSeq)]) : [undefined];
       const eb = fb ? decodeWithBytes<FaceDigest>(fb).bytes : null;
-      return this.#full(s, tb, eb);
+      return this.#full(s, tb, eb, pb);
     };
     return read().catch((err: unknown) => {
       throw ioError(err, 'read a record');
     });
   }
 
-  #full(s: StoredRecord, tb: Buffer | null, eb: Buffer | null): TrackRecord {
-    const { faceSeq: _seq, hasThumbnail: _t, hasFace: _f, ...rest } = s;
-    void _seq; void _t; void _f;
-    return { ...rest, thumbnail: tb ? new Uint8Array(tb) : null, embedding: eb ? embeddingFromBytes(eb) : null };
+  #full(s: StoredRecord, tb: Buffer | null, eb: Buffer | null, pb: Buffer | null): TrackRecord {
+    const { faceSeq: _seq, hasThumbnail: _t, hasFace: _f, hasPlateCrop: _p, plateCropLength: _l, keys: _k, ...rest } = s;
+    void _seq; void _t; void _f; void _p; void _l; void _k;
+    return {
+      ...rest, thumbnail: tb ? new Uint8Array(tb) : null, embedding: eb ? embeddingFromBytes(eb) : null, plateCrop: pb ? new Uint8Array(pb) : null,
+    };
   }
 
-  async thumbnail(id: string, scope: Scope): Promise<Uint8Array | null> {
+  thumbnail(id: string, scope: Scope): Promise<Uint8Array | null> {
+    return this.#bytes(id, scope, 'thumbnail');
+  }
+
+  plateCrop(id: string, scope: Scope): Promise<Uint8Array | null> {
+    return this.#bytes(id, scope, 'plateCrop');
+  }
+
+  async #bytes(id: string, scope: Scope, which: 'thumbnail' | 'plateCrop'): Promise<Uint8Array | null> {
     this.#check();
     const depts = checkScope(scope);
     if (typeof id !== 'string' || id.length === 0) return null;
     const [rb] = await this.#db.getMany([recordKey(id)]).catch((err: unknown) => {
-      throw ioError(err, 'read a thumbnail');
+      throw ioError(err, `read a ${which === 'thumbnail' ? 'thumbnail' : 'plate crop'}`);
     });
     if (!rb) return null;
-    const { record: s, thumbnail: tb } = decodeRecord(rb);
-    if (!tb || (depts && !depts.has(s.department))) return null;
-    return new Uint8Array(tb);
+    const decoded = decodeRecord(rb);
+    const b = decoded[which];
+    if (!b || (depts && !depts.has(decoded.record.department))) return null;
+    return new Uint8Array(b);
   }
 
   async query(input: SearchQuery, scope: Scope): Promise<SearchPage> {
@@ -489,6 +502,7 @@ export class SearchIndexImpl implements SearchIndex {
     const q = parseQuery(input);
     if (depts && depts.size === 0) return { records: [], nextCursor: null };
     const limit = q.limit ?? QUERY_LIMITS.defaultLimit;
+    if (q.plate !== undefined) return this.#plateQuery(q, scope, depts, limit);
     try {
       const p = plan(q, scope, (prefix) => this.#counts.get(prefix) ?? 0, this.#allDepartments());
       const { candidates, stoppedAt } = await scan(this.#db, p, q, digestFilter(q, scope), limit + 1, this.#o.scanBudget);
@@ -506,6 +520,30 @@ export class SearchIndexImpl implements SearchIndex {
       return { records, nextCursor: candidates.length > limit && last ? encodeCursor(last) : null };
     } catch (err) {
       throw ioError(err, 'run a query');
+    }
+  }
+
+  /** A plate search (plate-search.ts): plate order, then the same record loading and scope check as query. */
+  async #plateQuery(q: SearchQuery, scope: Scope, depts: Set<string> | null, limit: number): Promise<SearchPage> {
+    try {
+      const departments = depts ? [...depts] : this.#allDepartments();
+      const { hits, stoppedAt } = await plateScan(this.#db, q, departments, digestFilter(q, scope), limit + 1, this.#o.scanBudget);
+      const page = hits.slice(0, limit);
+      const bufs = await this.#db.getMany(page.map((h) => recordKey(h.id)));
+      const records = [];
+      for (let i = 0; i < bufs.length; i++) {
+        const b = bufs[i];
+        if (!b) continue;
+        const s = decodeRecord(b).record;
+        if (depts && !depts.has(s.department)) continue;
+        const h = page[i]!;
+        records.push({ ...toSummary(s), plateMatch: h.match, order: h.order });
+      }
+      const last = page[page.length - 1];
+      if (stoppedAt) return { records, nextCursor: encodeCursor({ start: stoppedAt.start, id: stoppedAt.id, key: stoppedAt.order }) };
+      return { records, nextCursor: hits.length > limit && last ? encodeCursor({ start: last.start, id: last.id, key: last.order }) : null };
+    } catch (err) {
+      throw ioError(err, 'run a plate search');
     }
   }
 

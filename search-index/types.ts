@@ -28,8 +28,15 @@ export interface IndexOptions {
 /** What a caller may see: every department, or only the listed ones. */
 export type Scope = 'all' | { readonly departments: readonly string[] };
 
-export const ATTRIBUTE_NAMES = ['colour', 'vehicleType', 'gender', 'ageBand'] as const;
+/**
+ * Attributes with an index of their own. Append only: a digest holds them in this order, and digests written
+ * before a name was added are shorter (the record simply lacks it).
+ */
+export const ATTRIBUTE_NAMES = ['colour', 'vehicleType', 'gender', 'ageBand', 'plateColour', 'upperColour', 'lowerColour'] as const;
 export type AttributeName = (typeof ATTRIBUTE_NAMES)[number];
+
+/** How a plate search matched a record: the same characters (or the wildcard pattern), one OCR confusion, or one other character. */
+export type PlateMatch = 'exact' | 'confusion' | 'fuzzy';
 
 export interface SearchQuery {
   cameraIds?: string[];
@@ -37,7 +44,15 @@ export interface SearchQuery {
   /** Bounds on the track's start time, ms since the epoch, both inclusive. */
   from?: number;
   to?: number;
-  attributes?: { colour?: string; vehicleType?: string; gender?: string; ageBand?: string };
+  attributes?: { [K in AttributeName]?: string };
+  /**
+   * A licence plate, canonical after canonicalPlate (common/plates.ts), with `*` (any run) and `?` (one
+   * character) as wildcards. Results come in plate order: exact (or pattern) matches first, then plates one
+   * OCR confusion away, then plates one other character away (the last two only without wildcards).
+   */
+  plate?: string;
+  /** One-character-off matches after the exact ones; default true for a plate without wildcards. */
+  plateFuzzy?: boolean;
   /** 1..500, default 50. */
   limit?: number;
   /** `nextCursor` of the previous page of the same query. */
@@ -45,13 +60,19 @@ export interface SearchQuery {
 }
 
 /** A record without its bytes: what lists and search results carry. */
-export interface TrackRecordSummary extends Omit<TrackRecord, 'thumbnail' | 'embedding'> {
+export interface TrackRecordSummary extends Omit<TrackRecord, 'thumbnail' | 'embedding' | 'plateCrop'> {
   readonly hasThumbnail: boolean;
   readonly hasFace: boolean;
+  readonly hasPlateCrop: boolean;
+  /** Plate searches only: how the record's plate matched. */
+  readonly plateMatch?: PlateMatch;
+  /** Plate searches only: the record's place in the page order (opaque; cluster mode merges shards by it). */
+  readonly order?: string;
 }
 
 /**
- * Ordered by start time descending, then id ascending. `nextCursor` is null at the end. A page can hold fewer
+ * Ordered by start time descending, then id ascending (plate searches: by match kind, then plate, then start
+ * time descending, then id). `nextCursor` is null at the end. A page can hold fewer
  * than `limit` records (even none) while `nextCursor` is set, when the page reached its scan budget: go on
  * with the cursor to see more.
  */
@@ -126,6 +147,8 @@ export interface SearchIndex {
   flush(): Promise<void>;
   get(id: string, scope: Scope): Promise<TrackRecord | null>;
   thumbnail(id: string, scope: Scope): Promise<Uint8Array | null>;
+  /** The JPEG of the record's plate, or null (no such record, outside the scope, or no plate crop). */
+  plateCrop(id: string, scope: Scope): Promise<Uint8Array | null>;
   query(q: SearchQuery, scope: Scope): Promise<SearchPage>;
   faceSearch(embedding: Float32Array, opts: FaceSearchOptions, scope: Scope): Promise<FaceMatchList>;
   appendAudit(entry: AuditEntry): Promise<void>;

@@ -48,7 +48,8 @@ export async function verifyIndex(dir: string): Promise<VerifyReport> {
       if (r.hasFace) faces++;
     }
     const lastPart = (k: string): string => k.slice(k.lastIndexOf(SEP) + 1);
-    for (const kind of [KIND.camera, KIND.cls, KIND.attribute, KIND.expiry]) {
+    // Plate entries end in `<inv start>\0<id>` like the others (their plate sits before it).
+    for (const kind of [KIND.camera, KIND.cls, KIND.attribute, KIND.expiry, KIND.plate, KIND.plateReversed]) {
       await each(db, kind, (k) => {
         const id = lastPart(k);
         if (!records.has(id)) problems.push(`entry ${JSON.stringify(k)} points at missing record ${id}`);

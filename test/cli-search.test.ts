@@ -4,12 +4,19 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { flatPng, noisePng, startHarness, TOKENS, type ApiHarness } from './support/api-app.js';
-import { tempDir } from './support/index-records.js';
+import { makeRecord, tempDir } from './support/index-records.js';
 
 const BIN = fileURLToPath(new URL('../../bin/cvcore.js', import.meta.url));
 
 let h: ApiHarness;
-test.before(async () => { h = await startHarness({ perDepartment: 6 }); });
+test.before(async () => {
+  h = await startHarness({ perDepartment: 6 });
+  for (const [id, plate, start] of [['cam-ps-1:91:1', '鲁B12345', 1], ['cam-ps-1:92:2', '鲁B1Z345', 2]] as const) {
+    await h.index.put(makeRecord({ id, cameraId: 'cam-ps-1', department: 'public-security', cls: 'car', start: 1_700_000_900_000 + start, attributes: { plate, plateColour: 'blue' } }));
+  }
+  await h.index.put(makeRecord({ id: 'cam-ps-2:93:3', cameraId: 'cam-ps-2', department: 'public-security', cls: 'person', start: 1_700_000_900_003, attributes: { upperColour: 'red', lowerColour: 'black' } }));
+  await h.index.flush();
+});
 test.after.always(async () => { await h?.close(); });
 
 function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -32,6 +39,24 @@ test('cli - search prints the caller\'s records, pages with --cursor, and --json
   t.false(page.records.some((r) => next.stdout.includes(r.id)));
   const text = await cli('--token', TOKENS.ps, '--camera', 'cam-tr-1');
   t.regex(text.stdout, /no records/);
+});
+
+test('cli - search --plate shows plates in display form with how they matched; colours filter', async (t) => {
+  const res = await cli('--token', TOKENS.ps, '--plate', '鲁B·12345', '--plate-colour', 'blue');
+  t.is(res.code, 0, res.stderr);
+  t.regex(res.stdout, /^exact .*plate=鲁B·12345 .*cam-ps-1:91:1$/m);
+  t.regex(res.stdout, /^confusion .*plate=鲁B·1Z345 .*cam-ps-1:92:2$/m);
+  const exact = await cli('--token', TOKENS.ps, '--plate', '鲁B12345', '--no-fuzzy', '--json');
+  t.deepEqual((JSON.parse(exact.stdout) as { records: { id: string }[] }).records.map((r) => r.id), ['cam-ps-1:91:1']);
+  const wild = await cli('--token', TOKENS.ps, '--plate', '*345', '--json');
+  t.is((JSON.parse(wild.stdout) as { records: unknown[] }).records.length, 2);
+  const clothes = await cli('--token', TOKENS.ps, '--upper-colour', 'red', '--lower-colour', 'black');
+  t.regex(clothes.stdout, /cam-ps-2:93:3$/m);
+  const bad = await cli('--token', TOKENS.ps, '--plate', '鲁B12#45');
+  t.is(bad.code, 2);
+  t.regex(bad.stderr, /error INDEX_BAD_QUERY: plate/);
+  const noPlate = await cli('--token', TOKENS.ps, '--no-fuzzy');
+  t.is(noPlate.code, 2);
 });
 
 test('cli - search reports API errors with their code and a non-zero exit', async (t) => {

@@ -71,6 +71,10 @@ async function waitFor(what: string, pred: () => Promise<boolean> | boolean, tim
 
 function makeRecords(): TrackRecord[] {
   const rand = rng(16);
+  // Plates from their own generator (the other fields stay as they were); few characters, so many plates are one
+  // character apart and plate searches have exact, confusion and fuzzy matches on every shard.
+  const prand = rng(61);
+  const plateChars = '0128DBZS';
   const out: TrackRecord[] = [];
   for (let i = 0; i < N; i++) {
     const cls = CLASSES[Math.floor(rand() * CLASSES.length)]!;
@@ -89,6 +93,11 @@ function makeRecords(): TrackRecord[] {
       thumbnail: rand() < 0.5 ? new Uint8Array([0xff, 0xd8, i & 0xff, (i >> 8) & 0xff, 0xff, 0xd9]) : null,
       embedding: face ? unitVector(rand, D) : null,
     }));
+    if (cls !== 'person') {
+      const plate = '鲁B' + Array.from({ length: 5 }, () => plateChars[Math.floor(prand() * (prand() < 0.5 ? 3 : plateChars.length))]).join('');
+      const r = out[out.length - 1]!;
+      out[out.length - 1] = { ...r, attributes: { ...r.attributes, plate, plateColour: 'blue' }, plateCrop: prand() < 0.5 ? new Uint8Array([0xff, 0xd8, 0x50, i & 0xff, 0xff, 0xd9]) : null };
+    }
   }
   return out;
 }
@@ -172,9 +181,15 @@ test.serial('record codec - round trip and malformed payloads', (t) => {
   const rand = rng(3);
   const r = makeRecord({ id: 'cam-x:1:5', cameraId: 'cam-x', thumbnail: new Uint8Array([1, 2, 3]), embedding: unitVector(rand, D), attributes: { colour: 'red', age: 31 } });
   const back = decodeRecordPayload(encodeRecordPayload(r));
-  t.deepEqual({ ...back, embedding: [...back.embedding!], thumbnail: [...back.thumbnail!] }, { ...r, embedding: [...r.embedding!], thumbnail: [...r.thumbnail!] });
+  t.deepEqual({ ...back, embedding: [...back.embedding!], thumbnail: [...back.thumbnail!] }, { ...r, embedding: [...r.embedding!], thumbnail: [...r.thumbnail!], plateCrop: null });
   const plain = makeRecord({ id: 'cam-x:2:5', cameraId: 'cam-x' });
-  t.deepEqual(decodeRecordPayload(encodeRecordPayload(plain)), plain);
+  t.deepEqual(decodeRecordPayload(encodeRecordPayload(plain)), { ...plain, plateCrop: null });
+  // The plate crop travels after the embedding.
+  const plated = { ...r, attributes: { plate: '鲁B12345' }, plateCrop: new Uint8Array([0xff, 0xd8, 9, 0xff, 0xd9]) };
+  const pb = decodeRecordPayload(encodeRecordPayload(plated));
+  t.deepEqual([...pb.plateCrop!], [...plated.plateCrop]);
+  t.deepEqual([...pb.thumbnail!], [...plated.thumbnail!]);
+  t.deepEqual([...pb.embedding!], [...plated.embedding!]);
   const good = encodeRecordPayload(r);
   for (const bad of [new Uint8Array(0), new TextEncoder().encode('{"id":"x"}'), good.subarray(0, good.length - 1), good.subarray(0, 20)]) {
     const err = t.throws(() => decodeRecordPayload(bad));
@@ -212,7 +227,11 @@ test.serial('records - published over 4 shards, each index node ingests exactly 
 });
 
 test.serial('search - cluster pages match one index exactly (order, ids, no gaps, no repeats)', async (t) => {
-  const { api, reference } = world();
+  const { api, reference, records } = world();
+  // The plate seen most often, so its search has exact matches on several shards and one-offs after them.
+  const seen = new Map<string, number>();
+  for (const r of records) if (typeof r.attributes['plate'] === 'string') seen.set(r.attributes['plate'], (seen.get(r.attributes['plate']) ?? 0) + 1);
+  const top = [...seen.entries()].sort((a, b) => b[1] - a[1])[0]![0];
   const queries: Array<[SearchQuery, Scope]> = [
     [{ limit: 37 }, 'all'],
     [{ limit: 500 }, 'all'],
@@ -224,14 +243,24 @@ test.serial('search - cluster pages match one index exactly (order, ids, no gaps
     [{ limit: 9, classes: ['person'], attributes: { gender: 'female' } }, { departments: ['police'] }],
     [{ limit: 10 }, { departments: [] }],
     [{ limit: 10, cameraIds: ['no-such-camera'] }, 'all'],
+    // Plate searches: plate order (exact, then confusions, then other one-offs) merged across the shards.
+    [{ limit: 2, plate: top }, 'all'],
+    [{ limit: 1, plate: top }, { departments: ['police'] }],
+    [{ limit: 7, plate: '鲁B*' }, 'all'],
+    [{ limit: 4, plate: '*12' }, { departments: ['traffic'] }],
+    [{ limit: 5, plate: '*D*' }, 'all'],
+    [{ limit: 2, plate: '鲁B?0*', attributes: { colour: 'red' } }, 'all'],
   ];
   for (const [q, scope] of queries) {
     const want = await pageAll(reference, q, scope);
     const got = await pageAll(api, q, scope);
+    if (q.plate !== undefined) t.true(want.pages > 1, `a plate search over several pages: ${JSON.stringify(q)}`);
     t.deepEqual(got.missing, [], JSON.stringify(q));
     t.is(new Set(got.ids).size, got.ids.length, `no repeats: ${JSON.stringify(q)}`);
     t.deepEqual(got.ids, want.ids, `same records in the same order: ${JSON.stringify(q)} ${JSON.stringify(scope)}`);
   }
+  const kinds = new Set((await reference.query({ plate: top, limit: 500 }, 'all')).records.map((r) => r.plateMatch));
+  t.true(kinds.has('exact') && kinds.size > 1, 'the plate search above crosses from exact to one-off matches');
   // Department scope is enforced on the index nodes: a traffic-scoped caller sees traffic records only.
   const traffic = await api.query({ limit: 500 }, { departments: ['traffic'] });
   t.true(traffic.records.length > 0);
@@ -267,6 +296,11 @@ test.serial('search - face top k matches one index; get and thumbnail ask the re
   t.truthy(full);
   t.deepEqual([...full!.embedding!], [...withThumb.embedding!]);
   t.deepEqual([...(await api.thumbnail(withThumb.id, 'all'))!], [...withThumb.thumbnail!]);
+  const withCrop = records.find((r) => r.plateCrop)!;
+  t.deepEqual([...(await api.plateCrop(withCrop.id, 'all'))!], [...withCrop.plateCrop!]);
+  t.deepEqual([...(await api.get(withCrop.id, 'all'))!.plateCrop!], [...withCrop.plateCrop!]);
+  t.is(await api.plateCrop(withCrop.id, { departments: [withCrop.department === 'police' ? 'traffic' : 'police'] }), null);
+  t.is(await api.plateCrop(records.find((r) => !r.plateCrop)!.id, 'all'), null);
   const other = withThumb.department === 'police' ? 'traffic' : 'police';
   t.is(await api.get(withThumb.id, { departments: [other] }), null);
   t.is(await api.thumbnail(withThumb.id, { departments: [other] }), null);

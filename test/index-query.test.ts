@@ -41,7 +41,7 @@ test(`index - query by attributes, classes, cameras and time matches a brute-for
         : { colour: COLOURS[Math.floor(rand() * 4)]!, vehicleType: rand() < 0.2 ? 'truck' : cls },
     });
     await index.put(r);
-    all.push({ ...r, hasThumbnail: false, hasFace: false });
+    all.push({ ...r, hasThumbnail: false, hasFace: false, hasPlateCrop: false });
   }
   await index.flush();
   t.is(index.stats().records, 2000);

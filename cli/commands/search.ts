@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ApiError } from '../../common/errors.js';
+import { displayPlate } from '../../common/plates.js';
 import type { Command } from '../command.js';
 import { reportError } from '../run.js';
 
@@ -14,18 +15,20 @@ export const SEARCH_DEFAULT_API = 'http://127.0.0.1:8080';
 
 interface Summary {
   id: string; cameraId: string; cls: string; start: number; end: number;
-  attributes: Record<string, string | number>; thumbnailUrl?: string;
+  attributes: Record<string, string | number>; thumbnailUrl?: string; plateMatch?: string;
 }
 
 /** Maps `--flag` names to the API's query keys. */
 const QUERY_FLAGS = {
   camera: 'camera', class: 'class', from: 'from', to: 'to', colour: 'colour', 'vehicle-type': 'vehicleType', gender: 'gender',
-  'age-band': 'ageBand', limit: 'limit', cursor: 'cursor',
+  'age-band': 'ageBand', plate: 'plate', 'plate-colour': 'plateColour', 'upper-colour': 'upperColour', 'lower-colour': 'lowerColour',
+  limit: 'limit', cursor: 'cursor',
 } as const;
 
 function line(r: Summary, similarity?: number): string {
-  const attrs = Object.entries(r.attributes).map(([k, v]) => `${k}=${v}`).join(' ');
-  const sim = similarity === undefined ? '' : `${similarity.toFixed(3)}  `;
+  // Plates in the form people read them (鲁B·12345); searches take either form.
+  const attrs = Object.entries(r.attributes).map(([k, v]) => `${k}=${k === 'plate' && typeof v === 'string' ? displayPlate(v) : v}`).join(' ');
+  const sim = similarity === undefined ? r.plateMatch === undefined ? '' : `${r.plateMatch.padEnd(9)} ` : `${similarity.toFixed(3)}  `;
   return `${sim}${new Date(r.start).toISOString()}  ${r.cameraId.padEnd(12)} ${r.cls.padEnd(10)} ${(attrs || '-').padEnd(28)} ${r.id}`;
 }
 
@@ -46,7 +49,9 @@ export const searchCommand: Command = {
   name: 'search',
   summary: 'search track records (attributes, or a face photo) through the HTTP API',
   usage: 'cvcore search [--api URL] [--token T] [--camera ids] [--class c] [--from t] [--to t] [--colour c] [--vehicle-type t] [--gender g] '
-    + '[--age-band b] [--limit n] [--cursor c] [--json] | --face <image file> [--k n] [--camera ids] [--from t] [--to t] [--json]\n'
+    + '[--age-band b] [--plate P [--no-fuzzy]] [--plate-colour c] [--upper-colour c] [--lower-colour c] [--limit n] [--cursor c] [--json] | --face <image file> [--k n] [--camera ids] [--from t] [--to t] [--json]\n'
+    + '  plates: 鲁B12345 or 鲁B·12345, * any run and ? one character (鲁B*23*); without wildcards plates one character off follow\n'
+    + '  the exact ones unless --no-fuzzy\n'
     + '  times: epoch ms or ISO (2026-11-24T14:00:00Z); lists comma-separated; --api defaults to $CVCORE_API or ' + SEARCH_DEFAULT_API
     + ', --token to $CVCORE_TOKEN',
   async run(args) {
@@ -55,7 +60,7 @@ export const searchCommand: Command = {
         args, strict: true, allowPositionals: false,
         options: {
           api: { type: 'string' }, token: { type: 'string' }, json: { type: 'boolean', default: false },
-          face: { type: 'string' }, k: { type: 'string' },
+          face: { type: 'string' }, k: { type: 'string' }, 'no-fuzzy': { type: 'boolean', default: false },
           ...Object.fromEntries(Object.keys(QUERY_FLAGS).map((f) => [f, { type: 'string' as const }])),
         },
       });
@@ -70,7 +75,8 @@ export const searchCommand: Command = {
       const out = (s: string): boolean => process.stdout.write(s + '\n');
 
       if (values.face !== undefined) {
-        for (const f of ['class', 'colour', 'vehicle-type', 'gender', 'age-band', 'limit', 'cursor']) {
+        if (values['no-fuzzy']) throw new RangeError('--no-fuzzy applies to --plate only');
+        for (const f of ['class', 'colour', 'vehicle-type', 'gender', 'age-band', 'plate', 'plate-colour', 'upper-colour', 'lower-colour', 'limit', 'cursor']) {
           if (flags[f] !== undefined) throw new RangeError(`--${f} does not apply to --face (use --k, --camera, --from, --to)`);
         }
         const qs = new URLSearchParams();
@@ -97,6 +103,10 @@ export const searchCommand: Command = {
       for (const [flag, key] of Object.entries(QUERY_FLAGS)) {
         const v = flags[flag];
         if (typeof v === 'string') qs.set(key, v);
+      }
+      if (values['no-fuzzy']) {
+        if (flags['plate'] === undefined) throw new RangeError('--no-fuzzy applies to --plate only');
+        qs.set('plateFuzzy', 'false');
       }
       const page = await answer(await fetch(`${api}/api/v1/search${qs.size ? `?${qs}` : ''}`, { headers })) as { records: Summary[]; nextCursor: string | null };
       if (values.json) out(JSON.stringify(page, null, 2));

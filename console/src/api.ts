@@ -12,7 +12,7 @@ export function filterParams(f: SearchFilters): URLSearchParams {
   if (f.classes?.length) q.set('class', f.classes.join(','));
   if (f.from !== undefined) q.set('from', String(f.from));
   if (f.to !== undefined) q.set('to', String(f.to));
-  for (const k of ['colour', 'vehicleType', 'gender', 'ageBand'] as const) if (f[k]) q.set(k, f[k]!);
+  for (const k of ['colour', 'vehicleType', 'gender', 'ageBand', 'plate', 'plateColour', 'upperColour', 'lowerColour'] as const) if (f[k]) q.set(k, f[k]!);
   return q;
 }
 
@@ -47,6 +47,11 @@ export interface SearchFilters {
   vehicleType?: string;
   gender?: string;
   ageBand?: string;
+  /** A plate or a pattern with * and ?; the API canonicalises it. */
+  plate?: string;
+  plateColour?: string;
+  upperColour?: string;
+  lowerColour?: string;
   limit?: number;
   cursor?: string;
 }
@@ -99,6 +104,7 @@ export class Client {
 
   track(id: string): Promise<TrackSummary> { return this.#send(`/api/v1/tracks/${encodeURIComponent(id)}`); }
   thumbnailUrl(id: string): string { return this.withToken(`/api/v1/tracks/${encodeURIComponent(id)}/thumbnail`); }
+  plateUrl(id: string): string { return this.withToken(`/api/v1/tracks/${encodeURIComponent(id)}/plate`); }
   /** An alert's snapshotRef is the snapshot's API path (`/api/v1/snapshots/<id>`) or, in older alerts, its id. */
   snapshotUrl(ref: string): string {
     return this.withToken(ref.startsWith('/api/') ? ref : `/api/v1/snapshots/${encodeURIComponent(ref)}`);

@@ -4,6 +4,15 @@ export const VEHICLE_TYPES = ['car', 'suv', 'van', 'bus', 'truck', 'motorcycle',
 export const COLOURS = ['red', 'orange', 'yellow', 'green', 'blue', 'purple', 'white', 'black', 'grey', 'silver', 'brown'] as const;
 export const GENDERS = ['male', 'female'] as const;
 export const AGE_BANDS = ['0-17', '18-29', '30-44', '45-59', '60+'] as const;
+/** common/plates.ts PLATE_COLOURS and common/colours.ts VEHICLE_COLOURS: the API checks these values. */
+export const PLATE_COLOURS = ['blue', 'yellow', 'green', 'white', 'black'] as const;
+export const CLOTHING_COLOURS = ['white', 'black', 'grey', 'red', 'blue', 'yellow', 'green', 'brown'] as const;
+
+/** `鲁B12345` -> `鲁B·12345`, as common/plates.ts displayPlate (the console bundles none of the core's code). */
+export function displayPlate(plate: string): string {
+  const chars = [...plate];
+  return chars.length > 2 ? `${chars.slice(0, 2).join('')}·${chars.slice(2).join('')}` : plate;
+}
 
 const ZH: Record<string, string> = {
   suv: 'SUV', van: '面包车', red: '红', orange: '橙', yellow: '黄', green: '绿', blue: '蓝', purple: '紫', white: '白', black: '黑',

@@ -29,6 +29,15 @@ const en = {
   colour: 'Colour',
   gender: 'Gender',
   ageBand: 'Age band',
+  plate: 'Plate',
+  platePlaceholder: '鲁B12345, 鲁B*23*',
+  plateColour: 'Plate colour',
+  plateConfidence: 'Plate confidence',
+  upperColour: 'Upper clothing',
+  lowerColour: 'Lower clothing',
+  plateMatch_exact: 'exact',
+  plateMatch_confusion: 'OCR look-alike',
+  plateMatch_fuzzy: 'one character off',
   search: 'Search',
   searching: 'Searching…',
   noResults: 'Nothing matched these filters.',
@@ -135,6 +144,15 @@ const zh: Record<Key, string> = {
   colour: '颜色',
   gender: '性别',
   ageBand: '年龄段',
+  plate: '车牌',
+  platePlaceholder: '鲁B12345、鲁B*23*',
+  plateColour: '车牌颜色',
+  plateConfidence: '车牌置信度',
+  upperColour: '上衣颜色',
+  lowerColour: '下装颜色',
+  plateMatch_exact: '精确',
+  plateMatch_confusion: '易混字符',
+  plateMatch_fuzzy: '差一个字符',
   search: '检索',
   searching: '检索中…',
   noResults: '没有符合条件的结果。',
@@ -236,7 +254,7 @@ export function translator(lang: Lang): Translate {
   return (key) => table[key] ?? en[key];
 }
 /** A label for a value that may or may not have a translation (a class, a state), falling back to the value. */
-export function label(t: Translate, prefix: 'cls_' | 'state_', value: string): string {
+export function label(t: Translate, prefix: 'cls_' | 'state_' | 'plateMatch_', value: string): string {
   const key = `${prefix}${value}` as Key;
   return key in en ? t(key) : value;
 }

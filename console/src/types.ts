@@ -19,8 +19,12 @@ export interface TrackSummary {
   attributes: Record<string, string | number>;
   hasThumbnail?: boolean;
   hasFace?: boolean;
+  hasPlateCrop?: boolean;
+  /** Plate searches: how the plate matched. */
+  plateMatch?: 'exact' | 'confusion' | 'fuzzy';
   thumbnailUrl?: string;
   trackUrl?: string;
+  plateUrl?: string;
 }
 
 export interface SearchPage { records: TrackSummary[]; nextCursor: string | null }

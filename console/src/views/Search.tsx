@@ -1,5 +1,6 @@
 /**
- * Attribute search: time range, cameras, class, vehicle type and colour, gender and age band; results as a
+ * Attribute search: time range, cameras, class, vehicle type and colour, plate (with wildcards) and plate colour,
+ * gender, age band and clothing colours; results as a
  * grid of best shots, paged with the API's cursors (the cursors already seen make "previous" possible).
  * The filters live in the URL hash so a search can be bookmarked and the back button returns to it.
  */
@@ -8,7 +9,9 @@ import { ApiError, filterParams, type SearchFilters } from '../api';
 import { useSession } from '../context';
 import { label } from '../i18n';
 import { trackHref } from '../route';
-import { AGE_BANDS, CLASSES, COLOURS, fromLocalInput, GENDERS, toLocalInput, valueLabel, VEHICLE_TYPES } from '../filters';
+import {
+  AGE_BANDS, CLASSES, CLOTHING_COLOURS, COLOURS, displayPlate, fromLocalInput, GENDERS, PLATE_COLOURS, toLocalInput, valueLabel, VEHICLE_TYPES,
+} from '../filters';
 import { CameraPicker } from '../components/CameraPicker';
 import type { SearchPage } from '../types';
 
@@ -23,7 +26,7 @@ function filtersFrom(q: URLSearchParams): SearchFilters {
   if (cls) f.classes = cls.split(',');
   const from = num('from'); if (from !== undefined) f.from = from;
   const to = num('to'); if (to !== undefined) f.to = to;
-  for (const k of ['colour', 'vehicleType', 'gender', 'ageBand'] as const) { const v = q.get(k); if (v) f[k] = v; }
+  for (const k of ['colour', 'vehicleType', 'gender', 'ageBand', 'plate', 'plateColour', 'upperColour', 'lowerColour'] as const) { const v = q.get(k); if (v) f[k] = v; }
   return f;
 }
 
@@ -96,6 +99,13 @@ export function SearchView({ query }: { query: URLSearchParams }) {
           <label>{t('gender')}<Select name="gender" value={form.gender ?? ''} options={GENDERS} onChange={(v) => set({ gender: v || undefined })} /></label>
           <label>{t('ageBand')}<Select name="ageBand" value={form.ageBand ?? ''} options={AGE_BANDS} onChange={(v) => set({ ageBand: v || undefined })} /></label>
         </div>
+        <div class="row">
+          <label>{t('plate')}<input type="search" name="plate" data-testid="f-plate" placeholder={t('platePlaceholder')} value={form.plate ?? ''} autocomplete="off" spellcheck={false}
+            onInput={(e) => set({ plate: (e.currentTarget as HTMLInputElement).value.trim() || undefined })} /></label>
+          <label>{t('plateColour')}<Select name="plateColour" value={form.plateColour ?? ''} options={PLATE_COLOURS} onChange={(v) => set({ plateColour: v || undefined })} /></label>
+          <label>{t('upperColour')}<Select name="upperColour" value={form.upperColour ?? ''} options={CLOTHING_COLOURS} onChange={(v) => set({ upperColour: v || undefined })} /></label>
+          <label>{t('lowerColour')}<Select name="lowerColour" value={form.lowerColour ?? ''} options={CLOTHING_COLOURS} onChange={(v) => set({ lowerColour: v || undefined })} /></label>
+        </div>
         <CameraPicker selected={new Set(form.cameras ?? [])} onChange={(s) => set({ cameras: [...s] })} />
         <button type="submit" data-testid="search-submit" disabled={busy}>{busy ? t('searching') : t('search')}</button>
       </form>
@@ -109,6 +119,10 @@ export function SearchView({ query }: { query: URLSearchParams }) {
               <a href={trackHref(r.id)}>
                 <img src={client.thumbnailUrl(r.id)} alt={`${r.cls} ${r.cameraId}`} loading="lazy" width="160" height="160" />
                 <span class="meta"><b>{label(t, 'cls_', r.cls)}</b> · {camName(r.cameraId)}</span>
+                {typeof r.attributes['plate'] === 'string' && (
+                  <span class="meta" data-testid="result-plate"><b class="plate">{displayPlate(r.attributes['plate'])}</b>
+                    {r.plateMatch && r.plateMatch !== 'exact' && <> · <span class={`match-${r.plateMatch}`}>{label(t, 'plateMatch_', r.plateMatch)}</span></>}</span>
+                )}
                 <span class="meta"><time dateTime={new Date(r.start).toISOString()}>{fmt.dateTime(r.start)}</time></span>
               </a>
             </li>

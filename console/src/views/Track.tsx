@@ -1,9 +1,12 @@
-/** One track: its best shot, camera, time span, attributes, and the camera's live view where it is live. */
+/**
+ * One track: its best shot, camera, time span, plate (display form, its crop, colour and confidence), clothing
+ * colours, the other attributes, and the camera's live view where it is live.
+ */
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError } from '../api';
 import { useSession } from '../context';
 import { label } from '../i18n';
-import { valueLabel } from '../filters';
+import { displayPlate, valueLabel } from '../filters';
 import { LiveButton } from '../components/LivePlayer';
 import type { TrackSummary } from '../types';
 
@@ -24,7 +27,12 @@ export function TrackView({ id }: { id: string }) {
   if (error) return <section>{back}<p class="error" role="alert">{t('error')}: {error}</p></section>;
   if (!track) return <section>{back}<p>{t('loading')}</p></section>;
   const cam = cameras.find((c) => c.id === track.cameraId);
-  const attrs = Object.entries(track.attributes ?? {});
+  const a = track.attributes ?? {};
+  // Shown in their own rows; the rest stay chips.
+  const OWN_ROWS = new Set(['plate', 'plateRaw', 'plateColour', 'plateConfidence', 'plateRows', 'upperColour', 'lowerColour', 'upperColourConfidence', 'lowerColourConfidence']);
+  const attrs = Object.entries(a).filter(([k]) => !OWN_ROWS.has(k));
+  const plate = typeof a['plate'] === 'string' ? displayPlate(a['plate']) : typeof a['plateRaw'] === 'string' ? a['plateRaw'] : null;
+  const pct = (v: unknown): string => (typeof v === 'number' ? ` (${fmt.percent(v)})` : '');
   return (
     <section class="track card" data-testid="track">
       {back}
@@ -32,6 +40,7 @@ export function TrackView({ id }: { id: string }) {
       <div class="track-body">
         <div class="shots">
           {track.hasThumbnail !== false && <img src={client.thumbnailUrl(track.id)} alt={track.cls} data-testid="track-thumbnail" />}
+          {track.hasPlateCrop && <img class="plate-crop" src={client.plateUrl(track.id)} alt={plate ?? t('plate')} data-testid="track-plate-crop" />}
         </div>
         <dl>
           <dt>{t('cls')}</dt><dd>{label(t, 'cls_', track.cls)}</dd>
@@ -40,6 +49,13 @@ export function TrackView({ id }: { id: string }) {
           <dt>{t('timeSpan')}</dt><dd><time>{fmt.dateTime(track.start)}</time> – <time>{fmt.time(track.end)}</time> ({fmt.duration(track.end - track.start)})</dd>
           <dt>{t('hits')}</dt><dd>{track.hits}</dd>
           <dt>{t('score')}</dt><dd>{fmt.percent(track.score)}</dd>
+          {plate !== null && <>
+            <dt>{t('plate')}</dt>
+            <dd data-testid="track-plate"><b class="plate">{plate}</b>{typeof a['plateColour'] === 'string' && <> · {valueLabel(lang, a['plateColour'])}</>}</dd>
+            {typeof a['plateConfidence'] === 'number' && <><dt>{t('plateConfidence')}</dt><dd>{fmt.percent(a['plateConfidence'])}</dd></>}
+          </>}
+          {typeof a['upperColour'] === 'string' && <><dt>{t('upperColour')}</dt><dd data-testid="track-upper">{valueLabel(lang, a['upperColour'])}{pct(a['upperColourConfidence'])}</dd></>}
+          {typeof a['lowerColour'] === 'string' && <><dt>{t('lowerColour')}</dt><dd data-testid="track-lower">{valueLabel(lang, a['lowerColour'])}{pct(a['lowerColourConfidence'])}</dd></>}
           <dt>{t('attributes')}</dt>
           <dd>{attrs.length ? attrs.map(([k, v]) => <span class="chip">{k}: {valueLabel(lang, String(v))}</span>) : <span class="hint">{t('noAttributes')}</span>}</dd>
         </dl>
