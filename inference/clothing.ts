@@ -1,0 +1,215 @@
+/**
+ * Clothing colour of a person: the named colour (VEHICLE_COLOURS) of the upper body and of the legs, each with a
+ * confidence 0..1, from the best shot's frame and the person box. Pure CPU code, well under a millisecond for
+ * the people of a surveillance frame, so it runs for every person, however small.
+ *
+ * Where the body is: fixed body proportions of a standing person (head down to about 0.17 of the box's height,
+ * hips near 0.5, knees near 0.72, ankles near 0.93), kept to the box's central columns, where arms and the gap
+ * between walking legs are least. A box too squat for a standing body (under BODY_MIN_ASPECT tall per wide: a
+ * head-and-shoulders shot, a person cut off by the frame's edge) gets an upper colour only, from its lower half.
+ *
+ * Background: a detector box still holds road, wall or grass around the body. A ring of pixels just outside the box
+ * gives the background's colour histogram; each body pixel counts with weight (F / (F + B))^2, F and B the
+ * shares of its colour bin (3 bits per channel) inside the body region and in the ring, so a colour that fills
+ * the surroundings as much as the body counts a quarter and one that is mostly surroundings (road between the
+ * legs) counts little.
+ *
+ * Skin: pixels in the usual YCbCr skin cluster and not dark (faces, hands, bare arms and legs) are skipped; dark
+ * browns share the cluster's chroma, which is why the brightness floor is there.
+ *
+ * Too weak to name (the part is absent): fewer than MIN_PART_PIXELS non-skin pixels; or a mean pixel weight under
+ * MIN_BODY_SHARE (skin counts 0; a region that looks just like its surroundings weighs (1/2)^2 = 0.25 per pixel,
+ * so this means "mostly skin or background"); or a winner with under MIN_WINNER_SHARE of its pool's votes.
+ */
+import type { Box } from '../common/messages.js';
+import { COLOUR_CHROMATIC_SHARE, hueName, rgbToHsv, type VehicleColour } from './colour.js';
+
+export interface RgbFrame { readonly data: Uint8Array; readonly width: number; readonly height: number }
+
+export interface PartColour {
+  readonly colour: VehicleColour;
+  /** Winner's share of the weighted votes, scaled down when little of the region looked like body (0..1). */
+  readonly confidence: number;
+}
+
+export interface ClothingColours {
+  readonly upper: PartColour | null;
+  readonly lower: PartColour | null;
+}
+
+/** Below this height / width, the box is not a whole standing body: upper colour only. */
+export const BODY_MIN_ASPECT = 1.5;
+/** Body parts as shares of a standing person's box: [top, bottom] and [left, right]. */
+export const UPPER_ROWS = [0.2, 0.48] as const;
+export const LOWER_ROWS = [0.66, 0.92] as const;
+export const BODY_COLUMNS = [0.28, 0.72] as const;
+/** A squat box (head and shoulders): the upper body is its lower part. */
+export const SQUAT_UPPER_ROWS = [0.5, 0.95] as const;
+export const SQUAT_COLUMNS = [0.2, 0.8] as const;
+/** Width of the background ring outside the box, as a share of the box's width (and of its height, top and bottom). */
+export const RING = 0.2;
+export const MIN_PART_PIXELS = 24;
+export const MIN_BODY_SHARE = 0.35;
+export const BODY_FULL_SHARE = 0.7;
+export const MIN_WINNER_SHARE = 0.4;
+/** The chromatic/achromatic split of colour.ts, a little stricter in the dark, where cloth noise looks coloured. */
+const MIN_SAT = 0.3;
+const MIN_VAL = 0.25;
+/** Dark but clearly coloured (navy, dark denim): enough spread between channels that it is not sensor noise. */
+const MIN_DARK_CHROMA = 18;
+/** Largest box area sampled at every pixel; larger boxes are sampled on a grid of the same count. */
+const MAX_SAMPLES = 6000;
+
+/** Colour bins for the background model: 3 bits per channel. */
+const bin = (r: number, g: number, b: number): number => ((r >> 5) << 6) | ((g >> 5) << 3) | (b >> 5);
+
+/** Skin: the YCbCr cluster most skin-detection work uses, plus a brightness floor (dark brown cloth). */
+export function isSkin(r: number, g: number, b: number): boolean {
+  const y = 0.299 * r + 0.587 * g + 0.114 * b;
+  if (y < 70) return false;
+  const cb = 128 - 0.168736 * r - 0.331264 * g + 0.5 * b;
+  const cr = 128 + 0.5 * r - 0.418688 * g - 0.081312 * b;
+  return cb >= 77 && cb <= 127 && cr >= 135 && cr <= 173 && r > g;
+}
+
+/** The VEHICLE_COLOURS name of one pixel. */
+export function pixelColour(r: number, g: number, b: number): VehicleColour {
+  const { h, s, v } = rgbToHsv(r, g, b);
+  if (s >= MIN_SAT && (v >= MIN_VAL || (Math.max(r, g, b) - Math.min(r, g, b) >= MIN_DARK_CHROMA && v >= 0.1))) return hueName(h);
+  if (v < 0.3) return 'black';
+  if (v > 0.72 && s < 0.2) return 'white';
+  return 'grey';
+}
+
+interface Region { readonly x0: number; readonly y0: number; readonly x1: number; readonly y1: number }
+
+function region(f: RgbFrame, b: Box, rows: readonly [number, number], cols: readonly [number, number]): Region {
+  return {
+    x0: Math.max(0, Math.floor(b.x + b.w * cols[0])),
+    x1: Math.min(f.width, Math.ceil(b.x + b.w * cols[1])),
+    y0: Math.max(0, Math.floor(b.y + b.h * rows[0])),
+    y1: Math.min(f.height, Math.ceil(b.y + b.h * rows[1])),
+  };
+}
+
+/** Normalised colour-bin histogram of the ring around the box (or of the box's own edges when nothing is outside). */
+function backgroundHistogram(f: RgbFrame, b: Box): Float32Array {
+  const hist = new Float32Array(512);
+  const ring = Math.max(2, Math.round(RING * b.w));
+  const ringY = Math.max(2, Math.round(0.05 * b.h));
+  const outer = region(f, { x: b.x - ring, y: b.y - ringY, w: b.w + 2 * ring, h: b.h + 2 * ringY }, [0, 1], [0, 1]);
+  const inner = region(f, b, [0, 1], [0, 1]);
+  const area = (outer.x1 - outer.x0) * (outer.y1 - outer.y0);
+  const step = Math.max(1, Math.floor(Math.sqrt(area / MAX_SAMPLES)));
+  let n = 0;
+  const add = (x: number, y: number): void => {
+    const i = (y * f.width + x) * 3;
+    hist[bin(f.data[i]!, f.data[i + 1]!, f.data[i + 2]!)]! += 1;
+    n++;
+  };
+  for (let y = outer.y0; y < outer.y1; y += step) {
+    for (let x = outer.x0; x < outer.x1; x += step) {
+      if (x >= inner.x0 && x < inner.x1 && y >= inner.y0 && y < inner.y1) continue;
+      add(x, y);
+    }
+  }
+  if (n < MIN_PART_PIXELS) {
+    // The box fills the frame: its outer tenth on each side is the best guess at the surroundings.
+    const edge = region(f, b, [0, 1], [0, 0.1]);
+    const edge2 = region(f, b, [0, 1], [0.9, 1]);
+    for (const e of [edge, edge2]) for (let y = e.y0; y < e.y1; y += step) for (let x = e.x0; x < e.x1; x += step) add(x, y);
+  }
+  if (n > 0) for (let k = 0; k < 512; k++) hist[k]! /= n;
+  return hist;
+}
+
+/** Weighted colour vote over one body region: winner, its share, and how much of the region looked like body. */
+export interface PartVote {
+  readonly votes: Partial<Record<VehicleColour, number>>;
+  readonly pixels: number;
+  readonly skin: number;
+  readonly bodyShare: number;
+}
+
+function vote(f: RgbFrame, r: Region, bg: Float32Array): PartVote {
+  const area = Math.max(0, (r.x1 - r.x0) * (r.y1 - r.y0));
+  const step = Math.max(1, Math.floor(Math.sqrt(area / MAX_SAMPLES)));
+  const bins: number[] = [];
+  const names: VehicleColour[] = [];
+  const fg = new Float32Array(512);
+  let skin = 0;
+  let seen = 0;
+  for (let y = r.y0; y < r.y1; y += step) {
+    for (let x = r.x0; x < r.x1; x += step) {
+      const i = (y * f.width + x) * 3;
+      const R = f.data[i]!, G = f.data[i + 1]!, B = f.data[i + 2]!;
+      seen++;
+      if (isSkin(R, G, B)) { skin++; continue; }
+      const k = bin(R, G, B);
+      fg[k]! += 1;
+      bins.push(k);
+      names.push(pixelColour(R, G, B));
+    }
+  }
+  const votes: Partial<Record<VehicleColour, number>> = {};
+  const n = bins.length;
+  let total = 0;
+  for (let j = 0; j < n; j++) {
+    const k = bins[j]!;
+    const F = fg[k]! / n;
+    // Squared, so a bin as common outside as inside counts a quarter and grass between the legs hardly at all.
+    const share = F / (F + bg[k]!);
+    const w = share * share;
+    const name = names[j]!;
+    votes[name] = (votes[name] ?? 0) + w;
+    total += w;
+  }
+  return { votes, pixels: n, skin, bodyShare: seen > 0 ? total / seen : 0 };
+}
+
+const ACHROMATIC: ReadonlySet<VehicleColour> = new Set(['black', 'grey', 'white']);
+
+/**
+ * The named colour of a vote, or null when the evidence is too weak (see the top of this file). As for vehicles
+ * (colour.ts), the part is chromatic once COLOUR_CHROMATIC_SHARE of its votes are: shadows, folds, shoes and hair
+ * add black and grey to any garment, while a coloured pixel rarely comes from anything but the garment.
+ */
+export function decide(v: PartVote): PartColour | null {
+  if (v.pixels < MIN_PART_PIXELS || v.bodyShare < MIN_BODY_SHARE) return null;
+  let total = 0;
+  let chromatic = 0;
+  for (const [k, w] of Object.entries(v.votes) as [VehicleColour, number][]) {
+    total += w;
+    if (!ACHROMATIC.has(k)) chromatic += w;
+  }
+  if (total <= 0) return null;
+  const c = chromatic / total;
+  const pool = c >= COLOUR_CHROMATIC_SHARE;
+  let best: VehicleColour | null = null;
+  let top = 0;
+  for (const [k, w] of Object.entries(v.votes) as [VehicleColour, number][]) {
+    if (ACHROMATIC.has(k) === pool) continue;
+    if (w > top) { top = w; best = k; }
+  }
+  if (!best) return null;
+  // purity: the winner's share of its pool (chromatic or not); strength: how clearly the part is in that pool.
+  const purity = top / (pool ? chromatic : total - chromatic);
+  if (purity < MIN_WINNER_SHARE) return null;
+  const strength = pool ? Math.min(1, c / (2 * COLOUR_CHROMATIC_SHARE)) : Math.min(1, (1 - c) / 0.9);
+  // Full trust once the weighted body pixels reach BODY_FULL_SHARE of the region; less as more looked like skin or background.
+  const confidence = purity * strength * Math.min(1, v.bodyShare / BODY_FULL_SHARE);
+  return { colour: best, confidence: Math.round(confidence * 1000) / 1000 };
+}
+
+/** Both parts' votes, before the decision (the benchmark reports them). */
+export function clothingVotes(f: RgbFrame, box: Box): { upper: PartVote; lower: PartVote | null } {
+  const bg = backgroundHistogram(f, box);
+  if (box.h / box.w < BODY_MIN_ASPECT) return { upper: vote(f, region(f, box, SQUAT_UPPER_ROWS, SQUAT_COLUMNS), bg), lower: null };
+  return { upper: vote(f, region(f, box, UPPER_ROWS, BODY_COLUMNS), bg), lower: vote(f, region(f, box, LOWER_ROWS, BODY_COLUMNS), bg) };
+}
+
+/** Upper and lower clothing colour of the person in `box` of an RGB24 frame. */
+export function clothingColours(f: RgbFrame, box: Box): ClothingColours {
+  const v = clothingVotes(f, box);
+  return { upper: decide(v.upper), lower: v.lower ? decide(v.lower) : null };
+}
