@@ -5,6 +5,7 @@
  */
 import { InferenceError } from '../common/errors.js';
 import { VEHICLE_CLASSES, type Box, type ObjectClass } from '../common/messages.js';
+import { clothingColours, type ClothingColours } from './clothing.js';
 import { dominantColour } from './colour.js';
 import { FaceModels, faceQuality, type FaceBox, type RgbImage } from './face.js';
 
@@ -119,18 +120,28 @@ export async function structure(input: StructureInput, models: () => Promise<Fac
     return { attributes: { vehicleType: input.cls, colour: dominantColour(input.data, input.width, input.height, b) }, embedding: null };
   }
   if (input.cls !== 'person') return { attributes: {}, embedding: null };
+  // Clothing colours for every person, however small: most surveillance people never show a usable face.
+  const clothes = clothingAttributes(clothingColours(img, b));
   // A face is at most about half as wide as the person's box: below that width no face can reach
   // MIN_FACE_SIDE, so skip the models (at surveillance distances most people are this small).
-  if (b.w * PERSON_FACE_WIDTH < MIN_FACE_SIDE) return { attributes: {}, embedding: null };
+  if (b.w * PERSON_FACE_WIDTH < MIN_FACE_SIDE) return { attributes: clothes, embedding: null };
   // Head and shoulders, a little wider than the box: detector boxes often clip the side of the head.
   const region: Box = { x: b.x - 0.1 * b.w, y: b.y - 0.05 * b.h, w: 1.2 * b.w, h: HEAD_REGION * b.h };
   const m = await models();
   const faces = (await m.detect(img, region)).filter((f) => Math.min(f.box.w, f.box.h) >= MIN_FACE_SIDE);
   const face = faces[0];
-  if (!face) return { attributes: {}, embedding: null };
+  if (!face) return { attributes: clothes, embedding: null };
   const f = await describeFace(m, img, face);
   return {
-    attributes: { gender: f.gender, age: Math.round(f.age), ageBand: ageBand(f.age), faceQuality: Math.round(f.quality * 1000) / 1000 },
+    attributes: { ...clothes, gender: f.gender, age: Math.round(f.age), ageBand: ageBand(f.age), faceQuality: Math.round(f.quality * 1000) / 1000 },
     embedding: f.embedding,
+  };
+}
+
+/** The record's clothing attributes; a part too weak to name is left out. */
+export function clothingAttributes(c: ClothingColours): StructureAttributes {
+  return {
+    ...(c.upper ? { upperColour: c.upper.colour, upperColourConfidence: c.upper.confidence } : {}),
+    ...(c.lower ? { lowerColour: c.lower.colour, lowerColourConfidence: c.lower.confidence } : {}),
   };
 }
