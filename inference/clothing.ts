@@ -17,9 +17,9 @@
  * Skin: pixels in the usual YCbCr skin cluster and not dark (faces, hands, bare arms and legs) are skipped; dark
  * browns share the cluster's chroma, which is why the brightness floor is there.
  *
- * Too weak to name (the part is absent): fewer than MIN_PART_PIXELS non-skin pixels; or a mean pixel weight under
- * MIN_BODY_SHARE (skin counts 0; a region that looks just like its surroundings weighs (1/2)^2 = 0.25 per pixel,
- * so this means "mostly skin or background"); or a winner with under MIN_WINNER_SHARE of its pool's votes.
+ * Too weak to name (the part is absent): fewer than MIN_PART_PIXELS non-skin pixels; or a mean weight of the
+ * non-skin pixels under MIN_BODY_SHARE (a region that looks just like its surroundings weighs (1/2)^2 = 0.25 per
+ * pixel, so this means "mostly background"); or a winner with under MIN_WINNER_SHARE of its pool's votes.
  */
 import type { Box } from '../common/messages.js';
 import { COLOUR_CHROMATIC_SHARE, hueName, rgbToHsv, type VehicleColour } from './colour.js';
@@ -128,6 +128,7 @@ export interface PartVote {
   readonly votes: Partial<Record<VehicleColour, number>>;
   readonly pixels: number;
   readonly skin: number;
+  /** Mean weight of the non-skin pixels: 1 when none of their colours is in the ring, 0.25 when all are as common there. */
   readonly bodyShare: number;
 }
 
@@ -164,7 +165,7 @@ function vote(f: RgbFrame, r: Region, bg: Float32Array): PartVote {
     votes[name] = (votes[name] ?? 0) + w;
     total += w;
   }
-  return { votes, pixels: n, skin, bodyShare: seen > 0 ? total / seen : 0 };
+  return { votes, pixels: n, skin, bodyShare: n > 0 ? total / n : 0 };
 }
 
 const ACHROMATIC: ReadonlySet<VehicleColour> = new Set(['black', 'grey', 'white']);
@@ -196,7 +197,7 @@ export function decide(v: PartVote): PartColour | null {
   const purity = top / (pool ? chromatic : total - chromatic);
   if (purity < MIN_WINNER_SHARE) return null;
   const strength = pool ? Math.min(1, c / (2 * COLOUR_CHROMATIC_SHARE)) : Math.min(1, (1 - c) / 0.9);
-  // Full trust once the weighted body pixels reach BODY_FULL_SHARE of the region; less as more looked like skin or background.
+  // Full trust once the mean weight reaches BODY_FULL_SHARE; less as more of the region looked like background.
   const confidence = purity * strength * Math.min(1, v.bodyShare / BODY_FULL_SHARE);
   return { colour: best, confidence: Math.round(confidence * 1000) / 1000 };
 }

@@ -14,5 +14,6 @@ export { decodeCenternet, nms, iou, type DecodeOptions } from './detector.js';
 export { DetectorRunner, createDetector, type Detector, type FrameInput } from './runner.js';
 export { OnnxDetectorRunner, centernetHead, resizeBilinearRgb } from './onnx-runner.js';
 export { dominantColour, VEHICLE_COLOURS, type VehicleColour } from './colour.js';
+export { clothingColours, type ClothingColours, type PartColour } from './clothing.js';
 export { ageBand, AGE_BANDS, type AgeBand, type StructureInput, type StructureAttributes, type StructureResult, type FaceEmbedding } from './structure.js';
 export { embedFaceFromImage, closeFaceEmbedder, setFaceEmbedderBackend } from './embed.js';
