@@ -132,25 +132,28 @@ export interface PartVote {
   readonly bodyShare: number;
 }
 
-function vote(f: RgbFrame, r: Region, bg: Float32Array): PartVote {
+/** Pixel indices (y * width + x) of a region, on a grid coarse enough to stay near MAX_SAMPLES. */
+function regionPixels(f: RgbFrame, r: Region): number[] {
   const area = Math.max(0, (r.x1 - r.x0) * (r.y1 - r.y0));
   const step = Math.max(1, Math.floor(Math.sqrt(area / MAX_SAMPLES)));
+  const out: number[] = [];
+  for (let y = r.y0; y < r.y1; y += step) for (let x = r.x0; x < r.x1; x += step) out.push(y * f.width + x);
+  return out;
+}
+
+function vote(f: RgbFrame, pixels: Iterable<number>, bg: Float32Array): PartVote {
   const bins: number[] = [];
   const names: VehicleColour[] = [];
   const fg = new Float32Array(512);
   let skin = 0;
-  let seen = 0;
-  for (let y = r.y0; y < r.y1; y += step) {
-    for (let x = r.x0; x < r.x1; x += step) {
-      const i = (y * f.width + x) * 3;
-      const R = f.data[i]!, G = f.data[i + 1]!, B = f.data[i + 2]!;
-      seen++;
-      if (isSkin(R, G, B)) { skin++; continue; }
-      const k = bin(R, G, B);
-      fg[k]! += 1;
-      bins.push(k);
-      names.push(pixelColour(R, G, B));
-    }
+  for (const p of pixels) {
+    const i = p * 3;
+    const R = f.data[i]!, G = f.data[i + 1]!, B = f.data[i + 2]!;
+    if (isSkin(R, G, B)) { skin++; continue; }
+    const k = bin(R, G, B);
+    fg[k]! += 1;
+    bins.push(k);
+    names.push(pixelColour(R, G, B));
   }
   const votes: Partial<Record<VehicleColour, number>> = {};
   const n = bins.length;
@@ -202,15 +205,109 @@ export function decide(v: PartVote): PartColour | null {
   return { colour: best, confidence: Math.round(confidence * 1000) / 1000 };
 }
 
-/** Both parts' votes, before the decision (the benchmark reports them). */
-export function clothingVotes(f: RgbFrame, box: Box): { upper: PartVote; lower: PartVote | null } {
-  const bg = backgroundHistogram(f, box);
-  if (box.h / box.w < BODY_MIN_ASPECT) return { upper: vote(f, region(f, box, SQUAT_UPPER_ROWS, SQUAT_COLUMNS), bg), lower: null };
-  return { upper: vote(f, region(f, box, UPPER_ROWS, BODY_COLUMNS), bg), lower: vote(f, region(f, box, LOWER_ROWS, BODY_COLUMNS), bg) };
+/** Body keypoints in the frame's pixels, COCO order (inference/pose.ts gives them). */
+export interface BodyKeypoint { readonly x: number; readonly y: number; readonly score: number }
+
+/** A keypoint counts from this score; below it that part falls back to fixed proportions. */
+export const KEYPOINT_MIN_SCORE = 0.3;
+/** Keypoints are not asked for below this box height (px): MoveNet's 192 px input would be mostly upsampling. */
+export const KEYPOINT_MIN_HEIGHT = 48;
+/** Narrowest torso (shoulder to shoulder, hip to hip) sampled, as a share of the box's width: a body seen side on. */
+const TORSO_MIN_WIDTH = 0.5;
+/** Half the width of the band sampled along each leg, as a share of the box's width. */
+const LEG_HALF_WIDTH = 0.07;
+const [LS, RS, LH, RH, LK, RK, LA, RA] = [5, 6, 11, 12, 13, 14, 15, 16] as const;
+
+interface P { readonly x: number; readonly y: number }
+const lerp = (a: P, b: P, t: number): P => ({ x: a.x + (b.x - a.x) * t, y: a.y + (b.y - a.y) * t });
+
+/** Seen from the side, shoulders (or hips) nearly coincide: widen the pair about its middle to `min` pixels. */
+function widen(a: P, b: P, min: number): [P, P] {
+  const d = Math.hypot(a.x - b.x, a.y - b.y);
+  if (d >= min) return [a, b];
+  const m = lerp(a, b, 0.5);
+  // Widen horizontally when the pair gives no direction.
+  const ux = d > 0.5 ? (a.x - b.x) / d : 1;
+  const uy = d > 0.5 ? (a.y - b.y) / d : 0;
+  return [{ x: m.x + ux * min / 2, y: m.y + uy * min / 2 }, { x: m.x - ux * min / 2, y: m.y - uy * min / 2 }];
 }
 
-/** Upper and lower clothing colour of the person in `box` of an RGB24 frame. */
-export function clothingColours(f: RgbFrame, box: Box): ClothingColours {
-  const v = clothingVotes(f, box);
+/** Pixels of the quadrilateral between the shoulders and the hips, kept off the neck, the arms and the belt. */
+function torsoPixels(f: RgbFrame, box: Box, k: readonly BodyKeypoint[]): number[] {
+  const [ls, rs] = widen(k[LS]!, k[RS]!, TORSO_MIN_WIDTH * box.w);
+  const [lh, rh] = widen(k[LH]!, k[RH]!, TORSO_MIN_WIDTH * box.w);
+  const across = Math.max(Math.hypot(ls.x - rs.x, ls.y - rs.y), Math.hypot(lh.x - rh.x, lh.y - rh.y), 2);
+  const down = Math.max(Math.hypot((ls.x + rs.x - lh.x - rh.x) / 2, (ls.y + rs.y - lh.y - rh.y) / 2), 2);
+  const scale = Math.min(1, Math.sqrt(MAX_SAMPLES / (across * down)));
+  const na = Math.max(2, Math.ceil(across * scale));
+  const nd = Math.max(2, Math.ceil(down * scale));
+  const seen = new Set<number>();
+  for (let j = 0; j <= nd; j++) {
+    const t = 0.15 + 0.75 * (j / nd);
+    const l = lerp(ls, lh, t);
+    const r = lerp(rs, rh, t);
+    for (let i = 0; i <= na; i++) {
+      const q = lerp(l, r, 0.15 + 0.7 * (i / na));
+      const x = Math.round(q.x);
+      const y = Math.round(q.y);
+      if (x >= 0 && y >= 0 && x < f.width && y < f.height) seen.add(y * f.width + x);
+    }
+  }
+  return [...seen];
+}
+
+/** Pixels of a band along hip -> knee -> ankle, from just below the hip to just above the ankle. */
+function legPixels(f: RgbFrame, box: Box, hip: P, knee: P, ankle: P, seen: Set<number>): void {
+  const half = Math.max(1, LEG_HALF_WIDTH * box.w);
+  for (const [a, b, t0, t1] of [[hip, knee, 0.15, 1], [knee, ankle, 0, 0.85]] as const) {
+    const len = Math.max(Math.hypot(b.x - a.x, b.y - a.y), 2);
+    const nx = -(b.y - a.y) / len;
+    const ny = (b.x - a.x) / len;
+    const steps = Math.ceil(len * (t1 - t0));
+    for (let j = 0; j <= steps; j++) {
+      const c = lerp(a, b, t0 + (t1 - t0) * (j / steps));
+      for (let o = -half; o <= half; o += 1) {
+        const x = Math.round(c.x + nx * o);
+        const y = Math.round(c.y + ny * o);
+        if (x >= 0 && y >= 0 && x < f.width && y < f.height) seen.add(y * f.width + x);
+      }
+    }
+  }
+}
+
+const strong = (k: readonly BodyKeypoint[], ...ids: number[]): boolean => ids.every((i) => (k[i]?.score ?? 0) >= KEYPOINT_MIN_SCORE);
+
+/** Where each part was read from: keypoints, or fixed body proportions. */
+export type PartSource = 'keypoints' | 'proportions';
+
+/** Both parts' votes, before the decision (the benchmark reports them). */
+export function clothingVotes(f: RgbFrame, box: Box, keypoints?: readonly BodyKeypoint[] | null): {
+  upper: PartVote; lower: PartVote | null; upperFrom: PartSource; lowerFrom: PartSource;
+} {
+  const bg = backgroundHistogram(f, box);
+  const k = keypoints && keypoints.length >= 17 ? keypoints : null;
+  const squat = box.h / box.w < BODY_MIN_ASPECT;
+  let upper: PartVote;
+  let upperFrom: PartSource = 'proportions';
+  if (k && strong(k, LS, RS, LH, RH)) {
+    upper = vote(f, torsoPixels(f, box, k), bg);
+    upperFrom = 'keypoints';
+  } else {
+    upper = vote(f, regionPixels(f, squat ? region(f, box, SQUAT_UPPER_ROWS, SQUAT_COLUMNS) : region(f, box, UPPER_ROWS, BODY_COLUMNS)), bg);
+  }
+  const legs = new Set<number>();
+  if (k && strong(k, LH, LK, LA)) legPixels(f, box, k[LH]!, k[LK]!, k[LA]!, legs);
+  if (k && strong(k, RH, RK, RA)) legPixels(f, box, k[RH]!, k[RK]!, k[RA]!, legs);
+  if (legs.size > 0) return { upper, lower: vote(f, legs, bg), upperFrom, lowerFrom: 'keypoints' };
+  return { upper, lower: squat ? null : vote(f, regionPixels(f, region(f, box, LOWER_ROWS, BODY_COLUMNS)), bg), upperFrom, lowerFrom: 'proportions' };
+}
+
+/**
+ * Upper and lower clothing colour of the person in `box` of an RGB24 frame. With `keypoints` (inference/pose.ts),
+ * parts whose keypoints are strong are read along the body; the others, and every part without keypoints, from
+ * fixed body proportions.
+ */
+export function clothingColours(f: RgbFrame, box: Box, keypoints?: readonly BodyKeypoint[] | null): ClothingColours {
+  const v = clothingVotes(f, box, keypoints);
   return { upper: decide(v.upper), lower: v.lower ? decide(v.lower) : null };
 }
