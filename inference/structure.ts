@@ -5,9 +5,10 @@
  */
 import { InferenceError } from '../common/errors.js';
 import { VEHICLE_CLASSES, type Box, type ObjectClass } from '../common/messages.js';
-import { clothingColours, type ClothingColours } from './clothing.js';
+import { clothingColours, KEYPOINT_MIN_HEIGHT, type ClothingColours } from './clothing.js';
 import { dominantColour } from './colour.js';
 import { FaceModels, faceQuality, type FaceBox, type RgbImage } from './face.js';
+import type { Keypoint, PoseModel } from './pose.js';
 
 export interface StructureInput {
   /** RGB24 pixels of the whole frame, ideally a view on a SharedArrayBuffer (not copied into the worker). */
@@ -111,8 +112,22 @@ export async function embedLargestFace(models: FaceModels, img: RgbImage): Promi
   return describeFace(models, img, largest);
 }
 
-/** `models` is loaded on demand by the caller: vehicles never need the face models. */
-export async function structure(input: StructureInput, models: () => Promise<FaceModels>): Promise<StructureResult> {
+/** Body keypoints for clothing colour, or null (too small, or no pose model): fixed body proportions then. */
+async function bodyKeypoints(img: RgbImage, b: Box, pose: (() => Promise<PoseModel>) | undefined): Promise<readonly Keypoint[] | null> {
+  if (!pose || b.h < KEYPOINT_MIN_HEIGHT) return null;
+  try {
+    return await (await pose()).keypoints(img, b);
+  } catch {
+    // Colours from proportions are still worth having; a pose model that fails to load must not cost the record.
+    return null;
+  }
+}
+
+/**
+ * `models` (and `pose`) are loaded on demand by the caller: vehicles never need the face models. Without `pose`,
+ * clothing colours come from fixed body proportions.
+ */
+export async function structure(input: StructureInput, models: () => Promise<FaceModels>, pose?: () => Promise<PoseModel>): Promise<StructureResult> {
   checkInput(input);
   const img: RgbImage = { data: input.data, width: input.width, height: input.height };
   const b = input.box;
@@ -121,7 +136,7 @@ export async function structure(input: StructureInput, models: () => Promise<Fac
   }
   if (input.cls !== 'person') return { attributes: {}, embedding: null };
   // Clothing colours for every person, however small: most surveillance people never show a usable face.
-  const clothes = clothingAttributes(clothingColours(img, b));
+  const clothes = clothingAttributes(clothingColours(img, b, await bodyKeypoints(img, b, pose)));
   // A face is at most about half as wide as the person's box: below that width no face can reach
   // MIN_FACE_SIDE, so skip the models (at surveillance distances most people are this small).
   if (b.w * PERSON_FACE_WIDTH < MIN_FACE_SIDE) return { attributes: clothes, embedding: null };

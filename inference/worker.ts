@@ -8,6 +8,7 @@ import type { Detection } from '../common/messages.js';
 import { getBackend, type BackendName } from './backends.js';
 import type { DecodeOptions } from './detector.js';
 import { FaceModels, type RgbImage } from './face.js';
+import { PoseModel } from './pose.js';
 import { createDetector, type Detector, type FrameInput } from './runner.js';
 import { embedLargestFace, structure, type FaceEmbedding, type StructureInput, type StructureResult } from './structure.js';
 
@@ -42,6 +43,12 @@ const faceModels = async (): Promise<FaceModels> => {
   await backend;
   return (faces ??= FaceModels.load());
 };
+// Body keypoints for clothing colour: loaded by the first person structured in this thread.
+let poses: Promise<PoseModel> | null = null;
+const poseModel = async (): Promise<PoseModel> => {
+  await backend;
+  return (poses ??= PoseModel.load());
+};
 
 function asError(err: unknown): TaskError {
   const e = err as { code?: unknown; message?: unknown };
@@ -50,7 +57,7 @@ function asError(err: unknown): TaskError {
 
 export default async function run(task: WorkerTask): Promise<WorkerResult> {
   if (task.kind === 'structure') {
-    try { return { result: await structure(task.input, faceModels) }; } catch (err) { return { result: null, error: asError(err) }; }
+    try { return { result: await structure(task.input, faceModels, poseModel) }; } catch (err) { return { result: null, error: asError(err) }; }
   }
   if (task.kind === 'warm-faces') {
     try {
