@@ -1,18 +1,25 @@
 /**
  * Clothing colour of a person: the named colour (VEHICLE_COLOURS) of the upper body and of the legs, each with a
- * confidence 0..1, from the best shot's frame and the person box. Pure CPU code, well under a millisecond for
- * the people of a surveillance frame, so it runs for every person, however small.
+ * confidence 0..1, from the best shot's frame and the person box. Pure CPU code (well under a millisecond); the
+ * keypoints it may use come from inference/pose.ts (MoveNet, about 50 ms per person on tfjs-wasm, once per track).
  *
- * Where the body is: fixed body proportions of a standing person (head down to about 0.17 of the box's height,
- * hips near 0.5, knees near 0.72, ankles near 0.93), kept to the box's central columns, where arms and the gap
- * between walking legs are least. A box too squat for a standing body (under BODY_MIN_ASPECT tall per wide: a
- * head-and-shoulders shot, a person cut off by the frame's edge) gets an upper colour only, from its lower half.
+ * Where the body is: with strong keypoints (score >= KEYPOINT_MIN_SCORE), the torso quadrilateral between the
+ * shoulders and the hips, and a band along hip -> knee -> ankle for each leg. Without them (no pose model, a
+ * person under KEYPOINT_MIN_HEIGHT px, weak keypoints), fixed body proportions of a standing person (head down to
+ * about 0.17 of the box's height, hips near 0.5, knees near 0.72, ankles near 0.93), kept to the box's central
+ * columns, where arms and the gap between walking legs are least. A box too squat for a standing body (under
+ * BODY_MIN_ASPECT tall per wide: a head-and-shoulders shot, a person cut off by the frame's edge) gets an upper
+ * colour only, from its lower half, unless keypoints find legs.
  *
  * Background: a detector box still holds road, wall or grass around the body. A ring of pixels just outside the box
  * gives the background's colour histogram; each body pixel counts with weight (F / (F + B))^2, F and B the
  * shares of its colour bin (3 bits per channel) inside the body region and in the ring, so a colour that fills
  * the surroundings as much as the body counts a quarter and one that is mostly surroundings (road between the
  * legs) counts little.
+ *
+ * Names: the vehicles' HSV naming (colour.ts), except that a dark pixel with a clear spread between its channels
+ * (navy, dark denim) is coloured, not black; and, as for vehicles, the part is chromatic once
+ * COLOUR_CHROMATIC_SHARE of its weighted votes are, the winner then taken among the chromatic names.
  *
  * Skin: pixels in the usual YCbCr skin cluster and not dark (faces, hands, bare arms and legs) are skipped; dark
  * browns share the cluster's chroma, which is why the brightness floor is there.
@@ -28,7 +35,10 @@ export interface RgbFrame { readonly data: Uint8Array; readonly width: number; r
 
 export interface PartColour {
   readonly colour: VehicleColour;
-  /** Winner's share of the weighted votes, scaled down when little of the region looked like body (0..1). */
+  /**
+   * 0..1: the winner's share of its pool's weighted votes (chromatic names, or black/grey/white), times how clearly
+   * the part is in that pool, times how little of the region looked like background.
+   */
   readonly confidence: number;
 }
 
