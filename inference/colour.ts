@@ -35,7 +35,7 @@ export function rgbToHsv(r: number, g: number, b: number): { h: number; s: numbe
   return { h, s: max === 0 ? 0 : d / max, v: max / 255 };
 }
 
-function hueName(h: number): VehicleColour {
+export function hueName(h: number): VehicleColour {
   if (h < 15 || h >= 330) return 'red';
   // Orange and brown share a hue; both are named brown (a dark orange is what brown paint is).
   if (h < 45) return 'brown';

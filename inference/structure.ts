@@ -6,9 +6,11 @@
  */
 import { InferenceError } from '../common/errors.js';
 import { VEHICLE_CLASSES, type Box, type ObjectClass } from '../common/messages.js';
+import { clothingColours, KEYPOINT_MIN_HEIGHT, type ClothingColours } from './clothing.js';
 import { dominantColour } from './colour.js';
 import { FaceModels, cropRgb, faceQuality, type FaceBox, type RgbImage } from './face.js';
 import type { PlateReader } from './plate.js';
+import type { Keypoint, PoseModel } from './pose.js';
 
 export interface StructureInput {
   /** RGB24 pixels of the whole frame, ideally a view on a SharedArrayBuffer (not copied into the worker). */
@@ -146,11 +148,23 @@ async function readPlate(input: StructureInput, img: RgbImage, plates: () => Pro
   return { attributes, plateCrop: r.jpeg };
 }
 
+/** Body keypoints for clothing colour, or null (too small, or no pose model): fixed body proportions then. */
+async function bodyKeypoints(img: RgbImage, b: Box, pose: (() => Promise<PoseModel>) | undefined): Promise<readonly Keypoint[] | null> {
+  if (!pose || b.h < KEYPOINT_MIN_HEIGHT) return null;
+  try {
+    return await (await pose()).keypoints(img, b);
+  } catch {
+    // Colours from proportions are still worth having; a pose model that fails to load must not cost the record.
+    return null;
+  }
+}
+
 /**
- * `models` and `plates` are loaded on demand by the caller: vehicles never need the face models, people never
- * the plate reader. `plates` null: plates are not read (config inference.plates false).
+ * `models`, `plates` and `pose` are loaded on demand by the caller: vehicles never need the face or pose models,
+ * people never the plate reader. `plates` null: plates are not read (config inference.plates false). Without
+ * `pose`, clothing colours come from fixed body proportions.
  */
-export async function structure(input: StructureInput, models: () => Promise<FaceModels>, plates: (() => Promise<PlateReader>) | null = null): Promise<StructureResult> {
+export async function structure(input: StructureInput, models: () => Promise<FaceModels>, plates: (() => Promise<PlateReader>) | null = null, pose?: () => Promise<PoseModel>): Promise<StructureResult> {
   checkInput(input);
   const img: RgbImage = { data: input.data, width: input.width, height: input.height };
   const b = input.box;
@@ -161,18 +175,28 @@ export async function structure(input: StructureInput, models: () => Promise<Fac
     return { attributes: { ...attributes, ...p.attributes }, embedding: null, ...(p.plateCrop ? { plateCrop: p.plateCrop } : {}), ...(p.plateError ? { plateError: p.plateError } : {}) };
   }
   if (input.cls !== 'person') return { attributes: {}, embedding: null };
+  // Clothing colours for every person, however small: most surveillance people never show a usable face.
+  const clothes = clothingAttributes(clothingColours(img, b, await bodyKeypoints(img, b, pose)));
   // A face is at most about half as wide as the person's box: below that width no face can reach
   // MIN_FACE_SIDE, so skip the models (at surveillance distances most people are this small).
-  if (b.w * PERSON_FACE_WIDTH < MIN_FACE_SIDE) return { attributes: {}, embedding: null };
+  if (b.w * PERSON_FACE_WIDTH < MIN_FACE_SIDE) return { attributes: clothes, embedding: null };
   // Head and shoulders, a little wider than the box: detector boxes often clip the side of the head.
   const region: Box = { x: b.x - 0.1 * b.w, y: b.y - 0.05 * b.h, w: 1.2 * b.w, h: HEAD_REGION * b.h };
   const m = await models();
   const faces = (await m.detect(img, region)).filter((f) => Math.min(f.box.w, f.box.h) >= MIN_FACE_SIDE);
   const face = faces[0];
-  if (!face) return { attributes: {}, embedding: null };
+  if (!face) return { attributes: clothes, embedding: null };
   const f = await describeFace(m, img, face);
   return {
-    attributes: { gender: f.gender, age: Math.round(f.age), ageBand: ageBand(f.age), faceQuality: Math.round(f.quality * 1000) / 1000 },
+    attributes: { ...clothes, gender: f.gender, age: Math.round(f.age), ageBand: ageBand(f.age), faceQuality: Math.round(f.quality * 1000) / 1000 },
     embedding: f.embedding,
+  };
+}
+
+/** The record's clothing attributes; a part too weak to name is left out. */
+export function clothingAttributes(c: ClothingColours): StructureAttributes {
+  return {
+    ...(c.upper ? { upperColour: c.upper.colour, upperColourConfidence: c.upper.confidence } : {}),
+    ...(c.lower ? { lowerColour: c.lower.colour, lowerColourConfidence: c.lower.confidence } : {}),
   };
 }

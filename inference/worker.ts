@@ -9,6 +9,7 @@ import { getBackend, type BackendName } from './backends.js';
 import type { DecodeOptions } from './detector.js';
 import { FaceModels, type RgbImage } from './face.js';
 import type { PlateReader } from './plate.js';
+import { PoseModel } from './pose.js';
 import { createDetector, type Detector, type FrameInput } from './runner.js';
 import { embedLargestFace, structure, type FaceEmbedding, type StructureInput, type StructureResult } from './structure.js';
 
@@ -52,6 +53,12 @@ const faceModels = async (): Promise<FaceModels> => {
   await backend;
   return (faces ??= FaceModels.load());
 };
+// Body keypoints for clothing colour: loaded by the first person structured in this thread.
+let poses: Promise<PoseModel> | null = null;
+const poseModel = async (): Promise<PoseModel> => {
+  await backend;
+  return (poses ??= PoseModel.load());
+};
 
 // Once per thread; a failed load stays failed (the engine reports it in health rather than retrying per track).
 const plateReader = cfg.plates ? (): Promise<PlateReader> => (plates ??= import('./plate.js').then((m) => m.PlateReader.load(cfg.modelsDir))) : null;
@@ -63,7 +70,7 @@ function asError(err: unknown): TaskError {
 
 export default async function run(task: WorkerTask): Promise<WorkerResult> {
   if (task.kind === 'structure') {
-    try { return { result: await structure(task.input, faceModels, plateReader) }; } catch (err) { return { result: null, error: asError(err) }; }
+    try { return { result: await structure(task.input, faceModels, plateReader, poseModel) }; } catch (err) { return { result: null, error: asError(err) }; }
   }
   if (task.kind === 'warm-plates') {
     if (!plateReader) return { face: null };

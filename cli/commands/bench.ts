@@ -17,6 +17,7 @@ const KINDS: Readonly<Record<string, { summary: string; load(): Promise<(args: s
   motion: { summary: 'the motion gate on vtest.avi: detector calls saved and person recall kept; --regions: detection on motion regions', load: async () => (await import('../../bench/motion.js')).benchMotion },
   cluster: { summary: 'cluster mode: lease control plane at city scale, scatter-gather search vs one index, SIGKILL failover of real nodes (--part control|search|failover)', load: async () => (await import('../../bench/cluster.js')).benchCluster },
   plates: { summary: 'licence plates on the synth set: per-track reading (views voted) exact accuracy by plate width, char accuracy, unread and wrong-but-confident rates, CPU per track', load: async () => (await import('../../bench/plates.js')).benchPlates },
+  clothing: { summary: 'upper/lower clothing colour on the hand-labelled person crops: accuracy, abstentions, confusions, CPU per person', load: async () => (await import('../../bench/clothing.js')).benchClothing },
   capacity: { summary: 'largest number of cameras sustained at --fps analysed frames per second each (sweep over stream counts)', load: async () => (await import('../../bench/capacity.js')).benchCapacity },
 };
 
