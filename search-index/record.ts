@@ -125,7 +125,6 @@ export function plateKeys(r: StoredRecord): string[] {
   return [plateBase(r.department, false) + plate + suffix, plateBase(r.department, true) + reversePlate(plate) + suffix];
 }
 
-/** Every secondary-index prefix the record appears under (also the keys of the planner's counts). */
 /**
  * Every secondary-index prefix the record appears under (also the keys of the planner's counts). Class ranges
  * partition a department's records, so they double as its time index (a time-only query merges them), and a

@@ -1,11 +1,23 @@
 import { parseArgs } from 'node:util';
-import { resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { createLogger } from '../../common/log.js';
 import { CACHE_DIR } from '../../common/paths.js';
 import { DEMO_FPS, DEMO_PLATE_CAMERA, DEMO_THRESHOLD, demoConfig, startDemoCameras, startStack, type Stack } from '../../runtime/index.js';
 import type { SimulatedCameraPool } from '../../ingest/index.js';
 import type { Command } from '../command.js';
 import { reportError, runUntilSignal } from '../run.js';
+
+/** The first plate of the demo footage's truth file, for the printed example search; null when unreadable. */
+function footagePlate(): string | null {
+  try {
+    const truth = JSON.parse(readFileSync(join(CACHE_DIR, 'media', 'plates.json'), 'utf8')) as { vehicles?: { plate?: unknown }[] };
+    const p = truth.vehicles?.find((v) => typeof v.plate === 'string')?.plate;
+    return typeof p === 'string' ? p : null;
+  } catch {
+    return null;
+  }
+}
 
 export function printStarted(stack: Stack, sim: SimulatedCameraPool | null): void {
   const out = (s = ''): boolean => process.stdout.write(s + '\n');
@@ -22,6 +34,12 @@ export function printStarted(stack: Stack, sim: SimulatedCameraPool | null): voi
   out('Search person records (demo tokens: demo-investigator-ps, demo-investigator-traffic, demo-operator, demo-admin):');
   out(`  curl -H 'Authorization: Bearer demo-investigator-ps' '${stack.apiUrl}/api/v1/search?class=person${cams[0] ? `&camera=${cams[0].id}` : ''}'`);
   out(`  npx cvcore search --api ${stack.apiUrl} --token demo-investigator-ps --class person`);
+  if (cams.some((c) => c.id === DEMO_PLATE_CAMERA.id)) {
+    // cam-plates belongs to the traffic department: only its investigator token sees those plates.
+    const example = footagePlate();
+    out(`Search plates seen by ${DEMO_PLATE_CAMERA.id} (its vehicles and their plates are in ${join(CACHE_DIR, 'media', 'plates.json')}):`);
+    out(`  npx cvcore search --api ${stack.apiUrl} --token demo-investigator-traffic --class car${example ? ` --plate '*${example.slice(-4)}'` : ''}`);
+  }
   out('Ctrl-C stops everything.');
 }
 
