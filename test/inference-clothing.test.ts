@@ -113,7 +113,8 @@ test('inference - clothing: on the hand-labelled crops, fixed proportions stay a
   t.true(r.upper.abstentionRate <= 0.1 && r.lower.abstentionRate <= 0.1, `abstained ${r.upper.abstentionRate}, ${r.lower.abstentionRate}`);
 });
 
-test('inference - clothing: with MoveNet keypoints the legs are read better than from proportions, and no tensor is left behind', async (t) => {
+// Serial: it counts tfjs tensors, and the other tests of this file load models into the same tfjs concurrently.
+test.serial('inference - clothing: with MoveNet keypoints the legs are read better than from proportions, and no tensor is left behind', async (t) => {
   await getBackend('wasm').init();
   const before = tf.memory().numTensors;
   const r = await runClothingBench(FIXTURE, 1, 'wasm');
