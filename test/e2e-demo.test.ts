@@ -5,13 +5,14 @@
  * return person records, and after stop no child process may be left.
  */
 import test from 'ava';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, StringCodec } from 'nats';
 import { DEFAULT_SUBSCRIBER_USER } from '../alerts/index.js';
 import { liveChildren } from '../common/proc.js';
-import { demoConfig, startDemoCameras, startStack } from '../runtime/index.js';
+import { CACHE_DIR } from '../common/paths.js';
+import { DEMO_PLATE_CAMERA, demoConfig, startDemoCameras, startStack } from '../runtime/index.js';
 import { createLogger } from '../common/log.js';
 import { waitFor } from './support/wait.js';
 
@@ -20,17 +21,20 @@ const alive = (pid: number): boolean => {
   try { process.kill(pid, 0); return true; } catch { return false; }
 };
 
-test('e2e - demo stack raises a crowd alert on NATS and indexes person records, then leaves no child behind', async (t) => {
-  t.timeout(170_000);
+test('e2e - demo stack raises a crowd alert on NATS, indexes person records with clothing colours and the plate camera\'s plates, then leaves no child behind', async (t) => {
+  t.timeout(240_000);
+  // What npm start runs: two vtest cameras and cam-plates, whose footage's truth lists the plates it shows.
+  const truth = JSON.parse(await readFile(join(CACHE_DIR, 'media', 'plates.json'), 'utf8')) as { vehicles: { plate: string | null }[] };
+  const plates = truth.vehicles.map((v) => v.plate).filter((p): p is string => typeof p === 'string');
   const dataDir = await mkdtemp(join(tmpdir(), 'cvcore-e2e-'));
   const logLines: string[] = [];
   const log = createLogger({ level: 'info', sink: (l) => logLines.push(l) });
-  const sim = await startDemoCameras(2);
+  const sim = await startDemoCameras(2, { plateCamera: true });
   let stack: Awaited<ReturnType<typeof startStack>> | null = null;
   try {
     // The default configuration's rate and detector; threshold 3 clears below 1, so a count that collapses to 0
     // for the rule's clear time would clear the incident.
-    const config = demoConfig(sim, { cameras: 2, dataDir, apiPort: 0, threshold: 3 });
+    const config = demoConfig(sim, { cameras: 2, dataDir, apiPort: 0, threshold: 3, plateCamera: true });
     stack = await startStack({ config, log });
     const counts: { camera: string; count: number; at: number }[] = [];
     stack.pipeline.on((e) => { if (e.type === 'zone_count') counts.push({ camera: e.count.cameraId, count: e.count.count, at: Date.now() }); });
@@ -71,6 +75,31 @@ test('e2e - demo stack raises a crowd alert on NATS and indexes person records, 
       t.is(r.cameraId, 'cam-1');
       t.is(r.cls, 'person');
     }
+    // Clothing colours come with every person seen whole, face or not.
+    t.true(page.records.some((r) => typeof (r as { attributes?: Record<string, unknown> }).attributes?.['upperColour'] === 'string'), 'a person record has an upper-body colour');
+
+    // A plate of the footage, searched by its end as an investigator would, with the traffic department's token
+    // (cam-plates is theirs); public-security's token sees none of it.
+    const traffic = { authorization: 'Bearer demo-investigator-traffic' };
+    const found = await waitFor('a footage plate found by plate search', 150_000, async () => {
+      for (const plate of plates) {
+        const q = new URLSearchParams({ plate: `*${[...plate].slice(-4).join('')}`, camera: DEMO_PLATE_CAMERA.id });
+        const res = await fetch(`${api}/api/v1/search?${q.toString()}`, { headers: traffic });
+        t.is(res.status, 200);
+        const body = await res.json() as { records: { id: string; attributes: Record<string, unknown>; plateMatch?: string; plateUrl?: string }[] };
+        const hit = body.records.find((r) => r.attributes['plate'] === plate);
+        if (hit) return { plate, hit, q };
+      }
+      return null;
+    });
+    t.is(found.hit.plateMatch, 'exact');
+    t.log(`plate ${found.plate} found by ${found.q.get('plate')}`);
+    const hidden = await fetch(`${api}/api/v1/search?${found.q.toString()}`, { headers: auth });
+    t.is(hidden.status, 200);
+    t.deepEqual(((await hidden.json()) as { records: unknown[] }).records, [], 'another department sees no plate');
+    const crop = await fetch(`${api}/api/v1/tracks/${encodeURIComponent(found.hit.id)}/plate`, { headers: traffic });
+    t.is(crop.status, 200);
+    t.is(crop.headers.get('content-type'), 'image/jpeg');
     const thumb = await fetch(`${api}${page.records[0]!.thumbnailUrl}`, { headers: auth });
     t.is(thumb.status, 200);
     t.is(thumb.headers.get('content-type'), 'image/jpeg');
