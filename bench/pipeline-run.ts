@@ -14,7 +14,7 @@ import { createLogger } from '../common/log.js';
 import { DEFAULTS, parseConfig } from '../config/index.js';
 import type { SimulatedCameraPool } from '../ingest/index.js';
 import type { BackendName } from '../inference/index.js';
-import { demoConfig, startStack, type Stack } from '../runtime/index.js';
+import { DEMO_PLATE_CAMERA, demoConfig, startStack, type Stack } from '../runtime/index.js';
 import { cpuBetween, ProcSampler, type CpuMemSnapshot } from './procstat.js';
 import { latencyStats, Progress, round, type LatencyStats } from './report.js';
 
@@ -38,6 +38,11 @@ export interface RunSettings {
   readonly detectEvery: number | null;
   /** Crowd threshold of the demo zone; low so alerts happen within a short run. */
   readonly threshold: number;
+  /**
+   * One of the streams is the demo's plate camera (cam-plates, vehicles with plates, read at track end) at its own
+   * 768x576, the others vtest.avi: what plate reading costs a node. Absent or false: vtest.avi only.
+   */
+  readonly plateCamera?: boolean;
   /** Seconds after the first analysed frame before measuring starts (queues fill, JIT warms). */
   readonly warmupS: number;
   readonly label: string;
@@ -114,12 +119,15 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 /** The demo config with the run's backend, batch, rate and size; the whole-view zone follows the size. */
 function runConfig(sim: SimulatedCameraPool, s: RunSettings, dataDir: string): ReturnType<typeof parseConfig> {
-  const base = demoConfig(sim, { cameras: s.streams, dataDir, apiPort: 0, fps: s.fps, threshold: s.threshold });
+  const plateCamera = s.plateCamera === true;
+  const base = demoConfig(sim, { cameras: plateCamera ? s.streams - 1 : s.streams, dataDir, apiPort: 0, fps: s.fps, threshold: s.threshold, plateCamera });
   const raw = JSON.parse(JSON.stringify(base)) as { cameras: { width: number; height: number; zones: { polygon: number[][] }[]; motion?: Record<string, unknown> }[]; inference: Record<string, unknown>; ingest: Record<string, unknown> };
   for (const cam of raw.cameras) {
     // Only when asked: a core without the motion gate rejects the key with a typed config error.
     if (s.motion !== null) cam.motion = { ...(cam.motion ?? {}), enabled: s.motion };
     if (s.detectEvery !== null) (cam as { detectEvery?: number }).detectEvery = s.detectEvery;
+    // The plate camera keeps its own size: scaled down, its plates would be read at another width than the demo's.
+    if ((cam as { id?: string }).id === DEMO_PLATE_CAMERA.id) continue;
     const sx = s.width / cam.width, sy = s.height / cam.height;
     cam.width = s.width;
     cam.height = s.height;
