@@ -35,6 +35,7 @@ export interface Locator {
 
 export interface Page {
   goto(url: string): Promise<unknown>;
+  reload(): Promise<unknown>;
   locator(selector: string): Locator;
   getByTestId(id: string): Locator;
   screenshot(o: { path: string; fullPage?: boolean }): Promise<unknown>;
