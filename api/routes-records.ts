@@ -163,25 +163,20 @@ export function recordRoutes(app: FastifyInstance, ctx: ApiContext): void {
     return ctx.withLinks({ ...rest, hasThumbnail: thumbnail !== null, hasFace: embedding !== null, hasPlateCrop: !!plateCrop });
   });
 
-  app.get<{ Params: { id: string } }>('/api/v1/tracks/:id/thumbnail', {
-    config: { access: { roles: ROLES.search, queryToken: true }, openapi: { produces: 'image/jpeg' } },
-    schema: { summary: 'the track\'s best-shot JPEG', tags: ['search'], params: idParams, response: errors(404) },
-  }, async (req, reply) => {
-    const jpeg = await o.index.thumbnail(req.params.id, scopeOf(ctx.principal(req)));
-    await ctx.audit(req, 'thumbnail', { id: req.params.id }, jpeg ? [req.params.id] : 0);
-    if (!jpeg) throw new ApiError(404, 'INDEX_NOT_FOUND', `no track "${req.params.id}"`);
-    return reply.type('image/jpeg').send(Buffer.from(jpeg.buffer, jpeg.byteOffset, jpeg.byteLength));
-  });
-
-  app.get<{ Params: { id: string } }>('/api/v1/tracks/:id/plate', {
-    config: { access: { roles: ROLES.search, queryToken: true }, openapi: { produces: 'image/jpeg' } },
-    schema: { summary: 'the JPEG of the track\'s licence plate', tags: ['search'], params: idParams, response: errors(404) },
-  }, async (req, reply) => {
-    const jpeg = await o.index.plateCrop(req.params.id, scopeOf(ctx.principal(req)));
-    await ctx.audit(req, 'plate', { id: req.params.id }, jpeg ? [req.params.id] : 0);
-    if (!jpeg) throw new ApiError(404, 'INDEX_NOT_FOUND', `no plate image for track "${req.params.id}"`);
-    return reply.type('image/jpeg').send(Buffer.from(jpeg.buffer, jpeg.byteOffset, jpeg.byteLength));
-  });
+  // A track's images: personal data like the record, so scoped and audited the same way; `?token=` for <img>.
+  const imageRoute = (path: string, summary: string, action: string, missing: string, read: (id: string, scope: ReturnType<typeof scopeOf>) => Promise<Uint8Array | null>): void => {
+    app.get<{ Params: { id: string } }>(path, {
+      config: { access: { roles: ROLES.search, queryToken: true }, openapi: { produces: 'image/jpeg' } },
+      schema: { summary, tags: ['search'], params: idParams, response: errors(404) },
+    }, async (req, reply) => {
+      const jpeg = await read(req.params.id, scopeOf(ctx.principal(req)));
+      await ctx.audit(req, action, { id: req.params.id }, jpeg ? [req.params.id] : 0);
+      if (!jpeg) throw new ApiError(404, 'INDEX_NOT_FOUND', `${missing} "${req.params.id}"`);
+      return reply.type('image/jpeg').send(Buffer.from(jpeg.buffer, jpeg.byteOffset, jpeg.byteLength));
+    });
+  };
+  imageRoute('/api/v1/tracks/:id/thumbnail', 'the track\'s best-shot JPEG', 'thumbnail', 'no track', (id, scope) => o.index.thumbnail(id, scope));
+  imageRoute('/api/v1/tracks/:id/plate', 'the JPEG of the track\'s licence plate', 'plate', 'no plate image for track', (id, scope) => o.index.plateCrop(id, scope));
 
   app.get<{ Querystring: { from?: string; to?: string; limit?: number; cursor?: string } }>('/api/v1/audit', {
     config: { access: { roles: ROLES.audit } },

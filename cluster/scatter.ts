@@ -191,22 +191,21 @@ export class ClusterIndex implements SearchIndex {
     return a.head.found ? decodeRecord(a.bytes) : null;
   }
 
-  async thumbnail(id: string, scope: Scope): Promise<Uint8Array | null> {
-    this.#check();
-    checkScope(scope);
-    const shard = this.#shardOfId(id);
-    if (shard === null) return null;
-    const a = await this.#ask<FoundAnswer>(shard, { op: 'thumbnail', scope, id });
-    if (a === null) throw this.#unavailable([shard]);
-    return a.head.found ? new Uint8Array(a.bytes) : null;
+  thumbnail(id: string, scope: Scope): Promise<Uint8Array | null> {
+    return this.#image('thumbnail', id, scope);
   }
 
-  async plateCrop(id: string, scope: Scope): Promise<Uint8Array | null> {
+  plateCrop(id: string, scope: Scope): Promise<Uint8Array | null> {
+    return this.#image('plateCrop', id, scope);
+  }
+
+  /** A record's JPEG (best shot or plate) from the replica that holds its shard. */
+  async #image(op: 'thumbnail' | 'plateCrop', id: string, scope: Scope): Promise<Uint8Array | null> {
     this.#check();
     checkScope(scope);
     const shard = this.#shardOfId(id);
     if (shard === null) return null;
-    const a = await this.#ask<FoundAnswer>(shard, { op: 'plateCrop', scope, id });
+    const a = await this.#ask<FoundAnswer>(shard, { op, scope, id });
     if (a === null) throw this.#unavailable([shard]);
     return a.head.found ? new Uint8Array(a.bytes) : null;
   }

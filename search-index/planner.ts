@@ -168,17 +168,8 @@ export async function scan(db: RocksDb, p: Plan, q: SearchQuery, filter: (d: Dig
     // First chunks of every range at once: one round trip to RocksDB's threads instead of one per range.
     await Promise.all(readers.map((r) => r.head()));
     for (;;) {
-      let bestIdx = -1;
-      let best: [string, Buffer] | null = null;
-      for (let i = 0; i < readers.length; i++) {
-        const h = await readers[i]!.head();
-        if (h && (best === null || compareSuffix(h[0], best[0]) < 0)) {
-          best = h;
-          bestIdx = i;
-        }
-      }
+      const best = await takeSmallest(readers, compareSuffix);
       if (best === null) break;
-      readers[bestIdx]!.advance();
       const [suffix, value] = best;
       const d = JSON.parse(value.toString('utf8')) as Digest;
       examined++;
@@ -194,4 +185,22 @@ export async function scan(db: RocksDb, p: Plan, q: SearchQuery, filter: (d: Dig
     await Promise.all(readers.map((r) => r.close()));
   }
   return { candidates: out, stoppedAt };
+}
+
+/**
+ * The k-way merge step over sorted ranges: the smallest head among the readers (by `compare`), taken (its reader
+ * advanced); null when every range is exhausted.
+ */
+export async function takeSmallest(readers: readonly RangeReader[], compare: (a: string, b: string) => number): Promise<[string, Buffer] | null> {
+  let bestIdx = -1;
+  let best: [string, Buffer] | null = null;
+  for (let i = 0; i < readers.length; i++) {
+    const h = await readers[i]!.head();
+    if (h && (best === null || compare(h[0], best[0]) < 0)) {
+      best = h;
+      bestIdx = i;
+    }
+  }
+  if (best !== null) readers[bestIdx]!.advance();
+  return best;
 }

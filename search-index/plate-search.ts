@@ -19,7 +19,7 @@
 import { IndexError } from '../common/errors.js';
 import { decodeCursor } from './cursor.js';
 import { PLATE_RANGE_END, SEP, SEP_END, TIME_WIDTH, compareKeys, plateBase, reversePlate } from './keys.js';
-import { RangeReader } from './planner.js';
+import { RangeReader, takeSmallest } from './planner.js';
 import type { Digest } from './record.js';
 import type { RocksDb } from './rocks.js';
 import { hasWildcard } from './query.js';
@@ -149,17 +149,8 @@ async function patternPhase(
   try {
     await Promise.all(readers.map((r) => r.head()));
     for (;;) {
-      let bestIdx = -1;
-      let best: [string, Buffer] | null = null;
-      for (let i = 0; i < readers.length; i++) {
-        const h = await readers[i]!.head();
-        if (h && (best === null || compareKeys(h[0], best[0]) < 0)) {
-          best = h;
-          bestIdx = i;
-        }
-      }
+      const best = await takeSmallest(readers, compareKeys);
       if (best === null) break;
-      readers[bestIdx]!.advance();
       const [rem, value] = best;
       examined++;
       // Most entries of an unanchored scan fail the pattern: test the stored plate before parsing anything else.
