@@ -66,7 +66,7 @@ export interface PlateResult {
   readonly rows: 1 | 2;
   /** JPEG of the plate the result is closest to, at most PLATE_CROP_WIDTH wide. */
   readonly jpeg: Uint8Array;
-  /** Crops that gave a reading, and how many were read. */
+  /** Crops that gave a reading, and how many were read (reading stops early once two agree clearly). */
   readonly readings: number;
   readonly crops: number;
 }
@@ -181,9 +181,15 @@ export class PlateReader {
   /** Reads every crop of a track and votes; null when no crop gave text. */
   async read(crops: readonly RgbImage[]): Promise<PlateResult | null> {
     const got: CropReading[] = [];
-    for (const crop of crops) {
+    // Largest first (the nearest view reads best); stop once enough crops agree clearly, since the rest could
+    // not outvote them and each crop costs about 100 ms of CPU.
+    const order = [...crops].sort((a, b) => b.width * b.height - a.width * a.height);
+    let read = 0;
+    for (const crop of order) {
+      read++;
       const r = await this.readCrop(crop);
       if (r) got.push(r);
+      if (settled(got)) break;
     }
     const vote = votePlates(got.map((g) => g.reading));
     if (!vote) return null;
@@ -194,13 +200,31 @@ export class PlateReader {
     const colour = [...colours].reduce((a, b) => (b[1] > a[1] ? b : a))[0];
     return {
       plate: vote.plate, raw: vote.raw, colour, confidence: vote.confidence, rows: vote.rows,
-      jpeg: await plateJpeg(shown.crop, shown.plate), readings: got.length, crops: crops.length,
+      jpeg: await plateJpeg(shown.crop, shown.plate), readings: got.length, crops: read,
     };
   }
 
   async dispose(): Promise<void> {
     await Promise.all([this.#det.release(), this.#rec.release()]);
   }
+}
+
+/** Reading a track's crops stops once this many of them read the same fitting plate in the same colour... */
+export const EARLY_AGREEMENT = 2;
+/** ...each at least this confident. */
+export const EARLY_CONFIDENCE = 0.9;
+
+/** True when EARLY_AGREEMENT readings give the same plate and colour at EARLY_CONFIDENCE or more. */
+function settled(got: readonly CropReading[]): boolean {
+  const count = new Map<string, number>();
+  for (const g of got) {
+    if (g.reading.plate === null || g.reading.confidence < EARLY_CONFIDENCE) continue;
+    const key = `${g.reading.plate} ${g.colour}`;
+    const n = (count.get(key) ?? 0) + 1;
+    if (n >= EARLY_AGREEMENT) return true;
+    count.set(key, n);
+  }
+  return false;
 }
 
 /** A fitting reading beats one that fits nothing; between equals, the more confident. */
