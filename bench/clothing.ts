@@ -15,9 +15,7 @@ import sharp from 'sharp';
 import { REPO_ROOT } from '../common/paths.js';
 import type { Box } from '../common/messages.js';
 import { BACKENDS } from '../config/index.js';
-import { getBackend, type BackendName } from '../inference/backends.js';
-import { clothingColours, clothingVotes, KEYPOINT_MIN_HEIGHT, type BodyKeypoint, type ClothingColours, type RgbFrame } from '../inference/clothing.js';
-import { PoseModel, type Keypoint } from '../inference/pose.js';
+import { clothingColours, clothingVotes, getBackend, KEYPOINT_MIN_HEIGHT, PoseModel, type BackendName, type BodyKeypoint, type ClothingColours, type Keypoint, type RgbFrame } from '../inference/index.js';
 import { hostInfo, table, type HostInfo } from './report.js';
 
 /** An answer at or above this confidence is "confident". */

@@ -17,6 +17,7 @@ export { dominantColour, VEHICLE_COLOURS, type VehicleColour } from './colour.js
 export { PlateReader, type PlateResult } from './plate.js';
 export { cutVehicleCrop } from './plate-image.js';
 export { PLATE_CLASSES, type VehicleCrop } from './structure.js';
-export { clothingColours, type ClothingColours, type PartColour } from './clothing.js';
+export { clothingColours, clothingVotes, KEYPOINT_MIN_HEIGHT, type BodyKeypoint, type ClothingColours, type PartColour, type RgbFrame } from './clothing.js';
+export { PoseModel, type Keypoint } from './pose.js';
 export { ageBand, AGE_BANDS, type AgeBand, type StructureInput, type StructureAttributes, type StructureResult, type FaceEmbedding } from './structure.js';
 export { embedFaceFromImage, closeFaceEmbedder, setFaceEmbedderBackend } from './embed.js';
