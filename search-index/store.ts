@@ -136,6 +136,8 @@ export class SearchIndexImpl implements SearchIndex {
   #queued: { handed: Promise<void>; written: Promise<void> } | null = null;
   /** Batches handed to the write thread and not yet settled. */
   readonly #inFlight = new Set<Promise<void>>();
+  /** Batches taken off the queue and not yet handed to the write thread (their reads of old versions run). */
+  #preparing = 0;
   /** Records of batches handed over, by id, until the database read of a later batch is sure to see them. */
   readonly #inFlightRecords = new Map<string, StoredRecord>();
   #settled: StoredRecord[][] = [];
@@ -286,7 +288,7 @@ export class SearchIndexImpl implements SearchIndex {
       // A hand-over may have taken records off the queue and not yet reached the write thread: wait for it.
       await this.#chain;
       await this.#drain();
-      if (this.#pending.size === 0 || this.#writeError !== null) break;
+      if ((this.#pending.size === 0 && this.#preparing === 0 && this.#inFlight.size === 0) || this.#writeError !== null) break;
     }
     if (this.#writeError !== null) {
       const err = this.#writeError;
@@ -325,6 +327,18 @@ export class SearchIndexImpl implements SearchIndex {
     // What is left is the next batch: full ones go at once, a partial one after flushMs.
     if (this.#pending.size >= this.#o.batchSize) this.#schedule().written.catch(() => undefined);
     else this.#armTimer();
+    // From here until the write thread has it, the batch is neither pending nor in flight: flush and close
+    // count it through #preparing, or they would return while its records are on their way.
+    this.#preparing++;
+    try {
+      return await this.#submit(batch);
+    } finally {
+      this.#preparing--;
+    }
+  }
+
+  /** Builds a batch's write (old entries out, new ones in, counts) and hands it to the write thread. */
+  async #submit(batch: TrackRecord[]): Promise<{ written: Promise<void> }> {
     const ops: BatchOp[] = [];
     const delta = new Map<string, number>();
     const bump = (p: string, n: number): void => {
@@ -731,7 +745,7 @@ export class SearchIndexImpl implements SearchIndex {
       for (const t of [this.#sweepTimer, this.#saveTimer]) if (t) clearInterval(t);
       // Everything accepted is written; a batch that fails here stays lost only if RocksDB keeps failing.
       let tries = 0;
-      while (this.#pending.size > 0 && tries++ < 3) await this.#schedule().written.catch(() => undefined);
+      while ((this.#pending.size > 0 || this.#preparing > 0) && tries++ < 3) await this.#schedule().written.catch(() => undefined);
       await this.#chain;
       await this.#drain();
       if (this.#flushTimer) clearTimeout(this.#flushTimer);
