@@ -8,11 +8,15 @@ import type { SimulatedCameraPool } from '../../ingest/index.js';
 import type { Command } from '../command.js';
 import { reportError, runUntilSignal } from '../run.js';
 
-/** The first plate of the demo footage's truth file, for the printed example search; null when unreadable. */
+/**
+ * A plate of the demo footage's truth file for the printed example search: the first whose pass does not start
+ * on the loop's first frame (a pass there begins while the pipeline warms up, and at every loop's seam); null
+ * when the file is unreadable.
+ */
 function footagePlate(): string | null {
   try {
-    const truth = JSON.parse(readFileSync(join(CACHE_DIR, 'media', 'plates.json'), 'utf8')) as { vehicles?: { plate?: unknown }[] };
-    const p = truth.vehicles?.find((v) => typeof v.plate === 'string')?.plate;
+    const truth = JSON.parse(readFileSync(join(CACHE_DIR, 'media', 'plates.json'), 'utf8')) as { vehicles?: { plate?: unknown; firstFrame?: unknown }[] };
+    const p = truth.vehicles?.find((v) => typeof v.plate === 'string' && typeof v.firstFrame === 'number' && v.firstFrame > 0)?.plate;
     return typeof p === 'string' ? p : null;
   } catch {
     return null;
