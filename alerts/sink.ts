@@ -6,7 +6,8 @@ import {
 } from 'nats';
 import { AlertError, CvcoreError } from '../common/errors.js';
 import { createLogger, type Logger } from '../common/log.js';
-import type { CrowdAlertEvent } from '../common/messages.js';
+import type { AlarmEvent, CrowdAlertEvent } from '../common/messages.js';
+import type { AlarmV1 } from '../common/alarm-schemas.js';
 import { ALERT_STREAM } from './credentials.js';
 import { Outbox, type AlertFence, type OutboxEntry } from './outbox.js';
 import { ALERT_SCHEMA_VERSION, validateAlert, type CrowdAlertV1 } from './schema.js';
@@ -79,6 +80,11 @@ export type AlertSinkEvent =
 export interface AlertSink {
   /** Validates, writes to the outbox (durable), then publishes in the background. Resolves once it is in the outbox. */
   submit(event: CrowdAlertEvent, ctx: AlertContext): Promise<CrowdAlertV1>;
+  /**
+   * A watch-list, frequency or stranger alarm: validated against its schema, written to the outbox, published on
+   * citybrain.alerts.<kind>.<district>.<camera> (in order per camera and kind). Resolves once it is in the outbox.
+   */
+  submitAlarm(event: AlarmEvent, ctx: AlertContext): Promise<AlarmV1>;
   /** Best-effort, non-durable core-NATS publish of zone counts / stream health. */
   publishEvent(kind: EventKind, tokens: readonly string[], payload: unknown): void;
   status(): AlertSinkStatus;
@@ -504,6 +510,10 @@ class AlertSinkImpl implements AlertSink {
     this.#enqueue(entry);
     this.#pump();
     return entry.alert;
+  }
+
+  async submitAlarm(_event: AlarmEvent, _ctx: AlertContext): Promise<AlarmV1> {
+    throw new AlertError('ALERT_INVALID_EVENT', 'CONTRACT STUB: submitAlarm is being built');
   }
 
   publishEvent(kind: EventKind, tokens: readonly string[], payload: unknown): void {

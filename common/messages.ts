@@ -254,6 +254,8 @@ export interface CrowdAlertV1 {
  */
 export type PipelineEvent =
   | { readonly type: 'alert'; readonly alert: CrowdAlertV1 }
+  /** A watch-list, frequency or stranger alarm, once it is in the outbox. */
+  | { readonly type: 'alarm'; readonly alarm: import('./alarm-schemas.js').AlarmV1 }
   | { readonly type: 'zone_count'; readonly count: ZoneCount }
   | { readonly type: 'record'; readonly record: TrackRecord }
   /** A camera went over (or back under) what the node can handle for it. */
@@ -267,3 +269,13 @@ export type PipelineEvent =
     readonly doneAt: number; readonly batchSize: number; readonly inferenceMs: number; readonly detections: number;
   }
   | IngestEvent;
+
+/**
+ * What the live alarm rules (watchlist/) decide, before the alerts stage numbers it and puts it on the wire
+ * (AlarmV1 in alarm-schemas.ts): the alarm without seq, messageId, emittedAt, publishedAt, node, district,
+ * location and snapshotRef, which the sink fills from its context.
+ */
+export type AlarmEvent =
+  | Omit<import('./alarm-schemas.js').WatchlistAlarmV1, 'schemaVersion' | 'messageId' | 'seq' | 'emittedAt' | 'publishedAt' | 'node' | 'district' | 'location' | 'snapshotRef'>
+  | Omit<import('./alarm-schemas.js').FrequencyAlarmV1, 'schemaVersion' | 'messageId' | 'seq' | 'emittedAt' | 'publishedAt' | 'node' | 'district' | 'location' | 'snapshotRef'>
+  | Omit<import('./alarm-schemas.js').StrangerAlarmV1, 'schemaVersion' | 'messageId' | 'seq' | 'emittedAt' | 'publishedAt' | 'node' | 'district' | 'location' | 'snapshotRef'>;
