@@ -1,12 +1,13 @@
 /**
  * The investigators' console in a real browser (Debian's chromium driven by playwright-core) against the demo
  * stack with real indexed data: sign in, attribute search with thumbnails, a track, a face search with
- * astronaut.png, a plate search for a plate the plate camera's vehicles carry and that plate's track, a crowd alert on the live dashboard, the language switch,
- * and department scoping. Saves a
+ * astronaut.png, a plate search for a plate the plate camera's vehicles carry and that plate's track, a face watch-list
+ * with astronaut.png on it (and the typed errors for a photo without a face and for messi5.jpg), the alarm feed, a crowd
+ * alert on the live dashboard, the language switch, and department scoping (an operator is offered no watch-lists). Saves a
  * screenshot of each view to docs/screenshots/ for the README.
  */
 import test from 'ava';
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig, type CvcoreConfig } from '../config/index.js';
@@ -16,6 +17,7 @@ import { displayPlate } from '../common/plates.js';
 import { DEMO_PLATE_CAMERA, demoConfig, startDemoCameras, startStack } from '../runtime/index.js';
 import { launchBrowser, playwrightAvailable, type Page } from './support/browser.js';
 import { waitFor } from './support/wait.js';
+import { encodePng } from './support/media.js';
 
 const SHOTS = join(REPO_ROOT, 'docs', 'screenshots');
 
@@ -24,6 +26,7 @@ const TOKENS = {
   admin: { id: 'console-admin', token: 'console-test-admin-token', role: 'admin', department: '*' },
   police: { id: 'console-police', token: 'console-test-police-token', role: 'investigator', department: 'public-security' },
   traffic: { id: 'console-traffic', token: 'console-test-traffic-token', role: 'investigator', department: 'traffic' },
+  operator: { id: 'console-operator', token: 'console-test-operator-token', role: 'operator', department: '*' },
 } as const;
 
 /** The stack's config with the test tokens in place of the demo's (the API's token shape: a list of departments). */
@@ -52,7 +55,7 @@ const unavailable = playwrightAvailable();
 // Without the browser a developer's machine skips; CI's set-up installs it, so there its absence is a failure.
 (unavailable && process.env['CI'] !== 'true' ? test.skip : test)('console - an investigator searches, opens a track, searches a face and watches alerts, scoped to a department', async (t) => {
   if (unavailable) { t.fail(unavailable); return; }
-  t.timeout(330_000);
+  t.timeout(480_000);
   const dataDir = await mkdtemp(join(tmpdir(), 'cvcore-console-'));
   const logLines: string[] = [];
   const log = createLogger({ level: 'warn', sink: (l) => logLines.push(l) });
@@ -154,6 +157,50 @@ const unavailable = playwrightAvailable();
     await page.getByTestId('face-box').waitFor({ timeout: 5_000 });
     await page.screenshot({ path: join(SHOTS, 'face-search.png') });
 
+    // Watch-lists: the investigator creates a face list for their department; a photo without a face and
+    // messi5.jpg (players behind Messi) get the API's typed errors in plain words; astronaut.png becomes an entry
+    // whose kept photo the page shows.
+    await page.getByTestId('nav-watchlists').click();
+    await page.getByTestId('wl-create').waitFor({ timeout: 15_000 });
+    await page.getByTestId('wl-name').fill('Persons of interest (console test)');
+    await page.getByTestId('wl-department').selectOption(me.department);
+    await page.getByTestId('wl-kind').selectOption('face');
+    await page.getByTestId('wl-create-submit').click();
+    await page.getByTestId('wl-add-face').waitFor({ timeout: 15_000 });
+    t.true((await page.getByTestId('wl-title').innerText()).includes('Persons of interest'));
+    const blank = join(dataDir, 'grey.png');
+    await writeFile(blank, await encodePng({ data: new Uint8Array(320 * 240 * 3).fill(128), width: 320, height: 240 }));
+    await page.getByTestId('wl-entry-label-input').fill('Nobody');
+    await page.getByTestId('wl-photos').setInputFiles(blank);
+    await page.getByTestId('wl-add-submit').click();
+    await page.locator('[data-testid="wl-entry-error"][data-code="WATCHLIST_NO_FACE"]').waitFor({ timeout: 30_000 });
+    t.regex(await page.getByTestId('wl-entry-error').innerText(), /No face was found/);
+    await page.getByTestId('wl-photos').setInputFiles(mediaPath('messi5.jpg'));
+    await page.getByTestId('wl-add-submit').click();
+    await page.locator('[data-testid="wl-entry-error"][data-code="WATCHLIST_MANY_FACES"]').waitFor({ timeout: 30_000 });
+    const many = await page.getByTestId('wl-entry-error').innerText();
+    t.log('messi5.jpg:', many);
+    t.regex(many, /Photo 1 shows [2-9]\d* faces/, 'says which photo and how many faces');
+    t.is(await page.getByTestId('wl-entry').count(), 0, 'a refused upload adds no entry');
+    await page.getByTestId('wl-entry-label-input').fill('Astronaut');
+    await page.getByTestId('wl-entry-note-input').fill('console test entry');
+    await page.getByTestId('wl-photos').setInputFiles(mediaPath('astronaut.png'));
+    await page.getByTestId('wl-add-submit').click();
+    await page.getByTestId('wl-entry').first().waitFor({ timeout: 30_000 });
+    t.is(await page.getByTestId('wl-entry-error').count(), 0);
+    t.is(await page.getByTestId('wl-entry-label').first().innerText(), 'Astronaut');
+    await imagesLoaded(page, '[data-testid="wl-entry-photos"] img');
+    t.is(await page.locator('[data-testid="wl-list"]').count(), 1, 'the new list is listed');
+    t.regex(await page.locator('[data-testid="wl-list"]').first().innerText(), /face|faces/);
+    await page.screenshot({ path: join(SHOTS, 'watchlists.png') });
+
+    // The alarm feed: it answers for the investigator (an empty feed says so) and offers the filters.
+    await page.getByTestId('nav-alarms').click();
+    await page.waitForFunction(`!!document.querySelector('[data-testid="alarm"], [data-testid="no-alarms"]')`, undefined, { timeout: 15_000, polling: 250 });
+    await page.getByTestId('alarm-filter-kind').selectOption('watchlist');
+    await page.waitForFunction(`location.hash.includes('kind=watchlist')`, undefined, { timeout: 5_000 });
+    await page.getByTestId('alarm-filter-kind').selectOption('');
+
     // Live dashboard: camera health, zone sparklines and the crowd alert with its severity colour.
     await page.getByTestId('nav-live').click();
     await page.locator('[data-testid="alert"]').first().waitFor({ timeout: 20_000 });
@@ -186,6 +233,10 @@ const unavailable = playwrightAvailable();
     await page.waitForFunction(`!!document.querySelector('[data-testid="results"], [data-testid="no-results"]')`, undefined, { timeout: 15_000 });
     const shown = await page.evaluate<string[]>(`[...document.querySelectorAll('[data-testid="result"] img')].map((i) => i.alt)`);
     t.false(shown.some((alt) => alt.endsWith(` ${cam}`)), 'no result of the other department in the grid');
+    // An operator runs cameras and does not search people: the API refuses watch-lists, so the console offers none.
+    await page.getByTestId('signout').click();
+    await signIn(page, base, TOKENS.operator.token);
+    t.is(await page.getByTestId('nav-watchlists').count(), 0, 'no watch-lists for an operator');
     // The admin sees the audit log, with the investigator's searches in it.
     await page.getByTestId('signout').click();
     await signIn(page, base, TOKENS.admin.token);

@@ -100,7 +100,7 @@ function App() {
       <header class="top">
         <h1>{t('appTitle')}</h1>
         <nav>{nav.map(([href, text, active]) => <a href={href} class={active ? 'active' : ''} data-testid={`nav-${href.slice(2)}`}>{text}</a>)}</nav>
-        <span class="who" data-testid="who">{t('role')}: {auth.role} · {t('departments')}: {auth.departments.join(', ') || '—'}</span>
+        <span class="who" data-testid="who" title={`${t('role')}: ${auth.role} · ${t('departments')}: ${auth.departments.join(', ') || '—'}`}>{t('role')}: {auth.role} · {t('departments')}: {auth.departments.join(', ') || '—'}</span>
         <LangSwitch lang={lang} onChange={setLang} t={t} />
         <button class="link" onClick={signOut} data-testid="signout">{t('signOut')}</button>
       </header>

@@ -223,7 +223,7 @@ function ListDetail({ list, entry, onChanged }: { list: WatchList; entry: string
                 <button disabled={!name.trim()} onClick={() => void rename()} data-testid="wl-rename-save">{t('save')}</button>
                 <button class="secondary" onClick={() => { setRenaming(false); setName(list.name); }}>{t('cancel')}</button>
               </>
-            : <h2 class="grow" data-testid="wl-title">{list.name} <small class="hint">{list.department} · {t(`listKind_${list.kind}` as Key)} · {list.entries} {t('entries')}</small></h2>}
+            : <h2 class="grow" data-testid="wl-title">{list.name} <small class="hint">{list.department} · {t(`listKind_${list.kind}` as Key)} · {t('nEntries').replace('{n}', String(list.entries))}</small></h2>}
           {!renaming && <button class="secondary" onClick={() => setRenaming(true)} data-testid="wl-rename">{t('rename')}</button>}
           <ConfirmButton label={t('deleteList')} confirm={t('confirmDelete')} onConfirm={() => void remove()} testid="wl-delete" />
         </div>
@@ -260,7 +260,7 @@ function EntryRow({ e, open, onRemove }: { e: WatchEntry; open: boolean; onRemov
         <dt>{t('entryLabel')}</dt><dd data-testid="wl-entry-label"><b>{e.label}</b></dd>
         {e.note && <><dt>{t('note')}</dt><dd>{e.note}</dd></>}
         {e.kind === 'face'
-          ? <><dt>{t('threshold')}</dt><dd>{e.threshold.toFixed(2)}</dd></>
+          ? <><dt>{t('thresholdLabel')}</dt><dd>{e.threshold.toFixed(2)}</dd></>
           : <><dt>{t('plateMatchMode')}</dt><dd>{t(`plateMode_${e.match}` as Key)}</dd></>}
         <dt>{t('expires')}</dt><dd>{e.expiresAt === null ? t('never') : fmt.date(e.expiresAt)}{expired && <span class="badge expired-badge"> {t('expired')}</span>}</dd>
         <dt>{t('matches')}</dt><dd data-testid="wl-entry-matches">{e.matches}{e.lastMatchAt !== null && <small> · {t('lastMatch')} {fmt.dateTime(e.lastMatchAt)}</small>}</dd>
@@ -315,7 +315,7 @@ function AddFaceEntry({ list, onAdded }: { list: WatchList; onAdded: () => void 
       <div class="row">
         <label>{t('entryLabel')}<input required maxLength={100} value={label} onInput={(e) => setLabel((e.currentTarget as HTMLInputElement).value)} data-testid="wl-entry-label-input" /></label>
         <label>{t('note')}<input maxLength={500} value={note} onInput={(e) => setNote((e.currentTarget as HTMLInputElement).value)} data-testid="wl-entry-note-input" /></label>
-        <label>{t('threshold')} <b data-testid="wl-threshold-value">{threshold.toFixed(2)}</b>
+        <label>{t('thresholdLabel')} <b data-testid="wl-threshold-value">{threshold.toFixed(2)}</b>
           <input type="range" min="0" max="1" step="0.01" value={threshold} onInput={(e) => setThreshold(Number((e.currentTarget as HTMLInputElement).value))} data-testid="wl-threshold" />
         </label>
         <label>{t('expires')}<input type="date" value={expires} min={toLocalDate(Date.now())} onInput={(e) => setExpires((e.currentTarget as HTMLInputElement).value)} data-testid="wl-expires" /></label>
@@ -323,7 +323,7 @@ function AddFaceEntry({ list, onAdded }: { list: WatchList; onAdded: () => void 
       <label class="drop small">
         <span>{t('choosePhotos')}</span>
         <input key={inputKey} type="file" accept="image/jpeg,image/png" multiple onChange={(e) => choose((e.currentTarget as HTMLInputElement).files)} data-testid="wl-photos" />
-        <span class="button">{t('faceChoose')}</span>
+        <span class="button">{t('choosePhotosButton')}</span>
       </label>
       {previews.length > 0 && <div class="photos">{previews.map((u, i) => <img src={u} alt={photos[i]?.name ?? ''} title={`${i + 1}: ${photos[i]?.name ?? ''}`} />)}</div>}
       <p class="hint">{t('photosHint')}</p>
