@@ -74,25 +74,28 @@ export type CrowdAlertV1 = Static<typeof CrowdAlertV1Schema>;
 
 // ---- the header of the non-crowd kinds ------------------------------------------------------------------------
 
-/** Fields every non-crowd alarm carries (same meaning as in the crowd alert), with its kind after schemaVersion. */
+/** Fields every non-crowd alarm carries besides its kind (same meaning as in the crowd alert). */
+const HEADER = {
+  id: Name('Alarm id: stable for one decision (the producer\'s outbox de-duplicates on it).'),
+  messageId: Name('JetStream de-duplication id (Nats-Msg-Id): <node>:<kind>:<id>.'),
+  seq: Type.Integer({ minimum: 1, description: 'The producing node\'s outbox sequence (strictly increasing per node).' }),
+  district: Name(),
+  camera: Name(),
+  department: Name('The department the alarm belongs to (a watch-list alarm: the list\'s; the others: the camera\'s).'),
+  location: Location,
+  track: Name('The record id of the track that raised it: <camera>:<trackId>:<firstSeen>.'),
+  at: Millis('When the decision was made.'),
+  emittedAt: Millis('When the alarm entered the producer\'s durable outbox.'),
+  publishedAt: Nullable(Type.Integer({ minimum: 0 }), 'When it was last sent to NATS (a republish after a restart sets a later time).'),
+  snapshotRef: Nullable(Name(), 'API path of the frame behind the alarm (scoped and audited), or null.'),
+  node: Name('The producing node.'),
+};
+const AlarmHeaderV1Schema = Type.Object({ schemaVersion: Type.Literal(1), ...HEADER }, { additionalProperties: false });
+export type AlarmHeaderV1 = Static<typeof AlarmHeaderV1Schema>;
+
+/** The header with the kind right after schemaVersion, as it reads on the wire. */
 function header<K extends string>(kind: K) {
-  return {
-    schemaVersion: Type.Literal(1),
-    kind: Type.Literal(kind),
-    id: Name('Alarm id: stable for one decision (the producer\'s outbox de-duplicates on it).'),
-    messageId: Name('JetStream de-duplication id (Nats-Msg-Id): <node>:<kind>:<id>.'),
-    seq: Type.Integer({ minimum: 1, description: 'The producing node\'s outbox sequence (strictly increasing per node).' }),
-    district: Name(),
-    camera: Name(),
-    department: Name('The department the alarm belongs to (a watch-list alarm: the list\'s; the others: the camera\'s).'),
-    location: Location,
-    track: Name('The record id of the track that raised it: <camera>:<trackId>:<firstSeen>.'),
-    at: Millis('When the decision was made.'),
-    emittedAt: Millis('When the alarm entered the producer\'s durable outbox.'),
-    publishedAt: Nullable(Type.Integer({ minimum: 0 }), 'When it was last sent to NATS (a republish after a restart sets a later time).'),
-    snapshotRef: Nullable(Name(), 'API path of the frame behind the alarm (scoped and audited), or null.'),
-    node: Name('The producing node.'),
-  };
+  return { schemaVersion: Type.Literal(1), kind: Type.Literal(kind), ...HEADER };
 }
 const HEADER_NOTE = 'Carries the entry\'s id and list, never a person\'s name or photo. Times are milliseconds since the Unix epoch, UTC.';
 
