@@ -414,6 +414,10 @@ export class WatchlistStore implements WatchlistService {
   }
 
   async entry(listId: string, entryId: string, scope: Scope): Promise<WatchEntry | null> {
+    return this.#entry(listId, entryId, scope);
+  }
+
+  #entry(listId: string, entryId: string, scope: Scope): WatchEntry | null {
     if (!this.#list(listId, scope)) return null;
     return this.#entries.get(listId)?.get(entryId) ?? null;
   }
@@ -436,7 +440,8 @@ export class WatchlistStore implements WatchlistService {
   }
 
   async removeEntry(listId: string, entryId: string, scope: Scope): Promise<boolean> {
-    const e = await this.entry(listId, entryId, scope);
+    // Synchronous up to the matcher: the entry stops matching within this call, before its first await.
+    const e = this.#entry(listId, entryId, scope);
     if (!e) return false;
     // Out of the matcher and the listing before anything else: it stops matching now.
     this.#matcher.remove(entryId);
