@@ -52,7 +52,8 @@ const pageQuery = {
   type: 'object', additionalProperties: false,
   properties: { limit: { type: 'integer', minimum: 1, maximum: 500, description: 'default 50' }, cursor: { type: 'string', maxLength: 512, description: 'nextCursor of the previous page' } },
 } as const;
-const expiresAt = { type: ['integer', 'string', 'null'], description: 'epoch ms or ISO time, in the future; null: never' } as const;
+// null first: the body validator coerces types, and null would pass as the integer 0 in an integer branch.
+const expiresAt = { anyOf: [{ type: 'null' }, { type: 'string', maxLength: 64 }, { type: 'integer' }], description: 'epoch ms or ISO time, in the future; null: never' } as const;
 
 /** The service, or 503 when this core has none (checked first: nothing else about the request matters then). */
 export function watchlistsOf(ctx: ApiContext): WatchlistService {
