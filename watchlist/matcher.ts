@@ -11,18 +11,34 @@ import type { FaceHit, PlateHit } from './types.js';
 /** usearch's exact (SIMD, brute-force) search; it ships CommonJS, loaded as search-index does. */
 interface ExactMatches { readonly keys: BigUint64Array; readonly distances: Float32Array }
 const usearch = createRequire(import.meta.url)('usearch') as {
-  exactSearch(dataset: Float32Array, query: Float32Array, dimensions: number, count: number, metric: unknown, threads: number): ExactMatches;
-  MetricKind: { IP: unknown };
+  exactSearch(dataset: Int8Array, query: Int8Array, dimensions: number, count: number, metric: unknown, threads: number): ExactMatches;
+  MetricKind: { Cos: unknown };
 };
 
 /**
- * From this many rows a department is matched with usearch's SIMD exact search (top candidates, then checked
- * here against each row's threshold and expiry); below it the JS loop is as fast and allocates nothing.
- * Exact either way: no approximate index, so no match is ever missed for speed (bench/watchlist.ts has figures).
+ * From this many rows a department is matched in two passes: usearch's SIMD brute-force search (exactSearch, no
+ * graph) over 8-bit copies of the rows finds the candidates, and each is then scored here in float32 against its
+ * row's threshold and expiry. Below it the float32 loop alone is as fast. There is no approximate index, so nothing
+ * is missed for speed: the first pass only has to rank, and it goes on past the k-th candidate while that one is
+ * within INT8_MARGIN of the lowest threshold (bench/watchlist.ts has the figures).
  */
-export const SIMD_MIN_ROWS = 2048;
-/** Candidates asked of the exact search first; doubled while the last one still reaches a threshold. */
+export const SIMD_MIN_ROWS = 256;
+/** Candidates asked of the first pass first; doubled while the last one could still reach a threshold. */
 const FIRST_K = 32;
+/**
+ * How far an 8-bit cosine may sit below the float32 one. Each row is scaled by its own largest component, so a
+ * component is off by at most 1/254 of it; on 1024-d unit vectors that moves a cosine by about 0.001. 0.05 is
+ * far outside that.
+ */
+const INT8_MARGIN = 0.05;
+
+/** `v` scaled so its largest component is 127 (cosine does not see the scale), rounded into `out` at `offset`. */
+function quantise(v: Float32Array, out: Int8Array, offset: number): void {
+  let max = 0;
+  for (let i = 0; i < v.length; i++) max = Math.max(max, Math.abs(v[i]!));
+  const k = max > 0 ? 127 / max : 0;
+  for (let i = 0; i < v.length; i++) out[offset + i] = Math.round(v[i]! * k);
+}
 
 interface FaceSlot {
   readonly id: string;
@@ -51,6 +67,8 @@ const INITIAL_ROWS = 64;
 class FaceTable {
   readonly dim: number;
   vecs: Float32Array;
+  /** The rows in 8 bits, for the first pass over large tables. */
+  q8: Int8Array;
   thresholds: Float32Array;
   expires: Float64Array;
   owners: FaceSlot[] = [];
@@ -59,6 +77,7 @@ class FaceTable {
   constructor(dim: number) {
     this.dim = dim;
     this.vecs = new Float32Array(INITIAL_ROWS * dim);
+    this.q8 = new Int8Array(INITIAL_ROWS * dim);
     this.thresholds = new Float32Array(INITIAL_ROWS);
     this.expires = new Float64Array(INITIAL_ROWS);
   }
@@ -67,6 +86,9 @@ class FaceTable {
     const cap = this.thresholds.length * 2;
     const v = new Float32Array(cap * this.dim);
     v.set(this.vecs);
+    const q = new Int8Array(cap * this.dim);
+    q.set(this.q8);
+    this.q8 = q;
     const t = new Float32Array(cap);
     t.set(this.thresholds);
     const e = new Float64Array(cap);
@@ -80,6 +102,7 @@ class FaceTable {
     if (this.count === this.thresholds.length) this.#grow();
     const r = this.count++;
     this.vecs.set(embedding, r * this.dim);
+    quantise(embedding, this.q8, r * this.dim);
     this.thresholds[r] = slot.threshold;
     this.expires[r] = slot.expiresAt;
     this.owners[r] = slot;
@@ -94,6 +117,7 @@ class FaceTable {
       if (r !== last) {
         const moved = this.owners[last]!;
         this.vecs.copyWithin(r * this.dim, last * this.dim, (last + 1) * this.dim);
+        this.q8.copyWithin(r * this.dim, last * this.dim, (last + 1) * this.dim);
         this.thresholds[r] = this.thresholds[last]!;
         this.expires[r] = this.expires[last]!;
         this.owners[r] = moved;
@@ -253,24 +277,25 @@ export class Matcher {
     if (table.count < SIMD_MIN_ROWS) {
       for (let r = 0; r < table.count; r++) consider(r, table.dot(r, embedding));
     } else {
-      // usearch reads typed arrays from the start of their buffer: the query must not be a view at an offset.
-      const q = embedding.byteOffset === 0 ? embedding : embedding.slice();
-      const data = table.vecs.subarray(0, table.count * this.#dim);
-      const floor = table.minThreshold();
+      const q = new Int8Array(this.#dim);
+      quantise(embedding, q, 0);
+      // A view from offset 0: usearch reads typed arrays from the start of their buffer, for their length.
+      const data = table.q8.subarray(0, table.count * this.#dim);
+      const floor = table.minThreshold() - INT8_MARGIN;
       for (let k = Math.min(FIRST_K, table.count); ; k = Math.min(k * 2, table.count)) {
-        const m = usearch.exactSearch(data, q, this.#dim, k, usearch.MetricKind.IP, 1);
+        const m = usearch.exactSearch(data, q, this.#dim, k, usearch.MetricKind.Cos, 1);
         best.clear();
         let last = Infinity;
         for (let i = 0; i < m.keys.length; i++) {
           const r = Number(m.keys[i]);
           if (r >= table.count) continue;
-          // The candidates' similarity again in JS: the same sum the small-table path takes, so one face scores
-          // the same whichever path matched it.
+          // The candidate's similarity in float32: the same sum the small-table path takes, so one face scores
+          // the same whichever path found it.
           const s = table.dot(r, embedding);
           last = Math.min(last, 1 - m.distances[i]!);
           consider(r, s);
         }
-        // Everything past the k-th is below it; if even that one reaches the lowest threshold, look further.
+        // Everything past the k-th ranks below it; if even that one could reach the lowest threshold, look further.
         if (k >= table.count || last < floor) break;
       }
     }
