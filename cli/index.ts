@@ -9,6 +9,7 @@ interface Entry { readonly name: string; readonly summary: string; load(): Promi
 export const COMMANDS: readonly Entry[] = [
   { name: 'demo', summary: 'the embedded default: own nats-server, simulated cameras from vtest.avi, the whole pipeline', load: async () => (await import('./commands/demo.js')).demoCommand },
   { name: 'search', summary: 'search track records (attributes, or a face photo) through the HTTP API', load: async () => (await import('./commands/search.js')).searchCommand },
+  { name: 'watchlist', summary: 'watch-lists (faces, plates) and their alarms: lists, entries, photos, ack and dismiss (through the HTTP API)', load: async () => (await import('./commands/watchlist.js')).watchlistCommand },
   { name: 'cameras', summary: 'list, add, remove cameras of a running core and show their health (through its HTTP API)', load: async () => (await import('./commands/cameras.js')).camerasCommand },
   { name: 'cluster', summary: 'cluster mode: start a local cluster (up), show a cluster (status), move a node\'s cameras away (drain)', load: async () => (await import('./commands/cluster.js')).clusterCommand },
   { name: 'start', summary: 'run the core on a config file (your cameras, your NATS; a cluster node when it has a cluster section)', load: async () => (await import('./commands/start.js')).startCommand },
@@ -16,7 +17,7 @@ export const COMMANDS: readonly Entry[] = [
   { name: 'track', summary: 'track MOTChallenge detections into MOTChallenge tracks', load: async () => (await import('./commands/track.js')).trackCommand },
   { name: 'analyze', summary: 'decode, detect and track a whole video; write its tracks in MOTChallenge format', load: async () => (await import('./commands/analyze.js')).analyzeCommand },
   { name: 'eval-mot', summary: 'score tracks against ground truth (IDF1, MOTA, ... as py-motmetrics)', load: async () => (await import('./commands/eval-mot.js')).evalMotCommand },
-  { name: 'alerts', summary: 'the subscriber\'s tool: tail crowd alerts from JetStream with a durable consumer', load: async () => (await import('./commands/alerts.js')).alertsCommand },
+  { name: 'alerts', summary: 'the subscriber\'s tool: tail every alarm kind from JetStream with a durable consumer; write the alarm JSON Schemas', load: async () => (await import('./commands/alerts.js')).alertsCommand },
   { name: 'bench', summary: 'benchmarks (tracker, ...) with ratios against the bare tools', load: async () => (await import('./commands/bench.js')).benchCommand },
 ];
 
