@@ -243,12 +243,12 @@ function json(method: string, body: unknown): RequestInit {
 }
 
 /**
- * An alarm as the API's AlarmView, whether it came as one (the alarm log, and the live feed) or as the bare wire
- * alarm (a live message from a core that pushes what it publishes): the bare one is new, so open, and its images
- * are not known until the log is read again.
+ * An alarm as the API's AlarmView, whether it came as one (the alarm log) or bare (the live feed pushes the
+ * pipeline's decision, before the outbox adds district and snapshot): the bare one is new, so open, and its
+ * images are not known until the log is read again.
  */
 export function normaliseAlarm(raw: AlarmView | Alarm): AlarmView {
   if ('alarm' in raw && raw.alarm && typeof raw.alarm === 'object') return raw;
   const alarm = raw as Alarm;
-  return { alarm, state: 'open', handledBy: null, handledAt: null, handledNote: null, hasSnapshot: alarm.snapshotRef !== null, hasFace: false };
+  return { alarm, state: 'open', handledBy: null, handledAt: null, handledNote: null, hasSnapshot: Boolean(alarm.snapshotRef), hasFace: false };
 }

@@ -163,6 +163,7 @@ const en = {
   matchHistory: 'Match history',
   noMatchesYet: 'No matches yet.',
   wlNoFace: 'No face was found in a photo. Use a clear, frontal photo of the person.',
+  wlNoFaceIn: 'No face was found in photo {photo}. Use a clear, frontal photo of the person.',
   wlManyFaces: 'A photo shows several faces. Use photos with one face only.',
   wlManyFacesIn: 'Photo {photo} shows {count} faces. Use photos with one face only.',
   wlBadEntry: 'The entry is not valid (the threshold must be between 0 and 1, and a label is needed).',
@@ -200,6 +201,7 @@ const en = {
   acknowledge: 'Acknowledge',
   dismiss: 'Dismiss',
   alarmGone: 'This alarm is no longer visible to this token.',
+  alarmFinal: 'This alarm has already been dismissed; a dismissal is final.',
   clickToClose: 'Click to close',
 };
 
@@ -363,6 +365,7 @@ const zh: Record<Key, string> = {
   matchHistory: '命中记录',
   noMatchesYet: '暂无命中。',
   wlNoFace: '照片中未检测到人脸，请使用清晰的正面照片。',
+  wlNoFaceIn: '第 {photo} 张照片中未检测到人脸，请使用清晰的正面照片。',
   wlManyFaces: '照片中有多张人脸，请使用只有一张人脸的照片。',
   wlManyFacesIn: '第 {photo} 张照片中有 {count} 张人脸，请使用只有一张人脸的照片。',
   wlBadEntry: '条目无效（阈值必须在 0 到 1 之间，且需要标签）。',
@@ -400,6 +403,7 @@ const zh: Record<Key, string> = {
   acknowledge: '确认',
   dismiss: '排除',
   alarmGone: '此令牌已无法查看该告警。',
+  alarmFinal: '该告警已被排除，排除后不可更改。',
   clickToClose: '点击关闭',
 };
 

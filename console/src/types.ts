@@ -141,14 +141,15 @@ export type AlarmState = (typeof ALARM_STATES)[number];
 interface AlarmHeader {
   schemaVersion: 1;
   id: string;
-  district: string;
+  /** Absent in a live message (the outbox adds it); always in the alarm log. */
+  district?: string;
   camera: string;
   department: string;
   location: { lat: number; lon: number } | null;
   track: string;
   at: number;
-  snapshotRef: string | null;
-  node: string;
+  snapshotRef?: string | null;
+  node?: string;
 }
 export interface WatchlistAlarm extends AlarmHeader {
   kind: 'watchlist';
@@ -198,7 +199,7 @@ export interface AlarmView {
 }
 export interface AlarmsPage { alarms: AlarmView[]; nextCursor: string | null }
 
-/** Pushed over WebSocket /api/v1/live. */
+/** Pushed over WebSocket /api/v1/live. An alarm comes as the pipeline decided it (no district or snapshot yet). */
 export type LiveEvent =
   | { type: 'alert'; alert: CrowdAlert }
   | { type: 'alarm'; alarm: AlarmView | Alarm }

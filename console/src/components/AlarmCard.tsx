@@ -45,7 +45,8 @@ export function AlarmCard({ view, listName, fresh, onHandled }: AlarmCardProps) 
       onHandled(await client.handleAlarm(a.id, action, note));
       setNote('');
     } catch (err) {
-      setError(err instanceof ApiError ? (err.status === 404 ? t('alarmGone') : `${err.code}: ${err.message}`) : String(err));
+      if (err instanceof ApiError && err.code === 'WATCHLIST_ALARM_FINAL') setError(t('alarmFinal'));
+      else setError(err instanceof ApiError ? (err.status === 404 ? t('alarmGone') : `${err.code}: ${err.message}`) : String(err));
     } finally {
       setBusy(false);
     }
@@ -101,7 +102,7 @@ export function AlarmCard({ view, listName, fresh, onHandled }: AlarmCardProps) 
         <div>
           <span class={`badge kind-${a.kind}`}>{t(`kind_${a.kind}` as Key)}</span>
           <span class={`badge alarm-state-${view.state}`} data-testid="alarm-state">{t(`alarmState_${view.state}` as Key)}</span>
-          <b>{camName}</b> <small>{a.camera} · {a.district}</small>
+          <b>{camName}</b> <small>{a.camera}{a.district ? ` · ${a.district}` : ''}</small>
         </div>
         <small>{fmt.dateTime(a.at)}{a.kind === 'watchlist' && <> · {t('list')} {listName ?? a.list} · {t('entry')} <code>{a.entry}</code></>}</small>
         {detail}

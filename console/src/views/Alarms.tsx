@@ -13,8 +13,9 @@ import { ALARM_KINDS, ALARM_STATES, type AlarmKind, type AlarmState, type AlarmV
 
 const PAGE = 50;
 const POLL_MS = 5000;
-/** A live message without image paths (a bare wire alarm) is followed by a re-read of the log this soon. */
+/** A live alarm (bare: no images, no district yet) is followed by re-reads of the log this often until the log has it. */
 const REREAD_MS = 1500;
+const REREAD_TRIES = 20;
 
 const pick = <T extends string>(all: readonly T[], v: string | null): T | undefined => (v && (all as readonly string[]).includes(v) ? v as T : undefined);
 
@@ -57,6 +58,15 @@ export function AlarmsView({ query }: { query: URLSearchParams }) {
     let retry: ReturnType<typeof setTimeout> | null = null;
     let reread: ReturnType<typeof setTimeout> | null = null;
     let live = false;
+    /** Live alarms the log has not answered yet: the pipeline pushes before the log and the outbox are written. */
+    const bare = new Set<string>();
+    let tries = 0;
+    const rereadSoon = (): void => {
+      if (reread || bare.size === 0) return;
+      // Bounded: an alarm the log never shows (pruned, or out of scope by now) stops the re-reads after a while.
+      if (++tries > REREAD_TRIES) { bare.clear(); tries = 0; return; }
+      reread = setTimeout(() => { reread = null; void read().then(rereadSoon); }, REREAD_MS);
+    };
     setAlarms([]);
     setCursor(null);
     setLoaded(false);
@@ -66,6 +76,7 @@ export function AlarmsView({ query }: { query: URLSearchParams }) {
         const page = await client.alarms({ limit: PAGE, ...(state ? { state } : {}), ...(kind ? { kind } : {}) });
         if (closed) return;
         setError(null);
+        for (const v of page.alarms) bare.delete(v.alarm.id);
         setAlarms((l) => merge(l, page.alarms, keepRef.current));
         setCursor((c) => c ?? page.nextCursor);
         setLoaded(true);
@@ -84,12 +95,12 @@ export function AlarmsView({ query }: { query: URLSearchParams }) {
         let ev: LiveEvent;
         try { ev = JSON.parse(String(m.data)) as LiveEvent; } catch { return; }
         if (ev.type !== 'alarm' || !ev.alarm) return;
-        const bare = !('alarm' in ev.alarm);
+        const isBare = !('alarm' in ev.alarm);
         const v = normaliseAlarm(ev.alarm);
         setFresh((f) => new Set(f).add(v.alarm.id));
         // A bare alarm knows nothing of its handling or its images: it never replaces what the log said.
-        setAlarms((l) => (bare && l.some((x) => x.alarm.id === v.alarm.id) ? l : merge(l, [v], keepRef.current)));
-        if (bare && !reread) reread = setTimeout(() => { reread = null; void read(); }, REREAD_MS);
+        setAlarms((l) => (isBare && l.some((x) => x.alarm.id === v.alarm.id) ? l : merge(l, [v], keepRef.current)));
+        if (isBare && keepRef.current(v)) { bare.add(v.alarm.id); tries = 0; rereadSoon(); }
       };
     };
     connect();

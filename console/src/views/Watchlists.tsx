@@ -20,16 +20,22 @@ interface Problem { text: string; detail?: string; code: string }
 
 /**
  * The API's error in plain words. WATCHLIST_MANY_FACES says which photo and how many only in its message, so
- * the numbers are read from it (`photo 2 ... 3 faces`) to say it in the chosen language; the message stays as detail.
+ * the numbers are read from it (`photo 2 of 3 holds 4 faces`) to say it in the chosen language; the message stays
+ * as detail.
  */
+const photoOf = (message: string): string | undefined => /photo\s+(\d+)/i.exec(message)?.[1];
+
 export function entryProblem(t: Translate, err: unknown): Problem {
   if (!(err instanceof ApiError)) return { text: String(err), code: 'ERROR' };
   const detail = err.message;
   const plain = (key: Key): Problem => ({ text: t(key), detail, code: err.code });
   switch (err.code) {
-    case 'WATCHLIST_NO_FACE': return plain('wlNoFace');
+    case 'WATCHLIST_NO_FACE': {
+      const photo = photoOf(detail);
+      return photo ? { text: t('wlNoFaceIn').replace('{photo}', photo), detail, code: err.code } : plain('wlNoFace');
+    }
     case 'WATCHLIST_MANY_FACES': {
-      const photo = /photo\D{0,3}(\d+)/i.exec(detail)?.[1];
+      const photo = photoOf(detail);
       const count = /(\d+)\s*faces/i.exec(detail)?.[1];
       return photo && count
         ? { text: t('wlManyFacesIn').replace('{photo}', photo).replace('{count}', count), detail, code: err.code }
