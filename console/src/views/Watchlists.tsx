@@ -14,7 +14,8 @@ import { AlarmCard } from '../components/AlarmCard';
 import { LIST_KINDS, type AlarmView, type ListKind, type WatchEntry, type WatchList } from '../types';
 
 const MAX_PHOTOS = 5;
-const DEFAULT_THRESHOLD = 0.5;
+/** The store's calibrated default (watchlist/store.ts DEFAULT_FACE_THRESHOLD): the same face 0.84..0.99, others at most 0.38. */
+const DEFAULT_THRESHOLD = 0.6;
 
 interface Problem { text: string; detail?: string; code: string }
 
