@@ -243,9 +243,9 @@ function json(method: string, body: unknown): RequestInit {
 }
 
 /**
- * An alarm as the API's AlarmView, whether it came as one (the alarm log) or bare (the live feed pushes the
- * pipeline's decision, before the outbox adds district and snapshot): the bare one is new, so open, and its
- * images are not known until the log is read again.
+ * An alarm as the API's AlarmView, whether it came as one (the alarm log) or bare (the live feed pushes the wire
+ * alarm as the pipeline raised it): the bare one is new, so open, and its images are not known until the log
+ * (which may be written just after the push) is read again.
  */
 export function normaliseAlarm(raw: AlarmView | Alarm): AlarmView {
   if ('alarm' in raw && raw.alarm && typeof raw.alarm === 'object') return raw;

@@ -141,7 +141,7 @@ export type AlarmState = (typeof ALARM_STATES)[number];
 interface AlarmHeader {
   schemaVersion: 1;
   id: string;
-  /** Absent in a live message (the outbox adds it); always in the alarm log. */
+  /** Optional here only so that an older or partial live message still renders. */
   district?: string;
   camera: string;
   department: string;
@@ -199,7 +199,7 @@ export interface AlarmView {
 }
 export interface AlarmsPage { alarms: AlarmView[]; nextCursor: string | null }
 
-/** Pushed over WebSocket /api/v1/live. An alarm comes as the pipeline decided it (no district or snapshot yet). */
+/** Pushed over WebSocket /api/v1/live. An alarm comes as the wire alarm (common/alarm-schemas.ts), without state or image paths. */
 export type LiveEvent =
   | { type: 'alert'; alert: CrowdAlert }
   | { type: 'alarm'; alarm: AlarmView | Alarm }
