@@ -471,8 +471,9 @@ export class WatchlistStore implements WatchlistService {
     const limit = pageLimit(page.limit);
     const prefix = `m!${entryId}!`;
     const lt = page.cursor !== undefined ? decodeCursor(page.cursor, prefix) : `m!${entryId}~`;
-    const keys = (await readRange(this.#db, { gte: prefix, lt, reverse: true, limit: limit + 1, values: false })).map(([k]) => k);
-    const ids = keys.slice(0, limit).map((k) => k.slice(k.lastIndexOf('!') + 1));
+    const rows = await readRange(this.#db, { gte: prefix, lt, reverse: true, limit: limit + 1 });
+    const keys = rows.map(([k]) => k);
+    const ids = rows.slice(0, limit).map(([, v]) => v!.toString('utf8'));
     const items = (await Promise.all(ids.map((id) => this.#alarmById(id)))).filter((a): a is StoredAlarm => a !== null);
     return { items, nextCursor: keys.length > limit ? encodeCursor(keys[limit - 1]!) : null };
   }
@@ -498,7 +499,7 @@ export class WatchlistStore implements WatchlistService {
   // ---- the alarm log ----
 
   async recordAlarm(alarm: AlarmV1, images: { snapshot: Uint8Array | null; face: Uint8Array | null }): Promise<void> {
-    if (typeof alarm?.id !== 'string' || alarm.id.length === 0 || alarm.id.includes('!')) throw new TypeError('alarm.id must be a non-empty string without "!"');
+    if (typeof alarm?.id !== 'string' || alarm.id.length === 0) throw new TypeError('alarm.id must be a non-empty string');
     if (!Number.isFinite(alarm.at)) throw new TypeError('alarm.at must be a time in ms');
     return this.#serial(async () => {
       // The live path may hand the same decision twice (a retry): the log keeps one.
@@ -518,7 +519,8 @@ export class WatchlistStore implements WatchlistService {
         if (counted) {
           const next = { ...counted, matches: counted.matches + 1, lastMatchAt: Math.max(counted.lastMatchAt ?? 0, alarm.at) };
           ops.push({ type: 'put', key: entryKey(alarm.list, alarm.entry), value: Buffer.from(JSON.stringify(next)) });
-          ops.push({ type: 'put', key: matchKey(alarm.entry, alarm.at, alarm.id), value: Buffer.alloc(0) });
+          // The id is the value too: ids are free text (they may hold '!'), so the key is not parsed back.
+          ops.push({ type: 'put', key: matchKey(alarm.entry, alarm.at, alarm.id), value: Buffer.from(alarm.id) });
           counted = next;
         }
       }
@@ -537,7 +539,7 @@ export class WatchlistStore implements WatchlistService {
   async alarms(scope: Scope, q: AlarmQuery = {}): Promise<Page<StoredAlarm>> {
     const limit = pageLimit(q.limit);
     const lower = `a!${pad(q.from ?? 0)}`;
-    let upper = q.to !== undefined ? `a!${pad(q.to)}!~` : 'a!~';
+    let upper = q.to !== undefined ? `a!${pad(q.to)}!\uffff` : 'a!~';
     if (q.cursor !== undefined) {
       const c = decodeCursor(q.cursor, 'a!');
       if (c < upper) upper = c;
