@@ -115,6 +115,9 @@ export function whyNotPlate(input: string, canonical: string): string {
   return `"${input}" fits neither the standard nor the new-energy layout`;
 }
 
+/** A stored embedding (little-endian float32 bytes) as its own, aligned Float32Array. */
+const toFloat32 = (b: Buffer): Float32Array => new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+
 const encodeCursor = (key: string): string => Buffer.from(key, 'utf8').toString('base64url');
 function decodeCursor(cursor: string, prefix: string): string {
   const key = Buffer.from(cursor, 'base64url').toString('utf8');
@@ -183,16 +186,20 @@ export class WatchlistStore implements WatchlistService {
     }
     const loaded = (await readRange(this.#db, { gte: 'e!', lt: 'e~' })).map(([, v]) => JSON.parse(v!.toString('utf8')) as WatchEntry);
     loaded.sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
+    // Every embedding in one ordered pass (v!<entry>!<n>), not one read per entry: a large list opens in seconds.
+    const vectors = new Map<string, Float32Array[]>();
+    for (const [k, b] of await readRange(this.#db, { gte: 'v!', lt: 'v~' })) {
+      const entry = k.slice(2, k.lastIndexOf('!'));
+      let list = vectors.get(entry);
+      if (!list) vectors.set(entry, (list = []));
+      list.push(toFloat32(b!));
+    }
     for (const e of loaded) {
       const m = this.#entries.get(e.list);
       if (!m) continue;
       m.set(e.id, e as Mutable<WatchEntry>);
       if (e.kind === 'plate') this.#matcher.putPlate(e);
-      else {
-        const vecs = await this.#db.getMany(e.photos.map((_, n) => vectorKey(e.id, n)));
-        const embeddings = vecs.filter((b): b is Buffer => b !== undefined).map((b) => new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength)));
-        this.#matcher.putFace(e, embeddings);
-      }
+      else this.#matcher.putFace(e, vectors.get(e.id) ?? []);
     }
     await this.sweep();
   }
@@ -296,7 +303,7 @@ export class WatchlistStore implements WatchlistService {
   #restore(entries: Iterable<WatchEntry>): void {
     for (const e of entries) {
       if (e.kind === 'plate') this.#matcher.putPlate(e);
-      else void this.#get(e.photos.map((_, n) => vectorKey(e.id, n))).then((v) => this.#matcher.putFace(e, v.filter((b): b is Buffer => !!b).map((b) => new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength)))));
+      else void this.#get(e.photos.map((_, n) => vectorKey(e.id, n))).then((v) => this.#matcher.putFace(e, v.filter((b): b is Buffer => !!b).map(toFloat32)));
     }
   }
 
