@@ -11,7 +11,7 @@ import { WatchlistError, CvcoreError } from '../common/errors.js';
 import type { AlarmV1 } from '../common/alarm-schemas.js';
 import type { Logger } from '../common/log.js';
 import { canonicalPlate, plateFormat, PLATE_ALPHABET, PLATE_LETTERS, PLATE_PROVINCES } from '../common/plates.js';
-import { createRocks, readRange, type BatchOp, type RocksDb } from './rocks.js';
+import { createRocks, readRange, type BatchOp, type RocksDb } from '../common/rocks.js';
 import { Matcher } from './matcher.js';
 import type {
   AlarmQuery, FaceEntry, ListKind, Page, PhotoEmbedder, PlateEntry, Scope, StoredAlarm, WatchEntry, WatchList, WatchlistService,
