@@ -62,7 +62,7 @@ async function alarmState(page: Page, id: string, state: string): Promise<void> 
 // The alarm feed against the API harness with a real watch-list store (RocksDB, the face models): alarms are
 // recorded in the store and pushed as the pipeline pushes them, so acknowledging, dismissing and the live path are
 // exercised without waiting for a camera. The demo test below adds the alarm a camera raises.
-(unavailable && process.env['CI'] !== 'true' ? test.serial.skip : test.serial)('console - the alarm feed: faces beside the list photo, a live alarm, acknowledge and dismiss with a note, filters, an entry\'s history', async (t) => {
+(unavailable && process.env['CI'] !== 'true' ? test.serial.skip : test.serial)('console - the alarm feed: faces beside the list photo, a live alarm, acknowledge and dismiss with a note, filters, an entry\'s history; renaming a list, removing an entry, deleting the list', async (t) => {
   if (unavailable) { t.fail(unavailable); return; }
   t.timeout(240_000);
   const h = await startHarness({ watchlists: true, perDepartment: 3 });
@@ -146,6 +146,21 @@ async function alarmState(page: Page, id: string, state: string): Promise<void> 
     await page.getByTestId('wl-entry-history').first().click();
     await page.locator('[data-testid="wl-history"] [data-testid="alarm"]').nth(1).waitFor({ timeout: 15_000 });
     await imagesLoaded(page, '[data-testid="wl-history"] [data-testid="alarm-faces"] img');
+
+    // Rename the list; remove the entry and delete the list, each confirmed by a second click.
+    await page.getByTestId('wl-rename').click();
+    await page.getByTestId('wl-rename-input').fill('Wanted (port)');
+    await page.getByTestId('wl-rename-save').click();
+    await page.waitForFunction(`document.querySelector('[data-testid="wl-title"]')?.innerText.startsWith('Wanted (port)')`, undefined, { timeout: 10_000 });
+    await page.getByTestId('wl-entry-remove').first().click();
+    t.is(await page.getByTestId('wl-entry').count(), 1, 'one click only arms the button');
+    await page.getByTestId('wl-entry-remove').first().click();
+    await page.getByTestId('wl-no-entries').waitFor({ timeout: 10_000 });
+    t.is((await fetch(`${h.url}/api/v1/watchlists/${list.id}/entries/${entry.id}`, { headers: auth })).status, 404);
+    await page.getByTestId('wl-delete').click();
+    await page.getByTestId('wl-delete').click();
+    await page.getByTestId('wl-none').waitFor({ timeout: 10_000 });
+    t.is((await fetch(`${h.url}/api/v1/watchlists/${list.id}`, { headers: auth })).status, 404);
 
     // Another department sees none of it; an operator is offered neither view.
     await page.getByTestId('signout').click();
