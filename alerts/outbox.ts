@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import { mkdir } from 'node:fs/promises';
 import { AlertError } from '../common/errors.js';
-import type { CrowdAlertV1 } from './schema.js';
+import type { WireAlertV1 } from '../common/alarm-schemas.js';
 
 /** The part of @nxtedition/rocksdb (an abstract-level database) the outbox uses; the package ships no types. */
 interface RocksDb {
@@ -28,17 +28,18 @@ const seqKey = (seq: number): string => ENTRY + String(seq).padStart(16, '0');
 
 /** The camera lease an alert was decided under (cluster mode): sent only while that lease is still current. */
 export interface AlertFence { readonly cameraId: string; readonly epoch: number }
-export interface OutboxEntry { readonly seq: number; readonly alert: CrowdAlertV1; readonly fence?: AlertFence }
+/** `alert` is any kind on the wire; its `kind` says where it goes (an outbox of an older version holds crowd only). */
+export interface OutboxEntry { readonly seq: number; readonly alert: WireAlertV1; readonly fence?: AlertFence }
 
 /** Stored as the alert itself (single node, and outboxes written before fencing) or `{ alert, fence }`. */
 function parseEntry(seq: number, value: string): OutboxEntry {
-  const v = JSON.parse(value) as { alert?: CrowdAlertV1; fence?: AlertFence } & CrowdAlertV1;
+  const v = JSON.parse(value) as { alert?: WireAlertV1; fence?: AlertFence } & WireAlertV1;
   return v.alert !== undefined ? { seq, alert: v.alert, ...(v.fence ? { fence: v.fence } : {}) } : { seq, alert: v };
 }
 const storeEntry = (e: OutboxEntry): string => (e.fence ? JSON.stringify({ alert: e.alert, fence: e.fence }) : JSON.stringify(e.alert));
 
 /**
- * The durable outbox: an alert is written here before it is published and deleted only when JetStream acks it.
+ * The durable outbox: an alert (of any kind) is written here before it is published and deleted only when JetStream acks it.
  * The sequence counter is stored in the same batch as the entry, so a sequence (and the message id built from
  * the event) is never handed out twice, even after the outbox has emptied and the process restarted.
  * Writes are not fsync'd by default: they survive a killed process (the WAL is in the OS cache), not a power cut;
@@ -106,7 +107,7 @@ export class Outbox {
    * ALERT_OUTBOX_FULL when the outbox holds `limit` entries: the newest is refused so the older entries (the
    * raises that later updates and clears refer to) keep their order.
    */
-  append(build: (seq: number) => CrowdAlertV1, fence?: AlertFence): Promise<OutboxEntry> {
+  append(build: (seq: number) => WireAlertV1, fence?: AlertFence): Promise<OutboxEntry> {
     const run = async (): Promise<OutboxEntry> => {
       if (this.#closed) throw new AlertError('ALERT_OUTBOX_IO', 'the alert outbox is closed');
       if (this.#depth >= this.#limit) {

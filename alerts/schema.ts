@@ -1,83 +1,160 @@
+import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+import type { TSchema } from '@sinclair/typebox';
 import { AlertError } from '../common/errors.js';
-import { ALERT_PHASES, SEVERITIES, type AlertPhase, type CrowdAlertV1, type Severity } from '../common/messages.js';
+import {
+  ALARM_KINDS, ALERT_KINDS, ALERT_SCHEMAS, CrowdAlertV1Schema,
+  type AlarmKind, type AlarmV1, type AlertKind, type CrowdAlertV1, type FrequencyAlarmV1, type StrangerAlarmV1,
+  type WatchlistAlarmV1, type WireAlertV1,
+} from '../common/alarm-schemas.js';
 
 /**
- * Crowd alert, schema v1: what subscribers receive on citybrain.alerts.crowd.<district>.<camera>.<zone>.
- * The interface lives in common/messages.ts (the API names it without importing this stage); it is
- * re-exported here. alerts/schema/crowd-alert.v1.json is the same contract as a JSON Schema for subscribers in
- * other languages; a test keeps the two in step. Times are milliseconds since the Unix epoch (UTC).
+ * Validation of every alarm kind on the wire against its schema (common/alarm-schemas.ts), with Ajv. Each schema
+ * is compiled once, at load. The JSON Schema files in alerts/schema/ are generated from the same objects
+ * (`cvcore alerts schemas`), so the validator, the TypeScript types and the files subscribers read cannot drift.
  */
 export type { CrowdAlertV1 };
 export const ALERT_SCHEMA_VERSION: CrowdAlertV1['schemaVersion'] = 1;
 
-/** Field order of the wire format; the JSON Schema lists the same fields as required. */
-export const ALERT_V1_FIELDS = [
-  'schemaVersion', 'kind', 'id', 'messageId', 'seq', 'phase', 'district', 'camera', 'zone', 'location', 'count',
-  'threshold', 'density', 'windowMs', 'severity', 'startedAt', 'at', 'emittedAt', 'publishedAt', 'evidence',
-  'snapshotRef', 'node',
-] as const;
+/** Field order of the crowd wire format: the schema's properties, all of them required. */
+export const ALERT_V1_FIELDS = Object.freeze(Object.keys(CrowdAlertV1Schema.properties)) as readonly (keyof CrowdAlertV1)[];
 
-const MAX_STRING = 256;
-const MAX_EVIDENCE = 10_000;
+// strict: a keyword Ajv does not know, or a type it would have to guess, is a schema bug and fails at load.
+const ajv = new Ajv2020({ allErrors: false, strict: true });
+const compiled = new Map<AlertKind, ValidateFunction>(
+  ALERT_KINDS.map((kind) => [kind, ajv.compile(ALERT_SCHEMAS[kind].schema as TSchema)]),
+);
 
-function fail(path: string, why: string, value: unknown): never {
-  const shown = typeof value === 'string' ? JSON.stringify(value.slice(0, 80)) : typeof value === 'number' ? String(value) : typeof value;
-  throw new AlertError('ALERT_INVALID_EVENT', `alert.${path} ${why} (got ${shown})`, { detail: { path } });
+/** `/appearances/0/similarity` -> `appearances[0].similarity`, the notation the errors have always used. */
+function dottedPath(pointer: string, extra: string | undefined): string {
+  const parts = pointer.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+  if (extra !== undefined) parts.push(extra);
+  let out = '';
+  for (const p of parts) out += /^\d+$/.test(p) ? `[${p}]` : out.length === 0 ? p : `.${p}`;
+  return out;
 }
 
-function str(o: Record<string, unknown>, k: string): string {
-  const v = o[k];
-  if (typeof v !== 'string' || v.length === 0 || v.length > MAX_STRING) fail(k, `must be a string of 1..${MAX_STRING} characters`, v);
-  return v;
-}
-function num(o: Record<string, unknown>, k: string, min: number, integer = false): number {
-  const v = o[k];
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || (integer && !Number.isInteger(v))) {
-    fail(k, `must be a finite ${integer ? 'integer' : 'number'} >= ${min}`, v);
+function valueAt(data: unknown, pointer: string): unknown {
+  let v = data;
+  for (const p of pointer.split('/').slice(1)) {
+    if (typeof v !== 'object' || v === null) return undefined;
+    v = (v as Record<string, unknown>)[p.replace(/~1/g, '/').replace(/~0/g, '~')];
   }
   return v;
+}
+
+function shown(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.slice(0, 80));
+  if (typeof value === 'number') return String(value);
+  return value === null ? 'null' : typeof value;
+}
+
+function fail(prefix: string, path: string, why: string, value: unknown, kind: string): never {
+  throw new AlertError('ALERT_INVALID_EVENT', `${prefix}${path.length > 0 ? `.${path}` : ''} ${why} (got ${shown(value)})`, { detail: { path, kind } });
 }
 
 /**
- * Checks an unknown value against schema v1 and returns it typed. Unknown keys are rejected, so a producer bug
- * that adds a field shows up here rather than at a subscriber. Throws AlertError ALERT_INVALID_EVENT naming the path.
+ * Turns Ajv's first failure into the error callers see. With a nullable field Ajv reports each branch of the union
+ * and then the union itself; the deepest path is the one that says what is wrong (`location.lat`, not `location`).
+ */
+function reject(prefix: string, kind: string, data: unknown, errors: readonly ErrorObject[]): never {
+  let best: { e: ErrorObject; path: string; depth: number } | null = null;
+  for (const e of errors) {
+    const extra = e.keyword === 'required' ? String(e.params['missingProperty'])
+      : e.keyword === 'additionalProperties' ? String(e.params['additionalProperty']) : undefined;
+    const path = dottedPath(e.instancePath, extra);
+    const depth = e.instancePath.split('/').length + (extra === undefined ? 0 : 1);
+    if (best === null || depth > best.depth) best = { e, path, depth };
+  }
+  if (best === null) fail(prefix, '', 'does not match its schema', data, kind);
+  const { e, path } = best;
+  if (e.keyword === 'required') fail(prefix, path, 'is required', undefined, kind);
+  if (e.keyword === 'additionalProperties') fail(prefix, path, 'is not a field of schema v1', valueAt(data, e.instancePath + '/' + path.split('.').at(-1)), kind);
+  const why = e.keyword === 'enum' ? `must be one of ${(e.params['allowedValues'] as unknown[]).join(', ')}`
+    : e.keyword === 'const' ? `must be ${JSON.stringify(e.params['allowedValue'])}` : e.message ?? 'is invalid';
+  fail(prefix, path, why, valueAt(data, e.instancePath), kind);
+}
+
+function check(kind: AlertKind, value: unknown, prefix: string): void {
+  const validate = compiled.get(kind);
+  if (validate === undefined) throw new TypeError(`no schema for alert kind ${kind}`);
+  if (!validate(value)) reject(prefix, kind, value, validate.errors ?? []);
+}
+
+/**
+ * Checks an unknown value against the crowd alert schema v1 and returns it typed. Unknown keys are rejected.
+ * Throws AlertError ALERT_INVALID_EVENT naming the path (`detail.path`).
  */
 export function validateAlert(a: unknown): CrowdAlertV1 {
-  if (typeof a !== 'object' || a === null || Array.isArray(a)) fail('', 'must be an object', a);
-  const o = a as Record<string, unknown>;
-  const known = new Set<string>(ALERT_V1_FIELDS);
-  for (const k of Object.keys(o)) if (!known.has(k)) fail(k, 'is not a field of schema v1', o[k]);
-  for (const k of ALERT_V1_FIELDS) if (!(k in o)) fail(k, 'is required', undefined);
-  if (o['schemaVersion'] !== ALERT_SCHEMA_VERSION) fail('schemaVersion', `must be ${ALERT_SCHEMA_VERSION}`, o['schemaVersion']);
-  if (o['kind'] !== 'crowd') fail('kind', 'must be "crowd"', o['kind']);
-  str(o, 'id'); str(o, 'messageId'); str(o, 'district'); str(o, 'camera'); str(o, 'zone'); str(o, 'node');
-  num(o, 'seq', 1, true);
-  if (!Object.values(ALERT_PHASES).includes(o['phase'] as AlertPhase)) fail('phase', `must be one of ${Object.values(ALERT_PHASES).join(', ')}`, o['phase']);
-  if (!SEVERITIES.includes(o['severity'] as Severity)) fail('severity', `must be one of ${SEVERITIES.join(', ')}`, o['severity']);
-  const loc = o['location'];
-  if (loc !== null) {
-    if (typeof loc !== 'object' || Array.isArray(loc)) fail('location', 'must be {lat, lon} or null', loc);
-    const l = loc as Record<string, unknown>;
-    if (Object.keys(l).some((k) => k !== 'lat' && k !== 'lon')) fail('location', 'must have only lat and lon', loc);
-    const lat = num(l, 'lat', -90);
-    const lon = num(l, 'lon', -180);
-    if (lat > 90) fail('location.lat', 'must be <= 90', lat);
-    if (lon > 180) fail('location.lon', 'must be <= 180', lon);
+  check('crowd', a, 'alert');
+  const o = a as CrowdAlertV1;
+  // What a JSON Schema cannot say: the phase is decided after the incident began.
+  if (o.at < o.startedAt) fail('alert', 'at', 'must not be before startedAt', o.at, 'crowd');
+  return o;
+}
+
+type AlarmOf<K extends AlarmKind> = Extract<AlarmV1, { kind: K }>;
+
+/**
+ * Checks an unknown value against the schema of `kind` (watchlist, frequency, stranger) and returns it typed.
+ * Throws AlertError ALERT_INVALID_EVENT naming the path (`detail.path`), a wrong kind included.
+ */
+export function validateAlarm<K extends AlarmKind>(kind: K, value: unknown): AlarmOf<K> {
+  if (!(ALARM_KINDS as readonly string[]).includes(kind)) throw new TypeError(`kind must be one of ${ALARM_KINDS.join(', ')}`);
+  // The kind first: an alarm of another kind would otherwise be reported by the first field it lacks.
+  const got = typeof value === 'object' && value !== null ? (value as { kind?: unknown }).kind : undefined;
+  if (got !== undefined && got !== kind) fail('alarm', 'kind', `must be ${JSON.stringify(kind)}`, got, kind);
+  check(kind, value, 'alarm');
+  const a = value as AlarmV1;
+  // Cross-field rules the schemas do not say (they keep the derived types plain).
+  if (a.kind === 'watchlist') checkWatchlist(a);
+  else if (a.kind === 'frequency') checkFrequency(a);
+  else checkStranger(a);
+  return a as AlarmOf<K>;
+}
+
+function checkWatchlist(a: WatchlistAlarmV1): void {
+  const f = (path: string, why: string, v: unknown): never => fail('alarm', path, why, v, 'watchlist');
+  if (a.entryKind === 'face') {
+    if (a.similarity === null) f('similarity', 'is required for a face entry', null);
+    if (a.threshold === null) f('threshold', 'is required for a face entry', null);
+    if (a.plate !== null) f('plate', 'must be null for a face entry', a.plate);
+    if (a.plateEdits !== null) f('plateEdits', 'must be null for a face entry', a.plateEdits);
+  } else {
+    if (a.plate === null) f('plate', 'is required for a plate entry', null);
+    if (a.plateEdits === null) f('plateEdits', 'is required for a plate entry', null);
+    if (a.similarity !== null) f('similarity', 'must be null for a plate entry', a.similarity);
   }
-  num(o, 'count', 0, true);
-  num(o, 'threshold', 1, true);
-  if (o['density'] !== null) num(o, 'density', 0);
-  num(o, 'windowMs', 0, true);
-  const startedAt = num(o, 'startedAt', 0, true);
-  const at = num(o, 'at', 0, true);
-  if (at < startedAt) fail('at', 'must not be before startedAt', at);
-  num(o, 'emittedAt', 0, true);
-  if (o['publishedAt'] !== null) num(o, 'publishedAt', 0, true);
-  const ev = o['evidence'];
-  if (!Array.isArray(ev) || ev.length > MAX_EVIDENCE) fail('evidence', `must be an array of at most ${MAX_EVIDENCE} counts`, ev);
-  ev.forEach((c: unknown, i: number) => {
-    if (typeof c !== 'number' || !Number.isInteger(c) || c < 0) fail(`evidence[${i}]`, 'must be a non-negative integer', c);
-  });
-  if (o['snapshotRef'] !== null) str(o, 'snapshotRef');
-  return o as unknown as CrowdAlertV1;
+  if (a.matchedFrameAt < a.firstSeenAt) f('matchedFrameAt', 'must not be before firstSeenAt', a.matchedFrameAt);
+}
+
+function checkFrequency(a: FrequencyAlarmV1): void {
+  if (a.count < a.minCount) fail('alarm', 'count', `must not be below minCount (${a.minCount})`, a.count, 'frequency');
+}
+
+function checkStranger(a: StrangerAlarmV1): void {
+  if (a.reason === 'no_face' && a.similarity !== null) fail('alarm', 'similarity', 'must be null when reason is no_face', a.similarity, 'stranger');
+}
+
+export function isAlarmKind(kind: unknown): kind is AlarmKind {
+  return (ALARM_KINDS as readonly unknown[]).includes(kind);
+}
+
+/**
+ * For readers of the whole stream (`cvcore alerts tail`): validates a message by its own `kind`. A kind this
+ * version does not know (a newer producer's) gives null, so the caller can show it raw instead of failing;
+ * a known kind that does not match its schema throws ALERT_INVALID_EVENT.
+ */
+export function validateWireAlert(value: unknown): WireAlertV1 | null {
+  const kind = typeof value === 'object' && value !== null ? (value as { kind?: unknown }).kind : undefined;
+  if (kind === 'crowd') return validateAlert(value);
+  if (isAlarmKind(kind)) return validateAlarm(kind, value);
+  return null;
+}
+
+/**
+ * The JSON Schema files, as `cvcore alerts schemas` writes them: file name -> text (2-space JSON and a newline).
+ * JSON.stringify drops TypeBox's symbol-keyed bookkeeping, leaving plain JSON Schema.
+ */
+export function renderAlertSchemas(): Array<{ file: string; text: string }> {
+  return ALERT_KINDS.map((kind) => ({ file: ALERT_SCHEMAS[kind].file, text: `${JSON.stringify(ALERT_SCHEMAS[kind].schema, null, 2)}\n` }));
 }

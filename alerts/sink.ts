@@ -7,11 +7,11 @@ import {
 import { AlertError, CvcoreError } from '../common/errors.js';
 import { createLogger, type Logger } from '../common/log.js';
 import type { AlarmEvent, CrowdAlertEvent } from '../common/messages.js';
-import type { AlarmV1 } from '../common/alarm-schemas.js';
+import type { AlarmKind, AlarmV1, WireAlertV1 } from '../common/alarm-schemas.js';
 import { ALERT_STREAM } from './credentials.js';
 import { Outbox, type AlertFence, type OutboxEntry } from './outbox.js';
-import { ALERT_SCHEMA_VERSION, validateAlert, type CrowdAlertV1 } from './schema.js';
-import { ALERT_SUBJECTS, alertSubject, eventSubject, type EventKind } from './subjects.js';
+import { ALERT_SCHEMA_VERSION, isAlarmKind, validateAlarm, validateAlert, type CrowdAlertV1 } from './schema.js';
+import { ALERT_SUBJECTS, SUBJECT_ROOT, alarmSubject, alertSubject, eventSubject, sanitizeToken, type EventKind } from './subjects.js';
 
 export interface AlertContext {
   district: string;
@@ -147,6 +147,74 @@ export function messageIdFor(node: string, event: Pick<CrowdAlertEvent, 'inciden
   return `${node}:${event.incidentId}:${event.phase}:${event.at}`;
 }
 
+/** A watch-list, frequency or stranger alarm's message id: one per decision, so a resubmitted alarm is the same message. */
+export function alarmMessageIdFor(node: string, kind: AlarmKind, id: string): string {
+  return `${node}:${kind}:${id}`;
+}
+
+/** Where an outbox entry goes: its kind says which subject family. */
+function subjectFor(a: WireAlertV1): string {
+  if (a.kind === 'crowd') return alertSubject(a.district, a.camera, a.zone);
+  if (isAlarmKind(a.kind)) return alarmSubject(a.kind, a.district, a.camera);
+  // Only an outbox written by a newer version can hold another kind: it still goes under the alerts root,
+  // where the stream captures it, rather than being stuck in the outbox for good.
+  const other = a as { kind: string; district: string; camera: string };
+  return `${SUBJECT_ROOT}.alerts.${sanitizeToken(String(other.kind))}.${sanitizeToken(String(other.district))}.${sanitizeToken(String(other.camera))}`;
+}
+
+function invalid(path: string, why: string): never {
+  throw new AlertError('ALERT_INVALID_EVENT', `alarm.${path} ${why}`, { detail: { path } });
+}
+
+/**
+ * Builds the wire alarm field by field (never a spread of the event, so a stray key never reaches the wire), then
+ * validates it against its kind's schema. `event` is untrusted: anything missing fails the schema, naming the path.
+ */
+function buildAlarm(event: AlarmEvent, ctx: AlertContext, node: string, seq: number): AlarmV1 {
+  const kind: unknown = event?.kind;
+  if (!isAlarmKind(kind)) invalid('kind', `must be one of watchlist, frequency, stranger (got ${typeof kind === 'string' ? JSON.stringify(kind.slice(0, 80)) : typeof kind})`);
+  const head = {
+    schemaVersion: 1 as const,
+    id: event.id,
+    messageId: alarmMessageIdFor(node, kind, String(event.id)),
+    seq,
+    district: ctx?.district,
+    camera: event.camera,
+    department: event.department,
+    location: ctx?.location === null ? null : { lat: ctx?.location?.lat, lon: ctx?.location?.lon },
+    track: event.track,
+    at: event.at,
+    emittedAt: Date.now(),
+    publishedAt: null,
+    snapshotRef: ctx?.snapshotRef,
+    node,
+  };
+  const { schemaVersion, ...rest } = head;
+  switch (event.kind) {
+    case 'watchlist':
+      return validateAlarm('watchlist', {
+        schemaVersion, kind: 'watchlist', ...rest,
+        list: event.list, entry: event.entry, entryKind: event.entryKind, similarity: event.similarity, threshold: event.threshold,
+        plate: event.plate, plateEdits: event.plateEdits, firstSeenAt: event.firstSeenAt, matchedFrameAt: event.matchedFrameAt,
+      });
+    case 'frequency':
+      return validateAlarm('frequency', {
+        schemaVersion, kind: 'frequency', ...rest,
+        rule: event.rule, count: event.count, minCount: event.minCount, windowMs: event.windowMs, minGapMs: event.minGapMs,
+        threshold: event.threshold,
+        appearances: Array.isArray(event.appearances)
+          ? event.appearances.map((p) => ({ camera: p?.camera, track: p?.track, at: p?.at, similarity: p?.similarity }))
+          : event.appearances,
+      });
+    case 'stranger':
+      return validateAlarm('stranger', {
+        schemaVersion, kind: 'stranger', ...rest,
+        zone: event.zone, reason: event.reason, similarity: event.similarity, threshold: event.threshold,
+        allowLists: Array.isArray(event.allowLists) ? [...event.allowLists] : event.allowLists, dwellMs: event.dwellMs,
+      });
+  }
+}
+
 function buildAlert(event: CrowdAlertEvent, ctx: AlertContext, node: string, seq: number): CrowdAlertV1 {
   // Built field by field (not spread) so a stray key on the event never reaches the wire.
   return validateAlert({
@@ -204,7 +272,7 @@ class AlertSinkImpl implements AlertSink {
   readonly #ready = new Set<string>();
   #inFlight = 0;
   /** Message ids in the outbox, so a resubmitted event is not written twice. */
-  readonly #pendingIds = new Map<string, CrowdAlertV1>();
+  readonly #pendingIds = new Map<string, WireAlertV1>();
   readonly #timers = new Set<NodeJS.Timeout>();
   #dialDelay = RETRY_MIN_MS;
 
@@ -405,7 +473,7 @@ class AlertSinkImpl implements AlertSink {
   // ---- the publish path -------------------------------------------------------------------------------------
 
   #enqueue(e: OutboxEntry): void {
-    const subject = alertSubject(e.alert.district, e.alert.camera, e.alert.zone);
+    const subject = subjectFor(e.alert);
     let q = this.#zones.get(subject);
     if (q === undefined) { q = []; this.#zones.set(subject, q); }
     q.push(e);
@@ -473,7 +541,8 @@ class AlertSinkImpl implements AlertSink {
   #fenceOff(subject: string, entry: OutboxEntry): void {
     this.#busy.add(subject);
     this.#log.warn('alert fenced: its camera lease moved on before it was sent; kept in the outbox, not sent', {
-      seq: entry.seq, camera: entry.fence?.cameraId, epoch: entry.fence?.epoch, phase: entry.alert.phase, incidentId: entry.alert.id,
+      seq: entry.seq, camera: entry.fence?.cameraId, epoch: entry.fence?.epoch, kind: entry.alert.kind, id: entry.alert.id,
+      ...(entry.alert.kind === 'crowd' ? { phase: entry.alert.phase } : {}),
     });
     void this.#outbox.fence(entry).catch((err: unknown) => {
       this.#setError('ALERT_OUTBOX_IO', `the outbox failed to fence alert ${entry.seq}: ${(err as Error).message}`);
@@ -494,26 +563,41 @@ class AlertSinkImpl implements AlertSink {
     if (this.#closing) throw new AlertError('ALERT_CLOSED', 'the alert sink is closed');
     if (typeof event === 'object' && event !== null && typeof event.incidentId === 'string') {
       const known = this.#pendingIds.get(messageIdFor(this.#o.node, event));
-      if (known !== undefined) return known;
+      if (known !== undefined && known.kind === 'crowd') return known;
     }
+    const entry = await this.#append((seq) => buildAlert(event, ctx, this.#o.node, seq),
+      ctx, { kind: 'crowd', incidentId: (event as { incidentId?: unknown })?.incidentId });
+    return entry.alert as CrowdAlertV1;
+  }
+
+  async submitAlarm(event: AlarmEvent, ctx: AlertContext): Promise<AlarmV1> {
+    if (this.#closing) throw new AlertError('ALERT_CLOSED', 'the alert sink is closed');
+    // A rule that re-emits a decision it is not sure went out (after a restart) gets the entry already waiting.
+    if (typeof event === 'object' && event !== null && isAlarmKind(event.kind) && typeof event.id === 'string') {
+      const known = this.#pendingIds.get(alarmMessageIdFor(this.#o.node, event.kind, event.id));
+      if (known !== undefined && known.kind === event.kind) return known;
+    }
+    const entry = await this.#append((seq) => buildAlarm(event, ctx, this.#o.node, seq),
+      ctx, { kind: (event as { kind?: unknown })?.kind, id: (event as { id?: unknown })?.id });
+    return entry.alert as AlarmV1;
+  }
+
+  /** Writes to the outbox, counting and reporting what is refused before it, then queues it for publishing. */
+  async #append(build: (seq: number) => WireAlertV1, ctx: AlertContext, what: Record<string, unknown>): Promise<OutboxEntry> {
     let entry: OutboxEntry;
     try {
-      entry = await this.#outbox.append((seq) => buildAlert(event, ctx, this.#o.node, seq), ctx?.fence);
+      entry = await this.#outbox.append(build, ctx?.fence);
     } catch (err) {
       if (err instanceof AlertError && (err.code === 'ALERT_INVALID_EVENT' || err.code === 'ALERT_OUTBOX_FULL')) {
         this.#rejected += 1;
-        this.#log.error('alert refused before the outbox', { code: err.code, error: err.message, incidentId: (event as { incidentId?: unknown })?.incidentId });
+        this.#log.error('alert refused before the outbox', { code: err.code, error: err.message, ...what });
         this.#emit({ type: 'rejected', code: err.code, message: err.message });
       }
       throw err;
     }
     this.#enqueue(entry);
     this.#pump();
-    return entry.alert;
-  }
-
-  async submitAlarm(_event: AlarmEvent, _ctx: AlertContext): Promise<AlarmV1> {
-    throw new AlertError('ALERT_INVALID_EVENT', 'CONTRACT STUB: submitAlarm is being built');
+    return entry;
   }
 
   publishEvent(kind: EventKind, tokens: readonly string[], payload: unknown): void {

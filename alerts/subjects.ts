@@ -1,5 +1,8 @@
+import type { AlarmKind } from '../common/alarm-schemas.js';
+
 /**
- * Subject layout. Alerts (durable, JetStream): citybrain.alerts.crowd.<district>.<camera>.<zone>.
+ * Subject layout. Alerts (durable, JetStream): citybrain.alerts.crowd.<district>.<camera>.<zone> and, for the
+ * other alarm kinds, citybrain.alerts.<kind>.<district>.<camera> (watchlist, frequency, stranger).
  * Events (best effort, core NATS): citybrain.events.<kind>.<tokens...>, e.g. zone_count.<district>.<camera>.<zone>
  * and stream_health.<district>.<camera>. nats.conf's permissions are written against these two roots.
  */
@@ -27,6 +30,16 @@ export function sanitizeToken(raw: string): string {
 
 export function alertSubject(district: string, camera: string, zone: string): string {
   return `${ALERT_SUBJECT_PREFIX}.${sanitizeToken(district)}.${sanitizeToken(camera)}.${sanitizeToken(zone)}`;
+}
+
+/** A watch-list, frequency or stranger alarm: citybrain.alerts.<kind>.<district>.<camera>. */
+export function alarmSubject(kind: AlarmKind, district: string, camera: string): string {
+  return `${SUBJECT_ROOT}.alerts.${kind}.${sanitizeToken(district)}.${sanitizeToken(camera)}`;
+}
+
+/** What a subscriber filters on to get one kind: citybrain.alerts.<kind>.> */
+export function alertKindFilter(kind: string): string {
+  return `${SUBJECT_ROOT}.alerts.${sanitizeToken(kind)}.>`;
 }
 
 export function eventSubject(kind: EventKind, tokens: readonly string[]): string {

@@ -16,7 +16,7 @@ export const COMMANDS: readonly Entry[] = [
   { name: 'track', summary: 'track MOTChallenge detections into MOTChallenge tracks', load: async () => (await import('./commands/track.js')).trackCommand },
   { name: 'analyze', summary: 'decode, detect and track a whole video; write its tracks in MOTChallenge format', load: async () => (await import('./commands/analyze.js')).analyzeCommand },
   { name: 'eval-mot', summary: 'score tracks against ground truth (IDF1, MOTA, ... as py-motmetrics)', load: async () => (await import('./commands/eval-mot.js')).evalMotCommand },
-  { name: 'alerts', summary: 'the subscriber\'s tool: tail crowd alerts from JetStream with a durable consumer', load: async () => (await import('./commands/alerts.js')).alertsCommand },
+  { name: 'alerts', summary: 'the subscriber\'s tool: tail every alarm kind from JetStream with a durable consumer; write the alarm JSON Schemas', load: async () => (await import('./commands/alerts.js')).alertsCommand },
   { name: 'bench', summary: 'benchmarks (tracker, ...) with ratios against the bare tools', load: async () => (await import('./commands/bench.js')).benchCommand },
 ];
 

@@ -206,47 +206,12 @@ export type IngestEvent =
   | { readonly type: 'partial_frame'; readonly cameraId: string; readonly code: 'INGEST_CORRUPT_FRAME'; readonly bytes: number; readonly total: number; readonly at: number };
 
 /**
- * Crowd alert, schema v1: what subscribers receive on citybrain.alerts.crowd.<district>.<camera>.<zone>
- * (alerts/index.ts re-exports this; alerts/schema.ts validates it). alerts/schema/crowd-alert.v1.json is the
- * same contract as a JSON Schema for subscribers in other languages; a test keeps the two in step. Times are
- * milliseconds since the Unix epoch (UTC).
+ * Crowd alert, schema v1: what subscribers receive on citybrain.alerts.crowd.<district>.<camera>.<zone>.
+ * Defined (a TypeBox schema, the type derived from it) with the other alarm kinds in common/alarm-schemas.ts and
+ * re-exported here, so the API can name it without importing the alerts stage.
  */
-export interface CrowdAlertV1 {
-  readonly schemaVersion: 1;
-  readonly kind: 'crowd';
-  /** Incident id: the raise, its updates and its clear share it. */
-  readonly id: string;
-  /** The JetStream de-duplication id (Nats-Msg-Id): one per (incident, phase, decision time). */
-  readonly messageId: string;
-  /** Per-message sequence of the producing node's outbox: strictly increasing per node (and so per zone). */
-  readonly seq: number;
-  readonly phase: AlertPhase;
-  readonly district: string;
-  readonly camera: string;
-  readonly zone: string;
-  readonly location: { readonly lat: number; readonly lon: number } | null;
-  readonly count: number;
-  readonly threshold: number;
-  /** People per square metre, where the zone's ground area is configured. */
-  readonly density: number | null;
-  /** The sustain window the rule used, ms. */
-  readonly windowMs: number;
-  readonly severity: Severity;
-  /** When the incident began (first sample of the sustained run). */
-  readonly startedAt: number;
-  /** When this phase was decided (the sample that crossed the threshold, grew, or dispersed). */
-  readonly at: number;
-  /** When the alert entered the outbox. */
-  readonly emittedAt: number;
-  /** When it was (last) sent to NATS; null while it waits in the outbox. A republish sets a later time. */
-  readonly publishedAt: number | null;
-  /** Counts over the window that justified the decision. */
-  readonly evidence: readonly number[];
-  /** Where the snapshot frame can be fetched (e.g. `<camera>/<frameSeq>`), or null. */
-  readonly snapshotRef: string | null;
-  /** The producing node (several cores can publish into one stream). */
-  readonly node: string;
-}
+import type { CrowdAlertV1 } from './alarm-schemas.js';
+export type { CrowdAlertV1 };
 
 /**
  * What the running pipeline emits (runtime's Pipeline.on; runtime/index.ts re-exports this). Here rather than in
