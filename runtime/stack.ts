@@ -63,7 +63,8 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       dataDir: join(dataDir, 'outbox'), node: config.node, log,
     });
     cleanup.push(async () => { await alerts.drain(3000); await alerts.close(); });
-    const pipeline = await Pipeline.start({ config, index, alerts, log });
+    // The index answers the frequency rule's look-back (earlier appearances of a face).
+    const pipeline = await Pipeline.start({ config, index, alerts, log, faces: index });
     cleanup.push(() => pipeline.stop());
     // Face search uploads run on their own small pool (started on the first upload, idle threads exit).
     setFaceEmbedderBackend(config.inference.backend);
