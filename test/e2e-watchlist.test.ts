@@ -38,8 +38,9 @@ test.before(async () => {
     alarms: { ...(base['alarms'] as object), frequency: [{ id: 'thrice', cameras: [CAM], minCount: 3, window: '10m', minGap: '5s' }] },
     cameras: base.cameras.map((c) => ({
       ...c,
-      // The whole view is restricted; nobody is on its allow-list, so each appearance is a stranger.
-      zones: [{ id: 'vault', name: 'restricted', polygon: [[0, 0], [W - 1, 0], [W - 1, H - 1], [0, H - 1]], restricted: { allowLists: [], noFace: null } }],
+      // The whole view is restricted; nobody is on its allow-list, so each appearance is a stranger. People are in a
+      // zone by their foot point, and the person stands on the frame's bottom edge: the polygon reaches below it.
+      zones: [{ id: 'vault', name: 'restricted', polygon: [[0, 0], [W, 0], [W, H + 40], [0, H + 40]], restricted: { allowLists: [], noFace: null } }],
     })),
   });
   stack = await startStack({ config, log: createLogger({ level: 'warn' }) });
