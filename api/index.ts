@@ -9,7 +9,7 @@ export { httpStatusFor } from './errors.js';
 export { TokenTable, scopeOf, sha256Hex, ROLES } from './auth.js';
 export { TokenBuckets, type RateLimitSettings } from './rate-limit.js';
 export { LIVE_EVENT_TYPES, LIVE_MAX_BUFFERED } from './routes-cameras.js';
-export { MAX_UPLOAD_PIXELS } from './routes-records.js';
+export { MAX_UPLOAD_PIXELS } from './upload.js';
 export type {
   AlertHistory, AlertStatusSource, ApiOptions, ApiRole, CameraRegistry, ClusterSource, FaceEmbedder, FaceFromImage, LiveEventSource, PipelineStatsSource, Principal,
 } from './types.js';

@@ -18,7 +18,7 @@ import { CvcoreError } from '../common/errors.js';
 /** A live client this far behind (bytes queued in the socket) misses events rather than growing the buffer. */
 export const LIVE_MAX_BUFFERED = 1 << 20;
 /** Event kinds the live socket forwards. */
-export const LIVE_EVENT_TYPES = ['alert', 'zone_count', 'health'] as const;
+export const LIVE_EVENT_TYPES = ['alert', 'zone_count', 'health', 'alarm'] as const;
 
 /** What the live route uses of a ws WebSocket (ws ships no types in this tree). */
 interface LiveSocket {
@@ -189,13 +189,25 @@ export function cameraRoutes(app: FastifyInstance, ctx: ApiContext): void {
     config: { access: { roles: ROLES.view, queryToken: true }, openapi: { websocket: true } },
     schema: {
       summary: 'WebSocket: live crowd alerts, zone counts and camera health of the caller\'s cameras, one JSON message each',
-      description: 'Messages: {type:"hello", tokenId, role, departments}, then {type:"alert", alert}, {type:"zone_count", count}, {type:"health", ...}, {type:"load", cameraId, overloaded, handledFps, targetFps, at} (a camera over or back under capacity). A client too slow to read misses events.',
+      description: 'Messages: {type:"hello", tokenId, role, departments}, then {type:"alert", alert}, {type:"zone_count", count}, {type:"health", ...}, {type:"load", cameraId, overloaded, handledFps, targetFps, at} (a camera over or back under capacity), and for investigators and admins {type:"alarm", alarm} (watch-list, frequency and stranger alarms of their departments). A client too slow to read misses events.',
       tags: ['alerts'],
     },
   }, (socket: LiveSocket, req) => {
     const p = ctx.principal(req);
     socket.send(JSON.stringify({ type: 'hello', tokenId: p.tokenId, role: p.role, departments: p.departments ?? ['*'] }));
+    // Alarms name watch-list entries and strangers: personal data, for the roles that may search people only,
+    // and scoped by the alarm's department (a watch-list alarm belongs to the list's department, not the camera's).
+    const seesAlarms = (ROLES.search as readonly string[]).includes(p.role);
     const off = o.events?.on((e: PipelineEvent) => {
+      if (e.type === 'alarm') {
+        if (!seesAlarms || !inScope(p, e.alarm.department) || socket.readyState !== WS_OPEN) return;
+        if (socket.bufferedAmount > LIVE_MAX_BUFFERED) {
+          ctx.metrics.liveDropped();
+          return;
+        }
+        socket.send(JSON.stringify({ type: 'alarm', alarm: e.alarm }));
+        return;
+      }
       const cameraId = e.type === 'alert' ? e.alert.camera : e.type === 'zone_count' ? e.count.cameraId : e.type === 'health' || e.type === 'load' ? e.cameraId : null;
       if (cameraId === null || !visible(p, cameraId) || socket.readyState !== WS_OPEN) return;
       if (socket.bufferedAmount > LIVE_MAX_BUFFERED) {

@@ -6,23 +6,14 @@
  */
 import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import sharp, { type Metadata } from 'sharp';
 import { ApiError, CvcoreError } from '../common/errors.js';
 import { VEHICLE_COLOURS } from '../common/colours.js';
 import { PLATE_COLOURS } from '../common/plates.js';
 import { ATTRIBUTE_NAMES, parseFaceOptions, parseQuery, type ReadAuditOptions } from '../search-index/index.js';
 import { ROLES, scopeOf } from './auth.js';
 import type { ApiContext } from './context.js';
+import { checkImageUpload } from './upload.js';
 import { auditPage, errors, faceResult, idParams, parseList, parseTime, searchPage } from './schemas.js';
-
-/** Upload formats accepted for face search, by magic bytes: raster formats only (no SVG, no PDF). */
-const IMAGE_MAGIC: ReadonlyArray<{ format: string; test: (b: Uint8Array) => boolean }> = [
-  { format: 'jpeg', test: (b) => b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff },
-  { format: 'png', test: (b) => b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47 && b[4] === 0x0d && b[5] === 0x0a && b[6] === 0x1a && b[7] === 0x0a },
-  { format: 'webp', test: (b) => Buffer.from(b.subarray(0, 4)).toString('latin1') === 'RIFF' && Buffer.from(b.subarray(8, 12)).toString('latin1') === 'WEBP' },
-];
-/** A small file can still decode to a huge bitmap; this bounds what the embedder is asked to decode. */
-export const MAX_UPLOAD_PIXELS = 40_000_000;
 
 const FACE_FIELD = 'image';
 
@@ -113,18 +104,7 @@ export function recordRoutes(app: FastifyInstance, ctx: ApiContext): void {
     if (!part) throw new ApiError(400, 'API_BAD_REQUEST', `no file: send the image as multipart/form-data field "${FACE_FIELD}"`);
     if (part.fieldname !== FACE_FIELD) throw new ApiError(400, 'API_BAD_REQUEST', `the image must be in field "${FACE_FIELD}", not "${part.fieldname}"`);
     const bytes = await part.toBuffer();
-    const format = IMAGE_MAGIC.find((m) => m.test(bytes))?.format;
-    if (!format) throw new ApiError(415, 'API_UNSUPPORTED_MEDIA', 'the upload is not a JPEG, PNG or WebP image');
-    let meta: Metadata;
-    try {
-      meta = await sharp(bytes).metadata();
-    } catch (cause) {
-      throw new ApiError(415, 'API_UNSUPPORTED_MEDIA', `the upload looks like ${format} but does not decode`, { cause });
-    }
-    if (!meta.width || !meta.height) throw new ApiError(415, 'API_UNSUPPORTED_MEDIA', `the upload looks like ${format} but has no size`);
-    if (meta.width * meta.height > MAX_UPLOAD_PIXELS) {
-      throw new ApiError(413, 'API_PAYLOAD_TOO_LARGE', `the image is ${meta.width}x${meta.height}; at most ${MAX_UPLOAD_PIXELS} pixels are accepted`);
-    }
+    const { format } = await checkImageUpload(bytes);
     let face: Awaited<ReturnType<typeof embedder.embedFaceFromImage>>;
     try {
       face = await embedder.embedFaceFromImage(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));

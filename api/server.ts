@@ -1,7 +1,7 @@
 /**
  * The HTTP API (fastify): search, face search, track detail and thumbnails, the audit log, cameras (list, add,
  * change, remove, health), alert history, zone counts, snapshots, a live WebSocket, Prometheus metrics and an
- * OpenAPI document generated from the route schemas, and (in cluster mode) the cluster's status and node drain. Every guarded route needs a bearer token (role + departments)
+ * OpenAPI document generated from the route schemas, watch-lists and the alarm log, and (in cluster mode) the cluster's status and node drain. Every guarded route needs a bearer token (role + departments)
  * and passes a per-token rate limit; errors answer `{ code, message }` with a stable code. The investigators'
  * console (console/dist) is served at /console/.
  */
@@ -18,6 +18,8 @@ import { TokenBuckets } from './rate-limit.js';
 import { cameraRoutes } from './routes-cameras.js';
 import { clusterRoutes } from './routes-cluster.js';
 import { recordRoutes } from './routes-records.js';
+import { watchlistRoutes } from './routes-watchlists.js';
+import { alarmRoutes } from './routes-alarms.js';
 import type { ApiOptions } from './types.js';
 import { registerConsole } from '../console/serve.js';
 
@@ -145,6 +147,8 @@ export async function startApi(o: ApiOptions): Promise<ApiServer> {
   recordRoutes(app, ctx);
   cameraRoutes(app, ctx);
   clusterRoutes(app, ctx);
+  watchlistRoutes(app, ctx);
+  alarmRoutes(app, ctx);
 
   registerConsole(app);
 

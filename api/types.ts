@@ -11,6 +11,7 @@ import type { AlertSinkStatus } from '../alerts/index.js';
 import type { BatcherStats } from '../inference/index.js';
 import type { SearchIndex } from '../search-index/index.js';
 import type { ClusterStatus } from '../cluster/index.js';
+import type { WatchlistService } from '../watchlist/index.js';
 
 /**
  * The camera pool as the API uses it: ingest's CameraPool on one node, the cluster's pool (KV) on an api node
@@ -98,6 +99,8 @@ export interface ApiOptions {
   readonly log: Logger;
   /** The cluster this node belongs to; absent or null on a single node (the cluster routes answer 404). */
   readonly cluster?: ClusterSource | null;
+  /** Watch-lists and the alarm log; absent or null: their routes answer 503 API_WATCHLIST_UNAVAILABLE. */
+  readonly watchlists?: WatchlistService | null;
 }
 
 /** Who is calling: resolved from the bearer token on every guarded request. */

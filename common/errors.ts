@@ -34,6 +34,7 @@ export class ApiError extends CvcoreError {
 }
 export class SetupError extends CvcoreError {}
 export class ClusterError extends CvcoreError {}
+export class WatchlistError extends CvcoreError {}
 
 /** Every stable code in one place, so the README table and the code cannot drift apart. */
 export const ERROR_CODES = {
@@ -104,5 +105,14 @@ export const ERROR_CODES = {
   CLUSTER_SHARD_UNAVAILABLE: 'no live index replica answered for a shard; the shards are named',
   CLUSTER_BAD_MESSAGE: 'a record, search request or search answer on NATS that does not decode; the record is terminated (never redelivered), the request answered with this code',
   CLUSTER_NOT_SUPPORTED: 'an index operation this node does not do (an api node stores no records: put)',
+  // Watch-lists and the alarm log (issue 18).
+  WATCHLIST_NO_FACE: 'a watch-list photo holds no face (at least 20 px); the photo is named',
+  WATCHLIST_MANY_FACES: 'a watch-list photo holds more than one face; the photo, the count and the boxes are named',
+  WATCHLIST_BAD_ENTRY: 'a list, entry or page field out of bounds (name or label length, note, threshold outside 0..1, expiry in the past, photo count, limit, cursor); the field is named',
+  WATCHLIST_BAD_PLATE: 'a plate entry that is not a mainland plate; why is named',
+  WATCHLIST_KIND_MISMATCH: 'a photo for a plate list, or a plate for a face list',
+  WATCHLIST_ALARM_FINAL: 'a dismissed alarm cannot be acknowledged or dismissed again',
+  WATCHLIST_IO: 'RocksDB failed to open, read or write the watch-list store (another core may hold it)',
+  API_WATCHLIST_UNAVAILABLE: 'the watch-list and alarm routes need a watch-list store and none is configured on this core',
 } as const;
 export type ErrorCode = keyof typeof ERROR_CODES;

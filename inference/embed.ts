@@ -10,7 +10,7 @@ import { InferenceError } from '../common/errors.js';
 import type { Box } from '../common/messages.js';
 import { rethrow } from './engine.js';
 import type { BackendName } from './backends.js';
-import type { EmbedTaskResult, WorkerConfig, WorkerResult, WorkerTask } from './worker.js';
+import type { EmbedAllTaskResult, EmbedTaskResult, WorkerConfig, WorkerResult, WorkerTask } from './worker.js';
 
 /** Uploads are scaled down to this longest side first: faces stay large enough and decoding stays bounded. */
 export const EMBED_MAX_SIDE = 1280;
@@ -37,7 +37,8 @@ function getPool(): Piscina<WorkerTask, WorkerResult> {
   return pool;
 }
 
-export async function embedFaceFromImage(bytes: Uint8Array): Promise<{ embedding: Float32Array; box: Box; quality: number; gender: string; age: number } | null> {
+/** Decodes an upload into shared RGB24 (EXIF rotation applied, scaled to EMBED_MAX_SIDE); INFERENCE_BAD_IMAGE if it does not decode. */
+async function decodeUpload(bytes: Uint8Array): Promise<{ data: Uint8Array; width: number; height: number }> {
   let raw: { data: Buffer; info: { width: number; height: number; channels: number } };
   try {
     raw = await sharp(bytes, { failOn: 'error' }).rotate()
@@ -51,9 +52,26 @@ export async function embedFaceFromImage(bytes: Uint8Array): Promise<{ embedding
   // Into shared memory so the worker reads it in place.
   const data = new Uint8Array(new SharedArrayBuffer(raw.data.length));
   data.set(raw.data);
-  const res = (await getPool().run({ kind: 'embed', image: { data, width, height } })) as EmbedTaskResult;
+  return { data, width, height };
+}
+
+export async function embedFaceFromImage(bytes: Uint8Array): Promise<{ embedding: Float32Array; box: Box; quality: number; gender: string; age: number } | null> {
+  const image = await decodeUpload(bytes);
+  const res = (await getPool().run({ kind: 'embed', image })) as EmbedTaskResult;
   if (res.error) rethrow(res.error);
   return res.face;
+}
+
+/**
+ * Every face (shorter side >= MIN_FACE_SIDE) in an upload, largest first, with its embedding, box and quality, and
+ * the size of the image the boxes refer to (the decoded, rotated and scaled-down upload): watch-list photos, which
+ * must hold exactly one face, and the caller says which when they hold none or several.
+ */
+export async function embedFacesFromImage(bytes: Uint8Array): Promise<{ faces: Array<{ embedding: Float32Array; box: Box; quality: number }>; width: number; height: number }> {
+  const image = await decodeUpload(bytes);
+  const res = (await getPool().run({ kind: 'embed-all', image })) as EmbedAllTaskResult;
+  if (res.error) rethrow(res.error);
+  return { faces: res.faces.map((f) => ({ embedding: f.embedding, box: f.box, quality: f.quality })), width: image.width, height: image.height };
 }
 
 /** Stops the embedding thread (tests, shutdown). */

@@ -20,4 +20,4 @@ export { PLATE_CLASSES, type VehicleCrop } from './structure.js';
 export { clothingColours, clothingVotes, KEYPOINT_MIN_HEIGHT, type BodyKeypoint, type ClothingColours, type PartColour, type RgbFrame } from './clothing.js';
 export { PoseModel, type Keypoint } from './pose.js';
 export { ageBand, AGE_BANDS, mayHoldFace, type AgeBand, type StructureInput, type StructureAttributes, type StructureResult, type FaceEmbedding, type FaceTaskInput, type LiveFace } from './structure.js';
-export { embedFaceFromImage, closeFaceEmbedder, setFaceEmbedderBackend } from './embed.js';
+export { embedFaceFromImage, embedFacesFromImage, closeFaceEmbedder, setFaceEmbedderBackend } from './embed.js';

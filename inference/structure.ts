@@ -124,6 +124,15 @@ export async function embedLargestFace(models: FaceModels, img: RgbImage): Promi
   return describeFace(models, img, largest);
 }
 
+/** Every face of at least MIN_FACE_SIDE in the whole image, largest first (watch-list photos must hold exactly one). */
+export async function embedAllFaces(models: FaceModels, img: RgbImage): Promise<FaceEmbedding[]> {
+  const faces = (await models.detect(img)).filter((f) => Math.min(f.box.w, f.box.h) >= MIN_FACE_SIDE);
+  faces.sort((a, b) => b.box.w * b.box.h - a.box.w * a.box.h);
+  const out: FaceEmbedding[] = [];
+  for (const f of faces) out.push(await describeFace(models, img, f));
+  return out;
+}
+
 /**
  * The plate attributes of a vehicle from its crops (or its best shot when the track kept none). A reader that
  * cannot load gives `plateError`; a run that fails costs this track's plate only.

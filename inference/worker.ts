@@ -11,7 +11,7 @@ import { FaceModels, type RgbImage } from './face.js';
 import type { PlateReader } from './plate.js';
 import { PoseModel } from './pose.js';
 import { createDetector, type Detector, type FrameInput } from './runner.js';
-import { embedLargestFace, liveFace, structure, type FaceEmbedding, type FaceTaskInput, type LiveFace, type StructureInput, type StructureResult } from './structure.js';
+import { embedAllFaces, embedLargestFace, liveFace, structure, type FaceEmbedding, type FaceTaskInput, type LiveFace, type StructureInput, type StructureResult } from './structure.js';
 
 export interface WorkerConfig {
   readonly backend: BackendName; readonly model: string; readonly inputSize?: number; readonly decode: DecodeOptions;
@@ -23,13 +23,15 @@ export interface WorkerConfig {
 export interface DetectTask { readonly kind?: 'detect'; readonly frames: readonly FrameInput[] }
 export interface StructureTask { readonly kind: 'structure'; readonly input: StructureInput }
 export interface EmbedTask { readonly kind: 'embed'; readonly image: RgbImage }
+/** Every face in the image (watch-list photos: the caller refuses none or several). */
+export interface EmbedAllTask { readonly kind: 'embed-all'; readonly image: RgbImage }
 /** A live person track's face (the pipeline's alarm path): head region -> face detector -> descriptor. */
 export interface FaceTask { readonly kind: 'face'; readonly input: FaceTaskInput }
 /** Loads the face models and runs them once, so the first best shot does not stall the thread for seconds. */
 export interface WarmFacesTask { readonly kind: 'warm-faces' }
 /** Loads the plate reader (answers with its load error, if any, as an EmbedTaskResult-shaped { error }). */
 export interface WarmPlatesTask { readonly kind: 'warm-plates' }
-export type WorkerTask = DetectTask | StructureTask | EmbedTask | FaceTask | WarmFacesTask | WarmPlatesTask;
+export type WorkerTask = DetectTask | StructureTask | EmbedTask | EmbedAllTask | FaceTask | WarmFacesTask | WarmPlatesTask;
 
 /** Typed failures travel as data: an Error's class and code do not survive the thread boundary. */
 export interface TaskError { readonly code: string; readonly message: string }
@@ -41,8 +43,9 @@ export interface DetectTaskResult {
 }
 export interface StructureTaskResult { readonly result: StructureResult | null; readonly error?: TaskError }
 export interface EmbedTaskResult { readonly face: FaceEmbedding | null; readonly error?: TaskError }
+export interface EmbedAllTaskResult { readonly faces: FaceEmbedding[]; readonly error?: TaskError }
 export interface FaceTaskResult { readonly live: LiveFace | null; readonly error?: TaskError }
-export type WorkerResult = DetectTaskResult | StructureTaskResult | EmbedTaskResult | FaceTaskResult;
+export type WorkerResult = DetectTaskResult | StructureTaskResult | EmbedTaskResult | EmbedAllTaskResult | FaceTaskResult;
 
 const cfg = workerData as WorkerConfig;
 const backend = getBackend(cfg.backend).init();
@@ -88,6 +91,9 @@ export default async function run(task: WorkerTask): Promise<WorkerResult> {
       await embedLargestFace(await faceModels(), blank);
       return { face: null };
     } catch (err) { return { face: null, error: asError(err) }; }
+  }
+  if (task.kind === 'embed-all') {
+    try { return { faces: await embedAllFaces(await faceModels(), task.image) }; } catch (err) { return { faces: [], error: asError(err) }; }
   }
   if (task.kind === 'embed') {
     try { return { face: await embedLargestFace(await faceModels(), task.image) }; } catch (err) { return { face: null, error: asError(err) }; }

@@ -14,6 +14,8 @@ import type { CrowdAlertV1 } from '../../alerts/index.js';
 import type { PipelineEvent } from '../../runtime/index.js';
 import { openIndex, type SearchIndex } from '../../search-index/index.js';
 import { startApi, type AlertHistory, type ApiServer, type ClusterSource, type FaceEmbedder, type FaceFromImage, type LiveEventSource, type PipelineStatsSource } from '../../api/index.js';
+import { openWatchlists, type WatchlistStore } from '../../watchlist/index.js';
+import { embedFacesFromImage } from '../../inference/index.js';
 import { makeRecord, tempDir } from './index-records.js';
 
 export const T0 = 1_700_000_000_000;
@@ -99,6 +101,8 @@ export interface ApiHarness {
   readonly cameras: CameraPool;
   readonly events: EventHub;
   readonly history: History;
+  /** The watch-list store (real RocksDB in the harness's temp dir, real face models) when asked for; else null. */
+  readonly watchlists: WatchlistStore | null;
   /** Records stored, by department. */
   readonly records: Record<'public-security' | 'traffic', TrackRecord[]>;
   /** The record of each department whose embedding is noisePng(seed of that department). */
@@ -116,6 +120,8 @@ export interface HarnessOptions {
   cluster?: ClusterSource | null;
   /** Pipeline counters for /metrics and health; none by default. */
   stats?: PipelineStatsSource | null;
+  /** Open a watch-list store (the real face embedder finds faces in photos); none by default (503 on its routes). */
+  watchlists?: boolean;
 }
 
 export async function startHarness(o: HarnessOptions = {}): Promise<ApiHarness> {
@@ -148,19 +154,25 @@ export async function startHarness(o: HarnessOptions = {}): Promise<ApiHarness> 
   await index.flush();
   const events = new EventHub();
   const history = new History();
+  const wlDir = o.watchlists ? tempDir('api-watchlists') : null;
+  const watchlists = wlDir
+    ? await openWatchlists({ dir: wlDir.dir, embedder: { embedFacesFromImage }, log: createLogger({ level: 'error', sink: () => undefined }), sweepIntervalMs: 0 })
+    : null;
   const server = await startApi({
     host: '127.0.0.1', port: 0, index, cameras, history, events, stats: o.stats ?? null, alerts: null,
-    faces: o.faces === undefined ? pixelFaces : o.faces, access: cfg.api, cluster: o.cluster ?? null,
+    faces: o.faces === undefined ? pixelFaces : o.faces, access: cfg.api, cluster: o.cluster ?? null, watchlists,
     log: createLogger({ level: 'error', sink: () => undefined }),
   });
   return {
-    url: server.url, server, index, cameras, events, history, records, faceSeeds,
+    url: server.url, server, index, cameras, events, history, records, faceSeeds, watchlists,
     get: (path, token) => fetch(server.url + path, token ? { headers: { authorization: `Bearer ${token}` } } : {}),
     async close() {
       await server.close();
       cameras.stop();
+      await watchlists?.close();
       await index.close();
       cleanup();
+      wlDir?.cleanup();
     },
   };
 }
