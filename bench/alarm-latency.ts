@@ -59,7 +59,8 @@ export async function benchAlarmLatency(o: AlarmLatencyOptions = {}): Promise<Al
   try {
     sim = await startDemoCameras(0, { faceCamera: true });
     const base = demoConfig(sim, { cameras: 0, dataDir, apiPort: 0, faceCamera: true });
-    const config = parseConfig({ ...JSON.parse(JSON.stringify(base)) as object, inference: { ...base.inference, classes: ['person'] } });
+    // The person comes back every 16 s: a per-entry cooldown under that gap, so every appearance alarms.
+    const config = parseConfig({ ...JSON.parse(JSON.stringify(base)) as object, inference: { ...base.inference, classes: ['person'] }, alarms: { cooldownMs: 5_000 } });
     stack = await startStack({ config, log });
     const wl = stack.watchlists;
     const list = await wl.createList({ name: 'bench', department: DEMO_FACE_CAMERA.department, kind: 'face' }, 'bench');
