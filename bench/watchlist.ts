@@ -33,7 +33,7 @@ export interface MatchSizeResult {
 export interface CalibrationResult {
   /** Cosine similarity of astronaut.png's face to other renderings of it. */
   readonly same: Record<string, number>;
-  /** Cosine similarity between faces of different people (astronaut vs each messi5.jpg face, messi5.jpg faces pairwise). */
+  /** Cosine similarity between the two people: every rendering of the astronaut against every rendering of messi5.jpg's face. */
   readonly different: { readonly pairs: number; readonly max: number; readonly mean: number };
   readonly faces_in_messi5: number;
 }
@@ -145,50 +145,68 @@ async function oneFace(bytes: Buffer): Promise<Float32Array | null> {
   return r.faces[0]?.embedding ?? null;
 }
 
-/** The similarities the default threshold (watchlist/store.ts DEFAULT_FACE_THRESHOLD) was chosen from. */
-export async function calibrateFaceThreshold(): Promise<CalibrationResult> {
-  const png = await readFile(mediaPath('astronaut.png'));
-  const base = await embedFacesFromImage(png);
-  const a = base.faces[0];
-  if (!a) throw new Error('astronaut.png: no face');
-  const same: Record<string, number> = {};
+/**
+ * Renderings of one photo's face: mirrored, cropped, JPEG q30, and the face at 120, 80 and 48 px wide placed in a
+ * 768x576 frame that goes through H.264 (what a camera would deliver of that photo held up to it).
+ */
+async function renderings(bytes: Buffer): Promise<{ base: Float32Array; views: Record<string, Float32Array | null> }> {
+  const first = (await embedFacesFromImage(bytes)).faces[0];
+  if (!first) throw new Error('calibration photo: no face');
+  const png = await sharp(bytes).removeAlpha().png().toBuffer();
   const meta = await sharp(png).metadata();
   const W = meta.width!;
   const H = meta.height!;
+  // The embedder's box refers to the image it decoded (scaled to EMBED_MAX_SIDE at most).
+  const k = W / (await embedFacesFromImage(bytes)).width;
+  const box = { x: first.box.x * k, y: first.box.y * k, w: first.box.w * k, h: first.box.h * k };
   const tries: Array<[string, () => Promise<Buffer>]> = [
     ['mirror', () => sharp(png).flop().png().toBuffer()],
-    ['crop', () => sharp(png).extract({ left: 20, top: 10, width: W - 60, height: H - 60 }).png().toBuffer()],
+    ['crop', () => sharp(png).extract({ left: Math.round(W * 0.04), top: Math.round(H * 0.02), width: Math.round(W * 0.9), height: Math.round(H * 0.9) }).png().toBuffer()],
     ['jpeg_q30', () => sharp(png).jpeg({ quality: 30 }).toBuffer()],
   ];
-  // The face in a 768x576 camera frame at a given width (px), through H.264.
   for (const face of [120, 80, 48]) {
     tries.push([`h264_face_${face}px`, async () => {
-      const scale = face / a.box.w;
+      const scale = face / box.w;
       const w = Math.round(W * scale);
       const h = Math.round(H * scale);
       // At most 700x500 of the scaled photo around the face, placed in a 768x576 frame.
       const cw = Math.min(w, 700);
       const ch = Math.min(h, 500);
-      const left = Math.max(0, Math.min(w - cw, Math.round((a.box.x + a.box.w / 2) * scale - cw / 2)));
-      const top = Math.max(0, Math.min(h - ch, Math.round((a.box.y + a.box.h / 2) * scale - ch / 2)));
-      const small = await sharp(await sharp(png).removeAlpha().resize(w, h).png().toBuffer()).extract({ left, top, width: cw, height: ch }).png().toBuffer();
+      const left = Math.max(0, Math.min(w - cw, Math.round((box.x + box.w / 2) * scale - cw / 2)));
+      const top = Math.max(0, Math.min(h - ch, Math.round((box.y + box.h / 2) * scale - ch / 2)));
+      const small = await sharp(await sharp(png).resize(w, h).png().toBuffer()).extract({ left, top, width: cw, height: ch }).png().toBuffer();
       const frame = await sharp({ create: { width: 768, height: 576, channels: 3, background: { r: 96, g: 104, b: 110 } } })
         .composite([{ input: small, left: 768 - cw - 20, top: 40 }]).png().toBuffer();
       return throughH264(frame);
     }]);
   }
-  for (const [name, make] of tries) {
-    const e = await oneFace(await make());
-    same[name] = e ? r3(dot(a.embedding, e)) : Number.NaN;
+  const views: Record<string, Float32Array | null> = {};
+  for (const [name, make] of tries) views[name] = await oneFace(await make());
+  return { base: first.embedding, views };
+}
+
+/**
+ * The similarities the default threshold (watchlist/store.ts DEFAULT_FACE_THRESHOLD) was chosen from: each photo's
+ * face against its own renderings (same person), and every rendering of one against every rendering of the other
+ * (different people). The sample media hold two usable faces (astronaut.png, messi5.jpg: one face); vtest.avi's
+ * faces are under 20 px.
+ */
+export async function calibrateFaceThreshold(): Promise<CalibrationResult> {
+  const astro = await renderings(await readFile(mediaPath('astronaut.png')));
+  const messiBytes = await readFile(mediaPath('messi5.jpg'));
+  const messiFaces = (await embedFacesFromImage(messiBytes)).faces.length;
+  const messi = await renderings(messiBytes);
+  const same: Record<string, number> = {};
+  for (const [who, r] of [['astronaut', astro], ['messi5', messi]] as const) {
+    for (const [name, v] of Object.entries(r.views)) same[`${who}_${name}`] = v ? r3(dot(r.base, v)) : Number.NaN;
   }
-  const messi = (await embedFacesFromImage(await readFile(mediaPath('messi5.jpg')))).faces;
-  const others = [a.embedding, ...messi.map((f) => f.embedding)];
+  const all = (r: typeof astro): Float32Array[] => [r.base, ...Object.values(r.views).filter((v): v is Float32Array => v !== null)];
   const sims: number[] = [];
-  for (let i = 0; i < others.length; i++) for (let j = i + 1; j < others.length; j++) sims.push(dot(others[i]!, others[j]!));
+  for (const a of all(astro)) for (const b of all(messi)) sims.push(dot(a, b));
   return {
     same,
-    different: { pairs: sims.length, max: sims.length ? r3(Math.max(...sims)) : Number.NaN, mean: sims.length ? r3(sims.reduce((s, v) => s + v, 0) / sims.length) : Number.NaN },
-    faces_in_messi5: messi.length,
+    different: { pairs: sims.length, max: r3(Math.max(...sims)), mean: r3(sims.reduce((s, v) => s + v, 0) / sims.length) },
+    faces_in_messi5: messiFaces,
   };
 }
 

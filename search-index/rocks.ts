@@ -1,29 +1,13 @@
 /**
- * A typed view of the parts of @nxtedition/rocksdb (an abstract-level database) that the index uses.
- * The package ships no TypeScript types, so it is loaded through createRequire and described here once.
+ * The search index's side of RocksDB: its tuned open options, and readers and writers for worker threads that use
+ * the database another thread opened. The typed binding itself (createRocks, readRange, the op types) is
+ * common/rocks.ts, shared with the watch-list store.
  */
 import { createRequire } from 'node:module';
+export { createRocks, readRange, type BatchOp, type RangeOptions, type RocksDb, type RocksIterator } from '../common/rocks.js';
 
-export type BatchOp = { type: 'put'; key: string; value: Buffer } | { type: 'del'; key: string };
 /** An op with its key already encoded: what the write thread applies. */
 export type RawOp = { type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer };
-
-export interface RangeOptions {
-  gt?: string;
-  gte?: string;
-  lt?: string;
-  lte?: string;
-  reverse?: boolean;
-  limit?: number;
-  keys?: boolean;
-  values?: boolean;
-}
-
-export interface RocksIterator {
-  /** Up to `size` entries; an empty array at the end. Values are undefined when `values: false`. */
-  nextv(size: number): Promise<Array<[string, Buffer | undefined]>>;
-  close(): Promise<void>;
-}
 
 /**
  * Open options. The binding compresses every level and the WAL with ZSTD by default, which spends CPU (the WAL's
@@ -41,29 +25,8 @@ export const ROCKS_OPEN_OPTIONS = {
   cacheSize: 64 * 1024 * 1024,
 } as const;
 
-export interface RocksDb {
-  open(options?: typeof ROCKS_OPEN_OPTIONS): Promise<void>;
-  close(): Promise<void>;
-  getMany(keys: string[]): Promise<Array<Buffer | undefined>>;
-  /** `sync: true` fsyncs the WAL before resolving; without it a write survives a process crash, not a power cut. */
-  batch(ops: BatchOp[], options?: { sync?: boolean }): Promise<void>;
-  iterator(options: RangeOptions): RocksIterator;
-  /** The native database handle, for opening the same instance in a worker thread (openShared). */
-  readonly handle: bigint;
-}
-
-interface RocksModule {
-  RocksLevel: {
-    new (location: string, options: { keyEncoding: 'utf8'; valueEncoding: 'buffer' }): RocksDb;
-  };
-}
-
 const require = createRequire(import.meta.url);
 
-export function createRocks(location: string): RocksDb {
-  const mod = require('@nxtedition/rocksdb') as RocksModule;
-  return new mod.RocksLevel(location, { keyEncoding: 'utf8', valueEncoding: 'buffer' });
-}
 
 /** The binding's write-batch calls (no TypeScript types ship with it). */
 interface RocksBinding {
@@ -123,20 +86,4 @@ export function sharedReader(handle: bigint): { getMany(keys: Buffer[]): Array<B
       return values as Array<Buffer | undefined>;
     },
   };
-}
-
-/** Reads a whole range in chunks; for bounded ranges only (meta, a sweep slice). */
-export async function readRange(db: RocksDb, options: RangeOptions, chunk = 1000): Promise<Array<[string, Buffer | undefined]>> {
-  const it = db.iterator(options);
-  const out: Array<[string, Buffer | undefined]> = [];
-  try {
-    for (;;) {
-      const rows = await it.nextv(chunk);
-      if (rows.length === 0) break;
-      for (const r of rows) out.push(r);
-    }
-  } finally {
-    await it.close();
-  }
-  return out;
 }

@@ -143,6 +143,10 @@ test.serial('api - watch-lists: create, add the astronaut, refuse bad photos by 
   t.is((await call('DELETE', `/api/v1/watchlists/${list.id}/entries/${messiId}`, TOKENS.ps)).status, 204);
   t.is((await call('GET', `/api/v1/watchlists/${list.id}/entries/${messiId}`, TOKENS.ps)).status, 404);
 
+  // Removing the astronaut's entry through the API: it no longer matches once the 204 is in.
+  t.is((await call('DELETE', `/api/v1/watchlists/${list.id}/entries/${entry.id}`, TOKENS.ps)).status, 204);
+  t.deepEqual(h.watchlists!.matchFace('public-security', live, Date.now()), []);
+
   // Every call that reached a route is in the trail, refusals included, before its answer went out.
   const trail = await auditTrail(since);
   const actions = new Set(trail.map((e) => e.action));

@@ -11,16 +11,17 @@ import { WatchlistError, CvcoreError } from '../common/errors.js';
 import type { AlarmV1 } from '../common/alarm-schemas.js';
 import type { Logger } from '../common/log.js';
 import { canonicalPlate, plateFormat, PLATE_ALPHABET, PLATE_LETTERS, PLATE_PROVINCES } from '../common/plates.js';
-import { createRocks, readRange, type BatchOp, type RocksDb } from './rocks.js';
+import { createRocks, readRange, type BatchOp, type RocksDb } from '../common/rocks.js';
 import { Matcher } from './matcher.js';
 import type {
   AlarmQuery, FaceEntry, ListKind, Page, PhotoEmbedder, PlateEntry, Scope, StoredAlarm, WatchEntry, WatchList, WatchlistService,
 } from './types.js';
 
 /**
- * Default face threshold. Measured with faceres (bench/watchlist.ts --calibrate, README.md): the astronaut against
- * renderings of itself scored 0.84..0.99 (a 48 px face in an H.264 frame the lowest), different people at most
- * 0.38; 0.6 sits between with room on both sides.
+ * Default face threshold. Measured with faceres (`cvcore bench watchlist --calibrate`, README.md): a face against
+ * renderings of its own photo (mirror, crop, JPEG q30, 120 and 80 px faces through H.264) scored 0.82..0.995, a
+ * 48 px face 0.53..0.86; the two people against each other at most 0.47 (mean 0.40) over 49 pairs. 0.6 sits
+ * between, nearer the impostors' side than the 0.82 floor of usable faces.
  */
 export const DEFAULT_FACE_THRESHOLD = 0.6;
 export const MAX_NAME = 128;
@@ -114,6 +115,9 @@ export function whyNotPlate(input: string, canonical: string): string {
   return `"${input}" fits neither the standard nor the new-energy layout`;
 }
 
+/** A stored embedding (little-endian float32 bytes) as its own, aligned Float32Array. */
+const toFloat32 = (b: Buffer): Float32Array => new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+
 const encodeCursor = (key: string): string => Buffer.from(key, 'utf8').toString('base64url');
 function decodeCursor(cursor: string, prefix: string): string {
   const key = Buffer.from(cursor, 'base64url').toString('utf8');
@@ -182,16 +186,20 @@ export class WatchlistStore implements WatchlistService {
     }
     const loaded = (await readRange(this.#db, { gte: 'e!', lt: 'e~' })).map(([, v]) => JSON.parse(v!.toString('utf8')) as WatchEntry);
     loaded.sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
+    // Every embedding in one ordered pass (v!<entry>!<n>), not one read per entry: a large list opens in seconds.
+    const vectors = new Map<string, Float32Array[]>();
+    for (const [k, b] of await readRange(this.#db, { gte: 'v!', lt: 'v~' })) {
+      const entry = k.slice(2, k.lastIndexOf('!'));
+      let list = vectors.get(entry);
+      if (!list) vectors.set(entry, (list = []));
+      list.push(toFloat32(b!));
+    }
     for (const e of loaded) {
       const m = this.#entries.get(e.list);
       if (!m) continue;
       m.set(e.id, e as Mutable<WatchEntry>);
       if (e.kind === 'plate') this.#matcher.putPlate(e);
-      else {
-        const vecs = await this.#db.getMany(e.photos.map((_, n) => vectorKey(e.id, n)));
-        const embeddings = vecs.filter((b): b is Buffer => b !== undefined).map((b) => new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength)));
-        this.#matcher.putFace(e, embeddings);
-      }
+      else this.#matcher.putFace(e, vectors.get(e.id) ?? []);
     }
     await this.sweep();
   }
@@ -295,7 +303,7 @@ export class WatchlistStore implements WatchlistService {
   #restore(entries: Iterable<WatchEntry>): void {
     for (const e of entries) {
       if (e.kind === 'plate') this.#matcher.putPlate(e);
-      else void this.#get(e.photos.map((_, n) => vectorKey(e.id, n))).then((v) => this.#matcher.putFace(e, v.filter((b): b is Buffer => !!b).map((b) => new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength)))));
+      else void this.#get(e.photos.map((_, n) => vectorKey(e.id, n))).then((v) => this.#matcher.putFace(e, v.filter((b): b is Buffer => !!b).map(toFloat32)));
     }
   }
 
@@ -470,8 +478,9 @@ export class WatchlistStore implements WatchlistService {
     const limit = pageLimit(page.limit);
     const prefix = `m!${entryId}!`;
     const lt = page.cursor !== undefined ? decodeCursor(page.cursor, prefix) : `m!${entryId}~`;
-    const keys = (await readRange(this.#db, { gte: prefix, lt, reverse: true, limit: limit + 1, values: false })).map(([k]) => k);
-    const ids = keys.slice(0, limit).map((k) => k.slice(k.lastIndexOf('!') + 1));
+    const rows = await readRange(this.#db, { gte: prefix, lt, reverse: true, limit: limit + 1 });
+    const keys = rows.map(([k]) => k);
+    const ids = rows.slice(0, limit).map(([, v]) => v!.toString('utf8'));
     const items = (await Promise.all(ids.map((id) => this.#alarmById(id)))).filter((a): a is StoredAlarm => a !== null);
     return { items, nextCursor: keys.length > limit ? encodeCursor(keys[limit - 1]!) : null };
   }
@@ -497,7 +506,7 @@ export class WatchlistStore implements WatchlistService {
   // ---- the alarm log ----
 
   async recordAlarm(alarm: AlarmV1, images: { snapshot: Uint8Array | null; face: Uint8Array | null }): Promise<void> {
-    if (typeof alarm?.id !== 'string' || alarm.id.length === 0 || alarm.id.includes('!')) throw new TypeError('alarm.id must be a non-empty string without "!"');
+    if (typeof alarm?.id !== 'string' || alarm.id.length === 0) throw new TypeError('alarm.id must be a non-empty string');
     if (!Number.isFinite(alarm.at)) throw new TypeError('alarm.at must be a time in ms');
     return this.#serial(async () => {
       // The live path may hand the same decision twice (a retry): the log keeps one.
@@ -517,7 +526,8 @@ export class WatchlistStore implements WatchlistService {
         if (counted) {
           const next = { ...counted, matches: counted.matches + 1, lastMatchAt: Math.max(counted.lastMatchAt ?? 0, alarm.at) };
           ops.push({ type: 'put', key: entryKey(alarm.list, alarm.entry), value: Buffer.from(JSON.stringify(next)) });
-          ops.push({ type: 'put', key: matchKey(alarm.entry, alarm.at, alarm.id), value: Buffer.alloc(0) });
+          // The id is the value too: ids are free text (they may hold '!'), so the key is not parsed back.
+          ops.push({ type: 'put', key: matchKey(alarm.entry, alarm.at, alarm.id), value: Buffer.from(alarm.id) });
           counted = next;
         }
       }
@@ -536,7 +546,7 @@ export class WatchlistStore implements WatchlistService {
   async alarms(scope: Scope, q: AlarmQuery = {}): Promise<Page<StoredAlarm>> {
     const limit = pageLimit(q.limit);
     const lower = `a!${pad(q.from ?? 0)}`;
-    let upper = q.to !== undefined ? `a!${pad(q.to)}!~` : 'a!~';
+    let upper = q.to !== undefined ? `a!${pad(q.to)}!\uffff` : 'a!~';
     if (q.cursor !== undefined) {
       const c = decodeCursor(q.cursor, 'a!');
       if (c < upper) upper = c;

@@ -29,7 +29,8 @@ let seq = 0;
 /** A face watch-list alarm as the live path would hand it to recordAlarm. */
 export function watchAlarm(o: { list: string; entry: string; department: string; at: number; camera?: string; id?: string; entryKind?: 'face' | 'plate' }): WatchlistAlarmV1 {
   seq++;
-  const id = o.id ?? `alarm-${o.at}-${seq}`;
+  // Ids are free text: one with '!' (the store's key separator) must round-trip too.
+  const id = o.id ?? `alarm!${o.at}-${seq}`;
   const camera = o.camera ?? 'cam-ps-1';
   return {
     schemaVersion: 1, id, messageId: `node-1:watchlist:${id}`, seq, district: 'shinan', camera, department: o.department, location: null,
