@@ -50,7 +50,8 @@ export function printStarted(stack: Stack, sim: SimulatedCameraPool | null): voi
     const photo = join(CACHE_DIR, 'media', 'astronaut.png');
     out(`Live watch-list alarms on ${DEMO_FACE_CAMERA.id} (the astronaut comes on camera every 16 s): put her on a public-security face list`);
     out(`  in the console: ${stack.apiUrl}/console/  (token demo-investigator-ps) -> Watch-lists -> new face list -> add entry -> upload ${photo}`);
-    out(`  or: npx cvcore watchlist add-face --api ${stack.apiUrl} --token demo-investigator-ps --list <list id> --label astronaut --photo ${photo}`);
+    out(`  or: npx cvcore watchlist create --api ${stack.apiUrl} --token demo-investigator-ps --name wanted --department ${DEMO_FACE_CAMERA.department} --kind face`);
+    out(`      npx cvcore watchlist add-face <list id> --api ${stack.apiUrl} --token demo-investigator-ps --label astronaut --photo ${photo}`);
     out(`  or: curl -H 'Authorization: Bearer demo-investigator-ps' -F label=astronaut -F photo=@${photo} '${stack.apiUrl}/api/v1/watchlists/<list id>/entries'`);
     out('Follow every alarm kind (crowd, watchlist, frequency, stranger):');
     out(`  npx cvcore alerts tail --url ${stack.natsUrl}`);
