@@ -1,11 +1,19 @@
 /**
  * The alarm rules' pure parts and their configuration: durations, the frequency rule's collapsing of
- * appearances closer than minGap, deterministic alarm ids, and the config's bounds and cross-field checks.
+ * appearances closer than minGap, deterministic alarm ids, the config's bounds and cross-field checks; and which
+ * cameras get live face reads, against a real watch-list store.
  */
 import test from 'ava';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ConfigError } from '../common/errors.js';
+import { createLogger } from '../common/log.js';
+import { mediaPath } from '../common/paths.js';
 import { parseConfig, parseDuration } from '../config/index.js';
-import { alarmId, collapse } from '../watchlist/live.js';
+import { closeFaceEmbedder, embedFacesFromImage } from '../inference/index.js';
+import { openWatchlists } from '../watchlist/index.js';
+import { AlarmRules, alarmId, collapse } from '../watchlist/live.js';
 
 test('alarms - durations: s, m, h, d, ms and whole milliseconds; anything else is a typed error naming the path', (t) => {
   t.is(parseDuration('30s'), 30_000);
@@ -64,4 +72,30 @@ test('alarms - config: defaults, frequency windows bounded by index.faceDays, re
   const z = parseConfig({ cameras: [cam] }).cameras[0]!.zones[0]!;
   t.deepEqual(JSON.parse(JSON.stringify(z.restricted)), { allowLists: ['l1'], threshold: null, noFace: { afterMs: 30_000 } });
   fail({ cameras: [{ ...cam, zones: [{ ...cam.zones[0], restricted: { allowLists: [], threshold: -0.1 } }] }] }, 'cameras[0].zones[0].restricted.threshold', 'CONFIG_OUT_OF_RANGE');
+});
+
+test('alarms - live faces are read only where a rule needs them: a face entry of the department, a frequency rule on the camera, a restricted zone', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'cvcore-alarms-rules-'));
+  const store = await openWatchlists({ dir, embedder: { embedFacesFromImage }, log: createLogger({ level: 'error' }) });
+  t.teardown(async () => { await store.close(); await closeFaceEmbedder(); await rm(dir, { recursive: true, force: true }); });
+  const log = createLogger({ level: 'error' });
+  const cfg = parseConfig({});
+  const cam = { id: 'cam-1', department: 'public-security', restricted: new Map() };
+  const other = { id: 'cam-2', department: 'traffic', restricted: new Map() };
+  const rules = new AlarmRules({ config: cfg.alarms, watchlists: store, faces: null, log });
+  // Nothing listed, no rule, no zone: no face task runs (the capacity is what it was before alarms).
+  t.false(rules.wantsFaces(cam));
+  const list = await store.createList({ name: 'wanted', department: 'public-security', kind: 'face' }, 't');
+  const entry = await store.addFaceEntry(list.id, { label: 'a', photos: [new Uint8Array(await readFile(mediaPath('astronaut.png')))] }, 't', 'all');
+  t.true(rules.wantsFaces(cam), 'a face entry of the camera\'s department');
+  t.false(rules.wantsFaces(other), 'another department\'s entries do not count');
+  t.true(await store.removeEntry(list.id, entry!.id, 'all'));
+  t.false(rules.wantsFaces(cam), 're-checked: the entry is gone');
+  // A restricted zone always needs faces (strangers); a frequency rule on the camera needs them while the index is there.
+  t.true(rules.wantsFaces({ ...cam, restricted: new Map([['z', { allowLists: [], threshold: null, noFace: null }]]) }));
+  const freq = parseConfig({ alarms: { frequency: [{ id: 'f', cameras: ['cam-1'], minCount: 2, window: '1h' }] } }).alarms;
+  const faces = { faceSearch: async () => [] };
+  t.true(new AlarmRules({ config: freq, watchlists: store, faces, log }).wantsFaces(cam));
+  t.false(new AlarmRules({ config: freq, watchlists: store, faces, log }).wantsFaces(other));
+  t.false(new AlarmRules({ config: freq, watchlists: store, faces: null, log }).wantsFaces(cam), 'cluster mode: no index, no frequency rule');
 });
