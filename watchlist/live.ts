@@ -82,6 +82,8 @@ export class AlarmRules {
   /** `<camera>|<entry>` -> when the entry last alarmed on the camera (the per-entry cooldown). */
   readonly #lastByEntry = new Map<string, number>();
 
+  #warnedNoLists = false;
+
   constructor(o: AlarmRulesOptions) {
     this.#o = o;
     this.#frequency = o.config.frequency.map((r, i) => {
@@ -205,6 +207,13 @@ export class AlarmRules {
     for (const z of zones) {
       const r = cam.restricted.get(z.zone);
       if (!r || this.#done.get(track.record)?.has(`zone|${z.zone}`)) continue;
+      if (r.allowLists.length > 0 && !this.#o.watchlists) {
+        // Without the lists (a cluster node: watch-lists are per node today) every face would look unknown: an
+        // alarm for each would be wrong, so the zone's faces are not judged. no_face still works.
+        if (!this.#warnedNoLists) this.#o.log.warn('restricted zone with allow-lists but no watch-lists on this node: unknown faces are not alarmed', { camera: cam.id, zone: z.zone });
+        this.#warnedNoLists = true;
+        continue;
+      }
       const best = r.allowLists.length > 0 ? this.#o.watchlists?.bestOf(r.allowLists, embedding, at) ?? null : null;
       const threshold = r.threshold ?? best?.threshold ?? null;
       if (best && threshold !== null && best.similarity >= threshold) {
