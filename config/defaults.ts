@@ -91,6 +91,11 @@ export const DEFAULTS = {
     zoneHoldMs: 2_000,
   },
   index: { batchSize: 256, flushMs: 500, trackDays: 30, faceDays: 7 },
+  // Live alarms (watchlist/live.ts, runtime/pipeline.ts): a live person's face is read once a second until one of
+  // quality 0.5 is found (the astronaut's frontal face scores about 0.8, a turned or blurred one under 0.4), then
+  // only for a clearly better view, at most 4 times per track. One alarm per entry per camera a minute.
+  alarms: { faceRetryMs: 1_000, faceMinQuality: 0.5, faceMaxPerTrack: 4, cooldownMs: 60_000, faceThreshold: 0.6, frequency: [] },
+  restricted: { threshold: null, noFaceAfterMs: 30_000 },
   nats: { url: null, user: 'core', pass: 'core-demo-pass' },
   api: {
     host: '127.0.0.1',

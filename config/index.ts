@@ -10,9 +10,11 @@ import { OBJECT_CLASSES, SEVERITIES, type ObjectClass, type Severity } from '../
 import { API_ROLES, BACKENDS, DEFAULTS, WEBGPU_DAWN_BACKENDS } from './defaults.js';
 import { describe, validate, type Spec } from './schema.js';
 import { validateCrowdRule, validateLine, validateZone } from '../tracking/index.js';
+import { DURATION_PATTERN, parseDuration, type Duration } from './duration.js';
 import { loadManifest } from '../models/index.js';
 
 export { DEFAULTS, BACKENDS, API_ROLES, WEBGPU_DAWN_BACKENDS } from './defaults.js';
+export { parseDuration, DURATION_PATTERN, type Duration } from './duration.js';
 
 export interface CrowdRuleConfig {
   readonly threshold: number;
@@ -30,6 +32,38 @@ export interface ZoneConfig {
   readonly polygon: readonly (readonly [number, number])[];
   readonly areaM2: number | null;
   readonly crowd: CrowdRuleConfig | null;
+  /** A restricted zone: people whose face is on none of the allow-lists (or who show none) raise a stranger alarm. */
+  readonly restricted: RestrictedZoneConfig | null;
+}
+export interface RestrictedZoneConfig {
+  /** Face watch-list ids of the camera's department whose entries may be in the zone. */
+  readonly allowLists: readonly string[];
+  /** Similarity at or above which a face is on an allow-list; null: each entry's own threshold. */
+  readonly threshold: number | null;
+  /** A person in the zone this long with no face read raises a no_face stranger alarm; null: never. */
+  readonly noFace: { readonly afterMs: number } | null;
+}
+/** The frequency alarm: the same face in at least minCount distinct tracks within window on the rule's cameras. */
+export interface FrequencyRuleConfig {
+  readonly id: string;
+  /** Camera ids, or ['*'] for every camera. */
+  readonly cameras: readonly string[];
+  readonly minCount: number;
+  /** Durations: '30s', '10m', '2h', '7d' or whole milliseconds (config/duration.ts). */
+  readonly window: Duration;
+  readonly minGap: Duration;
+  readonly threshold: number;
+  /** Quiet time for a face similar to an alarmed one; null: the window. */
+  readonly cooldown: Duration | null;
+}
+export interface AlarmsConfig {
+  readonly faceRetryMs: number;
+  readonly faceMinQuality: number;
+  readonly faceMaxPerTrack: number;
+  readonly cooldownMs: number;
+  /** The frequency rules' default similarity threshold. */
+  readonly faceThreshold: number;
+  readonly frequency: readonly FrequencyRuleConfig[];
 }
 export interface LineConfig { readonly id: string; readonly a: readonly [number, number]; readonly b: readonly [number, number] }
 export interface CameraConfig {
@@ -115,6 +149,7 @@ export interface CvcoreConfig {
   };
   readonly tracking: { readonly highScore: number; readonly lowScore: number; readonly newTrackScore: number; readonly minHits: number; readonly maxLostMs: number; readonly zoneHoldMs: number };
   readonly index: { readonly batchSize: number; readonly flushMs: number; readonly trackDays: number; readonly faceDays: number };
+  readonly alarms: AlarmsConfig;
   readonly nats: { readonly url: string | null; readonly user: string; readonly pass: string };
   readonly api: ApiConfig;
   /** null: one node does everything alone (no cluster). */
@@ -201,6 +236,13 @@ const camera: Spec = {
       polygon: { kind: 'array', description: 'polygon in analysis-frame pixels', items: point, minItems: 3, maxItems: 64 },
       areaM2: { kind: 'number', description: 'ground area in square metres (for density)', min: 0.01, nullable: true, default: d.zone.areaM2 },
       crowd: crowdRule,
+      restricted: { kind: 'object', description: 'restricted zone (null: not restricted): a person whose face is on none of allowLists raises a stranger alarm (unknown_face); one who stays noFace.afterMs without a readable face, another (no_face)', nullable: true, default: null, fields: {
+        allowLists: { kind: 'array', description: 'face watch-list ids (of the camera\'s department) whose entries may be in the zone', default: [], maxItems: 64, items: { kind: 'string', description: 'watch-list id', minLength: 1 } },
+        threshold: { kind: 'number', description: 'similarity at or above which a face is on an allow-list (null: each entry\'s own threshold)', min: 0, max: 1, nullable: true, default: d.restricted.threshold },
+        noFace: { kind: 'object', description: 'the no_face stranger alarm (null: off)', nullable: true, default: 'fill', fields: {
+          afterMs: { kind: 'number', integer: true, description: 'a person in the zone this long with no face read raises it', min: 1_000, max: 86_400_000, default: d.restricted.noFaceAfterMs },
+        } },
+      } },
     } } },
     lines: { kind: 'array', description: 'counting lines', default: [], items: { kind: 'object', description: 'line', fields: {
       id: { kind: 'string', description: 'line id, unique per camera', pattern: ID },
@@ -215,6 +257,22 @@ export const CONFIG_SCHEMA: Spec = {
     node: { kind: 'string', description: 'name of this node (in alerts)', pattern: ID, default: d.node },
     dataDir: { kind: 'string', description: 'storage directory (RocksDB index, outbox, NATS store for the embedded server)', default: d.dataDir },
     cameras: { kind: 'array', description: 'the camera pool', default: [], maxItems: 10_000, items: camera },
+    alarms: { kind: 'object', description: 'live alarms: watch-list, frequency and stranger (watchlist/live.ts)', default: 'fill', fields: {
+      faceRetryMs: { kind: 'number', integer: true, description: 'a live person track\'s face is read again this often until one of faceMinQuality is found', min: 100, max: 60_000, default: d.alarms.faceRetryMs },
+      faceMinQuality: { kind: 'number', description: 'face quality (0..1) a live face must reach to end the retries', min: 0, max: 1, default: d.alarms.faceMinQuality },
+      faceMaxPerTrack: { kind: 'number', integer: true, description: 'faces embedded per track at most (the first good one, then clearly better views)', min: 1, max: 100, default: d.alarms.faceMaxPerTrack },
+      cooldownMs: { kind: 'number', integer: true, description: 'after a watch-list alarm, the same entry on the same camera stays quiet this long (a tracker id switch does not alarm twice)', min: 0, max: 86_400_000, default: d.alarms.cooldownMs },
+      faceThreshold: { kind: 'number', description: 'frequency rules\' default similarity threshold', min: 0, max: 1, default: d.alarms.faceThreshold },
+      frequency: { kind: 'array', description: 'frequency rules: the same face in at least minCount distinct tracks within window', default: [], maxItems: 100, items: { kind: 'object', description: 'frequency rule', fields: {
+        id: { kind: 'string', description: 'rule id (in the alarm)', pattern: ID },
+        cameras: { kind: 'array', description: "camera ids, or ['*'] for every camera", default: ['*'], minItems: 1, maxItems: 10_000, items: { kind: 'string', description: 'camera id', minLength: 1 } },
+        minCount: { kind: 'number', integer: true, description: 'distinct appearances (tracks) that raise the alarm', min: 2, max: 1_000 },
+        window: { kind: 'string', description: "look-back window: '30s', '10m', '2h', '7d' or whole ms; at most index.faceDays", pattern: DURATION_PATTERN },
+        minGap: { kind: 'string', description: 'appearances closer than this count once', pattern: DURATION_PATTERN, default: '30s' },
+        threshold: { kind: 'number', description: 'similarity at or above which two faces are the same person (absent: alarms.faceThreshold)', min: 0, max: 1, optional: true },
+        cooldown: { kind: 'string', description: 'no new alarm of this rule for a face similar to an alarmed one for this long (null: the window)', pattern: DURATION_PATTERN, nullable: true, default: null },
+      } } },
+    } },
     ingest: { kind: 'object', description: 'decoding', default: 'fill', fields: {
       queueSize: { kind: 'number', integer: true, description: 'frames buffered per camera before the oldest is dropped', min: 1, max: 256, default: d.ingest.queueSize },
       stallTimeoutMs: { kind: 'number', integer: true, description: 'no frame for this long -> restart the decoder', min: 500, max: 600_000, default: d.ingest.stallTimeoutMs },
@@ -347,7 +405,38 @@ export function parseConfig(input: unknown): CvcoreConfig {
   }
   checkApiTokens(cfg.api);
   checkCluster(cfg.cluster);
-  return cfg;
+  checkAlarms(cfg);
+  return fillRuleThresholds(cfg);
+}
+
+/** Frequency rules: unique ids, cameras that exist, windows the face retention can answer (index.faceDays). */
+function checkAlarms(cfg: CvcoreConfig): void {
+  const ids = new Set<string>();
+  const faceMs = cfg.index.faceDays * 86_400_000;
+  cfg.alarms.frequency.forEach((r, i) => {
+    const p = `alarms.frequency[${i}]`;
+    const fail = (field: string, why: string): never => {
+      throw new ConfigError('CONFIG_INVALID_VALUE', `${p}.${field}: ${why}`, { detail: { path: `${p}.${field}` } });
+    };
+    if (ids.has(r.id)) fail('id', `duplicate rule id "${r.id}"`);
+    ids.add(r.id);
+    const window = parseDuration(r.window, `${p}.window`);
+    if (window <= 0) fail('window', 'must be longer than 0');
+    // Earlier appearances are found in the face index, which forgets faces after index.faceDays.
+    if (window > faceMs) fail('window', `${r.window} is longer than the face retention (index.faceDays: ${cfg.index.faceDays} days)`);
+    if (parseDuration(r.minGap, `${p}.minGap`) >= window) fail('minGap', `must be shorter than window (${r.window})`);
+    if (r.cooldown !== null) parseDuration(r.cooldown, `${p}.cooldown`);
+    if (r.cameras.includes('*') && r.cameras.length > 1) fail('cameras', "'*' must stand alone");
+    // Cameras are added at run time too, so an id not in the file is allowed; a duplicate is a mistake.
+    if (new Set(r.cameras).size !== r.cameras.length) fail('cameras', 'names a camera twice');
+  });
+}
+
+/** Frequency rules without a threshold take alarms.faceThreshold (the config stays frozen: a new object). */
+function fillRuleThresholds(cfg: CvcoreConfig): CvcoreConfig {
+  if (cfg.alarms.frequency.every((r) => r.threshold !== undefined)) return cfg;
+  const frequency = Object.freeze(cfg.alarms.frequency.map((r) => Object.freeze({ ...r, threshold: r.threshold ?? cfg.alarms.faceThreshold })));
+  return Object.freeze({ ...cfg, alarms: Object.freeze({ ...cfg.alarms, frequency }) });
 }
 
 /** The detector must be a manifest entry that detects objects, at a size its graph can run at. */

@@ -9,9 +9,9 @@ import { InferenceError, ModelError } from '../common/errors.js';
 import type { Detection, ObjectClass, PlatesHealth } from '../common/messages.js';
 import { modelEntry } from '../models/index.js';
 import { assertBackendAvailable, type BackendName } from './backends.js';
-import type { DetectTaskResult, EmbedTaskResult, StructureTaskResult, TaskError, WorkerConfig, WorkerResult, WorkerTask } from './worker.js';
+import type { DetectTaskResult, EmbedTaskResult, FaceTaskResult, StructureTaskResult, TaskError, WorkerConfig, WorkerResult, WorkerTask } from './worker.js';
 import type { FrameInput } from './runner.js';
-import type { StructureInput, StructureResult } from './structure.js';
+import type { FaceTaskInput, LiveFace, StructureInput, StructureResult } from './structure.js';
 import { StructureQueue, type StructureQueueStats } from './structure-queue.js';
 
 export interface EngineOptions {
@@ -153,6 +153,20 @@ export class InferenceEngine implements Structurer {
       const { plateError, ...result } = res.result;
       if (plateError) this.#platesFailed(plateError);
       return result;
+    });
+  }
+
+  /**
+   * A live person track's face (the alarm path): the face in the person box's head region, embedded, or null when
+   * none of MIN_FACE_SIDE is there. Goes through the structuring queue, behind detection like structure(), so live
+   * faces never take a thread from the cameras; rejects with INFERENCE_BUSY when dropped from the full queue.
+   */
+  async face(input: FaceTaskInput): Promise<LiveFace | null> {
+    if (this.#closed) throw new InferenceError('INFERENCE_POOL_CLOSED', 'the inference engine has been stopped');
+    return this.#structuring.submit(async () => {
+      const res = (await this.#pool.run({ kind: 'face', input })) as FaceTaskResult;
+      if (res.error) rethrow(res.error);
+      return res.live;
     });
   }
 

@@ -19,5 +19,5 @@ export { cutVehicleCrop } from './plate-image.js';
 export { PLATE_CLASSES, type VehicleCrop } from './structure.js';
 export { clothingColours, clothingVotes, KEYPOINT_MIN_HEIGHT, type BodyKeypoint, type ClothingColours, type PartColour, type RgbFrame } from './clothing.js';
 export { PoseModel, type Keypoint } from './pose.js';
-export { ageBand, AGE_BANDS, type AgeBand, type StructureInput, type StructureAttributes, type StructureResult, type FaceEmbedding } from './structure.js';
+export { ageBand, AGE_BANDS, mayHoldFace, type AgeBand, type StructureInput, type StructureAttributes, type StructureResult, type FaceEmbedding, type FaceTaskInput, type LiveFace } from './structure.js';
 export { embedFaceFromImage, embedFacesFromImage, closeFaceEmbedder, setFaceEmbedderBackend } from './embed.js';

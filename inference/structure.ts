@@ -186,20 +186,60 @@ export async function structure(input: StructureInput, models: () => Promise<Fac
   if (input.cls !== 'person') return { attributes: {}, embedding: null };
   // Clothing colours for every person, however small: most surveillance people never show a usable face.
   const clothes = clothingAttributes(clothingColours(img, b, await bodyKeypoints(img, b, pose)));
+  const f = await personFace(img, b, models);
+  if (!f) return { attributes: clothes, embedding: null };
+  return {
+    attributes: { ...clothes, gender: f.gender, age: Math.round(f.age), ageBand: ageBand(f.age), faceQuality: Math.round(f.quality * 1000) / 1000 },
+    embedding: f.embedding,
+  };
+}
+
+/** Whether a person box is wide enough to hold a face of MIN_FACE_SIDE (the live path asks before sending a task). */
+export function mayHoldFace(b: Box): boolean {
+  return b.w * PERSON_FACE_WIDTH >= MIN_FACE_SIDE;
+}
+
+/**
+ * A person's face: searched in the head region of the person box, kept when its shorter side reaches
+ * MIN_FACE_SIDE, then described (embedding, quality, gender, age). Shared by structure() (a track's best shot, at
+ * track end) and the live face task (worker kind 'face', while the track is live), so both read the same face.
+ * Null when the box is too narrow for such a face (the models are not run) or no face is found.
+ */
+export async function personFace(img: RgbImage, b: Box, models: () => Promise<FaceModels>): Promise<FaceEmbedding | null> {
   // A face is at most about half as wide as the person's box: below that width no face can reach
   // MIN_FACE_SIDE, so skip the models (at surveillance distances most people are this small).
-  if (b.w * PERSON_FACE_WIDTH < MIN_FACE_SIDE) return { attributes: clothes, embedding: null };
+  if (!mayHoldFace(b)) return null;
   // Head and shoulders, a little wider than the box: detector boxes often clip the side of the head.
   const region: Box = { x: b.x - 0.1 * b.w, y: b.y - 0.05 * b.h, w: 1.2 * b.w, h: HEAD_REGION * b.h };
   const m = await models();
   const faces = (await m.detect(img, region)).filter((f) => Math.min(f.box.w, f.box.h) >= MIN_FACE_SIDE);
   const face = faces[0];
-  if (!face) return { attributes: clothes, embedding: null };
-  const f = await describeFace(m, img, face);
-  return {
-    attributes: { ...clothes, gender: f.gender, age: Math.round(f.age), ageBand: ageBand(f.age), faceQuality: Math.round(f.quality * 1000) / 1000 },
-    embedding: f.embedding,
-  };
+  if (!face) return null;
+  return describeFace(m, img, face);
+}
+
+/** The live face task's input: a frame and a live person track's box in it. */
+export interface FaceTaskInput {
+  /** RGB24 pixels of the whole frame, ideally a view on a SharedArrayBuffer (not copied into the worker). */
+  readonly data: Uint8Array;
+  readonly width: number;
+  readonly height: number;
+  /** The person's box in the frame's pixels. */
+  readonly box: Box;
+}
+
+/** A live face: its descriptor (1024-d, L2-normalised), its box in the frame's pixels and its quality 0..1. */
+export interface LiveFace {
+  readonly embedding: Float32Array;
+  readonly box: Box;
+  readonly quality: number;
+}
+
+/** The live face task (worker kind 'face'): the person's face, or null. */
+export async function liveFace(input: FaceTaskInput, models: () => Promise<FaceModels>): Promise<LiveFace | null> {
+  checkInput({ ...input, cls: 'person' });
+  const f = await personFace({ data: input.data, width: input.width, height: input.height }, input.box, models);
+  return f ? { embedding: f.embedding, box: f.box, quality: f.quality } : null;
 }
 
 /** The record's clothing attributes; a part too weak to name is left out. */

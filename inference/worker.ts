@@ -1,7 +1,7 @@
 /**
  * Piscina worker: one backend per thread, with the detector and the face models each loaded the first time a
- * task needs them. Tasks: a batch of frames to detect, one object to structure, or one image to embed a face
- * from. Pixels sit in SharedArrayBuffers, so nothing is copied on the way in; answers are plain data.
+ * task needs them. Tasks: a batch of frames to detect, one object to structure, one image to embed a face
+ * from, or a live person's face (the alarm path). Pixels sit in SharedArrayBuffers, so nothing is copied on the way in; answers are plain data.
  */
 import { workerData } from 'node:worker_threads';
 import type { Detection } from '../common/messages.js';
@@ -11,7 +11,7 @@ import { FaceModels, type RgbImage } from './face.js';
 import type { PlateReader } from './plate.js';
 import { PoseModel } from './pose.js';
 import { createDetector, type Detector, type FrameInput } from './runner.js';
-import { embedAllFaces, embedLargestFace, structure, type FaceEmbedding, type StructureInput, type StructureResult } from './structure.js';
+import { embedAllFaces, embedLargestFace, liveFace, structure, type FaceEmbedding, type FaceTaskInput, type LiveFace, type StructureInput, type StructureResult } from './structure.js';
 
 export interface WorkerConfig {
   readonly backend: BackendName; readonly model: string; readonly inputSize?: number; readonly decode: DecodeOptions;
@@ -25,11 +25,13 @@ export interface StructureTask { readonly kind: 'structure'; readonly input: Str
 export interface EmbedTask { readonly kind: 'embed'; readonly image: RgbImage }
 /** Every face in the image (watch-list photos: the caller refuses none or several). */
 export interface EmbedAllTask { readonly kind: 'embed-all'; readonly image: RgbImage }
+/** A live person track's face (the pipeline's alarm path): head region -> face detector -> descriptor. */
+export interface FaceTask { readonly kind: 'face'; readonly input: FaceTaskInput }
 /** Loads the face models and runs them once, so the first best shot does not stall the thread for seconds. */
 export interface WarmFacesTask { readonly kind: 'warm-faces' }
 /** Loads the plate reader (answers with its load error, if any, as an EmbedTaskResult-shaped { error }). */
 export interface WarmPlatesTask { readonly kind: 'warm-plates' }
-export type WorkerTask = DetectTask | StructureTask | EmbedTask | EmbedAllTask | WarmFacesTask | WarmPlatesTask;
+export type WorkerTask = DetectTask | StructureTask | EmbedTask | EmbedAllTask | FaceTask | WarmFacesTask | WarmPlatesTask;
 
 /** Typed failures travel as data: an Error's class and code do not survive the thread boundary. */
 export interface TaskError { readonly code: string; readonly message: string }
@@ -42,7 +44,8 @@ export interface DetectTaskResult {
 export interface StructureTaskResult { readonly result: StructureResult | null; readonly error?: TaskError }
 export interface EmbedTaskResult { readonly face: FaceEmbedding | null; readonly error?: TaskError }
 export interface EmbedAllTaskResult { readonly faces: FaceEmbedding[]; readonly error?: TaskError }
-export type WorkerResult = DetectTaskResult | StructureTaskResult | EmbedTaskResult | EmbedAllTaskResult;
+export interface FaceTaskResult { readonly live: LiveFace | null; readonly error?: TaskError }
+export type WorkerResult = DetectTaskResult | StructureTaskResult | EmbedTaskResult | EmbedAllTaskResult | FaceTaskResult;
 
 const cfg = workerData as WorkerConfig;
 const backend = getBackend(cfg.backend).init();
@@ -74,6 +77,9 @@ function asError(err: unknown): TaskError {
 export default async function run(task: WorkerTask): Promise<WorkerResult> {
   if (task.kind === 'structure') {
     try { return { result: await structure(task.input, faceModels, plateReader, poseModel) }; } catch (err) { return { result: null, error: asError(err) }; }
+  }
+  if (task.kind === 'face') {
+    try { return { live: await liveFace(task.input, faceModels) }; } catch (err) { return { live: null, error: asError(err) }; }
   }
   if (task.kind === 'warm-plates') {
     if (!plateReader) return { face: null };

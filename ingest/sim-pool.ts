@@ -1,7 +1,8 @@
 /**
  * The simulated camera pool for the demo, tests and benchmarks: a real RTSP server (rtsp-streaming-server in a
  * child process) and one ffmpeg publisher per camera looping real footage (vtest.avi converted once to H.264 at
- * set-up), the plate camera's footage (plates.mp4, vehicles with mainland plates, made at set-up by synth/) or a
+ * set-up), the plate camera's footage (plates.mp4, vehicles with mainland plates, made at set-up by synth/), the face
+ * camera's (faces.mp4, a person from astronaut.png who leaves and comes back, synth/faces.ts) or a
  * synthetic test pattern. Everything it starts it stops; the exit hook kills what is left.
  */
 import type { ChildProcess } from 'node:child_process';
@@ -11,9 +12,9 @@ import { freePort, waitForPort } from '../common/net.js';
 import { mediaPath, REPO_ROOT } from '../common/paths.js';
 import { requireFfmpeg, spawnTracked, stopChild } from '../common/proc.js';
 
-export type SimSource = 'vtest' | 'plates' | 'synthetic';
-/** The looped file of each footage source; both are H.264 with -g 20 -bf 0, so publishers copy packets. */
-const SOURCE_FILES = { vtest: 'vtest.mp4', plates: 'plates.mp4' } as const;
+export type SimSource = 'vtest' | 'plates' | 'faces' | 'synthetic';
+/** The looped file of each footage source (faces.mp4: synth/faces.ts, a person who comes and goes); all are H.264 with -g 20 -bf 0, so publishers copy packets. */
+const SOURCE_FILES = { vtest: 'vtest.mp4', plates: 'plates.mp4', faces: 'faces.mp4' } as const;
 export interface SimCamera { readonly id: string; readonly source: SimSource }
 export interface SimPoolOptions {
   readonly cameras: readonly SimCamera[];

@@ -3,6 +3,8 @@
  * and a config that watches the whole frame of each camera for a crowd, with a threshold that the pedestrians
  * of vtest.avi reach within seconds. With `plateCamera`, one more camera (cam-plates) loops plates.mp4, the
  * street footage with rendered mainland plates made at set-up (synth/), so vehicles and plates run end to end.
+ * With `faceCamera`, cam-faces (public-security) loops faces.mp4: the astronaut on camera 7 s of every 16, for the
+ * live watch-list alarms (put astronaut.png on a face list of public-security and each appearance alarms).
  */
 import { DEFAULTS, parseConfig, type CvcoreConfig } from '../config/index.js';
 import { SimulatedCameraPool, type SimCamera } from '../ingest/index.js';
@@ -15,6 +17,8 @@ export interface DemoOptions {
   readonly threshold?: number;
   /** Add the plate camera (cam-plates, plates.mp4); `cvcore demo` does unless --no-plate-camera. */
   readonly plateCamera?: boolean;
+  /** Add the face camera (cam-faces, faces.mp4); `cvcore demo` does unless --no-face-camera. */
+  readonly faceCamera?: boolean;
 }
 
 export const DEMO_CAMERA_PREFIX = 'cam-';
@@ -40,10 +44,14 @@ export const DEMO_TOKENS = [
 /** The plate camera: plates.mp4 at its own size (768x576), so a 110 px plate stays 110 px for the reader. */
 export const DEMO_PLATE_CAMERA = { id: `${DEMO_CAMERA_PREFIX}plates`, width: 768, height: 576, department: 'traffic' } as const;
 
-export async function startDemoCameras(n: number, o: { plateCamera?: boolean } = {}): Promise<SimulatedCameraPool> {
+/** The face camera: faces.mp4 (synth/faces.ts), a person who comes and goes, in public-security's department. */
+export const DEMO_FACE_CAMERA = { id: `${DEMO_CAMERA_PREFIX}faces`, width: 640, height: 480, department: 'public-security' } as const;
+
+export async function startDemoCameras(n: number, o: { plateCamera?: boolean; faceCamera?: boolean } = {}): Promise<SimulatedCameraPool> {
   const sim = new SimulatedCameraPool();
   const cameras: SimCamera[] = Array.from({ length: n }, (_, i) => ({ id: `${DEMO_CAMERA_PREFIX}${i + 1}`, source: 'vtest' as const }));
   if (o.plateCamera) cameras.push({ id: DEMO_PLATE_CAMERA.id, source: 'plates' });
+  if (o.faceCamera) cameras.push({ id: DEMO_FACE_CAMERA.id, source: 'faces' });
   await sim.start({ cameras });
   return sim;
 }
@@ -84,6 +92,17 @@ export function demoConfig(sim: SimulatedCameraPool, o: DemoOptions): CvcoreConf
       fps: o.fps ?? DEMO_FPS,
       width: DEMO_PLATE_CAMERA.width, height: DEMO_PLATE_CAMERA.height,
       // A road: no crowd zone.
+      zones: [],
+    }] : []).concat(o.faceCamera ? [{
+      id: DEMO_FACE_CAMERA.id,
+      name: 'Simulated face camera (faces.mp4: the astronaut of astronaut.png comes and goes every 16 s)',
+      url: sim.url(DEMO_FACE_CAMERA.id),
+      transport: 'udp',
+      department: DEMO_FACE_CAMERA.department,
+      district: 'shinan',
+      location: { lat: 36.0671 + (o.cameras + 1) * 0.001, lon: 120.3826 + (o.cameras + 1) * 0.001 },
+      fps: o.fps ?? DEMO_FPS,
+      width: DEMO_FACE_CAMERA.width, height: DEMO_FACE_CAMERA.height,
       zones: [],
     }] : []),
     api: { port: o.apiPort, tokens: DEMO_TOKENS },

@@ -1,17 +1,21 @@
 /**
  * The path of a frame, wired: camera pool -> batcher -> inference engine -> a tracker per camera -> zones and
- * crowd rules -> (track ends) search index, (crowd events) alert sink. Each stage is used through its public
- * index.ts; this file owns only the per-camera state that joins them.
+ * crowd rules -> (track ends) search index, (crowd events) alert sink; and the live alarm path: live person
+ * tracks' faces (engine.face, behind detection) -> the alarm rules (watchlist/live.ts) -> alert sink and the
+ * watch-list service's alarm log. Each stage is used through its public index.ts; this file owns only the
+ * per-camera state that joins them.
  */
 import sharp from 'sharp';
 import type { CameraConfig, CvcoreConfig } from '../config/index.js';
 import type { Logger } from '../common/log.js';
-import type { Box, CrowdAlertEvent, DetectionResult, Frame, PipelineEvent, PlatesHealth, TrackEnd, TrackRecord, ZoneCount } from '../common/messages.js';
+import type { AlarmEvent, Box, CrowdAlertEvent, DetectionResult, Frame, PipelineEvent, PlatesHealth, TrackEnd, TrackRecord, TrackUpdate, ZoneCount } from '../common/messages.js';
 import { CameraPool, motionCrop, shouldAnalyse, type CameraRunner, type GatedFrame } from '../ingest/index.js';
-import { Batcher, InferenceEngine, type BatcherStats, type StructureQueueStats } from '../inference/index.js';
+import { Batcher, InferenceEngine, mayHoldFace, type BatcherStats, type LiveFace, type StructureQueueStats } from '../inference/index.js';
 import { CrowdRule, ZoneAnalyzer, createTracker, type OpenIncident, type Tracker, type TrackerOptions } from '../tracking/index.js';
 import { encodeThumbnail, type SearchIndex } from '../search-index/index.js';
 import type { AlertSink, CrowdAlertV1 } from '../alerts/index.js';
+import { AlarmRules, type RulesCamera, type RulesTrack, type ZonePresence } from '../watchlist/live.js';
+import type { WatchlistService } from '../watchlist/types.js';
 import { PlateCrops } from './plate-crops.js';
 
 /** A track must have been matched in this many frames to become a search record (drops one-frame ghosts). */
@@ -20,6 +24,12 @@ export const MIN_RECORD_HITS = 3;
 export const ZONE_EVENT_INTERVAL_MS = 1_000;
 /** Alert snapshots kept in memory for the API. */
 export const SNAPSHOT_CACHE = 64;
+/** A live face is embedded again only for a view this much larger (box area) than the last good one... */
+export const BETTER_FACE_AREA = 1.5;
+/** ...and at least this long after it ("a clearly better face"). */
+export const BETTER_FACE_MS = 2_000;
+/** Margin around a face box (share of its size per side) in the alarm's face crop. */
+const FACE_CROP_MARGIN = 0.25;
 /** The window over which a camera's handled rate is measured against its target. */
 export const LOAD_WINDOW_MS = 10_000;
 /** A camera is overloaded while it handles less than this share of its target rate (the capacity criterion). */
@@ -53,6 +63,22 @@ interface CameraState {
   readonly handled: number[];
   firstAt: number | null;
   overloaded: boolean;
+  /** The camera as the alarm rules see it (restricted zones). */
+  readonly alarmCam: RulesCamera;
+  /** Live person tracks: when each was first seen, and its face reads (the alarm path). */
+  readonly people: Map<number, LivePerson>;
+}
+
+/** One live person track's face reads: at most one in flight, retried until a good one, then only better views. */
+interface LivePerson {
+  readonly firstSeenAt: number;
+  inFlight: boolean;
+  lastTryAt: number;
+  /** Good faces embedded (quality >= alarms.faceMinQuality). */
+  embedded: number;
+  /** Box area and time of the last good face, or null before the first. */
+  goodArea: number | null;
+  goodAt: number;
 }
 
 /** What the pipeline emits: defined in common/messages.ts (the API names it without importing runtime). */
@@ -88,6 +114,22 @@ export interface PipelineOptions {
   readonly incidents?: IncidentHooks | null;
   /** Called with each alert frame (cluster mode keeps them cluster-wide). */
   readonly onSnapshot?: ((id: string, jpeg: Uint8Array) => void) | null;
+  /** Watch-lists for the live alarm rules (face and plate matches, allow-lists); null: no watch-list alarms. */
+  readonly watchlists?: WatchlistService | null;
+  /** The face index the frequency rule looks back in (the stack passes the index; cluster mode null: rules off). */
+  readonly faces?: Pick<SearchIndex, 'faceSearch'> | null;
+}
+
+/** The face with a margin, as a JPEG for the alarm log. */
+async function faceCrop(frame: Frame, b: Box): Promise<Uint8Array> {
+  const mx = b.w * FACE_CROP_MARGIN;
+  const my = b.h * FACE_CROP_MARGIN;
+  const left = Math.max(0, Math.floor(b.x - mx));
+  const top = Math.max(0, Math.floor(b.y - my));
+  const width = Math.max(1, Math.min(frame.width - left, Math.ceil(b.w + 2 * mx)));
+  const height = Math.max(1, Math.min(frame.height - top, Math.ceil(b.h + 2 * my)));
+  const jpeg = await sharp(frame.data, { raw: { width: frame.width, height: frame.height, channels: 3 } }).extract({ left, top, width, height }).jpeg({ quality: 85 }).toBuffer();
+  return new Uint8Array(jpeg);
 }
 
 /** The tracker's options from the config: the live score calibration over the one association set. */
@@ -107,10 +149,12 @@ export class Pipeline {
   #snapshots = new Map<string, Uint8Array>();
   #records = 0;
   #pending = new Set<Promise<unknown>>();
+  readonly #rules: AlarmRules;
 
   private constructor(o: PipelineOptions, engine: InferenceEngine) {
     this.#o = o;
     this.engine = engine;
+    this.#rules = new AlarmRules({ config: o.config.alarms, watchlists: o.watchlists ?? null, faces: o.faces ?? null, log: o.log });
     const inf = o.config.inference;
     this.batcher = new Batcher(engine, { maxBatch: inf.maxBatch, maxDelayMs: inf.maxDelayMs, maxInFlight: inf.workers, analyse: (f) => this.#detects(f), crop: (f) => this.#crop(f) },
       (frame, result) => this.#onResult(frame, result),
@@ -176,6 +220,8 @@ export class Pipeline {
       handled: [],
       firstAt: null,
       overloaded: false,
+      alarmCam: { id: cfg.id, department: cfg.department, restricted: new Map(cfg.zones.flatMap((z) => (z.restricted ? [[z.id, z.restricted] as const] : []))) },
+      people: new Map(),
     });
     this.batcher.add(cfg.id, r.queue);
   }
@@ -262,6 +308,11 @@ export class Pipeline {
       for (const id of st.bestFrames.keys()) if (!live.has(id)) st.bestFrames.delete(id);
       st.crops.retain(live);
     }
+    for (const u of step.updates) if (u.cls === 'person' && !st.people.has(u.trackId)) st.people.set(u.trackId, { firstSeenAt: u.at, inFlight: false, lastTryAt: -Infinity, embedded: 0, goodArea: null, goodAt: 0 });
+    if (st.people.size > step.updates.length) {
+      const live = new Set(step.updates.map((u) => u.trackId));
+      for (const id of st.people.keys()) if (!live.has(id)) st.people.delete(id);
+    }
 
     const { counts } = st.zones.update(step.updates, frame.capturedAt);
     st.lastCounts = counts;
@@ -275,6 +326,93 @@ export class Pipeline {
       const rule = st.rules.get(c.zoneId);
       const ev = rule?.observe(c, frame.seq);
       if (ev) this.#track(this.#raise(st, ev, frame));
+    }
+    // Live faces only where a rule needs them (a face list of the camera's department, a frequency rule, a
+    // restricted zone): without one nothing runs and the capacity is what it was before alarms.
+    if (!gated && this.#rules.wantsFaces(st.alarmCam)) this.#liveFaces(st, frame, step.updates);
+  }
+
+  /** The restricted zones the track is in now, with how long. */
+  #presence(st: CameraState, trackId: number): ZonePresence[] {
+    const out: ZonePresence[] = [];
+    for (const zone of st.alarmCam.restricted.keys()) if (st.zones.inside(zone, trackId)) out.push({ zone, dwellMs: st.zones.dwellMs(zone, trackId) });
+    return out;
+  }
+
+  #rulesTrack(st: CameraState, trackId: number, firstSeenAt: number): RulesTrack {
+    return { trackId, record: `${st.cfg.id}:${trackId}:${firstSeenAt}`, firstSeenAt };
+  }
+
+  /**
+   * Schedules face reads of the camera's live person tracks (confirmed, wide enough for a MIN_FACE_SIDE face):
+   * one in flight per track, every alarms.faceRetryMs until a good one, then only for a clearly better view
+   * (BETTER_FACE_AREA x the box area, BETTER_FACE_MS later), at most alarms.faceMaxPerTrack good ones. People
+   * in restricted zones are also checked for the no_face stranger alarm, however small.
+   */
+  #liveFaces(st: CameraState, frame: Frame, updates: readonly TrackUpdate[]): void {
+    const a = this.#o.config.alarms;
+    const at = frame.capturedAt;
+    for (const u of updates) {
+      if (u.cls !== 'person' || u.state !== 'confirmed') continue;
+      const p = st.people.get(u.trackId);
+      if (!p) continue;
+      const zones = st.alarmCam.restricted.size > 0 ? this.#presence(st, u.trackId) : [];
+      if (zones.length > 0) {
+        for (const ev of this.#rules.onPresence(st.alarmCam, this.#rulesTrack(st, u.trackId, p.firstSeenAt), at, zones)) this.#track(this.#raiseAlarm(st, ev, frame, null));
+      }
+      if (p.inFlight || p.embedded >= a.faceMaxPerTrack || !mayHoldFace(u.box)) continue;
+      const area = u.box.w * u.box.h;
+      const due = p.goodArea === null ? at - p.lastTryAt >= a.faceRetryMs : area >= BETTER_FACE_AREA * p.goodArea && at - p.goodAt >= BETTER_FACE_MS;
+      if (!due) continue;
+      p.inFlight = true;
+      p.lastTryAt = at;
+      this.#track(this.#readFace(st, frame, u, p, zones));
+    }
+  }
+
+  async #readFace(st: CameraState, frame: Frame, u: TrackUpdate, p: LivePerson, zones: readonly ZonePresence[]): Promise<void> {
+    let face: LiveFace | null;
+    try {
+      face = await this.engine.face({ data: frame.data, width: frame.width, height: frame.height, box: u.box });
+    } catch (err) {
+      // INFERENCE_BUSY (the structuring queue shed it) or a model failure: the next try comes after the retry delay.
+      this.#o.log.warn('live face read failed', { err: err as Error, camera: st.cfg.id, track: u.trackId });
+      face = null;
+    } finally {
+      p.inFlight = false;
+    }
+    // A face below the quality bar is not trusted for a decision (a turned or blurred face would alarm wrongly
+    // as a stranger, or match the wrong entry): retry.
+    if (!face || face.quality < this.#o.config.alarms.faceMinQuality) return;
+    p.embedded++;
+    p.goodArea = u.box.w * u.box.h;
+    p.goodAt = frame.capturedAt;
+    const events = await this.#rules.onFace(st.alarmCam, this.#rulesTrack(st, u.trackId, p.firstSeenAt), face.embedding, frame.capturedAt, zones);
+    await Promise.all(events.map((ev) => this.#raiseAlarm(st, ev, frame, face.box)));
+  }
+
+  /**
+   * A watch-list, frequency or stranger alarm: the frame and the face crop as JPEG, into the outbox
+   * (submitAlarm), then the watch-list service's alarm log with the images, then the `alarm` event. Failures are
+   * logged, never thrown into the frame path; a retry of the same decision has the same id (the outbox de-duplicates).
+   */
+  async #raiseAlarm(st: CameraState, ev: AlarmEvent, frame: Frame | null, faceBox: Box | null): Promise<void> {
+    const sink = this.#o.alerts;
+    try {
+      const raw = frame ? { raw: { width: frame.width, height: frame.height, channels: 3 as const } } : null;
+      const snapshot = frame && raw ? new Uint8Array(await sharp(frame.data, raw).jpeg({ quality: 70 }).toBuffer()) : null;
+      const face = frame && raw && faceBox ? await faceCrop(frame, faceBox) : null;
+      if (!sink) return;
+      const alarm = await sink.submitAlarm(ev, { district: st.cfg.district, location: st.cfg.location, snapshotRef: snapshot ? `/api/v1/alarms/${ev.id}/snapshot` : null });
+      this.#o.log.info('alarm', { kind: ev.kind, camera: ev.camera, track: ev.track, id: ev.id });
+      if (this.#o.watchlists) {
+        await this.#o.watchlists.recordAlarm(alarm, { snapshot, face }).catch((err: unknown) => {
+          this.#o.log.error('alarm sent but not recorded in the alarm log', { err: err as Error, id: ev.id });
+        });
+      }
+      this.#emit({ type: 'alarm', alarm });
+    } catch (err) {
+      this.#o.log.error('alarm rejected', { err: err as Error, kind: ev.kind, camera: ev.camera, id: ev.id });
     }
   }
 
@@ -320,6 +458,8 @@ export class Pipeline {
   async #record(st: CameraState, end: TrackEnd): Promise<void> {
     const frame = st.bestFrames.get(end.trackId);
     st.bestFrames.delete(end.trackId);
+    st.people.delete(end.trackId);
+    this.#rules.trackEnded(`${end.cameraId}:${end.trackId}:${end.firstSeen}`);
     const crops = st.crops.take(end.trackId);
     if (end.hits < MIN_RECORD_HITS) return;
     const b = end.bestShot.box;
@@ -348,6 +488,13 @@ export class Pipeline {
     await this.#o.index.put(record);
     this.#records++;
     this.#emit({ type: 'record', record });
+    // Plate lists: once the track's plate is read (at its end), confidently.
+    const plate = record.attributes['plate'];
+    const confidence = record.attributes['plateConfidence'];
+    if (typeof plate === 'string' && typeof confidence === 'number' && this.#rules.plates) {
+      const track = this.#rulesTrack(st, end.trackId, end.firstSeen);
+      for (const ev of this.#rules.onPlate(st.alarmCam, track, plate, confidence, Date.now(), end.bestShot.at)) await this.#raiseAlarm(st, ev, frame ?? null, null);
+    }
   }
 
   /** Resolves once the records and alerts under way (tracks ended, decisions being sent) have reached their sinks. */

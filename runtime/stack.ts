@@ -1,6 +1,6 @@
 /**
  * Starts the whole core from a validated config: NATS (the deployment's, or an embedded nats-server from the
- * repo's nats.conf), the search index, the alert sink, the pipeline and the HTTP API; and stops them in the
+ * repo's nats.conf), the search index, the alert sink, the watch-lists, the pipeline and the HTTP API; and stops them in the
  * reverse order so nothing is lost and no child process is left behind.
  */
 import { mkdir } from 'node:fs/promises';
@@ -10,7 +10,8 @@ import type { Logger } from '../common/log.js';
 import { openIndex, type SearchIndex } from '../search-index/index.js';
 import { openAlertSink, startNatsServer, type AlertSink, type NatsServerHandle } from '../alerts/index.js';
 import { startApi } from '../api/index.js';
-import { closeFaceEmbedder, embedFaceFromImage, setFaceEmbedderBackend } from '../inference/index.js';
+import { closeFaceEmbedder, embedFaceFromImage, embedFacesFromImage, setFaceEmbedderBackend } from '../inference/index.js';
+import { openWatchlists, type WatchlistService } from '../watchlist/index.js';
 import { requireFfmpeg } from '../common/proc.js';
 import { Pipeline } from './pipeline.js';
 
@@ -26,6 +27,8 @@ export interface Stack {
   readonly pipeline: Pipeline;
   readonly index: SearchIndex;
   readonly alerts: AlertSink;
+  /** Watch-lists and the alarm log (<dataDir>/watchlists). */
+  readonly watchlists: WatchlistService;
   readonly nats: NatsServerHandle | null;
   readonly natsUrl: string;
   readonly apiUrl: string;
@@ -63,19 +66,24 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       dataDir: join(dataDir, 'outbox'), node: config.node, log,
     });
     cleanup.push(async () => { await alerts.drain(3000); await alerts.close(); });
-    const pipeline = await Pipeline.start({ config, index, alerts, log });
+    // Photos of face entries are embedded on the face search's upload pool (every face in the photo).
+    const watchlists = await openWatchlists({ dir: join(dataDir, 'watchlists'), embedder: { embedFacesFromImage }, log });
+    // Closed after the pipeline has stopped (cleanup runs in reverse): the last alarms are recorded first.
+    cleanup.push(() => watchlists.close());
+    // The index answers the frequency rule's look-back (earlier appearances of a face).
+    const pipeline = await Pipeline.start({ config, index, alerts, log, watchlists, faces: index });
     cleanup.push(() => pipeline.stop());
     // Face search uploads run on their own small pool (started on the first upload, idle threads exit).
     setFaceEmbedderBackend(config.inference.backend);
     cleanup.push(() => closeFaceEmbedder());
     const api = await startApi({
       host: config.api.host, port: config.api.port, index, cameras: pipeline.cameras, history: pipeline, events: pipeline, stats: pipeline, alerts,
-      faces: { embedFaceFromImage }, access: config.api, log,
+      faces: { embedFaceFromImage }, watchlists, access: config.api, log,
     });
     cleanup.push(() => api.close());
     let stopped: Promise<void> | null = null;
     return {
-      config, pipeline, index, alerts, nats, natsUrl, apiUrl: api.url,
+      config, pipeline, index, alerts, watchlists, nats, natsUrl, apiUrl: api.url,
       stop: () => (stopped ??= unwind()),
     };
   } catch (err) {

@@ -6,8 +6,8 @@
 #   3. sample media taken out of Debian packages (apt-get download + dpkg -x) into .cache/media (footage,
 #      vehicle photos);
 #   4. model files copied from @vladmandic/human into models/files with a sha256 manifest;
-#   5. the TypeScript build (tsc) when a source file is newer than the last build, then the plate camera's
-#      footage (synth/, .cache/media/plates.mp4) and centernet's backbone translated to ONNX (models/files,
+#   5. the TypeScript build (tsc) when a source file is newer than the last build, then the plate
+#      and face cameras' footage (synth/, .cache/media/plates.mp4 and faces.mp4) and centernet's backbone translated to ONNX (models/files,
 #      sha256 from the manifest) for the onnx backend;
 #   6. the investigators' console (console/, its own npm package) when its build is missing or stale.
 #   7. software Vulkan for the webgpu backend (scripts/setup-vulkan.sh), for `npm test` or CVCORE_SETUP_VULKAN=1.
@@ -117,6 +117,14 @@ fi
 node dist/synth/footage-cli.js --check 2>/dev/null || {
   log "making the plate camera's footage (.cache/media/plates.mp4)"
   node dist/synth/footage-cli.js
+}
+
+# --- 5a'. the face camera's footage --------------------------------------------------------------
+# synth/faces.ts makes faces.mp4 (astronaut.png: a person who is on camera 7 s of every 16, H.264 -g 20 -bf 0)
+# and faces.json (the truth) with ffmpeg once; again only when the generator's version changes.
+node dist/synth/faces-cli.js --check 2>/dev/null || {
+  log "making the face camera's footage (.cache/media/faces.mp4)"
+  node dist/synth/faces-cli.js
 }
 
 # --- 5b. centernet's backbone translated to ONNX for the onnx backend ------------------------------

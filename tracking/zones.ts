@@ -224,6 +224,11 @@ export class ZoneAnalyzer {
     return u.state === TRACK_STATES.lost && at - u.lastSeen <= this.#holdLostMs;
   }
 
+  /** Whether the track was inside the zone at the last update (the live alarm rules ask for restricted zones). */
+  inside(zoneId: string, trackId: number): boolean {
+    return this.#enteredAt.get(zoneId)?.has(trackId) ?? false;
+  }
+
   /** How long the track has been in the zone in its current stay, ms (0 when it is not inside). */
   dwellMs(zoneId: string, trackId: number): number {
     const since = this.#enteredAt.get(zoneId)?.get(trackId);

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createLogger } from '../../common/log.js';
 import { CACHE_DIR } from '../../common/paths.js';
-import { DEMO_FPS, DEMO_PLATE_CAMERA, DEMO_THRESHOLD, demoConfig, startDemoCameras, startStack, type Stack } from '../../runtime/index.js';
+import { DEMO_FACE_CAMERA, DEMO_FPS, DEMO_PLATE_CAMERA, DEMO_THRESHOLD, demoConfig, startDemoCameras, startStack, type Stack } from '../../runtime/index.js';
 import type { SimulatedCameraPool } from '../../ingest/index.js';
 import type { Command } from '../command.js';
 import { reportError, runUntilSignal } from '../run.js';
@@ -28,7 +28,8 @@ export function printStarted(stack: Stack, sim: SimulatedCameraPool | null): voi
   const cams = stack.pipeline.cameras.list();
   out('cvcore is running');
   out(`  NATS          ${stack.natsUrl}${stack.nats ? ' (embedded nats-server from nats.conf, JetStream on)' : ''}`);
-  if (sim) out(`  camera pool   RTSP server on 127.0.0.1:${sim.clientPort}, ffmpeg publishers looping vtest.avi${cams.some((c) => c.id === DEMO_PLATE_CAMERA.id) ? ' and plates.mp4' : ''}`);
+  const extra = [cams.some((c) => c.id === DEMO_PLATE_CAMERA.id) ? 'plates.mp4' : null, cams.some((c) => c.id === DEMO_FACE_CAMERA.id) ? 'faces.mp4' : null].filter((x) => x !== null);
+  if (sim) out(`  camera pool   RTSP server on 127.0.0.1:${sim.clientPort}, ffmpeg publishers looping vtest.avi${extra.length > 0 ? ` and ${extra.join(' and ')}` : ''}`);
   for (const c of cams) out(`  camera        ${c.id}  ${c.url}  zones: ${c.zones.map((z) => z.id).join(', ') || '-'}`);
   out(`  HTTP API      ${stack.apiUrl}  (health: ${stack.apiUrl}/health, OpenAPI: ${stack.apiUrl}/api/v1/openapi.json)`);
   out(`  web console   ${stack.apiUrl}/console/  (sign in with a demo token below)`);
@@ -44,13 +45,24 @@ export function printStarted(stack: Stack, sim: SimulatedCameraPool | null): voi
     out(`Search plates seen by ${DEMO_PLATE_CAMERA.id} (its vehicles and their plates are in ${join(CACHE_DIR, 'media', 'plates.json')}):`);
     out(`  npx cvcore search --api ${stack.apiUrl} --token demo-investigator-traffic --class car${example ? ` --plate '*${example.slice(-4)}'` : ''}`);
   }
+  if (cams.some((c) => c.id === DEMO_FACE_CAMERA.id)) {
+    // cam-faces belongs to public-security: a face list of that department is matched against it.
+    const photo = join(CACHE_DIR, 'media', 'astronaut.png');
+    out(`Live watch-list alarms on ${DEMO_FACE_CAMERA.id} (the astronaut comes on camera every 16 s): put her on a public-security face list`);
+    out(`  in the console: ${stack.apiUrl}/console/  (token demo-investigator-ps) -> Watch-lists -> new face list -> add entry -> upload ${photo}`);
+    out(`  or: npx cvcore watchlist create --api ${stack.apiUrl} --token demo-investigator-ps --name wanted --department ${DEMO_FACE_CAMERA.department} --kind face`);
+    out(`      npx cvcore watchlist add-face <list id> --api ${stack.apiUrl} --token demo-investigator-ps --label astronaut --photo ${photo}`);
+    out(`  or: curl -H 'Authorization: Bearer demo-investigator-ps' -F label=astronaut -F photo=@${photo} '${stack.apiUrl}/api/v1/watchlists/<list id>/entries'`);
+    out('Follow every alarm kind (crowd, watchlist, frequency, stranger):');
+    out(`  npx cvcore alerts tail --url ${stack.natsUrl}`);
+  }
   out('Ctrl-C stops everything.');
 }
 
 export const demoCommand: Command = {
   name: 'demo',
-  summary: 'the embedded default: own nats-server, simulated cameras from vtest.avi and a plate camera, the whole pipeline',
-  usage: 'cvcore demo [--cameras N] [--port HTTP_PORT] [--data-dir DIR] [--fps F] [--threshold N] [--no-plate-camera]',
+  summary: 'the embedded default: own nats-server, simulated cameras from vtest.avi, a plate camera and a face camera, the whole pipeline',
+  usage: 'cvcore demo [--cameras N] [--port HTTP_PORT] [--data-dir DIR] [--fps F] [--threshold N] [--no-plate-camera] [--no-face-camera]',
   async run(args) {
     let sim: SimulatedCameraPool | null = null;
     try {
@@ -64,14 +76,17 @@ export const demoCommand: Command = {
           threshold: { type: 'string', default: String(DEMO_THRESHOLD) },
           // The plate camera (cam-plates looping plates.mp4) comes on top of the --cameras vtest cameras.
           'no-plate-camera': { type: 'boolean', default: false },
+          // The face camera (cam-faces looping faces.mp4) for the live watch-list alarms.
+          'no-face-camera': { type: 'boolean', default: false },
         },
       });
       const n = Number(values.cameras);
       if (!Number.isInteger(n) || n < 1 || n > 64) throw new RangeError('--cameras must be an integer from 1 to 64');
       const log = createLogger();
       const plateCamera = !values['no-plate-camera'];
-      sim = await startDemoCameras(n, { plateCamera });
-      const config = demoConfig(sim, { cameras: n, dataDir: values['data-dir'], apiPort: Number(values.port), fps: Number(values.fps), threshold: Number(values.threshold), plateCamera });
+      const faceCamera = !values['no-face-camera'];
+      sim = await startDemoCameras(n, { plateCamera, faceCamera });
+      const config = demoConfig(sim, { cameras: n, dataDir: values['data-dir'], apiPort: Number(values.port), fps: Number(values.fps), threshold: Number(values.threshold), plateCamera, faceCamera });
       const stack = await startStack({ config, log });
       printStarted(stack, sim);
       const s = sim;
