@@ -230,7 +230,7 @@ function ListDetail({ list, entry, onChanged }: { list: WatchList; entry: string
                 <button disabled={!name.trim()} onClick={() => void rename()} data-testid="wl-rename-save">{t('save')}</button>
                 <button class="secondary" onClick={() => { setRenaming(false); setName(list.name); }}>{t('cancel')}</button>
               </>
-            : <h2 class="grow" data-testid="wl-title">{list.name} <small class="hint">{list.department} · {t(`listKind_${list.kind}` as Key)} · {t('nEntries').replace('{n}', String(list.entries))}</small></h2>}
+            : <h2 class="grow" data-testid="wl-title">{list.name} <small class="hint">{list.department} · {t(`listKind_${list.kind}` as Key)} · {list.entries === 1 ? t('oneEntry') : t('nEntries').replace('{n}', String(list.entries))}</small></h2>}
           {!renaming && <button class="secondary" onClick={() => setRenaming(true)} data-testid="wl-rename">{t('rename')}</button>}
           <ConfirmButton label={t('deleteList')} confirm={t('confirmDelete')} onConfirm={() => void remove()} testid="wl-delete" />
         </div>
