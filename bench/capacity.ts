@@ -75,7 +75,7 @@ export async function benchCapacity(args: string[]): Promise<number> {
   const seconds = Math.round(intArg(values, 'seconds', 30, 5, 3600));
   // Start the sweep higher to check one configuration at a known count (the capacity then assumes the counts below).
   const minStreams = intArg(values, 'min-streams', 1, 1, maxStreams);
-  const sim = await startDemoCameras(maxStreams, { plateCamera: settings.plateCamera === true });
+  const sim = await startDemoCameras(maxStreams, { plateCamera: settings.plateCamera === true, faceCamera: settings.faceCamera === true });
   let rows: CapacityRow[];
   try {
     rows = await sweepCapacity(sim, settings, { fps, minStreams, maxStreams, seconds, all: Boolean(values['all']) });
@@ -114,7 +114,8 @@ function settingsLine(rep: CapacityReport): string {
   // Reports written before the detector's size and cadence were settings have neither.
   const size = (s as Partial<typeof s>).inputSize ?? DEFAULTS.inference.inputSize ?? 512;
   const every = (s as Partial<typeof s>).detectEvery ?? DEFAULTS.camera.detectEvery;
-  const plates = (s as Partial<typeof s>).plateCamera ? ' (one stream the plate camera, cam-plates at 768x576)' : '';
+  const plates = ((s as Partial<typeof s>).plateCamera ? ' (one stream the plate camera, cam-plates at 768x576)' : '')
+    + ((s as Partial<typeof s>).faceCamera ? ' (one stream the face camera, cam-faces, with the astronaut on a public-security face list: live face reads on)' : '');
   return `target ${rep.fps} analysed fps per camera at ${s.width}x${s.height}${plates}${gate}; detector input ${size}, detection every ${every} frame(s); backend ${s.backend}, ${s.workers} worker(s), maxBatch ${s.batch}, maxDelayMs ${s.maxDelayMs}, queue ${s.queueSize}/camera; ${rep.rows[0]?.run.seconds ?? '-'} s measured per count`;
 }
 

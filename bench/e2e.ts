@@ -46,7 +46,7 @@ export function parseRunArgs(args: string[], extra: Record<string, { type: 'stri
     args, strict: true, allowPositionals: false,
     options: {
       backend: { type: 'string' }, workers: { type: 'string' }, batch: { type: 'string' }, 'max-delay-ms': { type: 'string' },
-      size: { type: 'string' }, motion: { type: 'string' }, 'plate-camera': { type: 'boolean' }, 'queue-size': { type: 'string' }, 'input-size': { type: 'string' }, 'detect-every': { type: 'string' }, threshold: { type: 'string' }, json: { type: 'boolean' }, out: { type: 'string' },
+      size: { type: 'string' }, motion: { type: 'string' }, 'plate-camera': { type: 'boolean' }, 'face-camera': { type: 'boolean' }, 'queue-size': { type: 'string' }, 'input-size': { type: 'string' }, 'detect-every': { type: 'string' }, threshold: { type: 'string' }, json: { type: 'boolean' }, out: { type: 'string' },
       ...extra,
     },
   });
@@ -81,6 +81,7 @@ export function parseRunArgs(args: string[], extra: Record<string, { type: 'stri
       inputSize: values['input-size'] === undefined ? null : int('input-size', 512, 64, 2048),
       detectEvery: values['detect-every'] === undefined ? null : int('detect-every', 1, 1, 100),
       plateCamera: values['plate-camera'] === true,
+      faceCamera: values['face-camera'] === true,
     },
   };
 }
@@ -99,7 +100,7 @@ export async function benchE2e(args: string[]): Promise<number> {
   const seconds = intArg(values, 'seconds', 30, 5, 24 * 3600);
   const fps = intArg(values, 'fps', RUN_DEFAULTS.fps, 0.5, 30);
   const settings: RunSettings = { ...base, streams, seconds: Math.round(seconds), fps, label: `e2e ${streams} streams` };
-  const sim = await startDemoCameras(streams, { plateCamera: settings.plateCamera === true });
+  const sim = await startDemoCameras(streams, { plateCamera: settings.plateCamera === true, faceCamera: settings.faceCamera === true });
   try {
     const report = await measureE2e(sim, settings, `cvcore bench e2e ${args.join(' ')}`.trim());
     await emitReport('e2e', report, { json: Boolean(values['json']), out: values['out'], text: consoleE2e(report), markdown: markdownE2e(report), svg: chartE2e(report) });

@@ -5,16 +5,17 @@
  * stats, so the benchmark exercises exactly the code that runs in production. Shared by `bench e2e` and
  * `bench capacity`.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, StringCodec, type NatsConnection } from 'nats';
 import { DEFAULT_SUBSCRIBER_USER } from '../alerts/index.js';
 import { createLogger } from '../common/log.js';
+import { mediaPath } from '../common/paths.js';
 import { DEFAULTS, parseConfig } from '../config/index.js';
 import type { SimulatedCameraPool } from '../ingest/index.js';
 import type { BackendName } from '../inference/index.js';
-import { DEMO_PLATE_CAMERA, demoConfig, startStack, type Stack } from '../runtime/index.js';
+import { DEMO_FACE_CAMERA, DEMO_PLATE_CAMERA, demoConfig, startStack, type Stack } from '../runtime/index.js';
 import { cpuBetween, ProcSampler, type CpuMemSnapshot } from './procstat.js';
 import { latencyStats, Progress, round, type LatencyStats } from './report.js';
 
@@ -43,6 +44,12 @@ export interface RunSettings {
    * 768x576, the others vtest.avi: what plate reading costs a node. Absent or false: vtest.avi only.
    */
   readonly plateCamera?: boolean;
+  /**
+   * One of the streams is the demo's face camera (cam-faces, public-security) with astronaut.png on a face list of
+   * public-security: live faces are read on that department's cameras, the astronaut alarms on each appearance.
+   * What live face matching costs a node. Absent or false: no list, no live face reads.
+   */
+  readonly faceCamera?: boolean;
   /** Seconds after the first analysed frame before measuring starts (queues fill, JIT warms). */
   readonly warmupS: number;
   readonly label: string;
@@ -120,14 +127,17 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 /** The demo config with the run's backend, batch, rate and size; the whole-view zone follows the size. */
 function runConfig(sim: SimulatedCameraPool, s: RunSettings, dataDir: string): ReturnType<typeof parseConfig> {
   const plateCamera = s.plateCamera === true;
-  const base = demoConfig(sim, { cameras: plateCamera ? s.streams - 1 : s.streams, dataDir, apiPort: 0, fps: s.fps, threshold: s.threshold, plateCamera });
+  const faceCamera = s.faceCamera === true;
+  const vtest = s.streams - (plateCamera ? 1 : 0) - (faceCamera ? 1 : 0);
+  if (vtest < 0) throw new RangeError('the plate and face cameras need a stream each');
+  const base = demoConfig(sim, { cameras: vtest, dataDir, apiPort: 0, fps: s.fps, threshold: s.threshold, plateCamera, faceCamera });
   const raw = JSON.parse(JSON.stringify(base)) as { cameras: { width: number; height: number; zones: { polygon: number[][] }[]; motion?: Record<string, unknown> }[]; inference: Record<string, unknown>; ingest: Record<string, unknown> };
   for (const cam of raw.cameras) {
     // Only when asked: a core without the motion gate rejects the key with a typed config error.
     if (s.motion !== null) cam.motion = { ...(cam.motion ?? {}), enabled: s.motion };
     if (s.detectEvery !== null) (cam as { detectEvery?: number }).detectEvery = s.detectEvery;
     // The plate camera keeps its own size: scaled down, its plates would be read at another width than the demo's.
-    if ((cam as { id?: string }).id === DEMO_PLATE_CAMERA.id) continue;
+    if ((cam as { id?: string }).id === DEMO_PLATE_CAMERA.id || (cam as { id?: string }).id === DEMO_FACE_CAMERA.id) continue;
     const sx = s.width / cam.width, sy = s.height / cam.height;
     cam.width = s.width;
     cam.height = s.height;
@@ -165,6 +175,14 @@ async function probeTensors(stack: Stack): Promise<number | null> {
   } catch { return null; }
 }
 
+/** The face camera's run: astronaut.png on a public-security face list, as an investigator would put it there. */
+async function listAstronaut(st: Stack): Promise<void> {
+  const w = st.watchlists;
+  if (!w) throw new Error('the stack has no watch-list store');
+  const list = await w.createList({ name: 'bench', department: DEMO_FACE_CAMERA.department, kind: 'face' }, 'bench');
+  await w.addFaceEntry(list.id, { label: 'astronaut', photos: [await readFile(mediaPath('astronaut.png'))] }, 'bench', 'all');
+}
+
 export async function runPipeline(sim: SimulatedCameraPool, s: RunSettings, sampler = new ProcSampler()): Promise<PipelineRun> {
   const dataDir = await mkdtemp(join(tmpdir(), 'cvcore-bench-'));
   const logTail: string[] = [];
@@ -176,6 +194,7 @@ export async function runPipeline(sim: SimulatedCameraPool, s: RunSettings, samp
   try {
     stack = await startStack({ config, log });
     const st = stack;
+    if (s.faceCamera === true) await listAstronaut(st);
     let measuring = false;
     // Records and alerts are rare and the first ones come during warm-up (a crowd is there from the start):
     // their latencies are collected from start-up to the end of the window; frame rates only inside it.

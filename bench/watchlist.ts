@@ -3,11 +3,10 @@
  * (random unit vectors of the embedding's dimension plus the astronaut's real embedding, one department, one
  * photo each), p50/p99 over 1,000 queries; and, with --calibrate, the cosine similarities the default threshold
  * was chosen from (same face: mirror, crop, JPEG, small faces in H.264 frames; other faces: messi5.jpg).
- * The alarm latency (first detectable frame to the alarm at a JetStream subscriber) is the live path's to
- * measure: its figures go into the same JSON as `alarm_latency_p50_ms` / `alarm_latency_p99_ms` (see
- * ALARM_LATENCY below).
+ * Then the alarm latency (bench/alarm-latency.ts: the whole stack on the face camera, from the first frame of
+ * each appearance to the alarm at a durable JetStream consumer) as `alarm_latency_p50_ms` / `alarm_latency_p99_ms`.
  *
- * `cvcore bench watchlist [--sizes 1000,10000,100000] [--queries 1000] [--calibrate] [--json]`
+ * `cvcore bench watchlist [--sizes 1000,10000,100000] [--queries 1000] [--appearances 12] [--no-latency] [--calibrate] [--json]`
  */
 import { execFileSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
@@ -16,6 +15,7 @@ import sharp from 'sharp';
 import { mediaPath } from '../common/paths.js';
 import { closeFaceEmbedder, embedFacesFromImage } from '../inference/index.js';
 import { Matcher } from '../watchlist/index.js';
+import { benchAlarmLatency, type AlarmLatencyResult } from './alarm-latency.js';
 import { hostInfo, type HostInfo } from './report.js';
 
 /** faceres descriptors are 1024-d. */
@@ -50,24 +50,8 @@ export interface WatchlistBenchResult {
   readonly calibration?: CalibrationResult;
   readonly alarm_latency_p50_ms?: number;
   readonly alarm_latency_p99_ms?: number;
-}
-
-/**
- * Where the live path's latency measurement plugs in: a module `bench/alarm-latency.js` exporting
- * `measureAlarmLatency(opts): Promise<{ p50_ms: number; p99_ms: number }>`. Loaded only when present, so this
- * benchmark runs without it; `--no-latency` skips it.
- */
-const ALARM_LATENCY = './alarm-latency.js';
-
-async function alarmLatency(): Promise<{ p50_ms: number; p99_ms: number } | null> {
-  let mod: { measureAlarmLatency?: (opts: Record<string, unknown>) => Promise<{ p50_ms: number; p99_ms: number }> };
-  try {
-    mod = (await import(ALARM_LATENCY)) as typeof mod;
-  } catch (err) {
-    if ((err as { code?: string }).code === 'ERR_MODULE_NOT_FOUND') return null;
-    throw err;
-  }
-  return mod.measureAlarmLatency ? mod.measureAlarmLatency({}) : null;
+  /** The whole latency run (bench/alarm-latency.ts): samples, match-to-alarm figures, missed appearances. */
+  readonly latency?: AlarmLatencyResult;
 }
 
 function quantile(sorted: readonly number[], q: number): number {
@@ -216,6 +200,7 @@ export async function benchWatchlist(args: string[]): Promise<number> {
     options: {
       sizes: { type: 'string', default: '1000,10000,100000' }, queries: { type: 'string', default: '1000' },
       calibrate: { type: 'boolean', default: false }, 'no-latency': { type: 'boolean', default: false }, json: { type: 'boolean', default: false },
+      appearances: { type: 'string', default: '12' },
     },
   });
   const sizes = values.sizes.split(',').map(Number);
@@ -226,20 +211,25 @@ export async function benchWatchlist(args: string[]): Promise<number> {
     const astronaut = await astronautEmbedding();
     const m = await benchWatchlistMatching({ sizes, queries, astronaut });
     const calibration = values.calibrate ? await calibrateFaceThreshold() : undefined;
-    const latency = values['no-latency'] ? null : await alarmLatency();
+    const appearances = Number(values.appearances);
+    if (!Number.isInteger(appearances) || appearances < 1) throw new RangeError('--appearances must be a positive integer');
+    const latency = values['no-latency'] ? null : await benchAlarmLatency({ appearances });
     const result: WatchlistBenchResult = {
       kind: 'watchlist', at: new Date().toISOString(), host: hostInfo(), dim: m.dim, sizes: m.sizes,
       match_p99_ms: Object.fromEntries(m.sizes.map((s) => [String(s.entries), s.match_p99_ms])),
       match_p50_ms: Object.fromEntries(m.sizes.map((s) => [String(s.entries), s.match_p50_ms])),
       ...(calibration ? { calibration } : {}),
-      ...(latency ? { alarm_latency_p50_ms: latency.p50_ms, alarm_latency_p99_ms: latency.p99_ms } : {}),
+      ...(latency ? { alarm_latency_p50_ms: latency.alarm_latency_p50_ms, alarm_latency_p99_ms: latency.alarm_latency_p99_ms, latency } : {}),
     };
     if (values.json) process.stdout.write(JSON.stringify(result, null, 2) + '\n');
     else {
       process.stdout.write('entries    p50 ms   p99 ms\n');
       for (const s of m.sizes) process.stdout.write(`${String(s.entries).padEnd(10)} ${String(s.match_p50_ms).padStart(7)}  ${String(s.match_p99_ms).padStart(7)}\n`);
       if (calibration) process.stdout.write(JSON.stringify(calibration, null, 2) + '\n');
-      if (latency) process.stdout.write(`alarm latency p50 ${latency.p50_ms} ms, p99 ${latency.p99_ms} ms\n`);
+      if (latency) {
+        process.stdout.write(`alarm latency (first frame -> subscriber) p50 ${latency.alarm_latency_p50_ms} ms, p99 ${latency.alarm_latency_p99_ms} ms; `
+          + `matched frame -> subscriber p50 ${latency.match_to_alarm_p50_ms} ms, p99 ${latency.match_to_alarm_p99_ms} ms; ${latency.alarms} alarms, ${latency.missed} missed\n`);
+      }
     }
     return 0;
   } finally {
