@@ -3,7 +3,10 @@
  * images and WebSockets (?token=, since a browser cannot set headers there), and one error class with the
  * API's stable `code` so views can say precisely what went wrong.
  */
-import type { AuditPage, Box, Camera, ClusterStatus, CrowdAlert, FaceSearchResult, Role, SearchPage, TrackSummary, ZoneCount } from './types';
+import type {
+  Alarm, AlarmKind, AlarmState, AlarmView, AlarmsPage, AuditPage, Box, Camera, ClusterStatus, CrowdAlert, EntriesPage, FaceEntry,
+  FaceSearchResult, ListKind, PlateEntry, Role, SearchPage, TrackSummary, WatchList, ZoneCount,
+} from './types';
 
 /** The API's query parameters for a set of filters (also the console's #/search URL). */
 export function filterParams(f: SearchFilters): URLSearchParams {
@@ -137,6 +140,74 @@ export class Client {
     return this.#send(`/api/v1/audit?${q}`);
   }
 
+  // ---- Watch-lists: the API scopes them to the token's departments (another department's list is a 404) ----
+
+  watchlists(): Promise<{ lists: WatchList[] }> { return this.#send('/api/v1/watchlists'); }
+  createWatchlist(input: { name: string; department: string; kind: ListKind; note?: string }): Promise<WatchList> {
+    return this.#send('/api/v1/watchlists', json('POST', input));
+  }
+  updateWatchlist(id: string, patch: { name?: string; note?: string }): Promise<WatchList> {
+    return this.#send(`/api/v1/watchlists/${encodeURIComponent(id)}`, json('PATCH', patch));
+  }
+  deleteWatchlist(id: string): Promise<void> { return this.#send(`/api/v1/watchlists/${encodeURIComponent(id)}`, { method: 'DELETE' }); }
+
+  entries(list: string, o: { limit?: number; cursor?: string } = {}): Promise<EntriesPage> {
+    const q = new URLSearchParams({ limit: String(o.limit ?? 50) });
+    if (o.cursor) q.set('cursor', o.cursor);
+    return this.#send(`/api/v1/watchlists/${encodeURIComponent(list)}/entries?${q}`);
+  }
+  /** Face lists take multipart: the text fields first (a streaming parser sees them before the photos), then 1..5 `photo` files. */
+  addFaceEntry(list: string, input: { label: string; note: string; threshold: number; expiresAt: number | null; photos: readonly File[] }): Promise<FaceEntry> {
+    const form = new FormData();
+    form.set('label', input.label);
+    form.set('note', input.note);
+    form.set('threshold', String(input.threshold));
+    if (input.expiresAt !== null) form.set('expiresAt', new Date(input.expiresAt).toISOString());
+    for (const p of input.photos) form.append('photo', p, p.name);
+    return this.#send(`/api/v1/watchlists/${encodeURIComponent(list)}/entries`, { method: 'POST', body: form });
+  }
+  addPlateEntry(list: string, input: { label: string; plate: string; match: 'exact' | 'fuzzy'; note?: string; expiresAt: number | null }): Promise<PlateEntry> {
+    const { expiresAt, ...rest } = input;
+    return this.#send(`/api/v1/watchlists/${encodeURIComponent(list)}/entries`, json('POST', { ...rest, ...(expiresAt !== null ? { expiresAt: new Date(expiresAt).toISOString() } : {}) }));
+  }
+  removeEntry(list: string, entry: string): Promise<void> {
+    return this.#send(`/api/v1/watchlists/${encodeURIComponent(list)}/entries/${encodeURIComponent(entry)}`, { method: 'DELETE' });
+  }
+  /** An entry's matches, from the `matchesUrl` the API gave with the entry. */
+  async entryMatches(matchesUrl: string, cursor?: string): Promise<AlarmsPage> {
+    const page = await this.#send<AlarmsPage>(cursor ? `${matchesUrl}${matchesUrl.includes('?') ? '&' : '?'}cursor=${encodeURIComponent(cursor)}` : matchesUrl);
+    return { alarms: page.alarms.map(normaliseAlarm), nextCursor: page.nextCursor };
+  }
+
+  // ---- Alarms (watch-list, frequency, stranger): the log the API keeps, and their handling ----
+
+  async alarms(o: { kind?: AlarmKind; state?: AlarmState; camera?: string; from?: number; to?: number; limit?: number; cursor?: string } = {}): Promise<AlarmsPage> {
+    const q = new URLSearchParams({ limit: String(o.limit ?? 50) });
+    for (const k of ['kind', 'state', 'camera', 'cursor'] as const) if (o[k]) q.set(k, o[k]!);
+    if (o.from !== undefined) q.set('from', String(o.from));
+    if (o.to !== undefined) q.set('to', String(o.to));
+    const page = await this.#send<AlarmsPage>(`/api/v1/alarms?${q}`);
+    return { alarms: page.alarms.map(normaliseAlarm), nextCursor: page.nextCursor };
+  }
+  async handleAlarm(id: string, action: 'ack' | 'dismiss', note: string): Promise<AlarmView> {
+    const body = note.trim() ? { note: note.trim() } : {};
+    return normaliseAlarm(await this.#send(`/api/v1/alarms/${encodeURIComponent(id)}/${action}`, json('POST', body)));
+  }
+
+  /**
+   * Which of the watch-list and alarm views the API answers for this token: a 403 (operators, who run cameras
+   * and do not search people), a 404 (a core without the routes) or a 503 (no watch-list store) hides the view.
+   */
+  async capabilities(): Promise<{ watchlists: boolean; alarms: boolean }> {
+    const [w, a] = await Promise.allSettled([this.watchlists(), this.alarms({ limit: 1 })]);
+    const answered = (r: PromiseSettledResult<unknown>): boolean => {
+      if (r.status === 'fulfilled') return true;
+      if (r.reason instanceof ApiError && [403, 404, 501, 503].includes(r.reason.status)) return false;
+      throw r.reason;
+    };
+    return { watchlists: answered(w), alarms: answered(a) };
+  }
+
   /**
    * What the token may do. The API is the judge: the cameras list proves the token is accepted (401 otherwise),
    * and the audit log answers only admins (403 for others; 404 while the route does not exist yet).
@@ -165,4 +236,19 @@ export function normaliseFaceResult(raw: Record<string, unknown>): FaceSearchRes
     return { record, similarity };
   });
   return { face: box ? { box } : null, matches };
+}
+
+function json(method: string, body: unknown): RequestInit {
+  return { method, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) };
+}
+
+/**
+ * An alarm as the API's AlarmView, whether it came as one (the alarm log) or bare (the live feed pushes the wire
+ * alarm as the pipeline raised it): the bare one is new, so open, and its images are not known until the log
+ * (which may be written just after the push) is read again.
+ */
+export function normaliseAlarm(raw: AlarmView | Alarm): AlarmView {
+  if ('alarm' in raw && raw.alarm && typeof raw.alarm === 'object') return raw;
+  const alarm = raw as Alarm;
+  return { alarm, state: 'open', handledBy: null, handledAt: null, handledNote: null, hasSnapshot: Boolean(alarm.snapshotRef), hasFace: false };
 }

@@ -10,6 +10,8 @@ export interface Session {
   role: Role;
   departments: string[];
   cameras: Camera[];
+  /** Views the API answered for this token at sign-in; the console offers only those (operators see no watch-lists). */
+  can: { watchlists: boolean; alarms: boolean };
   t: Translate;
   fmt: Formatters;
   lang: Lang;

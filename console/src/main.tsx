@@ -1,6 +1,6 @@
 /**
- * The investigators' console: sign in with an API token, then search, face search, the live dashboard and
- * (for admins) the audit log. Every list shows only what the API returns for the token; the console hides
+ * The investigators' console: sign in with an API token, then search, face search, the live dashboard, watch-lists
+ * and the alarm feed (where the API answers them for the token) and (for admins) the audit log. Every list shows only what the API returns for the token; the console hides
  * what the API would refuse rather than letting the user hit the refusal.
  */
 import { render } from 'preact';
@@ -15,6 +15,8 @@ import { TrackView } from './views/Track';
 import { FaceSearchView } from './views/FaceSearch';
 import { DashboardView } from './views/Dashboard';
 import { AuditView } from './views/Audit';
+import { WatchlistsView } from './views/Watchlists';
+import { AlarmsView } from './views/Alarms';
 import './style.css';
 
 function LangSwitch({ lang, onChange, t }: { lang: Lang; onChange: (l: Lang) => void; t: Translate }) {
@@ -46,8 +48,9 @@ function App() {
     try {
       const who = await client.whoAmI();
       const { cameras } = await client.cameras();
+      const can = await client.capabilities();
       saveToken(token);
-      setAuth({ client, role: who.role, departments: who.departments, cameras });
+      setAuth({ client, role: who.role, departments: who.departments, cameras, can });
     } catch (err) {
       saveToken(null);
       setError(err instanceof ApiError ? `${err.code}: ${err.message}` : String(err));
@@ -78,6 +81,8 @@ function App() {
     ['#/search', t('navSearch'), route.view === 'search' || route.view === 'track'],
     ['#/faces', t('navFaces'), route.view === 'faces'],
     ['#/live', t('navLive'), route.view === 'live'],
+    ...(auth.can.watchlists ? [['#/watchlists', t('navWatchlists'), route.view === 'watchlists'] as [string, string, boolean]] : []),
+    ...(auth.can.alarms ? [['#/alarms', t('navAlarms'), route.view === 'alarms'] as [string, string, boolean]] : []),
     ...(admin ? [['#/audit', t('navAudit'), route.view === 'audit'] as [string, string, boolean]] : []),
   ];
   let view;
@@ -85,6 +90,8 @@ function App() {
     case 'track': view = <TrackView id={route.id} />; break;
     case 'faces': view = <FaceSearchView />; break;
     case 'live': view = <DashboardView />; break;
+    case 'watchlists': view = auth.can.watchlists ? <WatchlistsView list={route.list} entry={route.entry} /> : <p class="notice">{t('wlNotOffered')}</p>; break;
+    case 'alarms': view = auth.can.alarms ? <AlarmsView query={route.query} /> : <p class="notice">{t('alarmsNotOffered')}</p>; break;
     case 'audit': view = admin ? <AuditView /> : <p class="notice">{t('adminOnly')}</p>; break;
     default: view = <SearchView query={route.query} />;
   }
@@ -93,7 +100,7 @@ function App() {
       <header class="top">
         <h1>{t('appTitle')}</h1>
         <nav>{nav.map(([href, text, active]) => <a href={href} class={active ? 'active' : ''} data-testid={`nav-${href.slice(2)}`}>{text}</a>)}</nav>
-        <span class="who" data-testid="who">{t('role')}: {auth.role} · {t('departments')}: {auth.departments.join(', ') || '—'}</span>
+        <span class="who" data-testid="who" title={`${t('role')}: ${auth.role} · ${t('departments')}: ${auth.departments.join(', ') || '—'}`}>{t('role')}: {auth.role} · {t('departments')}: {auth.departments.join(', ') || '—'}</span>
         <LangSwitch lang={lang} onChange={setLang} t={t} />
         <button class="link" onClick={signOut} data-testid="signout">{t('signOut')}</button>
       </header>

@@ -1,11 +1,16 @@
 import { useEffect, useState } from 'preact/hooks';
 
-/** Hash routes (#/search, #/track/<id>, #/faces, #/live, #/audit): links work without server-side routing. */
+/**
+ * Hash routes (#/search, #/track/<id>, #/faces, #/live, #/watchlists[/<list>[/<entry>]], #/alarms, #/audit): links
+ * work without server-side routing.
+ */
 export type Route =
   | { view: 'search'; query: URLSearchParams }
   | { view: 'track'; id: string }
   | { view: 'faces' }
   | { view: 'live' }
+  | { view: 'watchlists'; list: string | null; entry: string | null }
+  | { view: 'alarms'; query: URLSearchParams }
   | { view: 'audit' };
 
 export function parseRoute(hash: string): Route {
@@ -16,6 +21,8 @@ export function parseRoute(hash: string): Route {
     case 'faces': return { view: 'faces' };
     case 'live': return { view: 'live' };
     case 'audit': return { view: 'audit' };
+    case 'watchlists': return { view: 'watchlists', list: rest[0] ? decodeURIComponent(rest[0]) : null, entry: rest[1] ? decodeURIComponent(rest[1]) : null };
+    case 'alarms': return { view: 'alarms', query: new URLSearchParams(qs) };
     default: return { view: 'search', query: new URLSearchParams(qs) };
   }
 }
@@ -31,3 +38,5 @@ export function useRoute(): Route {
 }
 
 export const trackHref = (id: string): string => `#/track/${encodeURIComponent(id)}`;
+export const listHref = (list: string, entry?: string): string =>
+  `#/watchlists/${encodeURIComponent(list)}${entry ? `/${encodeURIComponent(entry)}` : ''}`;

@@ -84,9 +84,125 @@ export interface AuditEntry {
 }
 export interface AuditPage { entries: AuditEntry[]; nextCursor: string | null }
 
-/** Pushed over WebSocket /api/v1/live. */
+// ---- Watch-lists and alarms (watchlist/types.ts, common/alarm-schemas.ts, the API's views of them) ----
+
+export const LIST_KINDS = ['face', 'plate'] as const;
+export type ListKind = (typeof LIST_KINDS)[number];
+
+export interface WatchList {
+  id: string;
+  name: string;
+  department: string;
+  kind: ListKind;
+  note: string;
+  createdAt: number;
+  createdBy: string;
+  updatedAt: number;
+  /** Live entries (expired ones included). */
+  entries: number;
+}
+
+interface WatchEntryBase {
+  id: string;
+  list: string;
+  department: string;
+  label: string;
+  note: string;
+  /** ms since the epoch; null: never. An expired entry stops matching and stays listed. */
+  expiresAt: number | null;
+  createdAt: number;
+  createdBy: string;
+  updatedAt: number;
+  matches: number;
+  lastMatchAt: number | null;
+  /** API path of the entry's history of matches (GET -> AlarmsPage). */
+  matchesUrl: string;
+}
+export interface FaceEntry extends WatchEntryBase {
+  kind: 'face';
+  threshold: number;
+  photos: { box: Box; quality: number }[];
+  /** API paths of the kept photos (JPEG), in the order of `photos`. */
+  photoUrls?: string[];
+}
+export interface PlateEntry extends WatchEntryBase {
+  kind: 'plate';
+  plate: string;
+  match: 'exact' | 'fuzzy';
+}
+export type WatchEntry = FaceEntry | PlateEntry;
+export interface EntriesPage { entries: WatchEntry[]; nextCursor: string | null }
+
+export const ALARM_KINDS = ['watchlist', 'frequency', 'stranger'] as const;
+export type AlarmKind = (typeof ALARM_KINDS)[number];
+export const ALARM_STATES = ['open', 'acknowledged', 'dismissed'] as const;
+export type AlarmState = (typeof ALARM_STATES)[number];
+
+interface AlarmHeader {
+  schemaVersion: 1;
+  id: string;
+  /** Optional here only so that an older or partial live message still renders. */
+  district?: string;
+  camera: string;
+  department: string;
+  location: { lat: number; lon: number } | null;
+  track: string;
+  at: number;
+  snapshotRef?: string | null;
+  node?: string;
+}
+export interface WatchlistAlarm extends AlarmHeader {
+  kind: 'watchlist';
+  list: string;
+  entry: string;
+  entryKind: 'face' | 'plate';
+  similarity: number | null;
+  threshold: number | null;
+  plate: string | null;
+  plateEdits: number | null;
+  firstSeenAt: number;
+  matchedFrameAt: number;
+}
+export interface FrequencyAlarm extends AlarmHeader {
+  kind: 'frequency';
+  rule: string;
+  count: number;
+  minCount: number;
+  windowMs: number;
+  minGapMs: number;
+  threshold: number;
+  appearances: { camera: string; track: string; at: number; similarity: number }[];
+}
+export interface StrangerAlarm extends AlarmHeader {
+  kind: 'stranger';
+  zone: string;
+  reason: 'unknown_face' | 'no_face';
+  similarity: number | null;
+  threshold: number | null;
+  allowLists: string[];
+  dwellMs: number;
+}
+export type Alarm = WatchlistAlarm | FrequencyAlarm | StrangerAlarm;
+
+/** The API's AlarmView: watchlist/types.ts StoredAlarm plus the image paths the caller may open. */
+export interface AlarmView {
+  alarm: Alarm;
+  state: AlarmState;
+  handledBy: string | null;
+  handledAt: number | null;
+  handledNote: string | null;
+  hasSnapshot: boolean;
+  hasFace: boolean;
+  snapshotUrl?: string;
+  faceUrl?: string;
+  entryPhotoUrl?: string;
+}
+export interface AlarmsPage { alarms: AlarmView[]; nextCursor: string | null }
+
+/** Pushed over WebSocket /api/v1/live. An alarm comes as the wire alarm (common/alarm-schemas.ts), without state or image paths. */
 export type LiveEvent =
   | { type: 'alert'; alert: CrowdAlert }
+  | { type: 'alarm'; alarm: AlarmView | Alarm }
   | { type: 'zone_count'; count: ZoneCount }
   | { type: 'health'; cameraId: string; state: string; [k: string]: unknown };
 
