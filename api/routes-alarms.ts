@@ -22,6 +22,7 @@ export const alarmViewSchema = {
     handledBy: { type: ['string', 'null'], description: 'token id that acknowledged or dismissed it' },
     handledAt: { type: ['integer', 'null'] }, handledNote: { type: ['string', 'null'] },
     hasSnapshot: { type: 'boolean' }, hasFace: { type: 'boolean' },
+    entryLabel: { type: ['string', 'null'], description: 'watch-list alarms: the entry\'s label when it matched (the wire alarm carries only its id)' },
     snapshotUrl: str, faceUrl: str,
     entryPhotoUrl: { ...str, description: 'face watch-list alarms: the entry\'s first photo, to show beside the snapshot' },
   },

@@ -176,12 +176,15 @@ test.serial('api - alarms: the log with filters, images, entry history, ack and 
 
   const all = await call('GET', '/api/v1/alarms?kind=watchlist', TOKENS.ps);
   t.is(all.status, 200, all.text);
-  const views = all.json['alarms'] as Array<{ alarm: { id: string }; state: string; snapshotUrl?: string; faceUrl?: string; entryPhotoUrl?: string }>;
+  const views = all.json['alarms'] as Array<{ alarm: { id: string }; state: string; snapshotUrl?: string; faceUrl?: string; entryPhotoUrl?: string; entryLabel?: string | null }>;
   t.deepEqual(views.map((v) => v.alarm.id).filter((id) => [a1.id, a2.id, other.id].includes(id)), [a2.id, a1.id]);
   const v1 = views.find((v) => v.alarm.id === a1.id)!;
   t.is(v1.snapshotUrl, `/api/v1/alarms/${a1.id}/snapshot`);
   t.is(v1.faceUrl, `/api/v1/alarms/${a1.id}/face`);
   t.is(v1.entryPhotoUrl, `/api/v1/watchlists/${list.id}/entries/${entry.id}/photos/0`);
+  // The label is for the investigator beside the alarm; the wire alarm names only the entry's id.
+  t.is(v1.entryLabel, 'astronaut');
+  t.is(views.find((v) => v.alarm.id === a2.id)!.entryLabel, 'astronaut');
   t.is(views.find((v) => v.alarm.id === a2.id)!.snapshotUrl, undefined);
   t.deepEqual(((await call('GET', '/api/v1/alarms?camera=cam-ps-2', TOKENS.ps)).json['alarms'] as typeof views).map((v) => v.alarm.id), [a2.id]);
   t.is((await call('GET', '/api/v1/alarms?from=yesterday', TOKENS.ps)).status, 400);

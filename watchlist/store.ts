@@ -513,7 +513,12 @@ export class WatchlistStore implements WatchlistService {
       const [seen] = await this.#get([alarmIdKey(alarm.id)]);
       if (seen !== undefined) return;
       const key = alarmKey(alarm.at, alarm.id);
-      const stored: StoredAlarm = { alarm, state: 'open', handledBy: null, handledAt: null, handledNote: null, hasSnapshot: images.snapshot !== null, hasFace: images.face !== null };
+      const entry = alarm.kind === 'watchlist' ? this.#entries.get(alarm.list)?.get(alarm.entry) : undefined;
+      // The label as it was when the entry matched: the log says what the investigator saw then.
+      const stored: StoredAlarm = {
+        alarm, state: 'open', handledBy: null, handledAt: null, handledNote: null, hasSnapshot: images.snapshot !== null, hasFace: images.face !== null,
+        entryLabel: entry?.label ?? null,
+      };
       const ops: BatchOp[] = [
         { type: 'put', key, value: Buffer.from(JSON.stringify(stored)) },
         { type: 'put', key: alarmIdKey(alarm.id), value: Buffer.from(key) },
@@ -522,7 +527,7 @@ export class WatchlistStore implements WatchlistService {
       if (images.face) ops.push({ type: 'put', key: faceKey(alarm.id), value: Buffer.from(images.face) });
       let counted: Mutable<WatchEntry> | undefined;
       if (alarm.kind === 'watchlist') {
-        counted = this.#entries.get(alarm.list)?.get(alarm.entry);
+        counted = entry;
         if (counted) {
           const next = { ...counted, matches: counted.matches + 1, lastMatchAt: Math.max(counted.lastMatchAt ?? 0, alarm.at) };
           ops.push({ type: 'put', key: entryKey(alarm.list, alarm.entry), value: Buffer.from(JSON.stringify(next)) });

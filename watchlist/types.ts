@@ -87,6 +87,8 @@ export interface StoredAlarm {
   readonly handledNote: string | null;
   readonly hasSnapshot: boolean;
   readonly hasFace: boolean;
+  /** Watch-list alarms: the entry's label when it matched (for the investigator; never on the wire); else null. */
+  readonly entryLabel?: string | null;
 }
 
 export interface AlarmQuery {

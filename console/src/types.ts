@@ -193,6 +193,8 @@ export interface AlarmView {
   handledNote: string | null;
   hasSnapshot: boolean;
   hasFace: boolean;
+  /** Watch-list alarms: the entry's label when it matched. */
+  entryLabel?: string | null;
   snapshotUrl?: string;
   faceUrl?: string;
   entryPhotoUrl?: string;

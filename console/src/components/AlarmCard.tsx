@@ -104,7 +104,7 @@ export function AlarmCard({ view, listName, fresh, onHandled }: AlarmCardProps) 
           <span class={`badge alarm-state-${view.state}`} data-testid="alarm-state">{t(`alarmState_${view.state}` as Key)}</span>
           <b>{camName}</b> <small>{a.camera}{a.district ? ` · ${a.district}` : ''}</small>
         </div>
-        <small>{fmt.dateTime(a.at)}{a.kind === 'watchlist' && <> · {t('list')} {listName ?? a.list} · {t('entry')} <code>{a.entry}</code></>}</small>
+        <small>{fmt.dateTime(a.at)}{a.kind === 'watchlist' && <> · {t('list')} {listName ?? a.list} · {t('entry')} {view.entryLabel ? <b data-testid="alarm-entry-label">{view.entryLabel}</b> : <code>{a.entry}</code>}</>}</small>
         {detail}
         {view.state !== 'open' && view.handledAt !== null && (
           <small class="handled" data-testid="alarm-handled">
