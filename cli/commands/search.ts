@@ -6,10 +6,9 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ApiError } from '../../common/errors.js';
 import { displayPlate } from '../../common/plates.js';
 import type { Command } from '../command.js';
-import { reportError } from '../run.js';
+import { answer, reportApiCommandError } from '../http.js';
 
 export const SEARCH_DEFAULT_API = 'http://127.0.0.1:8080';
 
@@ -32,18 +31,6 @@ function line(r: Summary, similarity?: number): string {
   return `${sim}${new Date(r.start).toISOString()}  ${r.cameraId.padEnd(12)} ${r.cls.padEnd(10)} ${(attrs || '-').padEnd(28)} ${r.id}`;
 }
 
-async function answer(res: Response): Promise<unknown> {
-  const text = await res.text();
-  let body: unknown = null;
-  try { body = text ? JSON.parse(text) : null; } catch { /* not JSON: reported below with the status */ }
-  if (!res.ok) {
-    const b = (body ?? {}) as { code?: unknown; message?: unknown };
-    const retry = res.headers.get('retry-after');
-    throw new ApiError(res.status, typeof b.code === 'string' ? b.code : `HTTP_${res.status}`,
-      `${typeof b.message === 'string' ? b.message : text.slice(0, 200) || res.statusText}${retry ? ` (retry after ${retry} s)` : ''}`);
-  }
-  return body;
-}
 
 export const searchCommand: Command = {
   name: 'search',
@@ -117,16 +104,7 @@ export const searchCommand: Command = {
       }
       return 0;
     } catch (err) {
-      const code = (err as { code?: unknown }).code;
-      if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) {
-        process.stderr.write(`${(err as Error).message}\nusage: ${this.usage}\n`);
-        return 2;
-      }
-      if (err instanceof TypeError && (err as { cause?: unknown }).cause) {
-        process.stderr.write(`error: cannot reach the API: ${String((err as { cause: unknown }).cause)}\n`);
-        return 2;
-      }
-      return reportError(err);
+      return reportApiCommandError(err, this.usage);
     }
   },
 };

@@ -5,10 +5,9 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ApiError } from '../../common/errors.js';
 import { displayPlate } from '../../common/plates.js';
 import type { Command } from '../command.js';
-import { reportError } from '../run.js';
+import { answer, reportApiCommandError } from '../http.js';
 import { SEARCH_DEFAULT_API } from './search.js';
 
 type Json = Record<string, unknown>;
@@ -25,16 +24,6 @@ interface AlarmView {
 
 const SUBCOMMANDS = 'lists | create | entries | add-face | add-plate | remove | delete | matches | alarms | ack | dismiss';
 
-async function answer(res: Response): Promise<unknown> {
-  const text = await res.text();
-  let body: unknown = null;
-  try { body = text ? JSON.parse(text) : null; } catch { /* not JSON: reported below with the status */ }
-  if (!res.ok) {
-    const b = (body ?? {}) as { code?: unknown; message?: unknown };
-    throw new ApiError(res.status, typeof b.code === 'string' ? b.code : `HTTP_${res.status}`, typeof b.message === 'string' ? b.message : text.slice(0, 200) || res.statusText);
-  }
-  return body;
-}
 
 const time = (t: number | null): string => (t === null ? '-' : new Date(t).toISOString());
 
@@ -204,16 +193,7 @@ export const watchlistCommand: Command = {
           throw new RangeError(`unknown subcommand "${sub}" (${SUBCOMMANDS})`);
       }
     } catch (err) {
-      const code = (err as { code?: unknown }).code;
-      if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) {
-        process.stderr.write(`${(err as Error).message}\nusage: ${this.usage}\n`);
-        return 2;
-      }
-      if (err instanceof TypeError && (err as { cause?: unknown }).cause) {
-        process.stderr.write(`error: cannot reach the API: ${String((err as { cause: unknown }).cause)}\n`);
-        return 2;
-      }
-      return reportError(err);
+      return reportApiCommandError(err, this.usage);
     }
   },
 };
