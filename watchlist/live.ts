@@ -9,15 +9,13 @@ import { createHash } from 'node:crypto';
 import type { AlarmsConfig, RestrictedZoneConfig } from '../config/index.js';
 import { parseDuration } from '../config/index.js';
 import type { AlarmEvent } from '../common/messages.js';
-import type { FrequencyAppearanceV1 } from '../common/alarm-schemas.js';
+import { MAX_FREQUENCY_APPEARANCES, type FrequencyAppearanceV1 } from '../common/alarm-schemas.js';
 import type { Logger } from '../common/log.js';
 import type { SearchIndex } from '../search-index/index.js';
 import type { WatchlistService } from './types.js';
 
 /** Earlier appearances the frequency rule asks the face index for. */
 export const FREQUENCY_SEARCH_K = 200;
-/** Appearances an alarm carries at most (the schema's bound), oldest first. */
-export const MAX_APPEARANCES = 100;
 /** A plate reading must be at least this confident to be matched against the plate lists. */
 export const PLATE_MIN_CONFIDENCE = 0.8;
 
@@ -248,7 +246,7 @@ export class AlarmRules {
     return {
       id: alarmId('frequency', cam.id, track.record, rule.id), kind: 'frequency', department: cam.department, camera: cam.id, track: track.record, at,
       rule: rule.id, count: counted.length, minCount: rule.minCount, windowMs: rule.windowMs, minGapMs: rule.minGapMs, threshold: rule.threshold,
-      appearances: counted.slice(-MAX_APPEARANCES),
+      appearances: counted.slice(-MAX_FREQUENCY_APPEARANCES),
     };
   }
 
