@@ -34,7 +34,7 @@ export function printStarted(stack: Stack, sim: SimulatedCameraPool | null): voi
   out(`  HTTP API      ${stack.apiUrl}  (health: ${stack.apiUrl}/health, OpenAPI: ${stack.apiUrl}/api/v1/openapi.json)`);
   out(`  web console   ${stack.apiUrl}/console/  (sign in with a demo token below)`);
   out('');
-  out('Watch crowd alerts:');
+  out('Follow every alarm kind (crowd, watchlist, frequency, stranger):');
   out(`  npx cvcore alerts tail --url ${stack.natsUrl}`);
   out('Search person records (demo tokens: demo-investigator-ps, demo-investigator-traffic, demo-operator, demo-admin):');
   out(`  curl -H 'Authorization: Bearer demo-investigator-ps' '${stack.apiUrl}/api/v1/search?class=person${cams[0] ? `&camera=${cams[0].id}` : ''}'`);
@@ -53,8 +53,7 @@ export function printStarted(stack: Stack, sim: SimulatedCameraPool | null): voi
     out(`  or: npx cvcore watchlist create --api ${stack.apiUrl} --token demo-investigator-ps --name wanted --department ${DEMO_FACE_CAMERA.department} --kind face`);
     out(`      npx cvcore watchlist add-face <list id> --api ${stack.apiUrl} --token demo-investigator-ps --label astronaut --photo ${photo}`);
     out(`  or: curl -H 'Authorization: Bearer demo-investigator-ps' -F label=astronaut -F photo=@${photo} '${stack.apiUrl}/api/v1/watchlists/<list id>/entries'`);
-    out('Follow every alarm kind (crowd, watchlist, frequency, stranger):');
-    out(`  npx cvcore alerts tail --url ${stack.natsUrl}`);
+    out(`  then her next appearance arrives at the alerts tail above (npx cvcore alerts tail --kind watchlist for those alone)`);
   }
   out('Ctrl-C stops everything.');
 }
