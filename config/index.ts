@@ -258,7 +258,7 @@ export const CONFIG_SCHEMA: Spec = {
     dataDir: { kind: 'string', description: 'storage directory (RocksDB index, outbox, NATS store for the embedded server)', default: d.dataDir },
     cameras: { kind: 'array', description: 'the camera pool', default: [], maxItems: 10_000, items: camera },
     alarms: { kind: 'object', description: 'live alarms: watch-list, frequency and stranger (watchlist/live.ts)', default: 'fill', fields: {
-      faceRetryMs: { kind: 'number', integer: true, description: 'a live person track\'s face is read again this often until one of faceMinQuality is found', min: 100, max: 60_000, default: d.alarms.faceRetryMs },
+      faceRetryMs: { kind: 'number', integer: true, description: 'a live person track\'s face is read again after this long until one of faceMinQuality is found; the delay doubles after each read without one, up to 8 times this', min: 100, max: 60_000, default: d.alarms.faceRetryMs },
       faceMinQuality: { kind: 'number', description: 'face quality (0..1) a live face must reach to end the retries', min: 0, max: 1, default: d.alarms.faceMinQuality },
       faceMaxPerTrack: { kind: 'number', integer: true, description: 'faces embedded per track at most (the first good one, then clearly better views)', min: 1, max: 100, default: d.alarms.faceMaxPerTrack },
       cooldownMs: { kind: 'number', integer: true, description: 'after a watch-list alarm, the same entry on the same camera stays quiet this long (a tracker id switch does not alarm twice)', min: 0, max: 86_400_000, default: d.alarms.cooldownMs },

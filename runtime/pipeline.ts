@@ -28,6 +28,11 @@ export const SNAPSHOT_CACHE = 64;
 export const BETTER_FACE_AREA = 1.5;
 /** ...and at least this long after it ("a clearly better face"). */
 export const BETTER_FACE_MS = 2_000;
+/**
+ * Reads that found no usable face back off: the delay doubles after each, up to faceRetryMs x this. A person who
+ * keeps their face turned away costs a read every few seconds rather than every second for as long as they stay.
+ */
+export const FACE_RETRY_MAX_FACTOR = 8;
 /** Margin around a face box (share of its size per side) in the alarm's face crop. */
 const FACE_CROP_MARGIN = 0.25;
 /** The window over which a camera's handled rate is measured against its target. */
@@ -74,6 +79,8 @@ interface LivePerson {
   readonly firstSeenAt: number;
   inFlight: boolean;
   lastTryAt: number;
+  /** Reads in a row that found no usable face (the retry delay doubles with each, see FACE_RETRY_MAX_FACTOR). */
+  misses: number;
   /** Good faces embedded (quality >= alarms.faceMinQuality). */
   embedded: number;
   /** Box area and time of the last good face, or null before the first. */
@@ -308,7 +315,7 @@ export class Pipeline {
       for (const id of st.bestFrames.keys()) if (!live.has(id)) st.bestFrames.delete(id);
       st.crops.retain(live);
     }
-    for (const u of step.updates) if (u.cls === 'person' && !st.people.has(u.trackId)) st.people.set(u.trackId, { firstSeenAt: u.at, inFlight: false, lastTryAt: -Infinity, embedded: 0, goodArea: null, goodAt: 0 });
+    for (const u of step.updates) if (u.cls === 'person' && !st.people.has(u.trackId)) st.people.set(u.trackId, { firstSeenAt: u.at, inFlight: false, lastTryAt: -Infinity, misses: 0, embedded: 0, goodArea: null, goodAt: 0 });
     if (st.people.size > step.updates.length) {
       const live = new Set(step.updates.map((u) => u.trackId));
       for (const id of st.people.keys()) if (!live.has(id)) st.people.delete(id);
@@ -345,7 +352,8 @@ export class Pipeline {
 
   /**
    * Schedules face reads of the camera's live person tracks (confirmed, wide enough for a MIN_FACE_SIDE face):
-   * one in flight per track, every alarms.faceRetryMs until a good one, then only for a clearly better view
+   * one in flight per track, every alarms.faceRetryMs until a good one (doubling after each miss, up to
+   * FACE_RETRY_MAX_FACTOR times), then only for a clearly better view
    * (BETTER_FACE_AREA x the box area, BETTER_FACE_MS later), at most alarms.faceMaxPerTrack good ones. People
    * in restricted zones are also checked for the no_face stranger alarm, however small.
    */
@@ -362,7 +370,8 @@ export class Pipeline {
       }
       if (p.inFlight || p.embedded >= a.faceMaxPerTrack || !mayHoldFace(u.box)) continue;
       const area = u.box.w * u.box.h;
-      const due = p.goodArea === null ? at - p.lastTryAt >= a.faceRetryMs : area >= BETTER_FACE_AREA * p.goodArea && at - p.goodAt >= BETTER_FACE_MS;
+      const retryMs = a.faceRetryMs * Math.min(FACE_RETRY_MAX_FACTOR, 2 ** p.misses);
+      const due = p.goodArea === null ? at - p.lastTryAt >= retryMs : area >= BETTER_FACE_AREA * p.goodArea && at - p.goodAt >= BETTER_FACE_MS;
       if (!due) continue;
       p.inFlight = true;
       p.lastTryAt = at;
@@ -382,8 +391,9 @@ export class Pipeline {
       p.inFlight = false;
     }
     // A face below the quality bar is not trusted for a decision (a turned or blurred face would alarm wrongly
-    // as a stranger, or match the wrong entry): retry.
-    if (!face || face.quality < this.#o.config.alarms.faceMinQuality) return;
+    // as a stranger, or match the wrong entry): retry, less often after each miss.
+    if (!face || face.quality < this.#o.config.alarms.faceMinQuality) { p.misses++; return; }
+    p.misses = 0;
     p.embedded++;
     p.goodArea = u.box.w * u.box.h;
     p.goodAt = frame.capturedAt;
