@@ -60,6 +60,12 @@ export function createMetrics(src: { cameras: CameraRegistry; stats: PipelineSta
   });
   gauge('cvcore_structure_queue_depth', 'structuring tasks waiting for a thread detection is not using', [], (g) => g.set(src.stats?.stats().structure?.queued ?? 0));
   total('cvcore_structure_dropped_total', 'structuring tasks dropped from the full queue (records kept without attributes)', [], (c) => c.inc(src.stats?.stats().structure?.dropped ?? 0));
+  total('cvcore_live_face_reads_total', 'live face reads for the alarm rules, by result: usable, unusable (no face or below alarms.faceMinQuality), failed (shed or model error)', ['result'], (c) => {
+    for (const [result, n] of Object.entries(src.stats?.stats().faceReads ?? {})) c.inc({ result }, n);
+  });
+  total('cvcore_alarms_total', 'watch-list, frequency and stranger alarms raised (in the outbox), by kind', ['kind'], (c) => {
+    for (const [kind, n] of Object.entries(src.stats?.stats().alarms ?? {})) c.inc({ kind }, n);
+  });
   total('cvcore_records_indexed_total', 'track records the pipeline put into the index since start', [], (c) => {
     const s = src.stats?.stats();
     if (s) c.inc(s.records);

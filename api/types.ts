@@ -51,6 +51,10 @@ export interface PipelineStatsSource {
     load?: Record<string, { targetFps: number; handledFps: number; overloaded: boolean }>;
     /** Whether licence plates are read: ready, disabled, or unavailable with the error code and reason. */
     plates?: PlatesHealth;
+    /** Live face reads since start (the alarm path): usable, unusable (no face or below the quality bar), failed. */
+    faceReads?: { usable: number; unusable: number; failed: number };
+    /** Watch-list, frequency and stranger alarms raised since start, by kind. */
+    alarms?: Record<string, number>;
   };
 }
 

@@ -14,6 +14,7 @@ import { Batcher, InferenceEngine, mayHoldFace, type BatcherStats, type LiveFace
 import { CrowdRule, ZoneAnalyzer, createTracker, type OpenIncident, type Tracker, type TrackerOptions } from '../tracking/index.js';
 import { encodeThumbnail, type SearchIndex } from '../search-index/index.js';
 import type { AlertSink, CrowdAlertV1 } from '../alerts/index.js';
+import type { AlarmKind } from '../common/alarm-schemas.js';
 import { AlarmRules, type RulesCamera, type RulesTrack, type ZonePresence } from '../watchlist/live.js';
 import type { WatchlistService } from '../watchlist/types.js';
 import { PlateCrops } from './plate-crops.js';
@@ -99,6 +100,10 @@ export interface PipelineStats {
   readonly load: Record<string, CameraLoad>;
   /** Whether licence plates are read (health `plates`). */
   readonly plates: PlatesHealth;
+  /** Live face reads since start: a usable face, a face below alarms.faceMinQuality or none, a failed read (shed or model error). */
+  readonly faceReads: { readonly usable: number; readonly unusable: number; readonly failed: number };
+  /** Watch-list, frequency and stranger alarms in the outbox since start. */
+  readonly alarms: Readonly<Record<AlarmKind, number>>;
 }
 
 /** Where finished tracks go: the local index on one node, the records stream in cluster mode. */
@@ -155,6 +160,8 @@ export class Pipeline {
   #alertHistory: CrowdAlertV1[] = [];
   #snapshots = new Map<string, Uint8Array>();
   #records = 0;
+  readonly #faceReads = { usable: 0, unusable: 0, failed: 0 };
+  readonly #alarms: Record<AlarmKind, number> = { watchlist: 0, frequency: 0, stranger: 0 };
   #pending = new Set<Promise<unknown>>();
   readonly #rules: AlarmRules;
 
@@ -386,13 +393,19 @@ export class Pipeline {
     } catch (err) {
       // INFERENCE_BUSY (the structuring queue shed it) or a model failure: the next try comes after the retry delay.
       this.#o.log.warn('live face read failed', { err: err as Error, camera: st.cfg.id, track: u.trackId });
+      this.#faceReads.failed++;
       face = null;
     } finally {
       p.inFlight = false;
     }
     // A face below the quality bar is not trusted for a decision (a turned or blurred face would alarm wrongly
     // as a stranger, or match the wrong entry): retry, less often after each miss.
-    if (!face || face.quality < this.#o.config.alarms.faceMinQuality) { p.misses++; return; }
+    if (!face || face.quality < this.#o.config.alarms.faceMinQuality) {
+      if (face) this.#faceReads.unusable++;
+      p.misses++;
+      return;
+    }
+    this.#faceReads.usable++;
     p.misses = 0;
     p.embedded++;
     p.goodArea = u.box.w * u.box.h;
@@ -420,6 +433,7 @@ export class Pipeline {
           this.#o.log.error('alarm sent but not recorded in the alarm log', { err: err as Error, id: ev.id });
         });
       }
+      this.#alarms[alarm.kind]++;
       this.#emit({ type: 'alarm', alarm });
     } catch (err) {
       this.#o.log.error('alarm rejected', { err: err as Error, kind: ev.kind, camera: ev.camera, id: ev.id });
@@ -544,6 +558,8 @@ export class Pipeline {
       structure: this.engine.structureStats(),
       load: Object.fromEntries([...this.#state].map(([id, s]) => [id, this.#load(s, Date.now())])),
       plates: this.engine.platesHealth,
+      faceReads: { ...this.#faceReads },
+      alarms: { ...this.#alarms },
     };
   }
 

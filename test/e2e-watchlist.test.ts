@@ -179,3 +179,12 @@ test.serial('e2e watchlist - a frequency rule (3 appearances in 10 min, 5 s apar
   const strangers = ofKind('stranger').map((r) => r.alarm.track);
   t.is(new Set(strangers).size, strangers.length, 'no track alarmed twice as a stranger');
 });
+
+test.serial('e2e watchlist - /metrics counts the alarms by kind and the live face reads by result', async (t) => {
+  const text = await (await fetch(`${stack.apiUrl}/metrics`)).text();
+  const value = (line: string): number => Number(new RegExp(`^${line.replace(/[{}]/g, '\\$&')} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
+  const stats = stack.pipeline.stats();
+  t.true(stats.alarms.watchlist >= 1 && stats.alarms.frequency === 1 && stats.alarms.stranger >= 1, JSON.stringify(stats.alarms));
+  for (const kind of ['watchlist', 'frequency', 'stranger'] as const) t.true(value(`cvcore_alarms_total{kind="${kind}"}`) >= stats.alarms[kind], kind);
+  t.true(value('cvcore_live_face_reads_total{result="usable"}') >= 1, text.split('\n').filter((l) => l.startsWith('cvcore_live_face')).join('\n'));
+});
