@@ -5,7 +5,7 @@
  * with astronaut.png on it (and the typed errors for a photo without a face and for one with two), the watch-list
  * alarm the face camera then raises, acknowledged in the alarm feed, a crowd alert on the live dashboard, the language
  * switch, and department scoping (an operator is offered no watch-lists). A second test drives the alarm feed against
- * the API harness's real watch-list store. Saves a
+ * the API harness's real watch-list store and edits an entry (label, threshold, expiry; a past expiry refused). Saves a
  * screenshot of each view to docs/screenshots/ for the README.
  */
 import test from 'ava';
@@ -64,7 +64,7 @@ async function alarmState(page: Page, id: string, state: string): Promise<void> 
 // The alarm feed against the API harness with a real watch-list store (RocksDB, the face models): alarms are
 // recorded in the store and pushed as the pipeline pushes them, so acknowledging, dismissing and the live path are
 // exercised without waiting for a camera. The demo test below adds the alarm a camera raises.
-(unavailable && process.env['CI'] !== 'true' ? test.serial.skip : test.serial)('console - the alarm feed: faces beside the list photo, a live alarm, acknowledge and dismiss with a note, filters, an entry\'s history; renaming a list, removing an entry, deleting the list', async (t) => {
+(unavailable && process.env['CI'] !== 'true' ? test.serial.skip : test.serial)('console - the alarm feed: faces beside the list photo, a live alarm, acknowledge and dismiss with a note, filters, an entry\'s history; editing an entry (label, threshold, expiry, a past expiry refused), renaming a list, removing an entry, deleting the list', async (t) => {
   if (unavailable) { t.fail(unavailable); return; }
   t.timeout(240_000);
   const h = await startHarness({ watchlists: true, perDepartment: 3 });
@@ -148,6 +148,41 @@ async function alarmState(page: Page, id: string, state: string): Promise<void> 
     await page.getByTestId('wl-entry-history').first().click();
     await page.locator('[data-testid="wl-history"] [data-testid="alarm"]').nth(1).waitFor({ timeout: 15_000 });
     await imagesLoaded(page, '[data-testid="wl-history"] [data-testid="alarm-faces"] img');
+
+    // Edit the entry in place: a past expiry is the API's typed error, said in words, and changes nothing; then
+    // label, threshold and a future expiry are saved and the API has them; then the expiry is cleared to never.
+    const entryUrl = `${h.url}/api/v1/watchlists/${list.id}/entries/${entry.id}`;
+    const getEntry = async (): Promise<{ label: string; note: string; threshold: number; expiresAt: number | null }> => (await fetch(entryUrl, { headers: auth })).json() as never;
+    await page.getByTestId('wl-entry-edit').first().click();
+    await page.getByTestId('wl-edit').waitFor({ timeout: 10_000 });
+    t.is(await page.getByTestId('wl-edit-threshold-value').innerText(), '0.60', 'the form opens with the entry\'s values');
+    await page.getByTestId('wl-edit-label').fill('Astronaut (edited)');
+    await page.getByTestId('wl-edit-threshold').fill('0.72');
+    t.is(await page.getByTestId('wl-edit-threshold-value').innerText(), '0.72');
+    await page.getByTestId('wl-edit-expires').fill('2020-01-01');
+    await page.getByTestId('wl-edit-save').click();
+    await page.locator('[data-testid="wl-edit-error"][data-code="WATCHLIST_BAD_ENTRY"][data-field="expiresAt"]').waitFor({ timeout: 10_000 });
+    t.regex(await page.getByTestId('wl-edit-error').innerText(), /^The expiry date has passed\./);
+    t.like(await getEntry(), { label: 'Astronaut', threshold: 0.6, expiresAt: null }, 'a refused edit changes nothing');
+    // The browser runs in Asia/Shanghai (UTC+8, no daylight saving): a date there reads as its last millisecond.
+    const day = new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Shanghai' }).format(Date.now() + 30 * 86_400_000);
+    const [y, m, d] = day.split('-').map(Number) as [number, number, number];
+    const until = Date.UTC(y, m - 1, d, 23, 59, 59, 999) - 8 * 3_600_000;
+    await page.getByTestId('wl-edit-expires').fill(day);
+    await page.getByTestId('wl-edit-save').click();
+    await page.getByTestId('wl-edit').waitFor({ state: 'detached', timeout: 10_000 });
+    t.like(await getEntry(), { label: 'Astronaut (edited)', note: '', threshold: 0.72, expiresAt: until });
+    t.is(await page.getByTestId('wl-entry-label').first().innerText(), 'Astronaut (edited)');
+    t.is(await page.getByTestId('wl-entry-threshold').first().innerText(), '0.72');
+    t.not(await page.getByTestId('wl-entry-expires').first().innerText(), 'never');
+    await page.getByTestId('wl-entry-edit').first().click();
+    t.is(await page.getByTestId('wl-edit-expires').evaluate((el) => (el as unknown as { value: string }).value), day);
+    await page.getByTestId('wl-edit-never').click();
+    await page.getByTestId('wl-edit-never-hint').waitFor({ timeout: 5_000 });
+    await page.getByTestId('wl-edit-save').click();
+    await page.getByTestId('wl-edit').waitFor({ state: 'detached', timeout: 10_000 });
+    t.like(await getEntry(), { label: 'Astronaut (edited)', threshold: 0.72, expiresAt: null });
+    t.is(await page.getByTestId('wl-entry-expires').first().innerText(), 'never');
 
     // Rename the list; remove the entry and delete the list, each confirmed by a second click.
     await page.getByTestId('wl-rename').click();

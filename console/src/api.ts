@@ -5,7 +5,7 @@
  */
 import type {
   Alarm, AlarmKind, AlarmState, AlarmView, AlarmsPage, AuditPage, Box, Camera, ClusterStatus, CrowdAlert, EntriesPage, FaceEntry,
-  FaceSearchResult, ListKind, PlateEntry, Role, SearchPage, TrackSummary, WatchList, ZoneCount,
+  FaceSearchResult, ListKind, PlateEntry, Role, SearchPage, TrackSummary, WatchEntry, WatchList, ZoneCount,
 } from './types';
 
 /** The API's query parameters for a set of filters (also the console's #/search URL). */
@@ -58,6 +58,9 @@ export interface SearchFilters {
   limit?: number;
   cursor?: string;
 }
+
+/** The fields of an entry that can be changed (PATCH .../entries/:entry); expiresAt in epoch ms, null: never. */
+export interface EntryPatch { label?: string; note?: string; threshold?: number; expiresAt?: number | null }
 
 export class Client {
   readonly token: string;
@@ -169,6 +172,15 @@ export class Client {
   addPlateEntry(list: string, input: { label: string; plate: string; match: 'exact' | 'fuzzy'; note?: string; expiresAt: number | null }): Promise<PlateEntry> {
     const { expiresAt, ...rest } = input;
     return this.#send(`/api/v1/watchlists/${encodeURIComponent(list)}/entries`, json('POST', { ...rest, ...(expiresAt !== null ? { expiresAt: new Date(expiresAt).toISOString() } : {}) }));
+  }
+  /**
+   * Changes an entry: any of its label, note, threshold (face entries) and expiry (epoch ms, sent as ISO; null:
+   * never). Only the fields given are sent; the API answers the updated entry, or WATCHLIST_BAD_ENTRY naming the field.
+   */
+  updateEntry(list: string, entry: string, patch: EntryPatch): Promise<WatchEntry> {
+    const { expiresAt, ...rest } = patch;
+    const body = { ...rest, ...(expiresAt !== undefined ? { expiresAt: expiresAt === null ? null : new Date(expiresAt).toISOString() } : {}) };
+    return this.#send(`/api/v1/watchlists/${encodeURIComponent(list)}/entries/${encodeURIComponent(entry)}`, json('PATCH', body));
   }
   removeEntry(list: string, entry: string): Promise<void> {
     return this.#send(`/api/v1/watchlists/${encodeURIComponent(list)}/entries/${encodeURIComponent(entry)}`, { method: 'DELETE' });

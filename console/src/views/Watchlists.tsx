@@ -1,11 +1,12 @@
 /**
  * Watch-lists (investigators and admins): the caller's lists, creating one for one of the caller's departments,
  * renaming and deleting; a list's entries with their photos, threshold, expiry and matches; adding a face entry
- * (1..5 photos, multipart) or a plate entry; removing an entry; an entry's history of matches. The API's typed
- * errors (no face, several faces, a bad threshold or plate) are said in plain words, in the chosen language.
+ * (1..5 photos, multipart) or a plate entry; editing an entry's label, note, threshold and expiry in place; removing
+ * an entry; an entry's history of matches. The API's typed errors (no face, several faces, a bad field or plate) are
+ * said in plain words, in the chosen language.
  */
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError } from '../api';
+import { ApiError, type EntryPatch } from '../api';
 import { useSession } from '../context';
 import { displayPlate, fromLocalDate, toLocalDate } from '../filters';
 import type { Key, Translate } from '../i18n';
@@ -17,7 +18,7 @@ const MAX_PHOTOS = 5;
 /** The store's calibrated default (watchlist/store.ts DEFAULT_FACE_THRESHOLD): the same face 0.84..0.99, others at most 0.38. */
 const DEFAULT_THRESHOLD = 0.6;
 
-interface Problem { text: string; detail?: string; code: string }
+interface Problem { text: string; detail?: string; code: string; field?: string }
 
 /**
  * The API's error in plain words. WATCHLIST_MANY_FACES says which photo and how many only in its message, so
@@ -25,6 +26,9 @@ interface Problem { text: string; detail?: string; code: string }
  * as detail.
  */
 const photoOf = (message: string): string | undefined => /photo\s+(\d+)/i.exec(message)?.[1];
+/** WATCHLIST_BAD_ENTRY names its field first in the message (`expiresAt: must be in the future (…)`). */
+const fieldOf = (message: string): string | undefined => /^(\w+):/.exec(message)?.[1];
+const FIELD_PROBLEMS: Partial<Record<string, Key>> = { label: 'wlBadLabel', note: 'wlBadNote', threshold: 'wlBadThreshold', expiresAt: 'wlBadExpiry' };
 
 export function entryProblem(t: Translate, err: unknown): Problem {
   if (!(err instanceof ApiError)) return { text: String(err), code: 'ERROR' };
@@ -42,7 +46,10 @@ export function entryProblem(t: Translate, err: unknown): Problem {
         ? { text: t('wlManyFacesIn').replace('{photo}', photo).replace('{count}', count), detail, code: err.code }
         : plain('wlManyFaces');
     }
-    case 'WATCHLIST_BAD_ENTRY': return plain('wlBadEntry');
+    case 'WATCHLIST_BAD_ENTRY': {
+      const field = fieldOf(detail);
+      return { ...plain(FIELD_PROBLEMS[field ?? ''] ?? 'wlBadEntry'), ...(field ? { field } : {}) };
+    }
     case 'WATCHLIST_BAD_PLATE': return plain('wlBadPlate');
     case 'WATCHLIST_KIND_MISMATCH': return plain('wlKindMismatch');
     case 'API_NOT_FOUND': return plain('wlNotFound');
@@ -57,7 +64,7 @@ export function entryProblem(t: Translate, err: unknown): Problem {
 
 function ProblemLine({ p, testid }: { p: Problem | null; testid: string }) {
   if (!p) return null;
-  return <p class="error" role="alert" data-testid={testid} data-code={p.code}>{p.text}{p.detail && p.detail !== p.text && <small class="detail"> ({p.detail})</small>}</p>;
+  return <p class="error" role="alert" data-testid={testid} data-code={p.code} data-field={p.field}>{p.text}{p.detail && p.detail !== p.text && <small class="detail"> ({p.detail})</small>}</p>;
 }
 
 /** A button that asks once more before doing something that cannot be undone (no window.confirm: it blocks). */
@@ -211,6 +218,7 @@ function ListDetail({ list, entry, onChanged }: { list: WatchList; entry: string
       onChanged();
     } catch (err) { setProblem(entryProblem(t, err)); }
   };
+  const replaceEntry = (next: WatchEntry): void => setEntries((es) => (es ?? []).map((x) => (x.id === next.id ? next : x)));
   const removeEntry = async (id: string): Promise<void> => {
     try {
       await client.removeEntry(list.id, id);
@@ -243,7 +251,7 @@ function ListDetail({ list, entry, onChanged }: { list: WatchList; entry: string
         <h2>{t('entries')}</h2>
         {entries && entries.length === 0 && <p class="hint" data-testid="wl-no-entries">{t('noEntries')}</p>}
         <ul class="entries" data-testid="wl-entries">
-          {(entries ?? []).map((e) => <EntryRow e={e} open={e.id === entry} onRemove={() => void removeEntry(e.id)} />)}
+          {(entries ?? []).map((e) => <EntryRow key={e.id} e={e} open={e.id === entry} onRemove={() => void removeEntry(e.id)} onEdited={replaceEntry} />)}
         </ul>
         {cursor && <div class="pager"><button onClick={() => void more()}>{t('more')}</button></div>}
       </div>
@@ -252,8 +260,9 @@ function ListDetail({ list, entry, onChanged }: { list: WatchList; entry: string
   );
 }
 
-function EntryRow({ e, open, onRemove }: { e: WatchEntry; open: boolean; onRemove: () => void }) {
+function EntryRow({ e, open, onRemove, onEdited }: { e: WatchEntry; open: boolean; onRemove: () => void; onEdited: (next: WatchEntry) => void }) {
   const { client, t, fmt } = useSession();
+  const [editing, setEditing] = useState(false);
   const expired = e.expiresAt !== null && e.expiresAt <= Date.now();
   return (
     <li class={`entry${open ? ' selected' : ''}${expired ? ' expired' : ''}`} data-testid="wl-entry" data-id={e.id}>
@@ -263,20 +272,84 @@ function EntryRow({ e, open, onRemove }: { e: WatchEntry; open: boolean; onRemov
             {!(e.photoUrls ?? []).length && <span class="nosnap">{t('noImage')}</span>}
           </div>
         : <div class="plate big" data-testid="wl-entry-plate">{displayPlate(e.plate)}</div>}
-      <dl>
+      {editing
+        ? <EditEntry e={e} onSaved={(next) => { setEditing(false); onEdited(next); }} onCancel={() => setEditing(false)} />
+        : <dl>
         <dt>{t('entryLabel')}</dt><dd data-testid="wl-entry-label"><b>{e.label}</b></dd>
-        {e.note && <><dt>{t('note')}</dt><dd>{e.note}</dd></>}
+        {e.note && <><dt>{t('note')}</dt><dd data-testid="wl-entry-note">{e.note}</dd></>}
         {e.kind === 'face'
-          ? <><dt>{t('thresholdLabel')}</dt><dd>{e.threshold.toFixed(2)}</dd></>
+          ? <><dt>{t('thresholdLabel')}</dt><dd data-testid="wl-entry-threshold">{e.threshold.toFixed(2)}</dd></>
           : <><dt>{t('plateMatchMode')}</dt><dd>{t(`plateMode_${e.match}` as Key)}</dd></>}
-        <dt>{t('expires')}</dt><dd>{e.expiresAt === null ? t('never') : fmt.date(e.expiresAt)}{expired && <span class="badge expired-badge"> {t('expired')}</span>}</dd>
+        <dt>{t('expires')}</dt><dd data-testid="wl-entry-expires">{e.expiresAt === null ? t('never') : fmt.date(e.expiresAt)}{expired && <span class="badge expired-badge"> {t('expired')}</span>}</dd>
         <dt>{t('matches')}</dt><dd data-testid="wl-entry-matches">{e.matches}{e.lastMatchAt !== null && <small> · {t('lastMatch')} {fmt.dateTime(e.lastMatchAt)}</small>}</dd>
-      </dl>
+      </dl>}
       <div class="entry-actions">
+        {!editing && <button class="secondary" onClick={() => setEditing(true)} data-testid="wl-entry-edit">{t('editEntry')}</button>}
         <a class="button secondary" href={open ? listHref(e.list) : listHref(e.list, e.id)} data-testid="wl-entry-history">{open ? t('hideHistory') : t('history')}</a>
         <ConfirmButton label={t('removeEntry')} confirm={t('confirmRemove')} onConfirm={onRemove} testid="wl-entry-remove" />
       </div>
     </li>
+  );
+}
+
+/**
+ * An entry's label, note, threshold (face entries) and expiry, edited in place. Only what changed is sent, so an
+ * entry that has already expired can be relabelled without touching its date. The date input has no lower bound:
+ * an expired entry's own date must show, and a past date is the API's to refuse (WATCHLIST_BAD_ENTRY, expiresAt),
+ * said in words by entryProblem as the add form's errors are.
+ */
+function EditEntry({ e, onSaved, onCancel }: { e: WatchEntry; onSaved: (next: WatchEntry) => void; onCancel: () => void }) {
+  const { client, t } = useSession();
+  const [label, setLabel] = useState(e.label);
+  const [note, setNote] = useState(e.note);
+  const [threshold, setThreshold] = useState(e.kind === 'face' ? e.threshold : DEFAULT_THRESHOLD);
+  const initialExpires = e.expiresAt === null ? '' : toLocalDate(e.expiresAt);
+  const [expires, setExpires] = useState(initialExpires);
+  const [busy, setBusy] = useState(false);
+  const [problem, setProblem] = useState<Problem | null>(null);
+
+  const submit = async (ev: Event): Promise<void> => {
+    ev.preventDefault();
+    const patch: EntryPatch = {};
+    if (label.trim() !== e.label) patch.label = label.trim();
+    if (note.trim() !== e.note) patch.note = note.trim();
+    if (e.kind === 'face' && threshold !== e.threshold) patch.threshold = threshold;
+    if (expires !== initialExpires) patch.expiresAt = fromLocalDate(expires);
+    if (Object.keys(patch).length === 0) { onCancel(); return; }
+    setBusy(true);
+    setProblem(null);
+    try {
+      onSaved(await client.updateEntry(e.list, e.id, patch));
+    } catch (err) {
+      setProblem(entryProblem(t, err));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <form class="form edit-entry" onSubmit={(ev) => void submit(ev)} data-testid="wl-edit">
+      <h3>{t('editEntryTitle')}</h3>
+      <label>{t('entryLabel')}<input required maxLength={128} value={label} onInput={(ev) => setLabel((ev.currentTarget as HTMLInputElement).value)} data-testid="wl-edit-label" /></label>
+      <label>{t('note')}<input maxLength={1000} value={note} onInput={(ev) => setNote((ev.currentTarget as HTMLInputElement).value)} data-testid="wl-edit-note" /></label>
+      {e.kind === 'face' && (
+        <label>{t('thresholdLabel')} <b data-testid="wl-edit-threshold-value">{threshold.toFixed(2)}</b>
+          <input type="range" min="0" max="1" step="0.01" value={threshold} onInput={(ev) => setThreshold(Number((ev.currentTarget as HTMLInputElement).value))} data-testid="wl-edit-threshold" />
+        </label>
+      )}
+      <label>{t('expires')}
+        <span class="row">
+          <input type="date" value={expires} onInput={(ev) => setExpires((ev.currentTarget as HTMLInputElement).value)} data-testid="wl-edit-expires" />
+          <button type="button" class="secondary" disabled={!expires} onClick={() => setExpires('')} data-testid="wl-edit-never">{t('neverExpires')}</button>
+        </span>
+      </label>
+      {!expires && <small class="hint" data-testid="wl-edit-never-hint">{t('expiresEmptyHint')}</small>}
+      <div class="row">
+        <button type="submit" disabled={busy || !label.trim()} data-testid="wl-edit-save">{busy ? t('saving') : t('save')}</button>
+        <button type="button" class="secondary" onClick={onCancel} data-testid="wl-edit-cancel">{t('cancel')}</button>
+      </div>
+      <ProblemLine p={problem} testid="wl-edit-error" />
+    </form>
   );
 }
 
