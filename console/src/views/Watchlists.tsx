@@ -62,6 +62,25 @@ export function entryProblem(t: Translate, err: unknown): Problem {
   }
 }
 
+/** A form's submit: busy while the action runs, and the API's typed error, in plain words, as its problem line. */
+function useSubmit(): { busy: boolean; problem: Problem | null; setProblem: (p: Problem | null) => void; run: (action: () => Promise<void>) => Promise<void> } {
+  const { t } = useSession();
+  const [busy, setBusy] = useState(false);
+  const [problem, setProblem] = useState<Problem | null>(null);
+  const run = async (action: () => Promise<void>): Promise<void> => {
+    setBusy(true);
+    setProblem(null);
+    try {
+      await action();
+    } catch (err) {
+      setProblem(entryProblem(t, err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return { busy, problem, setProblem, run };
+}
+
 function ProblemLine({ p, testid }: { p: Problem | null; testid: string }) {
   if (!p) return null;
   return <p class="error" role="alert" data-testid={testid} data-code={p.code} data-field={p.field}>{p.text}{p.detail && p.detail !== p.text && <small class="detail"> ({p.detail})</small>}</p>;
@@ -138,23 +157,16 @@ function CreateList({ onCreated }: { onCreated: (l: WatchList) => void }) {
   const [department, setDepartment] = useState(departments[0] ?? '');
   const [kind, setKind] = useState<ListKind>('face');
   const [note, setNote] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [problem, setProblem] = useState<Problem | null>(null);
+  const { busy, problem, run } = useSubmit();
 
   const submit = async (e: Event): Promise<void> => {
     e.preventDefault();
-    setBusy(true);
-    setProblem(null);
-    try {
+    await run(async () => {
       const l = await client.createWatchlist({ name: name.trim(), department, kind, ...(note.trim() ? { note: note.trim() } : {}) });
       setName('');
       setNote('');
       onCreated(l);
-    } catch (err) {
-      setProblem(entryProblem(t, err));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (
@@ -305,8 +317,7 @@ function EditEntry({ e, onSaved, onCancel }: { e: WatchEntry; onSaved: (next: Wa
   const [threshold, setThreshold] = useState(e.kind === 'face' ? e.threshold : DEFAULT_THRESHOLD);
   const initialExpires = e.expiresAt === null ? '' : toLocalDate(e.expiresAt);
   const [expires, setExpires] = useState(initialExpires);
-  const [busy, setBusy] = useState(false);
-  const [problem, setProblem] = useState<Problem | null>(null);
+  const { busy, problem, run } = useSubmit();
 
   const submit = async (ev: Event): Promise<void> => {
     ev.preventDefault();
@@ -316,15 +327,9 @@ function EditEntry({ e, onSaved, onCancel }: { e: WatchEntry; onSaved: (next: Wa
     if (e.kind === 'face' && threshold !== e.threshold) patch.threshold = threshold;
     if (expires !== initialExpires) patch.expiresAt = fromLocalDate(expires);
     if (Object.keys(patch).length === 0) { onCancel(); return; }
-    setBusy(true);
-    setProblem(null);
-    try {
+    await run(async () => {
       onSaved(await client.updateEntry(e.list, e.id, patch));
-    } catch (err) {
-      setProblem(entryProblem(t, err));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (
@@ -361,8 +366,7 @@ function AddFaceEntry({ list, onAdded }: { list: WatchList; onAdded: () => void 
   const [expires, setExpires] = useState('');
   const [photos, setPhotos] = useState<File[]>([]);
   const [previews, setPreviews] = useState<string[]>([]);
-  const [busy, setBusy] = useState(false);
-  const [problem, setProblem] = useState<Problem | null>(null);
+  const { busy, problem, setProblem, run } = useSubmit();
   const [inputKey, setInputKey] = useState(0);
 
   useEffect(() => () => previews.forEach((u) => URL.revokeObjectURL(u)), [previews]);
@@ -376,17 +380,11 @@ function AddFaceEntry({ list, onAdded }: { list: WatchList; onAdded: () => void 
 
   const submit = async (e: Event): Promise<void> => {
     e.preventDefault();
-    setBusy(true);
-    setProblem(null);
-    try {
+    await run(async () => {
       await client.addFaceEntry(list.id, { label: label.trim(), note: note.trim(), threshold, expiresAt: fromLocalDate(expires), photos });
       setLabel(''); setNote(''); setExpires(''); setPhotos([]); setPreviews([]); setInputKey((k) => k + 1);
       onAdded();
-    } catch (err) {
-      setProblem(entryProblem(t, err));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (
@@ -420,22 +418,15 @@ function AddPlateEntry({ list, onAdded }: { list: WatchList; onAdded: () => void
   const [match, setMatch] = useState<'exact' | 'fuzzy'>('exact');
   const [note, setNote] = useState('');
   const [expires, setExpires] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [problem, setProblem] = useState<Problem | null>(null);
+  const { busy, problem, run } = useSubmit();
 
   const submit = async (e: Event): Promise<void> => {
     e.preventDefault();
-    setBusy(true);
-    setProblem(null);
-    try {
+    await run(async () => {
       await client.addPlateEntry(list.id, { label: label.trim(), plate: plate.trim(), match, ...(note.trim() ? { note: note.trim() } : {}), expiresAt: fromLocalDate(expires) });
       setLabel(''); setPlate(''); setNote(''); setExpires('');
       onAdded();
-    } catch (err) {
-      setProblem(entryProblem(t, err));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (
