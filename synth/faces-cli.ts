@@ -2,22 +2,14 @@
  * Set-up step: makes .cache/media/faces.mp4 and faces.json (the face camera's footage, synth/faces.ts) when they
  * are missing or were made by an older version. `--check` only says (exit 0) whether they are current.
  */
-import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { footageCurrent } from './media-version.js';
 import { CACHE_DIR, mediaPath } from '../common/paths.js';
 import { FACE_FOOTAGE, FACES_FOOTAGE_VERSION, writeFaceFootage } from './faces.js';
 
 const dir = join(CACHE_DIR, 'media');
 
-function current(): boolean {
-  try {
-    if (!existsSync(join(dir, FACE_FOOTAGE.video))) return false;
-    const truth = JSON.parse(readFileSync(join(dir, FACE_FOOTAGE.truth), 'utf8')) as { version?: unknown };
-    return truth.version === FACES_FOOTAGE_VERSION;
-  } catch {
-    return false;
-  }
-}
+const current = (): boolean => footageCurrent(dir, FACE_FOOTAGE, FACES_FOOTAGE_VERSION);
 
 if (process.argv.includes('--check')) process.exit(current() ? 0 : 1);
 if (!current()) {

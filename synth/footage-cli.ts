@@ -2,22 +2,14 @@
  * Set-up step: makes .cache/media/plates.mp4 and plates.json when they are missing or were made by an older
  * version of synth/footage.ts. `--check` only says (exit 0) whether they are current.
  */
-import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { footageCurrent } from './media-version.js';
 import { CACHE_DIR } from '../common/paths.js';
 import { FOOTAGE_VERSION, PLATE_FOOTAGE, writePlateFootage } from './footage.js';
 
 const dir = join(CACHE_DIR, 'media');
 
-function current(): boolean {
-  try {
-    if (!existsSync(join(dir, PLATE_FOOTAGE.video))) return false;
-    const truth = JSON.parse(readFileSync(join(dir, PLATE_FOOTAGE.truth), 'utf8')) as { version?: unknown };
-    return truth.version === FOOTAGE_VERSION;
-  } catch {
-    return false;
-  }
-}
+const current = (): boolean => footageCurrent(dir, PLATE_FOOTAGE, FOOTAGE_VERSION);
 
 if (process.argv.includes('--check')) process.exit(current() ? 0 : 1);
 if (!current()) {
