@@ -35,6 +35,8 @@ export class ApiError extends CvcoreError {
 export class SetupError extends CvcoreError {}
 export class ClusterError extends CvcoreError {}
 export class WatchlistError extends CvcoreError {}
+export class RecordingError extends CvcoreError {}
+export class EvidenceError extends CvcoreError {}
 
 /** Every stable code in one place, so the README table and the code cannot drift apart. */
 export const ERROR_CODES = {
@@ -114,5 +116,18 @@ export const ERROR_CODES = {
   WATCHLIST_ALARM_FINAL: 'a dismissed alarm cannot be acknowledged or dismissed again',
   WATCHLIST_IO: 'RocksDB failed to open, read or write the watch-list store (another core may hold it)',
   API_WATCHLIST_UNAVAILABLE: 'the watch-list and alarm routes need a watch-list store and none is configured on this core',
+  RECORDING_BAD_RANGE: 'a recording or clip range with from >= to, or a time that is not a number; the field is named',
+  RECORDING_RANGE_TOO_LONG: 'a clip longer than recording.maxClipMs; the limit is named',
+  RECORDING_NOT_RECORDED: 'nothing was recorded in the range asked for; the detail carries the gaps',
+  RECORDING_UNKNOWN_CAMERA: 'no recordings and no recording camera with that id',
+  RECORDING_DISK_FULL: 'the recording disk is full: recording stops for the camera (a health state), analysis goes on',
+  RECORDING_FFMPEG_FAILED: 'the recording ffmpeg could not start or keeps failing; its last stderr line is named',
+  RECORDING_HOLD_NOT_FOUND: 'no legal hold with that id',
+  RECORDING_IO: 'RocksDB or the file system failed to read or write the recording index or a segment',
+  EVIDENCE_BAD_REQUEST: 'an export request with no tracks and no time range, too many items, or a range over the limit; the field is named',
+  EVIDENCE_NOT_FOUND: 'no export with that id',
+  EVIDENCE_VERIFY_FAILED: 'an export does not verify: a file whose digest differs, a file missing or added, or a manifest whose signature fails (named)',
+  EVIDENCE_BAD_FILE: 'the file to verify is not an export zip (unreadable, not a zip, no manifest)',
+  EVIDENCE_KEY: 'the node signing key cannot be read or created (permissions, a malformed PEM)',
 } as const;
 export type ErrorCode = keyof typeof ERROR_CODES;
