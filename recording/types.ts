@@ -65,6 +65,11 @@ export interface Clip {
   readonly bytes: number;
   /** Gaps inside [from, to] the clip skips over. */
   readonly gaps: readonly Gap[];
+  /**
+   * How video time maps to wall clock: each contiguous recorded span of the clip starts `offsetMs` into the
+   * video and covers wall-clock [start, end). One span when the clip has no gap; a player maps through these.
+   */
+  readonly spans: readonly { readonly offsetMs: number; readonly start: number; readonly end: number }[];
   /** SHA-256 of the file, hex (exports put it in their manifest). */
   readonly sha256: string;
 }
