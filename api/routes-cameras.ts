@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { ApiError } from '../common/errors.js';
-import { parseCamera } from '../config/index.js';
+import { DEFAULT_URL_POLICY, parseCamera, type CameraUrlPolicy } from '../config/index.js';
 import type { CrowdAlertV1, PipelineEvent } from '../common/messages.js';
 import { ROLES, inScope } from './auth.js';
 import type { ApiContext } from './context.js';
@@ -33,6 +33,8 @@ const object = { type: 'object', additionalProperties: true } as const;
 
 export function cameraRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const { o } = ctx;
+  // The API never opens local files, whatever the config file allows its own cameras.
+  const urls: CameraUrlPolicy = { schemes: o.cameraUrlSchemes ?? DEFAULT_URL_POLICY.schemes, allowFiles: false };
   /** A failure as health reports it: a typed error's code and message; anything else is logged and stays 'internal error'. */
   const errorOf = (err: unknown): { code: string; message: string } => {
     if (err instanceof CvcoreError) return { code: err.code, message: err.message };
@@ -72,7 +74,7 @@ export function cameraRoutes(app: FastifyInstance, ctx: ApiContext): void {
       response: { 201: cameraView, ...errors(400, 409) },
     },
   }, async (req, reply) => {
-    const cfg = parseCamera(req.body, 'body');
+    const cfg = parseCamera(req.body, 'body', urls);
     checkDepartment(ctx.principal(req), cfg.department);
     return reply.status(201).send(await o.cameras.add(cfg));
   });
@@ -92,7 +94,7 @@ export function cameraRoutes(app: FastifyInstance, ctx: ApiContext): void {
       throw new ApiError(400, 'API_BAD_REQUEST', 'body.url: this is the masked URL from a camera view; send the real URL, or leave url out to keep it');
     }
     // The stored config, not the view: the view's URL has its credentials masked.
-    const merged = parseCamera({ ...o.cameras.get(req.params.id).config, ...req.body, id: req.params.id }, 'body');
+    const merged = parseCamera({ ...o.cameras.get(req.params.id).config, ...req.body, id: req.params.id }, 'body', urls);
     checkDepartment(p, merged.department);
     return await o.cameras.update(req.params.id, merged);
   });

@@ -105,6 +105,8 @@ export interface ApiOptions {
   readonly cluster?: ClusterSource | null;
   /** Watch-lists and the alarm log; absent or null: their routes answer 503 API_WATCHLIST_UNAVAILABLE. */
   readonly watchlists?: WatchlistService | null;
+  /** Camera URL schemes a camera added or changed through the API may use (config ingest.urlSchemes; default rtsp, rtsps). Never local files. */
+  readonly cameraUrlSchemes?: readonly string[];
 }
 
 /** Who is calling: resolved from the bearer token on every guarded request. */

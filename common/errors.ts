@@ -46,6 +46,7 @@ export const ERROR_CODES = {
   CONFIG_INVALID_VALUE: 'a value the field does not accept (enum, pattern, cross-field rule)',
   CONFIG_MISSING_FIELD: 'a required field is absent',
   CONFIG_UNREADABLE: 'the config file cannot be read or is not JSON',
+  CONFIG_URL_REFUSED: 'a camera URL whose scheme this core does not open (local files through the API, file:, concat:, a scheme outside ingest.urlSchemes), or malformed; the field is named',
   SETUP_FFMPEG_MISSING: 'ffmpeg is not installed',
   SETUP_NATS_SERVER_MISSING: 'nats-server is not installed',
   SETUP_MEDIA_MISSING: 'sample media have not been extracted (run the set-up)',

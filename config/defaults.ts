@@ -55,6 +55,9 @@ export const DEFAULTS = {
     liveMaxViewers: 4,
     liveIdleMs: 10_000,
     liveBitrateKbps: 800,
+    // Cameras speak RTSP; anything else is the deployment's explicit choice (config/camera-url.ts).
+    urlSchemes: ['rtsp', 'rtsps'],
+    allowLocalFiles: false,
   },
   inference: {
     // onnxruntime's CPU kernels run centernet at a quarter of tfjs-wasm's CPU (README "Choosing the detector").
