@@ -8,7 +8,7 @@ import { SearchIndexImpl } from './store.js';
 import type { IndexOptions, SearchIndex } from './types.js';
 
 export type {
-  AttributeName, AuditEntry, AuditPage, FaceMatch, FaceMatchList, FaceSearchOptions, IndexOptions, IndexStats, PlateMatch, ReadAuditOptions,
+  AlarmFrame, AttributeName, AuditEntry, AuditPage, FaceMatch, FaceMatchList, FaceSearchOptions, IndexOptions, IndexStats, PlateMatch, ReadAuditOptions,
   Scope, SearchIndex, SearchPage, SearchQuery, TrackRecordSummary,
 } from './types.js';
 export { ATTRIBUTE_NAMES } from './types.js';
@@ -29,5 +29,7 @@ export { recordKey, orderSuffix, attributePrefix } from './keys.js';
 // own positions, and a record crosses NATS with its thumbnail and embedding bytes.
 export { encodeCursor, decodeCursor, type PagePosition } from './cursor.js';
 export { embeddingBytes, embeddingFromBytes } from './record.js';
+// A trajectory's compact form (index records, and cluster record payloads): 12 bytes a box, times from the start.
+export { packTrajectory, unpackTrajectory, TRAJECTORY_POINT_BYTES, MAX_TRAJECTORY_POINTS } from './record.js';
 // One framing for a JSON head with bytes (records with their JPEG in RocksDB, cluster search answers on NATS).
 export { encodeWithBytes, decodeWithBytes } from './record.js';
