@@ -11,7 +11,8 @@
  * shape a TrackRecord needs (types, not the index's key rules: those stay the index's INDEX_BAD_RECORD) and
  * throws ClusterError CLUSTER_BAD_MESSAGE otherwise. The trajectory travels in the head as `j` (base64 of the
  * index's packed form, 12 bytes a box) with the analysis frame size `f`: a node that predates trajectories ignores
- * both, and a payload without them decodes with an empty trajectory, so old and new nodes read each other's records. A record with its 1024-float embedding (4 KiB) and a
+ * both, and a payload without them decodes without a trajectory (the API shows an empty one), so old and new nodes
+ * read each other's records. A record with its 1024-float embedding (4 KiB) and a
  * best-shot JPEG (tens of KiB) stays well under the 1 MB NATS payload.
  */
 import { ClusterError } from '../common/errors.js';
@@ -110,7 +111,7 @@ export function decodeRecord(payload: Uint8Array): TrackRecord {
   const eBytes = Math.max(0, h.e) * 4;
   const pLen = Math.max(0, h.p ?? -1);
   if (HEAD_AT + n + tLen + eBytes + pLen !== b.length) throw bad('byte lengths do not add up', { id, bytes: b.length, thumbnail: h.t, embedding: h.e, plateCrop: h.p });
-  let trajectory: TrackRecord['trajectory'] = [];
+  let trajectory: TrackRecord['trajectory'] | null = null;
   if (h.j !== undefined) {
     const packed = typeof h.j === 'string' ? Buffer.from(h.j, 'base64') : null;
     if (!packed || packed.length % TRAJECTORY_POINT_BYTES !== 0 || packed.length / TRAJECTORY_POINT_BYTES > MAX_TRAJECTORY_POINTS) throw bad('trajectory is not packed boxes', { field: 'j', id });
@@ -128,7 +129,8 @@ export function decodeRecord(payload: Uint8Array): TrackRecord {
     thumbnail: h.t >= 0 ? new Uint8Array(b.subarray(at, at + tLen)) : null,
     embedding: h.e >= 0 ? embeddingFromBytes(b.subarray(at + tLen, at + tLen + eBytes)) : null,
     plateCrop: h.p !== undefined && h.p >= 0 ? new Uint8Array(b.subarray(at + tLen + eBytes, at + tLen + eBytes + pLen)) : null,
-    trajectory,
+    // A payload without them (a node that predates trajectories, or a track without boxes) decodes without either.
+    ...(trajectory ? { trajectory } : {}),
     ...(f ? { frame: { width: f.width, height: f.height } } : {}),
   };
 }

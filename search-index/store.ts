@@ -489,8 +489,8 @@ export class SearchIndexImpl implements SearchIndex {
     void _seq; void _t; void _f; void _p; void _l; void _k; void _j;
     return {
       ...rest, thumbnail: tb ? new Uint8Array(tb) : null, embedding: eb ? embeddingFromBytes(eb) : null, plateCrop: pb ? new Uint8Array(pb) : null,
-      // Records written before trajectories read with an empty one.
-      trajectory: jb ? unpackTrajectory(jb, s.start) : [],
+      // Records written before trajectories (and tracks without boxes) read without one; the API shows it empty.
+      ...(jb ? { trajectory: unpackTrajectory(jb, s.start) } : {}),
     };
   }
 
