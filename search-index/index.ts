@@ -19,8 +19,11 @@ export { INDEX_DEFAULTS } from './store.js';
 export { RETENTION_DEFAULTS } from './retention.js';
 export { verifyIndex, type VerifyReport } from './verify.js';
 
+/** The index on this node's disk: a SearchIndex that also keeps alarm frames. */
+export type LocalIndex = SearchIndex & Required<Pick<SearchIndex, 'putAlarmFrame' | 'alarmFrame'>>;
+
 /** Opens (creating when missing) the index in `options.dir`; rejects with IndexError INDEX_IO when RocksDB cannot. */
-export function openIndex(options: IndexOptions): Promise<SearchIndex> {
+export function openIndex(options: IndexOptions): Promise<LocalIndex> {
   return SearchIndexImpl.open(options);
 }
 // Key encoding, public so the micro-benchmarks time it (the layout is documented in search-index/README.md).
