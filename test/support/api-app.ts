@@ -122,10 +122,12 @@ export interface HarnessOptions {
   stats?: PipelineStatsSource | null;
   /** Open a watch-list store (the real face embedder finds faces in photos); none by default (503 on its routes). */
   watchlists?: boolean;
+  /** The index folder, kept on close (a restart opens it again); a temp dir removed on close by default. */
+  indexDir?: string;
 }
 
 export async function startHarness(o: HarnessOptions = {}): Promise<ApiHarness> {
-  const { dir, cleanup } = tempDir('api');
+  const { dir, cleanup } = o.indexDir ? { dir: o.indexDir, cleanup: () => undefined } : tempDir('api');
   const index = await openIndex({ dir, batchSize: 64, flushMs: 5, sweepIntervalMs: 0, vectorSaveIntervalMs: 0 });
   const cfg = parseConfig({
     api: { port: 0, tokens: TOKEN_CONFIG, rateLimit: o.rateLimit ?? { perMinute: 60_000, burst: 10_000 }, ...(o.maxUploadBytes ? { maxUploadBytes: o.maxUploadBytes } : {}) },
