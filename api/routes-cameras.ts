@@ -179,7 +179,7 @@ export function cameraRoutes(app: FastifyInstance, ctx: ApiContext): void {
     config: { access: { roles: ROLES.view, queryToken: true }, openapi: { produces: 'image/jpeg' } },
     schema: {
       summary: 'the frame of a crowd alert (alert.snapshotRef)', tags: ['alerts'], params: idParams, response: errors(404),
-      description: 'Kept in the search index with the alert\'s camera department, as long as the records of that time (index.trackDays); a frame of another department answers the same 404 as a missing one. Cluster api nodes read the frames of recent alerts from the snapshots KV bucket.',
+      description: 'Audited (action snapshot). Kept in the search index with the alert\'s camera department, as long as the records of that time (index.trackDays); a frame of another department answers the same 404 as a missing one. Cluster api nodes read the frames of recent alerts from the snapshots KV bucket.',
     },
   }, async (req, reply) => {
     const p = ctx.principal(req);
@@ -193,6 +193,8 @@ export function cameraRoutes(app: FastifyInstance, ctx: ApiContext): void {
       const owner = o.history.alertHistory(1000).find((a) => a.snapshotRef === ref);
       jpeg = owner && alertVisible(p, owner) ? o.history.snapshot(id) : null;
     }
+    // A crowd frame shows people: every view is in the audit trail (a miss too), before the answer goes out.
+    await ctx.audit(req, 'snapshot', { id }, jpeg ? [id] : []);
     if (!jpeg) throw new ApiError(404, 'API_NOT_FOUND', `no snapshot "${id}"`);
     return reply.type('image/jpeg').send(Buffer.from(jpeg.buffer, jpeg.byteOffset, jpeg.byteLength));
   });

@@ -42,6 +42,12 @@ test('alarm frames - the snapshot route answers a stored frame after a restart, 
   t.is(missing.status, 404);
   t.is(await other.text(), (await missing.text()).replace('cam-tr-1-8', 'cam-tr-1-7'));
   t.is((await h.get('/api/v1/snapshots/cam-tr-1-7', null)).status, 401);
+  // Every look is in the audit trail: who, which frame, and whether it was shown.
+  const trail = await (await h.get('/api/v1/audit?limit=1000', TOKENS.admin)).json() as { entries: { tokenId: string; action: string; results: unknown }[] };
+  const views = trail.entries.filter((e) => e.action === 'snapshot');
+  t.is(views.length, 4);
+  t.true(views.some((e) => e.tokenId === 'inv-traffic' && JSON.stringify(e.results).includes('cam-tr-1-7')));
+  t.true(views.some((e) => e.tokenId === 'inv-ps' && !JSON.stringify(e.results).includes('cam-tr-1-7')));
 });
 
 test('alarm frames - retention removes a frame with the records of its time, and keeps the newer ones', async (t) => {
