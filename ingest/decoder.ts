@@ -5,7 +5,7 @@
  */
 import ffmpeg from 'fluent-ffmpeg';
 import type { ChildProcess } from 'node:child_process';
-import { trackChild } from '../common/proc.js';
+import { FFMPEG_OWN_GROUP, trackChild } from '../common/proc.js';
 import { protocolWhitelist } from '../common/camera-url.js';
 import type { Frame } from '../common/messages.js';
 
@@ -118,7 +118,8 @@ export class FfmpegDecoder {
     let runFrames = 0;
     const assembler = new FrameAssembler(o.width * o.height * 3);
 
-    const cmd = ffmpeg(o.url).inputOptions(input).outputOptions(output);
+    // In a process group of its own (bin/ffmpeg-own-group): Ctrl-C reaches the core, which stops decoders in order.
+    const cmd = ffmpeg(o.url).inputOptions(input).outputOptions(output).setFfmpegPath(FFMPEG_OWN_GROUP);
     let exited = false;
     const finish = (reason: string | null, code: number | null): void => {
       if (exited) return;
