@@ -12,6 +12,7 @@ import { openAlertSink, startNatsServer, type AlertSink, type NatsServerHandle }
 import { startApi } from '../api/index.js';
 import { closeFaceEmbedder, embedFaceFromImage, embedFacesFromImage, setFaceEmbedderBackend } from '../inference/index.js';
 import { openWatchlists, type WatchlistService } from '../watchlist/index.js';
+import { openExports, type ExportStore } from '../evidence/index.js';
 import { requireFfmpeg } from '../common/proc.js';
 import { Pipeline } from './pipeline.js';
 
@@ -29,6 +30,8 @@ export interface Stack {
   readonly alerts: AlertSink;
   /** Watch-lists and the alarm log (<dataDir>/watchlists). */
   readonly watchlists: WatchlistService;
+  /** Evidence exports (<dataDir>/exports, signed with <dataDir>/keys/node-ed25519.pem). */
+  readonly exports: ExportStore;
   readonly nats: NatsServerHandle | null;
   readonly natsUrl: string;
   readonly apiUrl: string;
@@ -73,17 +76,20 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     // The index answers the frequency rule's look-back (earlier appearances of a face).
     const pipeline = await Pipeline.start({ config, index, alerts, log, watchlists, faces: index });
     cleanup.push(() => pipeline.stop());
+    // Before the API: the node key is made (or checked) at start-up, not on the first export.
+    const exports = await openExports({ dataDir, node: config.node, retentionDays: config.exports.retentionDays, limits: config.exports, log });
+    cleanup.push(() => exports.close());
     // Face search uploads run on their own small pool (started on the first upload, idle threads exit).
     setFaceEmbedderBackend(config.inference.backend);
     cleanup.push(() => closeFaceEmbedder());
     const api = await startApi({
       host: config.api.host, port: config.api.port, index, cameras: pipeline.cameras, history: pipeline, events: pipeline, stats: pipeline, alerts,
-      faces: { embedFaceFromImage }, watchlists, access: config.api, log,
+      faces: { embedFaceFromImage }, watchlists, exports, access: config.api, log,
     });
     cleanup.push(() => api.close());
     let stopped: Promise<void> | null = null;
     return {
-      config, pipeline, index, alerts, watchlists, nats, natsUrl, apiUrl: api.url,
+      config, pipeline, index, alerts, watchlists, exports, nats, natsUrl, apiUrl: api.url,
       stop: () => (stopped ??= unwind()),
     };
   } catch (err) {
