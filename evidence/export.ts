@@ -110,7 +110,8 @@ export async function buildExport(o: BuildExportOptions): Promise<BuiltExport> {
       src.on('error', (err) => {
         const e = new EvidenceError('EVIDENCE_BAD_REQUEST', `file "${f.name}": cannot read ${path} (${err.message})`, { cause: err, detail: { field: 'files', name: f.name } });
         failures.push(e);
-        d.destroy(e);
+        // The zip's output carries the error to the writer (pipeline below); the digest stream just stops.
+        d.destroy();
         zip.outputStream.emit('error', e);
       });
       cb(null, src.pipe(d));

@@ -6,7 +6,7 @@
  * more dead lines than live ones.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, rename, stat, truncate, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { EvidenceError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
@@ -85,6 +85,12 @@ export async function openExports(o: OpenExportsOptions): Promise<ExportStore> {
   const text = await ioStep(`cannot read ${indexPath}`, async () => {
     try { return await readFile(indexPath, 'utf8'); } catch (err) { if ((err as NodeJS.ErrnoException).code === 'ENOENT') return ''; throw err; }
   });
+  if (text.length > 0 && !text.endsWith('\n')) {
+    // A torn last line: cut it off, or the next append would be glued to it and lost with it.
+    const keep = text.lastIndexOf('\n') + 1;
+    o.log?.warn('exports: dropped a torn last line of the index (a crash mid-append)', { file: indexPath });
+    await ioStep(`cannot repair ${indexPath}`, () => truncate(indexPath, Buffer.byteLength(text.slice(0, keep), 'utf8')));
+  }
   const rows = text.split('\n');
   rows.forEach((row, i) => {
     if (!row) return;
@@ -92,12 +98,12 @@ export async function openExports(o: OpenExportsOptions): Promise<ExportStore> {
     try {
       l = JSON.parse(row) as Line;
     } catch {
-      // Only the last line can be torn by a crash; anything else is a damaged index worth saying so.
-      if (i < rows.length - 2 || text.endsWith('\n')) o.log?.warn('exports: skipped an index line that does not parse', { line: i + 1, file: indexPath });
+      if (i < rows.length - 1) o.log?.warn('exports: skipped an index line that does not parse', { line: i + 1, file: indexPath });
       return;
     }
     lines++;
-    if (l.op === 'put') byId.set(l.info.id, l.info);
+    // The path is where the zip is now (a data folder can move), not where it was written.
+    if (l.op === 'put') byId.set(l.info.id, { ...l.info, path: join(dir, `${l.info.id}.zip`) });
     else if (l.op === 'del') byId.delete(l.id);
     else if (l.op === 'hold') { const e = byId.get(l.id); if (e) byId.set(l.id, { ...e, hold: l.hold }); }
   });
