@@ -224,13 +224,15 @@ export function exportRoutes(app: FastifyInstance, ctx: ApiContext): void {
     schema: {
       summary: 'export tracks (record, thumbnail, clip from 3 s before to 3 s after) or cameras over a time range (clip and records) as a zip signed by this node', tags,
       description: 'Body: {trackIds?: string[], cameras?: string[], from?: ms|ISO, to?: ms|ISO, note?: string}. Clips that are not recorded are listed in request.missing (with their gaps), not an error, unless nothing at all can be exported (EVIDENCE_EMPTY).',
+      // Types are checked by parseExportRequest, not here: the validator would coerce "id" into ["id"] and a
+      // refusal must name the field with EVIDENCE_BAD_REQUEST.
       body: {
         type: 'object',
         properties: {
-          trackIds: { type: 'array', items: str, description: 'track ids (at most exports.maxTracks)' },
-          cameras: { type: 'array', items: str, description: 'camera ids (at most exports.maxCameras), with from and to' },
-          from: { type: ['integer', 'string'], description: 'epoch ms or ISO time' }, to: { type: ['integer', 'string'], description: 'epoch ms or ISO time' },
-          note: { type: 'string', description: 'why (case number...), kept in the manifest' },
+          trackIds: { description: 'array of track ids (at most exports.maxTracks)' },
+          cameras: { description: 'array of camera ids (at most exports.maxCameras), with from and to' },
+          from: { description: 'epoch ms or ISO time' }, to: { description: 'epoch ms or ISO time' },
+          note: { description: 'string: why (case number...), kept in the manifest; at most 1000 characters' },
         },
       },
       response: { 201: exportView, ...errors(400, 404, 503) },
