@@ -260,7 +260,7 @@ export function exportRoutes(app: FastifyInstance, ctx: ApiContext): void {
         throw new EvidenceError('EVIDENCE_EMPTY', `nothing to export: no records in the range and no recording (${g.missing.map((m) => `${m.cameraId}: ${m.code}`).join('; ')})`, { detail: { missing: g.missing } });
       }
       const files: ExportFileInput[] = [{ name: 'request.json', data: Buffer.from(JSON.stringify(request, null, 2) + '\n', 'utf8') }, ...g.files];
-      info = await store.create({ createdBy: p.tokenId, departments: [...g.departments], request, files });
+      info = await store.create({ createdBy: p.tokenId, departments: [...g.departments], request, files, expect: new Map(g.clips.map((c) => [c.name, c.sha256])) });
     } catch (err) {
       // Refusals are attempts worth a line too (a track id outside the caller's scope, a range over the limit).
       if (err instanceof CvcoreError && err.code !== 'EVIDENCE_IO') await ctx.audit(req, 'export_create', { ...asked, error: err.code }, 0);

@@ -34,6 +34,11 @@ export interface BuildExportOptions {
   readonly request: Readonly<Record<string, unknown>>;
   readonly files: readonly ExportFileInput[];
   readonly key: NodeKey;
+  /**
+   * Digests the files must have (name -> SHA-256 hex), such as a clip's from the recorder: a file that changed
+   * between being made and being read fails the export (EVIDENCE_IO) instead of being signed as it was read.
+   */
+  readonly expect?: ReadonlyMap<string, string>;
 }
 
 export interface BuiltExport {
@@ -91,6 +96,13 @@ export async function buildExport(o: BuildExportOptions): Promise<BuiltExport> {
   const zip = new yazl.ZipFile();
   const digests = new Map<string, Digest | { result: { sha256: string; bytes: number } }>();
   const failures: Error[] = [];
+  // Any failure (a file that does not read, a digest that is not the expected one) ends the zip's output, and
+  // the writer below gets the error; the temporary file is then removed.
+  const fail = (e: Error): void => {
+    if (!failures.includes(e)) failures.push(e);
+    (zip.outputStream as PassThrough).destroy(e);
+  };
+  zip.on('error', fail);
 
   const inputs: ExportFileInput[] = [...o.files, { name: KEY_NAME, data: Buffer.from(o.key.publicPem, 'utf8') }];
   for (const f of inputs) {
@@ -109,10 +121,9 @@ export async function buildExport(o: BuildExportOptions): Promise<BuiltExport> {
       const src = createReadStream(path);
       src.on('error', (err) => {
         const e = new EvidenceError('EVIDENCE_BAD_REQUEST', `file "${f.name}": cannot read ${path} (${err.message})`, { cause: err, detail: { field: 'files', name: f.name } });
-        failures.push(e);
-        // The zip's output carries the error to the writer (pipeline below); the digest stream just stops.
+        // The digest stream just stops; the zip's output carries the error.
         d.destroy();
-        zip.outputStream.emit('error', e);
+        fail(e);
       });
       cb(null, src.pipe(d));
     });
@@ -126,6 +137,11 @@ export async function buildExport(o: BuildExportOptions): Promise<BuiltExport> {
     for (const f of inputs) {
       const r = digests.get(f.name)!.result;
       if (!r) return cb(new Error(`export ${o.id}: ${f.name} was not hashed before the manifest`), new PassThrough());
+      const want = o.expect?.get(f.name);
+      if (want !== undefined && want.toLowerCase() !== r.sha256) {
+        const e = new EvidenceError('EVIDENCE_IO', `file "${f.name}" changed while it was exported (SHA-256 ${r.sha256}, expected ${want})`, { detail: { name: f.name } });
+        return cb(e, new PassThrough());
+      }
       files.push({ name: f.name, sha256: r.sha256, bytes: r.bytes });
     }
     manifest = {

@@ -41,6 +41,8 @@ export interface CreateExportInput {
   readonly departments: readonly string[];
   readonly request: Readonly<Record<string, unknown>>;
   readonly files: readonly ExportFileInput[];
+  /** Digests some files must have (a clip's, from the recorder); see BuildExportOptions.expect. */
+  readonly expect?: ReadonlyMap<string, string>;
 }
 
 export interface ExportStore {
@@ -144,7 +146,7 @@ export async function openExports(o: OpenExportsOptions): Promise<ExportStore> {
     async create(input) {
       const createdAt = Date.now();
       const id = `exp-${createdAt.toString(36)}-${randomBytes(4).toString('hex')}`;
-      const built = await buildExport({ dir, id, node: o.node, createdBy: input.createdBy, createdAt, request: input.request, files: input.files, key });
+      const built = await buildExport({ dir, id, node: o.node, createdBy: input.createdBy, createdAt, request: input.request, files: input.files, key, ...(input.expect ? { expect: input.expect } : {}) });
       const info: StoredExport = {
         id, createdAt, createdBy: input.createdBy, departments: [...new Set(input.departments)].sort(), request: input.request,
         bytes: built.bytes, files: built.entries, sha256: built.sha256, path: built.path, hold: null,

@@ -162,3 +162,17 @@ test('evidence - a file that cannot be read fails the export and leaves nothing 
   }
   t.false(existsSync(join(dir, 'exp-fail-00000002.zip')));
 });
+
+test('evidence - a file whose digest is not the one its maker gave fails the export instead of being signed', async (t) => {
+  const dir = join(tmp.dir, 'expect');
+  const { mkdirSync } = await import('node:fs');
+  mkdirSync(dir);
+  const clip = await readFile(mp4);
+  const base = { dir, node: 'n', createdBy: 'x', createdAt: Date.now(), request: {}, key, files: [{ name: CLIP, path: mp4 }] };
+  const good = await buildExport({ ...base, id: 'exp-expect-00000001', expect: new Map([[CLIP, sha(clip)]]) });
+  t.true((await verifyExport(good.path)).ok);
+  const err = await t.throwsAsync(buildExport({ ...base, id: 'exp-expect-00000002', expect: new Map([[CLIP, sha(Buffer.from('another cut'))]]) }));
+  t.is((err as CvcoreError).code, 'EVIDENCE_IO');
+  t.regex((err as CvcoreError).message, new RegExp(`"${CLIP}" changed while it was exported`));
+  t.deepEqual(readdirSync(dir), ['exp-expect-00000001.zip']);
+});
