@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { generateKeyPairSync } from 'node:crypto';
 import { buildExport, loadNodeKey, type NodeKey } from '../evidence/index.js';
 import { tempDir } from './support/index-records.js';
+import { startHarness, TOKENS } from './support/api-app.js';
 import { flipStoredByte, makeMp4 } from './support/zips.js';
 
 const BIN = fileURLToPath(new URL('../../bin/cvcore.js', import.meta.url));
@@ -13,7 +14,7 @@ const CLIP = 'clips/cam-1-1-2.mp4';
 
 function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, 'export', ...args], (err, stdout, stderr) => {
+    execFile(process.execPath, [BIN, 'export', ...args], { env: { ...process.env, CVCORE_TOKEN: '', CVCORE_API: '' } }, (err, stdout, stderr) => {
       resolve({ code: err ? Number((err as { code?: unknown }).code ?? 1) : 0, stdout, stderr });
     });
   });
@@ -76,4 +77,43 @@ test('cli - export key --data-dir prints the node key\'s fingerprint and PEM wit
   const none = await cli('key', '--data-dir', join(tmp.dir, 'empty'));
   t.is(none.code, 2);
   t.regex(none.stderr, /EVIDENCE_KEY/);
+});
+
+test('cli - export create, ls, download and key go through the API with the caller\'s token and scope', async (t) => {
+  const h = await startHarness({ perDepartment: 3, exports: true });
+  t.teardown(() => h.close());
+  const api = ['--api', h.url];
+  const track = h.records['public-security'][1]!.id;
+  const out = join(tmp.dir, 'made.zip');
+  const made = await cli('create', ...api, '--token', TOKENS.ps, '--track', track, '--note', 'case 9', '-o', out, '--json');
+  t.is(made.code, 0, made.stderr);
+  const e = JSON.parse(made.stdout) as { id: string; sha256: string };
+  const v = await cli('verify', out, '--fingerprint', h.exports!.key.fingerprint);
+  t.is(v.code, 0, v.stdout);
+
+  const ls = await cli('ls', ...api, '--token', TOKENS.ps);
+  t.is(ls.code, 0);
+  t.regex(ls.stdout, new RegExp(`^${e.id} .*inv-ps .*public-security  missing clips: cam-ps-2 \\(RECORDING_OFF\\)`, 'm'));
+  t.is((await cli('ls', ...api, '--token', TOKENS.traffic)).stdout, 'no exports\n', 'another department sees none');
+
+  const again = join(tmp.dir, 'again.zip');
+  const dl = await cli('download', e.id, '-o', again, ...api, '--token', TOKENS.ps);
+  t.is(dl.code, 0, dl.stderr);
+  t.deepEqual(await readFile(again), await readFile(out));
+  const hidden = await cli('download', e.id, '-o', join(tmp.dir, 'no.zip'), ...api, '--token', TOKENS.traffic);
+  t.is(hidden.code, 2);
+  t.regex(hidden.stderr, /^error EVIDENCE_NOT_FOUND: /);
+  t.false((await import('node:fs')).existsSync(join(tmp.dir, 'no.zip')), 'no file for a refused download');
+
+  const other = await cli('create', ...api, '--token', TOKENS.ps, '--track', h.records.traffic[0]!.id);
+  t.is(other.code, 2);
+  t.regex(other.stderr, /^error INDEX_NOT_FOUND: /);
+  const bad = await cli('create', ...api, '--token', TOKENS.ps, '--camera', 'cam-ps-1', '--from', '1700000000000');
+  t.is(bad.code, 2);
+  t.regex(bad.stderr, /^error EVIDENCE_BAD_REQUEST: to: /);
+  t.is((await cli('create', ...api, '--track', track)).code, 2, 'no token');
+
+  const key = await cli('key', ...api, '--token', TOKENS.operator);
+  t.is(key.code, 0, key.stderr);
+  t.is(key.stdout.split('\n')[0], `fingerprint ${h.exports!.key.fingerprint}`);
 });
