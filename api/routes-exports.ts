@@ -11,13 +11,15 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError, CvcoreError, EvidenceError } from '../common/errors.js';
 import type { TrackRecord } from '../common/messages.js';
 import {
-  fileSegment, parseExportRequest, TRACK_CLIP_MARGIN_MS, type ExportFileInput, type ExportRequest, type ExportStore, type StoredExport,
+  ALARM_CLIP_MARGIN_MS, fileSegment, parseExportRequest, TRACK_CLIP_MARGIN_MS, type ExportFileInput, type ExportRequest, type ExportStore, type StoredExport,
 } from '../evidence/index.js';
 import type { Gap, RecordingService } from '../recording/types.js';
 import { parseQuery, type Scope } from '../search-index/index.js';
 import { ROLES, inScope, scopeOf } from './auth.js';
 import type { ApiContext } from './context.js';
-import { audited } from './routes-watchlists.js';
+import { alarmView } from './routes-alarms.js';
+import { audited, notFound, watchlistsOf } from './routes-watchlists.js';
+import type { StoredAlarm } from '../watchlist/index.js';
 import { errors } from './schemas.js';
 
 /** A camera export's records: at most this many (the request notes say when there were more). */
@@ -121,13 +123,14 @@ interface Gathered {
   clips: { cameraId: string; from: number; to: number; start: number; end: number; sha256: string; name: string; gaps: readonly Gap[] }[];
   missing: MissingClip[];
   records: string[];
+  alarms: string[];
   truncated: string[];
 }
 
 async function gather(ctx: ApiContext, req: FastifyRequest, r: ExportRequest, store: ExportStore): Promise<Gathered> {
   const scope = scopeOf(ctx.principal(req));
   const recordings = ctx.o.recordings ?? null;
-  const g: Gathered = { files: [], departments: new Set(), clips: [], missing: [], records: [], truncated: [] };
+  const g: Gathered = { files: [], departments: new Set(), clips: [], missing: [], records: [], alarms: [], truncated: [] };
   const names = new Set<string>();
   const addRecord = (rec: TrackRecord): void => {
     if (g.records.includes(rec.id)) return;
@@ -152,6 +155,16 @@ async function gather(ctx: ApiContext, req: FastifyRequest, r: ExportRequest, st
     if (!rec) throw new ApiError(404, 'INDEX_NOT_FOUND', `no track "${id}"`);
     tracks.push(rec);
   }
+  const alarms: StoredAlarm[] = [];
+  if (r.alarmIds.length) {
+    const w = watchlistsOf(ctx);
+    for (const id of r.alarmIds) {
+      const a = await w.alarm(id, scope);
+      // The same answer as GET /api/v1/alarms/:id for one outside the scope or missing.
+      if (!a) throw notFound(`alarm "${id}"`);
+      alarms.push(a);
+    }
+  }
   for (const id of r.cameras) {
     ctx.camera(req, id);
     const d = ctx.departmentOf(id);
@@ -164,6 +177,17 @@ async function gather(ctx: ApiContext, req: FastifyRequest, r: ExportRequest, st
     const to = Math.min(rec.end + TRACK_CLIP_MARGIN_MS, from + store.limits.maxRangeMs);
     if (to < rec.end + TRACK_CLIP_MARGIN_MS) g.truncated.push(rec.id);
     await addClip(rec.cameraId, from, to);
+  }
+  for (const a of alarms) {
+    const base = `alarms/${fileSegment(a.alarm.id)}`;
+    g.alarms.push(a.alarm.id);
+    g.departments.add(a.alarm.department);
+    g.files.push({ name: `${base}.json`, data: Buffer.from(JSON.stringify(alarmView(a), null, 2) + '\n', 'utf8') });
+    for (const which of ['snapshot', 'face'] as const) {
+      const jpeg = (which === 'snapshot' ? a.hasSnapshot : a.hasFace) ? await watchlistsOf(ctx).alarmImage(a.alarm.id, which, scope) : null;
+      if (jpeg) g.files.push({ name: `${base}${which === 'snapshot' ? '' : '-face'}.jpg`, data: jpeg });
+    }
+    await addClip(a.alarm.camera, a.alarm.at - ALARM_CLIP_MARGIN_MS, a.alarm.at + ALARM_CLIP_MARGIN_MS);
   }
   for (const id of r.cameras) {
     await addClip(id, r.from!, r.to!);
@@ -222,14 +246,15 @@ export function exportRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.post<{ Body: Record<string, unknown> }>('/api/v1/exports', {
     config: { access },
     schema: {
-      summary: 'export tracks (record, thumbnail, clip from 3 s before to 3 s after) or cameras over a time range (clip and records) as a zip signed by this node', tags,
-      description: 'Body: {trackIds?: string[], cameras?: string[], from?: ms|ISO, to?: ms|ISO, note?: string}. Clips that are not recorded are listed in request.missing (with their gaps), not an error, unless nothing at all can be exported (EVIDENCE_EMPTY).',
+      summary: 'export tracks (record, thumbnail, clip from 3 s before to 3 s after), alarms (alarm, frame, clip) or cameras over a time range (clip and records) as a zip signed by this node', tags,
+      description: 'Body: {trackIds?: string[], alarmIds?: string[], cameras?: string[], from?: ms|ISO, to?: ms|ISO, note?: string}. Clips that are not recorded are listed in request.missing (with their gaps), not an error, unless nothing at all can be exported (EVIDENCE_EMPTY).',
       // Types are checked by parseExportRequest, not here: the validator would coerce "id" into ["id"] and a
       // refusal must name the field with EVIDENCE_BAD_REQUEST.
       body: {
         type: 'object',
         properties: {
           trackIds: { description: 'array of track ids (at most exports.maxTracks)' },
+          alarmIds: { description: 'array of alarm ids (at most exports.maxTracks): each alarm, its frame and face, and its clip from 5 s before to 5 s after' },
           cameras: { description: 'array of camera ids (at most exports.maxCameras), with from and to' },
           from: { description: 'epoch ms or ISO time' }, to: { description: 'epoch ms or ISO time' },
           note: { description: 'string: why (case number...), kept in the manifest; at most 1000 characters' },
@@ -242,18 +267,20 @@ export function exportRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const p = ctx.principal(req);
     const body = req.body ?? {};
     const asked: Record<string, unknown> = {
-      trackIds: Array.isArray(body['trackIds']) ? body['trackIds'] : [], cameras: Array.isArray(body['cameras']) ? body['cameras'] : [],
+      trackIds: Array.isArray(body['trackIds']) ? body['trackIds'] : [], alarmIds: Array.isArray(body['alarmIds']) ? body['alarmIds'] : [], cameras: Array.isArray(body['cameras']) ? body['cameras'] : [],
       from: body['from'] ?? null, to: body['to'] ?? null,
     };
     let info: StoredExport;
     let records: string[];
+    let alarmIds: string[];
     try {
       const r = parseExportRequest(body, store.limits);
       const g = await gather(ctx, req, r, store);
       records = g.records;
+      alarmIds = g.alarms;
       const request = {
-        trackIds: r.trackIds, cameras: r.cameras, from: r.from, to: r.to, note: r.note,
-        records: g.records, clips: g.clips.map(({ name, cameraId, from, to, start, end, gaps }) => ({ name, cameraId, from, to, start, end, gaps })),
+        trackIds: r.trackIds, alarmIds: r.alarmIds, cameras: r.cameras, from: r.from, to: r.to, note: r.note,
+        records: g.records, alarms: g.alarms, clips: g.clips.map(({ name, cameraId, from, to, start, end, gaps }) => ({ name, cameraId, from, to, start, end, gaps })),
         missing: g.missing, ...(g.truncated.length ? { truncated: g.truncated } : {}),
       };
       if (g.files.length === 0) {
@@ -267,7 +294,7 @@ export function exportRoutes(app: FastifyInstance, ctx: ApiContext): void {
       throw err;
     }
     // One line names who exported what: the request, the export, its zip's digest, and the records it holds.
-    await ctx.audit(req, 'export_create', { ...asked, id: info.id, sha256: info.sha256, bytes: info.bytes, departments: info.departments }, [info.id, ...records]);
+    await ctx.audit(req, 'export_create', { ...asked, id: info.id, sha256: info.sha256, bytes: info.bytes, departments: info.departments }, [info.id, ...records, ...alarmIds]);
     return reply.status(201).send(view(info));
   });
 

@@ -1,6 +1,6 @@
 /**
- * An export request as the API receives it, checked field by field: tracks (1..maxTracks ids), or cameras
- * (1..maxCameras) with a range no longer than maxRangeMs, or both. Every refusal is EVIDENCE_BAD_REQUEST naming
+ * An export request as the API receives it, checked field by field: tracks and alarms (up to maxTracks ids
+ * each), cameras (1..maxCameras) with a range no longer than maxRangeMs, or any mix of them. Every refusal is EVIDENCE_BAD_REQUEST naming
  * the field.
  */
 import { EvidenceError } from '../common/errors.js';
@@ -8,6 +8,7 @@ import type { ExportLimits } from './store.js';
 
 export interface ExportRequest {
   readonly trackIds: readonly string[];
+  readonly alarmIds: readonly string[];
   readonly cameras: readonly string[];
   /** Present exactly when cameras are. */
   readonly from: number | null;
@@ -15,8 +16,10 @@ export interface ExportRequest {
   readonly note: string | null;
 }
 
-/** Seconds of video kept before a track's first and after its last moment. */
+/** Video kept before a track's first and after its last moment. */
 export const TRACK_CLIP_MARGIN_MS = 3_000;
+/** Video kept either side of the moment an alarm was decided (the frame behind it is in the middle). */
+export const ALARM_CLIP_MARGIN_MS = 5_000;
 export const MAX_NOTE_CHARS = 1000;
 
 const bad = (field: string, why: string): never => {
@@ -43,16 +46,17 @@ function time(v: unknown, field: string): number | null {
 }
 
 export function parseExportRequest(body: unknown, limits: ExportLimits): ExportRequest {
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) return bad('body', 'a JSON object with trackIds, or cameras with from and to');
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return bad('body', 'a JSON object with trackIds, alarmIds, or cameras with from and to');
   const b = body as Record<string, unknown>;
-  for (const k of Object.keys(b)) if (!['trackIds', 'cameras', 'from', 'to', 'note'].includes(k)) bad(k, 'unknown field (trackIds, cameras, from, to, note)');
+  for (const k of Object.keys(b)) if (!['trackIds', 'alarmIds', 'cameras', 'from', 'to', 'note'].includes(k)) bad(k, 'unknown field (trackIds, alarmIds, cameras, from, to, note)');
   const trackIds = ids(b['trackIds'], 'trackIds', limits.maxTracks);
+  const alarmIds = ids(b['alarmIds'], 'alarmIds', limits.maxTracks);
   const cameras = ids(b['cameras'], 'cameras', limits.maxCameras);
   const from = time(b['from'], 'from');
   const to = time(b['to'], 'to');
   const note = b['note'] === undefined || b['note'] === null ? null : typeof b['note'] === 'string' ? b['note'] : bad('note', 'a string');
   if (note !== null && note.length > MAX_NOTE_CHARS) bad('note', `at most ${MAX_NOTE_CHARS} characters`);
-  if (trackIds.length === 0 && cameras.length === 0) bad('trackIds', 'name at least one track, or cameras with from and to');
+  if (trackIds.length === 0 && alarmIds.length === 0 && cameras.length === 0) bad('trackIds', 'name at least one track or alarm, or cameras with from and to');
   if (cameras.length > 0) {
     if (from === null) bad('from', 'required with cameras');
     if (to === null) bad('to', 'required with cameras');
@@ -61,7 +65,7 @@ export function parseExportRequest(body: unknown, limits: ExportLimits): ExportR
   } else if (from !== null || to !== null) {
     bad(from !== null ? 'from' : 'to', 'a range applies to cameras: name them');
   }
-  return { trackIds, cameras, from, to, note };
+  return { trackIds, alarmIds, cameras, from, to, note };
 }
 
 /** A safe zip path segment for an id: letters, digits, '.', '_' and '-' kept, every other byte as %XX. */

@@ -243,3 +243,44 @@ test('api - a core without an export store answers 503 on the export routes', as
   t.is(res.status, 503);
   t.is((await res.json() as ErrorBody).code, 'API_EXPORTS_UNAVAILABLE');
 });
+
+test('api - an alarm exports with its frame, its face and its clip\'s place; another department\'s alarm answers like a missing one', async (t) => {
+  const { watchAlarm } = await import('./support/watchlist.js');
+  const w = await startHarness({ perDepartment: 1, exports: true, watchlists: true });
+  t.teardown(() => w.close());
+  const mine = watchAlarm({ list: 'l-ps', entry: 'e-ps', department: 'public-security', at: T0 + 9_000, camera: 'cam-ps-1' });
+  const theirs = watchAlarm({ list: 'l-tr', entry: 'e-tr', department: 'traffic', at: T0 + 9_000, camera: 'cam-tr-1' });
+  await w.watchlists!.recordAlarm(mine, { snapshot: JPEG_THUMB, face: Buffer.from([0xff, 0xd8, 0xff, 0xd9]) });
+  await w.watchlists!.recordAlarm(theirs, { snapshot: JPEG_THUMB, face: null });
+  const send = (token: string, body: unknown): Promise<Response> =>
+    fetch(w.url + '/api/v1/exports', { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+  const res = await send(TOKENS.ps, { alarmIds: [mine.id] });
+  t.is(res.status, 201, await res.clone().text());
+  const e = await res.json() as ExportView & { request: { alarms: string[] } };
+  t.deepEqual(e.request.alarms, [mine.id]);
+  t.deepEqual(e.departments, ['public-security']);
+  t.deepEqual(e.request.missing.map((m) => [m.cameraId, m.from, m.to]), [['cam-ps-1', mine.at - 5_000, mine.at + 5_000]]);
+  const file = join(tmp.dir, 'alarm.zip');
+  await writeFile(file, Buffer.from(await (await fetch(`${w.url}${e.downloadRef}`, { headers: { authorization: `Bearer ${TOKENS.ps}` } })).arrayBuffer()));
+  t.true((await verifyExport(file)).ok);
+  const entries = await readZip(file);
+  const seg = mine.id.replace('!', '%21');
+  const view = await (await w.get(`/api/v1/alarms/${enc(mine.id)}`, TOKENS.ps)).json();
+  t.deepEqual(JSON.parse(entries.get(`alarms/${seg}.json`)!.toString('utf8')), view, 'the alarm as the alarm API answers it');
+  t.deepEqual(entries.get(`alarms/${seg}.jpg`), JPEG_THUMB);
+  t.true(entries.has(`alarms/${seg}-face.jpg`));
+
+  const hidden = await send(TOKENS.ps, { alarmIds: [theirs.id] });
+  const missing = await send(TOKENS.ps, { alarmIds: ['alarm!nosuch'] });
+  t.is(hidden.status, 404);
+  const a = await hidden.json() as ErrorBody;
+  const b = await missing.json() as ErrorBody;
+  t.is(a.code, b.code);
+  t.is(a.message.replace(theirs.id, 'X'), b.message.replace('alarm!nosuch', 'X'));
+  t.is((await send(TOKENS.traffic, { alarmIds: [theirs.id] })).status, 201);
+  // A core without watch-lists has no alarms to export.
+  const none = await post('/api/v1/exports', TOKENS.ps, { alarmIds: [mine.id] });
+  t.is(none.status, 503);
+  t.is((await none.json() as ErrorBody).code, 'API_WATCHLIST_UNAVAILABLE');
+});

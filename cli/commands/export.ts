@@ -16,7 +16,7 @@ import { SEARCH_DEFAULT_API } from './search.js';
 const USAGE = [
   'cvcore export verify FILE [--key PUB.pem | --fingerprint HEX] [--json]   check an export zip (exit 0: it verifies, 1: it does not, 2: bad file or usage)',
   '       cvcore export key [--data-dir DIR | --api URL --token T] [--json]     this node\'s public key and its fingerprint',
-  '       cvcore export create (--track ID ... | --camera ID ... --from T --to T) [--note TEXT] [-o FILE] [--api URL] [--token T] [--json]',
+  '       cvcore export create (--track ID ... | --alarm ID ... | --camera ID ... --from T --to T) [--note TEXT] [-o FILE] [--api URL] [--token T] [--json]',
   '       cvcore export ls [--api URL] [--token T] [--json]',
   '       cvcore export download ID -o FILE [--api URL] [--token T]',
   '  times: epoch ms or ISO; --api defaults to $CVCORE_API or ' + SEARCH_DEFAULT_API + ', --token to $CVCORE_TOKEN',
@@ -98,14 +98,14 @@ export const exportCommand: Command = {
           const { values } = parseArgs({
             args: rest, strict: true,
             options: {
-              track: { type: 'string', multiple: true }, camera: { type: 'string', multiple: true }, from: { type: 'string' }, to: { type: 'string' }, note: { type: 'string' },
+              track: { type: 'string', multiple: true }, alarm: { type: 'string', multiple: true }, camera: { type: 'string', multiple: true }, from: { type: 'string' }, to: { type: 'string' }, note: { type: 'string' },
               o: { type: 'string', short: 'o' }, api: { type: 'string' }, token: { type: 'string' }, json: { type: 'boolean', default: false },
             },
           });
           const { api, headers } = apiOf(values);
           const split = (v: string[] | undefined): string[] => (v ?? []).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
           const time = (v: string | undefined): number | string | undefined => (v === undefined ? undefined : /^\d+$/.test(v) ? Number(v) : v);
-          const body = { trackIds: split(values.track), cameras: split(values.camera), from: time(values.from), to: time(values.to), note: values.note };
+          const body = { trackIds: split(values.track), alarmIds: split(values.alarm), cameras: split(values.camera), from: time(values.from), to: time(values.to), note: values.note };
           const e = await answer(await fetch(`${api}/api/v1/exports`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify(body) })) as ExportView;
           if (values.json) out(JSON.stringify(e, null, 2));
           else out(line(e));
