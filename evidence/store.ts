@@ -74,6 +74,8 @@ export interface OpenExportsOptions {
 type Line = { op: 'put'; info: StoredExport } | { op: 'hold'; id: string; hold: ExportHold | null } | { op: 'del'; id: string };
 
 const ID = /^exp-[0-9a-z]+-[0-9a-f]{8}$/;
+/** Zips written at once; more requests wait their turn (each streams clips from disk and hashes them twice). */
+export const MAX_CONCURRENT_BUILDS = 2;
 
 export async function openExports(o: OpenExportsOptions): Promise<ExportStore> {
   if (!Number.isInteger(o.retentionDays) || o.retentionDays < 1) throw new RangeError('openExports: retentionDays must be a positive integer');
@@ -141,12 +143,27 @@ export async function openExports(o: OpenExportsOptions): Promise<ExportStore> {
     return ioStep(`cannot rewrite ${indexPath}`, () => p);
   };
 
+  let building = 0;
+  const waiting: (() => void)[] = [];
+  // A finished build hands its slot straight to the next in line, so a newcomer cannot slip in between.
+  const slot = async (): Promise<() => void> => {
+    if (building < MAX_CONCURRENT_BUILDS) building++;
+    else await new Promise<void>((r) => waiting.push(r));
+    return () => { const next = waiting.shift(); if (next) next(); else building--; };
+  };
+
   const store: ExportStore = {
     node: o.node, key, limits: o.limits, retentionDays: o.retentionDays,
     async create(input) {
       const createdAt = Date.now();
       const id = `exp-${createdAt.toString(36)}-${randomBytes(4).toString('hex')}`;
-      const built = await buildExport({ dir, id, node: o.node, createdBy: input.createdBy, createdAt, request: input.request, files: input.files, key, ...(input.expect ? { expect: input.expect } : {}) });
+      const release = await slot();
+      let built: Awaited<ReturnType<typeof buildExport>>;
+      try {
+        built = await buildExport({ dir, id, node: o.node, createdBy: input.createdBy, createdAt, request: input.request, files: input.files, key, ...(input.expect ? { expect: input.expect } : {}) });
+      } finally {
+        release();
+      }
       const info: StoredExport = {
         id, createdAt, createdBy: input.createdBy, departments: [...new Set(input.departments)].sort(), request: input.request,
         bytes: built.bytes, files: built.entries, sha256: built.sha256, path: built.path, hold: null,

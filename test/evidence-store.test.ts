@@ -49,3 +49,16 @@ test('evidence - exports survive a restart; retention removes the old ones but n
   await s3.close();
   t.deepEqual((await openExports(opts)).list(), []);
 });
+
+test('evidence - exports asked for at once all complete (two are written at a time, the rest wait) and each verifies', async (t) => {
+  const { dir, cleanup } = tempDir('evidence-store-many');
+  t.teardown(cleanup);
+  const s = await openExports({ dataDir: dir, node: 'n', retentionDays: 30, limits, sweepIntervalMs: 0 });
+  t.teardown(() => s.close());
+  const made = await Promise.all(Array.from({ length: 6 }, (_, i) => s.create({
+    createdBy: 'inv', departments: ['d'], request: { i }, files: [{ name: `records/r${i}.json`, data: Buffer.from(JSON.stringify({ i })) }],
+  })));
+  t.is(new Set(made.map((e) => e.id)).size, 6);
+  for (const e of made) t.true((await verifyExport(e.path)).ok, e.id);
+  t.is(s.list().length, 6);
+});
