@@ -7,6 +7,7 @@
  * before the answer goes out.
  */
 import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError, CvcoreError, EvidenceError } from '../common/errors.js';
 import type { TrackRecord } from '../common/messages.js';
@@ -339,7 +340,8 @@ export function exportRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const store = exportsOf(ctx);
     const p = ctx.principal(req);
     const e = store.get(req.params.id);
-    const found = !!e && visible(req, ctx, e);
+    // A zip removed behind the store's back (by hand, a disk replaced) is gone: answered as missing, not a 500 mid-stream.
+    const found = !!e && visible(req, ctx, e) && (await stat(e.path).then((st) => st.isFile(), () => false));
     const key = `${p.tokenId}\u0000${req.params.id}`;
     const now = Date.now();
     // A plain GET is a download and always audited; the ranges of one viewing are audited once per window.
