@@ -2,7 +2,8 @@
  * The clip path of exports, against a real RecordingService (recording/index.ts `openRecordings`) recording the
  * simulated camera pool with real ffmpeg. Written against the contract in recording/types.ts while the recorder
  * was being built on another branch: until recording/index.ts exists this file registers one `todo` and nothing
- * else; once it does, every test below runs. MERGER: check `openRecorder` below against openRecordings' options.
+ * else; once it does, every test below runs. `openRecorder` passes openRecordings' options as branch rec had them
+ * (dir, settings, log) when this was written.
  */
 import test from 'ava';
 import { execFile } from 'node:child_process';
@@ -30,7 +31,10 @@ const mod = await import(RECORDING_INDEX).catch((err: NodeJS.ErrnoException) => 
 
 /** The one place that knows openRecordings' options (not fixed by the contract). */
 async function openRecorder(dir: string): Promise<RecordingService> {
-  return mod!.openRecordings!({ dir, dataDir: dir, log: createLogger({ level: 'error', sink: () => undefined }), segmentMs: 2_000, maxClipMs: 600_000 });
+  return mod!.openRecordings!({
+    dir, log: createLogger({ level: 'error', sink: () => undefined }),
+    settings: { segmentSeconds: 2, totalQuotaBytes: 0, minFreeBytes: 0, maxClipMs: 600_000, clipCacheMs: 600_000, retentionIntervalMs: 3_600_000 },
+  });
 }
 
 interface ExportView { id: string; sha256: string; downloadRef: string; request: { clips: { name: string; cameraId: string; from: number; to: number; start: number; end: number }[]; missing: { cameraId: string; code: string; gaps?: unknown[] }[] } }
