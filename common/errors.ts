@@ -130,5 +130,9 @@ export const ERROR_CODES = {
   EVIDENCE_VERIFY_FAILED: 'an export does not verify: a file whose digest differs, a file missing or added, or a manifest whose signature fails (named)',
   EVIDENCE_BAD_FILE: 'the file to verify is not an export zip (unreadable, not a zip, no manifest)',
   EVIDENCE_KEY: 'the node signing key cannot be read or created (permissions, a malformed PEM)',
+  EVIDENCE_EMPTY: 'an export that would hold nothing: none of its tracks or cameras has a record or a recording in the range (the missing clips and their gaps are named)',
+  EVIDENCE_IO: 'the file system failed to write an export zip or the export index',
+  API_EXPORTS_UNAVAILABLE: 'the export routes need an export store and none is configured on this core',
+  API_RANGE_NOT_SATISFIABLE: 'a Range header outside the file (or not of the form bytes=a-b); the answer names the size in Content-Range',
 } as const;
 export type ErrorCode = keyof typeof ERROR_CODES;

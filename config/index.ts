@@ -152,6 +152,8 @@ export interface CvcoreConfig {
   };
   readonly tracking: { readonly highScore: number; readonly lowScore: number; readonly newTrackScore: number; readonly minHits: number; readonly maxLostMs: number; readonly zoneHoldMs: number };
   readonly index: { readonly batchSize: number; readonly flushMs: number; readonly trackDays: number; readonly faceDays: number };
+  /** Evidence exports (evidence/): retention and the limits of one request. */
+  readonly exports: { readonly retentionDays: number; readonly maxTracks: number; readonly maxCameras: number; readonly maxRangeMs: number };
   readonly alarms: AlarmsConfig;
   readonly nats: { readonly url: string | null; readonly user: string; readonly pass: string };
   readonly api: ApiConfig;
@@ -324,6 +326,12 @@ export const CONFIG_SCHEMA: Spec = {
       flushMs: { kind: 'number', integer: true, description: 'write a partial batch after this long', min: 1, max: 60_000, default: d.index.flushMs },
       trackDays: { kind: 'number', description: 'retention of track records', min: 0.001, max: 3650, default: d.index.trackDays },
       faceDays: { kind: 'number', description: 'retention of records with a face embedding', min: 0.001, max: 3650, default: d.index.faceDays },
+    } },
+    exports: { kind: 'object', description: 'evidence exports (signed zips of clips and records, evidence/)', default: 'fill', fields: {
+      retentionDays: { kind: 'number', integer: true, description: 'an export zip is removed this many days after it was made, unless under a legal hold', min: 1, max: 3650, default: d.exports.retentionDays },
+      maxTracks: { kind: 'number', integer: true, description: 'tracks one export request may name', min: 1, max: 1000, default: d.exports.maxTracks },
+      maxCameras: { kind: 'number', integer: true, description: 'cameras one export request may name', min: 1, max: 100, default: d.exports.maxCameras },
+      maxRangeMs: { kind: 'number', integer: true, description: 'longest time range of a camera export, and longest clip of a track', min: 1_000, max: 86_400_000, default: d.exports.maxRangeMs },
     } },
     nats: { kind: 'object', description: 'NATS connection (url null: start the embedded nats-server from nats.conf)', default: 'fill', fields: {
       url: { kind: 'string', description: 'nats://host:port of the deployment (env NATS_URL overrides)', nullable: true, default: d.nats.url },
