@@ -19,6 +19,7 @@ import { parseQuery, type Scope } from '../search-index/index.js';
 import { ROLES, inScope, scopeOf } from './auth.js';
 import type { ApiContext } from './context.js';
 import { alarmView } from './routes-alarms.js';
+import { trackView } from './routes-records.js';
 import { audited, notFound, watchlistsOf } from './routes-watchlists.js';
 import type { StoredAlarm } from '../watchlist/index.js';
 import { errors } from './schemas.js';
@@ -69,11 +70,9 @@ function visible(req: FastifyRequest, ctx: ApiContext, e: StoredExport): boolean
   return e.departments.every((d) => inScope(p, d));
 }
 
-/** The record as GET /api/v1/tracks/:id answers it (bytes left out, links in). */
+/** The record as GET /api/v1/tracks/:id answers it (bytes left out; links, trajectory and clip link in). */
 function recordJson(ctx: ApiContext, rec: TrackRecord): Buffer {
-  const { thumbnail, embedding, plateCrop, ...rest } = rec;
-  const body = ctx.withLinks({ ...rest, hasThumbnail: thumbnail !== null, hasFace: embedding !== null, hasPlateCrop: !!plateCrop });
-  return Buffer.from(JSON.stringify(body, null, 2) + '\n', 'utf8');
+  return Buffer.from(JSON.stringify(trackView(ctx, rec), null, 2) + '\n', 'utf8');
 }
 
 function recordFiles(ctx: ApiContext, rec: TrackRecord): ExportFileInput[] {

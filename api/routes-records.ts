@@ -9,6 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import { ApiError, CvcoreError } from '../common/errors.js';
 import { VEHICLE_COLOURS } from '../common/colours.js';
 import { PLATE_COLOURS } from '../common/plates.js';
+import type { TrackRecord } from '../common/messages.js';
 import { ATTRIBUTE_NAMES, parseFaceOptions, parseQuery, type ReadAuditOptions } from '../search-index/index.js';
 import { ROLES, scopeOf } from './auth.js';
 import type { ApiContext } from './context.js';
@@ -31,6 +32,18 @@ export function clipRef(cameraId: string, from: number, to: number): string {
 /** A track view's link to its clip, TRACK_CLIP_MARGIN_MS on either side. */
 export function withClip<T extends { cameraId: string; start: number; end: number }>(r: T): T & { clipRef: string } {
   return { ...r, clipRef: clipRef(r.cameraId, r.start - TRACK_CLIP_MARGIN_MS, r.end + TRACK_CLIP_MARGIN_MS) };
+}
+
+/** One track as GET /api/v1/tracks/:id answers it (and an export stores it): no bytes, links, trajectory, frame size, clip link. */
+export function trackView(ctx: ApiContext, rec: TrackRecord): Record<string, unknown> {
+  const { o } = ctx;
+  const { thumbnail, embedding, plateCrop, trajectory, frame, ...rest } = rec;
+  // Records from before trajectories have no frame size: the camera's analysis size is the best guess there is.
+  const size = frame ?? (o.cameras.has(rec.cameraId) ? { width: o.cameras.get(rec.cameraId).config.width, height: o.cameras.get(rec.cameraId).config.height } : null);
+  return withClip({
+    ...ctx.withLinks({ ...rest, hasThumbnail: thumbnail !== null, hasFace: embedding !== null, hasPlateCrop: !!plateCrop }),
+    trajectory: (trajectory ?? []).map((p) => ({ t: p.t, x: p.x, y: p.y, w: p.w, h: p.h })), frame: size,
+  });
 }
 
 export function recordRoutes(app: FastifyInstance, ctx: ApiContext): void {
@@ -156,13 +169,7 @@ export function recordRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const rec = await o.index.get(req.params.id, scopeOf(ctx.principal(req)));
     await ctx.audit(req, 'track', { id: req.params.id }, rec ? [rec.id] : 0);
     if (!rec) throw new ApiError(404, 'INDEX_NOT_FOUND', `no track "${req.params.id}"`);
-    const { thumbnail, embedding, plateCrop, trajectory, frame, ...rest } = rec;
-    // Records from before trajectories have no frame size: the camera's analysis size is the best guess there is.
-    const size = frame ?? (o.cameras.has(rec.cameraId) ? { width: o.cameras.get(rec.cameraId).config.width, height: o.cameras.get(rec.cameraId).config.height } : null);
-    return withClip({
-      ...ctx.withLinks({ ...rest, hasThumbnail: thumbnail !== null, hasFace: embedding !== null, hasPlateCrop: !!plateCrop }),
-      trajectory: (trajectory ?? []).map((p) => ({ t: p.t, x: p.x, y: p.y, w: p.w, h: p.h })), frame: size,
-    });
+    return trackView(ctx, rec);
   });
 
   // A track's images: personal data like the record, so scoped and audited the same way; `?token=` for <img>.
