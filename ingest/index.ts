@@ -5,7 +5,7 @@
  * can also be watched live (MPEG-1 over WebSocket). Gives: `Frame`s / `GatedFrame`s, `CameraHealth`,
  * `IngestEvent`s. See README.md for fields, states and codes.
  */
-export { CameraPool, type CameraView } from './pool.js';
+export { CameraPool, type CameraView, type RemovalReason } from './pool.js';
 export { CameraRunner, decoderOptionsFor, type IngestSettings } from './camera.js';
 export { MotionGate, shouldAnalyse, motionCrop, MOTION_WIDTH, MIN_CROP_SIDE, type MotionVerdict, type GatedFrame } from './motion.js';
 export { FrameQueue } from './frame-queue.js';

@@ -15,12 +15,18 @@ export interface CameraView extends Omit<CameraConfig, 'url'> {
   readonly health: CameraHealth;
 }
 
+/**
+ * Why a camera leaves a node's pool: `removed` from the pool for good (its open incidents end), `replaced` by a
+ * changed config (an add follows at once), `released` to another node in cluster mode (its next owner continues).
+ */
+export type RemovalReason = 'removed' | 'replaced' | 'released';
+
 export class CameraPool {
   #runners = new Map<string, CameraRunner>();
   #settings: IngestSettings;
   #listeners = new Set<(e: IngestEvent) => void>();
   #added = new Set<(r: CameraRunner) => void>();
-  #removed = new Set<(id: string) => void>();
+  #removed = new Set<(id: string, why: RemovalReason) => void>();
 
   /** Live view (MPEG-1 over WebSocket) of the pool's cameras, relayed on demand. */
   readonly live: LiveViewHub;
@@ -38,7 +44,8 @@ export class CameraPool {
     return () => this.#listeners.delete(fn);
   }
   /** Lifecycle hooks for the stages downstream (a tracker per camera). */
-  onCamera(added: (r: CameraRunner) => void, removed: (id: string) => void): void {
+  /** `removed` says why (see RemovalReason). */
+  onCamera(added: (r: CameraRunner) => void, removed: (id: string, why: RemovalReason) => void): void {
     this.#added.add(added);
     this.#removed.add(removed);
   }
@@ -53,12 +60,12 @@ export class CameraPool {
     return this.view(runner);
   }
 
-  remove(id: string): void {
+  remove(id: string, why: RemovalReason = 'removed'): void {
     const runner = this.get(id);
     runner.stop();
     void this.live.close(id);
     this.#runners.delete(id);
-    for (const fn of this.#removed) fn(id);
+    for (const fn of this.#removed) fn(id, why);
   }
 
   /** Replaces a camera's config: stops the old decoder and starts the new one (sequence numbers restart). */
@@ -66,7 +73,7 @@ export class CameraPool {
     this.get(id);
     const cfg = parseCamera(input);
     if (cfg.id !== id) throw new IngestError('INGEST_UNKNOWN_CAMERA', `camera id in the body ("${cfg.id}") differs from "${id}"`, { detail: { cameraId: id } });
-    this.remove(id);
+    this.remove(id, 'replaced');
     return this.add(cfg);
   }
 

@@ -211,7 +211,8 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
       });
       pipeline = p;
       cleanup.push(() => p.stop());
-      const stopCamera = (cameraId: string): void => { if (p.cameras.has(cameraId)) p.cameras.remove(cameraId); };
+      // The lease went elsewhere: its incidents stay open for the next owner (a removal closes them before the release).
+      const stopCamera = (cameraId: string): void => { if (p.cameras.has(cameraId)) p.cameras.remove(cameraId, 'released'); };
       keeper = new LeaseKeeper({
         kv: leasesKv, membership, node: id, instance, capacity: cl.capacity, ttlMs: cl.leaseTtlMs, renewMs: cl.renewMs, log,
         desired: () => pool.enabledIds(),

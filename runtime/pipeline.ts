@@ -9,7 +9,7 @@ import sharp from 'sharp';
 import type { CameraConfig, CvcoreConfig } from '../config/index.js';
 import type { Logger } from '../common/log.js';
 import type { AlarmEvent, Box, CrowdAlertEvent, DetectionResult, Frame, PipelineEvent, PlatesHealth, TrackEnd, TrackRecord, TrackUpdate, ZoneCount } from '../common/messages.js';
-import { CameraPool, motionCrop, shouldAnalyse, type CameraRunner, type GatedFrame } from '../ingest/index.js';
+import { CameraPool, motionCrop, shouldAnalyse, type CameraRunner, type GatedFrame, type RemovalReason } from '../ingest/index.js';
 import { Batcher, InferenceEngine, mayHoldFace, type BatcherStats, type LiveFace, type StructureQueueStats } from '../inference/index.js';
 import { CrowdRule, ZoneAnalyzer, createTracker, type OpenIncident, type Tracker, type TrackerOptions } from '../tracking/index.js';
 import { encodeThumbnail, type SearchIndex } from '../search-index/index.js';
@@ -121,7 +121,26 @@ export type RecordSink = Pick<SearchIndex, 'put' | 'flush' | 'putAlarmFrame'>;
  * alert is fenced with, or null when this node no longer holds the camera (nothing is sent).
  */
 export interface IncidentHooks {
-  decide(event: CrowdAlertEvent, open: OpenIncident | null): Promise<number | null>;
+  /**
+   * Stores the zone's state after a decision; resolves the lease epoch the alert is fenced with (cluster), 0 for
+   * no fence (one node), or null when this node no longer holds the camera (nothing is sent).
+   */
+  decide(event: CrowdAlertEvent, open: OpenIncident | null, ctx: { readonly district: string; readonly location: { readonly lat: number; readonly lon: number } | null }): Promise<number | null>;
+  /** One node: the camera's incidents left open by the last run, to continue (cluster mode does this on takeover). */
+  load?(cameraId: string): readonly KeptIncident[];
+  /** One node: incidents left open by the last run on cameras not in the pool any more (cleared at start). */
+  orphans?(present: ReadonlySet<string>): readonly KeptIncident[];
+}
+
+/** An open incident as a run left it, with what its clear needs when its camera or zone is gone. */
+export interface KeptIncident {
+  readonly cameraId: string;
+  readonly zoneId: string;
+  readonly incident: OpenIncident;
+  readonly threshold: number;
+  readonly windowMs: number;
+  readonly district: string;
+  readonly location: { readonly lat: number; readonly lon: number } | null;
 }
 
 export interface PipelineOptions {
@@ -180,7 +199,7 @@ export class Pipeline {
       (frame, result) => this.#onResult(frame, result),
       (err) => o.log.error('inference batch failed', { err: err as Error }));
     this.cameras = new CameraPool(o.config.ingest);
-    this.cameras.onCamera((r) => this.#attach(r), (id) => this.#detach(id));
+    this.cameras.onCamera((r) => this.#attach(r), (id, why) => this.#detach(id, why));
     this.cameras.on((e) => {
       this.#emit(e);
       if (e.type === 'health') {
@@ -244,12 +263,58 @@ export class Pipeline {
       people: new Map(),
     });
     this.batcher.add(cfg.id, r.queue);
+    this.#continueIncidents(cfg.id);
   }
 
-  #detach(id: string): void {
+  /**
+   * One node: incidents the last run left open on this camera go on (its next decisions are their updates and
+   * clears, never a second raise). A disabled camera, or a zone without its crowd rule any more, ends them now.
+   */
+  #continueIncidents(cameraId: string): void {
+    const kept = this.#o.incidents?.load?.(cameraId) ?? [];
+    const st = this.#state.get(cameraId);
+    if (kept.length === 0 || !st) return;
+    this.resumeIncidents(cameraId, new Map(kept.filter((k) => st.rules.has(k.zoneId)).map((k) => [k.zoneId, k.incident])));
+    for (const k of kept) if (!st.rules.has(k.zoneId)) this.#track(this.#clearOrphan(k));
+    if (!st.cfg.enabled) this.#track(this.closeIncidents(cameraId));
+  }
+
+  /** Clears incidents the last run left open on cameras the pool no longer has (removed while the core was down). */
+  async clearOrphanIncidents(): Promise<number> {
+    const present = new Set(this.cameras.runners().map((r) => r.config.id));
+    const orphans = this.#o.incidents?.orphans?.(present) ?? [];
+    await Promise.all(orphans.map((o) => this.#clearOrphan(o)));
+    return orphans.length;
+  }
+
+  /** The clear of an incident with no rule behind it (its camera or zone is gone): count 0, no frame. */
+  async #clearOrphan(o: KeptIncident): Promise<void> {
+    const now = Date.now();
+    const ev: CrowdAlertEvent = {
+      incidentId: o.incident.id, phase: 'cleared', cameraId: o.cameraId, zoneId: o.zoneId, count: 0, threshold: o.threshold, density: null,
+      severity: o.incident.severity, windowMs: o.windowMs, startedAt: o.incident.startedAt, at: now, evidence: [], snapshotSeq: null,
+    };
+    const ctx = { district: o.district, location: o.location };
+    if ((await this.#o.incidents?.decide(ev, null, ctx).catch(() => null)) === null) return;
+    try {
+      const alert = await this.#o.alerts?.submit(ev, { ...ctx, snapshotRef: null });
+      if (alert) { this.#alertHistory.push(alert); this.#emit({ type: 'alert', alert }); }
+      this.#o.log.info('crowd incident cleared: its camera or zone is gone', { camera: o.cameraId, zone: o.zoneId, id: o.incident.id });
+    } catch (err) {
+      this.#o.log.error('alert rejected', { err: err as Error, camera: o.cameraId, zone: o.zoneId });
+    }
+  }
+
+  /**
+   * A camera leaves the pipeline. Removed (or its config replaced): its tracks end. Removed for good: its open
+   * incidents end too (the one way an incident ends without dispersing). A stop or a config change is not an
+   * end: the incidents stay open for the next run, or the new config, to continue.
+   */
+  #detach(id: string, why: RemovalReason | 'stopped' = 'stopped'): void {
     this.batcher.remove(id);
     const st = this.#state.get(id);
     if (!st) return;
+    if (why === 'removed') this.#track(this.#closeIncidentsOf(st));
     this.#state.delete(id);
     for (const end of st.tracker.finish(Date.now())) this.#track(this.#record(st, end));
   }
@@ -453,7 +518,7 @@ export class Pipeline {
     // In cluster mode the decision is stored (and fenced) first: a node that lost the camera says nothing more.
     let epoch: number | null = null;
     if (this.#o.incidents) {
-      epoch = await this.#o.incidents.decide(ev, st.rules.get(ev.zoneId)?.openIncident() ?? null).catch((err: unknown) => {
+      epoch = await this.#o.incidents.decide(ev, st.rules.get(ev.zoneId)?.openIncident() ?? null, { district: st.cfg.district, location: st.cfg.location }).catch((err: unknown) => {
         this.#o.log.error('incident state could not be stored; the alert is not sent', { err: err as Error, camera: ev.cameraId, zone: ev.zoneId });
         return null;
       });
@@ -469,7 +534,7 @@ export class Pipeline {
     }
     const ctx = {
       district: st.cfg.district, location: st.cfg.location, snapshotRef: ev.phase !== 'cleared' && snapshotId ? `/api/v1/snapshots/${snapshotId}` : null,
-      ...(epoch !== null ? { fence: { cameraId: ev.cameraId, epoch } } : {}),
+      ...(epoch !== null && epoch > 0 ? { fence: { cameraId: ev.cameraId, epoch } } : {}),
     };
     const sink = this.#o.alerts;
     if (!sink) return;
@@ -564,7 +629,10 @@ export class Pipeline {
    */
   async closeIncidents(cameraId: string): Promise<number> {
     const st = this.#state.get(cameraId);
-    if (!st) return 0;
+    return st ? this.#closeIncidentsOf(st) : 0;
+  }
+
+  async #closeIncidentsOf(st: CameraState): Promise<number> {
     const now = Date.now();
     const events = [...st.rules.values()].map((r) => r.close(now, null)).filter((e): e is CrowdAlertEvent => e !== null);
     await Promise.all(events.map((ev) => this.#raise(st, ev, null)));

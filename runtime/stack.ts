@@ -16,6 +16,7 @@ import { openExports, type ExportStore } from '../evidence/index.js';
 import { requireFfmpeg } from '../common/proc.js';
 import { EvidenceError } from '../common/errors.js';
 import { Pipeline } from './pipeline.js';
+import { LocalIncidentStore } from './local-incidents.js';
 
 export interface StackOptions {
   readonly config: CvcoreConfig;
@@ -75,8 +76,11 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     // Closed after the pipeline has stopped (cleanup runs in reverse): the last alarms are recorded first.
     cleanup.push(() => watchlists.close());
     // The index answers the frequency rule's look-back (earlier appearances of a face).
-    const pipeline = await Pipeline.start({ config, index, alerts, log, watchlists, faces: index });
+    // Open crowd incidents outlive a restart: the next run continues them, and clears those of cameras gone since.
+    const incidents = await LocalIncidentStore.open(join(dataDir, 'incidents.json'), log);
+    const pipeline = await Pipeline.start({ config, index, alerts, log, watchlists, faces: index, incidents: incidents.hooks() });
     cleanup.push(() => pipeline.stop());
+    await pipeline.clearOrphanIncidents();
     // Before the API: the node key is made (or checked) at start-up, not on the first export. A key that does
     // not read stops exports (503 on their routes, said loudly here), not the analysis; it is never replaced.
     let exports: ExportStore | null = null;
