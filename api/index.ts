@@ -5,6 +5,7 @@
  * Gives: a listening server. See README.md.
  */
 export { startApi, API_VERSION, JSON_BODY_LIMIT, type ApiServer } from './server.js';
+export { loadApiTls, isLoopback, type ApiTransport } from './tls.js';
 export { httpStatusFor } from './errors.js';
 export { TokenTable, scopeOf, sha256Hex, ROLES } from './auth.js';
 export { TokenBuckets, type RateLimitSettings } from './rate-limit.js';

@@ -21,6 +21,7 @@ import { recordRoutes } from './routes-records.js';
 import { watchlistRoutes } from './routes-watchlists.js';
 import { alarmRoutes } from './routes-alarms.js';
 import { exportRoutes } from './routes-exports.js';
+import { loadApiTls } from './tls.js';
 import type { ApiOptions } from './types.js';
 import { registerConsole } from '../console/serve.js';
 
@@ -56,12 +57,16 @@ export async function startApi(o: ApiOptions): Promise<ApiServer> {
   const openapi = new OpenApiCollector();
   if (tokens.size === 0) o.log.warn('api: no tokens configured (config api.tokens); every guarded route answers 401');
 
-  const app = Fastify({
+  // Before anything listens: HTTPS with a certificate that matches its key, or plain HTTP on loopback only.
+  const tls = await loadApiTls(o.transport ?? { tls: null, allowPlainHttp: false }, o.host);
+  const base = {
     logger: false,
     bodyLimit: JSON_BODY_LIMIT,
     // Unknown query keys are an error, not silently dropped: a typo must not widen a search.
     ajv: { customOptions: { removeAdditional: false } },
-  });
+  } as const;
+  // The routes take the HTTP instance's type; an HTTPS server offers them the same request and reply API.
+  const app = (tls ? Fastify({ ...base, https: { cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' } }) : Fastify(base)) as unknown as FastifyInstance;
   app.addHook('onRoute', (route) => openapi.onRoute(route));
   app.decorateRequest('principal', null);
 
@@ -158,5 +163,5 @@ export async function startApi(o: ApiOptions): Promise<ApiServer> {
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : o.port;
   const host = o.host.includes(':') ? `[${o.host}]` : o.host;
-  return { app, url: `http://${host}:${port}`, close: () => app.close() };
+  return { app, url: `${tls ? 'https' : 'http'}://${host}:${port}`, close: () => app.close() };
 }

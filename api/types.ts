@@ -13,6 +13,7 @@ import type { SearchIndex } from '../search-index/index.js';
 import type { ClusterStatus } from '../cluster/index.js';
 import type { WatchlistService } from '../watchlist/index.js';
 import type { ExportStore } from '../evidence/index.js';
+import type { ApiTransport } from './tls.js';
 import type { RecordingService } from '../recording/types.js';
 
 /**
@@ -107,6 +108,8 @@ export interface ApiOptions {
   readonly cluster?: ClusterSource | null;
   /** Watch-lists and the alarm log; absent or null: their routes answer 503 API_WATCHLIST_UNAVAILABLE. */
   readonly watchlists?: WatchlistService | null;
+  /** HTTPS (config api.tls) and whether plain HTTP may leave loopback; absent: plain HTTP, loopback hosts only. */
+  readonly transport?: ApiTransport;
   /** Camera URL schemes a camera added or changed through the API may use (config ingest.urlSchemes; default rtsp, rtsps). Never local files. */
   readonly cameraUrlSchemes?: readonly string[];
   /** Evidence exports; absent or null: the export routes answer 503 API_EXPORTS_UNAVAILABLE. */

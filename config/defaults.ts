@@ -111,6 +111,9 @@ export const DEFAULTS = {
     tokens: [],
     rateLimit: { perMinute: 600, burst: 60 },
     maxUploadBytes: 5 * 1024 * 1024,
+    // Tokens and personal data cross a network only over HTTPS: plain HTTP is for loopback unless allowed.
+    tls: null,
+    allowPlainHttp: false,
   },
   // Cluster mode (cluster/). Four shards spread a small cluster's index over its index nodes; three replicas
   // survive one NATS server down. A lease lives 8 s and is renewed every 2 s: three renewals can be missed (an

@@ -119,6 +119,9 @@ export interface ApiConfig {
   readonly tokens: readonly ApiTokenConfig[];
   readonly rateLimit: { readonly perMinute: number; readonly burst: number };
   readonly maxUploadBytes: number;
+  /** HTTPS: PEM files of the certificate (chain) and its key; null: plain HTTP (loopback only unless allowPlainHttp). */
+  readonly tls: { readonly cert: string; readonly key: string } | null;
+  readonly allowPlainHttp: boolean;
 }
 export interface WebgpuConfig {
   readonly backend: (typeof WEBGPU_DAWN_BACKENDS)[number];
@@ -356,6 +359,11 @@ export const CONFIG_SCHEMA: Spec = {
         burst: { kind: 'number', integer: true, description: 'requests allowed at once above the sustained rate (bucket size)', min: 1, max: 100_000, default: d.api.rateLimit.burst },
       } },
       maxUploadBytes: { kind: 'number', integer: true, description: 'largest face-search image upload, bytes', min: 1024, max: 64 * 1024 * 1024, default: d.api.maxUploadBytes },
+      tls: { kind: 'object', description: 'serve HTTPS (null: plain HTTP, which a non-loopback host refuses unless allowPlainHttp)', nullable: true, default: null, fields: {
+        cert: { kind: 'string', description: 'PEM file of the server certificate (and its chain)', minLength: 1 },
+        key: { kind: 'string', description: 'PEM file of the certificate\'s private key', minLength: 1 },
+      } },
+      allowPlainHttp: { kind: 'boolean', description: 'serve plain HTTP on a non-loopback host (tokens and personal data then cross the network in clear)', default: d.api.allowPlainHttp },
     } },
     cluster: { kind: 'object', description: 'cluster mode: share the camera pool and the index with other nodes over NATS JetStream (null: one node does everything)', nullable: true, default: null, fields: {
       roles: { kind: 'array', description: 'what this node does: analytics (ingest, inference, tracking, crowd rules), index (RocksDB shards and search), api (HTTP, console)', minItems: 1, maxItems: 3, default: d.cluster.roles,

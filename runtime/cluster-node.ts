@@ -137,7 +137,7 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
     const leasesKv = await bucket(KV_BUCKETS.leases);
     const instance = await nodeInstance(dataDir);
     const shards = roles.has('index') ? heldShards(cl.shards, cl.indexShards) : [];
-    const apiUrl = roles.has('api') ? (cl.advertiseUrl ?? `http://${config.api.host}:${config.api.port}`) : null;
+    const apiUrl = roles.has('api') ? (cl.advertiseUrl ?? `${config.api.tls ? 'https' : 'http'}://${config.api.host}:${config.api.port}`) : null;
 
     // The pool's first seeding (once per cluster) comes from whichever api node starts first.
     // Every stream and bucket this node writes to exists now (analytics and api create theirs below first).
@@ -285,7 +285,7 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
       const pl = pipeline;
       api = await startApi({
         host: config.api.host, port: config.api.port, index, cameras: registry, history: feed, events: feed,
-        stats: pl, alerts: sink, faces: { embedFaceFromImage }, access: { ...config.api, tokens }, cluster, cameraUrlSchemes: config.ingest.urlSchemes, log,
+        stats: pl, alerts: sink, faces: { embedFaceFromImage }, access: { ...config.api, tokens }, transport: config.api, cluster, cameraUrlSchemes: config.ingest.urlSchemes, log,
       });
       const a = api;
       cleanup.push(() => a.close());

@@ -97,7 +97,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     cleanup.push(() => closeFaceEmbedder());
     const api = await startApi({
       host: config.api.host, port: config.api.port, index, cameras: pipeline.cameras, history: pipeline, events: pipeline, stats: pipeline, alerts,
-      faces: { embedFaceFromImage }, watchlists, exports, access: config.api, cameraUrlSchemes: config.ingest.urlSchemes, log,
+      faces: { embedFaceFromImage }, watchlists, exports, access: config.api, transport: config.api, cameraUrlSchemes: config.ingest.urlSchemes, log,
     });
     cleanup.push(() => api.close());
     let stopped: Promise<void> | null = null;

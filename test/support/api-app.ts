@@ -13,7 +13,7 @@ import { CameraPool } from '../../ingest/index.js';
 import type { CrowdAlertV1 } from '../../alerts/index.js';
 import type { PipelineEvent } from '../../runtime/index.js';
 import { openIndex, type SearchIndex } from '../../search-index/index.js';
-import { startApi, type AlertHistory, type ApiServer, type ClusterSource, type FaceEmbedder, type FaceFromImage, type LiveEventSource, type PipelineStatsSource } from '../../api/index.js';
+import { startApi, type ApiTransport, type AlertHistory, type ApiServer, type ClusterSource, type FaceEmbedder, type FaceFromImage, type LiveEventSource, type PipelineStatsSource } from '../../api/index.js';
 import { openWatchlists, type WatchlistStore } from '../../watchlist/index.js';
 import { embedFacesFromImage } from '../../inference/index.js';
 import { makeRecord, tempDir } from './index-records.js';
@@ -116,6 +116,8 @@ export interface ApiHarness {
 }
 
 export interface HarnessOptions {
+  /** HTTPS (api.tls) for the server; plain HTTP on loopback by default. */
+  transport?: ApiTransport;
   perDepartment?: number;
   rateLimit?: { perMinute: number; burst: number };
   maxUploadBytes?: number;
@@ -175,6 +177,7 @@ export async function startHarness(o: HarnessOptions = {}): Promise<ApiHarness> 
   const server = await startApi({
     host: '127.0.0.1', port: 0, index, cameras, history, events, stats: o.stats ?? null, alerts: null,
     faces: o.faces === undefined ? pixelFaces : o.faces, access: cfg.api, cluster: o.cluster ?? null, watchlists, exports, recordings: o.recordings ?? null,
+    ...(o.transport ? { transport: o.transport } : {}),
     log: createLogger({ level: 'error', sink: () => undefined }),
   });
   return {
