@@ -34,3 +34,26 @@ export function natsSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): NatsE
     credsFile: pick('NATS_CREDS'),
   };
 }
+
+/** NATS over TLS: the CA that signed the servers' certificates, and a client certificate where the servers ask for one. */
+export interface NatsTls {
+  readonly ca: string;
+  readonly cert?: string | null;
+  readonly key?: string | null;
+}
+
+/**
+ * The TLS part of a nats.js connect: the CA file (and client certificate) when TLS is configured, nothing
+ * otherwise. A `tls://` URL without a CA uses the system's trust store.
+ */
+export function natsTlsOptions(tls: NatsTls | null | undefined): { tls?: { caFile: string; certFile?: string; keyFile?: string } } {
+  if (!tls) return {};
+  return { tls: { caFile: tls.ca, ...(tls.cert ? { certFile: tls.cert } : {}), ...(tls.key ? { keyFile: tls.key } : {}) } };
+}
+
+/** NATS_CA (and NATS_CERT / NATS_KEY for a client certificate) from the environment, else the config's nats.tls. */
+export function natsTlsFrom(config: NatsTls | null, env: NodeJS.ProcessEnv = process.env): NatsTls | null {
+  const ca = env['NATS_CA'];
+  if (ca) return { ca, cert: env['NATS_CERT'] || null, key: env['NATS_KEY'] || null };
+  return config;
+}

@@ -17,5 +17,5 @@ export {
 } from '../common/alarm-schemas.js';
 export { alertSubject, alarmSubject, alertKindFilter, eventSubject, sanitizeToken, ALERT_SUBJECTS, ALERT_SUBJECT_PREFIX, EVENT_SUBJECTS, EVENT_KINDS, type EventKind } from './subjects.js';
 export {
-  ALERT_STREAM, DEFAULT_ADMIN_USER, DEFAULT_CORE_USER, DEFAULT_SUBSCRIBER_USER, natsSettingsFromEnv, type NatsCredentials, type NatsEnvSettings,
+  ALERT_STREAM, DEFAULT_ADMIN_USER, DEFAULT_CORE_USER, DEFAULT_SUBSCRIBER_USER, natsSettingsFromEnv, natsTlsOptions, natsTlsFrom, type NatsCredentials, type NatsEnvSettings, type NatsTls,
 } from './credentials.js';

@@ -8,7 +8,7 @@ import { AlertError, CvcoreError } from '../common/errors.js';
 import { createLogger, type Logger } from '../common/log.js';
 import type { AlarmEvent, CrowdAlertEvent } from '../common/messages.js';
 import type { AlarmKind, AlarmV1, WireAlertV1 } from '../common/alarm-schemas.js';
-import { ALERT_STREAM } from './credentials.js';
+import { ALERT_STREAM, natsTlsOptions, type NatsTls } from './credentials.js';
 import { Outbox, type AlertFence, type OutboxEntry } from './outbox.js';
 import { ALERT_SCHEMA_VERSION, isAlarmKind, validateAlarm, validateAlert, type CrowdAlertV1 } from './schema.js';
 import { ALERT_SUBJECTS, SUBJECT_ROOT, alarmSubject, alertSubject, eventSubject, sanitizeToken, type EventKind } from './subjects.js';
@@ -28,6 +28,8 @@ export interface AlertSinkOptions {
   pass: string;
   /** A NATS creds file (JWT + nkey seed); when set it replaces user/pass for authentication. */
   credsFile?: string;
+  /** NATS over TLS: the CA file (and a client certificate); null or absent: as the URL says. */
+  tls?: NatsTls | null;
   /** The outbox lives in <dataDir>/alerts-outbox. */
   dataDir: string;
   /** The producing node's name: goes into every alert and its message id. */
@@ -244,7 +246,7 @@ function buildAlert(event: CrowdAlertEvent, ctx: AlertContext, node: string, seq
 }
 
 interface SinkConnOptions {
-  servers: string; user: string; pass: string; node: string; credsFile: string | undefined; replicas: number;
+  servers: string; user: string; pass: string; node: string; credsFile: string | undefined; tls: NatsTls | null; replicas: number;
   fence: ((cameraId: string, epoch: number) => boolean) | undefined;
 }
 
@@ -316,6 +318,7 @@ class AlertSinkImpl implements AlertSink {
       reconnectTimeWait: RETRY_MIN_MS,
       // Keep retrying through auth errors after the first connect: a rotated password is a status, not a crash.
       ignoreAuthErrorAbort: true,
+      ...natsTlsOptions(this.#o.tls),
     };
     if (this.#o.credsFile !== undefined) {
       return connect({ ...base, authenticator: credsAuthenticator(await readFile(this.#o.credsFile)) });
@@ -682,7 +685,7 @@ export async function openAlertSink(options: AlertSinkOptions): Promise<AlertSin
   const log = (options.log ?? createLogger()).child({ stage: 'alerts', node: options.node });
   const { outbox, pending } = await Outbox.open(join(options.dataDir, 'alerts-outbox'), options.outboxLimit ?? DEFAULT_OUTBOX_LIMIT, options.syncWrites ?? false);
   const sink = new AlertSinkImpl({
-    servers: options.servers, user: options.user ?? '', pass: options.pass ?? '', node: options.node, credsFile: options.credsFile,
+    servers: options.servers, user: options.user ?? '', pass: options.pass ?? '', node: options.node, credsFile: options.credsFile, tls: options.tls ?? null,
     replicas: options.replicas ?? 1, fence: options.fence,
   }, outbox, log);
   try {

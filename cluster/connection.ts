@@ -4,6 +4,7 @@
  */
 import { connect, type JetStreamClient, type NatsConnection } from 'nats';
 import { ClusterError } from '../common/errors.js';
+import { natsTlsOptions, type NatsTls } from '../alerts/index.js';
 import type { ClusterRole } from '../config/index.js';
 import { permissionSubject, withRetry } from './js-util.js';
 import { CLUSTER_USERS, KV_BUCKETS, auditSubject, recordSubject } from './subjects.js';
@@ -12,6 +13,8 @@ export interface ClusterConnectOptions {
   /** One URL or several, comma-separated. */
   readonly servers: string;
   readonly user: string;
+  /** TLS to the servers (the CA, a client certificate); null or absent: as the URLs say. */
+  readonly tls?: NatsTls | null;
   readonly pass: string;
   readonly name: string;
 }
@@ -20,7 +23,7 @@ export async function connectCluster(o: ClusterConnectOptions): Promise<NatsConn
   try {
     return await connect({
       servers: o.servers.split(',').map((s) => s.trim()).filter((s) => s.length > 0),
-      user: o.user, pass: o.pass, name: o.name,
+      user: o.user, pass: o.pass, name: o.name, ...natsTlsOptions(o.tls),
       timeout: 5_000, maxReconnectAttempts: -1, reconnectTimeWait: 250, ignoreAuthErrorAbort: true,
       // Leases are renewed every couple of seconds: a dead server must be noticed within that.
       pingInterval: 2_000, maxPingOut: 2,

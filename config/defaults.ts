@@ -102,7 +102,7 @@ export const DEFAULTS = {
   // only for a clearly better view, at most 4 times per track. One alarm per entry per camera a minute.
   alarms: { faceRetryMs: 1_000, faceMinQuality: 0.5, faceMaxPerTrack: 4, cooldownMs: 60_000, faceThreshold: 0.6, frequency: [] },
   restricted: { threshold: null, noFaceAfterMs: 30_000 },
-  nats: { url: null, user: 'core', pass: 'core-demo-pass' },
+  nats: { url: null, user: 'core', pass: 'core-demo-pass', credsFile: null, tls: null },
   api: {
     host: '127.0.0.1',
     port: 8080,

@@ -158,7 +158,13 @@ export interface CvcoreConfig {
   /** Evidence exports (evidence/): retention and the limits of one request. */
   readonly exports: { readonly retentionDays: number; readonly maxTracks: number; readonly maxCameras: number; readonly maxRangeMs: number };
   readonly alarms: AlarmsConfig;
-  readonly nats: { readonly url: string | null; readonly user: string; readonly pass: string };
+  readonly nats: {
+    readonly url: string | null; readonly user: string; readonly pass: string;
+    /** A creds file (JWT + nkey seed) that replaces user/pass; env NATS_CREDS overrides. */
+    readonly credsFile: string | null;
+    /** TLS to the deployment's NATS: the CA file, and a client certificate where the servers ask for one; env NATS_CA overrides. */
+    readonly tls: { readonly ca: string; readonly cert: string | null; readonly key: string | null } | null;
+  };
   readonly api: ApiConfig;
   /** null: one node does everything alone (no cluster). */
   readonly cluster: ClusterConfig | null;
@@ -340,6 +346,12 @@ export const CONFIG_SCHEMA: Spec = {
       url: { kind: 'string', description: 'nats://host:port of the deployment (env NATS_URL overrides)', nullable: true, default: d.nats.url },
       user: { kind: 'string', description: 'user (env NATS_USER overrides)', default: d.nats.user },
       pass: { kind: 'string', description: 'password (env NATS_PASS overrides)', default: d.nats.pass },
+      credsFile: { kind: 'string', description: 'a NATS creds file (JWT + nkey seed) that replaces user/pass (env NATS_CREDS overrides)', nullable: true, default: null },
+      tls: { kind: 'object', description: 'TLS to the deployment\'s NATS (tls:// URLs; env NATS_CA, NATS_CERT, NATS_KEY override)', nullable: true, default: null, fields: {
+        ca: { kind: 'string', description: 'PEM file of the CA that signed the servers\' certificates', minLength: 1 },
+        cert: { kind: 'string', description: 'client certificate PEM, where the servers verify clients', nullable: true, default: null },
+        key: { kind: 'string', description: 'the client certificate\'s key PEM', nullable: true, default: null },
+      } },
     } },
     api: { kind: 'object', description: 'HTTP API', default: 'fill', fields: {
       host: { kind: 'string', description: 'listen address', default: d.api.host },

@@ -18,7 +18,7 @@ import type { TrackRecord } from '../common/messages.js';
 import type { ApiTokenConfig, CvcoreConfig } from '../config/index.js';
 import { requireFfmpeg } from '../common/proc.js';
 import { openIndex, type SearchIndex } from '../search-index/index.js';
-import { openAlertSink, type AlertSink } from '../alerts/index.js';
+import { natsTlsFrom, openAlertSink, type AlertSink } from '../alerts/index.js';
 import { startApi, type ApiServer, type ClusterSource } from '../api/index.js';
 import { closeFaceEmbedder, embedFaceFromImage, setFaceEmbedderBackend } from '../inference/index.js';
 import {
@@ -123,7 +123,7 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
     try { return await withRetry(what, fn, { retryForMs: 60_000, maxDelayMs: 2_000 }); } catch (err) { throw clusterErrorOf(err, what, user); }
   };
   try {
-    const nc: NatsConnection = await connectCluster({ servers, user, pass, name: `cvcore-${id}` });
+    const nc: NatsConnection = await connectCluster({ servers, user, pass, name: `cvcore-${id}`, tls: natsTlsFrom(config.nats.tls) });
     cleanup.push(() => nc.close());
     const js = nc.jetstream({ timeout: 5_000 });
     const jsm: JetStreamManager = await step('reaching JetStream', () => nc.jetstreamManager({ timeout: 5_000 }));
@@ -190,7 +190,7 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
       const incidents = new IncidentStore(incidentsKv, id);
       let keeper: LeaseKeeper | null = null;
       sink = await openSinkWithRetry(() => openAlertSink({
-        servers, user, pass, dataDir: join(dataDir, 'outbox'), node: id, replicas: R, log,
+        servers, user, pass, tls: natsTlsFrom(config.nats.tls), dataDir: join(dataDir, 'outbox'), node: id, replicas: R, log,
         fence: (cameraId, epoch) => keeper?.epochOf(cameraId) === epoch,
       }), log);
       const s = sink;

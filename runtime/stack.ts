@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import type { CvcoreConfig } from '../config/index.js';
 import type { Logger } from '../common/log.js';
 import { openIndex, type SearchIndex } from '../search-index/index.js';
-import { openAlertSink, startNatsServer, type AlertSink, type NatsServerHandle } from '../alerts/index.js';
+import { natsTlsFrom, openAlertSink, startNatsServer, type AlertSink, type NatsServerHandle } from '../alerts/index.js';
 import { startApi } from '../api/index.js';
 import { closeFaceEmbedder, embedFaceFromImage, embedFacesFromImage, setFaceEmbedderBackend } from '../inference/index.js';
 import { openWatchlists, type WatchlistService } from '../watchlist/index.js';
@@ -61,6 +61,8 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       log.info('embedded nats-server started', { url: handle.url });
     }
     const natsUrl: string = configured ?? nats!.url;
+    // The deployment's NATS: creds file and TLS from the environment or the config (the embedded one needs neither).
+    const credsFile = process.env['NATS_CREDS'] || config.nats.credsFile;
     const index = await openIndex({
       dir: join(dataDir, 'index'), batchSize: config.index.batchSize, flushMs: config.index.flushMs,
       retention: { trackDays: config.index.trackDays, faceDays: config.index.faceDays }, log,
@@ -68,6 +70,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     cleanup.push(() => index.close());
     const alerts = await openAlertSink({
       servers: natsUrl, user: process.env['NATS_USER'] ?? config.nats.user, pass: process.env['NATS_PASS'] ?? config.nats.pass,
+      ...(nats ? {} : { tls: natsTlsFrom(config.nats.tls), ...(credsFile ? { credsFile } : {}) }),
       dataDir: join(dataDir, 'outbox'), node: config.node, log,
     });
     cleanup.push(async () => { await alerts.drain(3000); await alerts.close(); });

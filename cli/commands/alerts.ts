@@ -2,7 +2,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AckPolicy, connect, DeliverPolicy, type ConsumerMessages, type NatsConnection, type NatsError } from 'nats';
 import {
-  ALERT_KINDS, ALERT_STREAM, ALERT_SUBJECTS, DEFAULT_SUBSCRIBER_USER, alertKindFilter, renderAlertSchemas, validateWireAlert,
+  ALERT_KINDS, ALERT_STREAM, ALERT_SUBJECTS, DEFAULT_SUBSCRIBER_USER, alertKindFilter, natsTlsFrom, natsTlsOptions, renderAlertSchemas, validateWireAlert,
   type AlarmV1, type CrowdAlertV1, type WireAlertV1,
 } from '../../alerts/index.js';
 import { AlertError, CvcoreError } from '../../common/errors.js';
@@ -153,7 +153,8 @@ function toAlertError(err: unknown, o: TailOptions): CvcoreError {
 export async function tailAlerts(o: TailOptions, write: (line: string) => void, warn: (line: string) => void = (l) => process.stderr.write(l + '\n')): Promise<number> {
   let nc: NatsConnection | null = null;
   try {
-    nc = await connect({ servers: o.url, user: o.user, pass: o.pass, timeout: 3_000 });
+    // A tls:// deployment: the CA (and client certificate) from NATS_CA / NATS_CERT / NATS_KEY.
+    nc = await connect({ servers: o.url, user: o.user, pass: o.pass, timeout: 3_000, ...natsTlsOptions(natsTlsFrom(null)) });
     const jsm = await nc.jetstreamManager();
     // One durable per kind rather than one with several filter subjects: those need nats-server 2.10, and a
     // durable per kind also keeps each kind's position when a later run asks for a different set of kinds.
