@@ -22,6 +22,7 @@ export class TokenTable {
         tokenId: t.id,
         role: t.role,
         departments: t.departments.includes('*') ? null : Object.freeze([...t.departments]),
+        faces: t.faces ?? true,
       }));
     }
   }

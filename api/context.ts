@@ -17,6 +17,8 @@ export interface AccessRule {
   readonly roles?: readonly ApiRole[];
   /** Also accept `?token=`: only for clients that cannot send headers (<img src>, browser WebSocket). */
   readonly queryToken?: boolean;
+  /** Shows faces (face search, face crops and photos, live or recorded video): needs the token's face grant. */
+  readonly faces?: boolean;
 }
 
 declare module 'fastify' {

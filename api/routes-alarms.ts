@@ -110,7 +110,8 @@ export function alarmRoutes(app: FastifyInstance, ctx: ApiContext): void {
 
   for (const which of ['snapshot', 'face'] as const) {
     app.get<{ Params: { id: string } }>(`/api/v1/alarms/:id/${which}`, {
-      config: { access: { ...access, queryToken: true }, openapi: { produces: 'image/jpeg' } },
+      // The live face crop is a face; the alarm frame is the camera's picture, as a crowd alert's frame is.
+      config: { access: { ...access, queryToken: true, ...(which === 'face' ? { faces: true } : {}) }, openapi: { produces: 'image/jpeg' } },
       schema: { summary: which === 'snapshot' ? 'the frame behind the alarm (JPEG)' : 'the live face that raised the alarm (JPEG)', tags, params: idParams, response: errors(404, 503) },
     }, async (req, reply) => {
       const w = watchlistsOf(ctx);

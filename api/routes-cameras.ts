@@ -112,9 +112,11 @@ export function cameraRoutes(app: FastifyInstance, ctx: ApiContext): void {
   // Live view for a JSMpeg player: MPEG-TS bytes as binary messages. A camera outside the caller's scope is a
   // 404 like a missing one, and a full camera (503, INGEST_VIEWER_LIMIT) is refused before the upgrade, so the
   // client gets a plain HTTP error with its code.
+  // Live video shows faces: refused without the face grant (blurring it would need a face detector on every
+  // relayed frame, CPU the analysis needs).
   app.get<{ Params: { id: string } }>('/api/v1/cameras/:id/live', {
     websocket: true,
-    config: { access: { roles: ROLES.view, queryToken: true } },
+    config: { access: { roles: ROLES.view, queryToken: true, faces: true } },
     schema: { summary: 'live view of a camera: MPEG-1 in MPEG-TS over WebSocket (JSMpeg); ?token= for browsers', tags: ['cameras'], params: idParams },
     preValidation: async (req) => {
       ctx.camera(req, req.params.id);

@@ -13,6 +13,8 @@ import type { TrackRecord } from '../common/messages.js';
 import { ATTRIBUTE_NAMES, parseFaceOptions, parseQuery, type ReadAuditOptions } from '../search-index/index.js';
 import { ROLES, scopeOf } from './auth.js';
 import type { ApiContext } from './context.js';
+import type { Principal } from './types.js';
+import { blurHead } from './privacy.js';
 import { checkImageUpload } from './upload.js';
 import { auditPage, errors, faceResult, idParams, parseList, parseTime, searchPage } from './schemas.js';
 
@@ -96,7 +98,7 @@ export function recordRoutes(app: FastifyInstance, ctx: ApiContext): void {
 
   app.post<{ Querystring: { k?: number; from?: string; to?: string; camera?: string } }>('/api/v1/faces/search', {
     config: {
-      access: { roles: ROLES.search },
+      access: { roles: ROLES.search, faces: true },
       openapi: {
         requestBody: {
           required: true,
@@ -173,18 +175,25 @@ export function recordRoutes(app: FastifyInstance, ctx: ApiContext): void {
   });
 
   // A track's images: personal data like the record, so scoped and audited the same way; `?token=` for <img>.
-  const imageRoute = (path: string, summary: string, action: string, missing: string, read: (id: string, scope: ReturnType<typeof scopeOf>) => Promise<Uint8Array | null>): void => {
+  const imageRoute = (path: string, summary: string, action: string, missing: string, read: (id: string, scope: ReturnType<typeof scopeOf>, p: Principal) => Promise<Uint8Array | null>): void => {
     app.get<{ Params: { id: string } }>(path, {
       config: { access: { roles: ROLES.search, queryToken: true }, openapi: { produces: 'image/jpeg' } },
       schema: { summary, tags: ['search'], params: idParams, response: errors(404) },
     }, async (req, reply) => {
-      const jpeg = await read(req.params.id, scopeOf(ctx.principal(req)));
+      const p = ctx.principal(req);
+      const jpeg = await read(req.params.id, scopeOf(p), p);
       await ctx.audit(req, action, { id: req.params.id }, jpeg ? [req.params.id] : 0);
       if (!jpeg) throw new ApiError(404, 'INDEX_NOT_FOUND', `${missing} "${req.params.id}"`);
       return reply.type('image/jpeg').send(Buffer.from(jpeg.buffer, jpeg.byteOffset, jpeg.byteLength));
     });
   };
-  imageRoute('/api/v1/tracks/:id/thumbnail', 'the track\'s best-shot JPEG', 'thumbnail', 'no track', (id, scope) => o.index.thumbnail(id, scope));
+  // Without the face grant a person's best shot comes with its head blurred (api/privacy.ts).
+  imageRoute('/api/v1/tracks/:id/thumbnail', 'the track\'s best-shot JPEG (a person\'s head blurred for a token without the face grant)', 'thumbnail', 'no track', async (id, scope, p) => {
+    const jpeg = await o.index.thumbnail(id, scope);
+    if (!jpeg || p.faces) return jpeg;
+    const rec = await o.index.get(id, scope);
+    return rec && rec.cls === 'person' ? blurHead(jpeg) : jpeg;
+  });
   imageRoute('/api/v1/tracks/:id/plate', 'the JPEG of the track\'s licence plate', 'plate', 'no plate image for track', (id, scope) => o.index.plateCrop(id, scope));
 
   app.get<{ Querystring: { from?: string; to?: string; limit?: number; cursor?: string } }>('/api/v1/audit', {

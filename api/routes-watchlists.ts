@@ -344,7 +344,7 @@ export function watchlistRoutes(app: FastifyInstance, ctx: ApiContext): void {
   });
 
   app.get<{ Params: { id: string; entry: string; n: number } }>('/api/v1/watchlists/:id/entries/:entry/photos/:n', {
-    config: { access: { ...access, queryToken: true }, openapi: { produces: 'image/jpeg' } },
+    config: { access: { ...access, queryToken: true, faces: true }, openapi: { produces: 'image/jpeg' } },
     schema: {
       summary: 'an entry\'s photo n (0-based), as stored (JPEG)', tags,
       params: { type: 'object', properties: { ...entryParams.properties, n: { type: 'integer', minimum: 0, maximum: MAX_PHOTOS - 1 } }, required: ['id', 'entry', 'n'] },

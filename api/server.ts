@@ -120,6 +120,9 @@ export async function startApi(o: ApiOptions): Promise<ApiServer> {
     if (access.roles && !access.roles.includes(principal.role)) {
       throw new ApiError(403, 'API_FORBIDDEN', `role ${principal.role} may not ${req.method} ${req.routeOptions.url ?? req.url}`);
     }
+    if (access.faces && !principal.faces) {
+      throw new ApiError(403, 'API_FACE_GRANT_REQUIRED', `token ${principal.tokenId} has no face grant: ${req.method} ${req.routeOptions.url ?? req.url} shows faces`);
+    }
     req.principal = principal;
   });
 

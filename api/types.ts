@@ -124,6 +124,8 @@ export interface Principal {
   readonly role: ApiRole;
   /** null: every department ('*'). */
   readonly departments: readonly string[] | null;
+  /** The face grant (config api.tokens[].faces): without it, faces are blurred or refused. */
+  readonly faces: boolean;
 }
 
 export type { ApiRole };

@@ -91,6 +91,7 @@ export const ERROR_CODES = {
   ALERT_CLOSED: 'the alert sink has been closed',
   API_UNAUTHORIZED: 'missing or wrong API token',
   API_FORBIDDEN: 'the token\'s role may not do this',
+  API_FACE_GRANT_REQUIRED: 'the route shows faces (face search, face crops, watch-list photos, live or recorded video) and the token has no face grant',
   API_BAD_REQUEST: 'the request does not validate',
   API_NOT_FOUND: 'no such resource (or outside the caller\'s scope)',
   API_PAYLOAD_TOO_LARGE: 'the upload is over the size limit',

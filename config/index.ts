@@ -112,6 +112,8 @@ export interface ApiTokenConfig {
   readonly role: ApiRole;
   /** Department ids, or ['*'] for every department. */
   readonly departments: readonly string[];
+  /** The face grant: faces, face search, live and recorded video (default true); false: person thumbnails with the head blurred, no face routes. */
+  readonly faces?: boolean;
 }
 export interface ApiConfig {
   readonly host: string;
@@ -364,6 +366,7 @@ export const CONFIG_SCHEMA: Spec = {
           role: { kind: 'string', description: 'investigator: search; operator: cameras and health; admin: everything, audit log included', enum: API_ROLES },
           departments: { kind: 'array', description: "departments whose cameras the token sees, or ['*'] for all", minItems: 1, maxItems: 1000,
             items: { kind: 'string', description: 'department id or *', pattern: /^(\*|[A-Za-z0-9_-]{1,64})$/ } },
+          faces: { kind: 'boolean', description: 'the face grant: face search, face crops and photos, live and recorded video, unblurred person thumbnails (default true); a desk that needs no faces (traffic) gets false', optional: true },
         },
       } },
       rateLimit: { kind: 'object', description: 'token bucket per API token (per client address before a token is known)', default: 'fill', fields: {

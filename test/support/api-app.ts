@@ -28,6 +28,8 @@ export const TOKENS = {
   operator: 'secret-operator-all',
   opTraffic: 'secret-operator-traffic',
   admin: 'secret-admin-all',
+  /** A traffic desk: an investigator of traffic without the face grant. */
+  desk: 'secret-traffic-desk',
 } as const;
 
 const TOKEN_CONFIG: ApiTokenConfig[] = [
@@ -36,6 +38,7 @@ const TOKEN_CONFIG: ApiTokenConfig[] = [
   { id: 'op-all', token: TOKENS.operator, role: 'operator', departments: ['*'] },
   { id: 'op-traffic', token: TOKENS.opTraffic, role: 'operator', departments: ['traffic'] },
   { id: 'admin', token: TOKENS.admin, role: 'admin', departments: ['*'] },
+  { id: 'desk-traffic', token: TOKENS.desk, role: 'investigator', departments: ['traffic'], faces: false },
 ];
 
 /** Pipeline-like event source: what Pipeline.on gives, for tests to emit into. */
