@@ -123,6 +123,7 @@ export const ERROR_CODES = {
   RECORDING_DISK_FULL: 'the recording disk is full: recording stops for the camera (a health state), analysis goes on',
   RECORDING_FFMPEG_FAILED: 'the recording ffmpeg could not start or keeps failing; its last stderr line is named',
   RECORDING_HOLD_NOT_FOUND: 'no legal hold with that id',
+  RECORDING_BAD_HOLD: 'a legal hold without cameras, tracks or a reason, or with too many; the field is named',
   RECORDING_IO: 'RocksDB or the file system failed to read or write the recording index or a segment',
   EVIDENCE_BAD_REQUEST: 'an export request with no tracks and no time range, too many items, or a range over the limit; the field is named',
   EVIDENCE_NOT_FOUND: 'no export with that id',
