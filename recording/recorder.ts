@@ -78,6 +78,7 @@ export class CameraRecorder {
   /** Segments are indexed one at a time, in order. */
   #chain: Promise<void> = Promise.resolve();
   #ticks = 0;
+  readonly #skew = { max: 0, samples: 0 };
 
   constructor(cam: RecordedCamera, deps: RecorderDeps) {
     this.#cam = cam;
@@ -88,6 +89,8 @@ export class CameraRecorder {
   get state(): { state: RecordingState; code: string | null; reason: string | null } {
     return { state: this.#state, code: this.#code, reason: this.#reason };
   }
+  /** Largest difference (ms) seen between a segment's mapped start and its file's birth, over `samples` segments. */
+  get skew(): { max: number; samples: number } { return { ...this.#skew }; }
   /** The ffmpeg process now running (benchmarks read its CPU). */
   get pid(): number | undefined { return this.#run?.child.pid; }
 
@@ -182,14 +185,24 @@ export class CameraRecorder {
     } catch { /* no segment closed yet */ }
     for (let i = run.listed; i < lines.length; i++) {
       const [file, s, e] = lines[i]!.split(',');
-      const ps = Number(s);
+      let ps = Number(s);
       const pe = Number(e);
       if (!file || !Number.isFinite(ps) || !Number.isFinite(pe)) continue;
+      if (i === 0) {
+        // The muxer lists the first segment from 0, not from its first packet: its real start is end - duration.
+        const d = await probeDuration(this.#deps.ffprobe, join(this.#deps.dir, file));
+        if (d !== null && d < pe) ps = pe - d;
+      }
+      // The next file's birth is the wall-clock time of stream time pe; else this file's last write.
+      const next = await stat(join(this.#deps.dir, segmentFileOf(run.id, i + 1))).catch(() => null);
       if (run.anchor === null) {
-        // The next file's birth is the wall-clock time of stream time pe; else this file's last write.
-        const next = await stat(join(this.#deps.dir, segmentFileOf(run.id, i + 1))).catch(() => null);
         const at = next && next.birthtimeMs > 0 ? next.birthtimeMs : (await stat(join(this.#deps.dir, file))).mtimeMs;
         this.#anchor(run, at - pe * 1000);
+      } else if (next && next.birthtimeMs > 0) {
+        // How far the run's mapping has drifted from what the files' births say (README: the mapping's tolerance).
+        const err = Math.abs(next.birthtimeMs - (run.anchor + pe * 1000));
+        this.#skew.max = Math.max(this.#skew.max, err);
+        this.#skew.samples++;
       }
       await this.#index(run, file, ps, pe);
       run.listed = i + 1;

@@ -36,6 +36,8 @@ export interface OpenRecordingsOptions {
   readonly dir: string;
   readonly settings: RecordingSettings;
   readonly log: Logger;
+  /** events mode: how long after a segment's end (plus pre-roll) it is decided; default MARK_LAG_MS (tests shorten it). */
+  readonly markLagMs?: number;
 }
 
 /**
@@ -91,6 +93,14 @@ class RecordingServiceImpl implements RecordingService {
 
   get segmentsWritten(): number { return this.#segmentsWritten; }
 
+  /** Wall-clock mapping check over every recorder (benchmarks, README's tolerance). */
+  clockSkew(): { maxMs: number; samples: number } {
+    let maxMs = 0;
+    let samples = 0;
+    for (const r of this.#recorders.values()) { const k = r.skew; maxMs = Math.max(maxMs, k.max); samples += k.samples; }
+    return { maxMs, samples };
+  }
+
   /** Pids of the recorders' ffmpeg processes (benchmarks). */
   pids(): number[] { return [...this.#recorders.values()].map((r) => r.pid).filter((p): p is number => p !== undefined); }
 
@@ -115,7 +125,7 @@ class RecordingServiceImpl implements RecordingService {
       if (camera.recording.mode === 'events') {
         // Segments of the last minutes before a restart were not decided yet: decide them now, with no marks.
         const now = Date.now();
-        this.#pending.set(camera.id, await this.#store.segments(camera.id, now - camera.recording.preRollMs - MARK_LAG_MS - 600_000, now + 1));
+        this.#pending.set(camera.id, await this.#store.segments(camera.id, now - camera.recording.preRollMs - (this.#o.markLagMs ?? MARK_LAG_MS) - 600_000, now + 1));
       }
     }
     const r = new CameraRecorder(camera, {
@@ -198,7 +208,7 @@ class RecordingServiceImpl implements RecordingService {
   async #decideEvents(now: number): Promise<void> {
     for (const [cam, pending] of this.#pending) {
       const cfg = this.#cameras.get(cam)?.recording;
-      const lag = (cfg?.preRollMs ?? 0) + MARK_LAG_MS;
+      const lag = (cfg?.preRollMs ?? 0) + (this.#o.markLagMs ?? MARK_LAG_MS);
       const marks = this.#marks.get(cam) ?? [];
       const due = pending.filter((s) => s.end + lag < now);
       if (due.length === 0) continue;
@@ -310,8 +320,9 @@ class RecordingServiceImpl implements RecordingService {
       const k = known.find((g) => g.from < b && g.to > a);
       let reason: Gap['reason'];
       if (k) reason = k.reason;
+      else if ((t.newest === null || a >= t.newest) && this.#recorders.has(cameraId)) reason = this.#tailReason(cameraId);
       else if (t.since === null || b <= t.since) reason = 'off';
-      else if (t.newest !== null && a >= t.newest) reason = this.#tailReason(cameraId);
+      else if (t.newest !== null && a >= t.newest) reason = 'off';
       else reason = this.#cameras.get(cameraId)?.recording.mode === 'events' ? 'not-recorded' : 'removed';
       gaps.push({ from: a, to: b, reason });
     };
@@ -449,8 +460,15 @@ class RecordingServiceImpl implements RecordingService {
 
 export type { RecordingServiceImpl };
 
+/** The service with what benchmarks read besides the contract. */
+export interface RecordingServiceExt extends RecordingService {
+  pids(): number[];
+  clockSkew(): { maxMs: number; samples: number };
+  readonly segmentsWritten: number;
+}
+
 /** Opens the recordings folder and its index; cameras start recording with `setCamera`. */
-export async function openRecordings(o: OpenRecordingsOptions): Promise<RecordingService & { pids(): number[]; readonly segmentsWritten: number }> {
+export async function openRecordings(o: OpenRecordingsOptions): Promise<RecordingServiceExt> {
   const s = o.settings;
   if (!Number.isInteger(s.segmentSeconds) || s.segmentSeconds < 1) throw new RangeError('settings.segmentSeconds must be a positive integer');
   if (!(s.maxClipMs > 0)) throw new RangeError('settings.maxClipMs must be positive');
