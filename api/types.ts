@@ -12,6 +12,7 @@ import type { BatcherStats } from '../inference/index.js';
 import type { SearchIndex } from '../search-index/index.js';
 import type { ClusterStatus } from '../cluster/index.js';
 import type { WatchlistService } from '../watchlist/index.js';
+import type { RecordingService } from '../recording/index.js';
 
 /**
  * The camera pool as the API uses it: ingest's CameraPool on one node, the cluster's pool (KV) on an api node
@@ -105,6 +106,8 @@ export interface ApiOptions {
   readonly cluster?: ClusterSource | null;
   /** Watch-lists and the alarm log; absent or null: their routes answer 503 API_WATCHLIST_UNAVAILABLE. */
   readonly watchlists?: WatchlistService | null;
+  /** Recordings, clips and legal holds; absent or null: their routes answer 503 API_RECORDING_UNAVAILABLE. */
+  readonly recordings?: RecordingService | null;
 }
 
 /** Who is calling: resolved from the bearer token on every guarded request. */

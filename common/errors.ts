@@ -116,6 +116,8 @@ export const ERROR_CODES = {
   WATCHLIST_ALARM_FINAL: 'a dismissed alarm cannot be acknowledged or dismissed again',
   WATCHLIST_IO: 'RocksDB failed to open, read or write the watch-list store (another core may hold it)',
   API_WATCHLIST_UNAVAILABLE: 'the watch-list and alarm routes need a watch-list store and none is configured on this core',
+  API_RECORDING_UNAVAILABLE: 'the recording, clip and hold routes need a recording service and none is configured on this core',
+  API_RANGE_NOT_SATISFIABLE: 'a Range header that asks for bytes outside the file (HTTP 416, with Content-Range: bytes */size)',
   RECORDING_BAD_RANGE: 'a recording or clip range with from >= to, or a time that is not a number; the field is named',
   RECORDING_RANGE_TOO_LONG: 'a clip longer than recording.maxClipMs; the limit is named',
   RECORDING_NOT_RECORDED: 'nothing was recorded in the range asked for; the detail carries the gaps',

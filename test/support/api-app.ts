@@ -16,6 +16,7 @@ import { openIndex, type SearchIndex } from '../../search-index/index.js';
 import { startApi, type AlertHistory, type ApiServer, type ClusterSource, type FaceEmbedder, type FaceFromImage, type LiveEventSource, type PipelineStatsSource } from '../../api/index.js';
 import { openWatchlists, type WatchlistStore } from '../../watchlist/index.js';
 import { embedFacesFromImage } from '../../inference/index.js';
+import type { RecordingService } from '../../recording/index.js';
 import { makeRecord, tempDir } from './index-records.js';
 
 export const T0 = 1_700_000_000_000;
@@ -122,6 +123,8 @@ export interface HarnessOptions {
   stats?: PipelineStatsSource | null;
   /** Open a watch-list store (the real face embedder finds faces in photos); none by default (503 on its routes). */
   watchlists?: boolean;
+  /** A recording service (the caller opens and closes it); none by default (503 on its routes). */
+  recordings?: RecordingService | null;
 }
 
 export async function startHarness(o: HarnessOptions = {}): Promise<ApiHarness> {
@@ -160,7 +163,7 @@ export async function startHarness(o: HarnessOptions = {}): Promise<ApiHarness> 
     : null;
   const server = await startApi({
     host: '127.0.0.1', port: 0, index, cameras, history, events, stats: o.stats ?? null, alerts: null,
-    faces: o.faces === undefined ? pixelFaces : o.faces, access: cfg.api, cluster: o.cluster ?? null, watchlists,
+    faces: o.faces === undefined ? pixelFaces : o.faces, access: cfg.api, cluster: o.cluster ?? null, watchlists, recordings: o.recordings ?? null,
     log: createLogger({ level: 'error', sink: () => undefined }),
   });
   return {
