@@ -196,7 +196,8 @@ class RecordingServiceImpl implements RecordingService {
     let hi = b;
     const out: [number, number][] = [];
     for (const m of list) {
-      if (m[1] < lo || m[0] > hi) out.push(m);
+      // Within a second of each other they merge too: a track marked frame by frame with no roll stays one interval.
+      if (m[1] + 1_000 < lo || m[0] - 1_000 > hi) out.push(m);
       else { lo = Math.min(lo, m[0]); hi = Math.max(hi, m[1]); }
     }
     out.push([lo, hi]);

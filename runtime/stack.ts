@@ -13,6 +13,7 @@ import { startApi } from '../api/index.js';
 import { closeFaceEmbedder, embedFaceFromImage, embedFacesFromImage, setFaceEmbedderBackend } from '../inference/index.js';
 import { openWatchlists, type WatchlistService } from '../watchlist/index.js';
 import { requireFfmpeg } from '../common/proc.js';
+import { openRecordings, type RecordingService } from '../recording/index.js';
 import { Pipeline } from './pipeline.js';
 
 export interface StackOptions {
@@ -29,6 +30,8 @@ export interface Stack {
   readonly alerts: AlertSink;
   /** Watch-lists and the alarm log (<dataDir>/watchlists). */
   readonly watchlists: WatchlistService;
+  /** Recordings, clips and legal holds (<dataDir>/recordings). */
+  readonly recordings: RecordingService;
   readonly nats: NatsServerHandle | null;
   readonly natsUrl: string;
   readonly apiUrl: string;
@@ -70,20 +73,23 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     const watchlists = await openWatchlists({ dir: join(dataDir, 'watchlists'), embedder: { embedFacesFromImage }, log });
     // Closed after the pipeline has stopped (cleanup runs in reverse): the last alarms are recorded first.
     cleanup.push(() => watchlists.close());
+    // Closed after the pipeline (cleanup runs in reverse): every recorder's last segment is indexed on the way out.
+    const recordings = await openRecordings({ dir: join(dataDir, 'recordings'), settings: config.recording, log: log.child({ stage: 'recording' }) });
+    cleanup.push(() => recordings.close());
     // The index answers the frequency rule's look-back (earlier appearances of a face).
-    const pipeline = await Pipeline.start({ config, index, alerts, log, watchlists, faces: index });
+    const pipeline = await Pipeline.start({ config, index, alerts, log, watchlists, faces: index, recordings });
     cleanup.push(() => pipeline.stop());
     // Face search uploads run on their own small pool (started on the first upload, idle threads exit).
     setFaceEmbedderBackend(config.inference.backend);
     cleanup.push(() => closeFaceEmbedder());
     const api = await startApi({
       host: config.api.host, port: config.api.port, index, cameras: pipeline.cameras, history: pipeline, events: pipeline, stats: pipeline, alerts,
-      faces: { embedFaceFromImage }, watchlists, access: config.api, log,
+      faces: { embedFaceFromImage }, watchlists, recordings, access: config.api, log,
     });
     cleanup.push(() => api.close());
     let stopped: Promise<void> | null = null;
     return {
-      config, pipeline, index, alerts, watchlists, nats, natsUrl, apiUrl: api.url,
+      config, pipeline, index, alerts, watchlists, recordings, nats, natsUrl, apiUrl: api.url,
       stop: () => (stopped ??= unwind()),
     };
   } catch (err) {
