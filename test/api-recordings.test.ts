@@ -8,6 +8,7 @@ import test from 'ava';
 import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { createLogger } from '../common/log.js';
 import { SimulatedCameraPool } from '../ingest/index.js';
@@ -17,6 +18,7 @@ import { makeRecord, tempDir } from './support/index-records.js';
 import { waitFor } from './support/wait.js';
 
 const run = promisify(execFile);
+const BIN = fileURLToPath(new URL('../../bin/cvcore.js', import.meta.url));
 const log = createLogger({ level: 'error', sink: () => undefined });
 const sim = new SimulatedCameraPool();
 const { dir, cleanup } = tempDir('api-rec');
@@ -198,4 +200,34 @@ test('api recordings - health carries each camera\'s recording state in scope; m
   const metrics = await (await h.get('/metrics')).text();
   t.regex(metrics, /cvcore_recording_bytes\{camera="cam-ps-1"\} \d+/);
   t.regex(metrics, /cvcore_recording_state\{camera="cam-ps-1",state="off"\} 1/);
+});
+
+test('api recordings - cvcore recordings lists segments and gaps, saves a clip, places and releases a hold', async (t) => {
+  const cli = (...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> => new Promise((resolve) => {
+    execFile(process.execPath, [BIN, 'recordings', ...args, '--api', h.url], { env: { ...process.env, CVCORE_TOKEN: TOKENS.ps, CVCORE_API: '' } },
+      (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: unknown }).code ?? 1) : 0, stdout, stderr }));
+  });
+  const from = new Date(segs[0]!.start - 2_000).toISOString();
+  const list = await cli('cam-ps-1', '--from', from, '--to', String(segs[2]!.end));
+  t.is(list.code, 0, list.stderr);
+  t.regex(list.stdout, /gap \(off\)/);
+  t.regex(list.stdout, /3 segment\(s\), 1 gap\(s\)/);
+  const file = join(dir, 'cli-clip.mp4');
+  const clip = await cli('clip', 'cam-ps-1', '--from', String(segs[0]!.start + 500), '--to', String(segs[1]!.end - 500), '-o', file, '--json');
+  t.is(clip.code, 0, clip.stderr);
+  const info = JSON.parse(clip.stdout) as { bytes: number; sha256: string };
+  t.is((await readFile(file)).length, info.bytes);
+  const { stdout } = await run('ffprobe', ['-v', 'error', '-show_entries', 'format=duration', '-of', 'csv=p=0', file]);
+  t.true(Number(stdout) > 4);
+  const add = await cli('hold', 'add', '--camera', 'cam-ps-1', '--from', String(segs[0]!.start), '--to', String(segs[0]!.end), '--reason', 'cli case', '--json');
+  t.is(add.code, 0, add.stderr);
+  const hold = JSON.parse(add.stdout) as { id: string };
+  t.regex((await cli('hold', 'list', '--active')).stdout, new RegExp(hold.id));
+  t.regex((await cli('hold', 'release', hold.id)).stdout, /released by inv-ps/);
+  const bad = await cli('cam-ps-1', '--from', 'soon', '--to', '1');
+  t.is(bad.code, 2);
+  t.regex(bad.stderr, /--from/);
+  const refused = await cli('cam-tr-1', '--from', '1', '--to', '2');
+  t.is(refused.code, 2);
+  t.regex(refused.stderr, /API_NOT_FOUND/);
 });
