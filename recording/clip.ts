@@ -43,12 +43,15 @@ export async function cutClip(o: CutOptions): Promise<Clip> {
   const first = segs[0]!;
   const last = segs[segs.length - 1]!;
   // In point: the keyframe at or before `from` in the first segment (its own timestamps).
-  const fk = await probeKeyframes(o.ffprobe, join(o.dir, first.file));
+  const [fk, lastKeys] = await Promise.all([
+    probeKeyframes(o.ffprobe, join(o.dir, first.file)),
+    last === first ? null : probeKeyframes(o.ffprobe, join(o.dir, last.file)),
+  ]);
   const want = fk.first + Math.max(0, o.from - first.start) / 1000;
   const kf = fk.keyframes.filter((k) => k <= want + 1e-6).pop() ?? fk.keyframes[0] ?? fk.first;
   const start = Math.round(first.start + (kf - fk.first) * 1000);
   // Out point: `to` in the last segment, when it ends inside it.
-  const lk = last === first ? fk : await probeKeyframes(o.ffprobe, join(o.dir, last.file));
+  const lk = lastKeys ?? fk;
   const outpoint = o.to < last.end ? lk.first + (o.to - last.start) / 1000 : null;
   const end = Math.min(o.to, last.end);
 

@@ -34,7 +34,8 @@ export interface RecorderDeps {
 
 /** No byte written for this long: the stream is stalled, the recorder restarts (the segment so far is closed). */
 export const STALL_MS = 12_000;
-const TICK_MS = 500;
+/** How often the segment list and the open file are looked at (two stats; the list is read only when it grew). */
+const TICK_MS = 1_000;
 const BACKOFF_MIN_MS = 1_000;
 const BACKOFF_MAX_MS = 30_000;
 /** Failed starts in a row (no segment written) before the state says failed (it keeps retrying). */
@@ -53,6 +54,8 @@ interface Run {
   /** Shift (ms) that keeps the run after the camera's last end. */
   shift: number;
   listed: number;
+  /** Size of the segment list when last read. */
+  listBytes: number;
   lastPts: number;
   wroteAny: boolean;
   lastSize: number;
@@ -136,7 +139,7 @@ export class CameraRecorder {
     const child = spawnTracked(this.#deps.ffmpeg, args);
     let resolveExit!: () => void;
     const run: Run = {
-      id, child, gapReason, anchor: null, shift: 0, listed: 0, lastPts: 0, wroteAny: false, lastSize: -1, lastGrowth: Date.now(),
+      id, child, gapReason, anchor: null, shift: 0, listed: 0, listBytes: 0, lastPts: 0, wroteAny: false, lastSize: -1, lastGrowth: Date.now(),
       diskFull: false, lastError: null, exited: new Promise<void>((r) => { resolveExit = r; }),
     };
     this.#run = run;
@@ -146,7 +149,11 @@ export class CameraRecorder {
       if (line) run.lastError = line.slice(0, 300);
       if (/No space left on device/i.test(chunk)) run.diskFull = true;
     });
-    child.once('error', (err) => { run.lastError = `cannot start ffmpeg: ${err.message}`; });
+    child.once('error', (err) => {
+      run.lastError = `cannot start ffmpeg: ${err.message}`;
+      // A process that never started emits no exit: end the run here.
+      if (child.pid === undefined) void this.#onExit(run).finally(resolveExit);
+    });
     child.once('exit', () => { void this.#onExit(run).finally(resolveExit); });
     this.#timer ??= setInterval(() => { void this.#tick(); }, TICK_MS);
     this.#timer.unref();
@@ -171,7 +178,7 @@ export class CameraRecorder {
       return;
     }
     // Free space every 5 s: recording stops before the disk is full, not after a write failed.
-    if (this.#ticks % 10 === 0 && !(await this.#deps.hasRoom()) && this.#run === run) {
+    if (this.#ticks % 5 === 0 && !(await this.#deps.hasRoom()) && this.#run === run) {
       run.diskFull = true;
       void stopChild(run.child, 2_000);
     }
@@ -180,9 +187,13 @@ export class CameraRecorder {
   /** Indexes the segments ffmpeg has closed (the csv list); after exit, the last one too (probed). */
   async #sweep(run: Run, final: boolean): Promise<void> {
     let lines: string[] = [];
-    try {
-      lines = (await readFile(join(this.#deps.dir, `${run.id}.csv`), 'utf8')).split('\n').filter((l) => l.trim());
-    } catch { /* no segment closed yet */ }
+    const list = join(this.#deps.dir, `${run.id}.csv`);
+    const size = (await stat(list).catch(() => null))?.size ?? 0;
+    if (size !== run.listBytes || final) {
+      try {
+        lines = (await readFile(list, 'utf8')).split('\n').filter((l) => l.trim());
+      } catch { /* no segment closed yet */ }
+    }
     for (let i = run.listed; i < lines.length; i++) {
       const [file, s, e] = lines[i]!.split(',');
       let ps = Number(s);
@@ -207,6 +218,8 @@ export class CameraRecorder {
       await this.#index(run, file, ps, pe);
       run.listed = i + 1;
     }
+    // Only once every listed segment is indexed: a failure reads the list again on the next tick.
+    if (lines.length > 0) run.listBytes = size;
     if (!final) return;
     // The segment ffmpeg had open when it ended (a stop, a drop, a kill): not in the list, still valid MPEG-TS.
     const left = (await readdir(this.#deps.dir)).filter((f) => isSegmentFile(f) && runOf(f) === run.id).sort();
