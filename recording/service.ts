@@ -29,6 +29,8 @@ export interface RecordingSettings {
   readonly maxClipMs: number;
   readonly clipCacheMs: number;
   readonly retentionIntervalMs: number;
+  /** Retention of cameras no longer set up (removed from the config); absent: they are kept until the total quota needs the room. */
+  readonly retentionDays?: number;
 }
 
 export interface OpenRecordingsOptions {
@@ -256,10 +258,13 @@ class RecordingServiceImpl implements RecordingService {
     let removed = 0;
     let bytes = 0;
     const cams = new Set([...this.#store.cameras(), ...this.#cameras.keys()]);
-    const quotaOf = (cam: string): CameraRecordingConfig | undefined => this.#cameras.get(cam)?.recording;
+    const days = this.#o.settings.retentionDays;
+    // A camera no longer set up keeps the default retention (no per-camera quota); without one, the total quota decides.
+    const quotaOf = (cam: string): Pick<CameraRecordingConfig, 'retentionDays' | 'quotaBytes'> | undefined =>
+      this.#cameras.get(cam)?.recording ?? (days !== undefined ? { retentionDays: days, quotaBytes: 0 } : undefined);
     for (const cam of cams) {
       const cfg = quotaOf(cam);
-      if (!cfg) continue; // a camera no longer configured keeps its segments until the total quota needs the room
+      if (!cfg) continue;
       const cutoff = now - cfg.retentionDays * 86_400_000;
       let after: number | undefined;
       for (;;) {

@@ -209,7 +209,7 @@ test.serial('recording - retention removes the oldest first at the camera and to
   }
 });
 
-test('recording - a full disk stops recording with state disk-full and RECORDING_DISK_FULL; analysis is not its business', async (t) => {
+test('recording - a full disk stops recording with state disk-full and RECORDING_DISK_FULL, no ffmpeg runs, and the gap says why', async (t) => {
   const { dir: d, cleanup: c } = tempDir('rec-full');
   const fs = statfsSync(d);
   const free = Number(fs.bavail) * Number(fs.bsize);
