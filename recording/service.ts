@@ -108,7 +108,22 @@ class RecordingServiceImpl implements RecordingService {
 
   #camDir(id: string): string { return join(this.#o.dir, id); }
 
-  async setCamera(camera: RecordedCamera): Promise<void> {
+  /** Changes to one camera run one after another (a change arriving while the last one still starts up). */
+  readonly #cameraChains = new Map<string, Promise<void>>();
+  #perCamera(id: string, fn: () => Promise<void>): Promise<void> {
+    const p = (this.#cameraChains.get(id) ?? Promise.resolve()).then(fn, fn);
+    const tail = p.catch(() => undefined);
+    this.#cameraChains.set(id, tail);
+    void tail.then(() => { if (this.#cameraChains.get(id) === tail) this.#cameraChains.delete(id); });
+    return p;
+  }
+
+  setCamera(camera: RecordedCamera): Promise<void> {
+    if (!camera || typeof camera.id !== 'string') return Promise.reject(new TypeError('camera.id must be a string'));
+    return this.#perCamera(camera.id, () => this.#setCamera(camera));
+  }
+
+  async #setCamera(camera: RecordedCamera): Promise<void> {
     if (this.#closed) throw new RecordingError('RECORDING_IO', 'the recording service is closed');
     if (!camera || typeof camera.id !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(camera.id)) throw new TypeError('camera.id must be 1-64 letters, digits, _ or -');
     const old = this.#cameras.get(camera.id);
@@ -140,7 +155,11 @@ class RecordingServiceImpl implements RecordingService {
     r.start();
   }
 
-  async removeCamera(cameraId: string): Promise<void> {
+  removeCamera(cameraId: string): Promise<void> {
+    return this.#perCamera(cameraId, () => this.#removeCamera(cameraId));
+  }
+
+  async #removeCamera(cameraId: string): Promise<void> {
     const r = this.#recorders.get(cameraId);
     this.#recorders.delete(cameraId);
     this.#cameras.delete(cameraId);
@@ -456,6 +475,7 @@ class RecordingServiceImpl implements RecordingService {
     if (this.#closed) return;
     this.#closed = true;
     for (const t of this.#timers) clearInterval(t);
+    await Promise.allSettled([...this.#cameraChains.values()]);
     await Promise.all([...this.#recorders.values()].map((r) => r.stop()));
     this.#recorders.clear();
     await Promise.allSettled([...this.#clips.values()]);
