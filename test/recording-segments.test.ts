@@ -253,3 +253,19 @@ test('recording - events mode keeps the segments a mark reaches and deletes the 
     c();
   }
 });
+
+test('recording - a camera that cannot be reached is failed with RECORDING_FFMPEG_FAILED and ffmpeg\'s own words, and keeps retrying', async (t) => {
+  const { dir: d, cleanup: c } = tempDir('rec-fail');
+  const rec = await openRecordings({ dir: d, settings: SETTINGS, log });
+  try {
+    await rec.setCamera({ ...camera('c3'), id: 'gone', url: 'rtsp://127.0.0.1:1/gone', transport: 'tcp' });
+    const h = await waitFor('failed', 40_000, async () => (rec.health('gone')?.state === 'failed' ? rec.health('gone') : null));
+    t.is(h.code, 'RECORDING_FFMPEG_FAILED');
+    t.regex(h.reason ?? '', /refused|gone/i);
+    t.is(h.segments, 0);
+    t.deepEqual((await rec.recordings('gone', Date.now() - 1_000, Date.now())).gaps.map((g) => g.reason), ['disconnected']);
+  } finally {
+    await rec.close();
+    c();
+  }
+});
