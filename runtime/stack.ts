@@ -15,6 +15,7 @@ import { openWatchlists, type WatchlistService } from '../watchlist/index.js';
 import { openExports, type ExportStore } from '../evidence/index.js';
 import { requireFfmpeg } from '../common/proc.js';
 import { EvidenceError } from '../common/errors.js';
+import { openRecordings, type RecordingService } from '../recording/index.js';
 import { Pipeline } from './pipeline.js';
 import { LocalIncidentStore } from './local-incidents.js';
 
@@ -34,6 +35,8 @@ export interface Stack {
   readonly watchlists: WatchlistService;
   /** Evidence exports (<dataDir>/exports, signed with <dataDir>/keys/node-ed25519.pem); null when the key is unusable. */
   readonly exports: ExportStore | null;
+  /** Recordings, clips and legal holds (<dataDir>/recordings). */
+  readonly recordings: RecordingService;
   readonly nats: NatsServerHandle | null;
   readonly natsUrl: string;
   readonly apiUrl: string;
@@ -78,10 +81,13 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     const watchlists = await openWatchlists({ dir: join(dataDir, 'watchlists'), embedder: { embedFacesFromImage }, log });
     // Closed after the pipeline has stopped (cleanup runs in reverse): the last alarms are recorded first.
     cleanup.push(() => watchlists.close());
+    // Closed after the pipeline (cleanup runs in reverse): every recorder's last segment is indexed on the way out.
+    const recordings = await openRecordings({ dir: join(dataDir, 'recordings'), settings: config.recording, log: log.child({ stage: 'recording' }) });
+    cleanup.push(() => recordings.close());
     // The index answers the frequency rule's look-back (earlier appearances of a face).
     // Open crowd incidents outlive a restart: the next run continues them, and clears those of cameras gone since.
     const incidents = await LocalIncidentStore.open(join(dataDir, 'incidents.json'), log);
-    const pipeline = await Pipeline.start({ config, index, alerts, log, watchlists, faces: index, incidents: incidents.hooks() });
+    const pipeline = await Pipeline.start({ config, index, alerts, log, watchlists, faces: index, incidents: incidents.hooks(), recordings });
     cleanup.push(() => pipeline.stop());
     await pipeline.clearOrphanIncidents();
     // Before the API: the node key is made (or checked) at start-up, not on the first export. A key that does
@@ -100,12 +106,12 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     cleanup.push(() => closeFaceEmbedder());
     const api = await startApi({
       host: config.api.host, port: config.api.port, index, cameras: pipeline.cameras, history: pipeline, events: pipeline, stats: pipeline, alerts,
-      faces: { embedFaceFromImage }, watchlists, exports, access: config.api, transport: config.api, cameraUrlSchemes: config.ingest.urlSchemes, log,
+      faces: { embedFaceFromImage }, watchlists, exports, recordings, access: config.api, transport: config.api, cameraUrlSchemes: config.ingest.urlSchemes, log,
     });
     cleanup.push(() => api.close());
     let stopped: Promise<void> | null = null;
     return {
-      config, pipeline, index, alerts, watchlists, exports, nats, natsUrl, apiUrl: api.url,
+      config, pipeline, index, alerts, watchlists, exports, recordings, nats, natsUrl, apiUrl: api.url,
       stop: () => (stopped ??= unwind()),
     };
   } catch (err) {

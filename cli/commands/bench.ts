@@ -19,6 +19,7 @@ const KINDS: Readonly<Record<string, { summary: string; load(): Promise<(args: s
   plates: { summary: 'licence plates on the synth set: per-track reading (views voted) exact accuracy by plate width, char accuracy, unread and wrong-but-confident rates, CPU per track', load: async () => (await import('../../bench/plates.js')).benchPlates },
   clothing: { summary: 'upper/lower clothing colour on the hand-labelled person crops: accuracy, abstentions, confusions, CPU per person', load: async () => (await import('../../bench/clothing.js')).benchClothing },
   watchlist: { summary: 'watch-list matching p50/p99 ms at 1,000 / 10,000 / 100,000 face entries, and the alarm latency from a face camera to a JetStream subscriber (--calibrate: the similarities behind the default threshold)', load: async () => (await import('../../bench/watchlist.js')).benchWatchlist },
+  recording: { summary: 'recording N simulated cameras: CPU vs bare ffmpeg -c copy, second connection vs two outputs, bytes per camera-hour, clip first byte p50/p99 through the API', load: async () => (await import('../../bench/recording.js')).benchRecording },
   capacity: { summary: 'largest number of cameras sustained at --fps analysed frames per second each (sweep over stream counts)', load: async () => (await import('../../bench/capacity.js')).benchCapacity },
 };
 
@@ -34,6 +35,7 @@ export const benchCommand: Command = {
       'detectors: [--backend B] [--frames N] [--seconds S] [--capacity [--max-streams M]]\n' +
       'tracker-rates: [--data DIR] [--markdown]    motion: [--frames N] [--sweep A,B] [--regions]\n' +
       'watchlist: [--sizes 1000,10000,100000] [--queries 1000] [--appearances 12] [--calibrate] [--no-latency] [--json]\n' +
+      'recording: [--cameras 4] [--seconds 60] [--clips 30] [--segment-seconds 10] [--json]\n' +
       'plates:   [--count 300] [--seed 17] [--views 4] [--verbose] [--json]\n' +
       'cluster:  [--part control|search|failover] [--cameras 2000] [--keepers 5] [--capacity 600] [--renew-ms 2000] [--ttl-ms 10000]\n' +
       '          [--steady-s 10] [--records 20000] [--queries 200] [--kills 3] [--threshold 2] [--keep] [--json]';
