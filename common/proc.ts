@@ -36,7 +36,8 @@ export function spawnTracked(cmd: string, args: readonly string[], options: Trac
   hookExit();
   const { ownGroup = true, ...spawnOptions } = options;
   const [file, argv] = ownGroup ? [OWN_GROUP, [cmd, ...args]] : [cmd, [...args]];
-  const child = spawn(file, argv, { stdio: ['ignore', 'pipe', 'pipe'], ...spawnOptions });
+  // bin/own-group makes the group itself (setsid keeps the pid only when the child is not already a leader).
+  const child = spawn(file, argv, { stdio: ['ignore', 'pipe', 'pipe'], ...spawnOptions, ...(ownGroup ? { detached: false } : {}) });
   children.add(child);
   child.once('exit', () => children.delete(child));
   child.once('error', () => children.delete(child));

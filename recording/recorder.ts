@@ -138,9 +138,9 @@ export class CameraRecorder {
       '-flush_packets', '1',
       join(this.#deps.dir, `${id}-%06d.ts`),
     ];
-    // Its own process group: a terminal's Ctrl-C reaches the core, which stops the recorder in order (the last
-    // segment closed and indexed), rather than every ffmpeg at once. The exit hook still kills it with the core.
-    const child = spawnTracked(this.#deps.ffmpeg, args, { detached: true });
+    // Its own process group (spawnTracked's default): a terminal's Ctrl-C reaches the core, which stops the
+    // recorder in order (the last segment closed and indexed); a watchdog ends it if the core dies outright.
+    const child = spawnTracked(this.#deps.ffmpeg, args);
     let resolveExit!: () => void;
     const run: Run = {
       id, child, gapReason, anchor: null, shift: 0, listed: 0, listBytes: 0, lastPts: 0, wroteAny: false, lastSize: -1, lastGrowth: Date.now(),
