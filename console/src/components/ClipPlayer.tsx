@@ -106,6 +106,8 @@ export function ClipPlayer({ clipRef, track, at, autoplay = true, onClose }: Cli
       if (!box || !track?.frame) { c.dataset['box'] = ''; return; }
       const d = toDisplay(box, track.frame, containRect(cw, ch, v.videoWidth, v.videoHeight));
       c.dataset['box'] = [d.x, d.y, d.w, d.h].map((n) => n.toFixed(1)).join(',');
+      // How many frames had a box drawn: the browser test's proof that the overlay followed the video.
+      c.dataset['boxes'] = String(Number(c.dataset['boxes'] ?? 0) + 1);
       g.lineWidth = 2;
       g.strokeStyle = OVERLAY_COLOUR;
       g.strokeRect(d.x, d.y, d.w, d.h);
