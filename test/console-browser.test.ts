@@ -34,10 +34,15 @@ const TOKENS = {
   operator: { id: 'console-operator', token: 'console-test-operator-token', role: 'operator', department: '*' },
 } as const;
 
-/** The stack's config with the test tokens in place of the demo's (the API's token shape: a list of departments). */
+/**
+ * The stack's config with the test tokens in place of the demo's (the API's token shape: a list of departments), and
+ * continuous recording.
+ */
 function withTokens(config: CvcoreConfig): CvcoreConfig {
   const raw = JSON.parse(JSON.stringify(config)) as Record<string, Record<string, unknown>>;
   raw['api'] = { ...raw['api'], tokens: Object.values(TOKENS).map((k) => ({ id: k.id, token: k.token, role: k.role, departments: [k.department] })) };
+  // Every camera records continuously in short segments, so a track's clip is on disk soon after the track ends.
+  if (raw['recording']) raw['recording'] = { ...raw['recording'], mode: 'continuous', segmentSeconds: 4 };
   return parseConfig(raw);
 }
 

@@ -62,7 +62,8 @@ export function ClipPlayer({ clipRef, track, at, autoplay = true, onClose }: Cli
     client.clipInfo(clipRef, ctl.signal).then((info) => { if (!ctl.signal.aborted) setLoad({ state: 'ready', info }); })
       .catch(async (err: unknown) => {
         if (ctl.signal.aborted) return;
-        if (err instanceof ApiError && err.code === 'RECORDING_NOT_RECORDED') {
+        // A camera that has never recorded has no gaps to show either: it is simply not recorded.
+        if (err instanceof ApiError && (err.code === 'RECORDING_NOT_RECORDED' || err.code === 'RECORDING_UNKNOWN_CAMERA')) {
           setLoad({ state: 'not-recorded', gaps: await gapsOf(err) });
         } else {
           setLoad({ state: 'failed', message: err instanceof ApiError ? `${err.code}: ${err.message}` : String(err) });

@@ -33,7 +33,9 @@ function addPoint(series: Series, z: ZoneCount): Series {
 function addAlert(list: CrowdAlert[], a: CrowdAlert): CrowdAlert[] {
   const old = list.find((x) => x.id === a.id);
   if (old && old.at > a.at) return list;
-  return [a, ...list.filter((x) => x.id !== a.id)].slice(0, MAX_ALERTS);
+  // A live push carries the alert as sent, without the clip link the polled list adds: keep the one known.
+  const next = a.clipRef === undefined && old?.clipRef ? { ...a, clipRef: old.clipRef } : a;
+  return [next, ...list.filter((x) => x.id !== a.id)].slice(0, MAX_ALERTS);
 }
 
 export function DashboardView() {
