@@ -51,6 +51,7 @@ export function ClipPlayer({ clipRef, track, at, autoplay = true, onClose }: Cli
   const [wall, setWall] = useState<number | null>(null);
   const video = useRef<HTMLVideoElement>(null);
   const canvas = useRef<HTMLCanvasElement>(null);
+  const scrub = useRef<HTMLInputElement>(null);
   // Read by the drawing loop: a caller's re-render (a new track object, a new `at`) must not restart it or seek.
   const trackRef = useRef(track);
   trackRef.current = track;
@@ -92,6 +93,8 @@ export function ClipPlayer({ clipRef, track, at, autoplay = true, onClose }: Cli
     const draw = (): void => {
       const track = trackRef.current;
       const w = wallAt(info.spans, v.currentTime * 1000);
+      // The scrubber follows the video without a re-render (set directly, as the canvas is).
+      if (scrub.current && Number.isFinite(v.duration)) { scrub.current.max = String(v.duration); scrub.current.value = String(v.currentTime); }
       // The time line shows whole seconds: re-rendered once a second, not on every frame.
       setWall(w === null ? null : Math.floor(w / 1000) * 1000);
       const cw = c.clientWidth;
@@ -187,6 +190,8 @@ export function ClipPlayer({ clipRef, track, at, autoplay = true, onClose }: Cli
       </div>
       <div class="row clip-controls">
         <button type="button" onClick={toggle} data-testid="clip-play">{playing ? t('pause') : t('play')}</button>
+        <input ref={scrub} type="range" class="clip-scrub" min="0" max="0" step="0.1" aria-label={t('clipPosition')} data-testid="clip-scrub"
+          onInput={(e) => { const v = video.current; if (v) v.currentTime = Number((e.currentTarget as HTMLInputElement).value); }} />
         {track && <button type="button" class="secondary" onClick={jumpToTrack} data-testid="clip-jump-start">{t('jumpToTrackStart')}</button>}
         <span class="clip-time" data-testid="clip-time">{wall !== null ? fmt.dateTime(wall) : '—'}</span>
         <small class="hint">{fmt.time(load.info.start)} – {fmt.time(load.info.end)}{skipped > 0 ? ` · ${t('clipSkipsGaps')} ${skipped}` : ''}</small>
