@@ -113,6 +113,8 @@ export function Timeline({ cameraId, from, to, onPick }: { cameraId: string; fro
     onPick(from + ((e.clientX - rect.left) / rect.width) * (to - from));
   };
   const mid = from + (to - from) / 2;
+  // Over a day the ends fall on different dates.
+  const tick = (ms: number): string => (to - from > 12 * 3_600_000 ? fmt.dateTime(ms) : fmt.time(ms));
   return (
     <div class="timeline" data-testid="timeline" data-camera={cameraId} data-loaded={answer ? 'true' : 'false'} data-spans={spans.length} data-gaps={gaps.length}>
       <svg viewBox={`0 0 ${W} ${H}`} preserveAspectRatio="none" role="img" aria-label={`${t('recordings')} ${cameraId}`} onClick={pick}>
@@ -128,7 +130,7 @@ export function Timeline({ cameraId, from, to, onPick }: { cameraId: string; fro
           </rect>
         ))}
       </svg>
-      <div class="timeline-axis"><small>{fmt.time(from)}</small><small>{fmt.time(mid)}</small><small>{fmt.time(to)}</small></div>
+      <div class="timeline-axis"><small>{tick(from)}</small><small>{tick(mid)}</small><small>{tick(to)}</small></div>
       {error && <small class="error">{error}</small>}
       {answer && spans.length === 0 && !error && <small class="hint" data-testid="timeline-empty">{t('noRecordings')}</small>}
     </div>
