@@ -1,7 +1,8 @@
 /**
  * Recording timelines, one bar per camera over the last 1, 6 or 24 hours: recorded spans (adjacent segments
  * merged) and the gaps the recordings index reports, coloured by reason. Clicking a point on a bar plays 60 s of
- * that camera from there in the shared clip player. Read again every 30 s, so the newest segments appear.
+ * that camera from there in the shared clip player. Read again every minute while the page is visible, so the newest
+ * segments appear (each read is a line in the audit trail, so not more often).
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, clipPath } from '../api';
@@ -11,7 +12,7 @@ import { GAP_REASONS, type Camera, type Gap, type RecordingsAnswer } from '../ty
 import { ClipPlayer } from './ClipPlayer';
 
 export const TIMELINE_HOURS = [1, 6, 24] as const;
-const REFRESH_MS = 30_000;
+const REFRESH_MS = 60_000;
 const CLIP_MS = 60_000;
 /** Segments this close are one recorded span on the bar (a segment's end and the next one's start differ by a frame). */
 const JOIN_MS = 1_500;
@@ -38,7 +39,7 @@ export function RecordingTimelines({ cameras }: { cameras: readonly Camera[] }) 
   useEffect(() => {
     // A new range reads from now; the first render already did.
     if (first.current) first.current = false; else setNow(Date.now());
-    const timer = setInterval(() => setNow(Date.now()), REFRESH_MS);
+    const timer = setInterval(() => { if (!document.hidden) setNow(Date.now()); }, REFRESH_MS);
     return () => clearInterval(timer);
   }, [hours]);
   const from = now - hours * 3_600_000;
