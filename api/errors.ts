@@ -39,6 +39,9 @@ const STATUS: Record<string, number> = {
   RECORDING_DISK_FULL: 507,
   EVIDENCE_BAD_REQUEST: 400,
   EVIDENCE_NOT_FOUND: 404,
+  EVIDENCE_EMPTY: 404,
+  API_EXPORTS_UNAVAILABLE: 503,
+  API_RANGE_NOT_SATISFIABLE: 416,
 };
 
 export function httpStatusFor(err: unknown): number {

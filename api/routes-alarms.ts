@@ -11,6 +11,15 @@ import { ROLES, scopeOf } from './auth.js';
 import type { ApiContext } from './context.js';
 import { audited, entryBase, notFound, watchlistsOf } from './routes-watchlists.js';
 import { errors, parseTime } from './schemas.js';
+import { clipRef } from './routes-records.js';
+
+/** An alarm's clip: this long (ms) before and after the frame that raised it (crowd alerts: the decision). */
+export const ALARM_CLIP_MARGIN_MS = 10_000;
+
+/** The link to the recorded clip around a moment of a camera (an alarm's or a crowd alert's). */
+export function alarmClipRef(cameraId: string, at: number): string {
+  return clipRef(cameraId, at - ALARM_CLIP_MARGIN_MS, at + ALARM_CLIP_MARGIN_MS);
+}
 
 const str = { type: 'string' } as const;
 
@@ -24,6 +33,7 @@ export const alarmViewSchema = {
     hasSnapshot: { type: 'boolean' }, hasFace: { type: 'boolean' },
     entryLabel: { type: ['string', 'null'], description: 'watch-list alarms: the entry\'s label when it matched (the wire alarm carries only its id)' },
     snapshotUrl: str, faceUrl: str,
+    clipRef: { ...str, description: 'the recorded clip from 10 s before to 10 s after the alarm\'s frame (watch-list: matchedFrameAt; others: at)' },
     entryPhotoUrl: { ...str, description: 'face watch-list alarms: the entry\'s first photo, to show beside the snapshot' },
   },
 } as const;
@@ -32,10 +42,13 @@ export const alarmPage = {
   type: 'object', properties: { alarms: { type: 'array', items: alarmViewSchema }, nextCursor: { type: ['string', 'null'] } },
 } as const;
 
-export function alarmView(a: StoredAlarm): StoredAlarm & { snapshotUrl?: string; faceUrl?: string; entryPhotoUrl?: string } {
+export function alarmView(a: StoredAlarm): StoredAlarm & { snapshotUrl?: string; faceUrl?: string; entryPhotoUrl?: string; clipRef: string } {
   const base = `/api/v1/alarms/${encodeURIComponent(a.alarm.id)}`;
+  // A watch-list alarm is decided after the frame that matched (a plate at the track's end): the clip is around the frame.
+  const at = a.alarm.kind === 'watchlist' ? a.alarm.matchedFrameAt : a.alarm.at;
   return {
     ...a,
+    clipRef: alarmClipRef(a.alarm.camera, at),
     ...(a.hasSnapshot ? { snapshotUrl: `${base}/snapshot` } : {}),
     ...(a.hasFace ? { faceUrl: `${base}/face` } : {}),
     ...(a.alarm.kind === 'watchlist' && a.alarm.entryKind === 'face' ? { entryPhotoUrl: `${entryBase(a.alarm.list, a.alarm.entry)}/photos/0` } : {}),

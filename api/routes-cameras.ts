@@ -5,11 +5,12 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { ApiError } from '../common/errors.js';
-import { parseCamera } from '../config/index.js';
+import { DEFAULT_URL_POLICY, parseCamera, type CameraUrlPolicy } from '../config/index.js';
 import type { CrowdAlertV1, PipelineEvent } from '../common/messages.js';
-import { ROLES, inScope } from './auth.js';
+import { ROLES, inScope, scopeOf } from './auth.js';
 import type { ApiContext } from './context.js';
 import { clusterSummary } from './routes-cluster.js';
+import { alarmClipRef } from './routes-alarms.js';
 import { cameraView, errors, idParams } from './schemas.js';
 import type { Principal } from './types.js';
 import type { LiveViewer } from '../ingest/index.js';
@@ -33,6 +34,8 @@ const object = { type: 'object', additionalProperties: true } as const;
 
 export function cameraRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const { o } = ctx;
+  // The API never opens local files, whatever the config file allows its own cameras.
+  const urls: CameraUrlPolicy = { schemes: o.cameraUrlSchemes ?? DEFAULT_URL_POLICY.schemes, allowFiles: false };
   /** A failure as health reports it: a typed error's code and message; anything else is logged and stays 'internal error'. */
   const errorOf = (err: unknown): { code: string; message: string } => {
     if (err instanceof CvcoreError) return { code: err.code, message: err.message };
@@ -72,7 +75,7 @@ export function cameraRoutes(app: FastifyInstance, ctx: ApiContext): void {
       response: { 201: cameraView, ...errors(400, 409) },
     },
   }, async (req, reply) => {
-    const cfg = parseCamera(req.body, 'body');
+    const cfg = parseCamera(req.body, 'body', urls);
     checkDepartment(ctx.principal(req), cfg.department);
     return reply.status(201).send(await o.cameras.add(cfg));
   });
@@ -92,7 +95,7 @@ export function cameraRoutes(app: FastifyInstance, ctx: ApiContext): void {
       throw new ApiError(400, 'API_BAD_REQUEST', 'body.url: this is the masked URL from a camera view; send the real URL, or leave url out to keep it');
     }
     // The stored config, not the view: the view's URL has its credentials masked.
-    const merged = parseCamera({ ...o.cameras.get(req.params.id).config, ...req.body, id: req.params.id }, 'body');
+    const merged = parseCamera({ ...o.cameras.get(req.params.id).config, ...req.body, id: req.params.id }, 'body', urls);
     checkDepartment(p, merged.department);
     return await o.cameras.update(req.params.id, merged);
   });
@@ -153,6 +156,7 @@ export function cameraRoutes(app: FastifyInstance, ctx: ApiContext): void {
     config: { access: { roles: ROLES.view } },
     schema: {
       summary: 'recent crowd alerts, newest first, of the caller\'s cameras', tags: ['alerts'],
+      description: 'Each alert as sent, plus clipRef: the recorded clip from 10 s before to 10 s after the decision (at).',
       querystring: { type: 'object', additionalProperties: false, properties: { limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } } },
       response: { 200: { type: 'object', properties: { alerts: { type: 'array', items: object } } }, ...errors(400) },
     },
@@ -160,7 +164,7 @@ export function cameraRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const p = ctx.principal(req);
     const limit = req.query.limit ?? 100;
     // Filtered from the whole kept history, then cut, so a scoped caller still gets up to `limit` of its own.
-    return { alerts: o.history.alertHistory(1000).filter((a) => alertVisible(p, a)).slice(0, limit) };
+    return { alerts: o.history.alertHistory(1000).filter((a) => alertVisible(p, a)).slice(0, limit).map((a) => ({ ...a, clipRef: alarmClipRef(a.camera, a.at) })) };
   });
 
   app.get('/api/v1/zones', {
@@ -173,14 +177,25 @@ export function cameraRoutes(app: FastifyInstance, ctx: ApiContext): void {
 
   app.get<{ Params: { id: string } }>('/api/v1/snapshots/:id', {
     config: { access: { roles: ROLES.view, queryToken: true }, openapi: { produces: 'image/jpeg' } },
-    schema: { summary: 'the frame of a recent crowd alert (alert.snapshotRef)', tags: ['alerts'], params: idParams, response: errors(404) },
+    schema: {
+      summary: 'the frame of a crowd alert (alert.snapshotRef)', tags: ['alerts'], params: idParams, response: errors(404),
+      description: 'Audited (action snapshot). Kept in the search index with the alert\'s camera department, as long as the records of that time (index.trackDays); a frame of another department answers the same 404 as a missing one. Cluster api nodes read the frames of recent alerts from the snapshots KV bucket.',
+    },
   }, async (req, reply) => {
     const p = ctx.principal(req);
-    const ref = `/api/v1/snapshots/${req.params.id}`;
-    // The snapshot id does not carry a department: the alert that points at it does.
-    const owner = o.history.alertHistory(1000).find((a) => a.snapshotRef === ref);
-    const jpeg = owner && alertVisible(p, owner) ? o.history.snapshot(req.params.id) : null;
-    if (!jpeg) throw new ApiError(404, 'API_NOT_FOUND', `no snapshot "${req.params.id}" (snapshots are kept for the latest alerts only)`);
+    const id = req.params.id;
+    // The stored frame carries its department; one the index does not hold (cluster api nodes, whose index keeps
+    // none, and frames the index could not store) is found through the recent alert that points at it.
+    const stored = o.index.alarmFrame ? await o.index.alarmFrame(id, scopeOf(p)) : null;
+    let jpeg = stored?.jpeg ?? null;
+    if (!jpeg) {
+      const ref = `/api/v1/snapshots/${id}`;
+      const owner = o.history.alertHistory(1000).find((a) => a.snapshotRef === ref);
+      jpeg = owner && alertVisible(p, owner) ? o.history.snapshot(id) : null;
+    }
+    // A crowd frame shows people: every view is in the audit trail (a miss too), before the answer goes out.
+    await ctx.audit(req, 'snapshot', { id }, jpeg ? [id] : []);
+    if (!jpeg) throw new ApiError(404, 'API_NOT_FOUND', `no snapshot "${id}"`);
     return reply.type('image/jpeg').send(Buffer.from(jpeg.buffer, jpeg.byteOffset, jpeg.byteLength));
   });
 

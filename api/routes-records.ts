@@ -17,6 +17,22 @@ import { auditPage, errors, faceResult, idParams, parseList, parseTime, searchPa
 
 const FACE_FIELD = 'image';
 
+/** A track's clip starts this long before the track and ends this long after it (ms). */
+export const TRACK_CLIP_MARGIN_MS = 3_000;
+
+/**
+ * The link to a camera's recorded clip between two wall-clock times (ms): the one place its format is written.
+ * The clip route (recording) answers it within the caller's scope and says where nothing was recorded.
+ */
+export function clipRef(cameraId: string, from: number, to: number): string {
+  return `/api/v1/cameras/${encodeURIComponent(cameraId)}/clip?from=${Math.max(0, Math.floor(from))}&to=${Math.ceil(to)}`;
+}
+
+/** A track view's link to its clip, TRACK_CLIP_MARGIN_MS on either side. */
+export function withClip<T extends { cameraId: string; start: number; end: number }>(r: T): T & { clipRef: string } {
+  return { ...r, clipRef: clipRef(r.cameraId, r.start - TRACK_CLIP_MARGIN_MS, r.end + TRACK_CLIP_MARGIN_MS) };
+}
+
 export function recordRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const { o } = ctx;
 
@@ -62,7 +78,7 @@ export function recordRoutes(app: FastifyInstance, ctx: ApiContext): void {
     // The audit entry keeps the query as parsed, the plate included: a plate search is a search for a person's car.
     await ctx.audit(req, 'search', query, page.records.map((r) => r.id));
     // A cluster names the shards no replica answered for: the page is short by them, never silently.
-    return { records: page.records.map((r) => ctx.withLinks(r)), nextCursor: page.nextCursor, ...(page.missingShards?.length ? { missingShards: page.missingShards } : {}) };
+    return { records: page.records.map((r) => withClip(ctx.withLinks(r))), nextCursor: page.nextCursor, ...(page.missingShards?.length ? { missingShards: page.missingShards } : {}) };
   });
 
   app.post<{ Querystring: { k?: number; from?: string; to?: string; camera?: string } }>('/api/v1/faces/search', {
@@ -124,7 +140,7 @@ export function recordRoutes(app: FastifyInstance, ctx: ApiContext): void {
     await ctx.audit(req, 'face_search', audited, matches.map((m) => m.record.id));
     return {
       face: { box: face.box, quality: face.quality, gender: face.gender, age: face.age },
-      matches: matches.map((m) => ({ record: ctx.withLinks(m.record), similarity: m.similarity })),
+      matches: matches.map((m) => ({ record: withClip(ctx.withLinks(m.record)), similarity: m.similarity })),
       ...(matches.missingShards?.length ? { missingShards: matches.missingShards } : {}),
     };
   });
@@ -132,15 +148,21 @@ export function recordRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.get<{ Params: { id: string } }>('/api/v1/tracks/:id', {
     config: { access: { roles: ROLES.search } },
     schema: {
-      summary: 'one track record (without its bytes)', tags: ['search'], params: idParams,
+      summary: 'one track record (without its bytes), with its trajectory and its clip link', tags: ['search'], params: idParams,
+      description: 'trajectory: [{t, x, y, w, h}], a measured box about every 0.5 s (t: wall-clock ms, the frame\'s capture time), first and last kept, at most 600, empty for records kept before trajectories; frame: {width, height}, the analysis frame the boxes are in (records without one: the camera\'s configured analysis size, or null for a camera no longer configured); clipRef: the recorded clip from 3 s before the track to 3 s after it.',
       response: { 200: { type: 'object', additionalProperties: true }, ...errors(404) },
     },
   }, async (req) => {
     const rec = await o.index.get(req.params.id, scopeOf(ctx.principal(req)));
     await ctx.audit(req, 'track', { id: req.params.id }, rec ? [rec.id] : 0);
     if (!rec) throw new ApiError(404, 'INDEX_NOT_FOUND', `no track "${req.params.id}"`);
-    const { thumbnail, embedding, plateCrop, ...rest } = rec;
-    return ctx.withLinks({ ...rest, hasThumbnail: thumbnail !== null, hasFace: embedding !== null, hasPlateCrop: !!plateCrop });
+    const { thumbnail, embedding, plateCrop, trajectory, frame, ...rest } = rec;
+    // Records from before trajectories have no frame size: the camera's analysis size is the best guess there is.
+    const size = frame ?? (o.cameras.has(rec.cameraId) ? { width: o.cameras.get(rec.cameraId).config.width, height: o.cameras.get(rec.cameraId).config.height } : null);
+    return withClip({
+      ...ctx.withLinks({ ...rest, hasThumbnail: thumbnail !== null, hasFace: embedding !== null, hasPlateCrop: !!plateCrop }),
+      trajectory: (trajectory ?? []).map((p) => ({ t: p.t, x: p.x, y: p.y, w: p.w, h: p.h })), frame: size,
+    });
   });
 
   // A track's images: personal data like the record, so scoped and audited the same way; `?token=` for <img>.

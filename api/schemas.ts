@@ -28,6 +28,8 @@ export const recordSummary = {
     hasPlateCrop: { type: 'boolean', description: 'a JPEG of the plate is at plateUrl' },
     plateMatch: { type: 'string', enum: ['exact', 'confusion', 'fuzzy'], description: 'plate searches: the same plate (or pattern), one OCR confusion away (0/D, 8/B, 2/Z, 5/S, 1/7...), or one other character away' },
     thumbnailUrl: { type: 'string' }, trackUrl: { type: 'string' }, plateUrl: { type: 'string' },
+    clipRef: { type: 'string', description: 'the track\'s recorded clip, a few seconds before and after it: /api/v1/cameras/<camera>/clip?from=&to=' },
+    frame: { type: 'object', description: 'the analysis frame size, the space of box', properties: { width: { type: 'integer' }, height: { type: 'integer' } } },
   },
 } as const;
 

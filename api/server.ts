@@ -1,7 +1,7 @@
 /**
  * The HTTP API (fastify): search, face search, track detail and thumbnails, the audit log, cameras (list, add,
  * change, remove, health), alert history, zone counts, snapshots, a live WebSocket, Prometheus metrics and an
- * OpenAPI document generated from the route schemas, watch-lists and the alarm log, and (in cluster mode) the cluster's status and node drain. Every guarded route needs a bearer token (role + departments)
+ * OpenAPI document generated from the route schemas, watch-lists and the alarm log, signed evidence exports, and (in cluster mode) the cluster's status and node drain. Every guarded route needs a bearer token (role + departments)
  * and passes a per-token rate limit; errors answer `{ code, message }` with a stable code. The investigators'
  * console (console/dist) is served at /console/.
  */
@@ -20,6 +20,7 @@ import { clusterRoutes } from './routes-cluster.js';
 import { recordRoutes } from './routes-records.js';
 import { watchlistRoutes } from './routes-watchlists.js';
 import { alarmRoutes } from './routes-alarms.js';
+import { exportRoutes } from './routes-exports.js';
 import type { ApiOptions } from './types.js';
 import { registerConsole } from '../console/serve.js';
 
@@ -149,6 +150,7 @@ export async function startApi(o: ApiOptions): Promise<ApiServer> {
   clusterRoutes(app, ctx);
   watchlistRoutes(app, ctx);
   alarmRoutes(app, ctx);
+  exportRoutes(app, ctx);
 
   registerConsole(app);
 

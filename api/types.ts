@@ -12,6 +12,8 @@ import type { BatcherStats } from '../inference/index.js';
 import type { SearchIndex } from '../search-index/index.js';
 import type { ClusterStatus } from '../cluster/index.js';
 import type { WatchlistService } from '../watchlist/index.js';
+import type { ExportStore } from '../evidence/index.js';
+import type { RecordingService } from '../recording/types.js';
 
 /**
  * The camera pool as the API uses it: ingest's CameraPool on one node, the cluster's pool (KV) on an api node
@@ -105,6 +107,12 @@ export interface ApiOptions {
   readonly cluster?: ClusterSource | null;
   /** Watch-lists and the alarm log; absent or null: their routes answer 503 API_WATCHLIST_UNAVAILABLE. */
   readonly watchlists?: WatchlistService | null;
+  /** Camera URL schemes a camera added or changed through the API may use (config ingest.urlSchemes; default rtsp, rtsps). Never local files. */
+  readonly cameraUrlSchemes?: readonly string[];
+  /** Evidence exports; absent or null: the export routes answer 503 API_EXPORTS_UNAVAILABLE. */
+  readonly exports?: ExportStore | null;
+  /** Recorded video (clips for exports); absent or null: exports carry records and list their clips as missing. */
+  readonly recordings?: RecordingService | null;
 }
 
 /** Who is calling: resolved from the bearer token on every guarded request. */

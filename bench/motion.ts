@@ -10,6 +10,9 @@
 import { spawn } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { parseCamera } from '../config/index.js';
+
+/** The bench reads the sample file itself: a local file, as a config file may allow. */
+const LOCAL_FILES = { schemes: ['rtsp'], allowFiles: true } as const;
 import { mediaPath } from '../common/paths.js';
 import type { Frame } from '../common/messages.js';
 import { FrameAssembler, MotionGate, decoderArgs, motionCrop } from '../ingest/index.js';
@@ -85,7 +88,7 @@ interface GateTally {
  */
 export async function runMotionBench(o: { frames: number; fps: number; variants: readonly Record<string, unknown>[]; regions?: boolean }): Promise<MotionBenchResult[]> {
   const tallies: GateTally[] = o.variants.map((m) => ({
-    gate: new MotionGate(parseCamera({ id: 'vtest', url: 'vtest.avi', width: WIDTH, height: HEIGHT, fps: o.fps, motion: m }).motion, WIDTH, HEIGHT),
+    gate: new MotionGate(parseCamera({ id: 'vtest', url: 'vtest.avi', width: WIDTH, height: HEIGHT, fps: o.fps, motion: m }, 'camera', LOCAL_FILES).motion, WIDTH, HEIGHT),
     analysed: 0, forced: 0, withPersonThrough: 0, personsSkipped: 0, ms: 0, cropped: 0, personsWhole: 0, personsKept: 0, wholeMs: 0, detectMs: 0,
   }));
   const engine = await InferenceEngine.start({ backend: 'wasm', model: 'centernet', workers: 1, minScore: 0.3, iouThreshold: 0.5, classes: ['person'] });
@@ -122,7 +125,7 @@ export async function runMotionBench(o: { frames: number; fps: number; variants:
           const wholeMs = performance.now() - t0;
           g.wholeMs += wholeMs;
           g.personsWhole += whole.length;
-          const m = parseCamera({ id: 'vtest', url: 'vtest.avi', motion: o.variants[i] }).motion;
+          const m = parseCamera({ id: 'vtest', url: 'vtest.avi', motion: o.variants[i] }, 'camera', LOCAL_FILES).motion;
           // As the pipeline does it: every forceEvery-th frame is detected whole.
           const crop = m.forceEvery > 0 && f.seq % m.forceEvery === 0 ? null : motionCrop(v, WIDTH, HEIGHT, m.regionMargin, m.regionMaxArea);
           if (!crop) { g.detectMs += wholeMs; g.personsKept += whole.length; continue; }
@@ -140,7 +143,7 @@ export async function runMotionBench(o: { frames: number; fps: number; variants:
   }
   const pct = (a: number, b: number): number => (b === 0 ? 0 : Math.round((1000 * a) / b) / 10);
   return tallies.map((g) => {
-    const cfg = parseCamera({ id: 'vtest', url: 'vtest.avi', motion: o.variants[tallies.indexOf(g)] }).motion;
+    const cfg = parseCamera({ id: 'vtest', url: 'vtest.avi', motion: o.variants[tallies.indexOf(g)] }, 'camera', LOCAL_FILES).motion;
     return {
       source: 'vtest.avi (opencv-doc), 640x480', frames, fps: o.fps, analysed: g.analysed, forced: g.forced,
       detectorCallsSavedPct: pct(frames - g.analysed, frames),

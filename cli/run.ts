@@ -18,15 +18,28 @@ export function reportError(err: unknown): number {
 }
 
 /**
- * Keeps a long-running command alive until SIGINT/SIGTERM, then runs `stop` once. A second signal exits at
- * once (the exit hook still kills child processes).
+ * One Ctrl-C can arrive more than once: the terminal signals the whole foreground group, and `npm start`
+ * (in that group) forwards its own copy to the core. Signals this close to the first are that same request.
+ */
+export const REPEAT_SIGNAL_MS = 1_000;
+
+/**
+ * Keeps a long-running command alive until SIGINT/SIGTERM, then runs `stop` once. Another signal more than
+ * REPEAT_SIGNAL_MS later (the user pressing Ctrl-C again) exits at once; the exit hook still kills the child
+ * processes, which run in process groups of their own so the terminal's signal reaches only the core.
  */
 export async function runUntilSignal(stop: () => Promise<void>): Promise<number> {
   return new Promise((resolve) => {
     let stopping = false;
+    let firstAt = 0;
     const onSignal = (sig: NodeJS.Signals): void => {
-      if (stopping) { process.stderr.write(`\n${sig} again: exiting now\n`); process.exit(130); }
+      if (stopping) {
+        if (Date.now() - firstAt < REPEAT_SIGNAL_MS) return;
+        process.stderr.write(`\n${sig} again: exiting now\n`);
+        process.exit(130);
+      }
       stopping = true;
+      firstAt = Date.now();
       process.stderr.write(`\n${sig}: stopping (cameras, pipeline, index, alerts, nats-server)...\n`);
       stop().then(() => resolve(0), (err: unknown) => resolve(reportError(err)));
     };

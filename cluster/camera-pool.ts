@@ -7,7 +7,7 @@
 import type { KV } from 'nats';
 import { IngestError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
-import { parseCamera, type CameraConfig } from '../config/index.js';
+import { DEFAULT_URL_POLICY, parseCamera, type CameraConfig, type CameraUrlPolicy } from '../config/index.js';
 import { createJson, follow, getJson, updateJson } from './kv.js';
 
 export class ClusterCameraPool {
@@ -17,9 +17,13 @@ export class ClusterCameraPool {
   readonly #listeners = new Set<(id: string, cfg: CameraConfig | null) => void>();
   #watch: { stop(): void } | null = null;
 
-  constructor(kv: KV, log: Logger) {
+  readonly #urls: CameraUrlPolicy;
+
+  /** `urls`: the schemes cameras may use (config ingest.urlSchemes); the shared pool never holds local files. */
+  constructor(kv: KV, log: Logger, urls: CameraUrlPolicy = DEFAULT_URL_POLICY) {
     this.#kv = kv;
     this.#log = log;
+    this.#urls = { schemes: urls.schemes, allowFiles: false };
   }
 
   async start(): Promise<void> {
@@ -29,7 +33,7 @@ export class ClusterCameraPool {
         return;
       }
       try {
-        const cfg = parseCamera(v.value, `camera ${key}`);
+        const cfg = parseCamera(v.value, `camera ${key}`, this.#urls);
         const prev = this.#cameras.get(key);
         this.#cameras.set(key, { cfg, revision: v.revision });
         if (!prev || JSON.stringify(prev.cfg) !== JSON.stringify(cfg)) this.#emit(key, cfg);
@@ -59,7 +63,7 @@ export class ClusterCameraPool {
   enabledIds(): Set<string> { return new Set([...this.#cameras.values()].filter((c) => c.cfg.enabled).map((c) => c.cfg.id)); }
 
   async add(input: unknown): Promise<CameraConfig> {
-    const cfg = parseCamera(input, 'body');
+    const cfg = parseCamera(input, 'body', this.#urls);
     if ((await createJson(this.#kv, cfg.id, cfg)) === null) {
       throw new IngestError('INGEST_DUPLICATE_CAMERA', `camera "${cfg.id}" exists already`, { detail: { cameraId: cfg.id } });
     }
@@ -68,7 +72,7 @@ export class ClusterCameraPool {
   }
 
   async update(id: string, input: unknown): Promise<CameraConfig> {
-    const cfg = parseCamera(input, 'body');
+    const cfg = parseCamera(input, 'body', this.#urls);
     if (cfg.id !== id) throw new IngestError('INGEST_UNKNOWN_CAMERA', `camera id in the body ("${cfg.id}") differs from "${id}"`, { detail: { cameraId: id } });
     for (let attempt = 0; attempt < 5; attempt++) {
       const cur = await getJson<unknown>(this.#kv, id);

@@ -41,6 +41,12 @@ export interface LeaseKeeperOptions {
    * out; clear its incidents when it was removed), so nothing of it is decided after the release.
    */
   readonly beforeRelease?: (cameraId: string, reason: LeaseLossReason) => Promise<void>;
+  /**
+   * The longest a hand-over step may hold a release (default 10 s). Rounds wait for releases, so a step that
+   * never ended (decisions waiting on a NATS that is failing over) would stop this node renewing and claiming
+   * for good, while the others keep handing it cameras it never takes.
+   */
+  readonly handoverTimeoutMs?: number;
 }
 
 interface Held {
@@ -221,7 +227,16 @@ export class LeaseKeeper {
   async release(id: string, reason: LeaseLossReason): Promise<void> {
     if (!this.#held.has(id)) return;
     if (this.#o.beforeRelease) {
-      await this.#o.beforeRelease(id, reason).catch((err: unknown) => this.#o.log.warn('hand-over step failed', { camera: id, err: err as Error }));
+      const limitMs = this.#o.handoverTimeoutMs ?? 10_000;
+      let timer: NodeJS.Timeout | undefined;
+      const step = this.#o.beforeRelease(id, reason).then(() => 'done' as const, (err: unknown) => {
+        this.#o.log.warn('hand-over step failed', { camera: id, err: err as Error });
+        return 'done' as const;
+      });
+      const timedOut = new Promise<'timeout'>((r) => { timer = setTimeout(() => r('timeout'), limitMs); });
+      const outcome = await Promise.race([step, timedOut]);
+      clearTimeout(timer);
+      if (outcome === 'timeout') this.#o.log.warn('hand-over step still running: releasing the lease anyway (what it decides later carries the old epoch and is fenced)', { camera: id, reason, limitMs });
     }
     const h = this.#held.get(id);
     if (!h) return;

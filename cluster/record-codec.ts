@@ -9,12 +9,15 @@
  * floats, -1: none) and `p` (plate crop bytes; absent or -1: none, so payloads of nodes that predate plate
  * crops still decode, and theirs stay readable to them only when they carry no crop), so the lengths add up exactly: a payload whose parts do not is refused. Decoding checks the
  * shape a TrackRecord needs (types, not the index's key rules: those stay the index's INDEX_BAD_RECORD) and
- * throws ClusterError CLUSTER_BAD_MESSAGE otherwise. A record with its 1024-float embedding (4 KiB) and a
+ * throws ClusterError CLUSTER_BAD_MESSAGE otherwise. The trajectory travels in the head as `j` (base64 of the
+ * index's packed form, 12 bytes a box) with the analysis frame size `f`: a node that predates trajectories ignores
+ * both, and a payload without them decodes without a trajectory (the API shows an empty one), so old and new nodes
+ * read each other's records. A record with its 1024-float embedding (4 KiB) and a
  * best-shot JPEG (tens of KiB) stays well under the 1 MB NATS payload.
  */
 import { ClusterError } from '../common/errors.js';
 import { OBJECT_CLASSES, type ObjectClass, type TrackRecord } from '../common/messages.js';
-import { embeddingBytes, embeddingFromBytes } from '../search-index/index.js';
+import { MAX_TRAJECTORY_POINTS, TRAJECTORY_POINT_BYTES, embeddingBytes, embeddingFromBytes, packTrajectory, unpackTrajectory } from '../search-index/index.js';
 
 const MAGIC = Buffer.from([0x43, 0x56, 0x52, 0x01]);
 const HEAD_AT = MAGIC.length + 4;
@@ -39,6 +42,10 @@ interface Head {
   e: number;
   /** Plate crop bytes; absent or -1: none. */
   p?: number;
+  /** The trajectory, packed (search-index packTrajectory) and base64; absent: none. */
+  j?: string;
+  /** The analysis frame's size (the space of box and trajectory); absent: unknown. */
+  f?: { width: number; height: number };
 }
 
 function bad(why: string, detail: Record<string, unknown> = {}): ClusterError {
@@ -54,6 +61,8 @@ export function encodeRecord(r: TrackRecord): Uint8Array {
     t: r.thumbnail ? r.thumbnail.byteLength : -1,
     e: r.embedding ? r.embedding.length : -1,
     ...(r.plateCrop ? { p: r.plateCrop.byteLength } : {}),
+    ...(r.trajectory && r.trajectory.length > 0 ? { j: packTrajectory(r.trajectory, r.start).toString('base64') } : {}),
+    ...(r.frame ? { f: { width: r.frame.width, height: r.frame.height } } : {}),
   };
   const json = Buffer.from(JSON.stringify(head), 'utf8');
   const thumb = r.thumbnail ?? new Uint8Array(0);
@@ -102,6 +111,14 @@ export function decodeRecord(payload: Uint8Array): TrackRecord {
   const eBytes = Math.max(0, h.e) * 4;
   const pLen = Math.max(0, h.p ?? -1);
   if (HEAD_AT + n + tLen + eBytes + pLen !== b.length) throw bad('byte lengths do not add up', { id, bytes: b.length, thumbnail: h.t, embedding: h.e, plateCrop: h.p });
+  let trajectory: TrackRecord['trajectory'] | null = null;
+  if (h.j !== undefined) {
+    const packed = typeof h.j === 'string' ? Buffer.from(h.j, 'base64') : null;
+    if (!packed || packed.length % TRAJECTORY_POINT_BYTES !== 0 || packed.length / TRAJECTORY_POINT_BYTES > MAX_TRAJECTORY_POINTS) throw bad('trajectory is not packed boxes', { field: 'j', id });
+    trajectory = unpackTrajectory(packed, h.start!);
+  }
+  const f = h.f;
+  if (f !== undefined && (typeof f !== 'object' || f === null || ![f.width, f.height].every((v) => Number.isInteger(v) && v > 0))) throw bad('frame must hold width and height', { field: 'f', id });
   const at = HEAD_AT + n;
   return {
     id: h.id!, cameraId: h.cameraId!, department: h.department!, district: h.district!, cls: h.cls!,
@@ -112,5 +129,8 @@ export function decodeRecord(payload: Uint8Array): TrackRecord {
     thumbnail: h.t >= 0 ? new Uint8Array(b.subarray(at, at + tLen)) : null,
     embedding: h.e >= 0 ? embeddingFromBytes(b.subarray(at + tLen, at + tLen + eBytes)) : null,
     plateCrop: h.p !== undefined && h.p >= 0 ? new Uint8Array(b.subarray(at + tLen + eBytes, at + tLen + eBytes + pLen)) : null,
+    // A payload without them (a node that predates trajectories, or a track without boxes) decodes without either.
+    ...(trajectory ? { trajectory } : {}),
+    ...(f ? { frame: { width: f.width, height: f.height } } : {}),
   };
 }

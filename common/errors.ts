@@ -46,6 +46,7 @@ export const ERROR_CODES = {
   CONFIG_INVALID_VALUE: 'a value the field does not accept (enum, pattern, cross-field rule)',
   CONFIG_MISSING_FIELD: 'a required field is absent',
   CONFIG_UNREADABLE: 'the config file cannot be read or is not JSON',
+  CONFIG_URL_REFUSED: 'a camera URL whose scheme this core does not open (local files through the API, file:, concat:, a scheme outside ingest.urlSchemes), or malformed; the field is named',
   SETUP_FFMPEG_MISSING: 'ffmpeg is not installed',
   SETUP_NATS_SERVER_MISSING: 'nats-server is not installed',
   SETUP_MEDIA_MISSING: 'sample media have not been extracted (run the set-up)',
@@ -129,5 +130,9 @@ export const ERROR_CODES = {
   EVIDENCE_VERIFY_FAILED: 'an export does not verify: a file whose digest differs, a file missing or added, or a manifest whose signature fails (named)',
   EVIDENCE_BAD_FILE: 'the file to verify is not an export zip (unreadable, not a zip, no manifest)',
   EVIDENCE_KEY: 'the node signing key cannot be read or created (permissions, a malformed PEM)',
+  EVIDENCE_EMPTY: 'an export that would hold nothing: none of its tracks or cameras has a record or a recording in the range (the missing clips and their gaps are named)',
+  EVIDENCE_IO: 'the file system failed to write an export zip or the export index',
+  API_EXPORTS_UNAVAILABLE: 'the export routes need an export store and none is configured on this core',
+  API_RANGE_NOT_SATISFIABLE: 'a Range header outside the file (or not of the form bytes=a-b); the answer names the size in Content-Range',
 } as const;
 export type ErrorCode = keyof typeof ERROR_CODES;

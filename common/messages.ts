@@ -82,6 +82,18 @@ export interface BestShot {
 }
 
 /** Emitted once when a track is removed (or the camera stops); the unit that the search index stores. */
+/**
+ * One box of a track's trajectory: `t` is wall-clock ms (the capturedAt of the frame the box was measured in), the
+ * box is in the analysis frame's pixels (the same space as TrackRecord.box).
+ */
+export interface TrajectoryPoint {
+  readonly t: number;
+  readonly x: number;
+  readonly y: number;
+  readonly w: number;
+  readonly h: number;
+}
+
 export interface TrackEnd {
   readonly cameraId: string;
   readonly trackId: number;
@@ -91,6 +103,8 @@ export interface TrackEnd {
   /** Frames in which a detection was associated to the track. */
   readonly hits: number;
   readonly bestShot: BestShot;
+  /** Measured boxes about every 0.5 s, first and last included, at most 600 (tracking/trajectory.ts). */
+  readonly trajectory: readonly TrajectoryPoint[];
 }
 
 export interface ZoneCount {
@@ -155,6 +169,13 @@ export interface TrackRecord {
   readonly embedding: Float32Array | null;
   /** A small JPEG of the plate the reading came from (vehicles whose plate was found), else null or absent. */
   readonly plateCrop?: Uint8Array | null;
+  /**
+   * The track's measured boxes about every 0.5 s of wall clock (first and last kept, at most 600), in the pixels
+   * of the analysis frame (`frame`). Absent or empty: none kept (records written before trajectories).
+   */
+  readonly trajectory?: readonly TrajectoryPoint[];
+  /** The analysis frame's size, the space of `box` and `trajectory`; absent on records written before. */
+  readonly frame?: { readonly width: number; readonly height: number };
 }
 
 /**

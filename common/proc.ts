@@ -1,4 +1,6 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { join } from 'node:path';
+import { REPO_ROOT } from './paths.js';
 
 /**
  * Child processes this program started (ffmpeg publishers and decoders, nats-server). They are killed when the
@@ -15,9 +17,26 @@ function hookExit(): void {
   });
 }
 
-export function spawnTracked(cmd: string, args: readonly string[], options: SpawnOptions = {}): ChildProcess {
+/** bin/own-group: runs a command in a process group of its own, killed when the core is (see the script). */
+export const OWN_GROUP = join(REPO_ROOT, 'bin', 'own-group');
+/** bin/ffmpeg-own-group: the same for the ffmpeg fluent-ffmpeg starts (it takes one executable path). */
+export const FFMPEG_OWN_GROUP = join(REPO_ROOT, 'bin', 'ffmpeg-own-group');
+
+export interface TrackedSpawnOptions extends SpawnOptions {
+  /**
+   * Run the child in a process group of its own (default true): the terminal's Ctrl-C, or a signal to the
+   * core's whole group, reaches only the core, which stops its children in order (nats-server last); a
+   * watchdog kills the child if the core dies without its exit hook (SIGKILL). False: the child shares the
+   * core's group (a process the core runs to completion, like a CLI's own worker).
+   */
+  readonly ownGroup?: boolean;
+}
+
+export function spawnTracked(cmd: string, args: readonly string[], options: TrackedSpawnOptions = {}): ChildProcess {
   hookExit();
-  const child = spawn(cmd, args as string[], { stdio: ['ignore', 'pipe', 'pipe'], ...options });
+  const { ownGroup = true, ...spawnOptions } = options;
+  const [file, argv] = ownGroup ? [OWN_GROUP, [cmd, ...args]] : [cmd, [...args]];
+  const child = spawn(file, argv, { stdio: ['ignore', 'pipe', 'pipe'], ...spawnOptions });
   children.add(child);
   child.once('exit', () => children.delete(child));
   child.once('error', () => children.delete(child));

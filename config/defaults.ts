@@ -55,6 +55,9 @@ export const DEFAULTS = {
     liveMaxViewers: 4,
     liveIdleMs: 10_000,
     liveBitrateKbps: 800,
+    // Cameras speak RTSP; anything else is the deployment's explicit choice (config/camera-url.ts).
+    urlSchemes: ['rtsp', 'rtsps'],
+    allowLocalFiles: false,
   },
   inference: {
     // onnxruntime's CPU kernels run centernet at a quarter of tfjs-wasm's CPU (README "Choosing the detector").
@@ -91,6 +94,9 @@ export const DEFAULTS = {
     zoneHoldMs: 2_000,
   },
   index: { batchSize: 256, flushMs: 500, trackDays: 30, faceDays: 7 },
+  // Evidence exports (evidence/): kept as long as the records they copy; a camera range of 10 minutes on 8
+  // cameras is about what one investigator downloads at a time (clips are stream copies, ~1 MB per camera-minute).
+  exports: { retentionDays: 30, maxTracks: 50, maxCameras: 8, maxRangeMs: 600_000 },
   // Live alarms (watchlist/live.ts, runtime/pipeline.ts): a live person's face is read once a second until one of
   // quality 0.5 is found (the astronaut's frontal face scores about 0.8, a turned or blurred one under 0.4), then
   // only for a clearly better view, at most 4 times per track. One alarm per entry per camera a minute.

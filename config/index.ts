@@ -11,10 +11,12 @@ import { API_ROLES, BACKENDS, DEFAULTS, WEBGPU_DAWN_BACKENDS } from './defaults.
 import { describe, validate, type Spec } from './schema.js';
 import { validateCrowdRule, validateLine, validateZone } from '../tracking/index.js';
 import { DURATION_PATTERN, parseDuration, type Duration } from './duration.js';
+import { CAMERA_URL_SCHEMES, DEFAULT_URL_POLICY, checkCameraUrl, type CameraUrlPolicy, type CameraUrlScheme } from '../common/camera-url.js';
 import { loadManifest } from '../models/index.js';
 
 export { DEFAULTS, BACKENDS, API_ROLES, WEBGPU_DAWN_BACKENDS } from './defaults.js';
 export { parseDuration, DURATION_PATTERN, type Duration } from './duration.js';
+export { CAMERA_URL_SCHEMES, DEFAULT_URL_POLICY, checkCameraUrl, protocolWhitelist, urlScheme, type CameraUrlPolicy, type CameraUrlScheme } from '../common/camera-url.js';
 
 export interface CrowdRuleConfig {
   readonly threshold: number;
@@ -130,7 +132,8 @@ export interface CvcoreConfig {
   readonly cameras: readonly CameraConfig[];
   readonly ingest: { readonly queueSize: number; readonly stallTimeoutMs: number; readonly backoffInitialMs: number; readonly backoffMaxMs: number; readonly maxRetries: number;
     readonly hwaccel: HwAccel; readonly keyframesOnlyBelowFps: number;
-    readonly liveMaxViewers: number; readonly liveIdleMs: number; readonly liveBitrateKbps: number };
+    readonly liveMaxViewers: number; readonly liveIdleMs: number; readonly liveBitrateKbps: number;
+    readonly urlSchemes: readonly CameraUrlScheme[]; readonly allowLocalFiles: boolean };
   readonly inference: {
     readonly backend: (typeof BACKENDS)[number];
     readonly workers: number;
@@ -149,6 +152,8 @@ export interface CvcoreConfig {
   };
   readonly tracking: { readonly highScore: number; readonly lowScore: number; readonly newTrackScore: number; readonly minHits: number; readonly maxLostMs: number; readonly zoneHoldMs: number };
   readonly index: { readonly batchSize: number; readonly flushMs: number; readonly trackDays: number; readonly faceDays: number };
+  /** Evidence exports (evidence/): retention and the limits of one request. */
+  readonly exports: { readonly retentionDays: number; readonly maxTracks: number; readonly maxCameras: number; readonly maxRangeMs: number };
   readonly alarms: AlarmsConfig;
   readonly nats: { readonly url: string | null; readonly user: string; readonly pass: string };
   readonly api: ApiConfig;
@@ -204,7 +209,7 @@ const camera: Spec = {
   fields: {
     id: { kind: 'string', description: 'stable id (letters, digits, _ and -)', pattern: ID },
     name: { kind: 'string', description: 'human-readable name', default: '' },
-    url: { kind: 'string', description: 'rtsp://, rtmp://, http(s):// URL or a local file path; credentials are masked in logs and the API', minLength: 1 },
+    url: { kind: 'string', description: 'the camera\'s stream: a URL of a scheme in ingest.urlSchemes (rtsp:// or rtsps:// by default), or a local file where ingest.allowLocalFiles; credentials are masked in logs and the API', minLength: 1 },
     department: { kind: 'string', description: 'owner department (access scope)', pattern: ID, default: d.camera.department },
     district: { kind: 'string', description: 'district (used in NATS subjects)', pattern: ID, default: d.camera.district },
     location: { kind: 'object', description: 'camera position', nullable: true, default: null, fields: {
@@ -284,6 +289,8 @@ export const CONFIG_SCHEMA: Spec = {
       liveIdleMs: { kind: 'number', integer: true, description: 'a live-view relay stops this long after its last viewer left', min: 0, max: 3_600_000, default: d.ingest.liveIdleMs },
       liveBitrateKbps: { kind: 'number', integer: true, description: 'live-view MPEG-1 bit rate, kbit/s', min: 100, max: 20_000, default: d.ingest.liveBitrateKbps },
       keyframesOnlyBelowFps: { kind: 'number', description: 'cameras analysed at or below this rate decode key frames only (0: only where keyframesOnly is set)', min: 0, max: 60, default: d.ingest.keyframesOnlyBelowFps },
+      urlSchemes: { kind: 'array', description: 'camera URL schemes this core opens (ffmpeg runs with a protocol whitelist per scheme)', minItems: 1, items: { kind: 'string', description: 'a scheme', enum: CAMERA_URL_SCHEMES }, default: d.ingest.urlSchemes },
+      allowLocalFiles: { kind: 'boolean', description: 'config-file cameras may read local files (benchmarks, tests); the API never accepts them', default: d.ingest.allowLocalFiles },
     } },
     inference: { kind: 'object', description: 'models and backends', default: 'fill', fields: {
       backend: { kind: 'string', description: 'tfjs backend', enum: BACKENDS, default: d.inference.backend },
@@ -319,6 +326,12 @@ export const CONFIG_SCHEMA: Spec = {
       flushMs: { kind: 'number', integer: true, description: 'write a partial batch after this long', min: 1, max: 60_000, default: d.index.flushMs },
       trackDays: { kind: 'number', description: 'retention of track records', min: 0.001, max: 3650, default: d.index.trackDays },
       faceDays: { kind: 'number', description: 'retention of records with a face embedding', min: 0.001, max: 3650, default: d.index.faceDays },
+    } },
+    exports: { kind: 'object', description: 'evidence exports (signed zips of clips and records, evidence/)', default: 'fill', fields: {
+      retentionDays: { kind: 'number', integer: true, description: 'an export zip is removed this many days after it was made, unless under a legal hold', min: 1, max: 3650, default: d.exports.retentionDays },
+      maxTracks: { kind: 'number', integer: true, description: 'tracks one export request may name', min: 1, max: 1000, default: d.exports.maxTracks },
+      maxCameras: { kind: 'number', integer: true, description: 'cameras one export request may name', min: 1, max: 100, default: d.exports.maxCameras },
+      maxRangeMs: { kind: 'number', integer: true, description: 'longest time range of a camera export, and longest clip of a track', min: 1_000, max: 86_400_000, default: d.exports.maxRangeMs },
     } },
     nats: { kind: 'object', description: 'NATS connection (url null: start the embedded nats-server from nats.conf)', default: 'fill', fields: {
       url: { kind: 'string', description: 'nats://host:port of the deployment (env NATS_URL overrides)', nullable: true, default: d.nats.url },
@@ -360,14 +373,23 @@ export const CONFIG_SCHEMA: Spec = {
   },
 };
 
-/** Checks a camera entry on its own (used for cameras added at run time). */
-export function parseCamera(input: unknown, path = 'camera'): CameraConfig {
+/**
+ * Checks a camera entry on its own (cameras added at run time). Its URL must pass `urls` (default: rtsp:// and
+ * rtsps:// only, no local files; the API passes the config's schemes, never files).
+ */
+export function parseCamera(input: unknown, path = 'camera', urls: CameraUrlPolicy = DEFAULT_URL_POLICY): CameraConfig {
   const cam = validate(camera, input, path) as CameraConfig;
-  checkCamera(cam, path);
+  checkCamera(cam, path, urls);
   return cam;
 }
 
-function checkCamera(cam: CameraConfig, path: string): void {
+/** The URL policy of a config (config-file cameras): its schemes, and files where the operator allowed them. */
+export function urlPolicyOf(cfg: Pick<CvcoreConfig, 'ingest'>, files: boolean = cfg.ingest.allowLocalFiles): CameraUrlPolicy {
+  return { schemes: cfg.ingest.urlSchemes, allowFiles: files };
+}
+
+function checkCamera(cam: CameraConfig, path: string, urls: CameraUrlPolicy): void {
+  checkCameraUrl(cam.url, urls, `${path}.url`);
   const zoneIds = new Set<string>();
   cam.lines.forEach((l, i) => validateLine(l, `${path}.lines[${i}]`));
   cam.zones.forEach((z, i) => {
@@ -394,7 +416,7 @@ export function parseConfig(input: unknown): CvcoreConfig {
   cfg.cameras.forEach((cam, i) => {
     if (ids.has(cam.id)) throw new ConfigError('CONFIG_INVALID_VALUE', `cameras[${i}].id: duplicate camera id "${cam.id}"`, { detail: { path: `cameras[${i}].id` } });
     ids.add(cam.id);
-    checkCamera(cam, `cameras[${i}]`);
+    checkCamera(cam, `cameras[${i}]`, urlPolicyOf(cfg));
   });
   if (cfg.tracking.lowScore > cfg.tracking.highScore) {
     throw new ConfigError('CONFIG_INVALID_VALUE', 'tracking.lowScore: must not exceed tracking.highScore', { detail: { path: 'tracking.lowScore' } });

@@ -5,7 +5,8 @@
  */
 import ffmpeg from 'fluent-ffmpeg';
 import type { ChildProcess } from 'node:child_process';
-import { trackChild } from '../common/proc.js';
+import { FFMPEG_OWN_GROUP, trackChild } from '../common/proc.js';
+import { protocolWhitelist } from '../common/camera-url.js';
 import type { Frame } from '../common/messages.js';
 
 export interface DecoderOptions {
@@ -78,7 +79,8 @@ export class FrameAssembler {
 
 /** The ffmpeg arguments for a camera, shared with the bare-ffmpeg benchmark so both decode the same way. */
 export function decoderArgs(o: Pick<DecoderOptions, 'url' | 'fps' | 'width' | 'height' | 'transport' | 'realtime' | 'hwaccel' | 'keyframesOnly' | 'ioTimeoutUs'>): { input: string[]; output: string[] } {
-  const input: string[] = ['-hide_banner', '-nostdin'];
+  // Only the protocols the camera's scheme needs: nothing the stream sends back can lead ffmpeg to file: or concat:.
+  const input: string[] = ['-hide_banner', '-nostdin', '-protocol_whitelist', protocolWhitelist(o.url)];
   if (o.url.startsWith('rtsp://')) input.push('-rtsp_transport', o.transport, '-timeout', String(o.ioTimeoutUs ?? 5_000_000));
   if (o.hwaccel === 'cuda') input.push('-hwaccel', 'cuda');
   if (o.keyframesOnly) input.push('-skip_frame', 'nokey');
@@ -116,7 +118,8 @@ export class FfmpegDecoder {
     let runFrames = 0;
     const assembler = new FrameAssembler(o.width * o.height * 3);
 
-    const cmd = ffmpeg(o.url).inputOptions(input).outputOptions(output);
+    // In a process group of its own (bin/ffmpeg-own-group): Ctrl-C reaches the core, which stops decoders in order.
+    const cmd = ffmpeg(o.url).inputOptions(input).outputOptions(output).setFfmpegPath(FFMPEG_OWN_GROUP);
     let exited = false;
     const finish = (reason: string | null, code: number | null): void => {
       if (exited) return;

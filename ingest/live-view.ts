@@ -9,6 +9,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { IngestError } from '../common/errors.js';
 import { spawnTracked, stopChild } from '../common/proc.js';
+import { protocolWhitelist } from '../common/camera-url.js';
 
 /** The part of a WebSocket the relay uses (ws's WebSocket satisfies it). */
 export interface LiveViewer {
@@ -35,7 +36,7 @@ export const LIVE_CLOSE = { full: 1013, relayEnded: 1011, tooSlow: 1008, removed
 /** ffmpeg arguments of the relay: MPEG-1 video in MPEG-TS on stdout, no audio, no B-frames (lower latency). */
 export function liveArgs(src: LiveSource, bitrateKbps: number): string[] {
   const input = src.url.startsWith('rtsp://') ? ['-rtsp_transport', src.transport] : ['-re'];
-  return ['-hide_banner', '-loglevel', 'error', '-nostdin', ...input, '-i', src.url,
+  return ['-hide_banner', '-loglevel', 'error', '-nostdin', '-protocol_whitelist', protocolWhitelist(src.url), ...input, '-i', src.url,
     '-an', '-f', 'mpegts', '-codec:v', 'mpeg1video', '-b:v', `${bitrateKbps}k`, '-bf', '0', '-r', '25', '-'];
 }
 

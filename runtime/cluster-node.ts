@@ -148,7 +148,7 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
     await checkPublishPermissions(js, probeSubjects(cl.roles), user);
 
     if (roles.has('api')) await step('seeding the camera pool', () => ClusterCameraPool.seed(meta, camerasKv, config.cameras, log));
-    const pool = new ClusterCameraPool(camerasKv, log);
+    const pool = new ClusterCameraPool(camerasKv, log, { schemes: config.ingest.urlSchemes, allowFiles: false });
     await step('reading the camera pool', () => pool.start());
     cleanup.push(async () => pool.stop());
 
@@ -284,7 +284,7 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
       const pl = pipeline;
       api = await startApi({
         host: config.api.host, port: config.api.port, index, cameras: registry, history: feed, events: feed,
-        stats: pl, alerts: sink, faces: { embedFaceFromImage }, access: { ...config.api, tokens }, cluster, log,
+        stats: pl, alerts: sink, faces: { embedFaceFromImage }, access: { ...config.api, tokens }, cluster, cameraUrlSchemes: config.ingest.urlSchemes, log,
       });
       const a = api;
       cleanup.push(() => a.close());

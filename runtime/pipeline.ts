@@ -23,7 +23,10 @@ import { PlateCrops } from './plate-crops.js';
 export const MIN_RECORD_HITS = 3;
 /** Zone counts go to NATS at most this often per zone. */
 export const ZONE_EVENT_INTERVAL_MS = 1_000;
-/** Alert snapshots kept in memory for the API. */
+/**
+ * Alert snapshots kept in memory for the API, where the record sink cannot keep them (cluster mode: the frames go
+ * to a KV bucket through onSnapshot); with a local index they are stored in it (putAlarmFrame) instead.
+ */
 export const SNAPSHOT_CACHE = 64;
 /** A live face is embedded again only for a view this much larger (box area) than the last good one... */
 export const BETTER_FACE_AREA = 1.5;
@@ -106,8 +109,11 @@ export interface PipelineStats {
   readonly alarms: Readonly<Record<AlarmKind, number>>;
 }
 
-/** Where finished tracks go: the local index on one node, the records stream in cluster mode. */
-export type RecordSink = Pick<SearchIndex, 'put' | 'flush'>;
+/**
+ * Where finished tracks go: the local index on one node, the records stream in cluster mode. Alarm frames go to
+ * the sink too where it keeps them (`putAlarmFrame`: the local index), so a snapshotRef outlives a restart.
+ */
+export type RecordSink = Pick<SearchIndex, 'put' | 'flush' | 'putAlarmFrame'>;
 
 /**
  * Cluster mode: a crowd decision is checked against the camera's lease before it goes to the sink. `decide`
@@ -458,8 +464,7 @@ export class Pipeline {
     }
     if (ev.phase !== 'cleared' && frame && snapshotId) {
       const jpeg = await sharp(frame.data, { raw: { width: frame.width, height: frame.height, channels: 3 } }).jpeg({ quality: 70 }).toBuffer();
-      this.#snapshots.set(snapshotId, jpeg);
-      while (this.#snapshots.size > SNAPSHOT_CACHE) this.#snapshots.delete(this.#snapshots.keys().next().value as string);
+      await this.#keepFrame(st, snapshotId, frame.capturedAt, jpeg);
       this.#o.onSnapshot?.(snapshotId, jpeg);
     }
     const ctx = {
@@ -477,6 +482,23 @@ export class Pipeline {
     } catch (err) {
       this.#o.log.error('alert rejected', { err: err as Error, camera: ev.cameraId, zone: ev.zoneId });
     }
+  }
+
+  /**
+   * An alert's frame, before the alert that points at it goes out: into the index with the camera's department
+   * (durable, same retention as the records), else (no local index, or its write failed) into the memory cache.
+   */
+  async #keepFrame(st: CameraState, id: string, at: number, jpeg: Uint8Array): Promise<void> {
+    const put = this.#o.index.putAlarmFrame?.bind(this.#o.index);
+    if (put) {
+      const stored = await put({ id, cameraId: st.cfg.id, department: st.cfg.department, at, jpeg }).then(() => true, (err: unknown) => {
+        this.#o.log.error('alarm frame not stored in the index: kept in memory only', { err: err as Error, camera: st.cfg.id, id });
+        return false;
+      });
+      if (stored) return;
+    }
+    this.#snapshots.set(id, jpeg);
+    while (this.#snapshots.size > SNAPSHOT_CACHE) this.#snapshots.delete(this.#snapshots.keys().next().value as string);
   }
 
   async #record(st: CameraState, end: TrackEnd): Promise<void> {
@@ -508,6 +530,9 @@ export class Pipeline {
       thumbnail,
       embedding: structured?.embedding ?? null,
       plateCrop: structured?.plateCrop ?? null,
+      trajectory: end.trajectory,
+      // The space of box and trajectory: the analysed frame's (the camera's configured analysis size without one).
+      frame: frame ? { width: frame.width, height: frame.height } : { width: st.cfg.width, height: st.cfg.height },
     };
     await this.#o.index.put(record);
     this.#records++;

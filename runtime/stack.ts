@@ -12,7 +12,9 @@ import { openAlertSink, startNatsServer, type AlertSink, type NatsServerHandle }
 import { startApi } from '../api/index.js';
 import { closeFaceEmbedder, embedFaceFromImage, embedFacesFromImage, setFaceEmbedderBackend } from '../inference/index.js';
 import { openWatchlists, type WatchlistService } from '../watchlist/index.js';
+import { openExports, type ExportStore } from '../evidence/index.js';
 import { requireFfmpeg } from '../common/proc.js';
+import { EvidenceError } from '../common/errors.js';
 import { Pipeline } from './pipeline.js';
 
 export interface StackOptions {
@@ -29,6 +31,8 @@ export interface Stack {
   readonly alerts: AlertSink;
   /** Watch-lists and the alarm log (<dataDir>/watchlists). */
   readonly watchlists: WatchlistService;
+  /** Evidence exports (<dataDir>/exports, signed with <dataDir>/keys/node-ed25519.pem); null when the key is unusable. */
+  readonly exports: ExportStore | null;
   readonly nats: NatsServerHandle | null;
   readonly natsUrl: string;
   readonly apiUrl: string;
@@ -73,17 +77,28 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     // The index answers the frequency rule's look-back (earlier appearances of a face).
     const pipeline = await Pipeline.start({ config, index, alerts, log, watchlists, faces: index });
     cleanup.push(() => pipeline.stop());
+    // Before the API: the node key is made (or checked) at start-up, not on the first export. A key that does
+    // not read stops exports (503 on their routes, said loudly here), not the analysis; it is never replaced.
+    let exports: ExportStore | null = null;
+    try {
+      exports = await openExports({ dataDir, node: config.node, retentionDays: config.exports.retentionDays, limits: config.exports, log });
+      const store = exports;
+      cleanup.push(() => store.close());
+    } catch (err) {
+      if (!(err instanceof EvidenceError)) throw err;
+      log.error('exports are off: the node key or the export folder cannot be used', { code: err.code, err });
+    }
     // Face search uploads run on their own small pool (started on the first upload, idle threads exit).
     setFaceEmbedderBackend(config.inference.backend);
     cleanup.push(() => closeFaceEmbedder());
     const api = await startApi({
       host: config.api.host, port: config.api.port, index, cameras: pipeline.cameras, history: pipeline, events: pipeline, stats: pipeline, alerts,
-      faces: { embedFaceFromImage }, watchlists, access: config.api, log,
+      faces: { embedFaceFromImage }, watchlists, exports, access: config.api, cameraUrlSchemes: config.ingest.urlSchemes, log,
     });
     cleanup.push(() => api.close());
     let stopped: Promise<void> | null = null;
     return {
-      config, pipeline, index, alerts, watchlists, nats, natsUrl, apiUrl: api.url,
+      config, pipeline, index, alerts, watchlists, exports, nats, natsUrl, apiUrl: api.url,
       stop: () => (stopped ??= unwind()),
     };
   } catch (err) {

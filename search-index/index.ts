@@ -8,7 +8,7 @@ import { SearchIndexImpl } from './store.js';
 import type { IndexOptions, SearchIndex } from './types.js';
 
 export type {
-  AttributeName, AuditEntry, AuditPage, FaceMatch, FaceMatchList, FaceSearchOptions, IndexOptions, IndexStats, PlateMatch, ReadAuditOptions,
+  AlarmFrame, AttributeName, AuditEntry, AuditPage, FaceMatch, FaceMatchList, FaceSearchOptions, IndexOptions, IndexStats, PlateMatch, ReadAuditOptions,
   Scope, SearchIndex, SearchPage, SearchQuery, TrackRecordSummary,
 } from './types.js';
 export { ATTRIBUTE_NAMES } from './types.js';
@@ -19,8 +19,11 @@ export { INDEX_DEFAULTS } from './store.js';
 export { RETENTION_DEFAULTS } from './retention.js';
 export { verifyIndex, type VerifyReport } from './verify.js';
 
+/** The index on this node's disk: a SearchIndex that also keeps alarm frames. */
+export type LocalIndex = SearchIndex & Required<Pick<SearchIndex, 'putAlarmFrame' | 'alarmFrame'>>;
+
 /** Opens (creating when missing) the index in `options.dir`; rejects with IndexError INDEX_IO when RocksDB cannot. */
-export function openIndex(options: IndexOptions): Promise<SearchIndex> {
+export function openIndex(options: IndexOptions): Promise<LocalIndex> {
   return SearchIndexImpl.open(options);
 }
 // Key encoding, public so the micro-benchmarks time it (the layout is documented in search-index/README.md).
@@ -29,5 +32,7 @@ export { recordKey, orderSuffix, attributePrefix } from './keys.js';
 // own positions, and a record crosses NATS with its thumbnail and embedding bytes.
 export { encodeCursor, decodeCursor, type PagePosition } from './cursor.js';
 export { embeddingBytes, embeddingFromBytes } from './record.js';
+// A trajectory's compact form (index records, and cluster record payloads): 12 bytes a box, times from the start.
+export { packTrajectory, unpackTrajectory, TRAJECTORY_POINT_BYTES, MAX_TRAJECTORY_POINTS } from './record.js';
 // One framing for a JSON head with bytes (records with their JPEG in RocksDB, cluster search answers on NATS).
 export { encodeWithBytes, decodeWithBytes } from './record.js';

@@ -29,6 +29,8 @@ export const KIND = {
   expiry: 'X',
   audit: 'U',
   meta: 'M',
+  alarmFrame: 'S',
+  alarmFrameExpiry: 'W',
 } as const;
 
 export const META_COUNTS = KIND.meta + SEP + 'counts';
@@ -102,6 +104,15 @@ export function parseOrderSuffix(suffix: string): { start: number; id: string } 
 export type ExpiryKind = 'f' | 't';
 export const expiryPrefix = (kind: ExpiryKind): string => KIND.expiry + SEP + kind + SEP;
 export const expiryKey = (kind: ExpiryKind, end: number, id: string): string => expiryPrefix(kind) + padTime(end) + SEP + id;
+
+/**
+ * Alarm frames (the JPEG behind a crowd alert's snapshotRef): `S\0<id>` holds it, `W\0<at>\0<id>` orders them for
+ * retention (trackDays after `at`, like the records of the same time). Their own kinds, not `X`: an expiry entry
+ * points at a record, and these point at no record.
+ */
+export const alarmFrameKey = (id: string): string => KIND.alarmFrame + SEP + id;
+export const alarmFrameExpiryPrefix = KIND.alarmFrameExpiry + SEP;
+export const alarmFrameExpiryKey = (at: number, id: string): string => alarmFrameExpiryPrefix + padTime(at) + SEP + id;
 
 /** Audit keys: time then a sequence that only grows, so two entries in one millisecond keep their order. */
 export const auditPrefix = KIND.audit + SEP;

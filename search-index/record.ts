@@ -3,7 +3,7 @@
  * the digest each index entry carries. The digest lets the planner filter on every predicate (department,
  * camera, class, attributes, time) while scanning one index, without loading records it will drop.
  */
-import { OBJECT_CLASSES, type ObjectClass, type TrackRecord } from '../common/messages.js';
+import { OBJECT_CLASSES, type ObjectClass, type TrackRecord, type TrajectoryPoint } from '../common/messages.js';
 import { IndexError } from '../common/errors.js';
 import { canonicalPlate } from '../common/plates.js';
 import {
@@ -27,6 +27,11 @@ export interface StoredRecord extends Omit<TrackRecordSummary, 'hasPlateCrop' | 
    * entries for the first four attributes only, so a delete removes exactly those (and the counts stay right).
    */
   readonly keys?: 2;
+  /**
+   * Bytes of the packed trajectory at the very end of the value (after the plate crop), TRAJECTORY_POINT_BYTES a
+   * box; absent: none (records written before trajectories read with an empty one).
+   */
+  readonly trajectoryLength?: number;
 }
 
 /** Attributes indexed by records written before plate search (StoredRecord.keys absent). */
@@ -181,31 +186,80 @@ export function decodeWithBytes<T>(b: Buffer): { head: T; bytes: Buffer } {
   return { head: JSON.parse(b.toString('utf8', 4, 4 + n)) as T, bytes: b.subarray(4 + n) };
 }
 
-/** A stored record's value: the summary, then its thumbnail's bytes, then its plate crop's (plateCropLength). */
-export function encodeRecord(s: StoredRecord, thumbnail: Uint8Array | null, plateCrop: Uint8Array | null): Buffer {
-  if (!plateCrop || plateCrop.byteLength === 0) return encodeWithBytes(s, thumbnail);
-  const t = thumbnail ?? new Uint8Array(0);
-  const bytes = new Uint8Array(t.byteLength + plateCrop.byteLength);
-  bytes.set(t, 0);
-  bytes.set(plateCrop, t.byteLength);
+/**
+ * A stored record's value: the summary, then its thumbnail's bytes, then its plate crop's (plateCropLength), then
+ * its packed trajectory (trajectoryLength).
+ */
+export function encodeRecord(s: StoredRecord, thumbnail: Uint8Array | null, plateCrop: Uint8Array | null, trajectory: Uint8Array | null = null): Buffer {
+  if ((!plateCrop || plateCrop.byteLength === 0) && (!trajectory || trajectory.byteLength === 0)) return encodeWithBytes(s, thumbnail);
+  const parts = [thumbnail, plateCrop, trajectory].filter((p): p is Uint8Array => p !== null && p.byteLength > 0);
+  const bytes = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let at = 0;
+  for (const p of parts) {
+    bytes.set(p, at);
+    at += p.byteLength;
+  }
   return encodeWithBytes(s, bytes);
 }
 
-/** A stored record's value: the summary, its thumbnail and its plate crop (null: none). */
-export function decodeRecord(b: Buffer): { record: StoredRecord; thumbnail: Buffer | null; plateCrop: Buffer | null } {
+/** A stored record's value: the summary, its thumbnail, its plate crop and its packed trajectory (null: none). */
+export function decodeRecord(b: Buffer): { record: StoredRecord; thumbnail: Buffer | null; plateCrop: Buffer | null; trajectory: Buffer | null } {
   const { head, bytes } = decodeWithBytes<StoredRecord>(b);
+  const j = head.trajectoryLength ?? 0;
   const n = head.plateCropLength ?? 0;
-  const cut = bytes.length - n;
+  const trajectoryAt = bytes.length - j;
+  const cut = trajectoryAt - n;
   return {
     record: head,
     thumbnail: head.hasThumbnail ? bytes.subarray(0, cut) : null,
-    plateCrop: n > 0 ? bytes.subarray(cut) : null,
+    plateCrop: n > 0 ? bytes.subarray(cut, trajectoryAt) : null,
+    trajectory: j > 0 ? bytes.subarray(trajectoryAt) : null,
   };
 }
 
+/** Bytes a trajectory box takes in a stored record: i32 ms since the box before (the first: since start), i16 x, i16 y, u16 w, u16 h. */
+export const TRAJECTORY_POINT_BYTES = 12;
+/** Most boxes a record's trajectory may hold (the tracker keeps at most 600). */
+export const MAX_TRAJECTORY_POINTS = 4096;
+
+const clampInt = (v: number, lo: number, hi: number): number => Math.min(hi, Math.max(lo, Math.round(v)));
+
+/**
+ * A trajectory in TRAJECTORY_POINT_BYTES a box, little-endian, times as steps from `start`: 600 boxes take 7 kB,
+ * a ten-second track 250 bytes. Boxes are kept to the whole pixel (the overlay's tolerance is far coarser).
+ */
+export function packTrajectory(points: readonly TrajectoryPoint[], start: number): Buffer {
+  const out = Buffer.allocUnsafe(points.length * TRAJECTORY_POINT_BYTES);
+  let prev = start;
+  points.forEach((p, i) => {
+    const o = i * TRAJECTORY_POINT_BYTES;
+    const t = Math.round(p.t);
+    out.writeInt32LE(clampInt(t - prev, -0x80000000, 0x7fffffff), o);
+    out.writeInt16LE(clampInt(p.x, -0x8000, 0x7fff), o + 4);
+    out.writeInt16LE(clampInt(p.y, -0x8000, 0x7fff), o + 6);
+    out.writeUInt16LE(clampInt(p.w, 0, 0xffff), o + 8);
+    out.writeUInt16LE(clampInt(p.h, 0, 0xffff), o + 10);
+    prev = t;
+  });
+  return out;
+}
+
+export function unpackTrajectory(b: Uint8Array, start: number): TrajectoryPoint[] {
+  const buf = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+  const n = Math.floor(buf.length / TRAJECTORY_POINT_BYTES);
+  const out: TrajectoryPoint[] = [];
+  let t = start;
+  for (let i = 0; i < n; i++) {
+    const o = i * TRAJECTORY_POINT_BYTES;
+    t += buf.readInt32LE(o);
+    out.push({ t, x: buf.readInt16LE(o + 4), y: buf.readInt16LE(o + 6), w: buf.readUInt16LE(o + 8), h: buf.readUInt16LE(o + 10) });
+  }
+  return out;
+}
+
 export function toSummary(r: StoredRecord): TrackRecordSummary {
-  const { faceSeq: _seq, plateCropLength: _len, keys: _keys, ...summary } = r;
-  void _seq; void _len; void _keys;
+  const { faceSeq: _seq, plateCropLength: _len, keys: _keys, trajectoryLength: _j, ...summary } = r;
+  void _seq; void _len; void _keys; void _j;
   return { ...summary, hasPlateCrop: r.hasPlateCrop ?? false };
 }
 
@@ -246,6 +300,21 @@ export function validateRecord(r: TrackRecord, dimensions: number): void {
   }
   if (r.thumbnail !== null && !(r.thumbnail instanceof Uint8Array)) throw badRecord('thumbnail', 'must be a Uint8Array or null', id);
   if (r.plateCrop !== undefined && r.plateCrop !== null && !(r.plateCrop instanceof Uint8Array)) throw badRecord('plateCrop', 'must be a Uint8Array, null or absent', id);
+  if (r.trajectory !== undefined) {
+    const tr = r.trajectory;
+    if (!Array.isArray(tr) || tr.length > MAX_TRAJECTORY_POINTS) throw badRecord('trajectory', `must be an array of at most ${MAX_TRAJECTORY_POINTS} boxes`, id);
+    for (const p of tr as readonly TrajectoryPoint[]) {
+      if (typeof p !== 'object' || p === null || ![p.t, p.x, p.y, p.w, p.h].every((v) => typeof v === 'number' && Number.isFinite(v))) {
+        throw badRecord('trajectory', 'boxes must be { t, x, y, w, h } of finite numbers', id);
+      }
+    }
+  }
+  if (r.frame !== undefined) {
+    const f = r.frame;
+    if (typeof f !== 'object' || f === null || ![f.width, f.height].every((v) => Number.isInteger(v) && v > 0 && v <= 0xffff)) {
+      throw badRecord('frame', 'must be { width, height } of positive integers', id);
+    }
+  }
   if (r.embedding !== null) {
     if (!(r.embedding instanceof Float32Array) || r.embedding.length !== dimensions) {
       throw badRecord('embedding', `must be a Float32Array of length ${dimensions} or null`, id);
@@ -254,6 +323,7 @@ export function validateRecord(r: TrackRecord, dimensions: number): void {
 }
 
 export function toStored(r: TrackRecord, faceSeq: number | null): StoredRecord {
+  const points = r.trajectory?.length ?? 0;
   return {
     id: r.id,
     cameraId: r.cameraId,
@@ -272,6 +342,8 @@ export function toStored(r: TrackRecord, faceSeq: number | null): StoredRecord {
     ...(r.plateCrop && r.plateCrop.byteLength > 0 ? { plateCropLength: r.plateCrop.byteLength } : {}),
     faceSeq,
     keys: 2,
+    ...(r.frame ? { frame: { width: r.frame.width, height: r.frame.height } } : {}),
+    ...(points > 0 ? { trajectoryLength: points * TRAJECTORY_POINT_BYTES } : {}),
   };
 }
 

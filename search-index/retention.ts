@@ -2,9 +2,9 @@
  * Retention per record kind. A record expires `faceDays` after its end when it holds a face embedding (personal
  * biometric data, kept shortest) and `trackDays` after its end otherwise. Expiry entries `X\0<f|t>\0<end>\0<id>`
  * sort by end time per kind, so a sweep reads only what has expired, and a changed setting applies to records
- * already stored.
+ * already stored. Alarm frames (`W\0<at>\0<id>`) go `trackDays` after they were taken, with the records of their time.
  */
-import { SEP, expiryPrefix, padTime, type ExpiryKind } from './keys.js';
+import { SEP, alarmFrameExpiryPrefix, expiryPrefix, padTime, type ExpiryKind } from './keys.js';
 import { readRange, type RocksDb } from './rocks.js';
 
 export const DAY_MS = 86_400_000;
@@ -38,4 +38,12 @@ export async function expiredIds(db: RocksDb, retention: Retention, now: number,
     for (const [key] of rows) out.push({ id: key.slice(prefix.length + padTime(0).length + SEP.length), key });
   }
   return out;
+}
+
+/** Alarm frames past `trackDays` (from the frame's time) before `now`: their ids and expiry keys, oldest first, at most `limit`. */
+export async function expiredAlarmFrames(db: RocksDb, retention: Retention, now: number, limit: number): Promise<Array<{ id: string; key: string }>> {
+  const cutoff = Math.max(0, Math.floor(now - retention.trackDays * DAY_MS));
+  const prefix = alarmFrameExpiryPrefix;
+  const rows = await readRange(db, { gte: prefix, lt: prefix + padTime(cutoff), values: false, limit });
+  return rows.map(([key]) => ({ id: key.slice(prefix.length + padTime(0).length + SEP.length), key }));
 }

@@ -11,7 +11,7 @@ import type { Logger } from '../common/log.js';
 import { AuditLog } from './audit.js';
 import { encodeCursor } from './cursor.js';
 import {
-  FORMAT_VERSION, META_COUNTS, META_FORMAT, departmentOfClassPrefix, expiryKey, faceKey, facePrefix, faceSeqOf, orderSuffix,
+  FORMAT_VERSION, MAX_TIME, META_COUNTS, META_FORMAT, SEP, alarmFrameExpiryKey, alarmFrameKey, departmentOfClassPrefix, expiryKey, faceKey, facePrefix, faceSeqOf, orderSuffix,
   prefixEnd, recordKey,
 } from './keys.js';
 import { digestFilter, plan, scan } from './planner.js';
@@ -19,14 +19,14 @@ import { plateScan } from './plate-search.js';
 import { QUERY_LIMITS, parseFaceOptions, parseQuery } from './query.js';
 import {
   decodeJson, decodeRecord, decodeWithBytes, digestOf, embeddingBytes, embeddingFromBytes, encodeJson, encodeRecord, encodeWithBytes,
-  expiryKindOf, facePass, indexPrefixes, normalise, ownedKeys, plateKeys, scoreFace, toStored, toSummary, validateRecord,
+  expiryKindOf, facePass, indexPrefixes, normalise, ownedKeys, packTrajectory, plateKeys, scoreFace, toStored, toSummary, unpackTrajectory, validateRecord,
   type FaceDigest, type FaceFilter, type StoredRecord,
 } from './record.js';
-import { RETENTION_DEFAULTS, checkRetention, expiredIds, type Retention } from './retention.js';
+import { RETENTION_DEFAULTS, checkRetention, expiredAlarmFrames, expiredIds, type Retention } from './retention.js';
 import { ROCKS_OPEN_OPTIONS, createRocks, readRange, type BatchOp, type RocksDb } from './rocks.js';
 import { BatchWriter } from './writer.js';
 import type {
-  AuditEntry, AuditPage, FaceMatch, FaceSearchOptions, IndexOptions, IndexStats, ReadAuditOptions, Scope, SearchIndex,
+  AlarmFrame, AuditEntry, AuditPage, FaceMatch, FaceSearchOptions, IndexOptions, IndexStats, ReadAuditOptions, Scope, SearchIndex,
   SearchPage, SearchQuery, TrackRecord,
 } from './types.js';
 import { FaceVectors } from './vectors.js';
@@ -53,6 +53,10 @@ export const INDEX_DEFAULTS = {
   scanBudget: 20_000,
   /** Face search scans exactly when the cameras/scope/time asked for hold at most this many records. */
   faceExactMax: 5000,
+  /** Longest alarm frame id (it is a URL path segment). */
+  maxAlarmFrameId: 256,
+  /** Largest alarm frame JPEG: a 4K frame at the pipeline's quality is well under it. */
+  maxAlarmFrameBytes: 8 * 1024 * 1024,
 } as const;
 
 interface StoredCounts {
@@ -378,7 +382,7 @@ export class SearchIndexImpl implements SearchIndex {
         bump(p, 1);
       }
       for (const key of plateKeys(s)) ops.push({ type: 'put', key, value: digest });
-      ops.push({ type: 'put', key: recordKey(s.id), value: encodeRecord(s, r.thumbnail, r.plateCrop ?? null) });
+      ops.push({ type: 'put', key: recordKey(s.id), value: encodeRecord(s, r.thumbnail, r.plateCrop ?? null, s.trajectoryLength ? packTrajectory(r.trajectory ?? [], s.start) : null) });
       ops.push({ type: 'put', key: expiryKey(expiryKindOf(s), s.end, s.id), value: empty });
       if (r.embedding && faceSeq !== null) {
         const unit = normalise(r.embedding);
@@ -469,22 +473,24 @@ export class SearchIndexImpl implements SearchIndex {
     const read = async (): Promise<TrackRecord | null> => {
       const [rb] = await this.#db.getMany([recordKey(id)]);
       if (!rb) return null;
-      const { record: s, thumbnail: tb, plateCrop: pb } = decodeRecord(rb);
+      const { record: s, thumbnail: tb, plateCrop: pb, trajectory: jb } = decodeRecord(rb);
       if (depts && !depts.has(s.department)) return null;
       const [fb] = s.faceSeq !== null ? await this.#db.getMany([faceKey(s.faceSeq)]) : [undefined];
       const eb = fb ? decodeWithBytes<FaceDigest>(fb).bytes : null;
-      return this.#full(s, tb, eb, pb);
+      return this.#full(s, tb, eb, pb, jb);
     };
     return read().catch((err: unknown) => {
       throw ioError(err, 'read a record');
     });
   }
 
-  #full(s: StoredRecord, tb: Buffer | null, eb: Buffer | null, pb: Buffer | null): TrackRecord {
-    const { faceSeq: _seq, hasThumbnail: _t, hasFace: _f, hasPlateCrop: _p, plateCropLength: _l, keys: _k, ...rest } = s;
-    void _seq; void _t; void _f; void _p; void _l; void _k;
+  #full(s: StoredRecord, tb: Buffer | null, eb: Buffer | null, pb: Buffer | null, jb: Buffer | null): TrackRecord {
+    const { faceSeq: _seq, hasThumbnail: _t, hasFace: _f, hasPlateCrop: _p, plateCropLength: _l, keys: _k, trajectoryLength: _j, ...rest } = s;
+    void _seq; void _t; void _f; void _p; void _l; void _k; void _j;
     return {
       ...rest, thumbnail: tb ? new Uint8Array(tb) : null, embedding: eb ? embeddingFromBytes(eb) : null, plateCrop: pb ? new Uint8Array(pb) : null,
+      // Records written before trajectories (and tracks without boxes) read without one; the API shows it empty.
+      ...(jb ? { trajectory: unpackTrajectory(jb, s.start) } : {}),
     };
   }
 
@@ -645,6 +651,45 @@ export class SearchIndexImpl implements SearchIndex {
     return best.sort((a, b) => b[1] - a[1]).slice(0, k);
   }
 
+  async putAlarmFrame(frame: AlarmFrame): Promise<void> {
+    this.#check();
+    const bad = (field: string, why: string): IndexError => new IndexError('INDEX_BAD_RECORD', `frame.${field} ${why}`, { detail: { field, id: frame?.id } });
+    if (typeof frame !== 'object' || frame === null) throw new TypeError('frame must be an object');
+    for (const f of ['id', 'cameraId', 'department'] as const) {
+      const v = frame[f];
+      if (typeof v !== 'string' || v.length === 0 || v.includes(SEP) || v.length > INDEX_DEFAULTS.maxAlarmFrameId) throw bad(f, `must be a non-empty string without NUL, at most ${INDEX_DEFAULTS.maxAlarmFrameId} characters`);
+    }
+    if (typeof frame.at !== 'number' || !Number.isInteger(frame.at) || frame.at < 0 || frame.at > MAX_TIME) throw bad('at', `must be an integer time in 0..${MAX_TIME}`);
+    if (!(frame.jpeg instanceof Uint8Array) || frame.jpeg.byteLength === 0 || frame.jpeg.byteLength > INDEX_DEFAULTS.maxAlarmFrameBytes) {
+      throw bad('jpeg', `must be a non-empty Uint8Array of at most ${INDEX_DEFAULTS.maxAlarmFrameBytes} bytes`);
+    }
+    const key = alarmFrameKey(frame.id);
+    try {
+      const [old] = await this.#db.getMany([key]);
+      const ops: BatchOp[] = [];
+      // A frame stored again under its id (an alert re-sent) keeps one expiry entry.
+      if (old) ops.push({ type: 'del', key: alarmFrameExpiryKey(decodeWithBytes<{ at: number }>(old).head.at, frame.id) });
+      ops.push({ type: 'put', key, value: encodeWithBytes({ cameraId: frame.cameraId, department: frame.department, at: frame.at }, frame.jpeg) });
+      ops.push({ type: 'put', key: alarmFrameExpiryKey(frame.at, frame.id), value: Buffer.alloc(0) });
+      await this.#db.batch(ops);
+    } catch (err) {
+      throw ioError(err, 'store an alarm frame');
+    }
+  }
+
+  async alarmFrame(id: string, scope: Scope): Promise<AlarmFrame | null> {
+    this.#check();
+    const depts = checkScope(scope);
+    if (typeof id !== 'string' || id.length === 0 || id.includes(SEP)) return null;
+    const [b] = await this.#db.getMany([alarmFrameKey(id)]).catch((err: unknown) => {
+      throw ioError(err, 'read an alarm frame');
+    });
+    if (!b) return null;
+    const { head, bytes } = decodeWithBytes<{ cameraId: string; department: string; at: number }>(b);
+    if (depts && !depts.has(head.department)) return null;
+    return { id, cameraId: head.cameraId, department: head.department, at: head.at, jpeg: new Uint8Array(bytes) };
+  }
+
   async appendAudit(entry: AuditEntry): Promise<void> {
     this.#check();
     try {
@@ -713,7 +758,16 @@ export class SearchIndexImpl implements SearchIndex {
       total -= dRecords;
       if (expired.length < INDEX_DEFAULTS.sweepChunk) break;
     }
-    if (total > 0) this.#o.log?.info('retention sweep', { deleted: total });
+    // Alarm frames go with the records of their time (trackDays); they are not counted as records.
+    let frames = 0;
+    for (;;) {
+      const expired = await expiredAlarmFrames(this.#db, this.#o.retention, now, INDEX_DEFAULTS.sweepChunk);
+      if (expired.length === 0) break;
+      await this.#writer.write(expired.flatMap((e) => [{ type: 'del', key: e.key }, { type: 'del', key: alarmFrameKey(e.id) }] as BatchOp[]));
+      frames += expired.length;
+      if (expired.length < INDEX_DEFAULTS.sweepChunk) break;
+    }
+    if (total > 0 || frames > 0) this.#o.log?.info('retention sweep', { deleted: total, alarmFrames: frames });
     return total;
   }
 

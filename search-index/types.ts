@@ -59,8 +59,8 @@ export interface SearchQuery {
   cursor?: string;
 }
 
-/** A record without its bytes: what lists and search results carry. */
-export interface TrackRecordSummary extends Omit<TrackRecord, 'thumbnail' | 'embedding' | 'plateCrop'> {
+/** A record without its bytes and its trajectory: what lists and search results carry. */
+export interface TrackRecordSummary extends Omit<TrackRecord, 'thumbnail' | 'embedding' | 'plateCrop' | 'trajectory'> {
   readonly hasThumbnail: boolean;
   readonly hasFace: boolean;
   readonly hasPlateCrop: boolean;
@@ -140,6 +140,20 @@ export interface IndexStats {
   faceGraphBacklog: number;
 }
 
+/**
+ * The frame behind an alarm (a crowd alert's snapshotRef), kept with the records: same database, same retention
+ * (trackDays, counted from `at`), read within a scope by the department stored with it.
+ */
+export interface AlarmFrame {
+  /** The id in the snapshotRef (`/api/v1/snapshots/<id>`): no NUL, at most 256 characters. */
+  readonly id: string;
+  readonly cameraId: string;
+  readonly department: string;
+  /** Capture time of the frame, ms. */
+  readonly at: number;
+  readonly jpeg: Uint8Array;
+}
+
 export interface SearchIndex {
   /** Enqueues the record into the current batch; waits only when the queue is at its bound (backpressure). */
   put(record: TrackRecord): Promise<void>;
@@ -151,6 +165,13 @@ export interface SearchIndex {
   plateCrop(id: string, scope: Scope): Promise<Uint8Array | null>;
   query(q: SearchQuery, scope: Scope): Promise<SearchPage>;
   faceSearch(embedding: Float32Array, opts: FaceSearchOptions, scope: Scope): Promise<FaceMatchList>;
+  /**
+   * Stores an alarm frame; resolves once it is durable (a put of the same id replaces it). Optional: the cluster's
+   * scatter-gather index on an api node keeps none (its frames come from a KV bucket).
+   */
+  putAlarmFrame?(frame: AlarmFrame): Promise<void>;
+  /** An alarm frame, or null: none with that id (never stored, or swept) or outside the scope. */
+  alarmFrame?(id: string, scope: Scope): Promise<AlarmFrame | null>;
   appendAudit(entry: AuditEntry): Promise<void>;
   readAudit(opts: ReadAuditOptions): Promise<AuditPage>;
   /** Deletes records past retention; returns how many. */

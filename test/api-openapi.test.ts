@@ -16,6 +16,7 @@ const ROUTES = [
   'patch /api/v1/watchlists/{id}/entries/{entry}', 'delete /api/v1/watchlists/{id}/entries/{entry}', 'get /api/v1/watchlists/{id}/entries/{entry}/photos/{n}',
   'get /api/v1/watchlists/{id}/entries/{entry}/matches',
   'get /api/v1/alarms', 'get /api/v1/alarms/{id}', 'get /api/v1/alarms/{id}/snapshot', 'get /api/v1/alarms/{id}/face', 'post /api/v1/alarms/{id}/ack', 'post /api/v1/alarms/{id}/dismiss',
+  'post /api/v1/exports', 'get /api/v1/exports', 'get /api/v1/exports/key', 'get /api/v1/exports/{id}', 'get /api/v1/exports/{id}/download', 'post /api/v1/exports/{id}/hold', 'post /api/v1/exports/{id}/release',
 ];
 
 test('api - the OpenAPI document lists every route with its parameters, bodies, responses and security', async (t) => {

@@ -31,9 +31,24 @@ async function get<T>(path: string, token = 'demo-admin'): Promise<{ status: num
   const res = await fetch(`${api}${path}`, { headers: { authorization: `Bearer ${token}` } });
   return { status: res.status, body: await res.json() as T };
 }
+/** What the last status call saw: the status, or why there was none (for a timeout's message). */
+let lastStatus = 'nothing yet';
 const status = async (): Promise<ClusterStatus | null> => {
-  try { const r = await get<ClusterStatus>('/api/v1/cluster'); return r.status === 200 ? r.body : null; } catch { return null; }
+  try {
+    const r = await get<ClusterStatus>('/api/v1/cluster');
+    lastStatus = r.status === 200 ? describe(r.body) : `HTTP ${r.status} ${JSON.stringify(r.body).slice(0, 300)}`;
+    return r.status === 200 ? r.body : null;
+  } catch (err) {
+    lastStatus = `no answer: ${(err as Error).message}`;
+    return null;
+  }
 };
+function describe(s: ClusterStatus): string {
+  const nodes = s.nodes.map((n) => `${n.id}(${n.alive ? 'alive' : 'dead'} cap ${n.capacity}${n.draining ? ' draining' : ''}: ${n.cameras.join('+') || '-'})`);
+  const leases = s.leases.map((l) => `${l.cameraId}@${l.node || 'free'}#${l.epoch}${l.stale ? ' stale' : ''}`);
+  return `nodes ${nodes.join(' ')}; leases ${leases.join(' ')}; unassigned ${s.unassigned.join('+') || '-'}`;
+}
+const seen = (): string => lastStatus;
 interface Page { records: { id: string; cameraId: string; department: string }[]; nextCursor: string | null; missingShards?: number[] }
 
 /** Every record a query returns, paged; and whether any page named a missing shard. */
@@ -95,7 +110,7 @@ test.before(async () => {
   await waitFor('both cameras analysed', 180_000, async () => {
     const s = await status();
     return s && s.unassigned.length === 0 && s.leases.filter((l) => !l.stale).length === CAMERAS ? s : null;
-  });
+  }, seen);
 });
 
 test.after.always(async () => {
@@ -188,7 +203,7 @@ test.serial('SIGKILL of an analytics node: its cameras are analysed elsewhere, i
   const s1 = await waitFor(`camera ${raised.camera} held by another node`, 120_000, async () => {
     const s = await status();
     return s && CAMERAS === s.leases.filter((l) => !l.stale && l.node !== victim).length ? s : null;
-  });
+  }, seen);
   const heir = live(s1, raised.camera)!;
   t.not(heir, victim);
   // The heir continues the same incident: an update (or its clear) with the same id, from the heir.
@@ -278,14 +293,14 @@ test.serial('cvcore cluster drain: a node hands its cameras to the others and ta
   await waitFor('one camera on each analytics node', 120_000, async () => {
     const s = await status();
     return s && ['node-2', 'node-3'].every((id) => s.nodes.some((n) => n.id === id && n.alive && n.cameras.length === 1)) ? s : null;
-  });
+  }, seen);
   const res = await fetch(`${api}/api/v1/cluster/nodes/node-3/drain`, { method: 'POST', headers: { authorization: 'Bearer demo-operator' } });
   t.is(res.status, 202);
   const drained = await waitFor('node-3 drained', 120_000, async () => {
     const s = await status();
     const n3 = s?.nodes.find((n) => n.id === 'node-3');
     return s && n3?.draining && n3.cameras.length === 0 && s.unassigned.length === 0 ? s : null;
-  });
+  }, seen);
   t.deepEqual(drained.nodes.find((n) => n.id === 'node-2')!.cameras, ['cam-1', 'cam-2']);
   t.is((await fetch(`${api}/api/v1/cluster/nodes/node-9/drain`, { method: 'POST', headers: { authorization: 'Bearer demo-operator' } })).status, 404);
 });

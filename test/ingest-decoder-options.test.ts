@@ -14,10 +14,10 @@ test('ingest - decoder options follow hwaccel and key-frame settings from config
   t.false(input.includes('-skip_frame'));
   t.true(output.includes('fps=5,scale=640:480'));
 
-  const own = decoderOptionsFor(parseCamera({ id: 'c', url: 'x.mp4', hwaccel: 'none', fps: 0.2 }), cfg.ingest, 0);
+  const own = decoderOptionsFor(parseCamera({ id: 'c', url: 'rtsp://cam.example/x', hwaccel: 'none', fps: 0.2 }), cfg.ingest, 0);
   t.is(own.hwaccel, null, 'a camera may turn the ingest-wide hwaccel off');
   t.true(own.keyframesOnly, 'at 0.2 fps only key frames are decoded');
   t.true(decoderArgs(own).input.includes('nokey'));
-  t.true(decoderOptionsFor(parseCamera({ id: 'c', url: 'x.mp4', keyframesOnly: true }), parseConfig({}).ingest, 0).keyframesOnly);
-  t.throws(() => parseCamera({ id: 'c', url: 'x', hwaccel: 'vaapi' }), { message: /hwaccel/ });
+  t.true(decoderOptionsFor(parseCamera({ id: 'c', url: 'rtsp://cam.example/x', keyframesOnly: true }), parseConfig({}).ingest, 0).keyframesOnly);
+  t.throws(() => parseCamera({ id: 'c', url: 'rtsp://cam.example/x', hwaccel: 'vaapi' }), { message: /hwaccel/ });
 });

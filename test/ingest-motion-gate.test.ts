@@ -15,7 +15,7 @@ const frame = (rects: readonly [number, number, number, number][] = [], noise = 
   }
   return { cameraId: 'c', seq: seq++, pts: 0, capturedAt: Date.now(), width: W, height: H, data };
 };
-const motion = (extra: Record<string, unknown> = {}) => parseCamera({ id: 'c', url: 'x.mp4', width: W, height: H, motion: { forceEvery: 0, ...extra } }).motion;
+const motion = (extra: Record<string, unknown> = {}) => parseCamera({ id: 'c', url: 'rtsp://cam.example/x', width: W, height: H, motion: { forceEvery: 0, ...extra } }).motion;
 
 test('ingest - motion gate skips still frames and finds a moving object where it is', (t) => {
   const gate = new MotionGate(motion(), W, H);

@@ -238,6 +238,7 @@ export class ByteTracker implements Tracker {
       lastSeen: t.lastSeen,
       hits: t.hits,
       bestShot: t.bestShot,
+      trajectory: t.trajectory.points(),
     };
   }
 }

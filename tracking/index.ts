@@ -5,6 +5,7 @@
  */
 export type { Tracker, TrackerStep, ReportedBox } from './bytetrack.js';
 export { createTracker } from './bytetrack.js';
+export { TrajectorySampler, TRAJECTORY_INTERVAL_MS, TRAJECTORY_MAX_POINTS } from './trajectory.js';
 export type { TrackerOptions } from './options.js';
 export { DEFAULT_TRACKER_OPTIONS } from './options.js';
 export type { MotRow } from './mot-io.js';

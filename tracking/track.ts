@@ -2,6 +2,7 @@ import type { BestShot, Box, Detection, ObjectClass, TrackState } from '../commo
 import { TRACK_STATES } from '../common/messages.js';
 import { KalmanBoxFilter, type KalmanNoise } from './kalman.js';
 import type { TrackerOptions } from './options.js';
+import { TrajectorySampler } from './trajectory.js';
 
 /** Best-shot quality: confident and large wins; sqrt so a huge blurry box does not beat a sharp medium one. */
 export function shotQuality(score: number, box: Box): number {
@@ -33,6 +34,8 @@ export class Track {
   newBest = true;
   /** The boxes a tentative track took before it was confirmed (at most minHits - 1), for offline back-filling. */
   pending: { seq: number; box: Box; score: number }[] = [];
+  /** Measured boxes about every 0.5 s (the record's trajectory, drawn over the clip). */
+  readonly trajectory = new TrajectorySampler();
   /** The first detection's box and the step count since: the second detection seeds the velocity from them. */
   readonly #firstBox: Box;
 
@@ -49,6 +52,7 @@ export class Track {
     this.lastSeq = seq;
     this.#firstBox = det.box;
     this.bestShot = { seq, at, box: det.box, score: det.score, quality: shotQuality(det.score, det.box) };
+    this.trajectory.add(at, det.box);
     if (!confirmed) this.pending.push({ seq, box: det.box, score: det.score });
   }
 
@@ -72,6 +76,7 @@ export class Track {
     this.lastSeen = at;
     this.lastBox = det.box;
     this.lastSeq = seq;
+    this.trajectory.add(at, det.box);
     if (this.state === TRACK_STATES.lost) this.state = TRACK_STATES.confirmed;
     else if (this.state === TRACK_STATES.tentative) {
       if (this.hits >= minHits) {

@@ -17,6 +17,8 @@ import { startApi, type AlertHistory, type ApiServer, type ClusterSource, type F
 import { openWatchlists, type WatchlistStore } from '../../watchlist/index.js';
 import { embedFacesFromImage } from '../../inference/index.js';
 import { makeRecord, tempDir } from './index-records.js';
+import { openExports, type ExportLimits, type ExportStore } from '../../evidence/index.js';
+import type { RecordingService } from '../../recording/types.js';
 
 export const T0 = 1_700_000_000_000;
 
@@ -103,6 +105,8 @@ export interface ApiHarness {
   readonly history: History;
   /** The watch-list store (real RocksDB in the harness's temp dir, real face models) when asked for; else null. */
   readonly watchlists: WatchlistStore | null;
+  /** The export store (zips and the node key in the harness's temp dir) when asked for; else null. */
+  readonly exports: ExportStore | null;
   /** Records stored, by department. */
   readonly records: Record<'public-security' | 'traffic', TrackRecord[]>;
   /** The record of each department whose embedding is noisePng(seed of that department). */
@@ -122,10 +126,16 @@ export interface HarnessOptions {
   stats?: PipelineStatsSource | null;
   /** Open a watch-list store (the real face embedder finds faces in photos); none by default (503 on its routes). */
   watchlists?: boolean;
+  /** The index folder, kept on close (a restart opens it again); a temp dir removed on close by default. */
+  indexDir?: string;
+  /** Open an export store (limits: the config defaults unless given); none by default (503 on its routes). */
+  exports?: boolean | Partial<ExportLimits>;
+  /** The recording service behind clips (exports cut theirs from it); none by default. */
+  recordings?: RecordingService | null;
 }
 
 export async function startHarness(o: HarnessOptions = {}): Promise<ApiHarness> {
-  const { dir, cleanup } = tempDir('api');
+  const { dir, cleanup } = o.indexDir ? { dir: o.indexDir, cleanup: () => undefined } : tempDir('api');
   const index = await openIndex({ dir, batchSize: 64, flushMs: 5, sweepIntervalMs: 0, vectorSaveIntervalMs: 0 });
   const cfg = parseConfig({
     api: { port: 0, tokens: TOKEN_CONFIG, rateLimit: o.rateLimit ?? { perMinute: 60_000, burst: 10_000 }, ...(o.maxUploadBytes ? { maxUploadBytes: o.maxUploadBytes } : {}) },
@@ -158,21 +168,27 @@ export async function startHarness(o: HarnessOptions = {}): Promise<ApiHarness> 
   const watchlists = wlDir
     ? await openWatchlists({ dir: wlDir.dir, embedder: { embedFacesFromImage }, log: createLogger({ level: 'error', sink: () => undefined }), sweepIntervalMs: 0 })
     : null;
+  const exDir = o.exports ? tempDir('api-exports') : null;
+  const exports = exDir
+    ? await openExports({ dataDir: exDir.dir, node: 'test-node', retentionDays: cfg.exports.retentionDays, limits: { ...cfg.exports, ...(typeof o.exports === 'object' ? o.exports : {}) }, sweepIntervalMs: 0 })
+    : null;
   const server = await startApi({
     host: '127.0.0.1', port: 0, index, cameras, history, events, stats: o.stats ?? null, alerts: null,
-    faces: o.faces === undefined ? pixelFaces : o.faces, access: cfg.api, cluster: o.cluster ?? null, watchlists,
+    faces: o.faces === undefined ? pixelFaces : o.faces, access: cfg.api, cluster: o.cluster ?? null, watchlists, exports, recordings: o.recordings ?? null,
     log: createLogger({ level: 'error', sink: () => undefined }),
   });
   return {
-    url: server.url, server, index, cameras, events, history, records, faceSeeds, watchlists,
+    url: server.url, server, index, cameras, events, history, records, faceSeeds, watchlists, exports,
     get: (path, token) => fetch(server.url + path, token ? { headers: { authorization: `Bearer ${token}` } } : {}),
     async close() {
       await server.close();
       cameras.stop();
       await watchlists?.close();
+      await exports?.close();
       await index.close();
       cleanup();
       wlDir?.cleanup();
+      exDir?.cleanup();
     },
   };
 }
