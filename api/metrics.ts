@@ -8,6 +8,9 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { CAMERA_STATES } from '../ingest/index.js';
 import type { SearchIndex } from '../search-index/index.js';
 import type { AlertStatusSource, CameraRegistry, PipelineStatsSource } from './types.js';
+import type { RecordingService } from '../recording/index.js';
+
+const RECORDING_STATES = ['off', 'starting', 'recording', 'reconnecting', 'disk-full', 'failed'] as const;
 
 export interface ApiMetrics {
   readonly registry: Registry;
@@ -16,7 +19,7 @@ export interface ApiMetrics {
   liveDropped(): void;
 }
 
-export function createMetrics(src: { cameras: CameraRegistry; stats: PipelineStatsSource | null; alerts: AlertStatusSource | null; index: SearchIndex }): ApiMetrics {
+export function createMetrics(src: { cameras: CameraRegistry; stats: PipelineStatsSource | null; alerts: AlertStatusSource | null; index: SearchIndex; recordings?: Pick<RecordingService, 'healthAll'> | null }): ApiMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'cvcore_' });
   const r = [registry];
@@ -44,6 +47,19 @@ export function createMetrics(src: { cameras: CameraRegistry; stats: PipelineSta
   gauge('cvcore_camera_queue_depth', 'frames waiting in the camera queue', ['camera'], (g) => {
     for (const v of src.cameras.list()) g.set({ camera: v.id }, v.health.queueDepth);
   });
+  // Recording (recording/): bytes and segments kept per camera, and the recorder's state.
+  if (src.recordings) {
+    const rec = src.recordings;
+    gauge('cvcore_recording_bytes', 'bytes of recorded segments kept per camera', ['camera'], (g) => {
+      for (const h of rec.healthAll()) g.set({ camera: h.cameraId }, h.bytes);
+    });
+    gauge('cvcore_recording_segments_total', 'recorded segments kept, all cameras', [], (g) => {
+      g.set(rec.healthAll().reduce((n, h) => n + h.segments, 0));
+    });
+    gauge('cvcore_recording_state', 'recorder state per camera: 1 for the current state, 0 for the others', ['camera', 'state'], (g) => {
+      for (const h of rec.healthAll()) for (const s of RECORDING_STATES) g.set({ camera: h.cameraId, state: s }, h.state === s ? 1 : 0);
+    });
+  }
   total('cvcore_inference_batches_total', 'inference batches run', [], (c) => {
     const s = src.stats?.stats();
     if (s) c.inc(s.batcher.batches);

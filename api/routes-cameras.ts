@@ -145,6 +145,8 @@ export function cameraRoutes(app: FastifyInstance, ctx: ApiContext): void {
       plates: pipeline?.plates ?? null,
       index: o.index.stats(),
       alerts: o.alerts?.status() ?? null,
+      // Recording per camera of the caller's departments (state, disk-full, bytes, oldest and newest), when this core records.
+      ...(o.recordings ? { recording: o.recordings.healthAll().filter((h) => inScope(p, ctx.departmentOf(h.cameraId))) } : {}),
       // Cluster mode only. A cluster that cannot be read is reported here, not turned into a failed health call.
       ...(o.cluster ? { cluster: await o.cluster.status().then(clusterSummary, (err: unknown) => ({ error: errorOf(err) })) } : {}),
     };

@@ -21,6 +21,7 @@ import { recordRoutes } from './routes-records.js';
 import { watchlistRoutes } from './routes-watchlists.js';
 import { alarmRoutes } from './routes-alarms.js';
 import { exportRoutes } from './routes-exports.js';
+import { recordingRoutes } from './routes-recordings.js';
 import type { ApiOptions } from './types.js';
 import { registerConsole } from '../console/serve.js';
 
@@ -51,7 +52,7 @@ const PLUGIN_CODES: Record<string, { status: number; code: string }> = {
 export async function startApi(o: ApiOptions): Promise<ApiServer> {
   const tokens = new TokenTable(o.access.tokens);
   const buckets = new TokenBuckets(o.access.rateLimit);
-  const metrics = createMetrics({ cameras: o.cameras, stats: o.stats, alerts: o.alerts, index: o.index });
+  const metrics = createMetrics({ cameras: o.cameras, stats: o.stats, alerts: o.alerts, index: o.index, recordings: o.recordings ?? null });
   const ctx = createContext(o, metrics);
   const openapi = new OpenApiCollector();
   if (tokens.size === 0) o.log.warn('api: no tokens configured (config api.tokens); every guarded route answers 401');
@@ -151,6 +152,7 @@ export async function startApi(o: ApiOptions): Promise<ApiServer> {
   watchlistRoutes(app, ctx);
   alarmRoutes(app, ctx);
   exportRoutes(app, ctx);
+  recordingRoutes(app, ctx);
 
   registerConsole(app);
 

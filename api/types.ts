@@ -13,7 +13,7 @@ import type { SearchIndex } from '../search-index/index.js';
 import type { ClusterStatus } from '../cluster/index.js';
 import type { WatchlistService } from '../watchlist/index.js';
 import type { ExportStore } from '../evidence/index.js';
-import type { RecordingService } from '../recording/types.js';
+import type { RecordingService } from '../recording/index.js';
 
 /**
  * The camera pool as the API uses it: ingest's CameraPool on one node, the cluster's pool (KV) on an api node
@@ -111,7 +111,7 @@ export interface ApiOptions {
   readonly cameraUrlSchemes?: readonly string[];
   /** Evidence exports; absent or null: the export routes answer 503 API_EXPORTS_UNAVAILABLE. */
   readonly exports?: ExportStore | null;
-  /** Recorded video (clips for exports); absent or null: exports carry records and list their clips as missing. */
+  /** Recordings, clips and legal holds; absent or null: their routes answer 503 API_RECORDING_UNAVAILABLE, and exports carry records and list their clips as missing. */
   readonly recordings?: RecordingService | null;
 }
 

@@ -117,6 +117,8 @@ export const ERROR_CODES = {
   WATCHLIST_ALARM_FINAL: 'a dismissed alarm cannot be acknowledged or dismissed again',
   WATCHLIST_IO: 'RocksDB failed to open, read or write the watch-list store (another core may hold it)',
   API_WATCHLIST_UNAVAILABLE: 'the watch-list and alarm routes need a watch-list store and none is configured on this core',
+  API_RECORDING_UNAVAILABLE: 'the recording, clip and hold routes need a recording service and none is configured on this core',
+  API_RANGE_NOT_SATISFIABLE: 'a Range header that asks for bytes outside the file (HTTP 416, with Content-Range: bytes */size)',
   RECORDING_BAD_RANGE: 'a recording or clip range with from >= to, or a time that is not a number; the field is named',
   RECORDING_RANGE_TOO_LONG: 'a clip longer than recording.maxClipMs; the limit is named',
   RECORDING_NOT_RECORDED: 'nothing was recorded in the range asked for; the detail carries the gaps',
@@ -124,6 +126,7 @@ export const ERROR_CODES = {
   RECORDING_DISK_FULL: 'the recording disk is full: recording stops for the camera (a health state), analysis goes on',
   RECORDING_FFMPEG_FAILED: 'the recording ffmpeg could not start or keeps failing; its last stderr line is named',
   RECORDING_HOLD_NOT_FOUND: 'no legal hold with that id',
+  RECORDING_BAD_HOLD: 'a legal hold without cameras, tracks or a reason, or with too many; the field is named',
   RECORDING_IO: 'RocksDB or the file system failed to read or write the recording index or a segment',
   EVIDENCE_BAD_REQUEST: 'an export request with no tracks and no time range, too many items, or a range over the limit; the field is named',
   EVIDENCE_NOT_FOUND: 'no export with that id',
@@ -133,6 +136,5 @@ export const ERROR_CODES = {
   EVIDENCE_EMPTY: 'an export that would hold nothing: none of its tracks or cameras has a record or a recording in the range (the missing clips and their gaps are named)',
   EVIDENCE_IO: 'the file system failed to write an export zip or the export index',
   API_EXPORTS_UNAVAILABLE: 'the export routes need an export store and none is configured on this core',
-  API_RANGE_NOT_SATISFIABLE: 'a Range header outside the file (or not of the form bytes=a-b); the answer names the size in Content-Range',
 } as const;
 export type ErrorCode = keyof typeof ERROR_CODES;

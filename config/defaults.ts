@@ -102,6 +102,15 @@ export const DEFAULTS = {
   // only for a clearly better view, at most 4 times per track. One alarm per entry per camera a minute.
   alarms: { faceRetryMs: 1_000, faceMinQuality: 0.5, faceMaxPerTrack: 4, cooldownMs: 60_000, faceThreshold: 0.6, frequency: [] },
   restricted: { threshold: null, noFaceAfterMs: 30_000 },
+  // Recording (recording/): 10 s MPEG-TS segments, kept 30 days; events mode keeps 10 s before and 10 s after
+  // each track of the chosen classes and each alarm. Recording stops for a camera (disk-full) when the disk has
+  // under 1 GiB free; a clip is at most 10 minutes and stays cached 10 minutes.
+  recording: {
+    mode: 'off' as 'off' | 'continuous' | 'events', segmentSeconds: 10, preRollMs: 10_000, postRollMs: 10_000,
+    classes: ['person', 'car', 'bus', 'truck', 'motorcycle', 'bicycle'] as string[],
+    retentionDays: 30, quotaBytes: 0, totalQuotaBytes: 0, minFreeBytes: 1024 ** 3,
+    maxClipMs: 600_000, clipCacheMs: 600_000, retentionIntervalMs: 60_000,
+  },
   nats: { url: null, user: 'core', pass: 'core-demo-pass' },
   api: {
     host: '127.0.0.1',

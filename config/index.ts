@@ -88,6 +88,41 @@ export interface CameraConfig {
   readonly enabled: boolean;
   readonly zones: readonly ZoneConfig[];
   readonly lines: readonly LineConfig[];
+  /** Overrides of the top-level `recording` settings for this camera (null: those settings as they are). */
+  readonly recording: CameraRecordingOverrides | null;
+}
+export type RecordingModeConfig = 'off' | 'continuous' | 'events';
+export interface CameraRecordingOverrides {
+  readonly mode?: RecordingModeConfig;
+  readonly preRollMs?: number;
+  readonly postRollMs?: number;
+  readonly classes?: readonly string[];
+  readonly retentionDays?: number;
+  readonly quotaBytes?: number;
+}
+/** Recording (recording/): the defaults of every camera, and the settings of the recorder as a whole. */
+export interface RecordingConfig {
+  readonly mode: RecordingModeConfig;
+  readonly segmentSeconds: number;
+  readonly preRollMs: number;
+  readonly postRollMs: number;
+  readonly classes: readonly string[];
+  readonly retentionDays: number;
+  readonly quotaBytes: number;
+  readonly totalQuotaBytes: number;
+  readonly minFreeBytes: number;
+  readonly maxClipMs: number;
+  readonly clipCacheMs: number;
+  readonly retentionIntervalMs: number;
+}
+
+/** A camera's recording settings: its own overrides over the top-level `recording` ones. */
+export function cameraRecording(rec: RecordingConfig, cam: Pick<CameraConfig, 'recording'>): { mode: RecordingModeConfig; preRollMs: number; postRollMs: number; classes: readonly string[]; retentionDays: number; quotaBytes: number } {
+  const o = cam.recording ?? {};
+  return {
+    mode: o.mode ?? rec.mode, preRollMs: o.preRollMs ?? rec.preRollMs, postRollMs: o.postRollMs ?? rec.postRollMs,
+    classes: o.classes ?? rec.classes, retentionDays: o.retentionDays ?? rec.retentionDays, quotaBytes: o.quotaBytes ?? rec.quotaBytes,
+  };
 }
 export const HWACCELS = ['none', 'cuda'] as const;
 export type HwAccel = (typeof HWACCELS)[number];
@@ -155,6 +190,7 @@ export interface CvcoreConfig {
   /** Evidence exports (evidence/): retention and the limits of one request. */
   readonly exports: { readonly retentionDays: number; readonly maxTracks: number; readonly maxCameras: number; readonly maxRangeMs: number };
   readonly alarms: AlarmsConfig;
+  readonly recording: RecordingConfig;
   readonly nats: { readonly url: string | null; readonly user: string; readonly pass: string };
   readonly api: ApiConfig;
   /** null: one node does everything alone (no cluster). */
@@ -181,6 +217,7 @@ export interface ClusterConfig {
 }
 
 const ID = /^[A-Za-z0-9_-]{1,64}$/;
+const RECORDING_MODES = ['off', 'continuous', 'events'] as const;
 const point: Spec = { kind: 'array', description: '[x, y] in analysis-frame pixels', items: { kind: 'number', description: 'coordinate', min: 0 }, minItems: 2, maxItems: 2 };
 const d = DEFAULTS;
 
@@ -253,6 +290,14 @@ const camera: Spec = {
       id: { kind: 'string', description: 'line id, unique per camera', pattern: ID },
       a: point, b: point,
     } } },
+    recording: { kind: 'object', description: 'this camera\'s recording: each field absent takes the top-level recording setting (null: all of them)', nullable: true, default: null, fields: {
+      mode: { kind: 'string', description: 'off, continuous, or events (only around tracks of classes and alarms)', enum: RECORDING_MODES, optional: true },
+      preRollMs: { kind: 'number', integer: true, description: 'events mode: kept before a moment of interest, ms', min: 0, max: 300_000, optional: true },
+      postRollMs: { kind: 'number', integer: true, description: 'events mode: kept after a moment of interest, ms', min: 0, max: 300_000, optional: true },
+      classes: { kind: 'array', description: 'events mode: classes whose tracks are recorded', maxItems: 16, optional: true, items: { kind: 'string', description: 'object class', enum: OBJECT_CLASSES } },
+      retentionDays: { kind: 'number', description: 'segments older than this are removed (unless held)', min: 0.0001, max: 3650, optional: true },
+      quotaBytes: { kind: 'number', integer: true, description: 'bytes this camera\'s segments may take, oldest removed first (0: no per-camera quota)', min: 0, optional: true },
+    } },
   },
 };
 
@@ -277,6 +322,20 @@ export const CONFIG_SCHEMA: Spec = {
         threshold: { kind: 'number', description: 'similarity at or above which two faces are the same person (absent: alarms.faceThreshold)', min: 0, max: 1, optional: true },
         cooldown: { kind: 'string', description: 'no new alarm of this rule for a face similar to an alarmed one for this long (null: the window)', pattern: DURATION_PATTERN, nullable: true, default: null },
       } } },
+    } },
+    recording: { kind: 'object', description: 'recording of the cameras\' own streams (stream copy, MPEG-TS segments, recording/): defaults of every camera and limits of the recorder', default: 'fill', fields: {
+      mode: { kind: 'string', description: 'off, continuous, or events (only around tracks of classes and alarms, with pre- and post-roll)', enum: RECORDING_MODES, default: d.recording.mode },
+      segmentSeconds: { kind: 'number', integer: true, description: 'segment length, s (segments start at a keyframe, so they run to the next one after this)', min: 2, max: 600, default: d.recording.segmentSeconds },
+      preRollMs: { kind: 'number', integer: true, description: 'events mode: kept before a moment of interest, ms', min: 0, max: 300_000, default: d.recording.preRollMs },
+      postRollMs: { kind: 'number', integer: true, description: 'events mode: kept after a moment of interest, ms', min: 0, max: 300_000, default: d.recording.postRollMs },
+      classes: { kind: 'array', description: 'events mode: classes whose tracks are recorded (alarms always are)', maxItems: 16, default: d.recording.classes, items: { kind: 'string', description: 'object class', enum: OBJECT_CLASSES } },
+      retentionDays: { kind: 'number', description: 'segments older than this are removed, oldest first (unless held)', min: 0.0001, max: 3650, default: d.recording.retentionDays },
+      quotaBytes: { kind: 'number', integer: true, description: 'bytes each camera\'s segments may take, oldest removed first (0: no per-camera quota)', min: 0, default: d.recording.quotaBytes },
+      totalQuotaBytes: { kind: 'number', integer: true, description: 'bytes all cameras\' segments may take together, oldest removed first (0: none)', min: 0, default: d.recording.totalQuotaBytes },
+      minFreeBytes: { kind: 'number', integer: true, description: 'below this many free bytes on the recording disk, retention runs and recording stops (state disk-full) until there is room', min: 0, default: d.recording.minFreeBytes },
+      maxClipMs: { kind: 'number', integer: true, description: 'longest clip, ms (RECORDING_RANGE_TOO_LONG above)', min: 1_000, max: 86_400_000, default: d.recording.maxClipMs },
+      clipCacheMs: { kind: 'number', integer: true, description: 'a cut clip stays cached this long after its last use, ms', min: 1_000, max: 86_400_000, default: d.recording.clipCacheMs },
+      retentionIntervalMs: { kind: 'number', integer: true, description: 'how often retention runs, ms', min: 1_000, max: 86_400_000, default: d.recording.retentionIntervalMs },
     } },
     ingest: { kind: 'object', description: 'decoding', default: 'fill', fields: {
       queueSize: { kind: 'number', integer: true, description: 'frames buffered per camera before the oldest is dropped', min: 1, max: 256, default: d.ingest.queueSize },

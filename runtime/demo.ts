@@ -106,5 +106,11 @@ export function demoConfig(sim: SimulatedCameraPool, o: DemoOptions): CvcoreConf
       zones: [],
     }] : []),
     api: { port: o.apiPort, tokens: DEMO_TOKENS },
+    // Every demo camera is recorded (stream copy, about 0.5 GB an hour each), so the console has clips to play;
+    // a small quota keeps the demo's disk use bounded (the oldest segments go first).
+    recording: { ...DEMO_RECORDING },
   });
 }
+
+/** The demo's recording: continuous, 256 MiB per camera and 1 GiB in all (about half an hour of each camera). */
+export const DEMO_RECORDING = { mode: 'continuous', quotaBytes: 256 * 1024 ** 2, totalQuotaBytes: 1024 ** 3, retentionDays: 1 } as const;

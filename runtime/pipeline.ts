@@ -18,6 +18,8 @@ import type { AlarmKind } from '../common/alarm-schemas.js';
 import { AlarmRules, type RulesCamera, type RulesTrack, type ZonePresence } from '../watchlist/live.js';
 import type { WatchlistService } from '../watchlist/types.js';
 import { PlateCrops } from './plate-crops.js';
+import type { RecordingService } from '../recording/index.js';
+import { cameraRecording } from '../config/index.js';
 
 /** A track must have been matched in this many frames to become a search record (drops one-frame ghosts). */
 export const MIN_RECORD_HITS = 3;
@@ -136,6 +138,8 @@ export interface PipelineOptions {
   readonly watchlists?: WatchlistService | null;
   /** The face index the frequency rule looks back in (the stack passes the index; cluster mode null: rules off). */
   readonly faces?: Pick<SearchIndex, 'faceSearch'> | null;
+  /** Recording: each camera is handed to it as it is added, changed or removed, and moments of interest are marked. */
+  readonly recordings?: Pick<RecordingService, 'setCamera' | 'removeCamera' | 'mark'> | null;
 }
 
 /** The face with a margin, as a JPEG for the alarm log. */
@@ -244,10 +248,19 @@ export class Pipeline {
       people: new Map(),
     });
     this.batcher.add(cfg.id, r.queue);
+    const rec = this.#o.recordings;
+    if (rec) {
+      // The camera's own stream, recorded beside the decoder (an unchanged config leaves the recorder running).
+      void rec.setCamera({ id: cfg.id, url: cfg.url, transport: cfg.transport, department: cfg.department, recording: cameraRecording(this.#o.config.recording, cfg) })
+        .catch((err: unknown) => this.#o.log.error('recording could not start', { camera: cfg.id, err: err as Error }));
+    }
   }
 
   #detach(id: string): void {
     this.batcher.remove(id);
+    // A change detaches and attaches again at once: only a camera still gone on the next turn stops recording.
+    const rec = this.#o.recordings;
+    if (rec) setImmediate(() => { if (!this.cameras.has(id)) void rec.removeCamera(id).catch(() => undefined); });
     const st = this.#state.get(id);
     if (!st) return;
     this.#state.delete(id);
@@ -316,7 +329,11 @@ export class Pipeline {
     }
     this.#measureLoad(st, frame.capturedAt);
     const step = gated ? st.tracker.skip(frame.seq, frame.capturedAt) : st.tracker.update(frame.seq, frame.capturedAt, result.detections);
+    const recCfg = this.#o.recordings ? cameraRecording(this.#o.config.recording, st.cfg) : null;
+    const marks = recCfg?.mode === 'events' ? recCfg.classes : null;
     for (const u of step.updates) {
+      // events mode: a live track of a chosen class keeps its recording (the marks merge, so a long track is whole).
+      if (marks && u.state === 'confirmed' && marks.includes(u.cls)) this.#o.recordings!.mark(frame.cameraId, u.at, u.at, `track:${u.cls}`);
       if (u.bestShot) st.bestFrames.set(u.trackId, frame);
       if (this.#readsPlates && !gated) st.crops.offer(u, frame);
     }
@@ -426,6 +443,7 @@ export class Pipeline {
    * logged, never thrown into the frame path; a retry of the same decision has the same id (the outbox de-duplicates).
    */
   async #raiseAlarm(st: CameraState, ev: AlarmEvent, frame: Frame | null, faceBox: Box | null): Promise<void> {
+    this.#o.recordings?.mark(ev.camera, ev.at, ev.at, `alarm:${ev.kind}`);
     const sink = this.#o.alerts;
     try {
       const raw = frame ? { raw: { width: frame.width, height: frame.height, channels: 3 as const } } : null;
@@ -449,6 +467,7 @@ export class Pipeline {
   get #readsPlates(): boolean { return this.engine.platesHealth.state === 'ready'; }
 
   async #raise(st: CameraState, ev: CrowdAlertEvent, frame: Frame | null): Promise<void> {
+    this.#o.recordings?.mark(ev.cameraId, Math.min(ev.startedAt, ev.at - ev.windowMs), ev.at, 'alarm:crowd');
     const snapshotId = frame ? `${ev.cameraId}-${frame.seq}` : null;
     // In cluster mode the decision is stored (and fenced) first: a node that lost the camera says nothing more.
     let epoch: number | null = null;

@@ -15,6 +15,7 @@ import { openWatchlists, type WatchlistService } from '../watchlist/index.js';
 import { openExports, type ExportStore } from '../evidence/index.js';
 import { requireFfmpeg } from '../common/proc.js';
 import { EvidenceError } from '../common/errors.js';
+import { openRecordings, type RecordingService } from '../recording/index.js';
 import { Pipeline } from './pipeline.js';
 
 export interface StackOptions {
@@ -33,6 +34,8 @@ export interface Stack {
   readonly watchlists: WatchlistService;
   /** Evidence exports (<dataDir>/exports, signed with <dataDir>/keys/node-ed25519.pem); null when the key is unusable. */
   readonly exports: ExportStore | null;
+  /** Recordings, clips and legal holds (<dataDir>/recordings). */
+  readonly recordings: RecordingService;
   readonly nats: NatsServerHandle | null;
   readonly natsUrl: string;
   readonly apiUrl: string;
@@ -74,8 +77,11 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     const watchlists = await openWatchlists({ dir: join(dataDir, 'watchlists'), embedder: { embedFacesFromImage }, log });
     // Closed after the pipeline has stopped (cleanup runs in reverse): the last alarms are recorded first.
     cleanup.push(() => watchlists.close());
+    // Closed after the pipeline (cleanup runs in reverse): every recorder's last segment is indexed on the way out.
+    const recordings = await openRecordings({ dir: join(dataDir, 'recordings'), settings: config.recording, log: log.child({ stage: 'recording' }) });
+    cleanup.push(() => recordings.close());
     // The index answers the frequency rule's look-back (earlier appearances of a face).
-    const pipeline = await Pipeline.start({ config, index, alerts, log, watchlists, faces: index });
+    const pipeline = await Pipeline.start({ config, index, alerts, log, watchlists, faces: index, recordings });
     cleanup.push(() => pipeline.stop());
     // Before the API: the node key is made (or checked) at start-up, not on the first export. A key that does
     // not read stops exports (503 on their routes, said loudly here), not the analysis; it is never replaced.
@@ -93,12 +99,12 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     cleanup.push(() => closeFaceEmbedder());
     const api = await startApi({
       host: config.api.host, port: config.api.port, index, cameras: pipeline.cameras, history: pipeline, events: pipeline, stats: pipeline, alerts,
-      faces: { embedFaceFromImage }, watchlists, exports, access: config.api, cameraUrlSchemes: config.ingest.urlSchemes, log,
+      faces: { embedFaceFromImage }, watchlists, exports, recordings, access: config.api, cameraUrlSchemes: config.ingest.urlSchemes, log,
     });
     cleanup.push(() => api.close());
     let stopped: Promise<void> | null = null;
     return {
-      config, pipeline, index, alerts, watchlists, exports, nats, natsUrl, apiUrl: api.url,
+      config, pipeline, index, alerts, watchlists, exports, recordings, nats, natsUrl, apiUrl: api.url,
       stop: () => (stopped ??= unwind()),
     };
   } catch (err) {

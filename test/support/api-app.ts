@@ -16,9 +16,9 @@ import { openIndex, type SearchIndex } from '../../search-index/index.js';
 import { startApi, type AlertHistory, type ApiServer, type ClusterSource, type FaceEmbedder, type FaceFromImage, type LiveEventSource, type PipelineStatsSource } from '../../api/index.js';
 import { openWatchlists, type WatchlistStore } from '../../watchlist/index.js';
 import { embedFacesFromImage } from '../../inference/index.js';
+import type { RecordingService } from '../../recording/index.js';
 import { makeRecord, tempDir } from './index-records.js';
 import { openExports, type ExportLimits, type ExportStore } from '../../evidence/index.js';
-import type { RecordingService } from '../../recording/types.js';
 
 export const T0 = 1_700_000_000_000;
 
@@ -130,7 +130,7 @@ export interface HarnessOptions {
   indexDir?: string;
   /** Open an export store (limits: the config defaults unless given); none by default (503 on its routes). */
   exports?: boolean | Partial<ExportLimits>;
-  /** The recording service behind clips (exports cut theirs from it); none by default. */
+  /** A recording service (the caller opens and closes it; exports cut their clips from it); none by default (503 on its routes). */
   recordings?: RecordingService | null;
 }
 
