@@ -305,7 +305,8 @@ async function alarmState(page: Page, id: string, state: string): Promise<void> 
     const clipped = await waitFor(`a person track on ${cam} with a trajectory and a recorded clip`, 180_000, async () => {
       const found = await stack!.index.query({ classes: ['person'], cameraIds: [cam], limit: 20 }, 'all');
       let asked = 0;
-      for (const r of found.records) {
+      // The longest tracks first: more of the trajectory to check, and a clearer screenshot.
+      for (const r of [...found.records].sort((a, b) => (b.end - b.start) - (a.end - a.start))) {
         let tr = details.get(r.id);
         if (!tr) {
           tr = await (await fetch(`${base}/api/v1/tracks/${encodeURIComponent(r.id)}`, { headers: auth })).json() as ClipTrackJson;
@@ -343,6 +344,7 @@ async function alarmState(page: Page, id: string, state: string): Promise<void> 
     t.log(`track ${clipped.track.id}: paused at ${at.toFixed(2)} s, box drawn ${drawn.box.join(',')} expected ${expected.map((n) => n.toFixed(1)).join(',')}`);
     expected.forEach((e, i) => t.true(Math.abs(e - drawn.box[i]!) < 1.5, `box coordinate ${i}: drawn ${drawn.box[i]} expected ${e.toFixed(1)}`));
     t.true(drawn.alpha > 0, 'the box is painted on the canvas, not only measured');
+    await page.evaluate(`document.querySelector('[data-testid="track-clip"]').scrollIntoView({ block: 'center' })`);
     await page.screenshot({ path: join(SHOTS, 'track-clip.png') });
 
     // Plates, read by the pipeline from the plate camera (cam-plates, the traffic department's): a plate of the
