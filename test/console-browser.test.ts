@@ -5,8 +5,9 @@
  * with astronaut.png on it (and the typed errors for a photo without a face and for one with two), the watch-list
  * alarm the face camera then raises, acknowledged in the alarm feed, a crowd alert on the live dashboard, the language
  * switch, and department scoping (an operator is offered no watch-lists). A second test drives the alarm feed against
- * the API harness's real watch-list store and edits an entry (label, threshold, expiry; a past expiry refused). Saves a
- * screenshot of each view to docs/screenshots/ for the README.
+ * the API harness's real watch-list store and edits an entry (label, threshold, expiry; a past expiry refused). The
+ * demo test also plays a track's recorded clip with its box drawn over the video (checked against the trajectory) and
+ * a camera's recording timeline; an operator is offered neither. Saves a screenshot of each view to docs/screenshots/.
  */
 import test from 'ava';
 import sharp from 'sharp';
@@ -33,10 +34,15 @@ const TOKENS = {
   operator: { id: 'console-operator', token: 'console-test-operator-token', role: 'operator', department: '*' },
 } as const;
 
-/** The stack's config with the test tokens in place of the demo's (the API's token shape: a list of departments). */
+/**
+ * The stack's config with the test tokens in place of the demo's (the API's token shape: a list of departments), and
+ * continuous recording.
+ */
 function withTokens(config: CvcoreConfig): CvcoreConfig {
   const raw = JSON.parse(JSON.stringify(config)) as Record<string, Record<string, unknown>>;
   raw['api'] = { ...raw['api'], tokens: Object.values(TOKENS).map((k) => ({ id: k.id, token: k.token, role: k.role, departments: [k.department] })) };
+  // Every camera records continuously in short segments, so a track's clip is on disk soon after the track ends.
+  if (raw['recording']) raw['recording'] = { ...raw['recording'], mode: 'continuous', segmentSeconds: 4 };
   return parseConfig(raw);
 }
 
@@ -52,6 +58,23 @@ async function signIn(page: Page, base: string, token: string): Promise<void> {
 async function imagesLoaded(page: Page, selector: string, timeout = 15_000): Promise<void> {
   await page.waitForFunction(`(() => { const imgs = [...document.querySelectorAll(${JSON.stringify(selector)})];
     return imgs.length > 0 && imgs.every((i) => i.complete && i.naturalWidth > 0); })()`, undefined, { timeout, polling: 250 });
+}
+
+/** A track's detail as the API answers it, kept to what the clip player uses. */
+interface ClipTrackJson {
+  id: string;
+  start: number;
+  end: number;
+  clipRef?: string | null;
+  trajectory?: { t: number; x: number; y: number; w: number; h: number }[];
+  frame?: { width: number; height: number };
+}
+interface ClipSpan { offsetMs: number; start: number; end: number }
+
+/** Video time (s) at which a clip shows wall-clock `wall`, from its x-clip-spans; null when it falls in no span. */
+function videoSecondsAt(spans: readonly ClipSpan[], wall: number): number | null {
+  const s = spans.find((x) => wall >= x.start && wall < x.end);
+  return s ? (s.offsetMs + (wall - s.start)) / 1000 : null;
 }
 
 const unavailable = playwrightAvailable();
@@ -274,6 +297,56 @@ async function alarmState(page: Page, id: string, state: string): Promise<void> 
     t.true((await page.getByTestId('track-camera').innerText()).includes(cam));
     await page.screenshot({ path: join(SHOTS, 'track.png') });
 
+    // The track's recording: the demo's cameras record, and a track's detail carries its trajectory (a box every
+    // ~0.5 s), the analysis frame's size and its clipRef. A person track on that camera whose clip is recorded (its
+    // last segment closed) plays on its page with the box drawn over the video; paused on a trajectory point, the box
+    // on the canvas is that point's box scaled into the letterboxed picture (computed here from the clip's spans).
+    const details = new Map<string, ClipTrackJson>();
+    const clipped = await waitFor(`a person track on ${cam} with a trajectory and a recorded clip`, 180_000, async () => {
+      const found = await stack!.index.query({ classes: ['person'], cameraIds: [cam], limit: 20 }, 'all');
+      let asked = 0;
+      // The longest tracks first: more of the trajectory to check, and a clearer screenshot.
+      for (const r of [...found.records].sort((a, b) => (b.end - b.start) - (a.end - a.start))) {
+        let tr = details.get(r.id);
+        if (!tr) {
+          tr = await (await fetch(`${base}/api/v1/tracks/${encodeURIComponent(r.id)}`, { headers: auth })).json() as ClipTrackJson;
+          details.set(r.id, tr);
+        }
+        if (!tr.clipRef || (tr.trajectory?.length ?? 0) < 2 || !tr.frame) continue;
+        if (++asked > 4) break;
+        const head = await fetch(`${base}${tr.clipRef}`, { method: 'HEAD', headers: auth });
+        if (!head.ok) continue;
+        const spans = JSON.parse(head.headers.get('x-clip-spans') ?? '[]') as ClipSpan[];
+        const mid = tr.trajectory![Math.floor(tr.trajectory!.length / 2)]!;
+        if (videoSecondsAt(spans, mid.t) !== null) return { track: tr, spans, mid };
+      }
+      return null;
+    });
+    await page.goto(`${base}/console/#/track/${encodeURIComponent(clipped.track.id)}`);
+    await page.locator('[data-testid="clip-player"][data-state="ready"]').waitFor({ timeout: 30_000 });
+    await page.waitForFunction(`(() => { const v = document.querySelector('[data-testid="clip-video"]');
+      return !!v && !v.paused && v.readyState >= 2 && v.currentTime > 0 && v.videoWidth > 0; })()`, undefined, { timeout: 30_000, polling: 250 });
+    // It starts at the track's start, so the box is drawn while it plays.
+    await page.waitForFunction(`Number(document.querySelector('[data-testid="clip-overlay"]')?.dataset.boxes ?? 0) > 0`, undefined, { timeout: 30_000, polling: 250 });
+    const at = videoSecondsAt(clipped.spans, clipped.mid.t)!;
+    await page.evaluate(`(() => { const v = document.querySelector('[data-testid="clip-video"]'); v.pause(); v.currentTime = ${at}; })()`);
+    await page.waitForFunction(`(() => { const v = document.querySelector('[data-testid="clip-video"]'); const c = document.querySelector('[data-testid="clip-overlay"]');
+      return v.paused && !v.seeking && Math.abs(v.currentTime - ${at}) < 0.01 && c.dataset.wall === '${Math.round(clipped.mid.t)}' && !!c.dataset.box; })()`, undefined, { timeout: 15_000, polling: 250 });
+    const drawn = await page.evaluate<{ box: number[]; cw: number; ch: number; vw: number; vh: number; alpha: number }>(`(() => {
+      const v = document.querySelector('[data-testid="clip-video"]'); const c = document.querySelector('[data-testid="clip-overlay"]');
+      const box = c.dataset.box.split(',').map(Number); const dpr = c.width / c.clientWidth;
+      const px = c.getContext('2d').getImageData(Math.round(box[0] * dpr), Math.round((box[1] + box[3] / 2) * dpr), 1, 1).data;
+      return { box, cw: c.clientWidth, ch: c.clientHeight, vw: v.videoWidth, vh: v.videoHeight, alpha: px[3] }; })()`);
+    const scale = Math.min(drawn.cw / drawn.vw, drawn.ch / drawn.vh);
+    const [pw, ph] = [drawn.vw * scale, drawn.vh * scale];
+    const frame = clipped.track.frame!;
+    const expected = [(drawn.cw - pw) / 2 + clipped.mid.x * pw / frame.width, (drawn.ch - ph) / 2 + clipped.mid.y * ph / frame.height, clipped.mid.w * pw / frame.width, clipped.mid.h * ph / frame.height];
+    t.log(`track ${clipped.track.id}: paused at ${at.toFixed(2)} s, box drawn ${drawn.box.join(',')} expected ${expected.map((n) => n.toFixed(1)).join(',')}`);
+    expected.forEach((e, i) => t.true(Math.abs(e - drawn.box[i]!) < 1.5, `box coordinate ${i}: drawn ${drawn.box[i]} expected ${e.toFixed(1)}`));
+    t.true(drawn.alpha > 0, 'the box is painted on the canvas, not only measured');
+    await page.evaluate(`document.querySelector('[data-testid="track-clip"]').scrollIntoView({ block: 'center' })`);
+    await page.screenshot({ path: join(SHOTS, 'track-clip.png') });
+
     // Plates, read by the pipeline from the plate camera (cam-plates, the traffic department's): a plate of the
     // footage's truth, typed into the plate field by its last four characters as an investigator would, finds its
     // record; the result and the track show the display form and the plate's crop. The clothing fields are offered.
@@ -386,6 +459,10 @@ async function alarmState(page: Page, id: string, state: string): Promise<void> 
     await page.locator(`${alarmCard} [data-testid="alarm-ack"]`).click();
     await page.locator(`${alarmCard}[data-state="acknowledged"]`).waitFor({ timeout: 15_000 });
     await page.screenshot({ path: join(SHOTS, 'alarms.png') });
+    // The alarm's clip (a few seconds around it): the player answers with the video, or with "not recorded" while the
+    // post-roll is still being written; never a failure.
+    await page.locator(`${alarmCard} [data-testid="alarm-play-clip"]`).click();
+    await page.locator(`${alarmCard} [data-testid="clip-player"]:is([data-state="ready"], [data-state="not-recorded"])`).waitFor({ timeout: 30_000 });
     const handled = await (await fetch(`${base}/api/v1/alarms?kind=watchlist&state=acknowledged`, { headers: { authorization: `Bearer ${police.token}` } })).json() as { alarms: { alarm: { id: string; camera: string }; handledBy: string; handledNote: string }[] };
     t.like(handled.alarms.find((a) => a.alarm.id === alarmId), { alarm: { camera: DEMO_FACE_CAMERA.id }, handledBy: police.id, handledNote: 'patrol informed' });
     await page.getByTestId('alarm-filter-kind').selectOption('');
@@ -403,6 +480,13 @@ async function alarmState(page: Page, id: string, state: string): Promise<void> 
     t.regex(await page.getByTestId('health').innerText(), /live/);
     await page.waitForFunction(`document.querySelectorAll('[data-testid="zones"] svg path').length > 0 && [...document.querySelectorAll('[data-testid="zones"] path')].some((p) => (p.getAttribute('d') || '').includes('L'))`, undefined, { timeout: 15_000, polling: 500 });
     await page.screenshot({ path: join(SHOTS, 'dashboard.png') });
+    // The camera's recording timeline over the last hour: recorded spans since the stack started; a click on one
+    // plays 60 s from there.
+    const bar = `[data-testid="timeline"][data-camera="${cam}"]`;
+    await page.locator(`${bar}[data-loaded="true"]`).waitFor({ timeout: 20_000 });
+    t.true(Number(await page.locator(bar).getAttribute('data-spans')) >= 1, `${cam} has recorded spans in the last hour`);
+    await page.locator(`${bar} [data-testid="timeline-span"]`).first().click();
+    await page.locator('[data-testid="timelines"] [data-testid="clip-player"][data-state="ready"]').waitFor({ timeout: 30_000 });
 
     // Simplified Chinese, remembered across a reload.
     await page.getByTestId('lang').selectOption('zh-CN');
@@ -430,6 +514,10 @@ async function alarmState(page: Page, id: string, state: string): Promise<void> 
     await page.getByTestId('signout').click();
     await signIn(page, base, TOKENS.operator.token);
     t.is(await page.getByTestId('nav-watchlists').count(), 0, 'no watch-lists for an operator');
+    await page.getByTestId('nav-live').click();
+    await page.getByTestId('health').waitFor({ timeout: 15_000 });
+    t.is(await page.getByTestId('timelines').count(), 0, 'no recording timelines for an operator');
+    t.is(await page.getByTestId('alert-play-clip').count(), 0, 'no clips for an operator');
     // The admin sees the audit log, with the investigator's searches in it.
     await page.getByTestId('signout').click();
     await signIn(page, base, TOKENS.admin.token);

@@ -4,8 +4,8 @@
  * API's stable `code` so views can say precisely what went wrong.
  */
 import type {
-  Alarm, AlarmKind, AlarmState, AlarmView, AlarmsPage, AuditPage, Box, Camera, ClusterStatus, CrowdAlert, EntriesPage, FaceEntry,
-  FaceSearchResult, ListKind, PlateEntry, Role, SearchPage, TrackSummary, WatchEntry, WatchList, ZoneCount,
+  Alarm, AlarmKind, AlarmState, AlarmView, AlarmsPage, AuditPage, Box, Camera, ClipInfo, ClipSpan, ClusterStatus, CrowdAlert, EntriesPage, FaceEntry,
+  FaceSearchResult, ListKind, PlateEntry, RecordingsAnswer, Role, SearchPage, TrackSummary, WatchEntry, WatchList, ZoneCount,
 } from './types';
 
 /** The API's query parameters for a set of filters (also the console's #/search URL). */
@@ -22,12 +22,49 @@ export function filterParams(f: SearchFilters): URLSearchParams {
 export class ApiError extends Error {
   readonly status: number;
   readonly code: string;
-  constructor(status: number, code: string, message: string) {
+  /** The body's `detail` where the API sent one (RECORDING_NOT_RECORDED: the gaps). */
+  readonly detail: Record<string, unknown>;
+  constructor(status: number, code: string, message: string, detail: Record<string, unknown> = {}) {
     super(message);
     this.name = 'ApiError';
     this.status = status;
     this.code = code;
+    this.detail = detail;
   }
+}
+
+/** The API path of a camera's clip over wall-clock [from, to) ms (what clipRef holds). */
+export function clipPath(cameraId: string, from: number, to: number): string {
+  return `/api/v1/cameras/${encodeURIComponent(cameraId)}/clip?from=${Math.round(from)}&to=${Math.round(to)}`;
+}
+
+/** The camera and range a clipRef names, or null when it is not a clip path. */
+export function parseClipRef(ref: string): { cameraId: string; from: number; to: number } | null {
+  const m = /^\/api\/v1\/cameras\/([^/?]+)\/clip\?(.*)$/.exec(ref);
+  if (!m) return null;
+  const q = new URLSearchParams(m[2]);
+  const from = Number(q.get('from'));
+  const to = Number(q.get('to'));
+  if (!q.has('from') || !q.has('to') || !Number.isFinite(from) || !Number.isFinite(to)) return null;
+  return { cameraId: decodeURIComponent(m[1]!), from, to };
+}
+
+/** Reads HEAD <clipRef>'s x-clip-* headers; without x-clip-spans the clip is one span from its start. */
+export function clipInfoOf(headers: Headers): ClipInfo | null {
+  const start = Number(headers.get('x-clip-start'));
+  const end = Number(headers.get('x-clip-end'));
+  if (!headers.has('x-clip-start') || !Number.isFinite(start) || !Number.isFinite(end)) return null;
+  let spans: ClipSpan[] = [];
+  try {
+    const raw = JSON.parse(headers.get('x-clip-spans') ?? '[]') as unknown;
+    if (Array.isArray(raw)) {
+      spans = raw.filter((x): x is ClipSpan => !!x && typeof x === 'object'
+        && ['offsetMs', 'start', 'end'].every((k) => Number.isFinite((x as Record<string, unknown>)[k])))
+        .sort((a, b) => a.offsetMs - b.offsetMs);
+    }
+  } catch { /* malformed: one span below */ }
+  if (spans.length === 0) spans = [{ offsetMs: 0, start, end }];
+  return { start, end, spans };
 }
 
 const TOKEN_KEY = 'cvcore.console.token';
@@ -86,14 +123,7 @@ export class Client {
       throw new ApiError(0, 'NETWORK', (err as Error).message);
     }
     if (!res.ok) {
-      let code = `HTTP_${res.status}`;
-      let message = res.statusText;
-      try {
-        const body = await res.json() as { code?: string; message?: string };
-        if (body.code) code = body.code;
-        if (body.message) message = body.message;
-      } catch { /* not JSON */ }
-      throw new ApiError(res.status, code, message);
+      throw await apiErrorOf(res);
     }
     if (res.status === 204) return undefined as T;
     return await res.json() as T;
@@ -114,6 +144,48 @@ export class Client {
   /** An alert's snapshotRef is the snapshot's API path (`/api/v1/snapshots/<id>`) or, in older alerts, its id. */
   snapshotUrl(ref: string): string {
     return this.withToken(ref.startsWith('/api/') ? ref : `/api/v1/snapshots/${encodeURIComponent(ref)}`);
+  }
+
+  // ---- Recordings and clips (investigators and admins; operators get 403) ----
+
+  recordings(cameraId: string, from: number, to: number): Promise<RecordingsAnswer> {
+    return this.#send(`/api/v1/cameras/${encodeURIComponent(cameraId)}/recordings?from=${Math.round(from)}&to=${Math.round(to)}`);
+  }
+  /** For <video src>: the clip with ?token= (a media element cannot send headers; range requests follow). */
+  clipUrl(ref: string): string { return this.withToken(ref); }
+  /**
+   * What a clip covers and how its video time maps to wall clock, from HEAD <clipRef> with the Authorization
+   * header. A HEAD answer has no body, so a refusal is asked again with GET to read the API's code and detail
+   * (RECORDING_NOT_RECORDED carries the gaps there).
+   */
+  async clipInfo(ref: string, signal?: AbortSignal): Promise<ClipInfo> {
+    const headers = { Authorization: `Bearer ${this.token}` };
+    let res: Response;
+    try {
+      res = await fetch(ref, { method: 'HEAD', headers, ...(signal ? { signal } : {}) });
+    } catch (err) {
+      throw new ApiError(0, 'NETWORK', (err as Error).message);
+    }
+    if (!res.ok) {
+      const ctl = new AbortController();
+      signal?.addEventListener('abort', () => ctl.abort(), { once: true });
+      try {
+        const again = await fetch(ref, { headers: { ...headers, Accept: 'application/json' }, signal: ctl.signal });
+        if (!again.ok) throw await apiErrorOf(again);
+      } catch (err) {
+        if (err instanceof ApiError) throw err;
+      } finally {
+        ctl.abort();
+      }
+      throw new ApiError(res.status, `HTTP_${res.status}`, res.statusText);
+    }
+    const info = clipInfoOf(res.headers);
+    if (!info) {
+      const q = parseClipRef(ref);
+      if (!q) throw new ApiError(0, 'CLIP_NO_RANGE', 'the clip answered without x-clip-start / x-clip-end');
+      return { start: q.from, end: q.to, spans: [{ offsetMs: 0, start: q.from, end: q.to }] };
+    }
+    return info;
   }
 
   alerts(limit = 100): Promise<{ alerts: CrowdAlert[] }> { return this.#send(`/api/v1/alerts?limit=${limit}`); }
@@ -207,17 +279,28 @@ export class Client {
   }
 
   /**
-   * Which of the watch-list and alarm views the API answers for this token: a 403 (operators, who run cameras
-   * and do not search people), a 404 (a core without the routes) or a 503 (no watch-list store) hides the view.
+   * Which of the watch-list, alarm and clip views the API answers for this token: a 403 (operators, who run
+   * cameras and do not search people), a 404 (a core without the routes) or a 503 (no watch-list store, no
+   * recorder) hides the view. Clips are asked of the first camera's recordings over the last minute.
    */
-  async capabilities(): Promise<{ watchlists: boolean; alarms: boolean }> {
-    const [w, a] = await Promise.allSettled([this.watchlists(), this.alarms({ limit: 1 })]);
-    const answered = (r: PromiseSettledResult<unknown>): boolean => {
-      if (r.status === 'fulfilled') return true;
-      if (r.reason instanceof ApiError && [403, 404, 501, 503].includes(r.reason.status)) return false;
-      throw r.reason;
+  async capabilities(cameras: readonly Camera[] = []): Promise<{ watchlists: boolean; alarms: boolean; clips: boolean }> {
+    const now = Date.now();
+    const first = cameras[0];
+    const [w, a, r] = await Promise.allSettled([
+      this.watchlists(), this.alarms({ limit: 1 }),
+      first ? this.recordings(first.id, now - 60_000, now) : Promise.reject(new ApiError(404, 'API_NOT_FOUND', 'no camera to ask')),
+    ]);
+    const answered = (x: PromiseSettledResult<unknown>): boolean => {
+      if (x.status === 'fulfilled') return true;
+      if (x.reason instanceof ApiError && [403, 404, 501, 503].includes(x.reason.status)) return false;
+      throw x.reason;
     };
-    return { watchlists: answered(w), alarms: answered(a) };
+    // Recordings: a camera that does not record (RECORDING_UNKNOWN_CAMERA) still proves the route answers this
+    // token; an operator's 403, a core without the route (API_NOT_FOUND) or without a recorder (503) hides clips,
+    // and anything else is no reason to refuse the sign-in.
+    const clips = r.status === 'fulfilled' || (r.reason instanceof ApiError && r.reason.status !== 0
+      && ![403, 501, 503].includes(r.reason.status) && (r.reason.status !== 404 || r.reason.code.startsWith('RECORDING_')));
+    return { watchlists: answered(w), alarms: answered(a), clips };
   }
 
   /**
@@ -248,6 +331,20 @@ export function normaliseFaceResult(raw: Record<string, unknown>): FaceSearchRes
     return { record, similarity };
   });
   return { face: box ? { box } : null, matches };
+}
+
+/** The API's error body `{ code, message, detail? }` as an ApiError (a body that is not JSON keeps the status). */
+async function apiErrorOf(res: Response): Promise<ApiError> {
+  let code = `HTTP_${res.status}`;
+  let message = res.statusText;
+  let detail: Record<string, unknown> = {};
+  try {
+    const body = await res.json() as { code?: string; message?: string; detail?: unknown };
+    if (body.code) code = body.code;
+    if (body.message) message = body.message;
+    if (body.detail && typeof body.detail === 'object') detail = body.detail as Record<string, unknown>;
+  } catch { /* not JSON */ }
+  return new ApiError(res.status, code, message, detail);
 }
 
 function json(method: string, body: unknown): RequestInit {

@@ -10,8 +10,11 @@ export interface Session {
   role: Role;
   departments: string[];
   cameras: Camera[];
-  /** Views the API answered for this token at sign-in; the console offers only those (operators see no watch-lists). */
-  can: { watchlists: boolean; alarms: boolean };
+  /**
+   * Views the API answered for this token at sign-in; the console offers only those (operators see no watch-lists,
+   * no clips and no recording timelines).
+   */
+  can: { watchlists: boolean; alarms: boolean; clips: boolean };
   t: Translate;
   fmt: Formatters;
   lang: Lang;

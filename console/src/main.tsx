@@ -48,7 +48,7 @@ function App() {
     try {
       const who = await client.whoAmI();
       const { cameras } = await client.cameras();
-      const can = await client.capabilities();
+      const can = await client.capabilities(cameras);
       saveToken(token);
       setAuth({ client, role: who.role, departments: who.departments, cameras, can });
     } catch (err) {

@@ -25,7 +25,15 @@ export interface TrackSummary {
   thumbnailUrl?: string;
   trackUrl?: string;
   plateUrl?: string;
+  /** GET /api/v1/tracks/:id: a box every ~0.5 s (t wall-clock ms, box in analysis-frame pixels), oldest first. */
+  trajectory?: TrajectoryPoint[];
+  /** The analysis frame the trajectory's boxes are in. */
+  frame?: { width: number; height: number };
+  /** The track's clip (`/api/v1/cameras/<cam>/clip?from=..&to=..`), null when the camera does not record. */
+  clipRef?: string | null;
 }
+
+export interface TrajectoryPoint { t: number; x: number; y: number; w: number; h: number }
 
 export interface SearchPage { records: TrackSummary[]; nextCursor: string | null }
 
@@ -65,6 +73,8 @@ export interface CrowdAlert {
   startedAt: number;
   at: number;
   snapshotRef: string | null;
+  /** The alert's clip (a few seconds before and after), null or absent when not recorded. */
+  clipRef?: string | null;
 }
 
 export interface ZoneCount { cameraId: string; zoneId: string; count: number; density: number | null; at: number }
@@ -149,6 +159,7 @@ interface AlarmHeader {
   track: string;
   at: number;
   snapshotRef?: string | null;
+  clipRef?: string | null;
   node?: string;
 }
 export interface WatchlistAlarm extends AlarmHeader {
@@ -198,6 +209,8 @@ export interface AlarmView {
   snapshotUrl?: string;
   faceUrl?: string;
   entryPhotoUrl?: string;
+  /** The alarm's clip; the API may put it here or on the alarm itself. */
+  clipRef?: string | null;
 }
 export interface AlarmsPage { alarms: AlarmView[]; nextCursor: string | null }
 
@@ -220,3 +233,16 @@ export interface ClusterStatus {
   consumers: ClusterConsumer[];
   shardsWithoutReplica: number[];
 }
+
+// ---- Recording (recording/types.ts): segments, gaps and a clip's time map ----
+
+export const GAP_REASONS = ['not-recorded', 'disconnected', 'disk-full', 'off', 'removed'] as const;
+export type GapReason = (typeof GAP_REASONS)[number];
+export interface Segment { start: number; end: number; bytes: number; held?: boolean }
+export interface Gap { from: number; to: number; reason: GapReason }
+/** GET /api/v1/cameras/:id/recordings?from&to */
+export interface RecordingsAnswer { cameraId: string; from: number; to: number; segments: Segment[]; gaps: Gap[] }
+/** Each contiguous recorded span of a clip starts `offsetMs` into the video and covers wall-clock [start, end). */
+export interface ClipSpan { offsetMs: number; start: number; end: number }
+/** HEAD <clipRef>: what the clip file covers (x-clip-start, x-clip-end, x-clip-spans). */
+export interface ClipInfo { start: number; end: number; spans: ClipSpan[] }

@@ -2,11 +2,13 @@
  * One alarm as the feed and an entry's history show it: kind, camera, time and state; for a face watch-list
  * alarm the live face crop beside the list photo with the similarity; for a frequency alarm the appearance
  * count; for a stranger alarm the zone and reason. The snapshot opens on click (it is a scoped, audited API
- * image, so it is fetched only when asked for). Acknowledge and dismiss take an optional note.
+ * image, so it is fetched only when asked for), and so does the alarm's recorded clip ("play clip", where the
+ * camera records and the token may see clips). Acknowledge and dismiss take an optional note.
  */
 import { useState } from 'preact/hooks';
 import { ApiError } from '../api';
 import { useSession } from '../context';
+import { ClipPlayer } from './ClipPlayer';
 import { displayPlate } from '../filters';
 import type { Key } from '../i18n';
 import type { AlarmView } from '../types';
@@ -29,12 +31,14 @@ export interface AlarmCardProps {
 }
 
 export function AlarmCard({ view, listName, fresh, onHandled }: AlarmCardProps) {
-  const { client, t, fmt, cameras } = useSession();
+  const { client, t, fmt, cameras, can } = useSession();
   const [note, setNote] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [showSnapshot, setShowSnapshot] = useState(false);
+  const [showClip, setShowClip] = useState(false);
   const a = view.alarm;
+  const clipRef = can.clips ? view.clipRef ?? a.clipRef ?? null : null;
   const camName = cameras.find((c) => c.id === a.camera)?.name ?? a.camera;
 
   const act = async (action: 'ack' | 'dismiss'): Promise<void> => {
@@ -106,6 +110,9 @@ export function AlarmCard({ view, listName, fresh, onHandled }: AlarmCardProps) 
         </div>
         <small>{fmt.dateTime(a.at)}{a.kind === 'watchlist' && <> · {t('list')} {listName ?? a.list} · {t('entry')} {view.entryLabel ? <b data-testid="alarm-entry-label">{view.entryLabel}</b> : <code>{a.entry}</code>}</>}</small>
         {detail}
+        {clipRef && (showClip
+          ? <ClipPlayer clipRef={clipRef} onClose={() => setShowClip(false)} />
+          : <div><button type="button" class="secondary" onClick={() => setShowClip(true)} data-testid="alarm-play-clip">{t('playClip')}</button></div>)}
         {view.state !== 'open' && view.handledAt !== null && (
           <small class="handled" data-testid="alarm-handled">
             {t(`alarmState_${view.state}` as Key)}: {view.handledBy ?? '—'} · {fmt.dateTime(view.handledAt)}{view.handledNote ? ` · “${view.handledNote}”` : ''}

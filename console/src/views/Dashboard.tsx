@@ -1,6 +1,7 @@
 /**
- * Live dashboard: every camera's health, per-zone counts as sparklines, and crowd alerts as they are raised,
- * updated and cleared. Events arrive over WebSocket /api/v1/live; until it connects (or if it drops) the view
+ * Live dashboard: every camera's health, per-zone counts as sparklines, crowd alerts as they are raised,
+ * updated and cleared (each with its recorded clip on demand), and, for investigators and admins, each camera's
+ * recording timeline. Events arrive over WebSocket /api/v1/live; until it connects (or if it drops) the view
  * polls /api/v1/zones, /api/v1/alerts and /api/v1/cameras so it never goes stale silently. In cluster mode,
  * operators and admins also see the cluster (DashboardCluster.tsx).
  */
@@ -8,6 +9,8 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { useSession } from '../context';
 import { label, type Key } from '../i18n';
 import { Sparkline, type Point } from '../components/Sparkline';
+import { ClipPlayer } from '../components/ClipPlayer';
+import { RecordingTimelines } from '../components/Timeline';
 import { ClusterPanel } from './DashboardCluster';
 import type { Camera, CrowdAlert, LiveEvent, ZoneCount } from '../types';
 
@@ -30,11 +33,15 @@ function addPoint(series: Series, z: ZoneCount): Series {
 function addAlert(list: CrowdAlert[], a: CrowdAlert): CrowdAlert[] {
   const old = list.find((x) => x.id === a.id);
   if (old && old.at > a.at) return list;
-  return [a, ...list.filter((x) => x.id !== a.id)].slice(0, MAX_ALERTS);
+  // A live push carries the alert as sent, without the clip link the polled list adds: keep the one known.
+  const next = a.clipRef === undefined && old?.clipRef ? { ...a, clipRef: old.clipRef } : a;
+  return [next, ...list.filter((x) => x.id !== a.id)].slice(0, MAX_ALERTS);
 }
 
 export function DashboardView() {
-  const { client, t, fmt, cameras: initial } = useSession();
+  const { client, t, fmt, cameras: initial, can } = useSession();
+  // The clip as it was when asked for: a later phase of the incident (a longer clipRef) must not restart it.
+  const [clipOf, setClipOf] = useState<{ id: string; ref: string } | null>(null);
   const [cameras, setCameras] = useState<Camera[]>(initial);
   const [series, setSeries] = useState<Series>(new Map());
   const [alerts, setAlerts] = useState<CrowdAlert[]>([]);
@@ -103,19 +110,23 @@ export function DashboardView() {
           </ul>
         </div>
       </div>
+      {can.clips && <RecordingTimelines cameras={cameras} />}
       <ClusterPanel />
       <div class="card">
         <h2>{t('alerts')}</h2>
         {alerts.length === 0 && <p class="hint">{t('noAlerts')}</p>}
         <ul class="alerts" data-testid="alerts">
           {alerts.map((a) => (
-            <li class={`alert sev-${a.severity} phase-${a.phase}`} data-testid="alert" data-phase={a.phase}>
+            <li key={a.id} class={`alert sev-${a.severity} phase-${a.phase}`} data-testid="alert" data-phase={a.phase}>
               {a.snapshotRef ? <img src={client.snapshotUrl(a.snapshotRef)} alt={t('snapshot')} width="128" height="96" /> : <span class="nosnap">{t('noSnapshot')}</span>}
               <div>
                 <span class={`badge sev-${a.severity}`}>{t(a.severity as Key)}</span> <b>{t(a.phase as Key)}</b>
                 <div>{a.camera} / {a.zone} · {a.district}</div>
                 <div><b>{a.count}</b> {t('people')} ({t('threshold')} {a.threshold})</div>
                 <small>{fmt.dateTime(a.at)}</small>
+                {can.clips && a.clipRef && (clipOf?.id === a.id
+                  ? <ClipPlayer clipRef={clipOf.ref} onClose={() => setClipOf(null)} />
+                  : <div><button type="button" class="secondary" onClick={() => setClipOf({ id: a.id, ref: a.clipRef! })} data-testid="alert-play-clip">{t('playClip')}</button></div>)}
               </div>
             </li>
           ))}

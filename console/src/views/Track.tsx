@@ -1,17 +1,19 @@
 /**
  * One track: its best shot, camera, time span, plate (display form, its crop, colour and confidence), clothing
- * colours, the other attributes, and the camera's live view where it is live.
+ * colours, the other attributes, the track's recorded clip with its box drawn over the video (investigators and
+ * admins, where the camera records), and the camera's live view where it is live.
  */
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useMemo, useState } from 'preact/hooks';
 import { ApiError } from '../api';
 import { useSession } from '../context';
 import { label } from '../i18n';
 import { displayPlate, valueLabel } from '../filters';
 import { LiveButton } from '../components/LivePlayer';
+import { ClipPlayer, type ClipTrack } from '../components/ClipPlayer';
 import type { TrackSummary } from '../types';
 
 export function TrackView({ id }: { id: string }) {
-  const { client, t, fmt, cameras, lang } = useSession();
+  const { client, t, fmt, cameras, lang, can } = useSession();
   const [track, setTrack] = useState<TrackSummary | null>(null);
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
@@ -22,6 +24,11 @@ export function TrackView({ id }: { id: string }) {
       .catch((err: unknown) => { if (!stale) setError(err instanceof ApiError ? `${err.code}: ${err.message}` : String(err)); });
     return () => { stale = true; };
   }, [id, client]);
+
+  // One object per loaded track: the player reads it on every frame.
+  const clipTrack = useMemo<ClipTrack | undefined>(() => (track ? {
+    start: track.start, end: track.end, trajectory: track.trajectory ?? [], frame: track.frame ?? null, label: label(t, 'cls_', track.cls),
+  } : undefined), [track, t]);
 
   const back = <a href="#" onClick={(e) => { e.preventDefault(); history.back(); }} class="back">← {t('back')}</a>;
   if (error) return <section>{back}<p class="error" role="alert">{t('error')}: {error}</p></section>;
@@ -60,6 +67,14 @@ export function TrackView({ id }: { id: string }) {
           <dd>{attrs.length ? attrs.map(([k, v]) => <span class="chip">{k}: {valueLabel(lang, String(v))}</span>) : <span class="hint">{t('noAttributes')}</span>}</dd>
         </dl>
       </div>
+      {can.clips && (
+        <div class="track-clip" data-testid="track-clip">
+          <h3>{t('clip')}</h3>
+          {track.clipRef && clipTrack
+            ? <ClipPlayer clipRef={track.clipRef} track={clipTrack} />
+            : <p class="hint" data-testid="track-no-clip">{t('noClip')}</p>}
+        </div>
+      )}
       {cam && <LiveButton cameraId={cam.id} live={cam.health.state === 'live'} />}
     </section>
   );
