@@ -1,9 +1,24 @@
 /**
- * What the commands that talk to a core's HTTP API (search, watchlist) share: reading an answer into its JSON body
- * or the API's typed error, and reporting a failure the same way in each.
+ * What the commands that talk to a core's HTTP API (search, watchlist, recordings, export) share: where the API is
+ * and the caller's token, reading an answer into its JSON body or the API's typed error, and reporting a failure
+ * the same way in each.
  */
 import { ApiError } from '../common/errors.js';
 import { reportError } from './run.js';
+
+/** Where the commands find a core's API when neither --api nor CVCORE_API says. */
+export const DEFAULT_API = 'http://127.0.0.1:8080';
+
+/**
+ * The API's base URL and the Authorization header, from --api / --token or CVCORE_API / CVCORE_TOKEN; or, when
+ * there is no token, the line that says so (the command prints it and exits 2).
+ */
+export function apiTarget(values: { api?: string | undefined; token?: string | undefined }): { api: string; headers: Record<string, string> } | string {
+  const api = (values.api ?? process.env['CVCORE_API'] ?? DEFAULT_API).replace(/\/+$/, '');
+  const token = values.token ?? process.env['CVCORE_TOKEN'];
+  if (!token) return 'a token is needed: --token <token> or CVCORE_TOKEN (the demo prints its tokens)';
+  return { api, headers: { authorization: `Bearer ${token}` } };
+}
 
 /** The JSON body of a 2xx answer; otherwise an ApiError with the API's stable code and message. */
 export async function answer(res: Response): Promise<unknown> {

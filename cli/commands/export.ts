@@ -10,8 +10,7 @@ import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import { readNodePublicKey, verifyExport, verifyProblems, type VerifyOptions } from '../../evidence/index.js';
 import type { Command } from '../command.js';
-import { answer, reportApiCommandError } from '../http.js';
-import { SEARCH_DEFAULT_API } from './search.js';
+import { DEFAULT_API, answer, apiTarget, reportApiCommandError } from '../http.js';
 
 const USAGE = [
   'cvcore export verify FILE [--key PUB.pem | --fingerprint HEX] [--json]   check an export zip (exit 0: it verifies, 1: it does not, 2: bad file or usage)',
@@ -19,7 +18,7 @@ const USAGE = [
   '       cvcore export create (--track ID ... | --alarm ID ... | --camera ID ... --from T --to T) [--note TEXT] [-o FILE] [--api URL] [--token T] [--json]',
   '       cvcore export ls [--api URL] [--token T] [--json]',
   '       cvcore export download ID -o FILE [--api URL] [--token T]',
-  '  times: epoch ms or ISO; --api defaults to $CVCORE_API or ' + SEARCH_DEFAULT_API + ', --token to $CVCORE_TOKEN',
+  '  times: epoch ms or ISO; --api defaults to $CVCORE_API or ' + DEFAULT_API + ', --token to $CVCORE_TOKEN',
 ].join('\n');
 
 interface ExportView { id: string; createdAt: number; createdBy: string; departments: string[]; bytes: number; files: number; sha256: string; downloadRef: string; request: { missing?: { cameraId: string; code: string }[] }; hold: { note: string } | null }
@@ -27,10 +26,9 @@ interface ExportView { id: string; createdAt: number; createdBy: string; departm
 const out = (s: string): boolean => process.stdout.write(s + '\n');
 
 function apiOf(values: { api?: string | undefined; token?: string | undefined }): { api: string; headers: Record<string, string> } {
-  const api = (values.api ?? process.env['CVCORE_API'] ?? SEARCH_DEFAULT_API).replace(/\/+$/, '');
-  const token = values.token ?? process.env['CVCORE_TOKEN'];
-  if (!token) throw new RangeError('a token is needed: --token <token> or CVCORE_TOKEN');
-  return { api, headers: { authorization: `Bearer ${token}` } };
+  const target = apiTarget(values);
+  if (typeof target === 'string') throw new RangeError(target);
+  return target;
 }
 
 /** Streams an answer's body to a file (temp name, then rename: no half file under the name asked for). */

@@ -8,8 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import { ApiError } from '../../common/errors.js';
 import type { Command } from '../command.js';
-import { answer, reportApiCommandError } from '../http.js';
-import { SEARCH_DEFAULT_API } from './search.js';
+import { DEFAULT_API, answer, apiTarget, reportApiCommandError } from '../http.js';
 
 interface SegmentView { start: number; end: number; file: string; bytes: number; held?: boolean }
 interface GapView { from: number; to: number; reason: string }
@@ -34,7 +33,7 @@ export const recordingsCommand: Command = {
     + '       cvcore recordings hold add (--camera C ... --from T --to T | --track ID ...) --reason TEXT\n'
     + '       cvcore recordings hold list [--active | --released]\n'
     + '       cvcore recordings hold release ID\n'
-    + `  [--api URL] [--token T] [--json]; T is an ISO date or epoch ms; --api defaults to $CVCORE_API or ${SEARCH_DEFAULT_API}, --token to $CVCORE_TOKEN`,
+    + `  [--api URL] [--token T] [--json]; T is an ISO date or epoch ms; --api defaults to $CVCORE_API or ${DEFAULT_API}, --token to $CVCORE_TOKEN`,
   async run(args) {
     try {
       const { values, positionals } = parseArgs({
@@ -46,17 +45,13 @@ export const recordingsCommand: Command = {
           active: { type: 'boolean', default: false }, released: { type: 'boolean', default: false },
         },
       });
-      const api = (values.api ?? process.env['CVCORE_API'] ?? SEARCH_DEFAULT_API).replace(/\/+$/, '');
-      const token = values.token ?? process.env['CVCORE_TOKEN'];
       if (positionals.length === 0) {
         process.stderr.write(`usage: ${this.usage}\n`);
         return 2;
       }
-      if (!token) {
-        process.stderr.write('a token is needed: --token <token> or CVCORE_TOKEN (the demo prints its tokens)\n');
-        return 2;
-      }
-      const headers = { authorization: `Bearer ${token}` };
+      const target = apiTarget(values);
+      if (typeof target === 'string') { process.stderr.write(`${target}\n`); return 2; }
+      const { api, headers } = target;
       const out = (s: string): boolean => process.stdout.write(s + '\n');
       const enc = encodeURIComponent;
       const [first, ...rest] = positionals;

@@ -8,9 +8,10 @@ import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import { displayPlate } from '../../common/plates.js';
 import type { Command } from '../command.js';
-import { answer, reportApiCommandError } from '../http.js';
+import { DEFAULT_API, answer, apiTarget, reportApiCommandError } from '../http.js';
 
-export const SEARCH_DEFAULT_API = 'http://127.0.0.1:8080';
+/** The API a command asks when neither --api nor CVCORE_API says (cli/http.ts). */
+export const SEARCH_DEFAULT_API = DEFAULT_API;
 
 interface Summary {
   id: string; cameraId: string; cls: string; start: number; end: number;
@@ -51,13 +52,9 @@ export const searchCommand: Command = {
           ...Object.fromEntries(Object.keys(QUERY_FLAGS).map((f) => [f, { type: 'string' as const }])),
         },
       });
-      const api = (values.api ?? process.env['CVCORE_API'] ?? SEARCH_DEFAULT_API).replace(/\/+$/, '');
-      const token = values.token ?? process.env['CVCORE_TOKEN'];
-      if (!token) {
-        process.stderr.write('a token is needed: --token <token> or CVCORE_TOKEN (the demo prints its tokens)\n');
-        return 2;
-      }
-      const headers = { authorization: `Bearer ${token}` };
+      const target = apiTarget(values);
+      if (typeof target === 'string') { process.stderr.write(`${target}\n`); return 2; }
+      const { api, headers } = target;
       const flags = values as Record<string, string | boolean | undefined>;
       const out = (s: string): boolean => process.stdout.write(s + '\n');
 

@@ -7,8 +7,7 @@ import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import { displayPlate } from '../../common/plates.js';
 import type { Command } from '../command.js';
-import { answer, reportApiCommandError } from '../http.js';
-import { SEARCH_DEFAULT_API } from './search.js';
+import { DEFAULT_API, answer, apiTarget, reportApiCommandError } from '../http.js';
 
 type Json = Record<string, unknown>;
 
@@ -52,7 +51,7 @@ export const watchlistCommand: Command = {
     + '  remove LIST ENTRY | delete LIST | matches LIST ENTRY [--limit n] [--cursor c]\n'
     + '  alarms [--kind watchlist|frequency|stranger] [--state open|acknowledged|dismissed] [--camera C] [--from t] [--to t] [--limit n] [--cursor c]\n'
     + '  ack ID [--note T] | dismiss ID [--note T]\n'
-    + `  --api defaults to $CVCORE_API or ${SEARCH_DEFAULT_API}, --token to $CVCORE_TOKEN`,
+    + `  --api defaults to $CVCORE_API or ${DEFAULT_API}, --token to $CVCORE_TOKEN`,
   async run(args) {
     try {
       const { values, positionals } = parseArgs({
@@ -66,17 +65,13 @@ export const watchlistCommand: Command = {
         },
       });
       const [sub, ...rest] = positionals;
-      const api = (values.api ?? process.env['CVCORE_API'] ?? SEARCH_DEFAULT_API).replace(/\/+$/, '');
-      const token = values.token ?? process.env['CVCORE_TOKEN'];
       if (!sub) {
         process.stderr.write(`usage: ${this.usage}\n`);
         return 2;
       }
-      if (!token) {
-        process.stderr.write('a token is needed: --token <token> or CVCORE_TOKEN (the demo prints its tokens)\n');
-        return 2;
-      }
-      const headers = { authorization: `Bearer ${token}` };
+      const target = apiTarget(values);
+      if (typeof target === 'string') { process.stderr.write(`${target}\n`); return 2; }
+      const { api, headers } = target;
       const out = (s: string): boolean => process.stdout.write(s + '\n');
       const print = (body: unknown, text: () => void): void => { if (values.json) out(JSON.stringify(body, null, 2)); else text(); };
       const need = (n: number, names: string): string[] => {
