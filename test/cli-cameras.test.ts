@@ -33,10 +33,10 @@ test('cli - cameras list, add, health and remove through the API', async (t) => 
     t.is(health.code, 0, health.stderr);
     t.is((JSON.parse(health.stdout) as { id: string; state: string }[])[0]?.state, 'stopped');
 
-    const dup = await cvcore(['add', '--id', 'door', '--url', 'x.mp4', '--api', api.url, '--token', TEST_OPERATOR_TOKEN]);
+    const dup = await cvcore(['add', '--id', 'door', '--url', 'rtsp://127.0.0.1/x', '--api', api.url, '--token', TEST_OPERATOR_TOKEN]);
     t.is(dup.code, 2);
     t.regex(dup.stderr, /error INGEST_DUPLICATE_CAMERA/);
-    const bad = await cvcore(['add', '--id', 'x', '--url', 'x.mp4', '--fps', '900', '--api', api.url, '--token', TEST_OPERATOR_TOKEN]);
+    const bad = await cvcore(['add', '--id', 'x', '--url', 'rtsp://127.0.0.1/x', '--fps', '900', '--api', api.url, '--token', TEST_OPERATOR_TOKEN]);
     t.regex(bad.stderr, /error CONFIG_OUT_OF_RANGE: body\.fps/);
 
     t.is((await cvcore(['remove', 'door', '--api', api.url, '--token', TEST_OPERATOR_TOKEN])).code, 0);
