@@ -19,6 +19,7 @@ const KINDS: Readonly<Record<string, { summary: string; load(): Promise<(args: s
   plates: { summary: 'licence plates on the synth set: per-track reading (views voted) exact accuracy by plate width, char accuracy, unread and wrong-but-confident rates, CPU per track', load: async () => (await import('../../bench/plates.js')).benchPlates },
   clothing: { summary: 'upper/lower clothing colour on the hand-labelled person crops: accuracy, abstentions, confusions, CPU per person', load: async () => (await import('../../bench/clothing.js')).benchClothing },
   watchlist: { summary: 'watch-list matching p50/p99 ms at 1,000 / 10,000 / 100,000 face entries, and the alarm latency from a face camera to a JetStream subscriber (--calibrate: the similarities behind the default threshold)', load: async () => (await import('../../bench/watchlist.js')).benchWatchlist },
+  audit: { summary: 'audit trail: synced appends/s one at a time and concurrently, and the time verify takes to walk the chain (--entries N --concurrency C)', load: async () => (await import('../../bench/audit.js')).benchAudit },
   capacity: { summary: 'largest number of cameras sustained at --fps analysed frames per second each (sweep over stream counts)', load: async () => (await import('../../bench/capacity.js')).benchCapacity },
 };
 
