@@ -42,6 +42,10 @@ const STATUS: Record<string, number> = {
   EVIDENCE_EMPTY: 404,
   API_EXPORTS_UNAVAILABLE: 503,
   API_RANGE_NOT_SATISFIABLE: 416,
+  AUDIT_KEY: 400,
+  AUDIT_BAD_FILE: 400,
+  AUDIT_CHAIN_BROKEN: 409,
+  API_AUDIT_UNAVAILABLE: 503,
 };
 
 export function httpStatusFor(err: unknown): number {
