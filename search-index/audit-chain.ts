@@ -228,7 +228,10 @@ export class ChainVerifier {
     const cp = this.#checkpoints.get(s);
     if (cp) {
       this.#cpHashSeen.add(s);
-      if (cp.hash !== stored) this.problem(s, 'edited', `entry ${s} is not the entry checkpoint ${s} signed: the chain was rewritten from ${s} or before`);
+      if (cp.hash !== stored) {
+        const before = Math.max(-1, ...[...this.#checkpoints.keys()].filter((c) => c < s));
+        this.problem(s, 'edited', `entry ${s} is not the entry checkpoint ${s} signed: an entry after checkpoint ${before} up to ${s} was changed and the chain re-hashed`);
+      }
     }
   }
 
