@@ -5,7 +5,7 @@
  * open it. An export discloses other people's queries, so it is itself written to the trail.
  */
 import type { FastifyInstance } from 'fastify';
-import { ApiError } from '../common/errors.js';
+import { ApiError, CvcoreError } from '../common/errors.js';
 import { ROLES } from './auth.js';
 import type { ApiContext } from './context.js';
 import { errors, parseTime } from './schemas.js';
@@ -46,7 +46,16 @@ function times(q: { from?: string; to?: string }): { from?: number; to?: number 
 
 export function auditRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const { o } = ctx;
-  const unavailable = (): ApiError => new ApiError(503, 'API_AUDIT_UNAVAILABLE', 'this core keeps no local audit trail to verify');
+  const unavailable = (why = 'this core keeps no local audit trail'): ApiError => new ApiError(503, 'API_AUDIT_UNAVAILABLE', why);
+  // The key is the core's own here: a missing one is the core's state, not the caller's mistake.
+  const own = async <T>(fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof CvcoreError && err.code === 'AUDIT_KEY') throw unavailable(`this core has no node key for its audit trail (${err.message})`);
+      throw err;
+    }
+  };
 
   app.get<{ Querystring: { from?: string; to?: string } }>('/api/v1/audit/verify', {
     config: { access: { roles: ROLES.audit } },
@@ -56,7 +65,8 @@ export function auditRoutes(app: FastifyInstance, ctx: ApiContext): void {
     },
   }, async (req) => {
     if (!o.index.verifyAudit) throw unavailable();
-    return o.index.verifyAudit(times(req.query));
+    const verify = o.index.verifyAudit.bind(o.index);
+    return own(() => verify(times(req.query)));
   });
 
   app.get<{ Querystring: { from?: string; to?: string } }>('/api/v1/audit/export', {
@@ -69,7 +79,8 @@ export function auditRoutes(app: FastifyInstance, ctx: ApiContext): void {
     if (!o.index.exportAudit) throw unavailable();
     const t = times(req.query);
     if (t.from === undefined || t.to === undefined) throw new ApiError(400, 'API_BAD_REQUEST', 'from and to are both needed');
-    const lines = await o.index.exportAudit({ from: t.from, to: t.to });
+    const exportAudit = o.index.exportAudit.bind(o.index);
+    const lines = await own(() => exportAudit({ from: t.from!, to: t.to! }));
     await ctx.audit(req, 'audit_export', t, lines.length - 1);
     return reply.type('application/x-ndjson').send(lines.join('\n') + '\n');
   });
@@ -82,6 +93,7 @@ export function auditRoutes(app: FastifyInstance, ctx: ApiContext): void {
     },
   }, async () => {
     if (!o.index.auditCheckpoint) throw unavailable();
-    return o.index.auditCheckpoint();
+    const sign = o.index.auditCheckpoint.bind(o.index);
+    return own(() => sign());
   });
 }

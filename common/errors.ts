@@ -137,7 +137,6 @@ export const ERROR_CODES = {
   // The tamper-evident audit trail (issue 20).
   AUDIT_KEY: 'the key to verify the audit trail with is missing, short or not an Ed25519 public key, does not match --fingerprint, or signed none of the trail\'s checkpoints',
   AUDIT_BAD_FILE: 'the file to verify is not an audit export (unreadable, no header line, another version)',
-  AUDIT_CHAIN_BROKEN: 'the audit chain does not verify: an entry edited, removed or reordered, a tail truncated, or a checkpoint whose signature fails (the first broken sequence is named)',
   API_AUDIT_UNAVAILABLE: 'audit verify and export need a local audit trail with the node key, and this core has none',
   API_RANGE_NOT_SATISFIABLE: 'a Range header outside the file (or not of the form bytes=a-b); the answer names the size in Content-Range',
 } as const;
