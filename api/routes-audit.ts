@@ -19,7 +19,7 @@ const problem = { type: 'object', properties: { seq: { type: 'integer' }, kind: 
 const report = {
   type: 'object',
   properties: {
-    ok: { type: 'boolean' }, entries: { type: 'integer' }, chained: { type: 'integer' }, unchained: { type: 'integer' },
+    ok: { type: 'boolean' }, entries: { type: 'integer' }, chained: { type: 'integer' }, unchained: { type: 'integer' }, redacted: { type: 'integer' },
     firstSeq: { type: ['integer', 'null'] }, lastSeq: { type: ['integer', 'null'] }, checkpoints: { type: 'integer' },
     lastCheckpointSeq: { type: ['integer', 'null'] }, uncovered: { type: 'integer' }, keyFingerprint: { type: ['string', 'null'] },
     firstBroken: { type: ['integer', 'null'] }, problems: { type: 'array', items: problem }, problemCount: { type: 'integer' },

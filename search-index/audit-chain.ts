@@ -23,6 +23,24 @@ export interface ChainedEntry extends AuditEntry {
   readonly hash: string;
 }
 
+/**
+ * An entry whose body was erased: its sequence, time, links and body digest stay, so the chain verifies across
+ * it (erasure of personal data is itself an audit entry, appended as any other).
+ */
+export interface RedactedEntry {
+  readonly seq: number;
+  readonly at: number;
+  readonly prev: string;
+  readonly hash: string;
+  readonly digest: string;
+  readonly redacted: true;
+}
+
+/** The erased form of a stored entry: what an erasure writes in its place. */
+export function redactEntry(e: ChainedEntry): RedactedEntry {
+  return { seq: e.seq, at: e.at, prev: e.prev, hash: e.hash, digest: bodyDigest(e), redacted: true };
+}
+
 export type CheckpointKind = 'genesis' | 'checkpoint';
 
 export interface Checkpoint {
@@ -99,6 +117,8 @@ export interface AuditVerifyReport {
   readonly chained: number;
   /** Entries written before the chain began (before the genesis): read, not proven. */
   readonly unchained: number;
+  /** Chained entries whose body was erased (their digest kept): linked, their content gone. */
+  readonly redacted: number;
   readonly firstSeq: number | null;
   readonly lastSeq: number | null;
   readonly checkpoints: number;
@@ -139,6 +159,7 @@ export class ChainVerifier {
   #first: number | null = null;
   #last: number | null = null;
   #maxUnchainedSeq = 0;
+  #redacted = 0;
 
   constructor(publicKey: KeyObject, fingerprint: string) {
     this.#key = publicKey;
@@ -198,7 +219,10 @@ export class ChainVerifier {
     const s = e.seq;
     if (keySeq !== undefined && keySeq !== s) this.problem(keySeq, 'reordered', `the entry stored as ${keySeq} is entry ${s}: entries were moved or swapped`);
     else if (keyAt !== undefined && keyAt !== e.at) this.problem(s, 'edited', `entry ${s} is stored at time ${keyAt} but says ${e.at}`);
-    this.#linkIn(s, e.prev, e.hash, linkHash(s, e.prev, bodyDigest(e)));
+    // An erased entry keeps its digest in place of its body (REDACTED): the chain still links through it.
+    const redacted = (e as Partial<RedactedEntry>).redacted === true && typeof (e as Partial<RedactedEntry>).digest === 'string';
+    if (redacted) this.#redacted += 1;
+    this.#linkIn(s, e.prev, e.hash, linkHash(s, e.prev, redacted ? (e as unknown as RedactedEntry).digest : bodyDigest(e)));
   }
 
   /** An entry outside an export's range: its digest only, linked to the previous item of the file. */
@@ -272,7 +296,7 @@ export class ChainVerifier {
     const firstBroken = this.#problemCount > 0 ? Math.min(...this.#problems.map((p) => p.seq)) : null;
     const uncovered = this.#last === null ? 0 : this.#last - Math.max(lastCp ?? 0, this.#anchor?.seq ?? 0);
     return {
-      ok: this.#problemCount === 0, entries: this.#entries, chained: this.#chained, unchained: this.#unchained,
+      ok: this.#problemCount === 0, entries: this.#entries, chained: this.#chained, unchained: this.#unchained, redacted: this.#redacted,
       firstSeq: this.#first, lastSeq: this.#last, checkpoints: this.#checkpoints.size, lastCheckpointSeq: lastCp,
       uncovered: Math.max(0, uncovered), keyFingerprint: this.#fingerprint, firstBroken, problems, problemCount: this.#problemCount,
     };

@@ -13,7 +13,7 @@ import type { KeyObject } from 'node:crypto';
 import { AuditError } from '../common/errors.js';
 import { nodeKeyFingerprint, publicKeyFromPem } from '../common/node-key.js';
 import { AUDIT_HEAD, AUDIT_SEQ } from './audit.js';
-import { ChainVerifier, bodyDigest, isChained, type AuditVerifyReport, type ChainedEntry, type Checkpoint } from './audit-chain.js';
+import { ChainVerifier, bodyDigest, isChained, type AuditVerifyReport, type ChainedEntry, type Checkpoint, type RedactedEntry } from './audit-chain.js';
 import { MAX_TIME, SEP_END, auditCheckpointPrefix, auditPrefix, auditSeqOf, auditTimeOf, padTime, prefixEnd } from './keys.js';
 import { decodeJson } from './record.js';
 import { readRange, type RocksDb } from './rocks.js';
@@ -117,7 +117,9 @@ export async function exportAuditLines(db: RocksDb, o: { from: number; to: numbe
           continue;
         }
         if (!inside) continue;
-        bySeq.set(s, JSON.stringify(inRange.has(s) ? { type: 'entry', entry: e } : { type: 'link', seq: e.seq, digest: bodyDigest(e) }));
+        // An erased entry goes as a link: its digest is all that is left of it.
+        const erased = (e as Partial<RedactedEntry>).redacted === true;
+        bySeq.set(s, JSON.stringify(inRange.has(s) && !erased ? { type: 'entry', entry: e } : { type: 'link', seq: e.seq, digest: erased ? (e as unknown as RedactedEntry).digest : bodyDigest(e) }));
       }
     }
   } finally {

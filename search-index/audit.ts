@@ -220,7 +220,9 @@ export class AuditLog {
     const rows = await readRange(this.#db, { ...range, lt: upper, limit: limit + 1 });
     // The chain fields stay in the store: the page answers what was done, verify answers whether it was changed.
     const entries = rows.slice(0, limit).map(([, v]) => {
-      const e = decodeJson<AuditEntry>(v!);
+      const e = decodeJson<AuditEntry & { redacted?: boolean }>(v!);
+      // An erased entry: who and what are gone, the time stays.
+      if (e.redacted === true) return { at: e.at, tokenId: '', role: '', department: '', action: 'redacted', query: null, results: 0 };
       return { at: e.at, tokenId: e.tokenId, role: e.role, department: e.department, action: e.action, query: e.query, results: e.results };
     });
     const last = rows[limit - 1];

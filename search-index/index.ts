@@ -20,7 +20,7 @@ export { RETENTION_DEFAULTS } from './retention.js';
 export { verifyIndex, type VerifyReport } from './verify.js';
 // The audit trail's hash chain: checkpoints, the verifier, exports that verify on their own.
 export { AUDIT_DEFAULTS } from './audit.js';
-export { type AuditVerifyReport, type ChainProblem, type Checkpoint, type ProblemKind, canonicalJson } from './audit-chain.js';
+export { type AuditVerifyReport, type ChainProblem, type Checkpoint, type ProblemKind, type RedactedEntry, canonicalJson, redactEntry } from './audit-chain.js';
 export { AUDIT_EXPORT_VERSION, auditKeyFromPem, verifyAuditLines, type AuditVerifyKey } from './audit-verify.js';
 export type { AuditChainOptions } from './types.js';
 

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { loadNodeKey } from '../common/node-key.js';
 import { openIndex, auditKeyFromPem, verifyAuditLines, type AuditEntry, type AuditVerifyReport, type LocalIndex } from '../search-index/index.js';
 import { AUDIT_SEQ } from '../search-index/audit.js';
-import { chainEntry, type ChainedEntry } from '../search-index/audit-chain.js';
+import { chainEntry, redactEntry, type ChainedEntry } from '../search-index/audit-chain.js';
+import { waitFor } from './support/wait.js';
 import { auditCheckpointKey, auditKey, auditPrefix, auditSeqOf, prefixEnd } from '../search-index/keys.js';
 import { ROCKS_OPEN_OPTIONS, createRocks, readRange, type RocksDb } from '../search-index/rocks.js';
 import { tempDir } from './support/index-records.js';
@@ -233,4 +234,36 @@ test('audit - entries written before the chain are reported as unchained, not as
   const page = await index.readAudit({ limit: 2 });
   t.deepEqual(page.entries[0], entry(1));
   await index.close();
+});
+
+test('audit - an erased entry keeps its digest and the chain still verifies; a timer signs the head', async (t) => {
+  const { dir, cleanup } = tempDir('audit-erase');
+  t.teardown(cleanup);
+  const index = await openIndex({ dir: join(dir, 'index'), sweepIntervalMs: 0, vectorSaveIntervalMs: 0, dimensions: 8, audit: { key: await loadNodeKey(dir), node: 'n1', checkpointEvery: 1000, checkpointIntervalMs: 300 } });
+  await appendMany(index, 0, 30);
+  // No 1000 entries yet: the timer signs the head (bounded wait; the timer fires every 300 ms).
+  const r = await waitFor('a timer checkpoint', 20_000, async () => { const v = await index.verifyAudit(); return v.uncovered === 0 ? v : null; });
+  t.is(r.lastCheckpointSeq, 30);
+  await index.close();
+  await tamper(dir, async (db, rows) => {
+    const [k, v] = rows.get(12)!;
+    await db.batch([{ type: 'put', key: k, value: Buffer.from(JSON.stringify(redactEntry(JSON.parse(v.toString()) as ChainedEntry))) }]);
+  });
+  const after = await verifyClosed(dir);
+  t.true(after.ok, JSON.stringify(after.problems));
+  t.is(after.redacted, 1);
+  const idx = await openTrail(dir);
+  const page = await idx.readAudit({ limit: 20 });
+  t.is(page.entries[11]!.action, 'redacted');
+  t.is(page.entries[11]!.tokenId, '');
+  // An export over the erased entry carries its digest only, and verifies.
+  t.true(verifyAuditLines((await idx.exportAudit({ from: T0, to: T0 + 1000 })).join('\n')).ok);
+  await idx.close();
+  // A redacted entry whose digest is not the erased body's is an edit.
+  await tamper(dir, async (db, rows) => {
+    const [k, v] = rows.get(12)!;
+    await db.batch([{ type: 'put', key: k, value: Buffer.from(JSON.stringify({ ...(JSON.parse(v.toString()) as object), digest: 'f'.repeat(64) })) }]);
+  });
+  const forged = await verifyClosed(dir);
+  t.is(forged.firstBroken, 12);
 });
