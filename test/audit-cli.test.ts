@@ -75,6 +75,12 @@ test('audit - cvcore audit verify, export, checkpoint on a data folder; tamperin
   t.regex(r.stdout, /33 {2}removed/);
   r = await cli('verify', '--data-dir', join(dir, 'nothing-here'));
   t.is(r.code, 2);
+  // A core holding the index: RocksDB admits one process; the CLI says to go through the API.
+  const held = await openIndex({ dir: join(dir, 'index'), sweepIntervalMs: 0, vectorSaveIntervalMs: 0 });
+  r = await cli('verify', '--data-dir', dir);
+  await held.close();
+  t.is(r.code, 2);
+  t.regex(r.stderr, /error INDEX_IO: .*held by a running core; use --api/);
 });
 
 test('audit - through the API: admins verify, export and sign; investigators are refused', async (t) => {

@@ -50,13 +50,19 @@ async function dataDirOf(v: Values): Promise<string> {
   return dir;
 }
 
+function causes(err: unknown): string[] {
+  const out: string[] = [];
+  for (let e = err as { message?: unknown; cause?: unknown } | undefined, n = 0; e && n < 5; e = e.cause as typeof e, n++) out.push(String(e.message ?? e));
+  return out;
+}
+
 /** The node's index, opened by this process; a core that holds it answers with the lock, and the way round it. */
 async function openLocal(dir: string, sign: boolean): Promise<LocalIndex> {
   const key = sign ? await loadNodeKey(dir) : null;
   try {
     return await openIndex({ dir: join(dir, 'index'), sweepIntervalMs: 0, vectorSaveIntervalMs: 0, audit: { key, checkpointIntervalMs: 0 } });
   } catch (err) {
-    if (err instanceof CvcoreError && /lock/i.test(err.message)) throw new IndexError('INDEX_IO', `${dir}: the index is held by a running core; use --api URL --token T (an admin token)`, { cause: err });
+    if (err instanceof CvcoreError && err.code === 'INDEX_IO' && causes(err).some((m) => /lock/i.test(m))) throw new IndexError('INDEX_IO', `${dir}: the index is held by a running core; use --api URL --token T (an admin token)`, { cause: err });
     throw err;
   }
 }
