@@ -197,6 +197,8 @@ export class AuditLog {
   async close(): Promise<void> {
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = null;
+    // Entries still queued are written first, so the checkpoint covers them.
+    while (this.#writing) await this.#writing;
     if (this.#o.key && this.#sinceCheckpoint > 0) await this.checkpoint().catch((err: unknown) => this.#o.log?.error('audit checkpoint at close failed', { err: err as Error }));
     while (this.#writing) await this.#writing;
   }
