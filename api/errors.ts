@@ -44,6 +44,9 @@ const STATUS: Record<string, number> = {
   EVIDENCE_NOT_FOUND: 404,
   EVIDENCE_EMPTY: 404,
   API_EXPORTS_UNAVAILABLE: 503,
+  AUDIT_KEY: 400,
+  AUDIT_BAD_FILE: 400,
+  API_AUDIT_UNAVAILABLE: 503,
 };
 
 export function httpStatusFor(err: unknown): number {

@@ -18,6 +18,7 @@ import { TokenBuckets } from './rate-limit.js';
 import { cameraRoutes } from './routes-cameras.js';
 import { clusterRoutes } from './routes-cluster.js';
 import { recordRoutes } from './routes-records.js';
+import { auditRoutes } from './routes-audit.js';
 import { watchlistRoutes } from './routes-watchlists.js';
 import { alarmRoutes } from './routes-alarms.js';
 import { exportRoutes } from './routes-exports.js';
@@ -155,6 +156,7 @@ export async function startApi(o: ApiOptions): Promise<ApiServer> {
   }, async () => openapi.document({ title: 'cvcore API', version: API_VERSION, description: 'investigator search, cameras, alerts and metrics of a cvcore node' }));
 
   recordRoutes(app, ctx);
+  auditRoutes(app, ctx);
   cameraRoutes(app, ctx);
   clusterRoutes(app, ctx);
   watchlistRoutes(app, ctx);

@@ -26,7 +26,7 @@ import type { Logger } from '../common/log.js';
 import {
   QUERY_LIMITS, parseFaceOptions, parseQuery,
   type AuditEntry, type AuditPage, type FaceMatch, type FaceMatchList, type FaceSearchOptions, type IndexStats, type PagePosition,
-  type ReadAuditOptions, type Scope, type SearchIndex, type SearchPage, type SearchQuery, type TrackRecordSummary,
+  type ReadAuditOptions, type AuditVerifyKey, type AuditVerifyReport, type Checkpoint, type Scope, type SearchIndex, type SearchPage, type SearchQuery, type TrackRecordSummary,
 } from '../search-index/index.js';
 import { AuditPublisher } from './audit-trail.js';
 import { isNatsError, permissionSubject, clusterError } from './js-util.js';
@@ -316,6 +316,25 @@ export class ClusterIndex implements SearchIndex {
   async readAudit(opts: ReadAuditOptions): Promise<AuditPage> {
     this.#check();
     return this.#o.audit.readAudit(opts);
+  }
+
+  // The proofs are of this node's local copy: a chain this node wrote (in stream order) and signed with its key.
+  async verifyAudit(opts?: { key?: AuditVerifyKey; from?: number; to?: number }): Promise<AuditVerifyReport> {
+    this.#check();
+    if (!this.#o.audit.verifyAudit) throw new ClusterError('CLUSTER_NOT_SUPPORTED', 'the local audit copy cannot be verified');
+    return this.#o.audit.verifyAudit(opts);
+  }
+
+  async exportAudit(opts: { from: number; to: number }): Promise<string[]> {
+    this.#check();
+    if (!this.#o.audit.exportAudit) throw new ClusterError('CLUSTER_NOT_SUPPORTED', 'the local audit copy cannot be exported');
+    return this.#o.audit.exportAudit(opts);
+  }
+
+  async auditCheckpoint(): Promise<Checkpoint | null> {
+    this.#check();
+    if (!this.#o.audit.auditCheckpoint) throw new ClusterError('CLUSTER_NOT_SUPPORTED', 'the local audit copy cannot be signed');
+    return this.#o.audit.auditCheckpoint();
   }
 
   // ---- not an api node's job ---------------------------------------------------------------------------------

@@ -37,6 +37,7 @@ export class ClusterError extends CvcoreError {}
 export class WatchlistError extends CvcoreError {}
 export class RecordingError extends CvcoreError {}
 export class EvidenceError extends CvcoreError {}
+export class AuditError extends CvcoreError {}
 
 /** Every stable code in one place, so the README table and the code cannot drift apart. */
 export const ERROR_CODES = {
@@ -141,5 +142,9 @@ export const ERROR_CODES = {
   EVIDENCE_EMPTY: 'an export that would hold nothing: none of its tracks or cameras has a record or a recording in the range (the missing clips and their gaps are named)',
   EVIDENCE_IO: 'the file system failed to write an export zip or the export index',
   API_EXPORTS_UNAVAILABLE: 'the export routes need an export store and none is configured on this core',
+  // The tamper-evident audit trail (issue 20).
+  AUDIT_KEY: 'the key to verify the audit trail with is missing, short or not an Ed25519 public key, does not match --fingerprint, or signed none of the trail\'s checkpoints',
+  AUDIT_BAD_FILE: 'the file to verify is not an audit export (unreadable, no header line, another version)',
+  API_AUDIT_UNAVAILABLE: 'audit verify and export need a local audit trail with the node key, and this core has none',
 } as const;
 export type ErrorCode = keyof typeof ERROR_CODES;

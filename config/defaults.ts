@@ -97,6 +97,8 @@ export const DEFAULTS = {
   // Evidence exports (evidence/): kept as long as the records they copy; a camera range of 10 minutes on 8
   // cameras is about what one investigator downloads at a time (clips are stream copies, ~1 MB per camera-minute).
   exports: { retentionDays: 30, maxTracks: 50, maxCameras: 8, maxRangeMs: 600_000 },
+  // The audit trail's signed checkpoints (search-index/audit.ts): every N entries, and on a timer when it moved.
+  audit: { checkpointEvery: 1000, checkpointIntervalMs: 600_000 },
   // Live alarms (watchlist/live.ts, runtime/pipeline.ts): a live person's face is read once a second until one of
   // quality 0.5 is found (the astronaut's frontal face scores about 0.8, a turned or blurred one under 0.4), then
   // only for a clearly better view, at most 4 times per track. One alarm per entry per camera a minute.

@@ -194,6 +194,8 @@ export interface CvcoreConfig {
   readonly index: { readonly batchSize: number; readonly flushMs: number; readonly trackDays: number; readonly faceDays: number };
   /** Evidence exports (evidence/): retention and the limits of one request. */
   readonly exports: { readonly retentionDays: number; readonly maxTracks: number; readonly maxCameras: number; readonly maxRangeMs: number };
+  /** The audit trail's signed checkpoints (search-index/audit.ts). */
+  readonly audit: { readonly checkpointEvery: number; readonly checkpointIntervalMs: number };
   readonly alarms: AlarmsConfig;
   readonly recording: RecordingConfig;
   readonly nats: {
@@ -402,6 +404,10 @@ export const CONFIG_SCHEMA: Spec = {
       maxTracks: { kind: 'number', integer: true, description: 'tracks one export request may name', min: 1, max: 1000, default: d.exports.maxTracks },
       maxCameras: { kind: 'number', integer: true, description: 'cameras one export request may name', min: 1, max: 100, default: d.exports.maxCameras },
       maxRangeMs: { kind: 'number', integer: true, description: 'longest time range of a camera export, and longest clip of a track', min: 1_000, max: 86_400_000, default: d.exports.maxRangeMs },
+    } },
+    audit: { kind: 'object', description: 'the tamper-evident audit trail: each entry hashes the one before; checkpoints of the head are signed with the node key', default: 'fill', fields: {
+      checkpointEvery: { kind: 'number', integer: true, description: 'a signed checkpoint every this many entries', min: 1, max: 1_000_000, default: d.audit.checkpointEvery },
+      checkpointIntervalMs: { kind: 'number', integer: true, description: 'a signed checkpoint this often when there were new entries, ms (0: only every N entries and at a clean stop)', min: 0, max: 86_400_000, default: d.audit.checkpointIntervalMs },
     } },
     nats: { kind: 'object', description: 'NATS connection (url null: start the embedded nats-server from nats.conf)', default: 'fill', fields: {
       url: { kind: 'string', description: 'nats://host:port of the deployment (env NATS_URL overrides)', nullable: true, default: d.nats.url },

@@ -12,7 +12,7 @@ import { PassThrough, Readable, Transform, type TransformCallback } from 'node:s
 import { pipeline } from 'node:stream/promises';
 import yazl from 'yazl';
 import { EvidenceError } from '../common/errors.js';
-import type { NodeKey } from './keys.js';
+import type { NodeKey } from '../common/node-key.js';
 import type { ExportFileInput, ExportManifest, ManifestFile } from './types.js';
 
 export const MANIFEST_NAME = 'manifest.json';

@@ -5,7 +5,7 @@
  * zip on its own. The node key (`loadNodeKey`) is the node's, not the exports': other stages sign with it too.
  * See evidence/README.md.
  */
-export { loadNodeKey, readNodePublicKey, nodeKeyFingerprint, publicKeyFromPem, verifySignature, KEY_DIR, PRIVATE_KEY_FILE, PUBLIC_KEY_FILE, type NodeKey } from './keys.js';
+export { loadNodeKey, readNodePublicKey, nodeKeyFingerprint, publicKeyFromPem, verifySignature, KEY_DIR, PRIVATE_KEY_FILE, PUBLIC_KEY_FILE, type NodeKey } from '../common/node-key.js';
 export { buildExport, manifestBytes, checkEntryName, MANIFEST_NAME, SIGNATURE_NAME, KEY_NAME, type BuildExportOptions, type BuiltExport } from './export.js';
 export { verifyExport, verifyProblems, normaliseFingerprint, type VerifyOptions } from './verify.js';
 export { openExports, EXPORTS_DIR, type ExportStore, type StoredExport, type ExportHold, type ExportLimits, type CreateExportInput, type OpenExportsOptions } from './store.js';

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { EvidenceError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import { buildExport, syncDir } from './export.js';
-import { loadNodeKey, type NodeKey } from './keys.js';
+import { loadNodeKey, type NodeKey } from '../common/node-key.js';
 import type { ExportFileInput, ExportInfo, ExportManifest } from './types.js';
 
 export const EXPORTS_DIR = 'exports';

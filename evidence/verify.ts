@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import yauzl from 'yauzl';
 import { EvidenceError } from '../common/errors.js';
 import { KEY_NAME, MANIFEST_NAME, SIGNATURE_NAME } from './export.js';
-import { nodeKeyFingerprint, publicKeyFromPem, verifySignature } from './keys.js';
+import { nodeKeyFingerprint, publicKeyFromPem, verifySignature } from '../common/node-key.js';
 import type { ExportManifest, VerifyResult } from './types.js';
 
 /** manifest.json, manifest.sig and node-key.pem are read into memory: bounded so a hostile zip cannot exhaust it. */

@@ -27,6 +27,7 @@ import {
   heldShards, nodeInstance, withRetry, checkPublishPermissions, probeSubjects, nodeSubject, openBucket, requestDrain, type ClusterStatus, type LeaseLossReason,
 } from '../cluster/index.js';
 import { Pipeline } from './pipeline.js';
+import { auditChainOptions } from './stack.js';
 import { ClusterCameraRegistry, ClusterFeed } from './cluster-api.js';
 
 /** Alarm frames are kept as long as the alert stream keeps alerts. */
@@ -162,9 +163,11 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
     let localIndex: SearchIndex | null = null;
     if (roles.has('index') || roles.has('api')) {
       // An api-only node keeps just the materialised audit trail in it.
+      // Its audit trail (the materialised copy of the cluster's) is a chain of this node's, signed with its key.
       localIndex = await openIndex({
         dir: join(dataDir, 'index'), batchSize: config.index.batchSize, flushMs: config.index.flushMs,
         retention: { trackDays: config.index.trackDays, faceDays: config.index.faceDays }, log,
+        audit: await auditChainOptions(config, dataDir, log),
       });
       const li = localIndex;
       cleanup.push(() => li.close());

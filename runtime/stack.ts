@@ -16,6 +16,8 @@ import { openExports, type ExportStore } from '../evidence/index.js';
 import { requireFfmpeg } from '../common/proc.js';
 import { EvidenceError } from '../common/errors.js';
 import { openRecordings, type RecordingService } from '../recording/index.js';
+import { loadNodeKey } from '../common/node-key.js';
+import type { AuditChainOptions } from '../search-index/index.js';
 import { Pipeline } from './pipeline.js';
 import { LocalIncidentStore } from './local-incidents.js';
 
@@ -41,6 +43,21 @@ export interface Stack {
   readonly natsUrl: string;
   readonly apiUrl: string;
   stop(): Promise<void>;
+}
+
+/**
+ * The audit chain's options: the node key signs its checkpoints. A key that does not read keeps the chain
+ * (every entry still hashes the one before) but signs nothing; said loudly, never replaced (EVIDENCE_KEY).
+ */
+export async function auditChainOptions(config: CvcoreConfig, dataDir: string, log: Logger): Promise<AuditChainOptions> {
+  let key = null;
+  try {
+    key = await loadNodeKey(dataDir);
+  } catch (err) {
+    if (!(err instanceof EvidenceError)) throw err;
+    log.error('audit checkpoints are unsigned: the node key cannot be used', { code: err.code, err });
+  }
+  return { key, node: config.node, checkpointEvery: config.audit.checkpointEvery, checkpointIntervalMs: config.audit.checkpointIntervalMs };
 }
 
 export async function startStack(o: StackOptions): Promise<Stack> {
@@ -69,6 +86,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     const index = await openIndex({
       dir: join(dataDir, 'index'), batchSize: config.index.batchSize, flushMs: config.index.flushMs,
       retention: { trackDays: config.index.trackDays, faceDays: config.index.faceDays }, log,
+      audit: await auditChainOptions(config, dataDir, log),
     });
     cleanup.push(() => index.close());
     const alerts = await openAlertSink({

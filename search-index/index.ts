@@ -18,9 +18,14 @@ export { encodeThumbnail, THUMBNAIL } from './thumbnail.js';
 export { INDEX_DEFAULTS } from './store.js';
 export { RETENTION_DEFAULTS } from './retention.js';
 export { verifyIndex, type VerifyReport } from './verify.js';
+// The audit trail's hash chain: checkpoints, the verifier, exports that verify on their own.
+export { AUDIT_DEFAULTS } from './audit.js';
+export { type AuditVerifyReport, type ChainProblem, type Checkpoint, type ProblemKind, type RedactedEntry, canonicalJson, redactEntry } from './audit-chain.js';
+export { AUDIT_EXPORT_VERSION, auditKeyFromPem, verifyAuditLines, type AuditVerifyKey } from './audit-verify.js';
+export type { AuditChainOptions } from './types.js';
 
 /** The index on this node's disk: a SearchIndex that also keeps alarm frames. */
-export type LocalIndex = SearchIndex & Required<Pick<SearchIndex, 'putAlarmFrame' | 'alarmFrame'>>;
+export type LocalIndex = SearchIndex & Required<Pick<SearchIndex, 'putAlarmFrame' | 'alarmFrame' | 'verifyAudit' | 'exportAudit' | 'auditCheckpoint'>>;
 
 /** Opens (creating when missing) the index in `options.dir`; rejects with IndexError INDEX_IO when RocksDB cannot. */
 export function openIndex(options: IndexOptions): Promise<LocalIndex> {

@@ -31,6 +31,7 @@ export const KIND = {
   meta: 'M',
   alarmFrame: 'S',
   alarmFrameExpiry: 'W',
+  auditCheckpoint: 'T',
 } as const;
 
 export const META_COUNTS = KIND.meta + SEP + 'counts';
@@ -117,6 +118,12 @@ export const alarmFrameExpiryKey = (at: number, id: string): string => alarmFram
 /** Audit keys: time then a sequence that only grows, so two entries in one millisecond keep their order. */
 export const auditPrefix = KIND.audit + SEP;
 export const auditKey = (at: number, seq: number): string => auditPrefix + padTime(at) + SEP + padSeq(seq);
+/** Where an audit key's sequence starts (`U\0<time>\0<seq>`). */
+export const auditSeqOf = (key: string): number => Number(key.slice(auditPrefix.length + TIME_WIDTH + SEP.length));
+export const auditTimeOf = (key: string): number => Number(key.slice(auditPrefix.length, auditPrefix.length + TIME_WIDTH));
+/** Signed checkpoints of the audit chain, by the sequence they cover: `T\0<seq>`. */
+export const auditCheckpointPrefix = KIND.auditCheckpoint + SEP;
+export const auditCheckpointKey = (seq: number): string => auditCheckpointPrefix + padSeq(seq);
 
 /**
  * Compares keys the way RocksDB does (UTF-8 bytes), which differs from JS string order above U+FFFF. UTF-8 byte

@@ -6,9 +6,11 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { CvcoreError, IndexError } from '../common/errors.js';
+import { AuditError, CvcoreError, IndexError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import { AuditLog } from './audit.js';
+import type { AuditVerifyReport, Checkpoint } from './audit-chain.js';
+import { exportAuditLines, verifyAuditDb, verifyAuditLines, type AuditVerifyKey } from './audit-verify.js';
 import { encodeCursor } from './cursor.js';
 import {
   FORMAT_VERSION, MAX_TIME, META_COUNTS, META_FORMAT, SEP, alarmFrameExpiryKey, alarmFrameKey, departmentOfClassPrefix, expiryKey, faceKey, facePrefix, faceSeqOf, orderSuffix,
@@ -26,7 +28,7 @@ import { RETENTION_DEFAULTS, checkRetention, expiredAlarmFrames, expiredIds, typ
 import { ROCKS_OPEN_OPTIONS, createRocks, readRange, type BatchOp, type RocksDb } from './rocks.js';
 import { BatchWriter } from './writer.js';
 import type {
-  AlarmFrame, AuditEntry, AuditPage, FaceMatch, FaceSearchOptions, IndexOptions, IndexStats, ReadAuditOptions, Scope, SearchIndex,
+  AuditChainOptions, AlarmFrame, AuditEntry, AuditPage, FaceMatch, FaceSearchOptions, IndexOptions, IndexStats, ReadAuditOptions, Scope, SearchIndex,
   SearchPage, SearchQuery, TrackRecord,
 } from './types.js';
 import { FaceVectors } from './vectors.js';
@@ -77,6 +79,7 @@ interface Resolved {
   dimensions: number;
   scanBudget: number;
   log: Logger | undefined;
+  audit: AuditChainOptions | undefined;
 }
 
 function intOption(v: unknown, name: string, min: number, max: number, dflt: number): number {
@@ -98,6 +101,7 @@ function resolveOptions(o: IndexOptions): Resolved {
     dimensions: intOption(o.dimensions, 'dimensions', 1, 8192, INDEX_DEFAULTS.dimensions),
     scanBudget: intOption(o.scanBudget, 'scanBudget', 1, 10_000_000, INDEX_DEFAULTS.scanBudget),
     log: o.log,
+    audit: o.audit,
   };
 }
 
@@ -197,7 +201,7 @@ export class SearchIndexImpl implements SearchIndex {
       // Faces stored after the saved graph go to the graph's tail: searchable at once, built in the background.
       const added = await SearchIndexImpl.#catchUp(db, opened.vectors, opened.after);
       if (added > 0) o.log?.info('face vectors caught up from RocksDB', { added, from: opened.after, rebuilt: opened.after === 0 });
-      const audit = await AuditLog.open(db);
+      const audit = await AuditLog.open(db, { ...(o.audit ?? {}), log: o.log });
       return new SearchIndexImpl(o, db, writer, opened.vectors, audit, counts);
     } catch (err) {
       await vectors?.close().catch(() => undefined);
@@ -292,6 +296,8 @@ export class SearchIndexImpl implements SearchIndex {
       // A hand-over may have taken records off the queue and not yet reached the write thread: wait for it.
       await this.#chain;
       await this.#drain();
+      // A clean stop signs the audit head: a truncation of the last entries is detectable from here on.
+      await this.#audit.close();
       if ((this.#pending.size === 0 && this.#preparing === 0 && this.#inFlight.size === 0) || this.#writeError !== null) break;
     }
     if (this.#writeError !== null) {
@@ -709,6 +715,54 @@ export class SearchIndexImpl implements SearchIndex {
     }
   }
 
+  #auditKey(given?: AuditVerifyKey): AuditVerifyKey {
+    if (given) return given;
+    const k = this.#audit.key;
+    if (!k) throw new AuditError('AUDIT_KEY', 'no key to verify the audit trail with: this index was opened without the node key; give one');
+    return { publicKey: k.publicKey, fingerprint: k.fingerprint };
+  }
+
+  async verifyAudit(opts: { key?: AuditVerifyKey; from?: number; to?: number } = {}): Promise<AuditVerifyReport> {
+    this.#check();
+    const key = this.#auditKey(opts.key);
+    try {
+      if (opts.from === undefined && opts.to === undefined) return await verifyAuditDb(this.#db, key);
+      const lines = await this.#exportLines(opts.from ?? 0, opts.to ?? MAX_TIME, false, key);
+      return verifyAuditLines(lines.join('\n'), { key });
+    } catch (err) {
+      throw ioError(err, 'read the audit trail');
+    }
+  }
+
+  async exportAudit(opts: { from: number; to: number }): Promise<string[]> {
+    this.#check();
+    return this.#exportLines(opts.from, opts.to, true, this.#auditKey());
+  }
+
+  async #exportLines(from: number, to: number, sign: boolean, key: AuditVerifyKey): Promise<string[]> {
+    for (const [k, v] of [['from', from], ['to', to]] as const) {
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > MAX_TIME) throw new IndexError('INDEX_BAD_QUERY', `${k} must be an integer time in ms`, { detail: { field: k } });
+    }
+    if (from > to) throw new IndexError('INDEX_BAD_QUERY', 'from must not be after to', { detail: { field: 'from' } });
+    try {
+      // The range's tail is covered by a signature: the head is signed before the export is read.
+      if (sign && this.#audit.key) await this.#audit.checkpoint();
+      const publicPem = key.publicKey.export({ type: 'spki', format: 'pem' }).toString();
+      return await exportAuditLines(this.#db, { from, to, publicPem, node: this.#o.audit?.node ?? 'local' });
+    } catch (err) {
+      throw ioError(err, 'export the audit trail');
+    }
+  }
+
+  async auditCheckpoint(): Promise<Checkpoint | null> {
+    this.#check();
+    try {
+      return await this.#audit.checkpoint();
+    } catch (err) {
+      throw ioError(err, 'sign an audit checkpoint');
+    }
+  }
+
   sweep(now: number = Date.now()): Promise<number> {
     try {
       this.#check();
@@ -802,6 +856,8 @@ export class SearchIndexImpl implements SearchIndex {
       while ((this.#pending.size > 0 || this.#preparing > 0) && tries++ < 3) await this.#schedule().written.catch(() => undefined);
       await this.#chain;
       await this.#drain();
+      // A clean stop signs the audit head: a truncation of the last entries is detectable from here on.
+      await this.#audit.close();
       if (this.#flushTimer) clearTimeout(this.#flushTimer);
       await this.#saveVectors();
       this.#closed = true;

@@ -4,6 +4,9 @@
  */
 import type { ObjectClass, TrackRecord } from '../common/messages.js';
 import type { Logger } from '../common/log.js';
+import type { NodeKey } from '../common/node-key.js';
+import type { AuditVerifyReport, Checkpoint } from './audit-chain.js';
+import type { AuditVerifyKey } from './audit-verify.js';
 
 export interface IndexOptions {
   /** Folder for RocksDB and the face-vector file; created when missing. */
@@ -23,6 +26,18 @@ export interface IndexOptions {
   /** Embedding length. Default 1024 (faceres). */
   dimensions?: number;
   log?: Logger;
+  /** The audit trail's chain: the node key that signs its checkpoints, the node id written into them, how often. */
+  audit?: AuditChainOptions;
+}
+
+export interface AuditChainOptions {
+  /** Signs checkpoints; without it the chain is kept but nothing is signed (tools, benchmarks). */
+  readonly key?: NodeKey | null;
+  readonly node?: string;
+  /** A checkpoint every N entries. Default 1000. */
+  readonly checkpointEvery?: number;
+  /** A checkpoint this often when there were new entries, ms; 0: none on a timer. Default 10 minutes. */
+  readonly checkpointIntervalMs?: number;
 }
 
 /** What a caller may see: every department, or only the listed ones. */
@@ -174,6 +189,15 @@ export interface SearchIndex {
   alarmFrame?(id: string, scope: Scope): Promise<AlarmFrame | null>;
   appendAudit(entry: AuditEntry): Promise<void>;
   readAudit(opts: ReadAuditOptions): Promise<AuditPage>;
+  /**
+   * Walks the audit chain and checks every checkpoint (with the node's own key unless `key` is given); with
+   * from/to, checks the export of that time range instead. AUDIT_KEY when there is no key to verify with.
+   */
+  verifyAudit?(opts?: { key?: AuditVerifyKey; from?: number; to?: number }): Promise<AuditVerifyReport>;
+  /** The JSON lines of a self-verifying export of the entries in [from, to] (a checkpoint is signed first). */
+  exportAudit?(opts: { from: number; to: number }): Promise<string[]>;
+  /** Signs the head of the chain now (if it moved) and gives the latest checkpoint; null: no chain yet. */
+  auditCheckpoint?(): Promise<Checkpoint | null>;
   /** Deletes records past retention; returns how many. */
   sweep(now?: number): Promise<number>;
   stats(): IndexStats;

@@ -7,7 +7,7 @@ test.after.always(async () => { await h?.close(); });
 
 const ROUTES = [
   'get /health', 'get /metrics', 'get /api/v1/openapi.json',
-  'get /api/v1/search', 'post /api/v1/faces/search', 'get /api/v1/tracks/{id}', 'get /api/v1/tracks/{id}/thumbnail', 'get /api/v1/tracks/{id}/plate', 'get /api/v1/audit',
+  'get /api/v1/search', 'post /api/v1/faces/search', 'get /api/v1/tracks/{id}', 'get /api/v1/tracks/{id}/thumbnail', 'get /api/v1/tracks/{id}/plate', 'get /api/v1/audit', 'get /api/v1/audit/verify', 'get /api/v1/audit/export', 'post /api/v1/audit/checkpoint',
   'get /api/v1/cameras', 'post /api/v1/cameras', 'get /api/v1/cameras/{id}', 'patch /api/v1/cameras/{id}', 'delete /api/v1/cameras/{id}',
   'get /api/v1/cameras/{id}/health', 'get /api/v1/cameras/{id}/live', 'get /api/v1/health', 'get /api/v1/alerts', 'get /api/v1/zones', 'get /api/v1/snapshots/{id}', 'get /api/v1/live',
   'get /api/v1/cluster', 'post /api/v1/cluster/nodes/{id}/drain',

@@ -20,6 +20,7 @@ const KINDS: Readonly<Record<string, { summary: string; load(): Promise<(args: s
   clothing: { summary: 'upper/lower clothing colour on the hand-labelled person crops: accuracy, abstentions, confusions, CPU per person', load: async () => (await import('../../bench/clothing.js')).benchClothing },
   watchlist: { summary: 'watch-list matching p50/p99 ms at 1,000 / 10,000 / 100,000 face entries, and the alarm latency from a face camera to a JetStream subscriber (--calibrate: the similarities behind the default threshold)', load: async () => (await import('../../bench/watchlist.js')).benchWatchlist },
   recording: { summary: 'recording N simulated cameras: CPU vs bare ffmpeg -c copy, second connection vs two outputs, bytes per camera-hour, clip first byte p50/p99 through the API', load: async () => (await import('../../bench/recording.js')).benchRecording },
+  audit: { summary: 'audit trail: synced appends/s one at a time and concurrently, and the time verify takes to walk the chain (--entries N --concurrency C)', load: async () => (await import('../../bench/audit.js')).benchAudit },
   capacity: { summary: 'largest number of cameras sustained at --fps analysed frames per second each (sweep over stream counts)', load: async () => (await import('../../bench/capacity.js')).benchCapacity },
 };
 

@@ -12,7 +12,7 @@ import type { TrackRecord, ZoneCount } from '../../common/messages.js';
 import { CameraPool } from '../../ingest/index.js';
 import type { CrowdAlertV1 } from '../../alerts/index.js';
 import type { PipelineEvent } from '../../runtime/index.js';
-import { openIndex, type SearchIndex } from '../../search-index/index.js';
+import { openIndex, type AuditChainOptions, type SearchIndex } from '../../search-index/index.js';
 import { startApi, type ApiTransport, type AlertHistory, type ApiServer, type ClusterSource, type FaceEmbedder, type FaceFromImage, type LiveEventSource, type PipelineStatsSource } from '../../api/index.js';
 import { openWatchlists, type WatchlistStore } from '../../watchlist/index.js';
 import { embedFacesFromImage } from '../../inference/index.js';
@@ -122,6 +122,8 @@ export interface HarnessOptions {
   /** HTTPS (api.tls) for the server; plain HTTP on loopback by default. */
   transport?: ApiTransport;
   perDepartment?: number;
+  /** The audit chain's options (the node key that signs its checkpoints); none by default. */
+  audit?: AuditChainOptions;
   rateLimit?: { perMinute: number; burst: number };
   maxUploadBytes?: number;
   faces?: FaceEmbedder | null;
@@ -141,7 +143,7 @@ export interface HarnessOptions {
 
 export async function startHarness(o: HarnessOptions = {}): Promise<ApiHarness> {
   const { dir, cleanup } = o.indexDir ? { dir: o.indexDir, cleanup: () => undefined } : tempDir('api');
-  const index = await openIndex({ dir, batchSize: 64, flushMs: 5, sweepIntervalMs: 0, vectorSaveIntervalMs: 0 });
+  const index = await openIndex({ dir, batchSize: 64, flushMs: 5, sweepIntervalMs: 0, vectorSaveIntervalMs: 0, ...(o.audit ? { audit: o.audit } : {}) });
   const cfg = parseConfig({
     api: { port: 0, tokens: TOKEN_CONFIG, rateLimit: o.rateLimit ?? { perMinute: 60_000, burst: 10_000 }, ...(o.maxUploadBytes ? { maxUploadBytes: o.maxUploadBytes } : {}) },
   });

@@ -1,14 +1,14 @@
 /**
  * The node's Ed25519 signing key: `<dataDir>/keys/node-ed25519.pem` (PKCS#8, mode 0600) and its public half
  * `node-ed25519.pub.pem` (SPKI). Made on first use and reused after. It is the node's identity, not an export's:
- * evidence manifests are signed with it, and so will the audit trail's checkpoints be. An existing key that does
+ * evidence manifests and the audit trail's checkpoints are signed with it. An existing key that does
  * not read is an error (EVIDENCE_KEY), never a reason to make a new one: a replaced key would orphan every
  * signature made with the old one.
  */
 import { KeyObject, createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign as edSign, verify as edVerify } from 'node:crypto';
 import { link, mkdir, open, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { EvidenceError } from '../common/errors.js';
+import { EvidenceError } from './errors.js';
 
 export const KEY_DIR = 'keys';
 export const PRIVATE_KEY_FILE = 'node-ed25519.pem';
