@@ -12,11 +12,12 @@
  * - Fair share: with N live analytics nodes (sorted by id) and C enabled cameras, node k's quota is
  *   floor(C/N) + (k < C mod N), capped by its capacity. A node above its quota hands back the surplus only
  *   while some node is below its own quota and capacity (so a join moves no more cameras than needed), and a
- *   camera left free for two rounds is taken by any node with room (so small-capacity nodes cannot strand one).
+ *   camera left free for a TTL is taken by any node with room (so small-capacity nodes cannot strand one), but
+ *   never by the node that just handed it over to even out the share.
  */
 import type { KV } from 'nats';
 import type { Logger } from '../common/log.js';
-import { createJson, follow, updateJson, type Versioned } from './kv.js';
+import { createJson, follow, getJson, updateJson, type Versioned } from './kv.js';
 import { fnv1a32 } from './shards.js';
 import type { Membership } from './membership.js';
 import type { Lease } from './types.js';
@@ -74,6 +75,12 @@ export class LeaseKeeper {
   readonly #view = new Map<string, Versioned<Lease>>();
   readonly #held = new Map<string, Held>();
   readonly #freeSince = new Map<string, number>();
+  /** Cameras this node released to even out the share, and when: it does not take them back for a TTL. */
+  readonly #handedOver = new Map<string, number>();
+  /** Hand-overs that came back (nobody took the camera): rebalancing backs off, so a node that cannot take its
+   *  share does not leave a camera dark most of the time. */
+  #handoverFailures = 0;
+  #rebalanceQuietUntil = 0;
   readonly #acquired = new Set<(cameraId: string, lease: Lease) => void>();
   readonly #lost = new Set<(cameraId: string, reason: LeaseLossReason) => void>();
   #watch: { stop(): void } | null = null;
@@ -90,11 +97,38 @@ export class LeaseKeeper {
   onLost(fn: (cameraId: string, reason: LeaseLossReason) => void): void { this.#lost.add(fn); }
 
   async start(): Promise<void> {
+    await this.#follow();
+    this.#timer = setInterval(() => { void this.tick(); }, this.#o.renewMs);
+    await this.tick();
+  }
+
+  async #follow(): Promise<void> {
     this.#watch = await follow<Lease>(this.#o.kv, (key, v) => {
       if (v) this.#view.set(key, v); else this.#view.delete(key);
     });
-    this.#timer = setInterval(() => { void this.tick(); }, this.#o.renewMs);
-    await this.tick();
+  }
+
+  /**
+   * A claim lost to a write the view never showed: the view lags the bucket. The key's value is read directly
+   * (so the next round claims from the right revision), and when the view had missed more than the key's own
+   * renewals, the watch is started again: a watch that silently stopped delivering (its consumer lost with a
+   * server) would otherwise keep this node claiming from stale revisions for good while the others hand it
+   * cameras it never takes.
+   */
+  async #resync(id: string, seen: Versioned<Lease> | undefined): Promise<void> {
+    const fresh = await getJson<Lease>(this.#o.kv, id).catch(() => null);
+    if (!fresh) return;
+    // Live holders renew every renewMs: a view whose newest write is a TTL old, while the bucket has a fresh
+    // one, has stopped hearing the bucket (a lost race in a live view is not that).
+    const now = Date.now();
+    let newest = 0;
+    for (const v of this.#view.values()) newest = Math.max(newest, v.written);
+    const lagging = now - newest >= this.#o.ttlMs && now - fresh.written < this.#o.ttlMs;
+    this.#view.set(id, fresh);
+    if (!lagging || this.#stopped) return;
+    this.#o.log.warn('the lease view lags the bucket: following it again', { camera: id, seenRevision: seen?.revision ?? null, revision: fresh.revision, viewAgeMs: now - newest });
+    this.#watch?.stop();
+    await this.#follow().catch((err: unknown) => this.#o.log.warn('lease watch restart failed; retrying at the next conflict', { err: err as Error }));
   }
 
   /** The epoch this node holds the camera under, or null when it does not hold it. */
@@ -155,7 +189,12 @@ export class LeaseKeeper {
     for (const v of this.#view.values()) {
       if (v.value.node !== FREE && Date.now() - v.written < this.#o.ttlMs) holding.set(v.value.node, (holding.get(v.value.node) ?? 0) + 1);
     }
-    if (this.#held.size > target) {
+    for (const [id, at] of this.#handedOver) {
+      const v = this.#view.get(id);
+      // Taken by another node: the hand-over worked.
+      if (v && v.value.node !== FREE && v.value.node !== this.#o.node && v.written > at) { this.#handedOver.delete(id); this.#handoverFailures = 0; }
+    }
+    if (this.#held.size > target && now >= this.#rebalanceQuietUntil) {
       const starving = nodes.some((n, i) => n.id !== this.#o.node && (holding.get(n.id) ?? 0) < Math.min(n.capacity, quotaOf(i)));
       if (starving) {
         // The cameras this node ranks lowest go first (rendezvous order), so the choice is stable.
@@ -177,7 +216,11 @@ export class LeaseKeeper {
     for (const id of this.#freeSince.keys()) if (!seen.has(id)) this.#freeSince.delete(id);
     const ranked = this.#rank(free);
     const want = Math.max(0, target - this.#held.size);
-    const spill = ranked.filter((id) => now - (this.#freeSince.get(id) ?? now) >= 2 * this.#o.renewMs);
+    // Beyond its quota a node waits a whole TTL (not two rounds) before taking a free camera, and never takes back
+    // one it just handed over to a starving node: on a loaded machine the starving node's view may hear of the
+    // release seconds late, and a quick take-back became a livelock (release, take back, release...).
+    const spillAfterMs = Math.max(2 * this.#o.renewMs, this.#o.ttlMs);
+    const spill = ranked.filter((id) => now - (this.#freeSince.get(id) ?? now) >= spillAfterMs && now - (this.#handedOver.get(id) ?? 0) >= this.#o.ttlMs);
     const picks = ranked.slice(0, want);
     for (const id of spill) if (picks.length < this.#o.capacity - this.#held.size && !picks.includes(id)) picks.push(id);
     const limit = this.#o.claimConcurrency ?? 32;
@@ -207,9 +250,20 @@ export class LeaseKeeper {
       this.#o.log.warn('lease claim failed', { camera: id, err: err as Error });
       return;
     }
-    if (rev === null) { this.#stats.claimConflicts++; return; }
+    if (rev === null) {
+      this.#stats.claimConflicts++;
+      await this.#resync(id, cur);
+      return;
+    }
     if (this.#stopped) return;
     this.#stats.claims++;
+    if (this.#handedOver.delete(id)) {
+      // Handed over and nobody took it: back off before evening out the share again.
+      this.#handoverFailures++;
+      const quietMs = Math.min(300_000, this.#o.ttlMs * 2 ** this.#handoverFailures);
+      this.#rebalanceQuietUntil = now + quietMs;
+      this.#o.log.warn('a camera handed over to even out the share came back: rebalancing waits', { camera: id, quietMs });
+    }
     this.#held.set(id, { lease, revision: rev, sentAt: now });
     this.#view.set(id, { value: lease, revision: rev, written: now });
     this.#freeSince.delete(id);
@@ -240,6 +294,7 @@ export class LeaseKeeper {
     }
     const h = this.#held.get(id);
     if (!h) return;
+    if (reason === 'rebalance') this.#handedOver.set(id, Date.now());
     this.#drop(id, reason);
     try {
       this.#stats.operations++;

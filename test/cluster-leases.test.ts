@@ -28,13 +28,13 @@ test.after.always(async () => {
   await nats?.stop();
 });
 
-async function node(id: string, kvs: { nodes: string; leases: string }, beforeRelease?: (cameraId: string) => Promise<void>): Promise<{ m: Membership; k: LeaseKeeper; stop(): Promise<void> }> {
+async function node(id: string, kvs: { nodes: string; leases: string }, beforeRelease?: (cameraId: string) => Promise<void>, desired: ReadonlySet<string> = CAMERAS): Promise<{ m: Membership; k: LeaseKeeper; stop(): Promise<void> }> {
   const js = nc.jetstream();
   const nodesKv = await openBucket(js, kvs.nodes, { replicas: 1 });
   const leasesKv = await openBucket(js, kvs.leases, { replicas: 1 });
   const m = await Membership.join({ kv: nodesKv, id, roles: ['analytics'], instance: `${id}-instance-0000000000000000000000`, capacity: 2, shards: [], apiUrl: null, ttlMs: TTL, renewMs: RENEW, log });
   const k = new LeaseKeeper({
-    kv: leasesKv, membership: m, node: id, instance: `${id}-instance`, capacity: 2, ttlMs: TTL, renewMs: RENEW, desired: () => CAMERAS, log,
+    kv: leasesKv, membership: m, node: id, instance: `${id}-instance`, capacity: 2, ttlMs: TTL, renewMs: RENEW, desired: () => desired, log,
     handoverTimeoutMs: 1_000, ...(beforeRelease ? { beforeRelease } : {}),
   });
   await k.start();
@@ -69,6 +69,27 @@ test.serial('a hand-over step that never ends does not stop the rounds: the leas
   t.true(a.k.stats().renewals > renewals, 'node-a still renews');
   t.is(a.k.held().length, 1);
   t.is(b.k.held().length, 1);
+  await b.stop();
+  await a.stop();
+});
+
+test.serial('a hand-over nobody takes comes back once, and the share is not evened out again at once (no camera left dark in a loop)', async (t) => {
+  const kvs = { nodes: 'T_NODES_C', leases: 'T_LEASES_C' };
+  const a = await node('node-a', kvs);
+  await waitFor('node-a holding both cameras', 30_000, async () => (a.k.held().length === 2 ? true : null));
+  // node-b counts in the share but sees no camera to take (a node whose camera view is broken).
+  const b = await node('node-b', kvs, undefined, new Set());
+  await waitFor('node-a handing one camera over', 30_000, async () => (a.k.held().length === 1 ? true : null));
+  await waitFor('the camera back at node-a after a TTL', 30_000, async () => (a.k.held().length === 2 ? true : null));
+  // Backed off: for the next TTL node-a keeps both cameras, rather than handing one over every few seconds.
+  const start = Date.now();
+  let dark = 0;
+  while (Date.now() - start < TTL) {
+    if (a.k.held().length < 2) dark++;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  t.is(dark, 0);
+  t.is(b.k.held().length, 0);
   await b.stop();
   await a.stop();
 });
