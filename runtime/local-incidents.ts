@@ -10,17 +10,10 @@ import { dirname } from 'node:path';
 import type { CrowdAlertEvent } from '../common/messages.js';
 import type { Logger } from '../common/log.js';
 import type { OpenIncident } from '../tracking/index.js';
-import type { IncidentHooks } from './pipeline.js';
+import type { IncidentHooks, KeptIncident } from './pipeline.js';
 
-export interface LocalIncident {
-  readonly cameraId: string;
-  readonly zoneId: string;
-  readonly incident: OpenIncident;
-  /** What a clear without the camera's rule needs (the camera was removed while the core was down). */
-  readonly threshold: number;
-  readonly windowMs: number;
-  readonly district: string;
-  readonly location: { readonly lat: number; readonly lon: number } | null;
+/** A kept incident (with what a clear without the camera's rule needs) and when its last decision was. */
+export interface LocalIncident extends KeptIncident {
   readonly at: number;
 }
 
