@@ -322,9 +322,9 @@ export class Pipeline {
    */
   #detach(id: string, why: RemovalReason | 'stopped' = 'stopped'): void {
     this.batcher.remove(id);
-    // A change detaches and attaches again at once: only a camera still gone on the next turn stops recording.
-    const rec = this.#o.recordings;
-    if (rec) setImmediate(() => { if (!this.cameras.has(id)) void rec.removeCamera(id).catch(() => undefined); });
+    // A removed camera (or one handed to another node) stops recording; a replaced one goes on (its new config
+    // reaches the recorder on attach), and a stop leaves the recorders to the stack's own close.
+    if (why === 'removed' || why === 'released') void this.#o.recordings?.removeCamera(id).catch(() => undefined);
     const st = this.#state.get(id);
     if (!st) return;
     if (why === 'removed') this.#track(this.#closeIncidentsOf(st));
