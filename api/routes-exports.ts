@@ -14,7 +14,7 @@ import type { TrackRecord } from '../common/messages.js';
 import {
   ALARM_CLIP_MARGIN_MS, fileSegment, parseExportRequest, TRACK_CLIP_MARGIN_MS, type ExportFileInput, type ExportRequest, type ExportStore, type StoredExport,
 } from '../evidence/index.js';
-import type { Gap, RecordingService } from '../recording/types.js';
+import type { Gap, RecordingService } from '../recording/index.js';
 import { parseQuery, type Scope } from '../search-index/index.js';
 import { ROLES, inScope, scopeOf } from './auth.js';
 import type { ApiContext } from './context.js';

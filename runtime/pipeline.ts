@@ -15,8 +15,7 @@ import { CrowdRule, ZoneAnalyzer, createTracker, type OpenIncident, type Tracker
 import { encodeThumbnail, type SearchIndex } from '../search-index/index.js';
 import type { AlertSink, CrowdAlertV1 } from '../alerts/index.js';
 import type { AlarmKind } from '../common/alarm-schemas.js';
-import { AlarmRules, type RulesCamera, type RulesTrack, type ZonePresence } from '../watchlist/live.js';
-import type { WatchlistService } from '../watchlist/types.js';
+import { AlarmRules, type RulesCamera, type RulesTrack, type ZonePresence, type WatchlistService } from '../watchlist/index.js';
 import { PlateCrops } from './plate-crops.js';
 import type { RecordingService } from '../recording/index.js';
 import { cameraRecording } from '../config/index.js';

@@ -13,7 +13,7 @@ import { mediaPath } from '../common/paths.js';
 import { parseConfig, parseDuration } from '../config/index.js';
 import { closeFaceEmbedder, embedFacesFromImage } from '../inference/index.js';
 import { openWatchlists } from '../watchlist/index.js';
-import { AlarmRules, alarmId, collapse } from '../watchlist/live.js';
+import { AlarmRules, alarmId, collapse } from '../watchlist/index.js';
 
 test('alarms - durations: s, m, h, d, ms and whole milliseconds; anything else is a typed error naming the path', (t) => {
   t.is(parseDuration('30s'), 30_000);
