@@ -10,6 +10,7 @@
  * a camera's recording timeline; an operator is offered neither. Saves a screenshot of each view to docs/screenshots/.
  */
 import test from 'ava';
+import { exclusively } from './support/exclusive.js';
 import sharp from 'sharp';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -242,6 +243,9 @@ async function alarmState(page: Page, id: string, state: string): Promise<void> 
 // Without the browser a developer's machine skips; CI's set-up installs it, so there its absence is a failure.
 (unavailable && process.env['CI'] !== 'true' ? test.serial.skip : test.serial)('console - an investigator searches, opens a track, searches a face and watches alerts, scoped to a department', async (t) => {
   if (unavailable) { t.fail(unavailable); return; }
+  t.timeout(1_500_000);
+  // One whole demo stack at a time (test/support/exclusive.ts): e2e-demo judges what its detector sees.
+  await exclusively(async () => {
   t.timeout(600_000);
   const dataDir = await mkdtemp(join(tmpdir(), 'cvcore-console-'));
   const logLines: string[] = [];
@@ -535,4 +539,5 @@ async function alarmState(page: Page, id: string, state: string): Promise<void> 
     await sim.stop();
     await rm(dataDir, { recursive: true, force: true });
   }
+  });
 });

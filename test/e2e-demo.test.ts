@@ -15,6 +15,7 @@ import { CACHE_DIR } from '../common/paths.js';
 import { DEMO_PLATE_CAMERA, demoConfig, startDemoCameras, startStack } from '../runtime/index.js';
 import { createLogger } from '../common/log.js';
 import { waitFor } from './support/wait.js';
+import { exclusively } from './support/exclusive.js';
 
 
 const alive = (pid: number): boolean => {
@@ -22,6 +23,8 @@ const alive = (pid: number): boolean => {
 };
 
 test('e2e - demo stack raises a crowd alert on NATS, indexes person records with clothing colours and the plate camera\'s plates, then leaves no child behind', async (t) => {
+  t.timeout(1_200_000);
+  await exclusively(async () => {
   t.timeout(240_000);
   // What npm start runs: two vtest cameras and cam-plates, whose footage's truth lists the plates it shows.
   const truth = JSON.parse(await readFile(join(CACHE_DIR, 'media', 'plates.json'), 'utf8')) as { vehicles: { plate: string | null }[] };
@@ -119,4 +122,5 @@ test('e2e - demo stack raises a crowd alert on NATS, indexes person records with
     for (const pid of pids) t.false(alive(pid), `process ${pid} is gone`);
     await rm(dataDir, { recursive: true, force: true });
   }
+  });
 });
