@@ -50,18 +50,23 @@ export function createRocks(location: string): RocksDb {
   return new mod.RocksLevel(location, { keyEncoding: 'utf8', valueEncoding: 'buffer' });
 }
 
-/** Reads a whole range in chunks; for bounded ranges only (meta, a sweep slice, one list's entries). */
-export async function readRange(db: RocksDb, options: RangeOptions, chunk = 1000): Promise<Array<[string, Buffer | undefined]>> {
+/** Walks a range in chunks, row by row, without holding it (a trail or index of any size). */
+export async function scanRange(db: RocksDb, options: RangeOptions, onRow: (key: string, value: Buffer | undefined) => void, chunk = 1000): Promise<void> {
   const it = db.iterator(options);
-  const out: Array<[string, Buffer | undefined]> = [];
   try {
     for (;;) {
       const rows = await it.nextv(chunk);
       if (rows.length === 0) break;
-      for (const r of rows) out.push(r);
+      for (const [k, v] of rows) onRow(k, v);
     }
   } finally {
     await it.close();
   }
+}
+
+/** Reads a whole range in chunks; for bounded ranges only (meta, a sweep slice, one list's entries). */
+export async function readRange(db: RocksDb, options: RangeOptions, chunk = 1000): Promise<Array<[string, Buffer | undefined]>> {
+  const out: Array<[string, Buffer | undefined]> = [];
+  await scanRange(db, options, (k, v) => { out.push([k, v]); }, chunk);
   return out;
 }

@@ -16,7 +16,7 @@ import { AUDIT_HEAD, AUDIT_SEQ } from './audit.js';
 import { ChainVerifier, bodyDigest, isChained, type AuditVerifyReport, type ChainedEntry, type Checkpoint, type RedactedEntry } from './audit-chain.js';
 import { MAX_TIME, SEP_END, auditCheckpointPrefix, auditPrefix, auditSeqOf, auditTimeOf, padTime, prefixEnd } from './keys.js';
 import { decodeJson } from './record.js';
-import { readRange, type RocksDb } from './rocks.js';
+import { readRange, scanRange, type RocksDb } from './rocks.js';
 
 export const AUDIT_EXPORT_VERSION = 1;
 
@@ -60,25 +60,16 @@ export async function verifyAuditDb(db: RocksDb, key: AuditVerifyKey): Promise<A
   checkKeyMatches(cps, key);
   const v = new ChainVerifier(key.publicKey, key.fingerprint);
   for (const c of cps) v.addCheckpoint(c);
-  const it = db.iterator({ gte: auditPrefix, lt: prefixEnd(auditPrefix) });
-  try {
-    for (;;) {
-      const rows = await it.nextv(1000);
-      if (rows.length === 0) break;
-      for (const [k, val] of rows) {
-        let value: unknown;
-        try {
-          value = decodeJson<unknown>(val!);
-        } catch {
-          v.problem(auditSeqOf(k), 'malformed', `entry ${auditSeqOf(k)} does not decode`);
-          continue;
-        }
-        v.addEntry(value, auditSeqOf(k), auditTimeOf(k));
-      }
+  await scanRange(db, { gte: auditPrefix, lt: prefixEnd(auditPrefix) }, (k, val) => {
+    let value: unknown;
+    try {
+      value = decodeJson<unknown>(val!);
+    } catch {
+      v.problem(auditSeqOf(k), 'malformed', `entry ${auditSeqOf(k)} does not decode`);
+      return;
     }
-  } finally {
-    await it.close();
-  }
+    v.addEntry(value, auditSeqOf(k), auditTimeOf(k));
+  });
   const [seq, head] = await db.getMany([AUDIT_SEQ, AUDIT_HEAD]);
   const headSeq = head ? decodeJson<{ seq: number }>(head).seq : seq ? Number(seq.toString('utf8')) : null;
   return v.finishWithHead(headSeq);
@@ -102,29 +93,20 @@ export async function exportAuditLines(db: RocksDb, o: { from: number; to: numbe
   // One pass over the trail: the links from the anchor to the closing checkpoint, by sequence.
   const bySeq = new Map<number, string>();
   const unchained: string[] = [];
-  const it = db.iterator({ gte: auditPrefix, lt: prefixEnd(auditPrefix) });
-  try {
-    for (;;) {
-      const rows = await it.nextv(1000);
-      if (rows.length === 0) break;
-      for (const [k, val] of rows) {
-        const s = auditSeqOf(k);
-        const inside = s >= start && s <= end;
-        if (!inside && !inRange.has(s)) continue;
-        const e = decodeJson<ChainedEntry>(val!);
-        if (!isChained(e)) {
-          if (inRange.has(s)) unchained.push(JSON.stringify({ type: 'unchained', seq: s, entry: e }));
-          continue;
-        }
-        if (!inside) continue;
-        // An erased entry goes as a link: its digest is all that is left of it.
-        const erased = (e as Partial<RedactedEntry>).redacted === true;
-        bySeq.set(s, JSON.stringify(inRange.has(s) && !erased ? { type: 'entry', entry: e } : { type: 'link', seq: e.seq, digest: erased ? (e as unknown as RedactedEntry).digest : bodyDigest(e) }));
-      }
+  await scanRange(db, { gte: auditPrefix, lt: prefixEnd(auditPrefix) }, (k, val) => {
+    const s = auditSeqOf(k);
+    const inside = s >= start && s <= end;
+    if (!inside && !inRange.has(s)) return;
+    const e = decodeJson<ChainedEntry>(val!);
+    if (!isChained(e)) {
+      if (inRange.has(s)) unchained.push(JSON.stringify({ type: 'unchained', seq: s, entry: e }));
+      return;
     }
-  } finally {
-    await it.close();
-  }
+    if (!inside) return;
+    // An erased entry goes as a link: its digest is all that is left of it.
+    const erased = (e as Partial<RedactedEntry>).redacted === true;
+    bySeq.set(s, JSON.stringify(inRange.has(s) && !erased ? { type: 'entry', entry: e } : { type: 'link', seq: e.seq, digest: erased ? (e as unknown as RedactedEntry).digest : bodyDigest(e) }));
+  });
   lines.push(...unchained);
   for (const s of [...bySeq.keys()].sort((a, b) => a - b)) lines.push(bySeq.get(s)!);
   return lines;

@@ -4,7 +4,7 @@
  * common/rocks.ts, shared with the watch-list store.
  */
 import { createRequire } from 'node:module';
-export { createRocks, readRange, type BatchOp, type RangeOptions, type RocksDb, type RocksIterator } from '../common/rocks.js';
+export { createRocks, readRange, scanRange, type BatchOp, type RangeOptions, type RocksDb, type RocksIterator } from '../common/rocks.js';
 
 /** An op with its key already encoded: what the write thread applies. */
 export type RawOp = { type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer };
