@@ -47,6 +47,13 @@ const STATUS: Record<string, number> = {
   AUDIT_KEY: 400,
   AUDIT_BAD_FILE: 400,
   API_AUDIT_UNAVAILABLE: 503,
+  DATA_KEY_MISSING: 500,
+  DATA_KEY_BAD_FILE: 500,
+  DATA_KEY_WRONG: 500,
+  DATA_KEY_UNKNOWN_ID: 500,
+  DATA_KEY_NOT_SEALED: 500,
+  DATA_KEY_EXISTS: 409,
+  DATA_KEY_IN_USE: 409,
 };
 
 export function httpStatusFor(err: unknown): number {

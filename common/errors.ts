@@ -38,6 +38,7 @@ export class WatchlistError extends CvcoreError {}
 export class RecordingError extends CvcoreError {}
 export class EvidenceError extends CvcoreError {}
 export class AuditError extends CvcoreError {}
+export class DataKeyError extends CvcoreError {}
 
 /** Every stable code in one place, so the README table and the code cannot drift apart. */
 export const ERROR_CODES = {
@@ -145,6 +146,13 @@ export const ERROR_CODES = {
   // The tamper-evident audit trail (issue 20).
   AUDIT_KEY: 'the key to verify the audit trail with is missing, short or not an Ed25519 public key, does not match --fingerprint, or signed none of the trail\'s checkpoints',
   AUDIT_BAD_FILE: 'the file to verify is not an audit export (unreadable, no header line, another version)',
+  DATA_KEY_MISSING: 'no data key file where `CVCORE_DATA_KEY_FILE` or `dataKey.file` points (make one with `cvcore keys init`)',
+  DATA_KEY_BAD_FILE: 'the data key file cannot be read, is not a version-1 key file, or holds a key that is not 32 bytes of base64; what is wrong is named',
+  DATA_KEY_WRONG: 'the data key does not open what this data folder holds (another key under the same id, or altered data); the core refuses and changes nothing',
+  DATA_KEY_UNKNOWN_ID: 'a value is sealed under a key id the key file does not hold (a retired key, or another core\'s key file)',
+  DATA_KEY_NOT_SEALED: 'a value that should be sealed has no data-key header',
+  DATA_KEY_EXISTS: '`cvcore keys init` will not replace an existing key file',
+  DATA_KEY_IN_USE: '`cvcore keys retire` of the current key, or of a key values are still sealed under',
   API_AUDIT_UNAVAILABLE: 'audit verify and export need a local audit trail with the node key, and this core has none',
 } as const;
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -86,7 +86,7 @@ async function readIfExists(path: string): Promise<string | null> {
 }
 
 /** Writes `data` to `path` only if nothing is there (temp file, fsync, hard link: never a half-written key). */
-async function createExclusive(path: string, data: string, mode: number): Promise<boolean> {
+export async function createExclusive(path: string, data: string, mode: number): Promise<boolean> {
   const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
   const fh = await open(tmp, 'wx', mode);
   try {
