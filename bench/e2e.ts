@@ -36,6 +36,9 @@ export interface E2eReport {
   readonly soak: boolean;
 }
 
+/** Runs this long or longer are a soak: minute samples, their own report files (soak.json/.md/.svg). */
+export const SOAK_S = 600;
+
 /** Seconds each bare reference runs: long enough for a stable rate, short enough to leave the time to the pipeline. */
 const BARE_DECODE_S = 6;
 const BARE_MODEL_S = 10;
@@ -103,7 +106,9 @@ export async function benchE2e(args: string[]): Promise<number> {
   const sim = await startDemoCameras(streams, { plateCamera: settings.plateCamera === true, faceCamera: settings.faceCamera === true });
   try {
     const report = await measureE2e(sim, settings, `cvcore bench e2e ${args.join(' ')}`.trim());
-    await emitReport('e2e', report, { json: Boolean(values['json']), out: values['out'], text: consoleE2e(report), markdown: markdownE2e(report), svg: chartE2e(report) });
+    // A soak (10 minutes or more) is its own report, so it does not replace the short run's files.
+    const long = settings.seconds >= SOAK_S;
+    await emitReport(long ? 'soak' : 'e2e', report, { json: Boolean(values['json']), out: values['out'], text: consoleE2e(report), markdown: markdownE2e(report), svg: long ? chartSoak(report) : chartE2e(report) });
     return 0;
   } finally {
     await sim.stop();
@@ -163,8 +168,39 @@ export function e2eRows(rep: E2eReport): string[][] {
     ['CPU cores used by the pipeline', fmt(r.cpu.pipeline_cores, 2), `${fmt(r.cpu.cpu_ms_per_analysed_frame, 0)} ms CPU per analysed frame`],
     ['peak RSS MiB (main + decoders + nats)', fmt(r.memory.peak_rss_total_mib, 0), `main ${fmt(r.memory.peak_rss_main_mib, 0)}, decoders ${fmt(r.memory.peak_rss_decoders_mib, 0)}, nats ${fmt(r.memory.peak_rss_nats_mib, 0)}`],
     ['RSS MiB start -> end', `${fmt(r.memory.rss_start_mib, 0)} -> ${fmt(r.memory.rss_end_mib, 0)}`, `tensors ${r.memory.tensors_start ?? '-'} -> ${r.memory.tensors_end ?? '-'}`],
+    ...soakRows(r),
     ['queue depth (first third -> last third, max)', `${fmt(r.queue.mean_depth_first_third, 2)} -> ${fmt(r.queue.mean_depth_last_third, 2)}`, `max ${r.queue.max_depth} of ${r.queue.capacity_frames}`],
   ];
+}
+
+function soakRows(r: PipelineRun): string[][] {
+  const m = r.memory, sl = m.slopes, first = m.samples[0], last = m.samples[m.samples.length - 1];
+  if (!first || !last || m.samples.length < 3) return [];
+  const span = `${m.samples.length} samples, slope over the last two thirds`;
+  return [
+    ['soak: RSS MiB per hour', fmt(sl.rss_mib_per_h, 1), `${fmt(first.rss_mib, 0)} -> ${fmt(last.rss_mib, 0)} MiB; ${span}`],
+    ['soak: JS heap MiB per hour', fmt(sl.heap_mib_per_h, 1), `${fmt(first.heap_used_mib, 0)} -> ${fmt(last.heap_used_mib, 0)} MiB; external ${fmt(first.external_mib, 0)} -> ${fmt(last.external_mib, 0)} MiB`],
+    ['soak: tensors / open files per hour', `${fmt(sl.tensors_per_h, 1)} / ${fmt(sl.open_fds_per_h, 1)}`, `tensors ${first.tensors ?? '-'} -> ${last.tensors ?? '-'}, open files ${first.open_fds ?? '-'} -> ${last.open_fds ?? '-'}`],
+    ['soak: index MiB per hour', fmt(sl.index_mib_per_h, 1), `${fmt(first.index_mib, 1)} -> ${fmt(last.index_mib, 1)} MiB, ${fmt(sl.index_kib_per_record, 2)} KiB per record written (${last.records - first.records} records); recordings ${fmt(first.recordings_mib, 0)} -> ${fmt(last.recordings_mib, 0)} MiB, nats ${fmt(first.nats_mib, 1)} -> ${fmt(last.nats_mib, 1)} MiB`],
+  ];
+}
+
+/** The soak's curves: memory on the left, what the data folder holds on the right. */
+export function chartSoak(rep: E2eReport): string {
+  const xs = rep.run.memory.samples;
+  const min = (t: number): number => round(t / 60, 2) ?? 0;
+  return lineChart({
+    title: `soak: ${rep.run.settings.streams} stream(s), ${rep.run.seconds} s`,
+    xLabel: 'minutes into the measured window', leftLabel: 'MiB (process memory)', rightLabel: 'MiB on disk / count',
+    series: [
+      { name: 'RSS', axis: 'left', points: xs.map((x) => [min(x.t_s), x.rss_mib]) },
+      { name: 'JS heap', axis: 'left', points: xs.map((x) => [min(x.t_s), x.heap_used_mib]) },
+      { name: 'external', axis: 'left', points: xs.map((x) => [min(x.t_s), x.external_mib]), dashed: true },
+      { name: 'index MiB', axis: 'right', points: xs.map((x) => [min(x.t_s), x.index_mib]) },
+      { name: 'open files', axis: 'right', points: xs.map((x) => [min(x.t_s), x.open_fds ?? 0]), dashed: true },
+      { name: 'tensors', axis: 'right', points: xs.map((x) => [min(x.t_s), x.tensors ?? 0]), dashed: true },
+    ],
+  });
 }
 
 export function consoleE2e(rep: E2eReport): string {

@@ -16,7 +16,7 @@ import { DEFAULTS, parseConfig } from '../config/index.js';
 import type { SimulatedCameraPool } from '../ingest/index.js';
 import type { BackendName } from '../inference/index.js';
 import { DEMO_FACE_CAMERA, DEMO_PLATE_CAMERA, demoConfig, startStack, type Stack } from '../runtime/index.js';
-import { cpuBetween, ProcSampler, type CpuMemSnapshot } from './procstat.js';
+import { cpuBetween, folderBytes, openFds, ProcSampler, slope, type CpuMemSnapshot } from './procstat.js';
 import { latencyStats, Progress, round, type LatencyStats } from './report.js';
 
 export interface RunSettings {
@@ -64,6 +64,35 @@ export const RUN_DEFAULTS = {
 
 /** One second of the run, for the time-series chart and the queue-growth check. */
 export interface Tick { readonly t_s: number; readonly decoded: number; readonly analysed: number; readonly dropped: number; readonly queue_depth: number; readonly p50_ms: number | null }
+
+/**
+ * One soak sample (every minute on runs of 10 minutes or more, else about 12 per run): the main process's memory,
+ * the inference threads' live tensors, open files, and what the data folder holds on disk.
+ */
+export interface SoakSample {
+  readonly t_s: number;
+  readonly rss_mib: number;
+  readonly heap_used_mib: number;
+  /** Buffers and typed arrays outside the V8 heap (frames, JPEGs, RocksDB values in flight). */
+  readonly external_mib: number;
+  readonly tensors: number | null;
+  readonly open_fds: number | null;
+  readonly index_mib: number;
+  readonly recordings_mib: number;
+  readonly nats_mib: number;
+  readonly records: number;
+}
+
+/** Least-squares growth per hour over the samples after the first third (start-up allocations excluded). */
+export interface SoakSlopes {
+  readonly rss_mib_per_h: number | null;
+  readonly heap_mib_per_h: number | null;
+  readonly tensors_per_h: number | null;
+  readonly open_fds_per_h: number | null;
+  readonly index_mib_per_h: number | null;
+  /** Index growth per 1000 records written in the same stretch: what retention explains, not a leak. */
+  readonly index_kib_per_record: number | null;
+}
 
 export interface PipelineRun {
   readonly settings: Omit<RunSettings, 'label'>;
@@ -115,6 +144,8 @@ export interface PipelineRun {
     readonly rss_end_mib: number | null;
     readonly tensors_start: number | null;
     readonly tensors_end: number | null;
+    readonly samples: readonly SoakSample[];
+    readonly slopes: SoakSlopes;
   };
   readonly queue: { readonly capacity_frames: number; readonly mean_depth_first_third: number | null; readonly mean_depth_last_third: number | null; readonly max_depth: number };
   readonly ticks: readonly Tick[];
@@ -167,6 +198,36 @@ function counters(stack: Stack): Counters {
  * The tensor count of every inference thread, read through the engine itself: one tiny frame per worker.
  * The worker reports `numTensors` with each result, so no stage needs a hook for it.
  */
+/** Seconds between soak samples: a minute on long runs, about twelve samples on short ones. */
+export const soakEvery = (seconds: number): number => (seconds >= 600 ? 60 : Math.max(5, Math.floor(seconds / 12)));
+
+async function soakSample(st: Stack, dataDir: string, t_s: number, records: number): Promise<SoakSample> {
+  const m = process.memoryUsage();
+  const mib = (b: number): number => round(b / 2 ** 20, 1) ?? 0;
+  return {
+    t_s, rss_mib: mib(m.rss), heap_used_mib: mib(m.heapUsed), external_mib: mib(m.external + m.arrayBuffers),
+    tensors: await probeTensors(st), open_fds: openFds(),
+    index_mib: mib(folderBytes(join(dataDir, 'index'))), recordings_mib: mib(folderBytes(join(dataDir, 'recordings'))),
+    nats_mib: mib(folderBytes(join(dataDir, 'nats'))), records,
+  };
+}
+
+export function soakSlopes(samples: readonly SoakSample[]): SoakSlopes {
+  const tail = samples.slice(Math.floor(samples.length / 3));
+  const perH = (f: (x: SoakSample) => number | null, digits = 1): number | null => {
+    const pts = tail.flatMap((x) => { const y = f(x); return y === null ? [] : [[x.t_s / 3600, y] as const]; });
+    const v = slope(pts);
+    return v === null ? null : round(v, digits);
+  };
+  const first = tail[0], last = tail[tail.length - 1];
+  const recs = first && last ? last.records - first.records : 0;
+  return {
+    rss_mib_per_h: perH((x) => x.rss_mib), heap_mib_per_h: perH((x) => x.heap_used_mib), tensors_per_h: perH((x) => x.tensors),
+    open_fds_per_h: perH((x) => x.open_fds), index_mib_per_h: perH((x) => x.index_mib),
+    index_kib_per_record: first && last && recs > 0 ? round(((last.index_mib - first.index_mib) * 1024) / recs, 2) : null,
+  };
+}
+
 async function probeTensors(stack: Stack): Promise<number | null> {
   const blank = { data: new Uint8Array(new SharedArrayBuffer(64 * 64 * 3)), width: 64, height: 64 };
   try {
@@ -247,6 +308,8 @@ export async function runPipeline(sim: SimulatedCameraPool, s: RunSettings, samp
     measuring = true;
     const ticks: Tick[] = [];
     let prev = c0, prevAnalysed = 0, maxDepth = 0;
+    const every = soakEvery(s.seconds);
+    const samples: SoakSample[] = [await soakSample(st, dataDir, 0, records)];
     for (let k = 1; k <= s.seconds; k++) {
       await sleep(Math.max(0, t0 + k * 1000 - performance.now()));
       sampler.sample();
@@ -257,6 +320,7 @@ export async function runPipeline(sim: SimulatedCameraPool, s: RunSettings, samp
       tickLat = [];
       prev = c;
       prevAnalysed = analysed;
+      if (k % every === 0) samples.push(await soakSample(st, dataDir, k, records));
       progress.update(k, s.seconds, `decoded ${c.decoded - c0.decoded}  analysed ${analysed}  dropped ${c.dropped - c0.dropped}  queue ${c.depth}`);
     }
     measuring = false;
@@ -304,6 +368,7 @@ export async function runPipeline(sim: SimulatedCameraPool, s: RunSettings, samp
         peak_rss_main_mib: round(p1.mainMaxRssMiB), peak_rss_decoders_mib: round(p1.children.decoder.peakRssMiB), peak_rss_nats_mib: round(p1.children.nats.peakRssMiB),
         peak_rss_total_mib: round(p1.mainMaxRssMiB + p1.children.decoder.peakRssMiB + p1.children.nats.peakRssMiB),
         rss_start_mib: round(p0.mainRssMiB), rss_end_mib: round(p1.mainRssMiB), tensors_start: tensorsStart, tensors_end: tensorsEnd,
+        samples, slopes: soakSlopes(samples),
       },
       queue: { capacity_frames: s.queueSize * s.streams, mean_depth_first_third: meanDepth(ticks.slice(0, third)), mean_depth_last_third: meanDepth(ticks.slice(-third)), max_depth: maxDepth },
       ticks,

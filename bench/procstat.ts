@@ -5,7 +5,8 @@
  * Linux only; elsewhere the child figures are zero and say so (`procAvailable`).
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { liveChildren } from '../common/proc.js';
 
 export const procAvailable = existsSync('/proc/self/stat');
@@ -121,4 +122,36 @@ export class ProcSampler {
 export function cpuBetween(a: CpuMemSnapshot, b: CpuMemSnapshot): { main: number; decoders: number; publishers: number; nats: number; rtspServer: number } {
   const d = (r: ChildRole): number => b.children[r].cpuS - a.children[r].cpuS;
   return { main: b.mainCpuS - a.mainCpuS, decoders: d('decoder'), publishers: d('publisher'), nats: d('nats'), rtspServer: d('rtsp-server') };
+}
+
+/** Open file descriptors of this process (/proc/self/fd), or null off Linux. */
+export function openFds(): number | null {
+  try { return readdirSync('/proc/self/fd').length; } catch { return null; }
+}
+
+/** Bytes under a folder (files only, links not followed); 0 for a folder that is not there. */
+export function folderBytes(dir: string): number {
+  let total = 0;
+  let names: string[];
+  try { names = readdirSync(dir); } catch { return 0; }
+  for (const n of names) {
+    const p = join(dir, n);
+    try {
+      const s = lstatSync(p);
+      if (s.isDirectory()) total += folderBytes(p);
+      else if (s.isFile()) total += s.size;
+    } catch { /* removed meanwhile (a compaction, a retention sweep) */ }
+  }
+  return total;
+}
+
+/** Least-squares slope of y over x (per unit of x), or null with fewer than 3 points. */
+export function slope(points: readonly (readonly [number, number])[]): number | null {
+  if (points.length < 3) return null;
+  const n = points.length;
+  const mx = points.reduce((s, p) => s + p[0], 0) / n;
+  const my = points.reduce((s, p) => s + p[1], 0) / n;
+  let num = 0, den = 0;
+  for (const [x, y] of points) { num += (x - mx) * (y - my); den += (x - mx) ** 2; }
+  return den > 0 ? num / den : null;
 }
