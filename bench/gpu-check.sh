@@ -8,7 +8,8 @@
 #                   with the limit that stops them) and the ratio to wasm on this machine's CPU
 #   inference.json  `cvcore bench inference --backend webgpu --json` (the engine path; names the adapter)
 #   capacity-N/     `cvcore bench capacity` at N 1080p streams, 5 fps each, for N = 1, 4, 8, 16, 24, 32, 48, 64
-#                   until one is not sustained or the time budget is spent
+#                   (15 s each, batch 32, 4 CPU threads for structuring) until one is not sustained or the
+#                   8-minute budget is spent
 #   summary.json    what ran, how long each step took, and the outcome
 # Full mode fits in 8 minutes on a GPU machine (each step has a time budget). A software adapter is refused
 # in full mode: a GPU host whose Vulkan driver is missing must fail, not measure the CPU.
@@ -61,36 +62,38 @@ if [ ! -f dist/cli/index.js ]; then echo "gpu-check: not built: run npm run setu
 if [ "$QUICK" = 1 ]; then
   # No GPU needed: use the private lavapipe when there is no other Vulkan driver configured.
   if [ -z "${VK_DRIVER_FILES:-}" ] && [ -s .cache/vulkan/lvp_icd.json ]; then eval "$(bash scripts/setup-vulkan.sh)"; fi
-  SOFT=(--allow-software); BATCHES=1,2; RUNS=1; WASM=2; SIZE=256
-  CAP_COUNTS=(1); CAP_FPS=1; CAP_SECONDS=5; CAP_BATCH=2; CAP_BUDGET=360
+  SOFT=(--allow-software); BATCHES=1,2; RUNS=1; WASM=2; SIZE=256; WORKERS=1
+  CAP_COUNTS=(1); CAP_FPS=1; CAP_SECONDS=5; CAP_BATCH=2; TOTAL=600
+  T_DRIVER=120; T_WEBGPU=420
 else
-  SOFT=(); BATCHES=1,8,32,64; RUNS=3; WASM=8; SIZE=512
-  CAP_COUNTS=(1 4 8 16 24 32 48 64); CAP_FPS=5; CAP_SECONDS=15; CAP_BATCH=32; CAP_BUDGET=300
+  # 8 minutes in all: each step's limit, and the capacity sweep gets what is left of TOTAL (kill-after included).
+  SOFT=(); BATCHES=1,8,32,64; RUNS=3; WASM=8; SIZE=512; WORKERS=4
+  CAP_COUNTS=(1 4 8 16 24 32 48 64); CAP_FPS=5; CAP_SECONDS=15; CAP_BATCH=32; TOTAL=440
+  T_DRIVER=60; T_WEBGPU=120
 fi
 
 # 1. A Vulkan driver Dawn can use, and the adapter.
-if ! step driver "$OUT/driver.json" 120 "${CLI[@]}" bench gpu-driver "${SOFT[@]}" --json; then
-  node -e 'const r=require(process.argv[1]); console.error(`gpu-check: ${r.verdict}`)' "$(realpath "$OUT/driver.json")" 2>&1 >&2 || cat "$OUT/driver.log" >&2
+if ! step driver "$OUT/driver.json" "$T_DRIVER" "${CLI[@]}" bench gpu-driver "${SOFT[@]}" --json; then
+  node -e 'const r=require(process.argv[1]); console.error(`gpu-check: ${r.verdict}`)' "$(realpath "$OUT/driver.json")" || cat "$OUT/driver.log" >&2
   finish false "no usable Vulkan adapter (see driver.json)"
 fi
 node -e 'const r=require(process.argv[1]); console.error(`gpu-check: ${r.verdict}`)' "$(realpath "$OUT/driver.json")"
 
 # 2. Frames/s per batch size (sized to the adapter's limits) and the ratio to wasm on this CPU.
-step webgpu "$OUT/webgpu.json" "$([ "$QUICK" = 1 ] && echo 420 || echo 150)" "${CLI[@]}" bench webgpu --batches "$BATCHES" --runs "$RUNS" --wasm-frames "$WASM" --input-size "$SIZE" --json \
+step webgpu "$OUT/webgpu.json" "$T_WEBGPU" "${CLI[@]}" bench webgpu --batches "$BATCHES" --runs "$RUNS" --wasm-frames "$WASM" --input-size "$SIZE" --json \
   || finish false "bench webgpu failed (see webgpu.log)"
 
 # 3. The engine path (batcher -> GPU thread), naming the adapter. Too slow for lavapipe: full mode only.
 if [ "$QUICK" != 1 ]; then
-  step inference "$OUT/inference.json" 120 "${CLI[@]}" bench inference --backend webgpu --workers 2 --seconds 3 --json || log "bench inference failed (see inference.log); going on"
+  step inference "$OUT/inference.json" 90 "${CLI[@]}" bench inference --backend webgpu --workers 2 --seconds 3 --json || log "bench inference failed (see inference.log); going on"
 fi
 
 # 4. Capacity: 1080p streams at CAP_FPS each, on the GPU, coarse counts until one is not sustained.
-CAP_START=$(date +%s)
 CAP_LAST=0
 for n in "${CAP_COUNTS[@]}"; do
-  left=$(( CAP_BUDGET - ($(date +%s) - CAP_START) ))
+  left=$(( TOTAL - ($(date +%s) - START) ))
   if [ "$left" -lt $(( CAP_SECONDS + 60 )) ]; then log "capacity: time budget spent before $n streams"; break; fi
-  step "capacity-$n" "$OUT/capacity-$n.json" "$left" "${CLI[@]}" bench capacity --backend webgpu --workers 2 --batch "$CAP_BATCH" --size 1920x1080 \
+  step "capacity-$n" "$OUT/capacity-$n.json" "$left" "${CLI[@]}" bench capacity --backend webgpu --workers "$WORKERS" --batch "$CAP_BATCH" --size 1920x1080 \
     --fps "$CAP_FPS" --min-streams "$n" --max-streams "$n" --seconds "$CAP_SECONDS" $([ "$QUICK" = 1 ] && echo "--input-size $SIZE") --json --out "$OUT/capacity-$n" \
     || { log "capacity at $n streams failed (see capacity-$n.log)"; break; }
   sustained=$(node -e 'const r=require(process.argv[1]); process.stdout.write(String(r.capacity_streams))' "$(realpath "$OUT/capacity-$n.json")" 2>/dev/null || echo 0)
