@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { OBJECT_CLASSES, type Detection } from '../common/messages.js';
-import { InferenceEngine } from '../inference/index.js';
+import { InferenceEngine, StructureQueue } from '../inference/index.js';
 import { DetectorRunner } from '../inference/runner.js';
 import { compareDetections, lavapipeEnv, vtestFrames } from './support/lavapipe.js';
 import type { EngineChildRequest, EngineChildResult } from './support/webgpu-engine-child.js';
@@ -108,4 +108,21 @@ test('inference - the engine on webgpu batches across cameras, matches wasm, sur
       await cpu.stop();
     }
   }
+});
+
+test('inference - with the GPU detecting, structuring may use every CPU thread', async (t) => {
+  // The webgpu engine's queue: no thread is kept back for detection, which runs on the GPU thread.
+  const q = new StructureQueue(2, 8, { reserveForDetection: false });
+  const started: string[] = [];
+  const gates = [0, 1, 2].map(() => { let open: () => void = () => undefined; const p = new Promise<void>((r) => { open = r; }); return { p, open }; });
+  const runs = ['a', 'b', 'c'].map((id, i) => q.submit(async () => { started.push(id); await gates[i]!.p; return id; }));
+  await new Promise((r) => setImmediate(r));
+  t.deepEqual(started, ['a', 'b'], 'both threads structure at once');
+  gates[0]!.open();
+  t.is(await runs[0], 'a');
+  await new Promise((r) => setImmediate(r));
+  t.deepEqual(started, ['a', 'b', 'c']);
+  gates[1]!.open();
+  gates[2]!.open();
+  t.deepEqual(await Promise.all(runs), ['a', 'b', 'c']);
 });
