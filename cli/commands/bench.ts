@@ -36,6 +36,8 @@ export const benchCommand: Command = {
       'common:   --backend wasm|onnx|tfjs-node|tfjs-node-gpu|webgpu --workers W --batch B --max-delay-ms MS --size WxH\n' +
       '          --input-size N --detect-every K --queue-size Q --motion on|off --threshold T --json --out DIR\n' +
       'detectors: [--backend B] [--frames N] [--seconds S] [--capacity [--max-streams M]]\n' +
+      'webgpu:   [--batches 1,8,32,64] [--runs R] [--wasm-frames N] [--input-size S] [--json]    gpu-driver: [--allow-software] [--json]\n' +
+      '          (the one-shot GPU check: bash bench/gpu-check.sh [--quick] [--out DIR])\n' +
       'tracker-rates: [--data DIR] [--markdown]    motion: [--frames N] [--sweep A,B] [--regions]\n' +
       'watchlist: [--sizes 1000,10000,100000] [--queries 1000] [--appearances 12] [--calibrate] [--no-latency] [--json]\n' +
       'recording: [--cameras 4] [--seconds 60] [--clips 30] [--segment-seconds 10] [--json]\n' +
