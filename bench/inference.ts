@@ -6,7 +6,11 @@
  *
  * JSON: backend, workers (W), seconds, bare_fps, pipeline_fps_1_worker, pipeline_fps_n_workers (W workers),
  * ratio_vs_bare (pipeline with one worker at batch 1 over the bare loop: the cost of the machinery),
- * scaling_2_workers (two workers over one), batch_sweep ({ batch, fps }[] with one worker), cpus, load.
+ * scaling_2_workers (two workers over one), batch_sweep ({ batch, fps }[] with one worker), cpus, load, and
+ * `adapter` (webgpu: the GPU the engine's GPU thread chose - vendor, architecture, device, description, Dawn
+ * backend type, whether it is a software adapter such as lavapipe, its batch limits; null for the CPU backends).
+ * On webgpu the engine has one GPU thread whatever --workers says (the workers then only structure), so
+ * scaling_2_workers says nothing there; the batch sweep is what counts.
  * Targets: ratio_vs_bare >= 0.9; scaling_2_workers >= 1.7 on a machine with two free cores.
  */
 import { execFileSync } from 'node:child_process';
@@ -19,6 +23,7 @@ import { FrameQueue } from '../ingest/index.js';
 import { Batcher, InferenceEngine, getBackend, type BackendName } from '../inference/index.js';
 import { loadGraph } from '../inference/graph.js';
 import { BACKENDS } from '../config/index.js';
+import { shutdownWebgpu, type AdapterInfo } from '../inference/webgpu-backend.js';
 
 const W = 768;
 const H = 576;
@@ -72,11 +77,17 @@ async function bareFps(backend: BackendName, frames: readonly Uint8Array[], seco
   while (performance.now() - t0 < seconds * 1000) await once(frames[n++ % frames.length]!);
   const fps = n / ((performance.now() - t0) / 1000);
   model.dispose();
+  // Dawn would keep the process alive after the command; the engine's GPU thread gets its own device.
+  if (backend === 'webgpu') shutdownWebgpu();
   return fps;
 }
 
+/** The adapter the last webgpu engine reported (its GPU thread's). */
+let adapter: AdapterInfo | null = null;
+
 async function pipelineFps(backend: BackendName, workers: number, batch: number, frames: readonly Uint8Array[], seconds: number): Promise<number> {
-  const engine = await InferenceEngine.start({ backend, model: 'centernet', workers, minScore: 0.3, iouThreshold: 0.5, classes: OBJECT_CLASSES });
+  const engine = await InferenceEngine.start({ backend, model: 'centernet', workers, minScore: 0.3, iouThreshold: 0.5, classes: OBJECT_CLASSES, ...(backend === 'webgpu' ? { maxBatch: batch } : {}) });
+  adapter = engine.gpu?.adapter ?? adapter;
   try {
     // Warm the real frame size once per thread (kernel set-up for 768x576 inputs) before timing.
     await Promise.all(Array.from({ length: workers }, () => engine.run([{ data: frames[0]!, width: W, height: H }])));
@@ -125,6 +136,7 @@ export interface InferenceBenchResult {
   readonly cpus: number;
   readonly load_before: number;
   readonly load_after: number;
+  readonly adapter: AdapterInfo | null;
 }
 
 const r3 = (x: number): number => Math.round(x * 1000) / 1000;
@@ -134,6 +146,7 @@ export async function benchInference(args: string[]): Promise<number> {
   const frames = loadFrames();
   const load0 = loadavg()[0]!;
   const log = (m: string): void => { if (!a.json) process.stderr.write(`${m}\n`); };
+  adapter = null;
   const bare = await bareFps(a.backend, frames, a.seconds);
   log(`bare loop: ${bare.toFixed(2)} fps`);
   const one = await pipelineFps(a.backend, 1, 1, frames, a.seconds);
@@ -153,6 +166,7 @@ export async function benchInference(args: string[]): Promise<number> {
     bare_fps: r3(bare), pipeline_fps_1_worker: r3(one), pipeline_fps_n_workers: r3(many),
     ratio_vs_bare: r3(one / bare), scaling_2_workers: r3(two / one), batch_sweep: sweep,
     cpus: availableParallelism(), load_before: r3(load0), load_after: r3(loadavg()[0]!),
+    adapter,
   };
   process.stdout.write(a.json ? `${JSON.stringify(result)}\n` : `${JSON.stringify(result, null, 2)}\n`);
   return 0;

@@ -1,26 +1,40 @@
 /**
- * `benchWebgpu(args)`: centernet frames per second on the webgpu backend at batch 1, 8, 32 and 64 (capped by
- * maxBatch), and the same frames on the wasm backend on this machine's CPU for the ratio. The process must
- * already have its Vulkan environment (on CI: the lines scripts/setup-vulkan.sh prints). On lavapipe the
- * figures prove the path, not the speed: keep `runs` at 1 and maxBatch at 8 there.
+ * `benchWebgpu(args)` / `cvcore bench webgpu`: centernet frames per second on the webgpu backend at batch 1, 8,
+ * 32 and 64 (or --batches), each batch size first checked against the adapter's limits (a batch whose input
+ * buffer would exceed maxStorageBufferBindingSize or maxBufferSize is skipped, with the limit named), and the
+ * same frames on the wasm backend on this machine's CPU for the ratio. The process must already have its Vulkan
+ * environment (on CI: the lines scripts/setup-vulkan.sh prints). On lavapipe the figures prove the path, not the
+ * speed: keep `runs` at 1 and the batches at 1 and 2 there (bench/gpu-check.sh --quick does).
  */
 import { spawnSync } from 'node:child_process';
 import { OBJECT_CLASSES } from '../common/messages.js';
 import { mediaPath } from '../common/paths.js';
 import { DetectorRunner, type FrameInput } from '../inference/runner.js';
-import type { AdapterInfo } from '../inference/webgpu-backend.js';
+import { availableParallelism, cpus, loadavg } from 'node:os';
+import { parseArgs } from 'node:util';
+import { maxBatchForLimits, requiredLimits, type AdapterInfo } from '../inference/webgpu-backend.js';
 import { WebgpuDetectorRunner } from '../inference/webgpu-runner.js';
 
 export interface WebgpuBenchArgs {
   /** Largest batch measured (1..64); batch sizes above it are skipped. */
   readonly maxBatch?: number;
+  /** The batch sizes to measure (default 1, 8, 32, 64), each at most 64. */
+  readonly batches?: readonly number[];
+  /** Detector input size (one of centernet's inputSizes; default 512). */
+  readonly inputSize?: number;
   /** Timed batches per batch size, after one untimed warm-up batch (shader compilation). */
   readonly runs?: number;
   /** Frames the wasm reference times (frame by frame). */
   readonly wasmFrames?: number;
 }
 export interface WebgpuBenchResult {
+  readonly kind: 'webgpu';
+  readonly at: string;
   readonly adapter: AdapterInfo;
+  readonly inputSize: number;
+  /** Batch sizes the adapter's limits do not allow, with the limit that stops each. */
+  readonly skipped: readonly { readonly batch: number; readonly limit: string; readonly need: number; readonly has: number }[];
+  readonly host: { readonly cpus: number; readonly cpuModel: string; readonly load: number };
   readonly batches: readonly { readonly batch: number; readonly fps: number; readonly msPerBatch: number; readonly warmupMs: number }[];
   readonly wasm: { readonly fps: number; readonly frames: number };
   /** Best webgpu fps over wasm fps. */
@@ -47,13 +61,30 @@ export async function benchWebgpu(args: WebgpuBenchArgs = {}): Promise<WebgpuBen
   if (!Number.isInteger(cap) || cap < 1 || cap > 64) throw new RangeError('args.maxBatch must be an integer from 1 to 64');
   if (!Number.isInteger(runs) || runs < 1) throw new RangeError('args.runs must be a positive integer');
   if (!Number.isInteger(wasmFrames) || wasmFrames < 1) throw new RangeError('args.wasmFrames must be a positive integer');
-  const sizes = BATCHES.filter((b) => b <= cap);
+  const wanted = (args.batches ?? BATCHES).filter((b) => b <= cap);
+  if (wanted.length === 0 || wanted.some((b) => !Number.isInteger(b) || b < 1 || b > 64)) throw new RangeError('args.batches must hold integers from 1 to 64 (at most maxBatch)');
+  const decode = { minScore: 0.3, iouThreshold: 0.5, classes: OBJECT_CLASSES };
+  const size = args.inputSize ?? 512;
+
+  // Size the batches to the adapter: a batch-1 runner reads its limits, then the measured one is made for the
+  // largest batch that fits (its device asks for exactly those limits).
+  const probe = await WebgpuDetectorRunner.create('centernet', decode, { maxBatch: 1, inputSize: size });
+  const fits = probe.adapter.maxBatch;
+  const limits: Record<string, number> = { ...probe.adapter.limits };
+  probe.dispose();
+  const skipped: { batch: number; limit: string; need: number; has: number }[] = [];
+  for (const b of wanted.filter((x) => x > fits)) {
+    const need = requiredLimits(b, size);
+    const limit = Object.keys(limits).find((k) => (limits[k] ?? 0) < (need[k] ?? 0)) ?? 'maxStorageBufferBindingSize';
+    skipped.push({ batch: b, limit, need: need[limit] ?? 0, has: limits[limit] ?? 0 });
+  }
+  const sizes = wanted.filter((b) => b <= fits);
+  if (sizes.length === 0) throw new RangeError(`the adapter's limits fit no batch of ${wanted.join(', ')} at input ${size} (largest: ${maxBatchForLimits(limits, size)})`);
   const top = Math.max(...sizes);
   const distinct = sampleFrames(Math.min(top, 16));
   const framesFor = (n: number): FrameInput[] => Array.from({ length: n }, (_, i) => distinct[i % distinct.length]!);
-  const decode = { minScore: 0.3, iouThreshold: 0.5, classes: OBJECT_CLASSES };
 
-  const gpu = await WebgpuDetectorRunner.create('centernet', decode, { maxBatch: top });
+  const gpu = await WebgpuDetectorRunner.create('centernet', decode, { maxBatch: top, inputSize: size });
   const batches: { batch: number; fps: number; msPerBatch: number; warmupMs: number }[] = [];
   try {
     for (const b of sizes) {
@@ -70,7 +101,7 @@ export async function benchWebgpu(args: WebgpuBenchArgs = {}): Promise<WebgpuBen
     gpu.dispose();
   }
 
-  const wasm = await DetectorRunner.create('wasm', 'centernet', decode);
+  const wasm = await DetectorRunner.create('wasm', 'centernet', decode, size);
   const frames = framesFor(wasmFrames);
   await wasm.detect(frames[0]!);
   const t = performance.now();
@@ -78,5 +109,41 @@ export async function benchWebgpu(args: WebgpuBenchArgs = {}): Promise<WebgpuBen
   const wasmFps = (wasmFrames * 1000) / (performance.now() - t);
   wasm.dispose();
   const best = Math.max(...batches.map((b) => b.fps));
-  return { adapter: gpu.adapter, batches, wasm: { fps: wasmFps, frames: wasmFrames }, ratioToWasm: best / wasmFps };
+  return {
+    kind: 'webgpu', at: new Date().toISOString(), adapter: gpu.adapter, inputSize: size, skipped,
+    host: { cpus: availableParallelism(), cpuModel: cpus()[0]?.model ?? '', load: loadavg()[0] ?? 0 },
+    batches, wasm: { fps: wasmFps, frames: wasmFrames }, ratioToWasm: best / wasmFps,
+  };
+}
+
+/**
+ * `cvcore bench webgpu [--batches 1,8,32,64] [--runs R] [--wasm-frames N] [--input-size S] [--json]`: the
+ * adapter, the batches its limits allow, frames/s per batch size and the ratio to wasm on this machine's CPU.
+ */
+export async function benchWebgpuCli(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, strict: true, allowPositionals: false, options: {
+    batches: { type: 'string' }, runs: { type: 'string' }, 'wasm-frames': { type: 'string' }, 'input-size': { type: 'string' }, json: { type: 'boolean' },
+  } });
+  const int = (v: string | undefined, name: string): number | undefined => {
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new RangeError(`--${name} must be a positive integer`);
+    return n;
+  };
+  const batches = values.batches?.split(',').map((b) => int(b.trim(), 'batches')!);
+  const runs = int(values.runs, 'runs');
+  const wasmFrames = int(values['wasm-frames'], 'wasm-frames');
+  const inputSize = int(values['input-size'], 'input-size');
+  const r = await benchWebgpu({ ...(batches ? { batches } : {}), ...(runs ? { runs } : {}), ...(wasmFrames ? { wasmFrames } : {}), ...(inputSize ? { inputSize } : {}) });
+  if (values.json) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+  else {
+    const a = r.adapter;
+    process.stdout.write([
+      `adapter: ${a.description} (vendor ${a.vendor}, architecture ${a.architecture}, device ${a.device}, ${a.dawnBackend}${a.software ? ', SOFTWARE' : ''}); largest batch its limits allow at input ${r.inputSize}: ${a.maxBatch}`,
+      ...r.batches.map((b) => `batch ${b.batch}: ${b.fps.toFixed(3)} frames/s (${b.msPerBatch.toFixed(0)} ms a batch; first batch ${b.warmupMs.toFixed(0)} ms)`),
+      ...r.skipped.map((s) => `batch ${s.batch}: skipped, needs ${s.limit} ${s.need}, adapter has ${s.has}`),
+      `wasm (CPU, one thread): ${r.wasm.fps.toFixed(3)} frames/s; best webgpu / wasm: ${r.ratioToWasm.toFixed(2)}`,
+    ].join('\n') + '\n');
+  }
+  return 0;
 }

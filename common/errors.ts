@@ -106,6 +106,7 @@ export const ERROR_CODES = {
   INFERENCE_WEBGPU_NO_VULKAN: 'the Vulkan loader libvulkan.so.1 cannot be found (ldconfig -p, LD_LIBRARY_PATH); install libvulkan1',
   INFERENCE_WEBGPU_NO_ADAPTER: 'Dawn found no usable GPU adapter (no Vulkan driver, a driver Dawn rejects, or only a software adapter when software is not allowed); the ICD files checked are named',
   INFERENCE_WEBGPU_MISSING_FEATURE: 'the chosen GPU adapter lacks a feature or limit the backend needs; the feature or limit is named',
+  INFERENCE_WEBGPU_DEVICE_LOST: 'the GPU device was lost (driver reset) during a batch; that batch\'s frames are dropped and the engine creates a new device for the next',
   // Cluster mode (issue 16).
   CLUSTER_NATS_UNREACHABLE: 'the NATS cluster cannot be reached or has no JetStream leader',
   CLUSTER_NATS_PERMISSION: 'the node\'s NATS user lacks a permission its roles need; the subject is named',

@@ -13,6 +13,9 @@ import type { DetectTaskResult, EmbedTaskResult, FaceTaskResult, StructureTaskRe
 import type { FrameInput } from './runner.js';
 import type { FaceTaskInput, LiveFace, StructureInput, StructureResult } from './structure.js';
 import { StructureQueue, type StructureQueueStats } from './structure-queue.js';
+import type { AdapterInfo, WebgpuOptions } from './webgpu-backend.js';
+import { webgpuPoolOptions } from './webgpu-pool.js';
+import type { GpuDeviceStats, WebgpuTask, WebgpuTaskResult } from './webgpu-worker.js';
 
 export interface EngineOptions {
   readonly backend: BackendName;
@@ -37,7 +40,20 @@ export interface EngineOptions {
   readonly plates?: boolean;
   /** Where the plate reader's models are read from (absent: models/files, or $CVCORE_MODELS_DIR). */
   readonly modelsDir?: string;
+  /**
+   * webgpu only: the largest batch one GPU run takes (the batcher's `inference.maxBatch`; default 8). The adapter's
+   * limits must fit it (else start fails with INFERENCE_WEBGPU_MISSING_FEATURE naming the limit); larger batches
+   * from a caller are split into runs of this size.
+   */
+  readonly maxBatch?: number;
+  /** webgpu only: Dawn's options (`inference.webgpu`). */
+  readonly webgpu?: Partial<WebgpuOptions>;
+  /** Tests only: enables `loseGpuDevice()`. */
+  readonly testHooks?: boolean;
 }
+
+/** What the engine knows of its GPU (webgpu only): the adapter, and the devices lost and recreated. */
+export interface GpuStatus { readonly adapter: AdapterInfo | null; readonly device: GpuDeviceStats }
 
 export interface BatchOutput { readonly detections: Detection[][]; readonly ms: number; readonly numTensors: number }
 
@@ -59,34 +75,58 @@ export class InferenceEngine implements Structurer {
   /** The model's own batch limit (manifest `maxBatch`): larger batches from the batcher run in chunks. */
   readonly modelBatch: number;
   #pool: Piscina<WorkerTask, WorkerResult>;
+  /**
+   * webgpu: the one GPU thread (webgpu-worker.ts) that detects; #pool then only structures (on wasm, in CPU
+   * threads). Null for the other backends, whose threads do both.
+   */
+  #gpu: Piscina<WebgpuTask, WebgpuTaskResult> | null;
+  #gpuStatus: GpuStatus | null = null;
   #closed = false;
   readonly #structuring: StructureQueue;
   #plates: PlatesHealth;
   readonly #platesListeners = new Set<(h: PlatesHealth) => void>();
 
-  private constructor(options: EngineOptions, pool: Piscina<WorkerTask, WorkerResult>, modelBatch: number) {
+  private constructor(options: EngineOptions, pool: Piscina<WorkerTask, WorkerResult>, modelBatch: number, gpu: Piscina<WebgpuTask, WebgpuTaskResult> | null) {
     this.options = options;
     this.#pool = pool;
+    this.#gpu = gpu;
     this.modelBatch = modelBatch;
-    this.#structuring = new StructureQueue(options.workers);
+    // With a GPU, structuring has the CPU threads to itself: detection never waits for them.
+    this.#structuring = new StructureQueue(options.workers, undefined, { reserveForDetection: gpu === null });
     this.#plates = options.plates ? { state: 'ready' } : { state: 'disabled' };
   }
 
   static async start(options: EngineOptions): Promise<InferenceEngine> {
     if (!Number.isInteger(options.workers) || options.workers < 1) throw new RangeError('options.workers must be a positive integer');
     assertBackendAvailable(options.backend);
-    const modelBatch = modelEntry(options.model).maxBatch ?? DEFAULT_MODEL_BATCH;
+    const gpuBatch = options.maxBatch ?? DEFAULT_MODEL_BATCH;
+    const onGpu = options.backend === 'webgpu';
+    const modelBatch = onGpu ? gpuBatch : modelEntry(options.model).maxBatch ?? DEFAULT_MODEL_BATCH;
+    const decode = {
+      minScore: options.minScore, iouThreshold: options.iouThreshold, classes: options.classes,
+      ...(options.classMinScore ? { classMinScore: options.classMinScore } : {}),
+    };
     const workerData: WorkerConfig = {
-      backend: options.backend,
+      // webgpu: the CPU threads structure best shots on wasm (the GPU runner has only the detector).
+      backend: onGpu ? 'wasm' : options.backend,
       model: options.model,
       ...(options.inputSize !== undefined ? { inputSize: options.inputSize } : {}),
       ...(options.plates ? { plates: true } : {}),
       ...(options.modelsDir !== undefined ? { modelsDir: options.modelsDir } : {}),
-      decode: {
-        minScore: options.minScore, iouThreshold: options.iouThreshold, classes: options.classes,
-        ...(options.classMinScore ? { classMinScore: options.classMinScore } : {}),
-      },
+      decode,
     };
+    // webgpu: one GPU thread takes the batcher's batches whole (webgpu-runner.ts: one upload, one backbone run,
+    // one read-back per batch); a bad maxBatch is a RangeError here, before any thread starts.
+    const gpu = onGpu
+      ? new Piscina<WebgpuTask, WebgpuTaskResult>({
+        ...webgpuPoolOptions({
+          model: options.model, decode, maxBatch: gpuBatch, ...(options.webgpu ? { webgpu: options.webgpu } : {}),
+          ...(options.inputSize !== undefined ? { inputSize: options.inputSize } : {}), ...(options.testHooks ? { testHooks: true } : {}),
+        }),
+        idleTimeout: 2 ** 31 - 1,
+        concurrentTasksPerWorker: 1,
+      })
+      : null;
     const pool = new Piscina<WorkerTask, WorkerResult>({
       filename: new URL('./worker.js', import.meta.url).href,
       minThreads: options.workers,
@@ -96,10 +136,10 @@ export class InferenceEngine implements Structurer {
       // Each thread runs one batch at a time; the batcher keeps the queue short (backpressure to ingest).
       concurrentTasksPerWorker: 1,
     });
-    const engine = new InferenceEngine(options, pool, modelBatch);
+    const engine = new InferenceEngine(options, pool, modelBatch, gpu);
     try {
       const blank: FrameInput = { data: new Uint8Array(new SharedArrayBuffer(64 * 64 * 3)), width: 64, height: 64 };
-      await Promise.all(Array.from({ length: options.workers }, () => engine.run([blank])));
+      await Promise.all(Array.from({ length: gpu ? 1 : options.workers }, () => engine.run([blank])));
       // Face models load now, in every thread, rather than inside the first track end, which would hold a thread
       // for seconds while the cameras' queues overflow.
       if (options.warmFaces) {
@@ -125,18 +165,26 @@ export class InferenceEngine implements Structurer {
     const t0 = performance.now();
     const detections: Detection[][] = [];
     let numTensors = 0;
-    this.#structuring.detecting(1);
+    // The GPU thread is not one of the structuring threads: detection there holds none of them.
+    if (!this.#gpu) this.#structuring.detecting(1);
     try {
       for (let i = 0; i < frames.length; i += this.modelBatch) {
         // Only the views travel: a Uint8Array on a SharedArrayBuffer is shared with the worker, not cloned.
         const chunk = frames.slice(i, i + this.modelBatch).map((f) => ({ data: f.data, width: f.width, height: f.height, ...(f.crop ? { crop: f.crop } : {}) }));
-        const res = (await this.#pool.run({ kind: 'detect', frames: chunk })) as DetectTaskResult;
+        let res: DetectTaskResult;
+        if (this.#gpu) {
+          const g = await this.#gpu.run({ kind: 'detect', frames: chunk });
+          this.#gpuStatus = { adapter: g.adapter ?? this.#gpuStatus?.adapter ?? null, device: g.device };
+          res = g;
+        } else {
+          res = (await this.#pool.run({ kind: 'detect', frames: chunk })) as DetectTaskResult;
+        }
         if (res.error) rethrow(res.error);
         detections.push(...res.detections);
         numTensors = res.numTensors;
       }
     } finally {
-      this.#structuring.detecting(-1);
+      if (!this.#gpu) this.#structuring.detecting(-1);
     }
     return { detections, ms: performance.now() - t0, numTensors };
   }
@@ -185,16 +233,31 @@ export class InferenceEngine implements Structurer {
     for (const fn of this.#platesListeners) fn(this.#plates);
   }
 
+  /** webgpu: the adapter (from the last batch) and the devices lost and recreated; null for the other backends. */
+  get gpu(): GpuStatus | null { return this.#gpu ? this.#gpuStatus : null; }
+
+  /**
+   * Test hook (engine started with `testHooks`): destroys the GPU device as a driver reset would. The next batch
+   * fails with INFERENCE_WEBGPU_DEVICE_LOST and the GPU thread creates a new device for the ones after it.
+   */
+  async loseGpuDevice(): Promise<void> {
+    if (!this.#gpu) throw new InferenceError('INFERENCE_BAD_INPUT', 'loseGpuDevice() needs the webgpu backend');
+    const res = await this.#gpu.run({ kind: 'lose-device' });
+    if (res.error) rethrow(res.error);
+  }
+
   /** The structuring queue: waiting, running, done and dropped tasks. */
   structureStats(): StructureQueueStats { return this.#structuring.stats(); }
 
   get threads(): number { return this.options.workers; }
-  get queued(): number { return this.#pool.queueSize; }
+  get queued(): number { return (this.#gpu ?? this.#pool).queueSize; }
 
   async stop(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     this.#structuring.close();
-    await this.#pool.destroy();
+    // The GPU thread disposes nothing itself; destroying its pool ends the thread and, with it, Dawn's hold on
+    // the process (the clean-shutdown test checks the process exits after stop()).
+    await Promise.all([this.#pool.destroy(), this.#gpu?.destroy()]);
   }
 }

@@ -6,7 +6,7 @@
  * pixels, and per-track attributes (colour, vehicle type, gender, age, age band, face quality) and a face
  * embedding. See README.md.
  */
-export { InferenceEngine, type EngineOptions, type BatchOutput, type Structurer } from './engine.js';
+export { InferenceEngine, type EngineOptions, type BatchOutput, type Structurer, type GpuStatus } from './engine.js';
 export { StructureQueue, DEFAULT_STRUCTURE_QUEUE, type StructureQueueStats } from './structure-queue.js';
 export { Batcher, type BatcherOptions, type BatcherStats, type Deliver } from './batcher.js';
 export { availableBackends, assertBackendAvailable, getBackend, type BackendName, type InferenceBackend } from './backends.js';

@@ -31,8 +31,14 @@ export class StructureQueue {
   #done = 0;
   #dropped = 0;
   #waiting: Waiting<unknown>[] = [];
+  readonly #reserve: boolean;
 
-  constructor(threads: number, max = DEFAULT_STRUCTURE_QUEUE) {
+  /**
+   * `reserveForDetection` false: the threads are structuring's own (the webgpu engine detects on the GPU
+   * thread), so every one of them may run a task.
+   */
+  constructor(threads: number, max = DEFAULT_STRUCTURE_QUEUE, o: { readonly reserveForDetection?: boolean } = {}) {
+    this.#reserve = o.reserveForDetection ?? true;
     if (!Number.isInteger(threads) || threads < 1) throw new RangeError('threads must be a positive integer');
     if (!Number.isInteger(max) || max < 1) throw new RangeError('max must be a positive integer');
     this.#threads = threads;
@@ -73,7 +79,7 @@ export class StructureQueue {
   #next(): void {
     // A thread is free when detection and structuring together leave one; structuring never holds the last
     // thread, so with one thread it runs only while no detection is in the pool.
-    while (this.#waiting.length > 0 && this.#detecting + this.#running < this.#threads && (this.#running < this.#threads - 1 || this.#detecting === 0 && this.#running === 0)) {
+    while (this.#waiting.length > 0 && this.#detecting + this.#running < this.#threads && (!this.#reserve || this.#running < this.#threads - 1 || this.#detecting === 0 && this.#running === 0)) {
       const w = this.#waiting.shift()!;
       this.#running++;
       w.run().then(w.resolve, w.reject).finally(() => {

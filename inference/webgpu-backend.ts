@@ -28,6 +28,11 @@ export interface AdapterInfo {
   /** True for a software adapter (lavapipe/SwiftShader): it proves the path, not the speed. */
   readonly isFallbackAdapter: boolean;
   readonly dawnBackend: string;
+  /** A software rasteriser (lavapipe/llvmpipe, SwiftShader): Dawn's fallback flag, or the name says so. */
+  readonly software: boolean;
+  /** The adapter's limits that bound a batch (bytes), and the largest batch they allow at the runner's input size. */
+  readonly limits: { readonly maxStorageBufferBindingSize: number; readonly maxBufferSize: number };
+  readonly maxBatch: number;
 }
 
 /** Both packages must be present: Dawn for Node, and the tfjs kernels written in WGSL. */
@@ -37,14 +42,25 @@ export const WEBGPU_PACKAGES = ['webgpu', '@tensorflow/tfjs-backend-webgpu'] as 
  * Limits the centernet path needs beyond WebGPU's guaranteed minimums. The largest single buffer at batch 64
  * is the resized input (64 x 512 x 512 x 3 float32 = 192 MiB), which exceeds the 128 MiB default binding size.
  */
-export function requiredLimits(maxBatch: number): Readonly<Record<string, number>> {
+export function requiredLimits(maxBatch: number, size = 512): Readonly<Record<string, number>> {
   return {
-    maxStorageBufferBindingSize: maxBatch * 512 * 512 * 3 * 4,
-    maxBufferSize: maxBatch * 512 * 512 * 3 * 4,
+    maxStorageBufferBindingSize: maxBatch * size * size * 3 * 4,
+    maxBufferSize: maxBatch * size * size * 3 * 4,
     maxComputeInvocationsPerWorkgroup: 256,
     maxComputeWorkgroupStorageSize: 16_384,
   };
 }
+
+/** The largest batch (up to 64) whose buffers fit the adapter's limits at this input size; 0 when not even one. */
+export function maxBatchForLimits(limits: Readonly<Record<string, number>>, size = 512): number {
+  const per = size * size * 3 * 4;
+  const bytes = Math.min(limits['maxStorageBufferBindingSize'] ?? 0, limits['maxBufferSize'] ?? 0);
+  return Math.min(64, Math.floor(bytes / per));
+}
+
+/** lavapipe/llvmpipe and SwiftShader name themselves; Dawn's fallback flag covers the rest. */
+export const isSoftwareAdapter = (i: { readonly description?: string; readonly device?: string; readonly architecture?: string }, fallback: boolean): boolean =>
+  fallback || /llvmpipe|lavapipe|swiftshader/i.test(`${i.description ?? ''} ${i.device ?? ''}`) || i.architecture === 'software';
 
 // --- the minimal structural view of Dawn's objects we use (the package ships DOM-style global types that
 // would clash with @types/node's, so they are not pulled into the build) ---------------------------------
@@ -55,7 +71,7 @@ interface GpuAdapterLike {
   readonly limits: Readonly<Record<string, number>>;
   requestDevice(descriptor: { requiredFeatures: string[]; requiredLimits: Record<string, number> }): Promise<GpuDeviceLike>;
 }
-interface GpuDeviceLike { destroy(): void }
+interface GpuDeviceLike { destroy(): void; readonly lost?: Promise<{ readonly reason?: string; readonly message?: string }> }
 interface GpuLike { requestAdapter(options?: { powerPreference?: string; forceFallbackAdapter?: boolean }): Promise<GpuAdapterLike | null> }
 interface DawnModule { create(flags: string[]): GpuLike; globals: object }
 interface TfjsWebgpuModule { WebGPUBackend: new (device: GpuDeviceLike, adapterInfo?: unknown) => tf.KernelBackend }
@@ -107,6 +123,7 @@ export function vulkanIcdFiles(env: NodeJS.ProcessEnv = process.env): { readonly
 
 let options: WebgpuOptions = DEFAULTS.inference.webgpu;
 let maxBatch = 8;
+let inputSize = 512;
 let chosen: AdapterInfo | null = null;
 let device: GpuDeviceLike | null = null;
 /** Node 21+ has its own `navigator`; it is put back on shutdown rather than deleted. */
@@ -114,11 +131,35 @@ let priorNavigator: PropertyDescriptor | undefined;
 let installedNavigator: object | null = null;
 
 /** Sets this thread's Dawn options; call before `init()` (the GPU worker does, from its workerData). */
-export function configureWebgpu(o: Partial<WebgpuOptions> & { readonly maxBatch?: number } = {}): void {
+export function configureWebgpu(o: Partial<WebgpuOptions> & { readonly maxBatch?: number; readonly inputSize?: number } = {}): void {
   if (chosen) throw new TypeError('configureWebgpu() must be called before the webgpu backend is initialised');
   if (o.maxBatch !== undefined && (!Number.isInteger(o.maxBatch) || o.maxBatch < 1)) throw new RangeError('options.maxBatch must be a positive integer');
-  options = { ...options, ...o };
-  if (o.maxBatch !== undefined) maxBatch = o.maxBatch;
+  if (o.inputSize !== undefined && (!Number.isInteger(o.inputSize) || o.inputSize < 32)) throw new RangeError('options.inputSize must be an integer of at least 32');
+  const { maxBatch: mb, inputSize: size, ...dawn } = o;
+  options = { ...options, ...dawn };
+  if (mb !== undefined) maxBatch = mb;
+  if (size !== undefined) inputSize = size;
+}
+
+/** Why this thread's device was lost (a driver reset, or destroy()), or null while it is alive. */
+let lost: { readonly reason: string; readonly message: string } | null = null;
+export function deviceLost(): { readonly reason: string; readonly message: string } | null { return lost; }
+
+/**
+ * Test hook: destroys this thread's device, as a driver reset would lose it. The device's `lost` promise then
+ * resolves and the next GPU read fails; the runner's owner recreates the device (webgpu-worker.ts).
+ */
+export function loseDevice(): boolean {
+  if (!device) return false;
+  device.destroy();
+  return true;
+}
+
+/** Waits up to `ms` for the device's `lost` promise (it settles a tick after the failure that revealed it). */
+export async function waitDeviceLost(ms: number): Promise<{ readonly reason: string; readonly message: string } | null> {
+  const until = Date.now() + ms;
+  while (!lost && device && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+  return lost;
 }
 
 /** The adapter this thread chose, or null before init. */
@@ -150,11 +191,12 @@ async function selectAdapter(gpu: GpuLike): Promise<GpuAdapterLike> {
 }
 
 function checkLimits(adapter: GpuAdapterLike): Record<string, number> {
-  const need = requiredLimits(maxBatch);
+  const need = requiredLimits(maxBatch, inputSize);
   for (const [name, min] of Object.entries(need)) {
     const has = adapter.limits[name] ?? 0;
     if (has < min) {
-      throw new InferenceError('INFERENCE_WEBGPU_MISSING_FEATURE', `webgpu: adapter "${adapter.info.description}" has ${name} ${has}, batch ${maxBatch} needs ${min}; lower inference.maxBatch`, { detail: { limit: name, has, need: min, maxBatch } });
+      const fits = maxBatchForLimits(adapter.limits, inputSize);
+      throw new InferenceError('INFERENCE_WEBGPU_MISSING_FEATURE', `webgpu: adapter "${adapter.info.description}" has ${name} ${has}, batch ${maxBatch} at input ${inputSize} needs ${min}; lower inference.maxBatch (this adapter fits ${fits})`, { detail: { limit: name, has, need: min, maxBatch, inputSize, adapterMaxBatch: fits } });
     }
   }
   // Ask for the adapter's full limits (as tfjs does): its kernels size dispatches from the device's limits.
@@ -194,7 +236,11 @@ async function init(): Promise<void> {
   const adapter = await selectAdapter(gpu);
   const limits = checkLimits(adapter);
   const features = ['timestamp-query'].filter((f) => adapter.features.has(f));
-  device = await adapter.requestDevice({ requiredFeatures: features, requiredLimits: limits });
+  const dev0 = await adapter.requestDevice({ requiredFeatures: features, requiredLimits: limits });
+  device = dev0;
+  lost = null;
+  // A driver reset (or destroy()) resolves `lost`; the worker checks deviceLost() when a batch fails.
+  void dev0.lost?.then((info) => { if (device === dev0) lost ??= { reason: String(info?.reason ?? 'unknown'), message: String(info?.message ?? '') }; });
   const tfPkg: string = WEBGPU_PACKAGES[1];
   const tfwebgpu = (await import(tfPkg)) as TfjsWebgpuModule;
   // Replace the package's own factory, which would ask Dawn for an adapter again and might get another one.
@@ -204,7 +250,13 @@ async function init(): Promise<void> {
   if (!(await tf.setBackend('webgpu'))) throw noAdapter('tfjs-backend-webgpu did not initialise on the chosen adapter');
   await tf.ready();
   const i = adapter.info;
-  chosen = { vendor: i.vendor, architecture: i.architecture, device: i.device, description: i.description, isFallbackAdapter: adapter.isFallbackAdapter ?? i.isFallbackAdapter ?? false, dawnBackend: options.backend };
+  const fallback = adapter.isFallbackAdapter ?? i.isFallbackAdapter ?? false;
+  chosen = {
+    vendor: i.vendor, architecture: i.architecture, device: i.device, description: i.description, isFallbackAdapter: fallback, dawnBackend: options.backend,
+    software: isSoftwareAdapter(i, fallback),
+    limits: { maxStorageBufferBindingSize: adapter.limits['maxStorageBufferBindingSize'] ?? 0, maxBufferSize: adapter.limits['maxBufferSize'] ?? 0 },
+    maxBatch: maxBatchForLimits(adapter.limits, inputSize),
+  };
 }
 
 /**
@@ -213,9 +265,11 @@ async function init(): Promise<void> {
  */
 export function shutdownWebgpu(): void {
   if (tf.findBackend('webgpu')) tf.removeBackend('webgpu');
-  device?.destroy();
+  const d = device;
   device = null;
+  d?.destroy();
   chosen = null;
+  lost = null;
   if (installedNavigator && (globalThis as { navigator?: unknown }).navigator === installedNavigator) {
     Reflect.deleteProperty(globalThis, 'navigator');
     if (priorNavigator) Object.defineProperty(globalThis, 'navigator', priorNavigator);

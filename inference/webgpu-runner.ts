@@ -12,6 +12,7 @@ import * as tfconv from '@tensorflow/tfjs-converter';
 import type { Detection } from '../common/messages.js';
 import { readModel, type ModelEntry } from '../models/index.js';
 import { decodeCenternet, type DecodeOptions } from './detector.js';
+import { freeSpatialSize, scaledWeights, type WeightSpec } from './input-size.js';
 import type { FrameInput } from './runner.js';
 import { configureWebgpu, describeAdapter, shutdownWebgpu, webgpuBackend, type AdapterInfo, type WebgpuOptions } from './webgpu-backend.js';
 
@@ -19,6 +20,8 @@ export interface WebgpuRunnerOptions {
   /** Largest batch one backbone run takes; longer task lists are split. Bounds GPU memory. */
   readonly maxBatch: number;
   readonly webgpu?: Partial<WebgpuOptions>;
+  /** The square input size frames are resized to (one of the model's inputSizes; absent: the manifest's, 512). */
+  readonly inputSize?: number;
 }
 
 const INPUT = 'tower_0/images';
@@ -77,28 +80,32 @@ export class WebgpuDetectorRunner {
   readonly #size: number;
   readonly #maxBatch: number;
 
-  private constructor(model: tfconv.GraphModel, entry: ModelEntry, decode: DecodeOptions, maxBatch: number, adapter: AdapterInfo) {
+  private constructor(model: tfconv.GraphModel, entry: ModelEntry, decode: DecodeOptions, maxBatch: number, adapter: AdapterInfo, size: number) {
     this.#model = model;
     this.entry = entry;
     this.#decode = decode;
-    this.#size = entry.inputShape[1] ?? 512;
+    this.#size = size;
     this.#maxBatch = maxBatch;
     this.adapter = adapter;
   }
 
   static async create(modelName: string, decode: DecodeOptions, options: WebgpuRunnerOptions): Promise<WebgpuDetectorRunner> {
     if (!Number.isInteger(options.maxBatch) || options.maxBatch < 1 || options.maxBatch > 64) throw new RangeError('options.maxBatch must be an integer from 1 to 64');
-    configureWebgpu({ ...options.webgpu, maxBatch: options.maxBatch });
-    await webgpuBackend.init();
     const art = await readModel(modelName);
+    const native = art.entry.inputShape[1] ?? 512;
+    const size = options.inputSize ?? native;
+    if (size !== native && !(art.entry.inputSizes ?? []).includes(size)) throw new RangeError(`options.inputSize must be one of ${(art.entry.inputSizes ?? [native]).join(', ')} for ${modelName}`);
+    configureWebgpu({ ...options.webgpu, maxBatch: options.maxBatch, inputSize: size });
+    await webgpuBackend.init();
+    const resized = size !== native;
     const model = await tfconv.loadGraphModel(tf.io.fromMemory({
-      modelTopology: withDynamicBatch(art.modelTopology) as tf.io.ModelArtifacts['modelTopology'],
+      modelTopology: withDynamicBatch(resized ? freeSpatialSize(art.modelTopology) : art.modelTopology) as tf.io.ModelArtifacts['modelTopology'],
       weightSpecs: art.weightSpecs as tf.io.WeightsManifestEntry[],
-      weightData: art.weightData,
+      weightData: resized ? scaledWeights(modelName, art.weightSpecs as WeightSpec[], art.weightData, native, size) : art.weightData,
     }));
     const adapter = describeAdapter();
     if (!adapter) throw new TypeError('webgpu backend initialised without an adapter');
-    return new WebgpuDetectorRunner(model, art.entry, decode, options.maxBatch, adapter);
+    return new WebgpuDetectorRunner(model, art.entry, decode, options.maxBatch, adapter, size);
   }
 
   /** Detections per frame, in the order given. Batches over maxBatch run as several GPU batches. */
@@ -142,6 +149,8 @@ export class WebgpuDetectorRunner {
   }
 
   get numTensors(): number { return tf.memory().numTensors; }
+  get inputSize(): number { return this.#size; }
+  get maxBatch(): number { return this.#maxBatch; }
 
   /** Releases the model and the GPU, so the thread can exit. */
   dispose(): void {

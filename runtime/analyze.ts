@@ -84,6 +84,7 @@ export async function analyzeVideo(o: AnalyzeOptions): Promise<AnalyzeResult> {
   const engine = await InferenceEngine.start({
     backend: inf.backend, model: inf.model, ...(inf.inputSize !== null ? { inputSize: inf.inputSize } : {}), workers: inf.workers, minScore: Math.min(inf.minScore, cfg.tracking.lowScore),
     iouThreshold: inf.iouThreshold, classes: inf.classes, classMinScore: inf.classMinScore,
+    ...(inf.backend === 'webgpu' ? { maxBatch: inf.maxBatch, webgpu: inf.webgpu } : {}),
   });
   const tracker = createTracker('analyze', trackerOptions(cfg));
   const rows: MotRow[] = [];

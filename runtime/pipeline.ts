@@ -198,7 +198,7 @@ export class Pipeline {
     this.engine = engine;
     this.#rules = new AlarmRules({ config: o.config.alarms, watchlists: o.watchlists ?? null, faces: o.faces ?? null, log: o.log });
     const inf = o.config.inference;
-    this.batcher = new Batcher(engine, { maxBatch: inf.maxBatch, maxDelayMs: inf.maxDelayMs, maxInFlight: inf.workers, analyse: (f) => this.#detects(f), crop: (f) => this.#crop(f) },
+    this.batcher = new Batcher(engine, { maxBatch: inf.maxBatch, maxDelayMs: inf.maxDelayMs, maxInFlight: inf.backend === 'webgpu' ? 1 : inf.workers, analyse: (f) => this.#detects(f), crop: (f) => this.#crop(f) },
       (frame, result) => this.#onResult(frame, result),
       (err) => o.log.error('inference batch failed', { err: err as Error }));
     this.cameras = new CameraPool(o.config.ingest);
@@ -221,6 +221,8 @@ export class Pipeline {
       // People's best shots go through the face models: load them before the first track ends.
       warmFaces: inf.classes.includes('person'),
       plates: inf.plates,
+      // webgpu: the GPU thread takes the batcher's batches whole, up to maxBatch frames (inference/README-webgpu.md).
+      ...(inf.backend === 'webgpu' ? { maxBatch: inf.maxBatch, webgpu: inf.webgpu } : {}),
     });
     const p = new Pipeline(o, engine);
     // Logged once: at start, or the first time a thread's reader fails later.

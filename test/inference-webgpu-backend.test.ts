@@ -75,6 +75,20 @@ test('inference - webgpu lists the adapters Dawn sees when the named one is abse
   t.regex(r.message ?? '', /Available adapters[\s\S]*llvmpipe/);
 });
 
+test('inference - webgpu names the limit a batch size exceeds, and the batch the adapter fits', (t) => {
+  if (!env) { t.fail('missing' in lvp ? lvp.missing : 'no lavapipe'); return; }
+  // lavapipe binds at most 128 MiB: batch 64 at 512 needs 192 MiB for its resized input.
+  const r = init(env, { maxBatch: 64 }) as InitOutcome & { detail?: { limit: string; adapterMaxBatch: number } };
+  t.is(r.code, 'INFERENCE_WEBGPU_MISSING_FEATURE');
+  t.regex(r.message ?? '', /maxStorageBufferBindingSize 134217728, batch 64 at input 512 needs 201326592/);
+  t.is(r.detail?.limit, 'maxStorageBufferBindingSize');
+  t.is(r.detail?.adapterMaxBatch, 42);
+  const ok = init(env, { maxBatch: 8 }) as InitOutcome & { adapter?: { maxBatch: number; software: boolean } };
+  t.true(ok.ok, ok.message);
+  t.is(ok.adapter?.maxBatch, 42);
+  t.true(ok.adapter?.software);
+});
+
 test('inference - webgpu looks for libvulkan.so.1 in LD_LIBRARY_PATH before the ld.so cache', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'cvcore-vk-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));

@@ -12,41 +12,17 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { OBJECT_CLASSES, type Detection } from '../common/messages.js';
 import { DetectorRunner } from '../inference/runner.js';
-import { lavapipeEnv, vtestFrames } from './support/lavapipe.js';
+import { compareDetections, lavapipeEnv, vtestFrames } from './support/lavapipe.js';
 import type { ChildRequest, ChildResult } from './support/webgpu-child.js';
 
-const BOX_TOL_PX = 1;
-const SCORE_TOL = 1e-3;
 const MIN_SCORE = 0.2;
 const IOU = 0.5;
 
 /** Largest differences seen over all matched pairs, for the log (the figures the README quotes). */
 const worst = { box: 0, score: 0 };
 
-/** Pairs each wasm detection with a webgpu one (same class, nearest box) and returns what breaks tolerance. */
-function compare(wasm: readonly Detection[], gpu: readonly Detection[]): string[] {
-  const problems: string[] = [];
-  const left = [...gpu];
-  for (const w of wasm) {
-    let best = -1;
-    let bestErr = Infinity;
-    left.forEach((g, i) => {
-      if (g.cls !== w.cls) return;
-      const err = Math.max(Math.abs(g.box.x - w.box.x), Math.abs(g.box.y - w.box.y), Math.abs(g.box.w - w.box.w), Math.abs(g.box.h - w.box.h));
-      if (err < bestErr) { bestErr = err; best = i; }
-    });
-    const g = best >= 0 ? left[best] : undefined;
-    // A detection that sits on the score threshold may fall on either side of it; that is not a mismatch.
-    if (!g) { if (w.score - MIN_SCORE > SCORE_TOL) problems.push(`wasm ${w.cls} ${w.score.toFixed(4)} has no webgpu match`); continue; }
-    left.splice(best, 1);
-    worst.box = Math.max(worst.box, bestErr);
-    worst.score = Math.max(worst.score, Math.abs(g.score - w.score));
-    if (bestErr > BOX_TOL_PX) problems.push(`${w.cls} box differs by ${bestErr.toFixed(3)} px`);
-    if (Math.abs(g.score - w.score) > SCORE_TOL) problems.push(`${w.cls} score ${w.score} vs ${g.score}`);
-  }
-  for (const g of left) if (g.score - MIN_SCORE > SCORE_TOL) problems.push(`webgpu ${g.cls} ${g.score.toFixed(4)} has no wasm match`);
-  return problems;
-}
+/** What breaks the tolerance (1 px per box edge, 1e-3 in score; support/lavapipe.ts). */
+const compare = (wasm: readonly Detection[], gpu: readonly Detection[]): string[] => compareDetections(wasm, gpu, MIN_SCORE, worst);
 
 function runChild(env: NodeJS.ProcessEnv, req: ChildRequest, dir: string): Promise<ChildResult> {
   const reqFile = join(dir, 'req.json');

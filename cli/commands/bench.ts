@@ -21,6 +21,8 @@ const KINDS: Readonly<Record<string, { summary: string; load(): Promise<(args: s
   watchlist: { summary: 'watch-list matching p50/p99 ms at 1,000 / 10,000 / 100,000 face entries, and the alarm latency from a face camera to a JetStream subscriber (--calibrate: the similarities behind the default threshold)', load: async () => (await import('../../bench/watchlist.js')).benchWatchlist },
   recording: { summary: 'recording N simulated cameras: CPU vs bare ffmpeg -c copy, second connection vs two outputs, bytes per camera-hour, clip first byte p50/p99 through the API', load: async () => (await import('../../bench/recording.js')).benchRecording },
   audit: { summary: 'audit trail: synced appends/s one at a time and concurrently, and the time verify takes to walk the chain (--entries N --concurrency C)', load: async () => (await import('../../bench/audit.js')).benchAudit },
+  'gpu-driver': { summary: 'is there a Vulkan driver Dawn can use, which adapter (and, on an NVIDIA host, which piece is missing); exit 1 when none (--allow-software: accept lavapipe)', load: async () => (await import('../../bench/gpu-driver.js')).benchGpuDriver },
+  webgpu: { summary: 'the webgpu backend alone: the adapter, the batches its limits allow, frames/s at batch 1, 8, 32, 64 and the ratio to wasm on this CPU (--batches, --runs, --wasm-frames, --input-size)', load: async () => (await import('../../bench/webgpu.js')).benchWebgpuCli },
   capacity: { summary: 'largest number of cameras sustained at --fps analysed frames per second each (sweep over stream counts)', load: async () => (await import('../../bench/capacity.js')).benchCapacity },
 };
 
@@ -34,6 +36,8 @@ export const benchCommand: Command = {
       'common:   --backend wasm|onnx|tfjs-node|tfjs-node-gpu|webgpu --workers W --batch B --max-delay-ms MS --size WxH\n' +
       '          --input-size N --detect-every K --queue-size Q --motion on|off --threshold T --json --out DIR\n' +
       'detectors: [--backend B] [--frames N] [--seconds S] [--capacity [--max-streams M]]\n' +
+      'webgpu:   [--batches 1,8,32,64] [--runs R] [--wasm-frames N] [--input-size S] [--json]    gpu-driver: [--allow-software] [--json]\n' +
+      '          (the one-shot GPU check: bash bench/gpu-check.sh [--quick] [--out DIR])\n' +
       'tracker-rates: [--data DIR] [--markdown]    motion: [--frames N] [--sweep A,B] [--regions]\n' +
       'watchlist: [--sizes 1000,10000,100000] [--queries 1000] [--appearances 12] [--calibrate] [--no-latency] [--json]\n' +
       'recording: [--cameras 4] [--seconds 60] [--clips 30] [--segment-seconds 10] [--json]\n' +

@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { CACHE_DIR, mediaPath } from '../../common/paths.js';
+import type { Detection } from '../../common/messages.js';
 
 export const VULKAN_DIR = join(CACHE_DIR, 'vulkan');
 
@@ -42,4 +43,36 @@ export function vtestFrames(count: number): { data: Uint8Array; width: number; h
   const data = new Uint8Array(r.stdout.buffer, r.stdout.byteOffset, r.stdout.byteLength);
   if (data.length !== width * height * 3 * count) throw new Error(`ffmpeg gave ${data.length} bytes for ${count} frames`);
   return { data, width, height, count };
+}
+
+/** The conformance tolerance: webgpu against wasm, per box edge and in score. */
+export const BOX_TOL_PX = 1;
+export const SCORE_TOL = 1e-3;
+
+/**
+ * Pairs each reference (wasm) detection with a webgpu one (same class, nearest box) and returns what breaks the
+ * tolerance, and the largest differences seen (updated in `worst`). A detection within SCORE_TOL of the score
+ * threshold may fall on either side of it; that is not a mismatch.
+ */
+export function compareDetections(ref: readonly Detection[], gpu: readonly Detection[], minScore: number, worst: { box: number; score: number }): string[] {
+  const problems: string[] = [];
+  const left = [...gpu];
+  for (const w of ref) {
+    let best = -1;
+    let bestErr = Infinity;
+    left.forEach((g, i) => {
+      if (g.cls !== w.cls) return;
+      const err = Math.max(Math.abs(g.box.x - w.box.x), Math.abs(g.box.y - w.box.y), Math.abs(g.box.w - w.box.w), Math.abs(g.box.h - w.box.h));
+      if (err < bestErr) { bestErr = err; best = i; }
+    });
+    const g = best >= 0 ? left[best] : undefined;
+    if (!g) { if (w.score - minScore > SCORE_TOL) problems.push(`wasm ${w.cls} ${w.score.toFixed(4)} has no webgpu match`); continue; }
+    left.splice(best, 1);
+    worst.box = Math.max(worst.box, bestErr);
+    worst.score = Math.max(worst.score, Math.abs(g.score - w.score));
+    if (bestErr > BOX_TOL_PX) problems.push(`${w.cls} box differs by ${bestErr.toFixed(3)} px`);
+    if (Math.abs(g.score - w.score) > SCORE_TOL) problems.push(`${w.cls} score ${w.score} vs ${g.score}`);
+  }
+  for (const g of left) if (g.score - minScore > SCORE_TOL) problems.push(`webgpu ${g.cls} ${g.score.toFixed(4)} has no wasm match`);
+  return problems;
 }
