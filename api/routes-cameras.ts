@@ -26,6 +26,7 @@ interface LiveSocket {
   readonly readyState: number;
   readonly bufferedAmount: number;
   send(data: string): void;
+  close(code: number, reason: string): void;
   on(event: 'close', fn: () => void): void;
 }
 const WS_OPEN = 1;
@@ -132,6 +133,8 @@ export function cameraRoutes(app: FastifyInstance, ctx: ApiContext): void {
       return;
     }
     socket.on('close', () => detach?.());
+    // Closed when the token is revoked or expires.
+    ctx.sockets.track(ctx.principal(req), socket);
   });
 
   app.get('/api/v1/health', {
@@ -236,5 +239,7 @@ export function cameraRoutes(app: FastifyInstance, ctx: ApiContext): void {
       socket.send(JSON.stringify(e));
     });
     socket.on('close', () => off?.());
+    // Closed when the token is revoked or expires.
+    ctx.sockets.track(p, socket);
   });
 }
