@@ -127,10 +127,13 @@ export class TokenStore {
     try {
       await db.open({ createIfMissing: true });
     } catch (cause) {
-      const held = /lock/i.test((cause as Error).message);
+      // The binding wraps RocksDB's "lock ... held by process" in "Database is not open": look down the causes.
+      const messages: string[] = [];
+      for (let e = cause as { message?: unknown; cause?: unknown } | undefined, n = 0; e && n < 5; e = e.cause as typeof e, n++) messages.push(String(e.message ?? e));
+      const held = messages.some((m) => /lock/i.test(m));
       throw new TokenError('TOKEN_IO', held
         ? `the token store in ${o.dir} is held by a running core; use --api URL --token T (an admin token)`
-        : `the token store in ${o.dir} cannot be opened: ${(cause as Error).message}`, { cause, detail: { dir: o.dir, held } });
+        : `the token store in ${o.dir} cannot be opened: ${messages.join(': ')}`, { cause, detail: { dir: o.dir, held } });
     }
     const s = new TokenStore(db, o);
     try {
