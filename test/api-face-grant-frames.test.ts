@@ -101,6 +101,15 @@ test('frames - an alarm frame: heads blurred without the face grant; its face cr
   t.is((await h.get(`/api/v1/alarms/${alarm.id}/face`, TOKENS.desk)).status, 403);
 });
 
+test('frames - evidence exports (clips, frames and faces as they are) need the face grant to be made or fetched', async (t) => {
+  const make = await fetch(`${h.url}/api/v1/exports`, { method: 'POST', headers: { authorization: `Bearer ${TOKENS.desk}`, 'content-type': 'application/json' }, body: JSON.stringify({ alarmIds: ['frame-alarm-1'] }) });
+  t.is(make.status, 403);
+  t.is(((await make.json()) as { code: string }).code, 'API_FACE_GRANT_REQUIRED');
+  const download = await h.get('/api/v1/exports/x/download', TOKENS.desk);
+  t.is(download.status, 403);
+  t.is(((await download.json()) as { code: string }).code, 'API_FACE_GRANT_REQUIRED');
+});
+
 test('frames - a frame that does not carry its people is blurred whole without the face grant', async (t) => {
   await h.index.putAlarmFrame!({ id: 'cam-tr-1-8', cameraId: 'cam-tr-1', department: 'traffic', at: Date.now(), jpeg: plain });
   const res = await h.get('/api/v1/snapshots/cam-tr-1-8', TOKENS.desk);
