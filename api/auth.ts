@@ -2,19 +2,26 @@
  * Tokens and scopes. Secrets are compared by their SHA-256: the presented token is hashed and looked up in a
  * map, so the lookup time says nothing about how close a guess was, and a config may hold only the hash.
  */
-import { createHash } from 'node:crypto';
 import type { ApiTokenConfig } from '../config/index.js';
 import type { Scope } from '../search-index/index.js';
+import { sha256Hex, tokenState, type TokenStore } from './token-store.js';
 import type { ApiRole, Principal } from './types.js';
 
-export function sha256Hex(s: string): string {
-  return createHash('sha256').update(s, 'utf8').digest('hex');
-}
+export { sha256Hex };
+
+/** What a presented secret is: a caller, a known token that no longer counts (typed 401), or nothing known. */
+export type TokenResolution =
+  | { readonly kind: 'ok'; readonly principal: Principal }
+  | { readonly kind: 'refused'; readonly code: 'API_TOKEN_EXPIRED' | 'API_TOKEN_REVOKED'; readonly tokenId: string }
+  | { readonly kind: 'unknown' };
 
 export class TokenTable {
   readonly #byHash = new Map<string, Principal>();
+  readonly #issued: TokenStore | null;
 
-  constructor(tokens: readonly ApiTokenConfig[]) {
+  /** `issued`: tokens issued to people (`cvcore tokens`), looked up after the config's on every request. */
+  constructor(tokens: readonly ApiTokenConfig[], issued: TokenStore | null = null) {
+    this.#issued = issued;
     for (const t of tokens) {
       const hash = t.tokenSha256 ?? (t.token !== undefined ? sha256Hex(t.token) : null);
       if (hash === null) throw new TypeError(`api.tokens: token "${t.id}" needs token or tokenSha256`);
@@ -23,15 +30,55 @@ export class TokenTable {
         role: t.role,
         departments: t.departments.includes('*') ? null : Object.freeze([...t.departments]),
         faces: t.faces ?? true,
+        person: null,
+        expires: null,
       }));
     }
   }
 
-  get size(): number { return this.#byHash.size; }
+  get size(): number { return this.#byHash.size + (this.#issued?.list().length ?? 0); }
+
+  /** The config's token ids (an issued token never takes one). */
+  configIds(): Set<string> {
+    return new Set([...this.#byHash.values()].map((p) => p.tokenId));
+  }
 
   resolve(secret: string): Principal | null {
-    return this.#byHash.get(sha256Hex(secret)) ?? null;
+    const r = this.check(secret);
+    return r.kind === 'ok' ? r.principal : null;
   }
+
+  /** Every request goes through here: a revoked or expired issued token stops counting on its next request. */
+  check(secret: string, now = Date.now()): TokenResolution {
+    const hash = sha256Hex(secret);
+    const fixed = this.#byHash.get(hash);
+    if (fixed) return { kind: 'ok', principal: fixed };
+    const t = this.#issued?.byHash(hash);
+    if (!t) return { kind: 'unknown' };
+    const state = tokenState(t, now);
+    if (state !== 'active') return { kind: 'refused', code: state === 'revoked' ? 'API_TOKEN_REVOKED' : 'API_TOKEN_EXPIRED', tokenId: t.id };
+    return {
+      kind: 'ok',
+      principal: Object.freeze({
+        tokenId: t.id, role: t.role, departments: t.departments.includes('*') ? null : t.departments, faces: t.faces, person: t.person, expires: t.expires,
+      }),
+    };
+  }
+}
+
+/**
+ * Who the audit trail names: the person an issued token was given to, with the token id (two people may share
+ * a name); a config token by its id.
+ */
+export function whoOf(p: Principal): string {
+  return p.person === null ? p.tokenId : `${p.person} (${p.tokenId})`;
+}
+
+/** Whether the principal's scope covers every one of `departments` (an admin issues tokens only within its own). */
+export function coversDepartments(p: Principal, departments: readonly string[]): boolean {
+  if (p.departments === null) return true;
+  if (departments.includes('*')) return false;
+  return departments.every((d) => p.departments!.includes(d));
 }
 
 /** The search-index scope for a principal: the index enforces it inside every query. */

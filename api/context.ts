@@ -6,7 +6,8 @@ import type { FastifyRequest } from 'fastify';
 import { ApiError } from '../common/errors.js';
 import type { CameraView } from '../ingest/index.js';
 import type { TrackRecordSummary } from '../search-index/index.js';
-import { departmentLabel, inScope } from './auth.js';
+import { departmentLabel, inScope, whoOf, type TokenTable } from './auth.js';
+import { SocketRegistry } from './live-sockets.js';
 import type { ApiMetrics } from './metrics.js';
 import type { OpenApiExtra } from './openapi.js';
 import type { ApiOptions, ApiRole, Principal } from './types.js';
@@ -46,13 +47,17 @@ export interface ApiContext {
   departmentOf(cameraId: string): string | null;
   audit(req: FastifyRequest, action: string, query: unknown, results: readonly string[] | number): Promise<void>;
   withLinks<T extends TrackRecordSummary>(r: T): T & { thumbnailUrl: string; trackUrl: string; plateUrl?: string };
+  /** Open WebSockets per token: closed when the token is revoked or expires. */
+  readonly sockets: SocketRegistry;
+  /** The tokens every request is checked against (config tokens and issued ones). */
+  readonly tokens: TokenTable;
 }
 
 export function notFoundCamera(id: string): ApiError {
   return new ApiError(404, 'API_NOT_FOUND', `no camera "${id}"`);
 }
 
-export function createContext(o: ApiOptions, metrics: ApiMetrics): ApiContext {
+export function createContext(o: ApiOptions, metrics: ApiMetrics, tokens: TokenTable): ApiContext {
   const principal = (req: FastifyRequest): Principal => {
     // The auth hook sets it on every guarded route; reaching here without one is a wiring bug, not a 401.
     if (!req.principal) throw new Error(`route ${req.url} has no principal: is its config.access set?`);
@@ -62,6 +67,8 @@ export function createContext(o: ApiOptions, metrics: ApiMetrics): ApiContext {
   return {
     o,
     metrics,
+    tokens,
+    sockets: new SocketRegistry(),
     principal,
     departmentOf,
     camera(req, id) {
@@ -74,7 +81,8 @@ export function createContext(o: ApiOptions, metrics: ApiMetrics): ApiContext {
     async audit(req, action, query, results) {
       const p = principal(req);
       // Written before the answer goes out: if the trail cannot be written, the data is not handed over.
-      await o.index.appendAudit({ at: Date.now(), tokenId: p.tokenId, role: p.role, department: departmentLabel(p), action, query, results });
+      // Who: the person an issued token was given to (with its id), or a config token's id.
+      await o.index.appendAudit({ at: Date.now(), tokenId: whoOf(p), role: p.role, department: departmentLabel(p), action, query, results });
     },
     withLinks(r) {
       const id = encodeURIComponent(r.id);

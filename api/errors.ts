@@ -55,6 +55,11 @@ const STATUS: Record<string, number> = {
   DATA_KEY_NOT_SEALED: 500,
   DATA_KEY_EXISTS: 409,
   DATA_KEY_IN_USE: 409,
+  API_TOKEN_EXPIRED: 401,
+  API_TOKEN_REVOKED: 401,
+  API_TOKENS_UNAVAILABLE: 503,
+  TOKEN_BAD_REQUEST: 400,
+  TOKEN_NOT_FOUND: 404,
 };
 
 export function httpStatusFor(err: unknown): number {

@@ -8,6 +8,11 @@ export { startApi, API_VERSION, JSON_BODY_LIMIT, type ApiServer } from './server
 export { loadApiTls, isLoopback, type ApiTransport } from './tls.js';
 export { httpStatusFor } from './errors.js';
 export { TokenTable, scopeOf, sha256Hex, ROLES } from './auth.js';
+export {
+  openTokenStore, tokenState, checkTokenRequest, TokenStore, TOKEN_SECRET_PREFIX, TOKEN_STATES, DEFAULT_TOKEN_LIFETIME_MS, MAX_TOKEN_LIFETIME_MS,
+  type IssuedToken, type TokenRequest, type TokenState, type TokenChange,
+} from './token-store.js';
+export { WS_CLOSE_TOKEN } from './live-sockets.js';
 export { TokenBuckets, type RateLimitSettings } from './rate-limit.js';
 export { LIVE_EVENT_TYPES, LIVE_MAX_BUFFERED } from './routes-cameras.js';
 export { MAX_UPLOAD_PIXELS } from './upload.js';

@@ -8,6 +8,7 @@ import { ApiError } from '../common/errors.js';
 import { ALARM_KINDS } from '../common/alarm-schemas.js';
 import { ALARM_STATES, type AlarmQuery, type StoredAlarm } from '../watchlist/index.js';
 import { ROLES, scopeOf } from './auth.js';
+import { blurFrame } from './privacy.js';
 import type { ApiContext } from './context.js';
 import { audited, entryBase, notFound, watchlistsOf } from './routes-watchlists.js';
 import { errors, parseTime } from './schemas.js';
@@ -110,9 +111,9 @@ export function alarmRoutes(app: FastifyInstance, ctx: ApiContext): void {
 
   for (const which of ['snapshot', 'face'] as const) {
     app.get<{ Params: { id: string } }>(`/api/v1/alarms/:id/${which}`, {
-      // The live face crop is a face; the alarm frame is the camera's picture, as a crowd alert's frame is.
+      // The live face crop is a face (refused without the grant); the alarm frame is served with its heads blurred.
       config: { access: { ...access, queryToken: true, ...(which === 'face' ? { faces: true } : {}) }, openapi: { produces: 'image/jpeg' } },
-      schema: { summary: which === 'snapshot' ? 'the frame behind the alarm (JPEG)' : 'the live face that raised the alarm (JPEG)', tags, params: idParams, response: errors(404, 503) },
+      schema: { summary: which === 'snapshot' ? 'the frame behind the alarm (JPEG; without the face grant its people\'s heads blurred)' : 'the live face that raised the alarm (JPEG; needs the face grant)', tags, params: idParams, response: errors(404, 503) },
     }, async (req, reply) => {
       const w = watchlistsOf(ctx);
       const jpeg = await audited(ctx, req, `alarm_${which}`, { id: req.params.id }, async () => {
@@ -120,7 +121,9 @@ export function alarmRoutes(app: FastifyInstance, ctx: ApiContext): void {
         if (!b) throw notFound(`${which} for alarm "${req.params.id}"`);
         return { value: b, ids: [req.params.id] };
       });
-      return reply.type('image/jpeg').send(Buffer.from(jpeg.buffer, jpeg.byteOffset, jpeg.byteLength));
+      // The frame without the face grant: its people's heads blurred (or all of it, when its people are not known).
+      const plain = which === 'face' || ctx.principal(req).faces;
+      return reply.type('image/jpeg').send(plain ? Buffer.from(jpeg.buffer, jpeg.byteOffset, jpeg.byteLength) : await blurFrame(jpeg));
     });
   }
 

@@ -8,6 +8,7 @@ import { ApiError } from '../common/errors.js';
 import { DEFAULT_URL_POLICY, parseCamera, type CameraUrlPolicy } from '../config/index.js';
 import type { CrowdAlertV1, PipelineEvent } from '../common/messages.js';
 import { ROLES, inScope, scopeOf } from './auth.js';
+import { blurFrame } from './privacy.js';
 import type { ApiContext } from './context.js';
 import { clusterSummary } from './routes-cluster.js';
 import { alarmClipRef } from './routes-alarms.js';
@@ -26,6 +27,7 @@ interface LiveSocket {
   readonly readyState: number;
   readonly bufferedAmount: number;
   send(data: string): void;
+  close(code: number, reason: string): void;
   on(event: 'close', fn: () => void): void;
 }
 const WS_OPEN = 1;
@@ -132,6 +134,8 @@ export function cameraRoutes(app: FastifyInstance, ctx: ApiContext): void {
       return;
     }
     socket.on('close', () => detach?.());
+    // Closed when the token is revoked or expires.
+    ctx.sockets.track(ctx.principal(req), socket);
   });
 
   app.get('/api/v1/health', {
@@ -183,7 +187,7 @@ export function cameraRoutes(app: FastifyInstance, ctx: ApiContext): void {
     config: { access: { roles: ROLES.view, queryToken: true }, openapi: { produces: 'image/jpeg' } },
     schema: {
       summary: 'the frame of a crowd alert (alert.snapshotRef)', tags: ['alerts'], params: idParams, response: errors(404),
-      description: 'Audited (action snapshot). Kept in the search index with the alert\'s camera department, as long as the records of that time (index.trackDays); a frame of another department answers the same 404 as a missing one. Cluster api nodes read the frames of recent alerts from the snapshots KV bucket.',
+      description: 'Audited (action snapshot). Without the face grant the heads of the frame\'s people are blurred (the whole frame when it does not carry its people). Kept in the search index with the alert\'s camera department, as long as the records of that time (index.trackDays); a frame of another department answers the same 404 as a missing one. Cluster api nodes read the frames of recent alerts from the snapshots KV bucket.',
     },
   }, async (req, reply) => {
     const p = ctx.principal(req);
@@ -200,7 +204,8 @@ export function cameraRoutes(app: FastifyInstance, ctx: ApiContext): void {
     // A crowd frame shows people: every view is in the audit trail (a miss too), before the answer goes out.
     await ctx.audit(req, 'snapshot', { id }, jpeg ? [id] : []);
     if (!jpeg) throw new ApiError(404, 'API_NOT_FOUND', `no snapshot "${id}"`);
-    return reply.type('image/jpeg').send(Buffer.from(jpeg.buffer, jpeg.byteOffset, jpeg.byteLength));
+    // Without the face grant: the heads of the frame's people blurred (or the whole frame, when its people are not known).
+    return reply.type('image/jpeg').send(p.faces ? Buffer.from(jpeg.buffer, jpeg.byteOffset, jpeg.byteLength) : await blurFrame(jpeg));
   });
 
   app.get('/api/v1/live', {
@@ -236,5 +241,7 @@ export function cameraRoutes(app: FastifyInstance, ctx: ApiContext): void {
       socket.send(JSON.stringify(e));
     });
     socket.on('close', () => off?.());
+    // Closed when the token is revoked or expires.
+    ctx.sockets.track(p, socket);
   });
 }

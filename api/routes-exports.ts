@@ -220,8 +220,9 @@ export function exportRoutes(app: FastifyInstance, ctx: ApiContext): void {
   /** token + export -> last audited download by range, pruned as it grows. */
   const rangeAudited = new Map<string, number>();
 
+  // An export holds clips, frames, thumbnails and face crops as they are: making or fetching one needs the face grant.
   app.post<{ Body: Record<string, unknown> }>('/api/v1/exports', {
-    config: { access },
+    config: { access: { ...access, faces: true } },
     schema: {
       summary: 'export tracks (record, thumbnail, clip from 3 s before to 3 s after), alarms (alarm, frame, clip) or cameras over a time range (clip and records) as a zip signed by this node', tags,
       description: 'Body: {trackIds?: string[], alarmIds?: string[], cameras?: string[], from?: ms|ISO, to?: ms|ISO, note?: string}. Clips that are not recorded are listed in request.missing (with their gaps), not an error, unless nothing at all can be exported (EVIDENCE_EMPTY).',
@@ -310,7 +311,7 @@ export function exportRoutes(app: FastifyInstance, ctx: ApiContext): void {
   });
 
   app.get<{ Params: { id: string } }>('/api/v1/exports/:id/download', {
-    config: { access: { ...access, queryToken: true }, openapi: { produces: 'application/zip' } },
+    config: { access: { ...access, queryToken: true, faces: true }, openapi: { produces: 'application/zip' } },
     schema: { summary: 'the export zip (Range requests answered with 206)', tags, params: exportParams, response: errors(404, 416, 503) },
   }, async (req, reply) => {
     const store = exportsOf(ctx);

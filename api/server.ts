@@ -24,6 +24,7 @@ import { alarmRoutes } from './routes-alarms.js';
 import { exportRoutes } from './routes-exports.js';
 import { loadApiTls } from './tls.js';
 import { recordingRoutes } from './routes-recordings.js';
+import { tokenRoutes } from './routes-tokens.js';
 import type { ApiOptions } from './types.js';
 import { registerConsole } from '../console/serve.js';
 
@@ -52,10 +53,12 @@ const PLUGIN_CODES: Record<string, { status: number; code: string }> = {
 };
 
 export async function startApi(o: ApiOptions): Promise<ApiServer> {
-  const tokens = new TokenTable(o.access.tokens);
+  const tokens = new TokenTable(o.access.tokens, o.tokenStore ?? null);
   const buckets = new TokenBuckets(o.access.rateLimit);
   const metrics = createMetrics({ cameras: o.cameras, stats: o.stats, alerts: o.alerts, index: o.index, recordings: o.recordings ?? null });
-  const ctx = createContext(o, metrics);
+  const ctx = createContext(o, metrics, tokens);
+  // A revocation reaches the sockets the token already holds, not only its next request.
+  const unfollow = o.tokenStore?.onChange((c) => { if (c.type === 'revoked') ctx.sockets.closeToken(c.token.id, 'API_TOKEN_REVOKED'); }) ?? (() => undefined);
   const openapi = new OpenApiCollector();
   if (tokens.size === 0) o.log.warn('api: no tokens configured (config api.tokens); every guarded route answers 401');
 
@@ -111,13 +114,16 @@ export async function startApi(o: ApiOptions): Promise<ApiServer> {
       const t = (req.query as Record<string, unknown> | undefined)?.['token'];
       if (typeof t === 'string' && t.length > 0) secret = t;
     }
-    const principal = secret === null ? null : tokens.resolve(secret);
+    const found = secret === null ? null : tokens.check(secret);
+    const principal = found?.kind === 'ok' ? found.principal : null;
     // Before a token is known, the bucket is the client address: guessing tokens is rate limited too.
     const wait = buckets.take(principal ? `token:${principal.tokenId}` : `addr:${req.ip}`);
     if (wait > 0) {
       metrics.rateLimited();
       throw new ApiError(429, 'API_RATE_LIMITED', `too many requests; retry in ${wait} s`, { detail: { retryAfter: wait } });
     }
+    // A revoked or expired token is told so (its holder had the secret, so this discloses nothing to a guesser).
+    if (found?.kind === 'refused') throw new ApiError(401, found.code, `token ${found.tokenId} ${found.code === 'API_TOKEN_REVOKED' ? 'was revoked' : 'has expired'}`);
     if (!principal) throw new ApiError(401, 'API_UNAUTHORIZED', secret === null ? 'missing token: send Authorization: Bearer <token>' : 'unknown token');
     if (access.roles && !access.roles.includes(principal.role)) {
       throw new ApiError(403, 'API_FORBIDDEN', `role ${principal.role} may not ${req.method} ${req.routeOptions.url ?? req.url}`);
@@ -163,6 +169,7 @@ export async function startApi(o: ApiOptions): Promise<ApiServer> {
   alarmRoutes(app, ctx);
   exportRoutes(app, ctx);
   recordingRoutes(app, ctx);
+  tokenRoutes(app, ctx);
 
   registerConsole(app);
 
@@ -170,5 +177,8 @@ export async function startApi(o: ApiOptions): Promise<ApiServer> {
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : o.port;
   const host = o.host.includes(':') ? `[${o.host}]` : o.host;
-  return { app, url: `${tls ? 'https' : 'http'}://${host}:${port}`, close: () => app.close() };
+  return {
+    app, url: `${tls ? 'https' : 'http'}://${host}:${port}`,
+    close: async () => { unfollow(); ctx.sockets.stop(); await app.close(); },
+  };
 }

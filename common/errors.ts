@@ -39,6 +39,7 @@ export class RecordingError extends CvcoreError {}
 export class EvidenceError extends CvcoreError {}
 export class AuditError extends CvcoreError {}
 export class DataKeyError extends CvcoreError {}
+export class TokenError extends CvcoreError {}
 
 /** Every stable code in one place, so the README table and the code cannot drift apart. */
 export const ERROR_CODES = {
@@ -155,5 +156,12 @@ export const ERROR_CODES = {
   DATA_KEY_EXISTS: '`cvcore keys init` will not replace an existing key file',
   DATA_KEY_IN_USE: '`cvcore keys retire` of the current key, or of a key values are still sealed under',
   API_AUDIT_UNAVAILABLE: 'audit verify and export need a local audit trail with the node key, and this core has none',
+  // Issued tokens (issue 20, `cvcore tokens`).
+  API_TOKEN_EXPIRED: 'the token was issued with an expiry that has passed (HTTP 401; an open WebSocket of it is closed with 4401 and this code)',
+  API_TOKEN_REVOKED: 'the token was revoked (HTTP 401; an open WebSocket of it is closed with 4401 and this code)',
+  API_TOKENS_UNAVAILABLE: 'the token routes need a token store: a single core keeps one in its data folder; a cluster shares none yet',
+  TOKEN_BAD_REQUEST: 'a token request with a bad person, role, departments, faces or expiry; the field is named',
+  TOKEN_NOT_FOUND: 'no issued token with that id (or outside the caller\'s departments)',
+  TOKEN_IO: 'RocksDB failed to open, read or write the token store (a running core holds it: use --api)',
 } as const;
 export type ErrorCode = keyof typeof ERROR_CODES;

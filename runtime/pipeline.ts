@@ -8,7 +8,7 @@
 import sharp from 'sharp';
 import type { CameraConfig, CvcoreConfig } from '../config/index.js';
 import type { Logger } from '../common/log.js';
-import type { AlarmEvent, Box, CrowdAlertEvent, DetectionResult, Frame, PipelineEvent, PlatesHealth, TrackEnd, TrackRecord, TrackUpdate, ZoneCount } from '../common/messages.js';
+import type { AlarmEvent, Box, CrowdAlertEvent, Detection, DetectionResult, Frame, PipelineEvent, PlatesHealth, TrackEnd, TrackRecord, TrackUpdate, ZoneCount } from '../common/messages.js';
 import { CameraPool, motionCrop, shouldAnalyse, type CameraRunner, type GatedFrame, type RemovalReason } from '../ingest/index.js';
 import { Batcher, InferenceEngine, mayHoldFace, type BatcherStats, type LiveFace, type StructureQueueStats } from '../inference/index.js';
 import { CrowdRule, ZoneAnalyzer, createTracker, type OpenIncident, type Tracker, type TrackerOptions } from '../tracking/index.js';
@@ -19,6 +19,7 @@ import { AlarmRules, type RulesCamera, type RulesTrack, type ZonePresence, type 
 import { PlateCrops } from './plate-crops.js';
 import type { RecordingService } from '../recording/index.js';
 import { cameraRecording } from '../config/index.js';
+import { withPeople } from '../common/frame-people.js';
 
 /** A track must have been matched in this many frames to become a search record (drops one-frame ghosts). */
 export const MIN_RECORD_HITS = 3;
@@ -40,6 +41,17 @@ export const BETTER_FACE_MS = 2_000;
 export const FACE_RETRY_MAX_FACTOR = 8;
 /** Margin around a face box (share of its size per side) in the alarm's face crop. */
 const FACE_CROP_MARGIN = 0.25;
+
+/**
+ * The people of a frame, for its alarm frame: every person detection (whatever the tracker made of it) and every
+ * live person track (a tentative one, or one the detector missed in this frame, at its predicted box).
+ */
+function peopleIn(detections: readonly Detection[], updates: readonly TrackUpdate[]): Box[] {
+  const out: Box[] = [];
+  for (const d of detections) if (d.cls === 'person') out.push(d.box);
+  for (const u of updates) if (u.cls === 'person') out.push(u.box);
+  return out;
+}
 /** The window over which a camera's handled rate is measured against its target. */
 export const LOAD_WINDOW_MS = 10_000;
 /** A camera is overloaded while it handles less than this share of its target rate (the capacity criterion). */
@@ -428,11 +440,11 @@ export class Pipeline {
       }
       const rule = st.rules.get(c.zoneId);
       const ev = rule?.observe(c, frame.seq);
-      if (ev) this.#track(this.#raise(st, ev, frame));
+      if (ev) this.#track(this.#raise(st, ev, frame, peopleIn(result.detections, step.updates)));
     }
     // Live faces only where a rule needs them (a face list of the camera's department, a frequency rule, a
     // restricted zone): without one nothing runs and the capacity is what it was before alarms.
-    if (!gated && this.#rules.wantsFaces(st.alarmCam)) this.#liveFaces(st, frame, step.updates);
+    if (!gated && this.#rules.wantsFaces(st.alarmCam)) this.#liveFaces(st, frame, step.updates, result.detections);
   }
 
   /** The restricted zones the track is in now, with how long. */
@@ -453,8 +465,10 @@ export class Pipeline {
    * (BETTER_FACE_AREA x the box area, BETTER_FACE_MS later), at most alarms.faceMaxPerTrack good ones. People
    * in restricted zones are also checked for the no_face stranger alarm, however small.
    */
-  #liveFaces(st: CameraState, frame: Frame, updates: readonly TrackUpdate[]): void {
+  #liveFaces(st: CameraState, frame: Frame, updates: readonly TrackUpdate[], detections: readonly Detection[]): void {
     const a = this.#o.config.alarms;
+    // The frame's people go into the alarm frame's JPEG: the API blurs their heads for callers without the face grant.
+    const people = peopleIn(detections, updates);
     const at = frame.capturedAt;
     for (const u of updates) {
       if (u.cls !== 'person' || u.state !== 'confirmed') continue;
@@ -462,7 +476,7 @@ export class Pipeline {
       if (!p) continue;
       const zones = st.alarmCam.restricted.size > 0 ? this.#presence(st, u.trackId) : [];
       if (zones.length > 0) {
-        for (const ev of this.#rules.onPresence(st.alarmCam, this.#rulesTrack(st, u.trackId, p.firstSeenAt), at, zones)) this.#track(this.#raiseAlarm(st, ev, frame, null));
+        for (const ev of this.#rules.onPresence(st.alarmCam, this.#rulesTrack(st, u.trackId, p.firstSeenAt), at, zones)) this.#track(this.#raiseAlarm(st, ev, frame, null, people));
       }
       if (p.inFlight || p.embedded >= a.faceMaxPerTrack || !mayHoldFace(u.box)) continue;
       const area = u.box.w * u.box.h;
@@ -471,11 +485,11 @@ export class Pipeline {
       if (!due) continue;
       p.inFlight = true;
       p.lastTryAt = at;
-      this.#track(this.#readFace(st, frame, u, p, zones));
+      this.#track(this.#readFace(st, frame, u, p, zones, people));
     }
   }
 
-  async #readFace(st: CameraState, frame: Frame, u: TrackUpdate, p: LivePerson, zones: readonly ZonePresence[]): Promise<void> {
+  async #readFace(st: CameraState, frame: Frame, u: TrackUpdate, p: LivePerson, zones: readonly ZonePresence[], people: readonly Box[]): Promise<void> {
     let face: LiveFace | null;
     try {
       face = await this.engine.face({ data: frame.data, width: frame.width, height: frame.height, box: u.box });
@@ -500,7 +514,7 @@ export class Pipeline {
     p.goodArea = u.box.w * u.box.h;
     p.goodAt = frame.capturedAt;
     const events = await this.#rules.onFace(st.alarmCam, this.#rulesTrack(st, u.trackId, p.firstSeenAt), face.embedding, frame.capturedAt, zones);
-    await Promise.all(events.map((ev) => this.#raiseAlarm(st, ev, frame, face.box)));
+    await Promise.all(events.map((ev) => this.#raiseAlarm(st, ev, frame, face.box, people)));
   }
 
   /**
@@ -508,12 +522,14 @@ export class Pipeline {
    * (submitAlarm), then the watch-list service's alarm log with the images, then the `alarm` event. Failures are
    * logged, never thrown into the frame path; a retry of the same decision has the same id (the outbox de-duplicates).
    */
-  async #raiseAlarm(st: CameraState, ev: AlarmEvent, frame: Frame | null, faceBox: Box | null): Promise<void> {
+  async #raiseAlarm(st: CameraState, ev: AlarmEvent, frame: Frame | null, faceBox: Box | null, people: readonly Box[] | null = null): Promise<void> {
     this.#o.recordings?.mark(ev.camera, ev.at, ev.at, `alarm:${ev.kind}`);
     const sink = this.#o.alerts;
     try {
       const raw = frame ? { raw: { width: frame.width, height: frame.height, channels: 3 as const } } : null;
-      const snapshot = frame && raw ? new Uint8Array(await sharp(frame.data, raw).jpeg({ quality: 70 }).toBuffer()) : null;
+      const encoded = frame && raw ? await sharp(frame.data, raw).jpeg({ quality: 70 }).toBuffer() : null;
+      // A frame whose people are not known (a plate alarm's best shot) carries none: the API then blurs all of it.
+      const snapshot = encoded ? new Uint8Array(people ? withPeople(encoded, people) : encoded) : null;
       const face = frame && raw && faceBox ? await faceCrop(frame, faceBox) : null;
       if (!sink) return;
       const alarm = await sink.submitAlarm(ev, { district: st.cfg.district, location: st.cfg.location, snapshotRef: snapshot ? `/api/v1/alarms/${ev.id}/snapshot` : null });
@@ -532,7 +548,7 @@ export class Pipeline {
 
   get #readsPlates(): boolean { return this.engine.platesHealth.state === 'ready'; }
 
-  async #raise(st: CameraState, ev: CrowdAlertEvent, frame: Frame | null): Promise<void> {
+  async #raise(st: CameraState, ev: CrowdAlertEvent, frame: Frame | null, people: readonly Box[] | null = null): Promise<void> {
     this.#o.recordings?.mark(ev.cameraId, Math.min(ev.startedAt, ev.at - ev.windowMs), ev.at, 'alarm:crowd');
     const snapshotId = frame ? `${ev.cameraId}-${frame.seq}` : null;
     // In cluster mode the decision is stored (and fenced) first: a node that lost the camera says nothing more.
@@ -548,7 +564,9 @@ export class Pipeline {
       }
     }
     if (ev.phase !== 'cleared' && frame && snapshotId) {
-      const jpeg = await sharp(frame.data, { raw: { width: frame.width, height: frame.height, channels: 3 } }).jpeg({ quality: 70 }).toBuffer();
+      const encoded = await sharp(frame.data, { raw: { width: frame.width, height: frame.height, channels: 3 } }).jpeg({ quality: 70 }).toBuffer();
+      // The frame's people ride in the JPEG (a comment segment): the API blurs their heads for callers without the face grant.
+      const jpeg = people ? withPeople(encoded, people) : encoded;
       await this.#keepFrame(st, snapshotId, frame.capturedAt, jpeg);
       this.#o.onSnapshot?.(snapshotId, jpeg);
     }

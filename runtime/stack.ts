@@ -9,7 +9,7 @@ import type { CvcoreConfig } from '../config/index.js';
 import type { Logger } from '../common/log.js';
 import { openIndex, type SearchIndex } from '../search-index/index.js';
 import { natsTlsFrom, openAlertSink, startNatsServer, type AlertSink, type NatsServerHandle } from '../alerts/index.js';
-import { startApi } from '../api/index.js';
+import { openTokenStore, startApi } from '../api/index.js';
 import { closeFaceEmbedder, embedFaceFromImage, embedFacesFromImage, setFaceEmbedderBackend } from '../inference/index.js';
 import { openWatchlists, type WatchlistService } from '../watchlist/index.js';
 import { openExports, type ExportStore } from '../evidence/index.js';
@@ -122,7 +122,11 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     // Face search uploads run on their own small pool (started on the first upload, idle threads exit).
     setFaceEmbedderBackend(config.inference.backend);
     cleanup.push(() => closeFaceEmbedder());
+    // Tokens issued to people (`cvcore tokens`): hashes only; the API resolves every request against it.
+    const tokenStore = await openTokenStore({ dir: join(dataDir, 'tokens') });
+    cleanup.push(() => tokenStore.close());
     const api = await startApi({
+      tokenStore,
       host: config.api.host, port: config.api.port, index, cameras: pipeline.cameras, history: pipeline, events: pipeline, stats: pipeline, alerts,
       faces: { embedFaceFromImage }, watchlists, exports, recordings, access: config.api, transport: config.api, cameraUrlSchemes: config.ingest.urlSchemes, log,
     });

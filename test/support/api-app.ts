@@ -13,7 +13,7 @@ import { CameraPool } from '../../ingest/index.js';
 import type { CrowdAlertV1 } from '../../alerts/index.js';
 import type { PipelineEvent } from '../../runtime/index.js';
 import { openIndex, type AuditChainOptions, type SearchIndex } from '../../search-index/index.js';
-import { startApi, type ApiTransport, type AlertHistory, type ApiServer, type ClusterSource, type FaceEmbedder, type FaceFromImage, type LiveEventSource, type PipelineStatsSource } from '../../api/index.js';
+import { startApi, type TokenStore, type ApiTransport, type AlertHistory, type ApiServer, type ClusterSource, type FaceEmbedder, type FaceFromImage, type LiveEventSource, type PipelineStatsSource } from '../../api/index.js';
 import { openWatchlists, type WatchlistStore } from '../../watchlist/index.js';
 import { embedFacesFromImage } from '../../inference/index.js';
 import type { RecordingService } from '../../recording/index.js';
@@ -139,6 +139,8 @@ export interface HarnessOptions {
   exports?: boolean | Partial<ExportLimits>;
   /** A recording service (the caller opens and closes it); none by default (503 on its routes). */
   recordings?: RecordingService | null;
+  /** The issued-token store (the caller opens and closes it); none by default (503 on the token routes). */
+  tokenStore?: TokenStore | null;
 }
 
 export async function startHarness(o: HarnessOptions = {}): Promise<ApiHarness> {
@@ -181,7 +183,7 @@ export async function startHarness(o: HarnessOptions = {}): Promise<ApiHarness> 
     : null;
   const server = await startApi({
     host: '127.0.0.1', port: 0, index, cameras, history, events, stats: o.stats ?? null, alerts: null,
-    faces: o.faces === undefined ? pixelFaces : o.faces, access: cfg.api, cluster: o.cluster ?? null, watchlists, exports, recordings: o.recordings ?? null,
+    faces: o.faces === undefined ? pixelFaces : o.faces, access: cfg.api, cluster: o.cluster ?? null, watchlists, exports, recordings: o.recordings ?? null, tokenStore: o.tokenStore ?? null,
     ...(o.transport ? { transport: o.transport } : {}),
     log: createLogger({ level: 'error', sink: () => undefined }),
   });
