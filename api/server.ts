@@ -24,6 +24,7 @@ import { alarmRoutes } from './routes-alarms.js';
 import { exportRoutes } from './routes-exports.js';
 import { loadApiTls } from './tls.js';
 import { recordingRoutes } from './routes-recordings.js';
+import { erasureRoutes } from './routes-erasures.js';
 import type { ApiOptions } from './types.js';
 import { registerConsole } from '../console/serve.js';
 
@@ -163,6 +164,7 @@ export async function startApi(o: ApiOptions): Promise<ApiServer> {
   alarmRoutes(app, ctx);
   exportRoutes(app, ctx);
   recordingRoutes(app, ctx);
+  erasureRoutes(app, ctx);
 
   registerConsole(app);
 

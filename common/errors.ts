@@ -154,5 +154,8 @@ export const ERROR_CODES = {
   DATA_KEY_EXISTS: '`cvcore keys init` will not replace an existing key file',
   DATA_KEY_IN_USE: '`cvcore keys retire` of the current key, or of a key values are still sealed under',
   API_AUDIT_UNAVAILABLE: 'audit verify and export need a local audit trail with the node key, and this core has none',
+  // Erasure of one person's data (issue 20).
+  API_ERASURE_BAD_REQUEST: 'an erasure request that does not validate: neither or both of trackIds and a photo, no reason or caseRef, a threshold outside 0..1, too many ids (the field is named)',
+  API_ERASURE_CLUSTER: 'erasure is refused in cluster mode: records are sharded across index nodes and the erasure does not reach them yet',
 } as const;
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -622,17 +622,19 @@ export class WatchlistStore implements WatchlistService {
   }
 
   /**
-   * Alarms in scope raised by one of the tracks, or (frequency) counting one among their appearances: deleted with
-   * their frame, face crop and entry-history keys, as retention deletes them (nothing when `dryRun`). Their ids.
+   * Alarms in scope raised by one of the tracks, or (frequency) counting one among their appearances, or matching
+   * one of the entries: deleted with their frame, face crop and entry-history keys, as retention deletes them
+   * (nothing when `dryRun`). Their ids.
    */
-  async eraseAlarmsOf(trackIds: readonly string[], scope: Scope, dryRun: boolean): Promise<string[]> {
+  async eraseAlarmsOf(trackIds: readonly string[], scope: Scope, dryRun: boolean, entryIds: readonly string[] = []): Promise<string[]> {
     const tracks = new Set(trackIds);
+    const entries = new Set(entryIds);
     return this.#serial(async () => {
       const ops: BatchOp[] = [];
       const ids: string[] = [];
       await scanRange(this.#db, { gte: 'a!', lt: 'a~' }, (k, v) => {
         const a = JSON.parse(v!.toString('utf8')) as StoredAlarm;
-        const about = tracks.has(a.alarm.track) || (a.alarm.kind === 'frequency' && a.alarm.appearances.some((p) => tracks.has(p.track)));
+        const about = tracks.has(a.alarm.track) || (a.alarm.kind === 'frequency' && a.alarm.appearances.some((p) => tracks.has(p.track))) || (a.alarm.kind === 'watchlist' && entries.has(a.alarm.entry));
         if (!about || !inScope(scope, a.alarm.department)) return;
         ids.push(a.alarm.id);
         ops.push(...alarmDeletes(k, a));
