@@ -632,7 +632,8 @@ export class WatchlistStore implements WatchlistService {
     return this.#serial(async () => {
       const ops: BatchOp[] = [];
       const ids: string[] = [];
-      await scanRange(this.#db, { gte: 'a!', lt: 'a~' }, (k, v) => {
+      // 'a!' up to 'a"': the log lines only, not the af!/ai!/as! keys beside them.
+      await scanRange(this.#db, { gte: 'a!', lt: 'a"' }, (k, v) => {
         const a = JSON.parse(v!.toString('utf8')) as StoredAlarm;
         const about = tracks.has(a.alarm.track) || (a.alarm.kind === 'frequency' && a.alarm.appearances.some((p) => tracks.has(p.track))) || (a.alarm.kind === 'watchlist' && entries.has(a.alarm.entry));
         if (!about || !inScope(scope, a.alarm.department)) return;
