@@ -855,8 +855,12 @@ export class SearchIndexImpl implements SearchIndex {
         db: this.#db,
         removeRecords: (ids) => this.#removeRecords(ids),
         write: (ops) => this.#writer.write(ops),
-        // The graph drops the vectors now; saving it at once keeps a restart from loading them again.
-        saveVectors: () => this.#vectors.save(),
+        // The graph has dropped the vectors (#removeRecords): their freed slots are overwritten and the graph is
+        // saved at once, so neither memory nor the file keeps them and a restart cannot load them again.
+        saveVectors: async () => {
+          await this.#vectors.scrub();
+          await this.#vectors.save();
+        },
       }, request);
       // A put of an erased id that arrived meanwhile (it was queued when the erasure was asked for) goes too.
       if (!request.dryRun) for (const id of result.tracks) this.#pending.delete(id);
