@@ -25,6 +25,7 @@ import { exportRoutes } from './routes-exports.js';
 import { loadApiTls } from './tls.js';
 import { recordingRoutes } from './routes-recordings.js';
 import { tokenRoutes } from './routes-tokens.js';
+import { erasureRoutes } from './routes-erasures.js';
 import type { ApiOptions } from './types.js';
 import { registerConsole } from '../console/serve.js';
 
@@ -170,6 +171,7 @@ export async function startApi(o: ApiOptions): Promise<ApiServer> {
   exportRoutes(app, ctx);
   recordingRoutes(app, ctx);
   tokenRoutes(app, ctx);
+  erasureRoutes(app, ctx);
 
   registerConsole(app);
 

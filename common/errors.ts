@@ -163,5 +163,8 @@ export const ERROR_CODES = {
   TOKEN_BAD_REQUEST: 'a token request with a bad person, role, departments, faces or expiry; the field is named',
   TOKEN_NOT_FOUND: 'no issued token with that id (or outside the caller\'s departments)',
   TOKEN_IO: 'RocksDB failed to open, read or write the token store (a running core holds it: use --api)',
+  // Erasure of one person's data (issue 20).
+  API_ERASURE_BAD_REQUEST: 'an erasure request that does not validate: neither or both of trackIds and a photo, no reason or caseRef, a threshold outside 0..1, too many ids (the field is named)',
+  API_ERASURE_CLUSTER: 'erasure is refused in cluster mode: records are sharded across index nodes and the erasure does not reach them yet',
 } as const;
 export type ErrorCode = keyof typeof ERROR_CODES;

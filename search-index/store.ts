@@ -32,6 +32,7 @@ import type {
   SearchPage, SearchQuery, TrackRecord,
 } from './types.js';
 import { FaceVectors } from './vectors.js';
+import { checkErasureRequest, eraseInIndex, type ErasureRequest, type ErasureResult } from './erase.js';
 
 export const INDEX_DEFAULTS = {
   batchSize: 512,
@@ -788,28 +789,9 @@ export class SearchIndexImpl implements SearchIndex {
     for (;;) {
       const expired = await expiredIds(this.#db, this.#o.retention, now, INDEX_DEFAULTS.sweepChunk);
       if (expired.length === 0) break;
-      const ops: BatchOp[] = [];
-      const delta = new Map<string, number>();
-      let dRecords = 0;
-      let dFaces = 0;
-      const removedSeqs: number[] = [];
-      const bufs = await this.#db.getMany(expired.map((e) => recordKey(e.id)));
-      bufs.forEach((b, i) => {
-        // An expiry entry without its record cannot come from a whole batch, but must not stall the sweep.
-        ops.push({ type: 'del', key: expired[i]!.key });
-        if (!b) return;
-        const s = decodeRecord(b).record;
-        for (const key of ownedKeys(s)) ops.push({ type: 'del', key });
-        for (const p of indexPrefixes(s)) delta.set(p, (delta.get(p) ?? 0) - 1);
-        dRecords--;
-        if (s.hasFace) dFaces--;
-        if (s.faceSeq !== null) removedSeqs.push(s.faceSeq);
-      });
-      ops.push({ type: 'put', key: META_COUNTS, value: encodeJson(this.#countsAfter(delta, dRecords, dFaces, this.#nextFaceSeq)) });
-      await this.#writer.write(ops);
-      this.#applyCounts(delta, dRecords, dFaces, this.#nextFaceSeq);
-      this.#vectors.remove(removedSeqs);
-      total -= dRecords;
+      // An expiry entry without its record cannot come from a whole batch, but must not stall the sweep.
+      const removed = await this.#removeRecords(expired.map((e) => e.id), expired.map((e) => ({ type: 'del', key: e.key })));
+      total += removed.length;
       if (expired.length < INDEX_DEFAULTS.sweepChunk) break;
     }
     // Alarm frames go with the records of their time (trackDays); they are not counted as records.
@@ -823,6 +805,71 @@ export class SearchIndexImpl implements SearchIndex {
     }
     if (total > 0 || frames > 0) this.#o.log?.info('retention sweep', { deleted: total, alarmFrames: frames });
     return total;
+  }
+
+  /**
+   * Deletes the stored records under `ids` (those that exist) with every key they own (index entries, expiry, face
+   * entry), their counts and their face vectors, in one batch with `also`: the one delete path of retention and
+   * erasure. Runs on the chain, after in-flight batches have settled. Returns the records deleted.
+   */
+  async #removeRecords(ids: readonly string[], also: BatchOp[] = []): Promise<StoredRecord[]> {
+    const ops: BatchOp[] = [...also];
+    const delta = new Map<string, number>();
+    let dRecords = 0;
+    let dFaces = 0;
+    const removedSeqs: number[] = [];
+    const removed: StoredRecord[] = [];
+    const bufs = await this.#db.getMany(ids.map((id) => recordKey(id)));
+    for (const b of bufs) {
+      if (!b) continue;
+      const s = decodeRecord(b).record;
+      for (const key of ownedKeys(s)) ops.push({ type: 'del', key });
+      for (const p of indexPrefixes(s)) delta.set(p, (delta.get(p) ?? 0) - 1);
+      dRecords--;
+      if (s.hasFace) dFaces--;
+      if (s.faceSeq !== null) removedSeqs.push(s.faceSeq);
+      removed.push(s);
+    }
+    if (ops.length === 0) return removed;
+    ops.push({ type: 'put', key: META_COUNTS, value: encodeJson(this.#countsAfter(delta, dRecords, dFaces, this.#nextFaceSeq)) });
+    await this.#writer.write(ops);
+    this.#applyCounts(delta, dRecords, dFaces, this.#nextFaceSeq);
+    this.#vectors.remove(removedSeqs);
+    return removed;
+  }
+
+  /**
+   * Erases one person's records and what this index keeps about them (erase.ts): on the write chain, after
+   * everything queued before it is written, so no batch in flight brings a record back. A dry run reads only.
+   */
+  async erase(request: ErasureRequest): Promise<ErasureResult> {
+    this.#check();
+    checkErasureRequest(request, checkScope);
+    // Records still queued are written first: the erasure then finds them in RocksDB like any other.
+    await this.flush();
+    const run = this.#chain.then(async () => {
+      await this.#drain();
+      if (this.#writer.failed) this.#writer.reset();
+      this.#prune();
+      const result = await eraseInIndex({
+        db: this.#db,
+        removeRecords: (ids) => this.#removeRecords(ids),
+        write: (ops) => this.#writer.write(ops),
+        // The graph has dropped the vectors (#removeRecords): their freed slots are overwritten and the graph is
+        // saved at once, so neither memory nor the file keeps them and a restart cannot load them again.
+        saveVectors: async () => {
+          await this.#vectors.scrub();
+          await this.#vectors.save();
+        },
+      }, request);
+      // A put of an erased id that arrived meanwhile (it was queued when the erasure was asked for) goes too.
+      if (!request.dryRun) for (const id of result.tracks) this.#pending.delete(id);
+      return result;
+    });
+    this.#chain = run.then(() => undefined, () => undefined);
+    return run.catch((err: unknown) => {
+      throw ioError(err, 'erase records');
+    });
   }
 
   stats(): IndexStats {

@@ -169,6 +169,8 @@ export interface AlarmFrame {
   readonly jpeg: Uint8Array;
 }
 
+import type { ErasureRequest, ErasureResult } from './erase.js';
+
 export interface SearchIndex {
   /** Enqueues the record into the current batch; waits only when the queue is at its bound (backpressure). */
   put(record: TrackRecord): Promise<void>;
@@ -198,6 +200,11 @@ export interface SearchIndex {
   exportAudit?(opts: { from: number; to: number }): Promise<string[]>;
   /** Signs the head of the chain now (if it moved) and gives the latest checkpoint; null: no chain yet. */
   auditCheckpoint?(): Promise<Checkpoint | null>;
+  /**
+   * Erases tracks within the scope (records, faces and vectors, their bytes, the crowd frames that show them;
+   * search-index/erase.ts). Optional: the cluster's scatter-gather index has none (erasure is refused there).
+   */
+  erase?(request: ErasureRequest): Promise<ErasureResult>;
   /** Deletes records past retention; returns how many. */
   sweep(now?: number): Promise<number>;
   stats(): IndexStats;

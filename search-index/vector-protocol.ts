@@ -14,6 +14,8 @@ export type VectorMessage =
   | { op: 'search'; id: number; query: ArrayBuffer; count: number }
   | { op: 'nearest'; id: number; query: ArrayBuffer; k: number; filter: FaceFilter; maxFetch: number }
   | { op: 'save'; id: number }
+  /** Overwrites every freed graph slot (erasure): see vector-worker.ts `scrub`. */
+  | { op: 'scrub'; id: number }
   | { op: 'settle'; id: number }
   | { op: 'hold'; ms: number }
   | { op: 'close' };
@@ -30,5 +32,7 @@ export interface VectorReply {
   /** Faces in the tail (not yet in the graph), and in the graph, as of this reply. */
   backlog?: number;
   graph?: number;
+  /** scrub: freed slots overwritten. */
+  scrubbed?: number;
   error?: string;
 }

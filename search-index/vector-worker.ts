@@ -52,13 +52,21 @@ let graph = create();
 let graphSeq = 0;
 let dirty = false;
 const warnings: string[] = [];
+/**
+ * Slots usearch freed (removed vectors) and has not reused. A removed vector keeps its 8-bit copy in its slot, in
+ * memory and in the saved file, until an add reuses the slot; `scrub` overwrites them all. After a load: the
+ * file's vector rows minus the live vectors.
+ */
+let freeSlots = 0;
+/** Keys of scrub vectors: far above any face sequence (12 digits). */
+const SCRUB_KEY = 1n << 62n;
 
 /**
  * usearch rejects a truncated file with an error but can crash the process on arbitrary bytes, so the
  * header is checked first: the file starts with the vector matrix's row count and width (u32 LE each), and
  * must hold at least that many 8-bit rows.
  */
-function checkHeader(path: string): void {
+function checkHeader(path: string): number {
   const head = Buffer.alloc(8);
   const fd = openSync(path, 'r');
   try {
@@ -74,6 +82,7 @@ function checkHeader(path: string): void {
   // once in a throw-away process, so a crash there costs a rebuild from RocksDB, not this process.
   const probe = spawnSync(process.execPath, ['-e', PROBE, USEARCH, path, String(d)], { timeout: 60_000, stdio: 'ignore' });
   if (probe.status !== 0) throw new Error(`a trial load failed (${probe.signal ?? `exit ${String(probe.status)}`})`);
+  return rows;
 }
 
 const USEARCH = createRequire(import.meta.url).resolve('usearch');
@@ -95,11 +104,12 @@ function load(): number {
     return 0;
   }
   try {
-    checkHeader(path);
+    const rows = checkHeader(path);
     const g = create();
     g.load(path);
     if (g.dimensions() !== d) throw new Error(`file has ${g.dimensions()} dimensions`);
     graph = g;
+    freeSlots = Math.max(0, rows - g.size());
     graphSeq = newest.seq;
     return newest.seq;
   } catch (err) {
@@ -182,6 +192,8 @@ function pump(): void {
     // multi-threaded add into a loaded graph with room to spare writes past them (heap corruption, seen as an
     // abort in the crash test after a reopen).
     graph.add(BigUint64Array.from(keys), rows, 1);
+    // Adds reuse freed slots first (usearch's free list).
+    freeSlots = Math.max(0, freeSlots - keys.length);
     insertMs = 0.8 * insertMs + 0.2 * Math.max(0.005, (performance.now() - t0) / keys.length);
     graphSeq = Math.max(graphSeq, Number(keys[keys.length - 1]));
     dirty = true;
@@ -279,6 +291,22 @@ function nearest(q: Float32Array, k: number, filter: FaceFilter, maxFetch: numbe
   return { matches: [...found].sort((a, b) => b[1] - a[1]).slice(0, k), complete };
 }
 
+/**
+ * Overwrites every freed slot: adds as many constant vectors as there are free slots (usearch reuses freed slots
+ * before it grows, overwriting the old 8-bit copy) and removes them again, so the slots hold the constant, not a
+ * face. Erasure runs it before it saves; the cost is one insert per freed slot.
+ */
+function scrub(): number {
+  const n = freeSlots;
+  if (n === 0) return 0;
+  const keys = new BigUint64Array(n);
+  for (let i = 0; i < n; i++) keys[i] = SCRUB_KEY + BigInt(i);
+  graph.add(keys, new Float32Array(n * d).fill(1 / Math.sqrt(d)), 1);
+  graph.remove(keys);
+  dirty = true;
+  return n;
+}
+
 function save(): void {
   if (!dirty) return;
   const name = `faces-${graphSeq}.usearch`;
@@ -304,6 +332,7 @@ port.on('message', (m: VectorMessage) => {
           const key = BigInt(seq);
           if (graph.contains(key)) {
             graph.remove(key);
+            freeSlots++;
             dirty = true;
           } else if (tailSeqs.indexOf(seq, head) >= 0) {
             removed.add(seq);
@@ -319,6 +348,9 @@ port.on('message', (m: VectorMessage) => {
       case 'save':
         save();
         reply({ id: m.id });
+        break;
+      case 'scrub':
+        reply({ id: m.id, scrubbed: scrub() });
         break;
       case 'hold':
         holdUntil = Math.max(holdUntil, Date.now() + m.ms);

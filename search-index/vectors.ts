@@ -15,7 +15,8 @@
  * then renamed, so a crash leaves either the old or the new file). On open the newest file is loaded and every
  * face with a larger sequence is added from RocksDB; a missing, unreadable or newer-than-RocksDB file is
  * rebuilt from RocksDB. Vectors deleted after the last save may linger in the graph; search drops them
- * because their `F` entry is gone.
+ * because their `F` entry is gone. A removed vector's 8-bit copy stays in its freed slot (and the saved file)
+ * until a later add reuses it; `scrub` overwrites every freed slot (erasure does, then saves).
  */
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../common/log.js';
@@ -175,6 +176,14 @@ export class FaceVectors {
     const q = query.slice().buffer;
     const r = await this.#request((id) => ({ op: 'nearest', id, query: q, k, filter, maxFetch }), [q]);
     return { matches: r.matches ?? [], complete: r.complete ?? true };
+  }
+
+  /**
+   * Overwrites the graph's freed slots (removed vectors keep their 8-bit copy there until reused): erasure calls it
+   * before `save`. Returns how many slots were overwritten.
+   */
+  async scrub(): Promise<number> {
+    return (await this.#request((id) => ({ op: 'scrub', id }))).scrubbed ?? 0;
   }
 
   /** Writes the graph (not the tail) when it changed; atomic by rename, then older files go. */

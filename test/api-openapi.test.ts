@@ -19,6 +19,7 @@ const ROUTES = [
   'get /api/v1/alarms', 'get /api/v1/alarms/{id}', 'get /api/v1/alarms/{id}/snapshot', 'get /api/v1/alarms/{id}/face', 'post /api/v1/alarms/{id}/ack', 'post /api/v1/alarms/{id}/dismiss',
   'post /api/v1/exports', 'get /api/v1/exports', 'get /api/v1/exports/key', 'get /api/v1/exports/{id}', 'get /api/v1/exports/{id}/download', 'post /api/v1/exports/{id}/hold', 'post /api/v1/exports/{id}/release',
   'post /api/v1/tokens', 'get /api/v1/tokens', 'get /api/v1/tokens/{id}', 'post /api/v1/tokens/{id}/revoke',
+  'post /api/v1/erasures',
 ];
 
 test('api - the OpenAPI document lists every route with its parameters, bodies, responses and security', async (t) => {

@@ -11,10 +11,10 @@ import { WatchlistError, CvcoreError } from '../common/errors.js';
 import type { AlarmV1 } from '../common/alarm-schemas.js';
 import type { Logger } from '../common/log.js';
 import { canonicalPlate, plateFormat, PLATE_ALPHABET, PLATE_LETTERS, PLATE_PROVINCES } from '../common/plates.js';
-import { createRocks, readRange, type BatchOp, type RocksDb } from '../common/rocks.js';
+import { createRocks, readRange, scanRange, type BatchOp, type RocksDb } from '../common/rocks.js';
 import { Matcher } from './matcher.js';
 import type {
-  AlarmQuery, FaceEntry, ListKind, Page, PhotoEmbedder, PlateEntry, Scope, StoredAlarm, WatchEntry, WatchList, WatchlistService,
+  AlarmQuery, FaceEntry, FaceHit, ListKind, Page, PhotoEmbedder, PlateEntry, Scope, StoredAlarm, WatchEntry, WatchList, WatchlistService,
 } from './types.js';
 
 /**
@@ -610,6 +610,41 @@ export class WatchlistStore implements WatchlistService {
     });
   }
 
+  // ---- erasure (api/routes-erasures.ts) ----
+
+  /**
+   * Face entries of lists in scope with a photo the embedding matches at the entry's own threshold, expired
+   * entries included (an erasure must find them too).
+   */
+  faceEntriesMatching(embedding: Float32Array, scope: Scope): FaceHit[] {
+    const departments = new Set([...this.#lists.values()].filter((l) => l.kind === 'face' && inScope(scope, l.department)).map((l) => l.department));
+    return [...departments].flatMap((d) => this.#matcher.matchFace(d, embedding, Number.NEGATIVE_INFINITY));
+  }
+
+  /**
+   * Alarms in scope raised by one of the tracks, or (frequency) counting one among their appearances, or matching
+   * one of the entries: deleted with their frame, face crop and entry-history keys, as retention deletes them
+   * (nothing when `dryRun`). Their ids.
+   */
+  async eraseAlarmsOf(trackIds: readonly string[], scope: Scope, dryRun: boolean, entryIds: readonly string[] = []): Promise<string[]> {
+    const tracks = new Set(trackIds);
+    const entries = new Set(entryIds);
+    return this.#serial(async () => {
+      const ops: BatchOp[] = [];
+      const ids: string[] = [];
+      // 'a!' up to 'a"': the log lines only, not the af!/ai!/as! keys beside them.
+      await scanRange(this.#db, { gte: 'a!', lt: 'a"' }, (k, v) => {
+        const a = JSON.parse(v!.toString('utf8')) as StoredAlarm;
+        const about = tracks.has(a.alarm.track) || (a.alarm.kind === 'frequency' && a.alarm.appearances.some((p) => tracks.has(p.track))) || (a.alarm.kind === 'watchlist' && entries.has(a.alarm.entry));
+        if (!about || !inScope(scope, a.alarm.department)) return;
+        ids.push(a.alarm.id);
+        ops.push(...alarmDeletes(k, a));
+      });
+      if (!dryRun && ops.length > 0) await this.#write(ops);
+      return ids;
+    });
+  }
+
   /** Deletes alarms older than the retention, with their images and entry-history keys; returns how many. */
   async sweep(now = Date.now()): Promise<number> {
     const cutoff = `a!${pad(now - this.#retention)}`;
@@ -618,11 +653,7 @@ export class WatchlistStore implements WatchlistService {
       const rows = await readRange(this.#db, { gte: 'a!', lt: cutoff, limit: 500 });
       if (rows.length === 0) break;
       const ops: BatchOp[] = [];
-      for (const [k, v] of rows) {
-        const a = JSON.parse(v!.toString('utf8')) as StoredAlarm;
-        ops.push({ type: 'del', key: k }, { type: 'del', key: alarmIdKey(a.alarm.id) }, { type: 'del', key: snapKey(a.alarm.id) }, { type: 'del', key: faceKey(a.alarm.id) });
-        if (a.alarm.kind === 'watchlist') ops.push({ type: 'del', key: matchKey(a.alarm.entry, a.alarm.at, a.alarm.id) });
-      }
+      for (const [k, v] of rows) ops.push(...alarmDeletes(k, JSON.parse(v!.toString('utf8')) as StoredAlarm));
       await this.#serial(() => this.#write(ops));
       swept += rows.length;
     }
@@ -637,6 +668,13 @@ export class WatchlistStore implements WatchlistService {
     this.#closed = true;
     await this.#db.close();
   }
+}
+
+/** Every key an alarm owns: the log line, its id lookup, its images and its entry-history key. */
+function alarmDeletes(key: string, a: StoredAlarm): BatchOp[] {
+  const ops: BatchOp[] = [{ type: 'del', key }, { type: 'del', key: alarmIdKey(a.alarm.id) }, { type: 'del', key: snapKey(a.alarm.id) }, { type: 'del', key: faceKey(a.alarm.id) }];
+  if (a.alarm.kind === 'watchlist') ops.push({ type: 'del', key: matchKey(a.alarm.entry, a.alarm.at, a.alarm.id) });
+  return ops;
 }
 
 export function openWatchlists(o: WatchlistStoreOptions): Promise<WatchlistStore> {

@@ -145,5 +145,11 @@ export interface WatchlistService {
   alarmImage(id: string, which: 'snapshot' | 'face', scope: Scope): Promise<Uint8Array | null>;
   setAlarmState(id: string, state: 'acknowledged' | 'dismissed', by: string, note: string | null, scope: Scope): Promise<StoredAlarm | null>;
 
+  // ---- erasure (optional: a service without it cannot take part in one) ----
+  /** Face entries in scope that one of their photos matches at the entry's threshold, expired ones included. */
+  faceEntriesMatching?(embedding: Float32Array, scope: Scope): FaceHit[];
+  /** Deletes the alarms in scope raised by (or, frequency, counting) one of the tracks, or matching one of the entries; their ids. */
+  eraseAlarmsOf?(trackIds: readonly string[], scope: Scope, dryRun: boolean, entryIds?: readonly string[]): Promise<string[]>;
+
   close(): Promise<void>;
 }

@@ -28,6 +28,8 @@ export const TOKENS = {
   operator: 'secret-operator-all',
   opTraffic: 'secret-operator-traffic',
   admin: 'secret-admin-all',
+  /** An admin of public-security only (erasure within a department). */
+  adminPs: 'secret-admin-ps',
   /** A traffic desk: an investigator of traffic without the face grant. */
   desk: 'secret-traffic-desk',
 } as const;
@@ -38,6 +40,7 @@ const TOKEN_CONFIG: ApiTokenConfig[] = [
   { id: 'op-all', token: TOKENS.operator, role: 'operator', departments: ['*'] },
   { id: 'op-traffic', token: TOKENS.opTraffic, role: 'operator', departments: ['traffic'] },
   { id: 'admin', token: TOKENS.admin, role: 'admin', departments: ['*'] },
+  { id: 'admin-ps', token: TOKENS.adminPs, role: 'admin', departments: ['public-security'] },
   { id: 'desk-traffic', token: TOKENS.desk, role: 'investigator', departments: ['traffic'], faces: false },
 ];
 
