@@ -26,6 +26,7 @@ import type { ObjectClass, TrackRecord } from '../common/messages.js';
 import { PLATE_DIGITS, PLATE_LETTERS, PLATE_PROVINCES } from '../common/plates.js';
 import { openIndex, type Scope, type SearchQuery } from '../search-index/index.js';
 import { ROCKS_OPEN_OPTIONS, createRocks, type BatchOp } from '../search-index/rocks.js';
+import { benchDataKey } from './data-key.js';
 
 interface BenchArgs {
   records: number;
@@ -207,7 +208,7 @@ export async function benchIndex(args: string[]): Promise<number> {
     };
 
     // 1. Ingest through the index (records generated on the fly; generation time is excluded).
-    const index = await openIndex({ dir: join(root, 'index'), dimensions: a.dims, batchSize: a.batchSize, flushMs: 50, sweepIntervalMs: 0, vectorSaveIntervalMs: 0 });
+    const index = await openIndex({ dataKey: benchDataKey(),  dir: join(root, 'index'), dimensions: a.dims, batchSize: a.batchSize, flushMs: 50, sweepIntervalMs: 0, vectorSaveIntervalMs: 0 });
     let genMs = 0;
     const t0 = performance.now();
     for (let i = 0; i < a.records; i++) {

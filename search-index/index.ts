@@ -18,6 +18,8 @@ export { encodeThumbnail, THUMBNAIL } from './thumbnail.js';
 export { INDEX_DEFAULTS } from './store.js';
 export { RETENTION_DEFAULTS } from './retention.js';
 export { verifyIndex, type VerifyReport } from './verify.js';
+// Encryption at rest: what `cvcore keys status` counts in a stopped core's folder.
+export { indexDataKeyUsage } from './usage.js';
 // The audit trail's hash chain: checkpoints, the verifier, exports that verify on their own.
 export { AUDIT_DEFAULTS } from './audit.js';
 export { type AuditVerifyReport, type ChainProblem, type Checkpoint, type ProblemKind, type RedactedEntry, canonicalJson, redactEntry } from './audit-chain.js';
@@ -25,7 +27,7 @@ export { AUDIT_EXPORT_VERSION, auditKeyFromPem, verifyAuditLines, type AuditVeri
 export type { AuditChainOptions } from './types.js';
 
 /** The index on this node's disk: a SearchIndex that also keeps alarm frames. */
-export type LocalIndex = SearchIndex & Required<Pick<SearchIndex, 'putAlarmFrame' | 'alarmFrame' | 'verifyAudit' | 'exportAudit' | 'auditCheckpoint'>>;
+export type LocalIndex = SearchIndex & Required<Pick<SearchIndex, 'putAlarmFrame' | 'alarmFrame' | 'verifyAudit' | 'exportAudit' | 'auditCheckpoint' | 'reseal' | 'dataKeyStatus'>>;
 
 /** Opens (creating when missing) the index in `options.dir`; rejects with IndexError INDEX_IO when RocksDB cannot. */
 export function openIndex(options: IndexOptions): Promise<LocalIndex> {
