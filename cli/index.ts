@@ -13,6 +13,7 @@ export const COMMANDS: readonly Entry[] = [
   { name: 'export', summary: 'evidence exports: verify a signed zip (offline), print the node key, create, list and download exports (through the HTTP API)', load: async () => (await import('./commands/export.js')).exportCommand },
   { name: 'recordings', summary: 'a camera\'s recorded segments and gaps, clips to a file, legal holds (through the HTTP API)', load: async () => (await import('./commands/recordings.js')).recordingsCommand },
   { name: 'audit', summary: 'the tamper-evident audit trail: verify the hash chain and its signed checkpoints, export a range with its proofs, sign a checkpoint', load: async () => (await import('./commands/audit.js')).auditCommand },
+  { name: 'keys', summary: 'the data key that seals biometric data at rest: init, rotate (--stage/--promote for a cluster), status, retire', load: async () => (await import('./commands/keys.js')).keysCommand },
   { name: 'cameras', summary: 'list, add, remove cameras of a running core and show their health (through its HTTP API)', load: async () => (await import('./commands/cameras.js')).camerasCommand },
   { name: 'cluster', summary: 'cluster mode: start a local cluster (up), show a cluster (status), move a node\'s cameras away (drain)', load: async () => (await import('./commands/cluster.js')).clusterCommand },
   { name: 'start', summary: 'run the core on a config file (your cameras, your NATS; a cluster node when it has a cluster section)', load: async () => (await import('./commands/start.js')).startCommand },

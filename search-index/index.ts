@@ -15,11 +15,11 @@ export { ATTRIBUTE_NAMES } from './types.js';
 export { parseQuery, parseFaceOptions, parsePlatePattern, QUERY_LIMITS } from './query.js';
 export { PLATE_CONFUSIONS } from './plate-search.js';
 export { encodeThumbnail, THUMBNAIL } from './thumbnail.js';
-export { INDEX_DEFAULTS } from './store.js';
+export { INDEX_DEFAULTS, DATA_KEY_STATUS_FILE } from './store.js';
 export { RETENTION_DEFAULTS } from './retention.js';
 export { verifyIndex, type VerifyReport } from './verify.js';
 // Encryption at rest: what `cvcore keys status` counts in a stopped core's folder.
-export { indexDataKeyUsage } from './usage.js';
+export { indexDataKeyUsage, type IndexDataKeyUsage } from './usage.js';
 // The audit trail's hash chain: checkpoints, the verifier, exports that verify on their own.
 export { AUDIT_DEFAULTS } from './audit.js';
 export { type AuditVerifyReport, type ChainProblem, type Checkpoint, type ProblemKind, type RedactedEntry, canonicalJson, redactEntry } from './audit-chain.js';

@@ -5,6 +5,7 @@
  * record without its entries, counts that match. Writes and sweeps run one at a time on one chain.
  */
 import { mkdirSync } from 'node:fs';
+import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { checkVerifier, dataKeyringFile, type DataKeyring } from '../common/data-key.js';
 import { AuditError, CvcoreError, IndexError } from '../common/errors.js';
@@ -35,6 +36,9 @@ import type {
   SearchPage, SearchQuery, TrackRecord,
 } from './types.js';
 import { FaceVectors } from './vectors.js';
+
+/** The running index's re-seal state, beside its database (see #writeKeyStatus). */
+export const DATA_KEY_STATUS_FILE = 'data-key-status.json';
 
 export const INDEX_DEFAULTS = {
   batchSize: 512,
@@ -196,6 +200,7 @@ export class SearchIndexImpl implements SearchIndex {
       }
     }, INDEX_DEFAULTS.resealCheckMs);
     this.#resealTimer.unref();
+    void this.#writeKeyStatus();
     if (o.sweepIntervalMs > 0) {
       this.#sweepTimer = setInterval(() => {
         this.sweep().catch((err: unknown) => o.log?.error('retention sweep failed', { err }));
@@ -906,6 +911,20 @@ export class SearchIndexImpl implements SearchIndex {
     this.#keysSent = now;
   }
 
+  /**
+   * `<dir>/data-key-status.json`: the sweep's state for `cvcore keys status`/`retire` while this process holds
+   * RocksDB's lock (no secrets: key ids and counts). Best effort; the folder's own `M\0reseal` is authoritative.
+   */
+  async #writeKeyStatus(): Promise<void> {
+    const path = join(this.#o.dir, DATA_KEY_STATUS_FILE);
+    try {
+      await writeFile(`${path}.tmp`, `${JSON.stringify({ ...this.dataKeyStatus(), ids: this.#o.ring.ids, at: new Date().toISOString(), pid: process.pid })}\n`);
+      await rename(`${path}.tmp`, path);
+    } catch (err) {
+      this.#o.log?.warn('data key status file not written', { err });
+    }
+  }
+
   /** Where the re-seal sweep after a rotation stands (also what `cvcore keys status` reads from a stopped core). */
   dataKeyStatus(): { current: string; target: string; done: boolean; resealed: number; after: string | null } {
     const r = this.#reseal;
@@ -944,6 +963,7 @@ export class SearchIndexImpl implements SearchIndex {
           const next: ResealState = { target: this.#reseal.target, after: b.last, done: b.done, resealed: this.#reseal.resealed + b.ops.length };
           await this.#writer.write([...b.ops, { type: 'put', key: META_RESEAL, value: encodeJson(next) }]);
           this.#reseal = next;
+          await this.#writeKeyStatus();
           return b.ops.length;
         });
         this.#chain = step.then(() => undefined, () => undefined);

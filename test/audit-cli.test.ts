@@ -9,7 +9,7 @@ import { ROCKS_OPEN_OPTIONS, createRocks, readRange } from '../search-index/rock
 import { auditPrefix, auditSeqOf, prefixEnd } from '../search-index/keys.js';
 import { startHarness, TOKENS } from './support/api-app.js';
 import { tempDir } from './support/index-records.js';
-import { testDataKey } from './support/data-key.js';
+import { testDataKey, writeTestDataKeyFile } from './support/data-key.js';
 
 const BIN = fileURLToPath(new URL('../../bin/cvcore.js', import.meta.url));
 const T0 = 1_700_000_000_000;
@@ -30,6 +30,8 @@ test('audit - cvcore audit verify, export, checkpoint on a data folder; tamperin
   const index = await openIndex({ dataKey: testDataKey(),  dir: join(dir, 'index'), sweepIntervalMs: 0, vectorSaveIntervalMs: 0, audit: { key, node: 'n1', checkpointEvery: 50, checkpointIntervalMs: 0 } });
   for (let i = 0; i < 120; i++) await index.appendAudit(entry(i));
   await index.close();
+  // The CLI opens the index with the folder's data key file (<data>/keys/data-key.json), as the core does.
+  writeTestDataKeyFile(join(dir, 'keys', 'data-key.json'));
 
   let r = await cli('verify', '--data-dir', dir, '--fingerprint', key.fingerprint);
   t.is(r.code, 0, r.stderr + r.stdout);
