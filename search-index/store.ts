@@ -235,7 +235,8 @@ export class SearchIndexImpl implements SearchIndex {
       // The data key first: another key refuses here, before anything is read or written.
       const verifier = checkVerifier(o.ring, verifierBuf, VERIFIER_AAD);
       let reseal: ResealState = resealBuf ? decodeJson<ResealState>(resealBuf) : { target: o.ring.currentId, after: null, done: true, resealed: 0 };
-      if (!countsBuf) {
+      if (!verifierBuf) {
+        // A new folder (or one that held only audit entries, which are not sealed): this key is its key.
         reseal = { target: o.ring.currentId, after: null, done: true, resealed: 0 };
         await db.batch([
           { type: 'put', key: META_FORMAT, value: Buffer.from(FORMAT_VERSION) },

@@ -145,7 +145,7 @@ test('index - a record written before trajectories reads without one, thumbnail 
   await index.put({ ...rec, plateCrop });
   await index.close();
   // Rewrite the record's value exactly as the version before trajectories wrote it: u32 head length, the JSON
-  // summary (plateCropLength, no trajectoryLength, no frame), the thumbnail, then the plate crop.
+  // summary (plateCropLength, no trajectoryLength, no frame), the thumbnail, then the plate crop (sealed).
   const { RocksLevel } = require('@nxtedition/rocksdb') as { RocksLevel: new (p: string, o: object) => { open(): Promise<void>; put(k: string, v: Buffer): Promise<void>; close(): Promise<void> } };
   const raw = new RocksLevel(join(dir, 'db'), { keyEncoding: 'utf8', valueEncoding: 'buffer' });
   await raw.open();
@@ -156,7 +156,8 @@ test('index - a record written before trajectories reads without one, thumbnail 
   }));
   const len = Buffer.alloc(4);
   len.writeUInt32LE(head.length);
-  await raw.put(`r\x00${rec.id}`, Buffer.concat([len, head, thumbnail, plateCrop]));
+  // Layout 3 seals the bytes after the summary (aad: the record's key).
+  await raw.put(`r\x00${rec.id}`, Buffer.concat([len, head, testDataKey().seal(Buffer.concat([thumbnail, plateCrop]), `r\x00${rec.id}`)]));
   await raw.close();
   index = await openIndex({ dataKey: testDataKey(),  dir, sweepIntervalMs: 0, vectorSaveIntervalMs: 0 });
   t.teardown(() => index.close());
