@@ -14,10 +14,11 @@ export function benchDataKey(): DataKeyring {
  * but copies the bytes instead of encrypting them, so the same run measures the index without the cipher.
  * Never used outside the benchmark (the index has no switch to store in clear).
  */
-export function clearBenchRing(): DataKeyring {
+export function clearBenchRing(): DataKeyring & { benchClear: true } {
   const id = Buffer.from('kclear', 'ascii');
   const headLen = SEAL_MAGIC.length + 1 + id.length + 12 + 16;
   return {
+    benchClear: true,
     path: '<bench, no encryption>',
     currentId: 'kclear',
     ids: ['kclear'],

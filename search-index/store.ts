@@ -7,7 +7,7 @@
 import { mkdirSync } from 'node:fs';
 import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { checkVerifier, dataKeyringFile, type DataKeyring } from '../common/data-key.js';
+import { checkVerifier, dataKeyringFile, type DataKeyFile, type DataKeyring } from '../common/data-key.js';
 import { AuditError, CvcoreError, IndexError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import { AuditLog } from './audit.js';
@@ -132,6 +132,14 @@ function checkRing(r: unknown): DataKeyring {
   return r as DataKeyring;
 }
 
+/**
+ * The ring as the face graph's thread gets it: the key material, or null for `bench index --clear`'s framing-only
+ * ring (bench/data-key.ts; the thread then strips the header), the benchmark's baseline of the cipher's cost.
+ */
+function ringForThread(ring: DataKeyring): DataKeyFile | null {
+  return (ring as { benchClear?: boolean }).benchClear === true ? null : dataKeyringFile(ring);
+}
+
 function checkScope(scope: Scope): Set<string> | null {
   if (scope === 'all') return null;
   if (typeof scope !== 'object' || scope === null || !Array.isArray(scope.departments) || !scope.departments.every((d) => typeof d === 'string')) {
@@ -251,7 +259,7 @@ export class SearchIndexImpl implements SearchIndex {
       counts.faceSeq = Math.max(counts.faceSeq, maxSeq + 1);
       writer = new BatchWriter(db.handle);
       await writer.ready();
-      const opened = await FaceVectors.open(o.dir, o.dimensions, maxSeq, { log: o.log, db: db.handle, keys: dataKeyringFile(o.ring) });
+      const opened = await FaceVectors.open(o.dir, o.dimensions, maxSeq, { log: o.log, db: db.handle, keys: ringForThread(o.ring) });
       vectors = opened.vectors;
       // The graph is not persisted (it would hold the embeddings outside the sealed entries): every face goes to
       // the graph's tail from the sealed entries, searchable at once, built into the graph in the background.
@@ -908,7 +916,7 @@ export class SearchIndexImpl implements SearchIndex {
   #syncKeys(): void {
     const now = SearchIndexImpl.#ringState(this.#o.ring);
     if (now === this.#keysSent) return;
-    this.#vectors.setKeys(dataKeyringFile(this.#o.ring));
+    this.#vectors.setKeys(ringForThread(this.#o.ring));
     this.#keysSent = now;
   }
 

@@ -17,7 +17,7 @@ export type VectorMessage =
   | { op: 'settle'; id: number }
   | { op: 'hold'; ms: number }
   /** The data key ring again, after a reload (a rotation): the face entries the thread reads are sealed. */
-  | { op: 'keys'; keys: DataKeyFile }
+  | { op: 'keys'; keys: DataKeyFile | null }
   | { op: 'close' };
 
 export interface VectorReply {

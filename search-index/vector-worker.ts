@@ -7,7 +7,7 @@
  */
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { dataKeyringFrom, type DataKeyFile } from '../common/data-key.js';
+import { SEAL_MAGIC, dataKeyringFrom, type DataKeyFile, type DataKeyring } from '../common/data-key.js';
 import { parentPort, workerData } from 'node:worker_threads';
 import { Index, MetricKind, ScalarKind, exactSearch } from 'usearch';
 import { HNSW, type VectorMessage, type VectorReply } from './vector-protocol.js';
@@ -26,9 +26,15 @@ let lastReport = 0;
 
 const port = parentPort;
 if (!port) throw new Error('vector-worker.ts runs as a worker thread');
-const { dir, dimensions: d, maxSeqInDb, db, keys } = workerData as { dir: string; dimensions: number; maxSeqInDb: number; db: bigint | null; keys: DataKeyFile };
-/** The data key ring: face entries are sealed (aad: their key). Replaced on a rotation ('keys'). */
-let ring = dataKeyringFrom(keys);
+const { dir, dimensions: d, maxSeqInDb, db, keys } = workerData as { dir: string; dimensions: number; maxSeqInDb: number; db: bigint | null; keys: DataKeyFile | null };
+/** Opens a face entry: sealed (aad: its key) with the data key ring. Replaced on a rotation ('keys'). */
+let ring: Pick<DataKeyring, 'open'> = ringOf(keys);
+
+/** null: `bench index --clear`'s framing-only values (header, then the bytes as they are); never in a core. */
+function ringOf(k: DataKeyFile | null): Pick<DataKeyring, 'open'> {
+  if (k) return dataKeyringFrom(k);
+  return { open: (v) => { const b = Buffer.from(v.buffer, v.byteOffset, v.byteLength); return b.subarray(SEAL_MAGIC.length + 1 + b[SEAL_MAGIC.length]! + 28); } };
+}
 /** The index's RocksDB (its native handle), for reading the face entries that `nearest` filters and re-ranks. */
 const faces = db === null ? null : sharedReader(db);
 
@@ -258,7 +264,7 @@ port.on('message', (m: VectorMessage) => {
         reply({ id: m.id, ...nearest(new Float32Array(m.query), m.k, m.filter, m.maxFetch) });
         break;
       case 'keys':
-        ring = dataKeyringFrom(m.keys);
+        ring = ringOf(m.keys);
         break;
       case 'hold':
         holdUntil = Math.max(holdUntil, Date.now() + m.ms);

@@ -62,7 +62,7 @@ export class FaceVectors {
    * `db`: the native handle of the index's RocksDB, whose face entries `nearest` reads; it must stay open until
    * close() has resolved.
    */
-  static open(dir: string, dimensions: number, maxSeqInDb: number, opts: { log?: Logger | undefined; db?: bigint; keys: DataKeyFile }): Promise<{ vectors: FaceVectors; after: number }> {
+  static open(dir: string, dimensions: number, maxSeqInDb: number, opts: { log?: Logger | undefined; db?: bigint; keys: DataKeyFile | null }): Promise<{ vectors: FaceVectors; after: number }> {
     const { log } = opts;
     const worker = new Worker(new URL('./vector-worker.js', import.meta.url), { workerData: { dir, dimensions, maxSeqInDb, db: opts.db ?? null, keys: opts.keys } });
     return new Promise((resolve, reject) => {
@@ -178,7 +178,7 @@ export class FaceVectors {
   }
 
   /** The ring's keys again (after a reload); the thread uses them from its next message on. */
-  setKeys(keys: DataKeyFile): void {
+  setKeys(keys: DataKeyFile | null): void {
     this.#post({ op: 'keys', keys });
   }
 
