@@ -221,3 +221,34 @@ test('encryption - cvcore keys: init (0600, never replaced), rotate --stage/--pr
   t.is(r.code, 2);
   t.regex(r.stderr, /^error DATA_KEY_IN_USE: /);
 });
+
+test('encryption - a re-seal stopped by a close resumes where it stopped on the next open', async (t) => {
+  const { dir, cleanup } = tempDir('enc-resume');
+  t.teardown(cleanup);
+  const keyFile = join(dir, 'k.json');
+  const first = await initDataKeyFile(keyFile);
+  const ring = await loadDataKeyring(keyFile);
+  let index = await openIndex({ dataKey: ring, dir: join(dir, 'index'), sweepIntervalMs: 0, batchSize: 256 });
+  for (let i = 0; i < 2000; i++) await index.put(makeRecord({ id: `s${String(i).padStart(5, '0')}`, thumbnail: Buffer.from(`t${i}`) }));
+  await index.flush();
+  const second = await rotateDataKeyFile(keyFile);
+  await ring.reload();
+  const sweeping = index.reseal();
+  // Stop as soon as the first batches are done: close lets the batch in progress finish, then the sweep stops.
+  await waitUntil(() => index.dataKeyStatus().resealed > 0);
+  await index.close();
+  await sweeping;
+  const mid = await indexDataKeyUsage(join(dir, 'index'));
+  t.false(mid.reseal!.done);
+  t.true((mid.values[first.id] ?? 0) > 0 && (mid.values[second.id] ?? 0) > 0, JSON.stringify(mid.values));
+  index = await openIndex({ dataKey: ring, dir: join(dir, 'index'), sweepIntervalMs: 0 });
+  await index.reseal();
+  t.true(index.dataKeyStatus().done);
+  t.is(index.dataKeyStatus().resealed, 2001);
+  await index.close();
+  t.deepEqual((await indexDataKeyUsage(join(dir, 'index'))).values, { [second.id]: 2001 });
+});
+
+async function waitUntil(ok: () => boolean): Promise<void> {
+  for (let i = 0; i < 6000 && !ok(); i++) await new Promise((r) => setTimeout(r, 5));
+}
