@@ -139,6 +139,8 @@ test('encryption - a rotation while the index is open: reads keep working, the s
   await ring.reload();
   t.is(ring.currentId, rotated.id);
   for (let i = 700; i < 720; i++) await index.put(makeRecord({ id: `r${i}`, thumbnail: Buffer.from(`thumb-${i}`) }));
+  // Reads see a record once its batch is written.
+  await index.flush();
   // The sweep and reads at once: every read sees its bytes, whichever key they are under at that moment.
   const sweeping = index.reseal();
   for (let i = 0; i < 720; i += 37) t.is(Buffer.from((await index.thumbnail(`r${i}`, 'all'))!).toString(), `thumb-${i}`);
@@ -252,3 +254,23 @@ test('encryption - a re-seal stopped by a close resumes where it stopped on the 
 async function waitUntil(ok: () => boolean): Promise<void> {
   for (let i = 0; i < 6000 && !ok(); i++) await new Promise((r) => setTimeout(r, 5));
 }
+
+test('encryption - a folder of layout 2 (thumbnails and embeddings in clear) is refused with INDEX_FORMAT saying what to do, untouched', async (t) => {
+  const { dir, cleanup } = tempDir('enc-layout2');
+  t.teardown(cleanup);
+  const db = createRocks(join(dir, 'db'));
+  await db.open(ROCKS_OPEN_OPTIONS);
+  await db.batch([
+    { type: 'put', key: 'M\x00format', value: Buffer.from('2') },
+    { type: 'put', key: 'M\x00counts', value: Buffer.from(JSON.stringify({ records: 0, faces: 0, faceSeq: 1, prefixes: {} })) },
+  ]);
+  await db.close();
+  const err = await t.throwsAsync(open(dir));
+  t.is((err as CvcoreError).code, 'INDEX_FORMAT');
+  t.regex(err!.message, /layout 2 stored thumbnails and embeddings unencrypted; move it aside and start a new index/);
+  const again = createRocks(join(dir, 'db'));
+  await again.open(ROCKS_OPEN_OPTIONS);
+  const rows = await readRange(again, {});
+  await again.close();
+  t.deepEqual(rows.map(([k]) => k), ['M\x00counts', 'M\x00format']);
+});
