@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadNodeKey } from '../common/node-key.js';
 import { openIndex, type AuditEntry, type LocalIndex } from '../search-index/index.js';
+import { benchDataKey } from './data-key.js';
 
 const entry = (i: number): AuditEntry => ({
   at: Date.now(), tokenId: `tok-${i % 7}`, role: 'investigator', department: 'police', action: 'search',
@@ -33,7 +34,7 @@ export async function benchAudit(args: string[]): Promise<number> {
   try {
     // The core's settings: the node key signs a checkpoint every 1000 entries (inside the appends timed here).
     const key = await loadNodeKey(dir);
-    const index = await openIndex({ dir: join(dir, 'index'), sweepIntervalMs: 0, vectorSaveIntervalMs: 0, dimensions: 8, audit: { key, node: 'bench' } });
+    const index = await openIndex({ dataKey: benchDataKey(),  dir: join(dir, 'index'), sweepIntervalMs: 0, vectorSaveIntervalMs: 0, dimensions: 8, audit: { key, node: 'bench' } });
     let serial: number;
     let parallel: number;
     let verifyMs: number;

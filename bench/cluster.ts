@@ -32,6 +32,7 @@ import { openIndex, type Scope, type SearchIndex, type SearchQuery } from '../se
 import { ALERT_STREAM } from '../alerts/index.js';
 import { startLocalCluster, DEMO_CAMERA_PREFIX } from '../runtime/index.js';
 import { rng } from './index.js';
+import { benchDataKey } from './data-key.js';
 
 type Part = 'control' | 'search' | 'failover';
 const PARTS: readonly Part[] = ['control', 'search', 'failover'];
@@ -385,7 +386,7 @@ async function runSearch(o: Options, root: string, say: (m: string) => void): Pr
     const faces = records.filter((r) => r.embedding).length;
     say(`search: ${o.records} records (${faces} with a face), S=${S} shards x 2 index replicas in-process, vs one local index`);
     // The bare baseline: one plain local index with every record.
-    const single = await openIndex({ dir: join(dir, 'single'), dimensions: DIMS, batchSize: 512, flushMs: 20, sweepIntervalMs: 0, vectorSaveIntervalMs: 0 });
+    const single = await openIndex({ dataKey: benchDataKey(),  dir: join(dir, 'single'), dimensions: DIMS, batchSize: 512, flushMs: 20, sweepIntervalMs: 0, vectorSaveIntervalMs: 0 });
     cleanups.unshift(() => single.close());
     for (const r of records) await single.put(r);
     await single.settle();
@@ -407,7 +408,7 @@ async function runSearch(o: Options, root: string, say: (m: string) => void): Pr
       }
     });
     for (const name of ['index-a', 'index-b']) {
-      const index = await openIndex({ dir: join(dir, name), dimensions: DIMS, batchSize: 256, flushMs: 20, sweepIntervalMs: 0, vectorSaveIntervalMs: 0 });
+      const index = await openIndex({ dataKey: benchDataKey(),  dir: join(dir, name), dimensions: DIMS, batchSize: 256, flushMs: 20, sweepIntervalMs: 0, vectorSaveIntervalMs: 0 });
       const nc = await connectAs(cluster.url, CLUSTER_USERS.index, `bench-${name}`);
       const all = Array.from({ length: S }, (_, i) => i);
       const consumer = await ShardConsumer.start(nc, { node: name, shards: S, indexShards: all, index, streams });
@@ -416,7 +417,7 @@ async function runSearch(o: Options, root: string, say: (m: string) => void): Pr
     }
     const apiNc = await connectAs(cluster.url, CLUSTER_USERS.api, 'bench-api');
     cleanups.unshift(() => apiNc.close());
-    const audit = await openIndex({ dir: join(dir, 'api-audit'), sweepIntervalMs: 0, vectorSaveIntervalMs: 0 });
+    const audit = await openIndex({ dataKey: benchDataKey(),  dir: join(dir, 'api-audit'), sweepIntervalMs: 0, vectorSaveIntervalMs: 0 });
     cleanups.unshift(() => audit.close());
     const api = new ClusterIndex(apiNc, { node: 'bench-api', shards: S, searchTimeoutMs: 3_000, audit });
     cleanups.unshift(async () => api.close());
@@ -669,7 +670,7 @@ async function runFailover(o: Options, root: string, say: (m: string) => void): 
     // same index nodes the same way (scatter-gather, scope all).
     const viaCluster = async (): Promise<number> => {
       if (!searchApi) {
-        searchAudit = await openIndex({ dir: join(dir, 'bench-audit'), sweepIntervalMs: 0, vectorSaveIntervalMs: 0 });
+        searchAudit = await openIndex({ dataKey: benchDataKey(),  dir: join(dir, 'bench-audit'), sweepIntervalMs: 0, vectorSaveIntervalMs: 0 });
         searchApi = new ClusterIndex(admin!, { node: 'bench', shards: 4, searchTimeoutMs: 5_000, audit: searchAudit });
       }
       let n = 0;

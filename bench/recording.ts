@@ -23,6 +23,7 @@ import { openIndex } from '../search-index/index.js';
 import { startApi } from '../api/index.js';
 import { processCpuSeconds } from './procstat.js';
 import { latencyStats, round, type LatencyStats } from './report.js';
+import { benchDataKey } from './data-key.js';
 
 export interface RecordingBench {
   readonly cameras: number;
@@ -153,7 +154,7 @@ export async function runRecordingBench(o: { cameras: number; seconds: number; c
     // 4. clips through the API (30 s each, fresh cuts at different offsets, then the same again from the cache).
     const clipS = 30;
     const idxDir = join(dir, 'index');
-    const index = await openIndex({ dir: idxDir, batchSize: 64, flushMs: 5, sweepIntervalMs: 0, vectorSaveIntervalMs: 0 });
+    const index = await openIndex({ dataKey: benchDataKey(),  dir: idxDir, batchSize: 64, flushMs: 5, sweepIntervalMs: 0, vectorSaveIntervalMs: 0 });
     const cfg = parseConfig({ api: { port: 0, tokens: [{ id: 'bench', token: 'bench-token-123', role: 'admin', departments: ['*'] }], rateLimit: { perMinute: 1_000_000, burst: 100_000 } } });
     const cameras = new CameraPool(cfg.ingest);
     for (const id of ids) cameras.add({ id, url: sim.url(id), department: 'bench', enabled: false });

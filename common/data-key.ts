@@ -65,7 +65,8 @@ export interface DataKeyring {
 export const isSealed = (value: Uint8Array): boolean =>
   value.length >= SEAL_MAGIC.length + 1 && Buffer.from(value.buffer, value.byteOffset, SEAL_MAGIC.length).equals(SEAL_MAGIC);
 
-function sealedKeyId(value: Uint8Array): string | null {
+/** The key id in a sealed value's header, or null when it is not one (for tools that count values without the keys). */
+export function sealedKeyId(value: Uint8Array): string | null {
   if (!isSealed(value)) return null;
   const n = value[SEAL_MAGIC.length]!;
   const start = SEAL_MAGIC.length + 1;
@@ -185,6 +186,10 @@ class Ring implements DataKeyring {
 
   async reload(): Promise<void> {
     this.#set(await readKeyFile(this.path));
+  }
+
+  toFile(): DataKeyFile {
+    return { v: 1, current: this.#current, keys: [...this.#keys].map(([id, k]) => ({ id, key: k.toString('base64'), created: '' })) };
   }
 }
 
@@ -327,4 +332,13 @@ export function checkVerifier(ring: DataKeyring, stored: Uint8Array | null | und
   }
   if (!plain.equals(VERIFIER_PLAIN)) throw new DataKeyError('DATA_KEY_WRONG', `${where}: the data key verifier does not read back`, { detail: { where } });
   return ring.needsReseal(stored) ? ring.seal(VERIFIER_PLAIN, where) : null;
+}
+
+/**
+ * The key material of a ring, as a key file's content, to hand the ring to a worker thread of the same process
+ * (the search index's face graph thread opens sealed face entries); never written anywhere by the caller.
+ */
+export function dataKeyringFile(ring: DataKeyring): DataKeyFile {
+  if (!(ring instanceof Ring)) throw new TypeError('dataKeyringFile takes a ring made by this module');
+  return ring.toFile();
 }

@@ -99,6 +99,7 @@ export const DEFAULTS = {
   exports: { retentionDays: 30, maxTracks: 50, maxCameras: 8, maxRangeMs: 600_000 },
   // The audit trail's signed checkpoints (search-index/audit.ts): every N entries, and on a timer when it moved.
   audit: { checkpointEvery: 1000, checkpointIntervalMs: 600_000 },
+  dataKey: { file: null },
   // Live alarms (watchlist/live.ts, runtime/pipeline.ts): a live person's face is read once a second until one of
   // quality 0.5 is found (the astronaut's frontal face scores about 0.8, a turned or blurred one under 0.4), then
   // only for a clearly better view, at most 4 times per track. One alarm per entry per camera a minute.

@@ -196,6 +196,8 @@ export interface CvcoreConfig {
   readonly exports: { readonly retentionDays: number; readonly maxTracks: number; readonly maxCameras: number; readonly maxRangeMs: number };
   /** The audit trail's signed checkpoints (search-index/audit.ts). */
   readonly audit: { readonly checkpointEvery: number; readonly checkpointIntervalMs: number };
+  /** The data key that seals biometric data at rest (common/data-key.ts); env CVCORE_DATA_KEY_FILE overrides. */
+  readonly dataKey: { readonly file: string | null };
   readonly alarms: AlarmsConfig;
   readonly recording: RecordingConfig;
   readonly nats: {
@@ -408,6 +410,9 @@ export const CONFIG_SCHEMA: Spec = {
     audit: { kind: 'object', description: 'the tamper-evident audit trail: each entry hashes the one before; checkpoints of the head are signed with the node key', default: 'fill', fields: {
       checkpointEvery: { kind: 'number', integer: true, description: 'a signed checkpoint every this many entries', min: 1, max: 1_000_000, default: d.audit.checkpointEvery },
       checkpointIntervalMs: { kind: 'number', integer: true, description: 'a signed checkpoint this often when there were new entries, ms (0: only every N entries and at a clean stop)', min: 0, max: 86_400_000, default: d.audit.checkpointIntervalMs },
+    } },
+    dataKey: { kind: 'object', description: 'the data key that seals biometric data at rest (AES-256-GCM; `cvcore keys init` makes one)', default: 'fill', fields: {
+      file: { kind: 'string', description: 'the data key file (env CVCORE_DATA_KEY_FILE overrides; null: <dataDir>/keys/data-key.json, made on first start: it protects copies of the data folder, not the machine)', nullable: true, default: d.dataKey.file },
     } },
     nats: { kind: 'object', description: 'NATS connection (url null: start the embedded nats-server from nats.conf)', default: 'fill', fields: {
       url: { kind: 'string', description: 'nats://host:port of the deployment (env NATS_URL overrides)', nullable: true, default: d.nats.url },

@@ -28,6 +28,8 @@ import {
 } from '../cluster/index.js';
 import { Pipeline } from './pipeline.js';
 import { auditChainOptions } from './stack.js';
+import { openCoreDataKey } from './data-key.js';
+import type { DataKeyring } from '../common/data-key.js';
 import { ClusterCameraRegistry, ClusterFeed } from './cluster-api.js';
 
 /** Alarm frames are kept as long as the alert stream keeps alerts. */
@@ -52,6 +54,8 @@ export interface ClusterNode {
   readonly alerts: AlertSink | null;
   readonly records: RecordPublisher | null;
   readonly index: SearchIndex | null;
+  /** The data key ring (the same key file on every node: see README, Encryption at rest). */
+  readonly dataKey: DataKeyring;
   status(): Promise<ClusterStatus>;
   stop(): Promise<void>;
 }
@@ -160,12 +164,14 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
     cleanup.push(() => membership.leave());
 
     // ---- index ------------------------------------------------------------------------------------------
+    const dataKey = await step('opening the data key', () => openCoreDataKey(config, dataDir, log));
+    cleanup.push(() => dataKey.stop());
     let localIndex: SearchIndex | null = null;
     if (roles.has('index') || roles.has('api')) {
       // An api-only node keeps just the materialised audit trail in it.
       // Its audit trail (the materialised copy of the cluster's) is a chain of this node's, signed with its key.
       localIndex = await openIndex({
-        dir: join(dataDir, 'index'), batchSize: config.index.batchSize, flushMs: config.index.flushMs,
+        dataKey: dataKey.ring, dir: join(dataDir, 'index'), batchSize: config.index.batchSize, flushMs: config.index.flushMs,
         retention: { trackDays: config.index.trackDays, faceDays: config.index.faceDays }, log,
         audit: await auditChainOptions(config, dataDir, log),
       });
@@ -305,7 +311,7 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
     log.info('cluster node started', { roles: cl.roles, shards, capacity: roles.has('analytics') ? cl.capacity : 0, api: api?.url ?? null });
     let stopped: Promise<void> | null = null;
     return {
-      id, config, natsUrl: servers, apiUrl: api?.url ?? null, pipeline, leases, alerts: sink, records: publisher, index: localIndex,
+      id, config, natsUrl: servers, apiUrl: api?.url ?? null, pipeline, leases, alerts: sink, records: publisher, index: localIndex, dataKey: dataKey.ring,
       status,
       stop: () => (stopped ??= unwind()),
     };

@@ -19,6 +19,8 @@ import { openRecordings, type RecordingService } from '../recording/index.js';
 import { loadNodeKey } from '../common/node-key.js';
 import type { AuditChainOptions } from '../search-index/index.js';
 import { Pipeline } from './pipeline.js';
+import { openCoreDataKey } from './data-key.js';
+import type { DataKeyring } from '../common/data-key.js';
 import { LocalIncidentStore } from './local-incidents.js';
 
 export interface StackOptions {
@@ -32,6 +34,8 @@ export interface Stack {
   readonly config: CvcoreConfig;
   readonly pipeline: Pipeline;
   readonly index: SearchIndex;
+  /** The data key ring (sealing of biometric data at rest); reloaded on SIGHUP or a change of the key file. */
+  readonly dataKey: DataKeyring;
   readonly alerts: AlertSink;
   /** Watch-lists and the alarm log (<dataDir>/watchlists). */
   readonly watchlists: WatchlistService;
@@ -83,8 +87,10 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     const natsUrl: string = configured ?? nats!.url;
     // The deployment's NATS: creds file and TLS from the environment or the config (the embedded one needs neither).
     const credsFile = process.env['NATS_CREDS'] || config.nats.credsFile;
+    const dataKey = await openCoreDataKey(config, dataDir, log);
+    cleanup.push(() => dataKey.stop());
     const index = await openIndex({
-      dir: join(dataDir, 'index'), batchSize: config.index.batchSize, flushMs: config.index.flushMs,
+      dataKey: dataKey.ring, dir: join(dataDir, 'index'), batchSize: config.index.batchSize, flushMs: config.index.flushMs,
       retention: { trackDays: config.index.trackDays, faceDays: config.index.faceDays }, log,
       audit: await auditChainOptions(config, dataDir, log),
     });
@@ -133,7 +139,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     cleanup.push(() => api.close());
     let stopped: Promise<void> | null = null;
     return {
-      config, pipeline, index, alerts, watchlists, exports, recordings, nats, natsUrl, apiUrl: api.url,
+      config, pipeline, index, dataKey: dataKey.ring, alerts, watchlists, exports, recordings, nats, natsUrl, apiUrl: api.url,
       stop: () => (stopped ??= unwind()),
     };
   } catch (err) {

@@ -15,7 +15,8 @@ import sharp from 'sharp';
 import { IndexError } from '../common/errors.js';
 import { isChained, redactEntry, type ChainedEntry } from './audit-chain.js';
 import { SEP, SEP_END, alarmFrameExpiryKey, alarmFrameExpiryPrefix, alarmFrameKey, auditPrefix, padTime, prefixEnd, recordKey } from './keys.js';
-import { decodeRecord, decodeWithBytes, encodeWithBytes, unpackTrajectory, type StoredRecord } from './record.js';
+import type { DataKeyring } from '../common/data-key.js';
+import { decodeWithBytes, encodeWithBytes, openRecord, unpackTrajectory, type StoredRecord } from './record.js';
 import { scanRange, type BatchOp, type RocksDb } from './rocks.js';
 import type { TrajectoryPoint } from '../common/messages.js';
 import type { Scope } from './types.js';
@@ -60,9 +61,11 @@ export interface ErasureResult {
 /** What erase needs from the store: its database and its one delete path, on the store's write chain. */
 export interface ErasureAccess {
   readonly db: RocksDb;
+  /** The data key ring: records' bytes and alarm frames are sealed (search-index/sealing.ts). */
+  readonly ring: DataKeyring;
   removeRecords(ids: readonly string[]): Promise<StoredRecord[]>;
   write(ops: BatchOp[]): Promise<void>;
-  saveVectors(): Promise<void>;
+  scrubVectors(): Promise<void>;
 }
 
 function bad(field: string, why: string): IndexError {
@@ -90,12 +93,12 @@ export async function eraseInIndex(a: ErasureAccess, r: ErasureRequest): Promise
   const found: Found[] = [];
   const notFound: string[] = [];
   bufs.forEach((b, i) => {
-    const d = b ? decodeRecord(b) : null;
+    const d = b ? openRecord(a.ring, recordKey(ids[i]!), b) : null;
     // Outside the scope is not found, exactly as a missing id: the answer must not say which it is.
     if (!d || (depts && !depts.has(d.record.department))) notFound.push(ids[i]!);
     else found.push({ record: d.record, trajectory: d.trajectory ? unpackTrajectory(d.trajectory, d.record.start) : [] });
   });
-  const frames = await framesShowing(a.db, found);
+  const frames = await framesShowing(a.db, a.ring, found);
   const redact = r.redactAudit ? await auditEntriesNaming(a.db, new Set(found.map((f) => f.record.id))) : [];
   const result: ErasureResult = {
     tracks: found.map((f) => f.record.id),
@@ -116,12 +119,12 @@ export async function eraseInIndex(a: ErasureAccess, r: ErasureRequest): Promise
       ops.push({ type: 'del', key: alarmFrameKey(f.id) }, { type: 'del', key: alarmFrameExpiryKey(f.head.at, f.id) });
     } else {
       const jpeg = await blankBoxes(f.jpeg, f.boxes);
-      ops.push({ type: 'put', key: alarmFrameKey(f.id), value: encodeWithBytes(f.head, jpeg) });
+      ops.push({ type: 'put', key: alarmFrameKey(f.id), value: encodeWithBytes(f.head, a.ring.seal(jpeg, alarmFrameKey(f.id))) });
     }
   }
   for (const [key, e] of redact) ops.push({ type: 'put', key, value: Buffer.from(JSON.stringify(redactEntry(e)), 'utf8') });
   if (ops.length > 0) await a.write(ops);
-  await a.saveVectors();
+  await a.scrubVectors();
   return result;
 }
 
@@ -135,7 +138,7 @@ interface FrameHit {
 }
 
 /** Crowd alarm frames of the erased tracks' cameras taken while a track was on camera, with where it was. */
-async function framesShowing(db: RocksDb, found: readonly Found[]): Promise<Map<string, FrameHit>> {
+async function framesShowing(db: RocksDb, ring: DataKeyring, found: readonly Found[]): Promise<Map<string, FrameHit>> {
   const out = new Map<string, FrameHit>();
   for (const { record: s, trajectory } of found) {
     const ids: string[] = [];
@@ -150,7 +153,7 @@ async function framesShowing(db: RocksDb, found: readonly Found[]): Promise<Map<
       const { head, bytes } = decodeWithBytes<FrameHit['head']>(b);
       if (head.cameraId !== s.cameraId || head.department !== s.department) return;
       const id = ids[i]!;
-      const hit = out.get(id) ?? { id, head, jpeg: bytes, boxes: [] };
+      const hit = out.get(id) ?? { id, head, jpeg: ring.open(bytes, alarmFrameKey(id)), boxes: [] };
       out.set(id, hit);
       const p = boxAt(trajectory, head.at);
       if (p === null) hit.boxes = null;

@@ -15,9 +15,11 @@ export { ATTRIBUTE_NAMES } from './types.js';
 export { parseQuery, parseFaceOptions, parsePlatePattern, QUERY_LIMITS } from './query.js';
 export { PLATE_CONFUSIONS } from './plate-search.js';
 export { encodeThumbnail, THUMBNAIL } from './thumbnail.js';
-export { INDEX_DEFAULTS } from './store.js';
+export { INDEX_DEFAULTS, DATA_KEY_STATUS_FILE } from './store.js';
 export { RETENTION_DEFAULTS } from './retention.js';
 export { verifyIndex, type VerifyReport } from './verify.js';
+// Encryption at rest: what `cvcore keys status` counts in a stopped core's folder.
+export { indexDataKeyUsage, type IndexDataKeyUsage } from './usage.js';
 // The audit trail's hash chain: checkpoints, the verifier, exports that verify on their own.
 export { AUDIT_DEFAULTS } from './audit.js';
 export { type AuditVerifyReport, type ChainProblem, type Checkpoint, type ProblemKind, type RedactedEntry, canonicalJson, redactEntry } from './audit-chain.js';
@@ -25,7 +27,7 @@ export { AUDIT_EXPORT_VERSION, auditKeyFromPem, verifyAuditLines, type AuditVeri
 export type { AuditChainOptions } from './types.js';
 
 /** The index on this node's disk: a SearchIndex that also keeps alarm frames. */
-export type LocalIndex = SearchIndex & Required<Pick<SearchIndex, 'putAlarmFrame' | 'alarmFrame' | 'verifyAudit' | 'exportAudit' | 'auditCheckpoint' | 'erase'>>;
+export type LocalIndex = SearchIndex & Required<Pick<SearchIndex, 'putAlarmFrame' | 'alarmFrame' | 'verifyAudit' | 'exportAudit' | 'auditCheckpoint' | 'erase' | 'reseal' | 'dataKeyStatus'>>;
 // Erasure of one person's tracks (records, faces, vectors, the crowd frames that show them).
 export { ERASURE_LIMITS, FRAME_BOX_TOLERANCE_MS, type ErasureRequest, type ErasureResult } from './erase.js';
 

@@ -37,7 +37,12 @@ export const KIND = {
 export const META_COUNTS = KIND.meta + SEP + 'counts';
 /** The key layout's version; an index written with another layout is refused (INDEX_FORMAT), not misread. */
 export const META_FORMAT = KIND.meta + SEP + 'format';
-export const FORMAT_VERSION = '2';
+/** 3: record bytes, face entries and alarm frames sealed with the data key (see sealing.ts). */
+export const FORMAT_VERSION = '3';
+/** The data key verifier (common/data-key.ts checkVerifier): a core with another key refuses before it reads anything. */
+export const META_DATA_KEY = KIND.meta + SEP + 'dataKey';
+/** The re-seal sweep after a rotation: `{ target, after, done }`, so it resumes after a restart. */
+export const META_RESEAL = KIND.meta + SEP + 'reseal';
 
 export function padTime(t: number): string {
   return String(t).padStart(TIME_WIDTH, '0');

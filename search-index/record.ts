@@ -6,6 +6,7 @@
 import { OBJECT_CLASSES, type ObjectClass, type TrackRecord, type TrajectoryPoint } from '../common/messages.js';
 import { IndexError } from '../common/errors.js';
 import { canonicalPlate } from '../common/plates.js';
+import type { DataKeyring } from '../common/data-key.js';
 import {
   MAX_TIME, SEP, attributePrefix, cameraPrefix, classPrefix, expiryKey, faceKey, orderSuffix, plateBase, recordKey, reversePlate,
   type ExpiryKind,
@@ -71,7 +72,7 @@ let scratchBytes = new Uint8Array(0);
 
 /**
  * A face entry's record id and exact similarity to the unit query `q`, or null when its digest fails the filter
- * (or its embedding is not `q.length` floats).
+ * (or its embedding is not `q.length` floats). `value` is the opened entry (openFace's input, decrypted).
  */
 export function scoreFace(q: Float32Array, value: Buffer, pass: (fd: FaceDigest) => boolean): [string, number] | null {
   const { head, bytes } = decodeWithBytes<FaceDigest>(value);
@@ -187,24 +188,25 @@ export function decodeWithBytes<T>(b: Buffer): { head: T; bytes: Buffer } {
 }
 
 /**
- * A stored record's value: the summary, then its thumbnail's bytes, then its plate crop's (plateCropLength), then
- * its packed trajectory (trajectoryLength).
+ * A stored record's value in layout 3: the summary in clear (queries page over it), then, sealed with the data
+ * key (aad: the record's RocksDB key), its thumbnail's bytes, its plate crop's (plateCropLength) and its packed
+ * trajectory (trajectoryLength). A record without any of the three has no sealed part.
  */
-export function encodeRecord(s: StoredRecord, thumbnail: Uint8Array | null, plateCrop: Uint8Array | null, trajectory: Uint8Array | null = null): Buffer {
-  if ((!plateCrop || plateCrop.byteLength === 0) && (!trajectory || trajectory.byteLength === 0)) return encodeWithBytes(s, thumbnail);
+export function sealRecord(ring: DataKeyring, key: string, s: StoredRecord, thumbnail: Uint8Array | null, plateCrop: Uint8Array | null, trajectory: Uint8Array | null = null): Buffer {
   const parts = [thumbnail, plateCrop, trajectory].filter((p): p is Uint8Array => p !== null && p.byteLength > 0);
-  const bytes = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const p of parts) {
-    bytes.set(p, at);
-    at += p.byteLength;
-  }
-  return encodeWithBytes(s, bytes);
+  if (parts.length === 0) return encodeWithBytes(s, null);
+  return encodeWithBytes(s, ring.seal(parts.length === 1 ? parts[0]! : Buffer.concat(parts), key));
 }
 
-/** A stored record's value: the summary, its thumbnail, its plate crop and its packed trajectory (null: none). */
-export function decodeRecord(b: Buffer): { record: StoredRecord; thumbnail: Buffer | null; plateCrop: Buffer | null; trajectory: Buffer | null } {
-  const { head, bytes } = decodeWithBytes<StoredRecord>(b);
+/** The summary of a stored record, without opening its sealed bytes (queries, sweeps, replacements). */
+export function decodeRecordHead(b: Buffer): StoredRecord {
+  return decodeWithBytes<StoredRecord>(b).head;
+}
+
+/** A stored record's value opened: the summary, its thumbnail, its plate crop and its packed trajectory (null: none). */
+export function openRecord(ring: DataKeyring, key: string, b: Buffer): { record: StoredRecord; thumbnail: Buffer | null; plateCrop: Buffer | null; trajectory: Buffer | null } {
+  const { head, bytes: sealed } = decodeWithBytes<StoredRecord>(b);
+  const bytes = sealed.length > 0 ? ring.open(sealed, key) : sealed;
   const j = head.trajectoryLength ?? 0;
   const n = head.plateCropLength ?? 0;
   const trajectoryAt = bytes.length - j;
@@ -215,6 +217,15 @@ export function decodeRecord(b: Buffer): { record: StoredRecord; thumbnail: Buff
     plateCrop: n > 0 ? bytes.subarray(cut, trajectoryAt) : null,
     trajectory: j > 0 ? bytes.subarray(trajectoryAt) : null,
   };
+}
+
+/** A face entry's value in layout 3: `[id, department, camera, start]` and the unit embedding, all sealed (aad: its key). */
+export function sealFace(ring: DataKeyring, key: string | Uint8Array, fd: FaceDigest, embedding: Uint8Array): Buffer {
+  return ring.seal(encodeWithBytes(fd, embedding), key);
+}
+
+export function openFace(ring: DataKeyring, key: string | Uint8Array, value: Buffer): { head: FaceDigest; bytes: Buffer } {
+  return decodeWithBytes<FaceDigest>(ring.open(value, key));
 }
 
 /** Bytes a trajectory box takes in a stored record: i32 ms since the box before (the first: since start), i16 x, i16 y, u16 w, u16 h. */

@@ -5,7 +5,9 @@
  * record without its entries, counts that match. Writes and sweeps run one at a time on one chain.
  */
 import { mkdirSync } from 'node:fs';
+import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { checkVerifier, dataKeyringFile, type DataKeyFile, type DataKeyring } from '../common/data-key.js';
 import { AuditError, CvcoreError, IndexError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import { AuditLog } from './audit.js';
@@ -13,26 +15,31 @@ import type { AuditVerifyReport, Checkpoint } from './audit-chain.js';
 import { exportAuditLines, verifyAuditDb, verifyAuditLines, type AuditVerifyKey } from './audit-verify.js';
 import { encodeCursor } from './cursor.js';
 import {
-  FORMAT_VERSION, MAX_TIME, META_COUNTS, META_FORMAT, SEP, alarmFrameExpiryKey, alarmFrameKey, departmentOfClassPrefix, expiryKey, faceKey, facePrefix, faceSeqOf, orderSuffix,
+  FORMAT_VERSION, MAX_TIME, META_COUNTS, META_DATA_KEY, META_FORMAT, META_RESEAL, SEP, alarmFrameExpiryKey, alarmFrameKey, departmentOfClassPrefix, expiryKey, faceKey, facePrefix, faceSeqOf, orderSuffix,
   prefixEnd, recordKey,
 } from './keys.js';
 import { digestFilter, plan, scan } from './planner.js';
 import { plateScan } from './plate-search.js';
 import { QUERY_LIMITS, parseFaceOptions, parseQuery } from './query.js';
 import {
-  decodeJson, decodeRecord, decodeWithBytes, digestOf, embeddingBytes, embeddingFromBytes, encodeJson, encodeRecord, encodeWithBytes,
-  expiryKindOf, facePass, indexPrefixes, normalise, ownedKeys, packTrajectory, plateKeys, scoreFace, toStored, toSummary, unpackTrajectory, validateRecord,
+  decodeJson, decodeRecordHead, decodeWithBytes, digestOf, embeddingBytes, embeddingFromBytes, encodeJson, encodeWithBytes,
+  expiryKindOf, facePass, indexPrefixes, normalise, openFace, openRecord, ownedKeys, packTrajectory, plateKeys, scoreFace, sealFace, sealRecord, toStored, toSummary,
+  unpackTrajectory, validateRecord,
   type FaceDigest, type FaceFilter, type StoredRecord,
 } from './record.js';
 import { RETENTION_DEFAULTS, checkRetention, expiredAlarmFrames, expiredIds, type Retention } from './retention.js';
 import { ROCKS_OPEN_OPTIONS, createRocks, readRange, type BatchOp, type RocksDb } from './rocks.js';
 import { BatchWriter } from './writer.js';
+import { VERIFIER_AAD, resealBatch } from './sealing.js';
 import type {
   AuditChainOptions, AlarmFrame, AuditEntry, AuditPage, FaceMatch, FaceSearchOptions, IndexOptions, IndexStats, ReadAuditOptions, Scope, SearchIndex,
   SearchPage, SearchQuery, TrackRecord,
 } from './types.js';
 import { FaceVectors } from './vectors.js';
 import { checkErasureRequest, eraseInIndex, type ErasureRequest, type ErasureResult } from './erase.js';
+
+/** The running index's re-seal state, beside its database (see #writeKeyStatus). */
+export const DATA_KEY_STATUS_FILE = 'data-key-status.json';
 
 export const INDEX_DEFAULTS = {
   batchSize: 512,
@@ -58,6 +65,10 @@ export const INDEX_DEFAULTS = {
   faceExactMax: 5000,
   /** Longest alarm frame id (it is a URL path segment). */
   maxAlarmFrameId: 256,
+  /** Values the re-seal sweep after a key rotation reads per batch (one write, then live writes go first). */
+  resealBatch: 256,
+  /** How often the index looks for a rotated key (ring.reload() by the runtime), ms. */
+  resealCheckMs: 2000,
   /** Largest alarm frame JPEG: a 4K frame at the pipeline's quality is well under it. */
   maxAlarmFrameBytes: 8 * 1024 * 1024,
 } as const;
@@ -81,6 +92,15 @@ interface Resolved {
   scanBudget: number;
   log: Logger | undefined;
   audit: AuditChainOptions | undefined;
+  ring: DataKeyring;
+}
+
+/** The re-seal sweep's position (`M\0reseal`): moving every sealed value to key `target`, done up to key `after`. */
+interface ResealState {
+  target: string;
+  after: string | null;
+  done: boolean;
+  resealed: number;
 }
 
 function intOption(v: unknown, name: string, min: number, max: number, dflt: number): number {
@@ -103,7 +123,22 @@ function resolveOptions(o: IndexOptions): Resolved {
     scanBudget: intOption(o.scanBudget, 'scanBudget', 1, 10_000_000, INDEX_DEFAULTS.scanBudget),
     log: o.log,
     audit: o.audit,
+    ring: checkRing(o.dataKey),
   };
+}
+
+function checkRing(r: unknown): DataKeyring {
+  const ok = typeof r === 'object' && r !== null && typeof (r as DataKeyring).seal === 'function' && typeof (r as DataKeyring).open === 'function';
+  if (!ok) throw new TypeError('options.dataKey must be the data key ring (common/data-key.ts openDataKeyring)');
+  return r as DataKeyring;
+}
+
+/**
+ * The ring as the face graph's thread gets it: the key material, or null for `bench index --clear`'s framing-only
+ * ring (bench/data-key.ts; the thread then strips the header), the benchmark's baseline of the cipher's cost.
+ */
+function ringForThread(ring: DataKeyring): DataKeyFile | null {
+  return (ring as { benchClear?: boolean }).benchClear === true ? null : dataKeyringFile(ring);
 }
 
 function checkScope(scope: Scope): Set<string> | null {
@@ -134,7 +169,11 @@ export class SearchIndexImpl implements SearchIndex {
   #pending = new Map<string, TrackRecord>();
   #flushTimer: NodeJS.Timeout | null = null;
   #sweepTimer: NodeJS.Timeout | null = null;
-  #saveTimer: NodeJS.Timeout | null = null;
+  #resealTimer: NodeJS.Timeout | null = null;
+  #reseal: ResealState;
+  #resealing: Promise<number> | null = null;
+  /** The ring's ids as the face graph's thread last got them. */
+  #keysSent: string;
   /** Writes and sweeps, one at a time. */
   #chain: Promise<void> = Promise.resolve();
   #writeError: unknown = null;
@@ -151,7 +190,7 @@ export class SearchIndexImpl implements SearchIndex {
   readonly #inFlightRecords = new Map<string, StoredRecord>();
   #settled: StoredRecord[][] = [];
 
-  private constructor(o: Resolved, db: RocksDb, writer: BatchWriter, vectors: FaceVectors, audit: AuditLog, counts: StoredCounts) {
+  private constructor(o: Resolved, db: RocksDb, writer: BatchWriter, vectors: FaceVectors, audit: AuditLog, counts: StoredCounts, reseal: ResealState) {
     this.#o = o;
     this.#db = db;
     this.#writer = writer;
@@ -161,15 +200,21 @@ export class SearchIndexImpl implements SearchIndex {
     this.#records = counts.records;
     this.#faces = counts.faces;
     this.#nextFaceSeq = counts.faceSeq;
+    this.#reseal = reseal;
+    this.#keysSent = SearchIndexImpl.#ringState(o.ring);
+    // A rotated key (ring.reload() after `cvcore keys rotate`) starts the re-seal sweep; so does one left unfinished.
+    this.#resealTimer = setInterval(() => {
+      if (this.#resealing === null && (!this.#reseal.done || this.#reseal.target !== o.ring.currentId)) {
+        this.reseal().catch((err: unknown) => o.log?.error('data key re-seal failed', { err }));
+      }
+    }, INDEX_DEFAULTS.resealCheckMs);
+    this.#resealTimer.unref();
+    void this.#writeKeyStatus();
     if (o.sweepIntervalMs > 0) {
       this.#sweepTimer = setInterval(() => {
         this.sweep().catch((err: unknown) => o.log?.error('retention sweep failed', { err }));
       }, o.sweepIntervalMs);
       this.#sweepTimer.unref();
-    }
-    if (o.vectorSaveIntervalMs > 0) {
-      this.#saveTimer = setInterval(() => void this.#saveVectors(), o.vectorSaveIntervalMs);
-      this.#saveTimer.unref();
     }
   }
 
@@ -185,25 +230,45 @@ export class SearchIndexImpl implements SearchIndex {
     let writer: BatchWriter | null = null;
     let vectors: FaceVectors | null = null;
     try {
-      const [countsBuf, formatBuf] = await db.getMany([META_COUNTS, META_FORMAT]);
+      const [countsBuf, formatBuf, verifierBuf, resealBuf] = await db.getMany([META_COUNTS, META_FORMAT, META_DATA_KEY, META_RESEAL]);
       const format = formatBuf?.toString('utf8') ?? null;
       if (countsBuf && format !== FORMAT_VERSION) {
-        throw new IndexError('INDEX_FORMAT', `${o.dir} holds an index of key layout ${format ?? 1}; this version reads layout ${FORMAT_VERSION}. Move it aside (or delete it) and start a new one`, { detail: { dir: o.dir, format: format ?? '1', expected: FORMAT_VERSION } });
+        // Layout 2 held thumbnails and embeddings in clear. It is not re-sealed in place: RocksDB would keep the
+        // clear versions in its files until a compaction happened to rewrite them.
+        const how = format === '2'
+          ? 'layout 2 stored thumbnails and embeddings unencrypted; move it aside and start a new index (re-ingest from the recordings if needed), and delete the old folder securely'
+          : 'move it aside (or delete it) and start a new one';
+        throw new IndexError('INDEX_FORMAT', `${o.dir} holds an index of key layout ${format ?? 1}; this version reads layout ${FORMAT_VERSION}: ${how}`, { detail: { dir: o.dir, format: format ?? '1', expected: FORMAT_VERSION } });
       }
-      if (!countsBuf) await db.batch([{ type: 'put', key: META_FORMAT, value: Buffer.from(FORMAT_VERSION) }]);
+      if (countsBuf && !verifierBuf) throw new IndexError('INDEX_FORMAT', `${o.dir} has no data key verifier (M\\0dataKey); it was not written by this version`, { detail: { dir: o.dir } });
+      // The data key first: another key refuses here, before anything is read or written.
+      const verifier = checkVerifier(o.ring, verifierBuf, VERIFIER_AAD);
+      let reseal: ResealState = resealBuf ? decodeJson<ResealState>(resealBuf) : { target: o.ring.currentId, after: null, done: true, resealed: 0 };
+      if (!verifierBuf) {
+        // A new folder (or one that held only audit entries, which are not sealed): this key is its key.
+        reseal = { target: o.ring.currentId, after: null, done: true, resealed: 0 };
+        await db.batch([
+          { type: 'put', key: META_FORMAT, value: Buffer.from(FORMAT_VERSION) },
+          { type: 'put', key: META_DATA_KEY, value: verifier! },
+          { type: 'put', key: META_RESEAL, value: encodeJson(reseal) },
+        ]);
+      }
+      o.log?.info('search index data key', { dir: o.dir, keyFile: o.ring.path, current: o.ring.currentId, fingerprint: o.ring.fingerprint(), resealDone: reseal.done && reseal.target === o.ring.currentId });
       const counts: StoredCounts = countsBuf ? decodeJson<StoredCounts>(countsBuf) : { records: 0, faces: 0, faceSeq: 1, prefixes: {} };
       const lastFace = await readRange(db, { gte: facePrefix, lt: prefixEnd(facePrefix), reverse: true, limit: 1, values: false });
       const maxSeq = lastFace[0] ? faceSeqOf(lastFace[0][0]) : 0;
       counts.faceSeq = Math.max(counts.faceSeq, maxSeq + 1);
       writer = new BatchWriter(db.handle);
       await writer.ready();
-      const opened = await FaceVectors.open(o.dir, o.dimensions, maxSeq, { log: o.log, db: db.handle });
+      const opened = await FaceVectors.open(o.dir, o.dimensions, maxSeq, { log: o.log, db: db.handle, keys: ringForThread(o.ring) });
       vectors = opened.vectors;
-      // Faces stored after the saved graph go to the graph's tail: searchable at once, built in the background.
-      const added = await SearchIndexImpl.#catchUp(db, opened.vectors, opened.after);
-      if (added > 0) o.log?.info('face vectors caught up from RocksDB', { added, from: opened.after, rebuilt: opened.after === 0 });
+      // The graph is not persisted (it would hold the embeddings outside the sealed entries): every face goes to
+      // the graph's tail from the sealed entries, searchable at once, built into the graph in the background.
+      const t0 = Date.now();
+      const added = await SearchIndexImpl.#catchUp(db, o.ring, opened.vectors, opened.after);
+      if (added > 0) o.log?.info('face vectors loaded from the sealed face entries; the graph builds in the background', { added, ms: Date.now() - t0 });
       const audit = await AuditLog.open(db, { ...(o.audit ?? {}), log: o.log });
-      return new SearchIndexImpl(o, db, writer, opened.vectors, audit, counts);
+      return new SearchIndexImpl(o, db, writer, opened.vectors, audit, counts, reseal);
     } catch (err) {
       await vectors?.close().catch(() => undefined);
       await writer?.close().catch(() => undefined);
@@ -213,7 +278,7 @@ export class SearchIndexImpl implements SearchIndex {
   }
 
   /** Adds to the graph every face stored after sequence `after`. */
-  static async #catchUp(db: RocksDb, vectors: FaceVectors, after: number): Promise<number> {
+  static async #catchUp(db: RocksDb, ring: DataKeyring, vectors: FaceVectors, after: number): Promise<number> {
     const it = db.iterator({ gt: faceKey(after), lt: prefixEnd(facePrefix) });
     let added = 0;
     try {
@@ -224,7 +289,7 @@ export class SearchIndexImpl implements SearchIndex {
         const flat = new Float32Array(rows.length * d);
         const seqs: number[] = [];
         for (const [k, v] of rows) {
-          const bytes = decodeWithBytes<FaceDigest>(v!).bytes;
+          const bytes = openFace(ring, k, v!).bytes;
           if (bytes.byteLength !== d * 4) continue;
           new Uint8Array(flat.buffer, seqs.length * d * 4, d * 4).set(bytes);
           seqs.push(faceSeqOf(k));
@@ -363,7 +428,7 @@ export class SearchIndexImpl implements SearchIndex {
     const removedSeqs: number[] = [];
     batch.forEach((r, i) => {
       const b = olds[i];
-      const old = this.#inFlightRecords.get(r.id) ?? (b ? decodeRecord(b).record : null);
+      const old = this.#inFlightRecords.get(r.id) ?? (b ? decodeRecordHead(b) : null);
       if (!old) return;
       for (const key of ownedKeys(old)) ops.push({ type: 'del', key });
       for (const p of indexPrefixes(old)) bump(p, -1);
@@ -389,14 +454,16 @@ export class SearchIndexImpl implements SearchIndex {
         bump(p, 1);
       }
       for (const key of plateKeys(s)) ops.push({ type: 'put', key, value: digest });
-      ops.push({ type: 'put', key: recordKey(s.id), value: encodeRecord(s, r.thumbnail, r.plateCrop ?? null, s.trajectoryLength ? packTrajectory(r.trajectory ?? [], s.start) : null) });
+      const rk = recordKey(s.id);
+      ops.push({ type: 'put', key: rk, value: sealRecord(this.#o.ring, rk, s, r.thumbnail, r.plateCrop ?? null, s.trajectoryLength ? packTrajectory(r.trajectory ?? [], s.start) : null) });
       ops.push({ type: 'put', key: expiryKey(expiryKindOf(s), s.end, s.id), value: empty });
       if (r.embedding && faceSeq !== null) {
         const unit = normalise(r.embedding);
         flat.set(unit, newSeqs.length * d);
         newSeqs.push(faceSeq);
         const fd: FaceDigest = [s.id, s.department, s.cameraId, s.start];
-        ops.push({ type: 'put', key: faceKey(faceSeq), value: encodeWithBytes(fd, embeddingBytes(unit)) });
+        const fk = faceKey(faceSeq);
+        ops.push({ type: 'put', key: fk, value: sealFace(this.#o.ring, fk, fd, embeddingBytes(unit)) });
         dFaces++;
       }
       dRecords++;
@@ -480,10 +547,11 @@ export class SearchIndexImpl implements SearchIndex {
     const read = async (): Promise<TrackRecord | null> => {
       const [rb] = await this.#db.getMany([recordKey(id)]);
       if (!rb) return null;
-      const { record: s, thumbnail: tb, plateCrop: pb, trajectory: jb } = decodeRecord(rb);
-      if (depts && !depts.has(s.department)) return null;
+      // The scope is checked on the clear summary before anything is decrypted.
+      if (depts && !depts.has(decodeRecordHead(rb).department)) return null;
+      const { record: s, thumbnail: tb, plateCrop: pb, trajectory: jb } = openRecord(this.#o.ring, recordKey(id), rb);
       const [fb] = s.faceSeq !== null ? await this.#db.getMany([faceKey(s.faceSeq)]) : [undefined];
-      const eb = fb ? decodeWithBytes<FaceDigest>(fb).bytes : null;
+      const eb = fb && s.faceSeq !== null ? openFace(this.#o.ring, faceKey(s.faceSeq), fb).bytes : null;
       return this.#full(s, tb, eb, pb, jb);
     };
     return read().catch((err: unknown) => {
@@ -517,10 +585,9 @@ export class SearchIndexImpl implements SearchIndex {
       throw ioError(err, `read a ${which === 'thumbnail' ? 'thumbnail' : 'plate crop'}`);
     });
     if (!rb) return null;
-    const decoded = decodeRecord(rb);
-    const b = decoded[which];
-    if (!b || (depts && !depts.has(decoded.record.department))) return null;
-    return new Uint8Array(b);
+    if (depts && !depts.has(decodeRecordHead(rb).department)) return null;
+    const b = openRecord(this.#o.ring, recordKey(id), rb)[which];
+    return b ? new Uint8Array(b) : null;
   }
 
   async query(input: SearchQuery, scope: Scope): Promise<SearchPage> {
@@ -538,7 +605,7 @@ export class SearchIndexImpl implements SearchIndex {
       const records = [];
       for (const b of bufs) {
         if (!b) continue; // swept between the index read and the record read
-        const s = decodeRecord(b).record;
+        const s = decodeRecordHead(b);
         if (depts && !depts.has(s.department)) continue;
         records.push(toSummary(s));
       }
@@ -561,7 +628,7 @@ export class SearchIndexImpl implements SearchIndex {
       for (let i = 0; i < bufs.length; i++) {
         const b = bufs[i];
         if (!b) continue;
-        const s = decodeRecord(b).record;
+        const s = decodeRecordHead(b);
         if (depts && !depts.has(s.department)) continue;
         const h = page[i]!;
         records.push({ ...toSummary(s), plateMatch: h.match, order: h.order });
@@ -596,7 +663,7 @@ export class SearchIndexImpl implements SearchIndex {
         const recs = await this.#db.getMany(candidates.map((c) => recordKey(c.id)));
         const seqs: number[] = [];
         for (const b of recs) {
-          const seq = b ? decodeRecord(b).record.faceSeq : null;
+          const seq = b ? decodeRecordHead(b).faceSeq : null;
           if (seq !== null && seq !== undefined) seqs.push(seq);
         }
         const scored = await this.#scoreFaces(q, seqs, pass);
@@ -604,6 +671,7 @@ export class SearchIndexImpl implements SearchIndex {
       }
       // The graph (and its not yet built tail) nominates; its thread filters and re-ranks the nominees by their
       // face entries. A filter that keeps too few of even the largest fetch is answered by an exact scan.
+      this.#syncKeys();
       const near = await this.#vectors.nearest(q, k, filter, INDEX_DEFAULTS.faceOverfetchMax);
       const top = near.complete ? near.matches : await this.#exactFaces(q, pass, k);
       return await this.#matches(top, depts);
@@ -618,7 +686,7 @@ export class SearchIndexImpl implements SearchIndex {
     const out: FaceMatch[] = [];
     bufs.forEach((b, i) => {
       if (!b) return;
-      const s = decodeRecord(b).record;
+      const s = decodeRecordHead(b);
       if (depts && !depts.has(s.department)) return;
       out.push({ record: toSummary(s), similarity: top[i]![1] });
     });
@@ -627,10 +695,11 @@ export class SearchIndexImpl implements SearchIndex {
 
   /** Exact similarities of the faces under `seqs` that pass the filter (a missing entry was deleted meanwhile). */
   async #scoreFaces(q: Float32Array, seqs: number[], pass: (fd: FaceDigest) => boolean): Promise<Array<[string, number]>> {
-    const bufs = await this.#db.getMany(seqs.map(faceKey));
+    const keys = seqs.map(faceKey);
+    const bufs = await this.#db.getMany(keys);
     const out: Array<[string, number]> = [];
-    for (const b of bufs) {
-      const scored = b ? scoreFace(q, b, pass) : null;
+    for (const [i, b] of bufs.entries()) {
+      const scored = b ? scoreFace(q, this.#o.ring.open(b, keys[i]!), pass) : null;
       if (scored) out.push(scored);
     }
     return out;
@@ -643,8 +712,8 @@ export class SearchIndexImpl implements SearchIndex {
       for (;;) {
         const rows = await it.nextv(1000);
         if (rows.length === 0) break;
-        for (const [, v] of rows) {
-          const scored = scoreFace(q, v!, pass);
+        for (const [k, v] of rows) {
+          const scored = scoreFace(q, this.#o.ring.open(v!, k), pass);
           if (scored) best.push(scored);
         }
         if (best.length > k * 8) {
@@ -676,7 +745,7 @@ export class SearchIndexImpl implements SearchIndex {
       const ops: BatchOp[] = [];
       // A frame stored again under its id (an alert re-sent) keeps one expiry entry.
       if (old) ops.push({ type: 'del', key: alarmFrameExpiryKey(decodeWithBytes<{ at: number }>(old).head.at, frame.id) });
-      ops.push({ type: 'put', key, value: encodeWithBytes({ cameraId: frame.cameraId, department: frame.department, at: frame.at }, frame.jpeg) });
+      ops.push({ type: 'put', key, value: encodeWithBytes({ cameraId: frame.cameraId, department: frame.department, at: frame.at }, this.#o.ring.seal(frame.jpeg, key)) });
       ops.push({ type: 'put', key: alarmFrameExpiryKey(frame.at, frame.id), value: Buffer.alloc(0) });
       await this.#db.batch(ops);
     } catch (err) {
@@ -694,7 +763,7 @@ export class SearchIndexImpl implements SearchIndex {
     if (!b) return null;
     const { head, bytes } = decodeWithBytes<{ cameraId: string; department: string; at: number }>(b);
     if (depts && !depts.has(head.department)) return null;
-    return { id, cameraId: head.cameraId, department: head.department, at: head.at, jpeg: new Uint8Array(bytes) };
+    return { id, cameraId: head.cameraId, department: head.department, at: head.at, jpeg: new Uint8Array(this.#o.ring.open(bytes, alarmFrameKey(id))) };
   }
 
   async appendAudit(entry: AuditEntry): Promise<void> {
@@ -822,7 +891,7 @@ export class SearchIndexImpl implements SearchIndex {
     const bufs = await this.#db.getMany(ids.map((id) => recordKey(id)));
     for (const b of bufs) {
       if (!b) continue;
-      const s = decodeRecord(b).record;
+      const s = decodeRecordHead(b);
       for (const key of ownedKeys(s)) ops.push({ type: 'del', key });
       for (const p of indexPrefixes(s)) delta.set(p, (delta.get(p) ?? 0) - 1);
       dRecords--;
@@ -853,13 +922,13 @@ export class SearchIndexImpl implements SearchIndex {
       this.#prune();
       const result = await eraseInIndex({
         db: this.#db,
+        ring: this.#o.ring,
         removeRecords: (ids) => this.#removeRecords(ids),
         write: (ops) => this.#writer.write(ops),
-        // The graph has dropped the vectors (#removeRecords): their freed slots are overwritten and the graph is
-        // saved at once, so neither memory nor the file keeps them and a restart cannot load them again.
-        saveVectors: async () => {
+        // The graph has dropped the vectors (#removeRecords): their freed slots are overwritten, so memory does not
+        // keep them either (the graph is never saved: a restart rebuilds it from the sealed F entries left).
+        scrubVectors: async () => {
           await this.#vectors.scrub();
-          await this.#vectors.save();
         },
       }, request);
       // A put of an erased id that arrived meanwhile (it was queued when the erasure was asked for) goes too.
@@ -885,19 +954,96 @@ export class SearchIndexImpl implements SearchIndex {
     await this.#vectors.settle();
   }
 
-  async #saveVectors(): Promise<void> {
+  /** The ring's key ids and current key, to notice a reload. */
+  static #ringState(ring: DataKeyring): string {
+    return `${ring.currentId}:${ring.ids.join(',')}`;
+  }
+
+  /** Hands the face graph's thread the ring again after a reload, before the next request it serves (messages keep order). */
+  #syncKeys(): void {
+    const now = SearchIndexImpl.#ringState(this.#o.ring);
+    if (now === this.#keysSent) return;
+    this.#vectors.setKeys(ringForThread(this.#o.ring));
+    this.#keysSent = now;
+  }
+
+  /**
+   * `<dir>/data-key-status.json`: the sweep's state for `cvcore keys status`/`retire` while this process holds
+   * RocksDB's lock (no secrets: key ids and counts). Best effort; the folder's own `M\0reseal` is authoritative.
+   */
+  async #writeKeyStatus(): Promise<void> {
+    const path = join(this.#o.dir, DATA_KEY_STATUS_FILE);
     try {
-      await this.#vectors.save();
+      await writeFile(`${path}.tmp`, `${JSON.stringify({ ...this.dataKeyStatus(), ids: this.#o.ring.ids, at: new Date().toISOString(), pid: process.pid })}\n`);
+      await rename(`${path}.tmp`, path);
     } catch (err) {
-      // The graph can always be rebuilt from RocksDB; a failed save costs time on the next open, not data.
-      this.#o.log?.warn('face vectors not saved', { err });
+      this.#o.log?.warn('data key status file not written', { err });
     }
+  }
+
+  /** Where the re-seal sweep after a rotation stands (also what `cvcore keys status` reads from a stopped core). */
+  dataKeyStatus(): { current: string; target: string; done: boolean; resealed: number; after: string | null } {
+    const r = this.#reseal;
+    return { current: this.#o.ring.currentId, target: r.target, done: r.done && r.target === this.#o.ring.currentId, resealed: r.resealed, after: r.after };
+  }
+
+  /**
+   * Re-seals every value under an older key than the ring's current one, in batches of `resealBatch` values, each
+   * its own step on the write chain (live writes go between them) and each carrying the sweep's position, so a
+   * restart resumes. Reads keep working throughout: a value names its key. Resolves with the values re-sealed.
+   */
+  reseal(): Promise<number> {
+    try {
+      this.#check();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (this.#resealing) return this.#resealing;
+    const run = (async () => {
+      const ring = this.#o.ring;
+      if (this.#reseal.target !== ring.currentId) this.#reseal = { target: ring.currentId, after: null, done: false, resealed: 0 };
+      this.#syncKeys();
+      let total = 0;
+      let lastLog = Date.now();
+      while (!this.#reseal.done && !this.#closing) {
+        const step = this.#chain.then(async () => {
+          // Batches in flight may hold values this batch reads: they land first.
+          await this.#drain();
+          if (this.#writer.failed) this.#writer.reset();
+          if (ring.currentId !== this.#reseal.target) {
+            // Rotated again meanwhile: start over under the newest key.
+            this.#reseal = { target: ring.currentId, after: null, done: false, resealed: 0 };
+            this.#syncKeys();
+          }
+          const b = await resealBatch(this.#db, ring, this.#reseal.after, INDEX_DEFAULTS.resealBatch);
+          const next: ResealState = { target: this.#reseal.target, after: b.last, done: b.done, resealed: this.#reseal.resealed + b.ops.length };
+          await this.#writer.write([...b.ops, { type: 'put', key: META_RESEAL, value: encodeJson(next) }]);
+          this.#reseal = next;
+          await this.#writeKeyStatus();
+          return b.ops.length;
+        });
+        this.#chain = step.then(() => undefined, () => undefined);
+        total += await step;
+        if (Date.now() - lastLog >= 5000 || this.#reseal.done) {
+          lastLog = Date.now();
+          this.#o.log?.info(this.#reseal.done ? 'data key re-seal done' : 'data key re-seal', { target: this.#reseal.target, resealed: this.#reseal.resealed, at: this.#reseal.after });
+        }
+        // Yield: queued puts and queries run before the next batch.
+        await new Promise((r) => setImmediate(r));
+      }
+      return total;
+    })();
+    this.#resealing = run;
+    void run.then(() => { this.#resealing = null; }, () => { this.#resealing = null; });
+    return run.catch((err: unknown) => {
+      throw ioError(err, 're-seal values under the current data key');
+    });
   }
 
   close(): Promise<void> {
     if (this.#closing) return this.#closing;
     this.#closing = (async () => {
-      for (const t of [this.#sweepTimer, this.#saveTimer]) if (t) clearInterval(t);
+      for (const t of [this.#sweepTimer, this.#resealTimer]) if (t) clearInterval(t);
       // Everything accepted is written; a batch that fails here stays lost only if RocksDB keeps failing.
       let tries = 0;
       while ((this.#pending.size > 0 || this.#preparing > 0) && tries++ < 3) await this.#schedule().written.catch(() => undefined);
@@ -906,7 +1052,7 @@ export class SearchIndexImpl implements SearchIndex {
       // A clean stop signs the audit head: a truncation of the last entries is detectable from here on.
       await this.#audit.close();
       if (this.#flushTimer) clearTimeout(this.#flushTimer);
-      await this.#saveVectors();
+      await this.#resealing?.catch(() => undefined);
       this.#closed = true;
       await this.#vectors.close();
       // The write thread uses the database's handle: it stops before the database closes.

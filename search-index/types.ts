@@ -2,6 +2,7 @@
  * Public types of the search index. Everything the pipeline and the API need to call the index lives here;
  * the implementation behind them is internal to this folder.
  */
+import type { DataKeyring } from '../common/data-key.js';
 import type { ObjectClass, TrackRecord } from '../common/messages.js';
 import type { Logger } from '../common/log.js';
 import type { NodeKey } from '../common/node-key.js';
@@ -19,8 +20,14 @@ export interface IndexOptions {
   retention?: { trackDays: number; faceDays: number };
   /** How often the sweeper runs, ms; 0 turns the timer off (call `sweep()` yourself). Default 10 minutes. */
   sweepIntervalMs?: number;
-  /** How often the face-vector file is saved when it changed, ms; 0 saves only on close. Default 5 minutes. */
+  /** Accepted and ignored: the face graph is no longer saved (it is rebuilt from the sealed face entries on open). */
   vectorSaveIntervalMs?: number;
+  /**
+   * The data key ring (common/data-key.ts `openDataKeyring`): record bytes (thumbnail, plate crop, trajectory),
+   * face entries and alarm frames are sealed with it. An index sealed with another key refuses to open
+   * (DATA_KEY_WRONG / DATA_KEY_UNKNOWN_ID) before it reads or writes anything.
+   */
+  dataKey: DataKeyring;
   /** Index entries one query page may examine before it returns what it has with a cursor. Default 20000. */
   scanBudget?: number;
   /** Embedding length. Default 1024 (faceres). */
@@ -205,6 +212,10 @@ export interface SearchIndex {
    * search-index/erase.ts). Optional: the cluster's scatter-gather index has none (erasure is refused there).
    */
   erase?(request: ErasureRequest): Promise<ErasureResult>;
+  /** Re-seals every value under an older data key than the current one (after a rotation); returns how many. */
+  reseal?(): Promise<number>;
+  /** The re-seal sweep's progress: the current key, the key it moves values to, done or not, values moved. */
+  dataKeyStatus?(): { current: string; target: string; done: boolean; resealed: number; after: string | null };
   /** Deletes records past retention; returns how many. */
   sweep(now?: number): Promise<number>;
   stats(): IndexStats;

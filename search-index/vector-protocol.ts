@@ -1,4 +1,5 @@
 /** Messages between FaceVectors (vectors.ts) and the graph's thread (vector-worker.ts). */
+import type { DataKeyFile } from '../common/data-key.js';
 import type { FaceFilter } from './record.js';
 
 export const HNSW = {
@@ -13,11 +14,12 @@ export type VectorMessage =
   | { op: 'remove'; seqs: number[] }
   | { op: 'search'; id: number; query: ArrayBuffer; count: number }
   | { op: 'nearest'; id: number; query: ArrayBuffer; k: number; filter: FaceFilter; maxFetch: number }
-  | { op: 'save'; id: number }
   /** Overwrites every freed graph slot (erasure): see vector-worker.ts `scrub`. */
   | { op: 'scrub'; id: number }
   | { op: 'settle'; id: number }
   | { op: 'hold'; ms: number }
+  /** The data key ring again, after a reload (a rotation): the face entries the thread reads are sealed. */
+  | { op: 'keys'; keys: DataKeyFile | null }
   | { op: 'close' };
 
 export interface VectorReply {

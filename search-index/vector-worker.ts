@@ -5,10 +5,9 @@
  * an ingest burst the graph waits and the CPU goes to ingest. Between slices the message queue is served, so a
  * search waits for one slice at most. (A lowered thread priority was tried first: it starves searches too.)
  */
-import { closeSync, existsSync, openSync, readSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
-import { createRequire } from 'node:module';
+import { SEAL_MAGIC, dataKeyringFrom, type DataKeyFile, type DataKeyring } from '../common/data-key.js';
 import { parentPort, workerData } from 'node:worker_threads';
 import { Index, MetricKind, ScalarKind, exactSearch } from 'usearch';
 import { HNSW, type VectorMessage, type VectorReply } from './vector-protocol.js';
@@ -27,7 +26,15 @@ let lastReport = 0;
 
 const port = parentPort;
 if (!port) throw new Error('vector-worker.ts runs as a worker thread');
-const { dir, dimensions: d, maxSeqInDb, db } = workerData as { dir: string; dimensions: number; maxSeqInDb: number; db: bigint | null };
+const { dir, dimensions: d, maxSeqInDb, db, keys } = workerData as { dir: string; dimensions: number; maxSeqInDb: number; db: bigint | null; keys: DataKeyFile | null };
+/** Opens a face entry: sealed (aad: its key) with the data key ring. Replaced on a rotation ('keys'). */
+let ring: Pick<DataKeyring, 'open'> = ringOf(keys);
+
+/** null: `bench index --clear`'s framing-only values (header, then the bytes as they are); never in a core. */
+function ringOf(k: DataKeyFile | null): Pick<DataKeyring, 'open'> {
+  if (k) return dataKeyringFrom(k);
+  return { open: (v) => { const b = Buffer.from(v.buffer, v.byteOffset, v.byteLength); return b.subarray(SEAL_MAGIC.length + 1 + b[SEAL_MAGIC.length]! + 28); } };
+}
 /** The index's RocksDB (its native handle), for reading the face entries that `nearest` filters and re-ranks. */
 const faces = db === null ? null : sharedReader(db);
 
@@ -48,76 +55,24 @@ function files(): Array<{ name: string; seq: number }> {
 }
 
 let graph = create();
-/** Largest sequence in the graph; names the saved file. */
-let graphSeq = 0;
-let dirty = false;
 const warnings: string[] = [];
 /**
- * Slots usearch freed (removed vectors) and has not reused. A removed vector keeps its 8-bit copy in its slot, in
- * memory and in the saved file, until an add reuses the slot; `scrub` overwrites them all. After a load: the
- * file's vector rows minus the live vectors.
+ * Slots usearch freed (removed vectors) and has not reused. A removed vector keeps its 8-bit copy in its slot in
+ * memory until an add reuses the slot; `scrub` overwrites them all.
  */
 let freeSlots = 0;
 /** Keys of scrub vectors: far above any face sequence (12 digits). */
 const SCRUB_KEY = 1n << 62n;
 
 /**
- * usearch rejects a truncated file with an error but can crash the process on arbitrary bytes, so the
- * header is checked first: the file starts with the vector matrix's row count and width (u32 LE each), and
- * must hold at least that many 8-bit rows.
+ * The graph is never saved (see vectors.ts): a file of it left by an earlier version holds quantised embeddings
+ * in clear and is deleted. Every face comes from the sealed entries (the caller adds them after open).
  */
-function checkHeader(path: string): number {
-  const head = Buffer.alloc(8);
-  const fd = openSync(path, 'r');
-  try {
-    if (readSync(fd, head, 0, 8, 0) !== 8) throw new Error('shorter than its header');
-  } finally {
-    closeSync(fd);
-  }
-  const rows = head.readUInt32LE(0);
-  const width = head.readUInt32LE(4);
-  if (width !== d) throw new Error(`header says ${width} dimensions`);
-  if (8 + rows * width > statSync(path).size) throw new Error(`header says ${rows} vectors, more than the file holds`);
-  // A file with a plausible header can still crash usearch's loader (seen after a SIGKILL during ingest): load it
-  // once in a throw-away process, so a crash there costs a rebuild from RocksDB, not this process.
-  const probe = spawnSync(process.execPath, ['-e', PROBE, USEARCH, path, String(d)], { timeout: 60_000, stdio: 'ignore' });
-  if (probe.status !== 0) throw new Error(`a trial load failed (${probe.signal ?? `exit ${String(probe.status)}`})`);
-  return rows;
-}
-
-const USEARCH = createRequire(import.meta.url).resolve('usearch');
-const PROBE = `const u = require(process.argv[1]); const i = new u.Index({ dimensions: Number(process.argv[3]),
-  metric: u.MetricKind.Cos, quantization: u.ScalarKind.I8, connectivity: ${HNSW.connectivity}, multi: false });
-  i.load(process.argv[2]); i.search(new Float32Array(Number(process.argv[3])).fill(1), 1, 1);`;
-
-/** Loads the newest file RocksDB can account for; returns the sequence after which faces must be re-added. */
 function load(): number {
-  const all = files();
-  const newest = all[0];
-  for (const f of all.slice(1)) rmSync(join(dir, f.name), { force: true });
-  if (!newest) return 0;
-  const path = join(dir, newest.name);
-  if (newest.seq > maxSeqInDb) {
-    // The file knows faces RocksDB does not (a restored or replaced database): it cannot be trusted.
-    warnings.push(`face vectors ${newest.name} newer than the records (last ${maxSeqInDb}); rebuilding`);
-    rmSync(path, { force: true });
-    return 0;
-  }
-  try {
-    const rows = checkHeader(path);
-    const g = create();
-    g.load(path);
-    if (g.dimensions() !== d) throw new Error(`file has ${g.dimensions()} dimensions`);
-    graph = g;
-    freeSlots = Math.max(0, rows - g.size());
-    graphSeq = newest.seq;
-    return newest.seq;
-  } catch (err) {
-    warnings.push(`face vectors ${newest.name} unreadable (${err instanceof Error ? err.message : String(err)}); rebuilding`);
-    rmSync(path, { force: true });
-    graph = create();
-    return 0;
-  }
+  for (const f of files()) rmSync(join(dir, f.name), { force: true });
+  for (const name of existsSync(dir) ? readdirSync(dir) : []) if (/^faces-\d+\.usearch\.tmp$/.test(name)) rmSync(join(dir, name), { force: true });
+  void maxSeqInDb;
+  return 0;
 }
 
 // The tail: rows [head, len) of `tail` are faces not yet in the graph, in sequence order.
@@ -195,8 +150,6 @@ function pump(): void {
     // Adds reuse freed slots first (usearch's free list).
     freeSlots = Math.max(0, freeSlots - keys.length);
     insertMs = 0.8 * insertMs + 0.2 * Math.max(0.005, (performance.now() - t0) / keys.length);
-    graphSeq = Math.max(graphSeq, Number(keys[keys.length - 1]));
-    dirty = true;
   }
   head = end;
   if (head >= len) {
@@ -275,10 +228,11 @@ function nearest(q: Float32Array, k: number, filter: FaceFilter, maxFetch: numbe
   while (size > 0) {
     const fresh = search(q, fetch).filter((h) => !checked.has(h.seq));
     for (const h of fresh) checked.add(h.seq);
-    const values = faces.getMany(fresh.map((h) => Buffer.from(faceKey(h.seq))));
-    for (const v of values) {
+    const keys = fresh.map((h) => Buffer.from(faceKey(h.seq)));
+    const values = faces.getMany(keys);
+    for (const [i, v] of values.entries()) {
       // A missing entry: the face was deleted after the graph last saw it.
-      const scored = v ? scoreFace(q, v, pass) : null;
+      const scored = v ? scoreFace(q, ring.open(v, keys[i]!), pass) : null;
       if (scored) found.set(scored[0], scored[1]);
     }
     if (found.size >= k || fetch >= size) break;
@@ -294,7 +248,7 @@ function nearest(q: Float32Array, k: number, filter: FaceFilter, maxFetch: numbe
 /**
  * Overwrites every freed slot: adds as many constant vectors as there are free slots (usearch reuses freed slots
  * before it grows, overwriting the old 8-bit copy) and removes them again, so the slots hold the constant, not a
- * face. Erasure runs it before it saves; the cost is one insert per freed slot.
+ * face. Erasure runs it; the cost is one insert per freed slot.
  */
 function scrub(): number {
   const n = freeSlots;
@@ -303,18 +257,8 @@ function scrub(): number {
   for (let i = 0; i < n; i++) keys[i] = SCRUB_KEY + BigInt(i);
   graph.add(keys, new Float32Array(n * d).fill(1 / Math.sqrt(d)), 1);
   graph.remove(keys);
-  dirty = true;
+  freeSlots = 0;
   return n;
-}
-
-function save(): void {
-  if (!dirty) return;
-  const name = `faces-${graphSeq}.usearch`;
-  const tmp = join(dir, name + '.tmp');
-  graph.save(tmp);
-  renameSync(tmp, join(dir, name));
-  for (const f of files()) if (f.name !== name) rmSync(join(dir, f.name), { force: true });
-  dirty = false;
 }
 
 const after = load();
@@ -333,7 +277,6 @@ port.on('message', (m: VectorMessage) => {
           if (graph.contains(key)) {
             graph.remove(key);
             freeSlots++;
-            dirty = true;
           } else if (tailSeqs.indexOf(seq, head) >= 0) {
             removed.add(seq);
           }
@@ -345,9 +288,8 @@ port.on('message', (m: VectorMessage) => {
       case 'nearest':
         reply({ id: m.id, ...nearest(new Float32Array(m.query), m.k, m.filter, m.maxFetch) });
         break;
-      case 'save':
-        save();
-        reply({ id: m.id });
+      case 'keys':
+        ring = ringOf(m.keys);
         break;
       case 'scrub':
         reply({ id: m.id, scrubbed: scrub() });

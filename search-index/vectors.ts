@@ -11,14 +11,13 @@
  * graph while the index's write path is quiet (`hold`; the growing/sealed split of Milvus). Search answers over graph and tail
  * and sees every add and remove posted before it (messages are handled in order).
  *
- * Persistence: the graph (without the tail) is saved as `faces-<lastSeq>.usearch` (written to a temporary name,
- * then renamed, so a crash leaves either the old or the new file). On open the newest file is loaded and every
- * face with a larger sequence is added from RocksDB; a missing, unreadable or newer-than-RocksDB file is
- * rebuilt from RocksDB. Vectors deleted after the last save may linger in the graph; search drops them
- * because their `F` entry is gone. A removed vector's 8-bit copy stays in its freed slot (and the saved file)
- * until a later add reuses it; `scrub` overwrites every freed slot (erasure does, then saves).
+ * Persistence: none. The graph holds the embeddings (8-bit quantised), so a file of it would be biometric data
+ * outside the sealed `F` entries; usearch loads and saves only by path, so it cannot be sealed without a clear
+ * copy on disk. On open every face is added from the sealed entries to the tail (searchable at once) and the
+ * graph is built in the background; a `faces-*.usearch` left by an earlier version is deleted.
  */
 import { Worker } from 'node:worker_threads';
+import type { DataKeyFile } from '../common/data-key.js';
 import type { Logger } from '../common/log.js';
 import type { VectorMessage, VectorReply } from './vector-protocol.js';
 import type { FaceFilter } from './record.js';
@@ -63,9 +62,9 @@ export class FaceVectors {
    * `db`: the native handle of the index's RocksDB, whose face entries `nearest` reads; it must stay open until
    * close() has resolved.
    */
-  static open(dir: string, dimensions: number, maxSeqInDb: number, opts: { log?: Logger | undefined; db?: bigint } = {}): Promise<{ vectors: FaceVectors; after: number }> {
+  static open(dir: string, dimensions: number, maxSeqInDb: number, opts: { log?: Logger | undefined; db?: bigint; keys: DataKeyFile | null }): Promise<{ vectors: FaceVectors; after: number }> {
     const { log } = opts;
-    const worker = new Worker(new URL('./vector-worker.js', import.meta.url), { workerData: { dir, dimensions, maxSeqInDb, db: opts.db ?? null } });
+    const worker = new Worker(new URL('./vector-worker.js', import.meta.url), { workerData: { dir, dimensions, maxSeqInDb, db: opts.db ?? null, keys: opts.keys } });
     return new Promise((resolve, reject) => {
       const onError = (err: Error): void => reject(err);
       worker.once('error', onError);
@@ -179,16 +178,16 @@ export class FaceVectors {
   }
 
   /**
-   * Overwrites the graph's freed slots (removed vectors keep their 8-bit copy there until reused): erasure calls it
-   * before `save`. Returns how many slots were overwritten.
+   * Overwrites the graph's freed slots (removed vectors keep their 8-bit copy in memory until a slot is reused):
+   * erasure calls it. Returns how many slots were overwritten.
    */
   async scrub(): Promise<number> {
     return (await this.#request((id) => ({ op: 'scrub', id }))).scrubbed ?? 0;
   }
 
-  /** Writes the graph (not the tail) when it changed; atomic by rename, then older files go. */
-  async save(): Promise<void> {
-    await this.#request((id) => ({ op: 'save', id }));
+  /** The ring's keys again (after a reload); the thread uses them from its next message on. */
+  setKeys(keys: DataKeyFile | null): void {
+    this.#post({ op: 'keys', keys });
   }
 
   /** Resolves when the tail is empty: every face added so far is in the graph. */

@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import { KIND, META_COUNTS, SEP } from './keys.js';
-import { decodeJson, decodeRecord, decodeWithBytes, indexPrefixes, ownedKeys, type FaceDigest, type StoredRecord } from './record.js';
+import { decodeJson, decodeRecordHead, indexPrefixes, ownedKeys, type StoredRecord } from './record.js';
 import { ROCKS_OPEN_OPTIONS, createRocks, type RocksDb } from './rocks.js';
 
 export interface VerifyReport {
@@ -35,7 +35,9 @@ export async function verifyIndex(dir: string): Promise<VerifyReport> {
   const problems: string[] = [];
   try {
     const records = new Map<string, StoredRecord>();
-    await each(db, KIND.record, (k, v) => records.set(k.slice(2), decodeRecord(v).record));
+    await each(db, KIND.record, (k, v) => records.set(k.slice(2), decodeRecordHead(v)));
+    const faceOwners = new Map<string, string>();
+    for (const r of records.values()) if (r.faceSeq !== null) faceOwners.set(`${KIND.face}${SEP}${String(r.faceSeq).padStart(12, '0')}`, r.id);
     const prefixCounts = new Map<string, number>();
     let faces = 0;
     for (const r of records.values()) {
@@ -56,7 +58,9 @@ export async function verifyIndex(dir: string): Promise<VerifyReport> {
       });
     }
     await each(db, KIND.face, (k, v) => {
-      const id = decodeWithBytes<FaceDigest>(v).head[0];
+      // Face entries are sealed; the record they belong to is the one whose faceSeq names this key.
+      void v;
+      const id = faceOwners.get(k) ?? '?';
       const r = records.get(id);
       if (!r || r.faceSeq === null || k !== `${KIND.face}${SEP}${String(r.faceSeq).padStart(12, '0')}`) problems.push(`face entry ${JSON.stringify(k)} points at missing or other record ${id}`);
     });

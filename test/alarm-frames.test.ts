@@ -9,6 +9,7 @@ import { CvcoreError } from '../common/errors.js';
 import { openIndex } from '../search-index/index.js';
 import { TOKENS, startHarness } from './support/api-app.js';
 import { makeRecord, tempDir } from './support/index-records.js';
+import { testDataKey } from './support/data-key.js';
 
 const DAY = 86_400_000;
 
@@ -53,7 +54,7 @@ test('alarm frames - the snapshot route answers a stored frame after a restart, 
 test('alarm frames - retention removes a frame with the records of its time, and keeps the newer ones', async (t) => {
   const { dir, cleanup } = tempDir('alarm-frames-retention');
   t.teardown(cleanup);
-  const index = await openIndex({ dir, sweepIntervalMs: 0, vectorSaveIntervalMs: 0, retention: { trackDays: 2, faceDays: 1 } });
+  const index = await openIndex({ dataKey: testDataKey(),  dir, sweepIntervalMs: 0, vectorSaveIntervalMs: 0, retention: { trackDays: 2, faceDays: 1 } });
   t.teardown(() => index.close());
   const now = Date.now();
   const old = now - 3 * DAY;
@@ -83,7 +84,7 @@ test('alarm frames - retention removes a frame with the records of its time, and
 test('alarm frames - scope and bad input', async (t) => {
   const { dir, cleanup } = tempDir('alarm-frames-bad');
   t.teardown(cleanup);
-  const index = await openIndex({ dir, sweepIntervalMs: 0, vectorSaveIntervalMs: 0 });
+  const index = await openIndex({ dataKey: testDataKey(),  dir, sweepIntervalMs: 0, vectorSaveIntervalMs: 0 });
   t.teardown(() => index.close());
   const f = { id: 'cam-1-1', cameraId: 'cam-1', department: 'police', at: 1_700_000_000_000, jpeg: await jpeg(5) };
   await index.putAlarmFrame(f);

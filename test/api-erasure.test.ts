@@ -14,6 +14,7 @@ import { startHarness, TOKENS, T0, type ApiHarness } from './support/api-app.js'
 import { makeRecord, tempDir } from './support/index-records.js';
 import { encodePng, flip, loadImage } from './support/media.js';
 import { JPEG_BYTES, astronautPng, watchAlarm } from './support/watchlist.js';
+import { testDataKey } from './support/data-key.js';
 
 interface Receipt {
   id: string; dryRun: boolean; by: string; reason: string; caseRef: string;
@@ -203,7 +204,7 @@ test.serial('api - nothing erased comes back after a restart', async (t) => {
   const indexDir = join(dir.dir, 'index');
   await h.close();
   t.deepEqual((await verifyIndex(indexDir)).problems, []);
-  const index = await openIndex({ dir: indexDir, sweepIntervalMs: 0, vectorSaveIntervalMs: 0 });
+  const index = await openIndex({ dataKey: testDataKey(), dir: indexDir, sweepIntervalMs: 0, vectorSaveIntervalMs: 0 });
   t.teardown(() => index.close());
   await index.settle();
   for (const id of ['astro-ps-1', 'astro-ps-2']) t.is(await index.get(id, 'all'), null);

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { openTokenStore, startApi, WS_CLOSE_TOKEN } from '../api/index.js';
 import { simCamera, startSim, testSettings, until } from './support/ingest.js';
 import { tempDir } from './support/index-records.js';
+import { testDataKey } from './support/data-key.js';
 
 interface WsClient {
   on(event: 'message', fn: (data: Buffer) => void): void;
@@ -30,7 +31,7 @@ test('tokens - revoking a token closes its open camera live view with 4401 and f
   t.teardown(cleanup);
   const store = await openTokenStore({ dir: join(dir, 'tokens') });
   // A real index: the token routes write the audit trail.
-  const index = await openIndex({ dir: join(dir, 'index'), sweepIntervalMs: 0, vectorSaveIntervalMs: 0 });
+  const index = await openIndex({ dataKey: testDataKey(), dir: join(dir, 'index'), sweepIntervalMs: 0, vectorSaveIntervalMs: 0 });
   const { sim, pool, stop } = await startSim([{ id: 'live', source: 'vtest' }], testSettings({ liveMaxViewers: 2, liveIdleMs: 1_000 }));
   const api = await startApi({
     host: '127.0.0.1', port: 0, index, cameras: pool, history: { alertHistory: () => [], snapshot: () => null, zoneCounts: () => [] },

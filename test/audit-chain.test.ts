@@ -9,6 +9,7 @@ import { waitFor } from './support/wait.js';
 import { auditCheckpointKey, auditKey, auditPrefix, auditSeqOf, prefixEnd } from '../search-index/keys.js';
 import { ROCKS_OPEN_OPTIONS, createRocks, readRange, type RocksDb } from '../search-index/rocks.js';
 import { tempDir } from './support/index-records.js';
+import { testDataKey } from './support/data-key.js';
 
 const T0 = 1_700_000_000_000;
 const entry = (i: number): AuditEntry => ({
@@ -17,7 +18,7 @@ const entry = (i: number): AuditEntry => ({
 });
 
 async function openTrail(dir: string, every = 500): Promise<LocalIndex> {
-  return openIndex({ dir: join(dir, 'index'), sweepIntervalMs: 0, vectorSaveIntervalMs: 0, dimensions: 8, audit: { key: await loadNodeKey(dir), node: 'n1', checkpointEvery: every, checkpointIntervalMs: 0 } });
+  return openIndex({ dataKey: testDataKey(),  dir: join(dir, 'index'), sweepIntervalMs: 0, vectorSaveIntervalMs: 0, dimensions: 8, audit: { key: await loadNodeKey(dir), node: 'n1', checkpointEvery: every, checkpointIntervalMs: 0 } });
 }
 
 async function appendMany(index: LocalIndex, from: number, to: number): Promise<void> {
@@ -150,7 +151,7 @@ test('audit - a chain of thousands verifies; an edited, removed, swapped entry, 
     for (let s = 2982; s <= 3001; s++) ops.push({ type: 'del' as const, key: rows.get(s)![0] });
     await db.batch([...ops, { type: 'put', key: AUDIT_SEQ, value: Buffer.from('2981') }]);
   });
-  const idx = await openIndex({ dir: join(dir, 'index'), sweepIntervalMs: 0, vectorSaveIntervalMs: 0, dimensions: 8 });
+  const idx = await openIndex({ dataKey: testDataKey(),  dir: join(dir, 'index'), sweepIntervalMs: 0, vectorSaveIntervalMs: 0, dimensions: 8 });
   r = await idx.verifyAudit({ key: auditKeyFromPem((await loadNodeKey(dir)).publicPem, 'node key') });
   await idx.close();
   t.false(r.ok);
@@ -172,7 +173,7 @@ test('audit - a wrong, short or foreign key is AUDIT_KEY; an index without a key
   await t.throwsAsync(index.verifyAudit({ key: auditKeyFromPem(other, 'other.pem') }), { code: 'AUDIT_KEY' });
   t.true((await index.verifyAudit({ key: auditKeyFromPem(pem, 'node.pem') })).ok);
   await index.close();
-  const bare = await openIndex({ dir: join(dir, 'index'), sweepIntervalMs: 0, vectorSaveIntervalMs: 0, dimensions: 8 });
+  const bare = await openIndex({ dataKey: testDataKey(),  dir: join(dir, 'index'), sweepIntervalMs: 0, vectorSaveIntervalMs: 0, dimensions: 8 });
   await t.throwsAsync(bare.verifyAudit(), { code: 'AUDIT_KEY' });
   await bare.close();
 });
@@ -216,7 +217,7 @@ test('audit - entries written before the chain are reported as unchained, not as
   const { dir, cleanup } = tempDir('audit-legacy');
   t.teardown(cleanup);
   // An old index: its trail written by the previous version (plain JSON, no chain fields).
-  let index = await openIndex({ dir: join(dir, 'index'), sweepIntervalMs: 0, vectorSaveIntervalMs: 0, dimensions: 8 });
+  let index = await openIndex({ dataKey: testDataKey(),  dir: join(dir, 'index'), sweepIntervalMs: 0, vectorSaveIntervalMs: 0, dimensions: 8 });
   await index.close();
   const db = createRocks(join(dir, 'index', 'db'));
   await db.open(ROCKS_OPEN_OPTIONS);
@@ -239,7 +240,7 @@ test('audit - entries written before the chain are reported as unchained, not as
 test('audit - an erased entry keeps its digest and the chain still verifies; a timer signs the head', async (t) => {
   const { dir, cleanup } = tempDir('audit-erase');
   t.teardown(cleanup);
-  const index = await openIndex({ dir: join(dir, 'index'), sweepIntervalMs: 0, vectorSaveIntervalMs: 0, dimensions: 8, audit: { key: await loadNodeKey(dir), node: 'n1', checkpointEvery: 1000, checkpointIntervalMs: 300 } });
+  const index = await openIndex({ dataKey: testDataKey(),  dir: join(dir, 'index'), sweepIntervalMs: 0, vectorSaveIntervalMs: 0, dimensions: 8, audit: { key: await loadNodeKey(dir), node: 'n1', checkpointEvery: 1000, checkpointIntervalMs: 300 } });
   await appendMany(index, 0, 30);
   // No 1000 entries yet: the timer signs the head (bounded wait; the timer fires every 300 ms).
   const r = await waitFor('a timer checkpoint', 20_000, async () => { const v = await index.verifyAudit(); return v.uncovered === 0 ? v : null; });

@@ -9,6 +9,7 @@ import { ROCKS_OPEN_OPTIONS, createRocks, readRange } from '../search-index/rock
 import { auditPrefix, auditSeqOf, prefixEnd } from '../search-index/keys.js';
 import { startHarness, TOKENS } from './support/api-app.js';
 import { tempDir } from './support/index-records.js';
+import { testDataKey, writeTestDataKeyFile } from './support/data-key.js';
 
 const BIN = fileURLToPath(new URL('../../bin/cvcore.js', import.meta.url));
 const T0 = 1_700_000_000_000;
@@ -26,9 +27,11 @@ test('audit - cvcore audit verify, export, checkpoint on a data folder; tamperin
   const { dir, cleanup } = tempDir('audit-cli');
   t.teardown(cleanup);
   const key = await loadNodeKey(dir);
-  const index = await openIndex({ dir: join(dir, 'index'), sweepIntervalMs: 0, vectorSaveIntervalMs: 0, audit: { key, node: 'n1', checkpointEvery: 50, checkpointIntervalMs: 0 } });
+  const index = await openIndex({ dataKey: testDataKey(),  dir: join(dir, 'index'), sweepIntervalMs: 0, vectorSaveIntervalMs: 0, audit: { key, node: 'n1', checkpointEvery: 50, checkpointIntervalMs: 0 } });
   for (let i = 0; i < 120; i++) await index.appendAudit(entry(i));
   await index.close();
+  // The CLI opens the index with the folder's data key file (<data>/keys/data-key.json), as the core does.
+  writeTestDataKeyFile(join(dir, 'keys', 'data-key.json'));
 
   let r = await cli('verify', '--data-dir', dir, '--fingerprint', key.fingerprint);
   t.is(r.code, 0, r.stderr + r.stdout);
@@ -76,7 +79,7 @@ test('audit - cvcore audit verify, export, checkpoint on a data folder; tamperin
   r = await cli('verify', '--data-dir', join(dir, 'nothing-here'));
   t.is(r.code, 2);
   // A core holding the index: RocksDB admits one process; the CLI says to go through the API.
-  const held = await openIndex({ dir: join(dir, 'index'), sweepIntervalMs: 0, vectorSaveIntervalMs: 0 });
+  const held = await openIndex({ dataKey: testDataKey(),  dir: join(dir, 'index'), sweepIntervalMs: 0, vectorSaveIntervalMs: 0 });
   r = await cli('verify', '--data-dir', dir);
   await held.close();
   t.is(r.code, 2);

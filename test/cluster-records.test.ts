@@ -18,6 +18,7 @@ import { shardOf } from '../cluster/shards.js';
 import { CLUSTER_USERS, demoPassword, recordSubject } from '../cluster/subjects.js';
 import { openIndex, type FaceMatchList, type FaceSearchOptions, type Scope, type SearchIndex, type SearchQuery } from '../search-index/index.js';
 import { makeRecord, rng, tempDir, unitVector } from './support/index-records.js';
+import { testDataKey } from './support/data-key.js';
 
 const S = 4;
 const N = 480;
@@ -103,7 +104,7 @@ function makeRecords(): TrackRecord[] {
 }
 
 async function startIndexNode(cluster: NatsCluster, dir: string, name: string, user: string, shards: number[], scanBudget?: number): Promise<IndexNode> {
-  const index = await openIndex({ dir: join(dir, name), batchSize: 64, flushMs: 20, sweepIntervalMs: 0, vectorSaveIntervalMs: 0, ...(scanBudget ? { scanBudget } : {}) });
+  const index = await openIndex({ dataKey: testDataKey(),  dir: join(dir, name), batchSize: 64, flushMs: 20, sweepIntervalMs: 0, vectorSaveIntervalMs: 0, ...(scanBudget ? { scanBudget } : {}) });
   const nc = await connectAs(cluster.url, user);
   const consumer = await ShardConsumer.start(nc, { node: name, shards: S, indexShards: shards, index, streams: { replicas: 3, trackDays: 30, faceDays: 7 } });
   const service = await SearchService.start(nc, { shards: S, indexShards: shards, index });
@@ -134,7 +135,7 @@ test.before(async () => {
     const cluster = await startNatsCluster({ servers: 3, dir: join(dir, 'nats') });
     cleanups.unshift(() => cluster.stop());
     const records = makeRecords();
-    const reference = await openIndex({ dir: join(dir, 'reference'), batchSize: 128, flushMs: 10, sweepIntervalMs: 0, vectorSaveIntervalMs: 0 });
+    const reference = await openIndex({ dataKey: testDataKey(),  dir: join(dir, 'reference'), batchSize: 128, flushMs: 10, sweepIntervalMs: 0, vectorSaveIntervalMs: 0 });
     cleanups.unshift(() => reference.close());
     for (const r of records) await reference.put(r);
     await reference.settle();
@@ -159,7 +160,7 @@ test.before(async () => {
 
     const apiNc = await connectAs(cluster.url, CLUSTER_USERS.api);
     cleanups.unshift(() => apiNc.close());
-    const auditIndex = await openIndex({ dir: join(dir, 'api-audit'), sweepIntervalMs: 0, vectorSaveIntervalMs: 0 });
+    const auditIndex = await openIndex({ dataKey: testDataKey(),  dir: join(dir, 'api-audit'), sweepIntervalMs: 0, vectorSaveIntervalMs: 0 });
     cleanups.unshift(() => auditIndex.close());
     const materialiser = await AuditMaterialiser.start(apiNc, { node: 'api-1', index: auditIndex, replicas: 3 });
     cleanups.unshift(() => materialiser.stop());

@@ -10,6 +10,7 @@ import test from 'ava';
 import { exactSearch, MetricKind } from 'usearch';
 import { openIndex } from '../search-index/index.js';
 import { makeRecord, rng, tempDir, unitVector } from './support/index-records.js';
+import { testDataKey } from './support/data-key.js';
 
 function appearance(rand: () => number, centre: Float32Array): Float32Array {
   const noise = unitVector(rand, centre.length);
@@ -27,7 +28,7 @@ function appearance(rand: () => number, centre: Float32Array): Float32Array {
 async function recallAt10(t: import('ava').ExecutionContext, n: number, dims: number): Promise<number> {
   const { dir, cleanup } = tempDir(`recall-${dims}`);
   t.teardown(cleanup);
-  const index = await openIndex({ dir, dimensions: dims, batchSize: 2000, flushMs: 50, sweepIntervalMs: 0, vectorSaveIntervalMs: 0 });
+  const index = await openIndex({ dataKey: testDataKey(),  dir, dimensions: dims, batchSize: 2000, flushMs: 50, sweepIntervalMs: 0, vectorSaveIntervalMs: 0 });
   const rand = rng(dims);
   const centres = Array.from({ length: Math.ceil(n / 10) }, () => unitVector(rand, dims));
   const all = new Float32Array(n * dims);

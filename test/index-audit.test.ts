@@ -1,11 +1,12 @@
 import test from 'ava';
 import { openIndex, type AuditEntry } from '../search-index/index.js';
 import { tempDir } from './support/index-records.js';
+import { testDataKey } from './support/data-key.js';
 
 test('index - audit entries are appended in time order, survive reopen and page with cursors', async (t) => {
   const { dir, cleanup } = tempDir('audit');
   t.teardown(cleanup);
-  let index = await openIndex({ dir, sweepIntervalMs: 0 });
+  let index = await openIndex({ dataKey: testDataKey(),  dir, sweepIntervalMs: 0 });
   const entry = (at: number, i: number): AuditEntry => ({
     at, tokenId: `tok-${i}`, role: 'investigator', department: 'police', action: 'search',
     query: { attributes: { colour: 'red' }, i }, results: [`cam-1:${i}:0`],
@@ -14,7 +15,7 @@ test('index - audit entries are appended in time order, survive reopen and page 
   for (let i = 0; i < 5; i++) await index.appendAudit(entry(1000, i));
   for (let i = 5; i < 25; i++) await index.appendAudit(entry(1000 + i, i));
   await index.close();
-  index = await openIndex({ dir, sweepIntervalMs: 0 });
+  index = await openIndex({ dataKey: testDataKey(),  dir, sweepIntervalMs: 0 });
   await index.appendAudit({ ...entry(5000, 25), results: 3 });
 
   const all: AuditEntry[] = [];

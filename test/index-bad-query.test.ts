@@ -2,6 +2,7 @@ import test from 'ava';
 import { IndexError } from '../common/errors.js';
 import { openIndex, parseQuery } from '../search-index/index.js';
 import { tempDir } from './support/index-records.js';
+import { testDataKey } from './support/data-key.js';
 
 const CASES: Array<[string, unknown, string]> = [
   ['not an object', 'red car', 'query'],
@@ -46,7 +47,7 @@ test('index - a valid query passes through parseQuery unchanged', (t) => {
 test('index - query, face search and put reject bad input with typed errors', async (t) => {
   const { dir, cleanup } = tempDir('badq');
   t.teardown(cleanup);
-  const index = await openIndex({ dir, dimensions: 8, sweepIntervalMs: 0 });
+  const index = await openIndex({ dataKey: testDataKey(),  dir, dimensions: 8, sweepIntervalMs: 0 });
   await t.throwsAsync(index.query({ limit: 0 }, 'all'), { code: 'INDEX_BAD_QUERY' } as never);
   // A cursor's content is the issuing index's to check (parseQuery checks only its shape).
   await t.throwsAsync(index.query({ cursor: Buffer.from('{"x":1}').toString('base64url') }, 'all'), { code: 'INDEX_BAD_QUERY' } as never);

@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { openIndex, verifyIndex } from '../search-index/index.js';
 import { tempDir } from './support/index-records.js';
+import { testDataKey } from './support/data-key.js';
 
 const WRITER = fileURLToPath(new URL('./fixtures/index-writer.js', import.meta.url));
 
@@ -45,7 +46,7 @@ test('index - a writer killed with SIGKILL leaves a consistent index that keeps 
     // The second writer restarts its ids at w0, so it overwrites; at least its durable prefix is there.
     t.true(report.records >= durable, `records ${report.records} >= durable ${durable}`);
   }
-  const index = await openIndex({ dir, dimensions: 64, sweepIntervalMs: 0 });
+  const index = await openIndex({ dataKey: testDataKey(),  dir, dimensions: 64, sweepIntervalMs: 0 });
   t.teardown(() => index.close());
   for (const id of [`w0`, `w${durable - 1}`, `w${Math.floor(durable / 2)}`]) t.truthy(await index.get(id, 'all'), id);
   // The face graph answers for faces written after its last save (rebuilt or caught up from RocksDB).

@@ -1,6 +1,7 @@
 import test from 'ava';
 import { openIndex } from '../search-index/index.js';
 import { makeRecord, rng, tempDir, unitVector } from './support/index-records.js';
+import { testDataKey } from './support/data-key.js';
 
 const T0 = 1_700_000_000_000;
 const D = 16;
@@ -8,7 +9,7 @@ const D = 16;
 test('index - face search filters by scope, camera and time on the graph, over-fetch and exact paths', async (t) => {
   const { dir, cleanup } = tempDir('face-filters');
   t.teardown(cleanup);
-  const index = await openIndex({ dir, dimensions: D, batchSize: 1000, flushMs: 5, sweepIntervalMs: 0 });
+  const index = await openIndex({ dataKey: testDataKey(),  dir, dimensions: D, batchSize: 1000, flushMs: 5, sweepIntervalMs: 0 });
   const rand = rng(5);
   const n = 8000;
   const vecs: Float32Array[] = [];

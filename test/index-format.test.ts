@@ -8,13 +8,14 @@ import { join } from 'node:path';
 import { CvcoreError } from '../common/errors.js';
 import { openIndex } from '../search-index/index.js';
 import { makeRecord, tempDir } from './support/index-records.js';
+import { testDataKey } from './support/data-key.js';
 
 const require = createRequire(import.meta.url);
 
 test('index - a folder of another key layout is refused with INDEX_FORMAT and left untouched', async (t) => {
   const { dir, cleanup } = tempDir('format');
   t.teardown(cleanup);
-  const index = await openIndex({ dir, sweepIntervalMs: 0, vectorSaveIntervalMs: 0 });
+  const index = await openIndex({ dataKey: testDataKey(),  dir, sweepIntervalMs: 0, vectorSaveIntervalMs: 0 });
   await index.put(makeRecord({ id: 'a' }));
   await index.close();
   // Layout 1 had no format key: remove it, as an index written by the earlier version would look.
@@ -23,11 +24,11 @@ test('index - a folder of another key layout is refused with INDEX_FORMAT and le
   await raw.open();
   await raw.del('M\x00format');
   await raw.close();
-  const err = await t.throwsAsync(openIndex({ dir, sweepIntervalMs: 0, vectorSaveIntervalMs: 0 }));
+  const err = await t.throwsAsync(openIndex({ dataKey: testDataKey(),  dir, sweepIntervalMs: 0, vectorSaveIntervalMs: 0 }));
   t.true(err instanceof CvcoreError);
   t.is((err as CvcoreError).code, 'INDEX_FORMAT');
   t.regex(err!.message, /layout 1/);
   // Refusing did not write: a second attempt is refused the same way.
-  const again = await t.throwsAsync(openIndex({ dir, sweepIntervalMs: 0, vectorSaveIntervalMs: 0 }));
+  const again = await t.throwsAsync(openIndex({ dataKey: testDataKey(),  dir, sweepIntervalMs: 0, vectorSaveIntervalMs: 0 }));
   t.is((again as CvcoreError).code, 'INDEX_FORMAT');
 });

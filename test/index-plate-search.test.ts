@@ -3,6 +3,7 @@ import { IndexError } from '../common/errors.js';
 import type { TrackRecord } from '../common/messages.js';
 import { openIndex, parseQuery, verifyIndex, type Scope, type SearchIndex, type SearchQuery, type TrackRecordSummary } from '../search-index/index.js';
 import { makeRecord, rng, tempDir } from './support/index-records.js';
+import { testDataKey } from './support/data-key.js';
 
 const T0 = 1_700_000_000_000;
 const POLICE: Scope = { departments: ['police'] };
@@ -30,7 +31,7 @@ async function all(index: SearchIndex, q: SearchQuery, scope: Scope): Promise<Tr
 async function fixture(t: { teardown: (fn: () => void | Promise<void>) => void }, scanBudget?: number): Promise<SearchIndex> {
   const { dir, cleanup } = tempDir('plate');
   t.teardown(cleanup);
-  const index = await openIndex({ dir, batchSize: 64, flushMs: 10, sweepIntervalMs: 0, ...(scanBudget ? { scanBudget } : {}) });
+  const index = await openIndex({ dataKey: testDataKey(),  dir, batchSize: 64, flushMs: 10, sweepIntervalMs: 0, ...(scanBudget ? { scanBudget } : {}) });
   for (const r of [
     car('a1', '鲁B12345', T0 + 1000),
     car('a2', '鲁B12345', T0 + 2000),
@@ -119,7 +120,7 @@ test('index - plate search matches a brute-force scan over random plates', async
   t.timeout(90_000);
   const { dir, cleanup } = tempDir('plate-bf');
   t.teardown(cleanup);
-  const index = await openIndex({ dir, batchSize: 128, flushMs: 10, sweepIntervalMs: 0 });
+  const index = await openIndex({ dataKey: testDataKey(),  dir, batchSize: 128, flushMs: 10, sweepIntervalMs: 0 });
   const rand = rng(3);
   const pick = (s: string): string => s[Math.floor(rand() * s.length)]!;
   const plates: Array<[string, string, string]> = [];
@@ -162,7 +163,7 @@ test('index - clothing and plate colours are indexed attributes', async (t) => {
 test('index - the plate crop is stored with the record and its thumbnail, in scope only', async (t) => {
   const { dir, cleanup } = tempDir('plate-crop');
   t.teardown(cleanup);
-  const index = await openIndex({ dir, sweepIntervalMs: 0 });
+  const index = await openIndex({ dataKey: testDataKey(),  dir, sweepIntervalMs: 0 });
   const thumb = new Uint8Array([0xff, 0xd8, 1, 2, 3]);
   const crop = new Uint8Array([0xff, 0xd8, 9, 8]);
   await index.put({ ...car('k1', '鲁B12345', T0), thumbnail: thumb, plateCrop: crop });
@@ -189,7 +190,7 @@ test('index - retention deletes plate entries with the record', async (t) => {
   t.teardown(cleanup);
   const DAY = 86_400_000;
   const now = T0 + 100 * DAY;
-  let index = await openIndex({ dir, sweepIntervalMs: 0, retention: { trackDays: 30, faceDays: 7 } });
+  let index = await openIndex({ dataKey: testDataKey(),  dir, sweepIntervalMs: 0, retention: { trackDays: 30, faceDays: 7 } });
   await index.put({ ...car('old', '鲁B12345', T0), plateCrop: new Uint8Array([1]) });
   await index.put(car('new', '鲁B12345', now - DAY));
   // Put again: the replaced version's plate entries go too.
@@ -204,7 +205,7 @@ test('index - retention deletes plate entries with the record', async (t) => {
   const report = await verifyIndex(dir);
   t.deepEqual(report.problems, []);
   t.is(report.records, 2);
-  index = await openIndex({ dir, sweepIntervalMs: 0 });
+  index = await openIndex({ dataKey: testDataKey(),  dir, sweepIntervalMs: 0 });
   t.is(await index.plateCrop('old', 'all'), null);
   await index.close();
 });

@@ -2,6 +2,7 @@ import test from 'ava';
 import { openIndex, type SearchQuery, type TrackRecordSummary } from '../search-index/index.js';
 import type { ObjectClass } from '../common/messages.js';
 import { makeRecord, rng, tempDir } from './support/index-records.js';
+import { testDataKey } from './support/data-key.js';
 
 const T0 = 1_700_000_000_000;
 const COLOURS = ['red', 'blue', 'white', 'black'];
@@ -23,7 +24,7 @@ for (const scanBudget of [undefined, 25]) {
 test(`index - query by attributes, classes, cameras and time matches a brute-force scan (scan budget ${scanBudget ?? 'default'})`, async (t) => {
   const { dir, cleanup } = tempDir('query');
   t.teardown(cleanup);
-  const index = await openIndex({ dir, batchSize: 100, flushMs: 10, sweepIntervalMs: 0, ...(scanBudget ? { scanBudget } : {}) });
+  const index = await openIndex({ dataKey: testDataKey(),  dir, batchSize: 100, flushMs: 10, sweepIntervalMs: 0, ...(scanBudget ? { scanBudget } : {}) });
   const rand = rng(7);
   const all: TrackRecordSummary[] = [];
   for (let i = 0; i < 2000; i++) {
@@ -80,7 +81,7 @@ test(`index - query by attributes, classes, cameras and time matches a brute-for
 test('index - get returns the whole record and put of the same id replaces it', async (t) => {
   const { dir, cleanup } = tempDir('get');
   t.teardown(cleanup);
-  const index = await openIndex({ dir, sweepIntervalMs: 0 });
+  const index = await openIndex({ dataKey: testDataKey(),  dir, sweepIntervalMs: 0 });
   const thumb = new Uint8Array([0xff, 0xd8, 1, 2, 3]);
   const r = makeRecord({ id: 'x1', attributes: { colour: 'red' }, thumbnail: thumb });
   await index.put(r);
@@ -104,7 +105,7 @@ test('index - get returns the whole record and put of the same id replaces it', 
 test('index - cursors stay stable while new records arrive', async (t) => {
   const { dir, cleanup } = tempDir('cursor');
   t.teardown(cleanup);
-  const index = await openIndex({ dir, batchSize: 50, flushMs: 5, sweepIntervalMs: 0 });
+  const index = await openIndex({ dataKey: testDataKey(),  dir, batchSize: 50, flushMs: 5, sweepIntervalMs: 0 });
   for (let i = 0; i < 100; i++) await index.put(makeRecord({ id: `a${String(i).padStart(3, '0')}`, start: T0 + i * 1000 }));
   await index.flush();
   const first = await index.query({ limit: 30 }, 'all');

@@ -1,6 +1,7 @@
 import test from 'ava';
 import { openIndex } from '../search-index/index.js';
 import { makeRecord, rng, tempDir, unitVector } from './support/index-records.js';
+import { testDataKey } from './support/data-key.js';
 
 const DAY = 86_400_000;
 const NOW = 1_800_000_000_000;
@@ -9,7 +10,7 @@ test('index - the sweep deletes faces after faceDays and tracks after trackDays,
   const { dir, cleanup } = tempDir('retention');
   t.teardown(cleanup);
   const D = 16;
-  let index = await openIndex({ dir, dimensions: D, retention: { trackDays: 30, faceDays: 7 }, sweepIntervalMs: 0 });
+  let index = await openIndex({ dataKey: testDataKey(),  dir, dimensions: D, retention: { trackDays: 30, faceDays: 7 }, sweepIntervalMs: 0 });
   const rand = rng(11);
   const face = unitVector(rand, D);
   const at = (days: number): number => NOW - days * DAY;
@@ -33,13 +34,13 @@ test('index - the sweep deletes faces after faceDays and tracks after trackDays,
 
   // The removed vector stays gone after a reopen (saved graph or rebuild alike).
   await index.close();
-  index = await openIndex({ dir, dimensions: D, retention: { trackDays: 30, faceDays: 7 }, sweepIntervalMs: 0 });
+  index = await openIndex({ dataKey: testDataKey(),  dir, dimensions: D, retention: { trackDays: 30, faceDays: 7 }, sweepIntervalMs: 0 });
   t.deepEqual((await index.faceSearch(face, { k: 5 }, 'all')).map((m) => m.record.id), ['face-new']);
   t.like(index.stats(), { records: 2, faces: 1, pendingWrites: 0 });
   await index.close();
 });
 
 test('index - retention options are checked and name the option', async (t) => {
-  await t.throwsAsync(openIndex({ dir: '/tmp/never', retention: { trackDays: 0, faceDays: 7 } }), { instanceOf: RangeError, message: /retention\.trackDays/ });
-  await t.throwsAsync(openIndex({ dir: '/tmp/never', batchSize: 0 }), { instanceOf: RangeError, message: /batchSize/ });
+  await t.throwsAsync(openIndex({ dataKey: testDataKey(),  dir: '/tmp/never', retention: { trackDays: 0, faceDays: 7 } }), { instanceOf: RangeError, message: /retention\.trackDays/ });
+  await t.throwsAsync(openIndex({ dataKey: testDataKey(),  dir: '/tmp/never', batchSize: 0 }), { instanceOf: RangeError, message: /batchSize/ });
 });

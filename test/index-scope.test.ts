@@ -1,6 +1,7 @@
 import test from 'ava';
 import { openIndex, type Scope } from '../search-index/index.js';
 import { makeRecord, rng, tempDir, unitVector } from './support/index-records.js';
+import { testDataKey } from './support/data-key.js';
 
 const T0 = 1_700_000_000_000;
 const D = 32;
@@ -8,7 +9,7 @@ const D = 32;
 test('index - department scope hides other departments in get, query, paging and face search', async (t) => {
   const { dir, cleanup } = tempDir('scope');
   t.teardown(cleanup);
-  const index = await openIndex({ dir, dimensions: D, batchSize: 64, flushMs: 5, sweepIntervalMs: 0 });
+  const index = await openIndex({ dataKey: testDataKey(),  dir, dimensions: D, batchSize: 64, flushMs: 5, sweepIntervalMs: 0 });
   const rand = rng(3);
   const face = unitVector(rand, D);
   // Police own cam-p*, traffic own cam-t*; both saw the same face.

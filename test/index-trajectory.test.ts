@@ -13,6 +13,7 @@ import { createTracker, TrajectorySampler, TRAJECTORY_INTERVAL_MS, TRAJECTORY_MA
 import { openIndex } from '../search-index/index.js';
 import { decodeRecordPayload, encodeRecordPayload } from '../cluster/records-index.js';
 import { makeRecord, tempDir } from './support/index-records.js';
+import { testDataKey } from './support/data-key.js';
 
 const require = createRequire(import.meta.url);
 const T0 = 1_700_000_000_000;
@@ -106,11 +107,11 @@ test('index - a record keeps its trajectory and frame size across a restart; sea
   const plateCrop = new Uint8Array([0xff, 0xd8, 7, 7, 7, 0xff, 0xd9]);
   const thumbnail = new Uint8Array([0xff, 0xd8, 1, 2, 3, 0xff, 0xd9]);
   const rec = recordOf(end, { thumbnail, plateCrop, attributes: { plate: '鲁B12345' } });
-  let index = await openIndex({ dir, sweepIntervalMs: 0, vectorSaveIntervalMs: 0 });
+  let index = await openIndex({ dataKey: testDataKey(),  dir, sweepIntervalMs: 0, vectorSaveIntervalMs: 0 });
   await index.put(rec);
   await index.flush();
   await index.close();
-  index = await openIndex({ dir, sweepIntervalMs: 0, vectorSaveIntervalMs: 0 });
+  index = await openIndex({ dataKey: testDataKey(),  dir, sweepIntervalMs: 0, vectorSaveIntervalMs: 0 });
   t.teardown(() => index.close());
   const back = await index.get(rec.id, 'all');
   t.truthy(back);
@@ -140,11 +141,11 @@ test('index - a record written before trajectories reads without one, thumbnail 
   const thumbnail = new Uint8Array([0xff, 0xd8, 4, 5, 6, 0xff, 0xd9]);
   const plateCrop = new Uint8Array([0xff, 0xd8, 8, 8, 0xff, 0xd9]);
   const rec = makeRecord({ id: 'old-1', cameraId: 'cam-1', thumbnail, attributes: { plate: '鲁B54321' } });
-  let index = await openIndex({ dir, sweepIntervalMs: 0, vectorSaveIntervalMs: 0 });
+  let index = await openIndex({ dataKey: testDataKey(),  dir, sweepIntervalMs: 0, vectorSaveIntervalMs: 0 });
   await index.put({ ...rec, plateCrop });
   await index.close();
   // Rewrite the record's value exactly as the version before trajectories wrote it: u32 head length, the JSON
-  // summary (plateCropLength, no trajectoryLength, no frame), the thumbnail, then the plate crop.
+  // summary (plateCropLength, no trajectoryLength, no frame), the thumbnail, then the plate crop (sealed).
   const { RocksLevel } = require('@nxtedition/rocksdb') as { RocksLevel: new (p: string, o: object) => { open(): Promise<void>; put(k: string, v: Buffer): Promise<void>; close(): Promise<void> } };
   const raw = new RocksLevel(join(dir, 'db'), { keyEncoding: 'utf8', valueEncoding: 'buffer' });
   await raw.open();
@@ -155,9 +156,10 @@ test('index - a record written before trajectories reads without one, thumbnail 
   }));
   const len = Buffer.alloc(4);
   len.writeUInt32LE(head.length);
-  await raw.put(`r\x00${rec.id}`, Buffer.concat([len, head, thumbnail, plateCrop]));
+  // Layout 3 seals the bytes after the summary (aad: the record's key).
+  await raw.put(`r\x00${rec.id}`, Buffer.concat([len, head, testDataKey().seal(Buffer.concat([thumbnail, plateCrop]), `r\x00${rec.id}`)]));
   await raw.close();
-  index = await openIndex({ dir, sweepIntervalMs: 0, vectorSaveIntervalMs: 0 });
+  index = await openIndex({ dataKey: testDataKey(),  dir, sweepIntervalMs: 0, vectorSaveIntervalMs: 0 });
   t.teardown(() => index.close());
   const back = await index.get(rec.id, 'all');
   t.truthy(back);
@@ -171,7 +173,7 @@ test('index - a record written before trajectories reads without one, thumbnail 
 test('index - a malformed trajectory or frame size is refused with INDEX_BAD_RECORD', async (t) => {
   const { dir, cleanup } = tempDir('traj-bad');
   t.teardown(cleanup);
-  const index = await openIndex({ dir, sweepIntervalMs: 0, vectorSaveIntervalMs: 0 });
+  const index = await openIndex({ dataKey: testDataKey(),  dir, sweepIntervalMs: 0, vectorSaveIntervalMs: 0 });
   t.teardown(() => index.close());
   const p: TrajectoryPoint = { t: T0, x: 1, y: 2, w: 3, h: 4 };
   const bad: Array<Partial<TrackRecord>> = [

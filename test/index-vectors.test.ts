@@ -1,13 +1,14 @@
 /**
  * The face graph's thread (search-index/vectors.ts): faces are searchable the moment they are added (exactly,
  * from the tail) and after the background build (from the graph); removals hide a face wherever it sits; the
- * saved graph is reloaded, and a graph file RocksDB cannot account for, or a corrupt one, is discarded.
+ * graph is never written to disk (it would hold embeddings in clear), and a file of an earlier version is deleted.
  */
 import test from 'ava';
 import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FaceVectors } from '../search-index/vectors.js';
 import { rng, tempDir, unitVector } from './support/index-records.js';
+import { TEST_DATA_KEY_FILE } from './support/data-key.js';
 
 const D = 64;
 
@@ -38,7 +39,7 @@ test('vectors - added faces are found at once from the tail and after the build 
   t.teardown(cleanup);
   const n = 2000;
   const data = dataset(n, 1);
-  const { vectors, after } = await FaceVectors.open(dir, D, 0);
+  const { vectors, after } = await FaceVectors.open(dir, D, 0, { keys: TEST_DATA_KEY_FILE });
   t.teardown(() => vectors.close());
   t.is(after, 0);
   // In batches, as the index adds them after each write.
@@ -68,7 +69,7 @@ test('vectors - remove hides a face in the graph and in the tail', async (t) => 
   const { dir, cleanup } = tempDir('vectors-remove');
   t.teardown(cleanup);
   const data = dataset(600, 3);
-  const { vectors } = await FaceVectors.open(dir, D, 0);
+  const { vectors } = await FaceVectors.open(dir, D, 0, { keys: TEST_DATA_KEY_FILE });
   t.teardown(() => vectors.close());
   vectors.add(Array.from({ length: 300 }, (_, i) => i + 1), data.subarray(0, 300 * D));
   await vectors.settle();
@@ -85,32 +86,20 @@ test('vectors - remove hides a face in the graph and in the tail', async (t) => 
   t.is((await vectors.search(row(data, 10), 1))[0]?.seq, 11);
 });
 
-test('vectors - the saved graph reloads; a file newer than RocksDB or a corrupt one is discarded', async (t) => {
+test('vectors - the graph is never written to disk; a graph file of an earlier version (clear embeddings) is deleted on open', async (t) => {
   const { dir, cleanup } = tempDir('vectors-save');
   t.teardown(cleanup);
   const data = dataset(500, 4);
-  const first = await FaceVectors.open(dir, D, 0);
+  // What layout 2 left beside its database: the quantised embeddings in clear.
+  writeFileSync(join(dir, 'faces-500.usearch'), Buffer.from(data.buffer));
+  writeFileSync(join(dir, 'faces-600.usearch.tmp'), Buffer.from('partial'));
+  const first = await FaceVectors.open(dir, D, 500, { keys: TEST_DATA_KEY_FILE });
+  t.is(first.after, 0);
+  t.is(first.vectors.size, 0);
+  t.deepEqual(readdirSync(dir).filter((f) => f.includes('.usearch')), []);
   first.vectors.add(Array.from({ length: 500 }, (_, i) => i + 1), data);
   await first.vectors.settle();
-  await first.vectors.save();
+  t.is((await first.vectors.search(row(data, 123), 1))[0]?.seq, 124);
   await first.vectors.close();
-  t.deepEqual(readdirSync(dir).filter((f) => f.endsWith('.usearch')), ['faces-500.usearch']);
-
-  const again = await FaceVectors.open(dir, D, 500);
-  t.is(again.after, 500);
-  t.is((await again.vectors.search(row(data, 123), 1))[0]?.seq, 124);
-  await again.vectors.close();
-
-  // RocksDB knows only faces up to 400 (a restored database): the file cannot be trusted.
-  const older = await FaceVectors.open(dir, D, 400);
-  t.is(older.after, 0);
-  t.is(older.vectors.size, 0);
-  await older.vectors.close();
-  t.deepEqual(readdirSync(dir).filter((f) => f.endsWith('.usearch')), []);
-
-  writeFileSync(join(dir, 'faces-90.usearch'), Buffer.from('not a graph'));
-  const corrupt = await FaceVectors.open(dir, D, 100);
-  t.is(corrupt.after, 0);
-  await corrupt.vectors.close();
-  t.deepEqual(readdirSync(dir).filter((f) => f.endsWith('.usearch')), []);
+  t.deepEqual(readdirSync(dir), []);
 });

@@ -13,6 +13,7 @@ import { parseArgs } from 'node:util';
 import { AuditError, CvcoreError, IndexError } from '../../common/errors.js';
 import { loadNodeKey, readNodePublicKey } from '../../common/node-key.js';
 import { loadConfig } from '../../config/index.js';
+import { openDataKeyring } from '../../common/data-key.js';
 import { auditKeyFromPem, openIndex, verifyAuditLines, type AuditVerifyKey, type AuditVerifyReport, type LocalIndex } from '../../search-index/index.js';
 import type { Command } from '../command.js';
 import { answer, reportApiCommandError } from '../http.js';
@@ -50,6 +51,11 @@ async function dataDirOf(v: Values): Promise<string> {
   return dir;
 }
 
+/** The config's data key file (with --config); the environment still comes first (openDataKeyring). */
+async function keyFileOf(v: Values): Promise<string | undefined> {
+  return v.config !== undefined ? (await loadConfig(v.config)).dataKey.file ?? undefined : undefined;
+}
+
 function causes(err: unknown): string[] {
   const out: string[] = [];
   for (let e = err as { message?: unknown; cause?: unknown } | undefined, n = 0; e && n < 5; e = e.cause as typeof e, n++) out.push(String(e.message ?? e));
@@ -57,10 +63,12 @@ function causes(err: unknown): string[] {
 }
 
 /** The node's index, opened by this process; a core that holds it answers with the lock, and the way round it. */
-async function openLocal(dir: string, sign: boolean): Promise<LocalIndex> {
+async function openLocal(dir: string, sign: boolean, dataKeyFile?: string): Promise<LocalIndex> {
   const key = sign ? await loadNodeKey(dir) : null;
   try {
-    return await openIndex({ dir: join(dir, 'index'), sweepIntervalMs: 0, vectorSaveIntervalMs: 0, audit: { key, checkpointIntervalMs: 0 } });
+    // The ring the core uses (the same environment, config or default file), or the index refuses to open.
+    const { ring } = await openDataKeyring(dir, dataKeyFile, process.env);
+    return await openIndex({ dataKey: ring, dir: join(dir, 'index'), sweepIntervalMs: 0, vectorSaveIntervalMs: 0, audit: { key, checkpointIntervalMs: 0 } });
   } catch (err) {
     if (err instanceof CvcoreError && err.code === 'INDEX_IO' && causes(err).some((m) => /lock/i.test(m))) throw new IndexError('INDEX_IO', `${dir}: the index is held by a running core; use --api URL --token T (an admin token)`, { cause: err });
     throw err;
@@ -131,7 +139,7 @@ async function verify(v: Values): Promise<number> {
   }
   const dir = await dataDirOf(v);
   const key = await keyOf(v, async () => (await readNodePublicKey(dir)).publicPem);
-  const index = await openLocal(dir, false);
+  const index = await openLocal(dir, false, await keyFileOf(v));
   try {
     const r = await index.verifyAudit({ key, ...(from !== undefined ? { from } : {}), ...(to !== undefined ? { to } : {}) });
     return print(r, v.json, `the audit trail in ${dir}`);
@@ -151,7 +159,7 @@ async function exportRange(v: Values): Promise<number> {
     if (!res.ok) await answer(res);
     lines = (await res.text()).split('\n').filter(Boolean);
   } else {
-    const index = await openLocal(await dataDirOf(v), true);
+    const index = await openLocal(await dataDirOf(v), true, await keyFileOf(v));
     try {
       lines = await index.exportAudit({ from, to });
     } finally {
@@ -172,7 +180,7 @@ async function checkpoint(v: Values): Promise<number> {
     const a = api(v);
     c = await answer(await fetch(`${a.url}/api/v1/audit/checkpoint`, { method: 'POST', headers: a.headers }));
   } else {
-    const index = await openLocal(await dataDirOf(v), true);
+    const index = await openLocal(await dataDirOf(v), true, await keyFileOf(v));
     try {
       c = await index.auditCheckpoint();
     } finally {

@@ -19,6 +19,7 @@ import { embedFacesFromImage } from '../../inference/index.js';
 import type { RecordingService } from '../../recording/index.js';
 import { makeRecord, tempDir } from './index-records.js';
 import { openExports, type ExportLimits, type ExportStore } from '../../evidence/index.js';
+import { testDataKey } from './data-key.js';
 
 export const T0 = 1_700_000_000_000;
 
@@ -148,7 +149,7 @@ export interface HarnessOptions {
 
 export async function startHarness(o: HarnessOptions = {}): Promise<ApiHarness> {
   const { dir, cleanup } = o.indexDir ? { dir: o.indexDir, cleanup: () => undefined } : tempDir('api');
-  const index = await openIndex({ dir, batchSize: 64, flushMs: 5, sweepIntervalMs: 0, vectorSaveIntervalMs: 0, ...(o.audit ? { audit: o.audit } : {}) });
+  const index = await openIndex({ dataKey: testDataKey(),  dir, batchSize: 64, flushMs: 5, sweepIntervalMs: 0, vectorSaveIntervalMs: 0, ...(o.audit ? { audit: o.audit } : {}) });
   const cfg = parseConfig({
     api: { port: 0, tokens: TOKEN_CONFIG, rateLimit: o.rateLimit ?? { perMinute: 60_000, burst: 10_000 }, ...(o.maxUploadBytes ? { maxUploadBytes: o.maxUploadBytes } : {}) },
   });
