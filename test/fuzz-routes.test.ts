@@ -12,7 +12,9 @@
  */
 import test from 'ava';
 import fc from 'fast-check';
+import { createLogger } from '../common/log.js';
 import { loadNodeKey } from '../common/node-key.js';
+import { openRecordings, type RecordingServiceExt } from '../recording/index.js';
 import { startHarness, TOKENS, JPEG_THUMB, T0, type ApiHarness } from './support/api-app.js';
 import { tempDir } from './support/index-records.js';
 import { astronautPng, watchAlarm } from './support/watchlist.js';
@@ -43,16 +45,21 @@ export const REGRESSIONS: readonly FuzzRequest[] = [
 
 let h: ApiHarness;
 let keyDir: { dir: string; cleanup: () => void };
+let recDir: { dir: string; cleanup: () => void };
+let rec: RecordingServiceExt;
 let routes: Route[];
 let uploads: Record<UploadName, Buffer>;
 const owned: Owned = { 'public-security': [], traffic: [] };
-const pools: Pools = { ids: [], cursors: [] };
+const pools: Pools = { ids: [], cursors: [], hot: {} };
 
 const bearer = (t: string): Record<string, string> => ({ authorization: `Bearer ${t}` });
 
 test.before(async () => {
   keyDir = tempDir('fuzz-key');
-  h = await startHarness({ perDepartment: 4, watchlists: true, exports: true, audit: { key: await loadNodeKey(keyDir.dir), node: 'fuzz', checkpointEvery: 200, checkpointIntervalMs: 0 } });
+  recDir = tempDir('fuzz-rec');
+  // A real recording service that records nothing (no camera given to it): its routes answer ranges, gaps and holds.
+  rec = await openRecordings({ dir: recDir.dir, settings: { segmentSeconds: 4, totalQuotaBytes: 0, minFreeBytes: 0, maxClipMs: 60_000, clipCacheMs: 600_000, retentionIntervalMs: 3_600_000 }, log: createLogger({ level: 'error', sink: () => undefined }) });
+  h = await startHarness({ perDepartment: 4, watchlists: true, exports: true, recordings: rec, audit: { key: await loadNodeKey(keyDir.dir), node: 'fuzz', checkpointEvery: 200, checkpointIntervalMs: 0 } });
   const app = h.server.app;
   uploads = await makeUploads();
   routes = await routesOf(app);
@@ -67,6 +74,8 @@ test.before(async () => {
     const fe = await w.addFaceEntry(faces.id, { label: `face ${dept}`, photos: [face] }, 'seed', scope);
     const pe = await w.addPlateEntry(plates.id, { label: `plate ${dept}`, plate: dept === 'traffic' ? '鲁B12345' : '京A54321' }, 'seed', scope);
     ids.push(faces.id, plates.id, fe!.id, pe!.id);
+    (pools.hot['/api/v1/watchlists/:id/entries'] ??= []).push([faces.id], [plates.id]);
+    (pools.hot['/api/v1/watchlists/:id/entries/:entry'] ??= []).push([faces.id, fe!.id], [plates.id, pe!.id]);
     for (let i = 0; i < 3; i++) {
       const a = watchAlarm({ list: faces.id, entry: fe!.id, department: dept, at: T0 + i * 1000, camera, id: `alarm-${dept}-${i}` });
       await w.recordAlarm(a, { snapshot: JPEG_THUMB, face: JPEG_THUMB });
@@ -95,7 +104,9 @@ test.before(async () => {
 
 test.after.always(async () => {
   await h?.close();
+  await rec?.close();
   keyDir?.cleanup();
+  recDir?.cleanup();
 });
 
 /** One request through every check, then a health probe: the process is still up and answering. */
@@ -168,4 +179,28 @@ test.serial('fuzz - an id of another department answers exactly like a missing o
   );
   await fc.assert(property, { seed: FUZZ_SEED, numRuns: runs(150), includeErrorInReport: true });
   t.pass();
+});
+
+test.serial('fuzz - decompression bombs, huge declared sizes and lies about the type: a typed 4xx or an answer, never a 500', async (t) => {
+  t.timeout(5 * 60_000);
+  const app = h.server.app;
+  const lists = await h.watchlists!.lists({ departments: ['public-security'] });
+  const faceList = lists.find((l) => l.kind === 'face')!;
+  const seen = new Map<string, number>();
+  for (const file of ['bombPng', 'bombJpeg', 'hugeDimsPng', 'overBoundPng', 'zeroDimsPng', 'pngJpegMix', 'truncPng', 'truncJpeg', 'svg', 'gif', 'fakeWebp', 'empty', 'text'] as const) {
+    for (const [route, params, field] of [['/api/v1/faces/search', [], 'image'], ['/api/v1/watchlists/:id/entries', [faceList.id], 'photo']] as const) {
+      const parts = route === '/api/v1/faces/search' ? [{ name: field, file }] : [{ name: 'label', text: 'bomb' }, { name: field, file }];
+      const r: FuzzRequest = { method: 'POST', route, params, encode: true, query: '', headers: { authorization: `Bearer ${TOKENS.ps}` }, body: { kind: 'multipart', parts } };
+      await probe(r);
+      const a = await send(app, r, uploads);
+      seen.set(`${file} ${route}`, a!.status);
+    }
+  }
+  // A declared 10 Gpx is refused before any pixel is decoded: over the 40 Mpx bound (413), or past sharp's own input
+  // limit already when its header is read (415). The 36 Mpx bombs are decoded within the bound and hold no face (422).
+  for (const route of ['/api/v1/faces/search', '/api/v1/watchlists/:id/entries']) t.true([413, 415].includes(seen.get(`hugeDimsPng ${route}`)!), route);
+  for (const route of ['/api/v1/faces/search', '/api/v1/watchlists/:id/entries']) t.is(seen.get(`overBoundPng ${route}`), 413, route);
+  t.is(seen.get('bombPng /api/v1/faces/search'), 422);
+  for (const f of ['svg', 'gif', 'text', 'empty', 'fakeWebp', 'zeroDimsPng']) t.is(seen.get(`${f} /api/v1/faces/search`), 415, f);
+  t.log([...seen].map(([k, v]) => `${k}: ${v}`).join('\n'));
 });

@@ -92,7 +92,7 @@ export function urlOf(r: FuzzRequest): string {
 
 // ---- uploads -----------------------------------------------------------------------------------------------------
 
-export const UPLOADS = ['noise', 'flat', 'truncPng', 'truncJpeg', 'text', 'svg', 'empty', 'fakeWebp', 'gif', 'hugeDimsPng', 'bombPng', 'bombJpeg', 'pngJpegMix', 'zeroDimsPng'] as const;
+export const UPLOADS = ['noise', 'flat', 'truncPng', 'truncJpeg', 'text', 'svg', 'empty', 'fakeWebp', 'gif', 'hugeDimsPng', 'overBoundPng', 'bombPng', 'bombJpeg', 'pngJpegMix', 'zeroDimsPng'] as const;
 export type UploadName = (typeof UPLOADS)[number];
 
 /** Rewrites a PNG's IHDR size (and its CRC): a tiny file that claims an enormous picture. */
@@ -149,6 +149,8 @@ export async function makeUploads(): Promise<Record<UploadName, Buffer>> {
     gif: Buffer.from('GIF89a\x01\x00\x01\x00\x80\x00\x00\xff\xff\xff\x00\x00\x00!\xf9\x04\x00\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;', 'latin1'),
     // Claims 100000 x 100000 (10 Gpx) in a 300-byte file.
     hugeDimsPng: pngWithSize(noise, 100_000, 100_000), bombPng: bomb, bombJpeg,
+    // Claims 7000 x 7000 (49 Mpx): under sharp's own input limit, over the API's 40 Mpx bound.
+    overBoundPng: pngWithSize(noise, 7000, 7000),
     // PNG magic, JPEG behind it.
     pngJpegMix: Buffer.concat([noise.subarray(0, 16), jpeg]),
     zeroDimsPng: pngWithSize(noise, 0, 0),
@@ -175,6 +177,8 @@ export function multipartBytes(parts: readonly Part[], uploads: Record<UploadNam
 export interface Pools {
   ids: string[];
   cursors: string[];
+  /** Path parameters worth more runs, by route (the face lists under POST .../entries): a third of the runs use them. */
+  hot: Record<string, string[][]>;
 }
 
 const TRICKY_IDS = [
@@ -273,7 +277,12 @@ export function jsonTextArb(route: Route, pools: Pools): fc.Arbitrary<string> {
 }
 
 export function multipartArb(route: Route): fc.Arbitrary<Body> {
-  const fieldNames = fc.constantFrom('image', 'photo', 'label', 'note', 'threshold', 'expiresAt', 'x', '', '__proto__', 'image"; filename="a', 'a'.repeat(500));
+  // Mostly the fields the route reads, so a run gets past the field checks to the image and its values.
+  const own = route.url.includes('/faces/') ? ['image'] : route.url.includes('/entries') ? ['photo', 'label', 'note', 'threshold', 'expiresAt'] : ['image', 'photo'];
+  const fieldNames = fc.oneof(
+    { weight: 3, arbitrary: fc.constantFrom(...own) },
+    { weight: 1, arbitrary: fc.constantFrom('image', 'photo', 'label', 'note', 'threshold', 'expiresAt', 'x', '', '__proto__', 'constructor', 'image"; filename="a', 'a'.repeat(500)) },
+  );
   const file = fc.record({
     name: fieldNames, file: fc.constantFrom(...UPLOADS), filename: fc.constantFrom('a.png', 'a.jpg', '../../etc/passwd', '', 'a'.repeat(300), 'x\u0000.png'),
     type: fc.constantFrom('image/png', 'image/jpeg', 'text/plain', 'application/json', 'image/svg+xml', ''),
@@ -284,7 +293,7 @@ export function multipartArb(route: Route): fc.Arbitrary<Body> {
     kind: fc.constant('multipart' as const),
     parts,
     contentType: fc.constantFrom(`multipart/form-data; boundary=${BOUNDARY}`, `multipart/form-data; boundary=${BOUNDARY}`, 'multipart/form-data; boundary=other', 'multipart/form-data', 'multipart/form-data; boundary=', `multipart/form-data; boundary=${'b'.repeat(300)}`, `multipart/mixed; boundary=${BOUNDARY}`, 'application/json', 'image/png'),
-    truncate: fc.option(fc.double({ min: 0, max: 1, noNaN: true }), { nil: undefined }),
+    truncate: fc.oneof({ weight: 3, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.double({ min: 0, max: 1, noNaN: true }) }),
   }, { requiredKeys: ['kind', 'parts', 'contentType'] }) as fc.Arbitrary<Body>;
 }
 
@@ -315,7 +324,9 @@ export function requestArb(route: Route, pools: Pools): fc.Arbitrary<FuzzRequest
   return fc.record({
     method: fc.oneof({ weight: 12, arbitrary: fc.constant(route.method) }, { weight: 1, arbitrary: fc.constantFrom('GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'HEAD') }),
     route: fc.constant(route.url),
-    params: fc.tuple(...route.params.map(() => idArb(pools, !mutatesSeeds))) as fc.Arbitrary<string[]>,
+    params: pools.hot[route.url]?.length
+      ? fc.oneof({ weight: 2, arbitrary: fc.tuple(...route.params.map(() => idArb(pools, !mutatesSeeds))) as fc.Arbitrary<string[]> }, { weight: 1, arbitrary: fc.constantFrom(...pools.hot[route.url]!) })
+      : fc.tuple(...route.params.map(() => idArb(pools, !mutatesSeeds))) as fc.Arbitrary<string[]>,
     encode: fc.boolean(),
     query: queryArb(route, pools),
     headers: fc.tuple(authArb(), EXTRA_HEADERS).map(([a, x]) => ({ ...x, ...a })),
