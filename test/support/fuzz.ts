@@ -231,10 +231,10 @@ export function queryArb(route: Route, pools: Pools): fc.Arbitrary<string> {
 export function authArb(): fc.Arbitrary<Record<string, string>> {
   const tok = fc.constantFrom(...(Object.keys(TOKENS) as TokenName[])).map((n) => TOKENS[n]);
   return fc.oneof(
-    { weight: 6, arbitrary: tok.map((t) => ({ authorization: `Bearer ${t}` })) },
+    { weight: 12, arbitrary: tok.map((t) => ({ authorization: `Bearer ${t}` })) },
     { weight: 1, arbitrary: fc.constant({}) },
     {
-      weight: 3,
+      weight: 2,
       arbitrary: fc.tuple(tok, fc.constantFrom('bearer %s', 'Bearer  %s ', 'Bearer %s extra', 'Basic %s', 'Bearer', 'Bearer ', '%s', 'Bearer %s%s', 'Bearer x%s', 'Bearer ' + 'A'.repeat(20000), 'Bearer \u00e9%s'))
         .map(([t, f]) => ({ authorization: f.replace(/%s/g, t) })),
     },
