@@ -41,6 +41,8 @@ export const REGRESSIONS: readonly FuzzRequest[] = [
   { method: 'POST', route: '/api/v1/faces/search', params: [], encode: true, query: '', headers: { authorization: `Bearer ${TOKENS.ps}` }, body: { kind: 'multipart', parts: [{ name: 'image', file: 'noise' }], contentType: 'multipart/form-data; boundary=fuzzBoundary7MA4YWxkTrZu0gW', truncate: 0.5 } },
   // A person's thumbnail for a token without the face grant, stored as a JPEG that does not decode: blurHead threw, a 500.
   { method: 'GET', route: '/api/v1/tracks/:id/thumbnail', params: ['traffic-000'], encode: false, query: '', headers: { authorization: `Bearer ${TOKENS.desk}` }, body: { kind: 'none' } },
+  // Not a defect, a check that was too strict: an error message that echoes the caller's own input ("file:///...").
+  { method: 'PATCH', route: '/api/v1/watchlists/:id/entries/:entry', params: ['a\u0000b', ' '], encode: true, query: '', headers: { authorization: `Bearer ${TOKENS.ps}` }, body: { kind: 'text', contentType: 'application/json', text: '{"expiresAt":"file:///etc/passwd"}' } },
 ];
 
 let h: ApiHarness;

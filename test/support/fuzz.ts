@@ -381,10 +381,17 @@ export type Owned = Record<string, string[]>;
  */
 export function check(r: FuzzRequest, a: Answer, owned: Owned, deptsOf: (secret: string) => readonly string[] | null): string[] {
   const problems: string[] = [];
+  // What the request itself carried (raw and JSON-escaped): an answer may echo it (a 404 names the id asked for).
+  const sent = r.body.kind === 'text' ? r.body.text : r.body.kind === 'multipart' ? JSON.stringify(r.body.parts) : '';
+  const request = `${decodeSafe(urlOf(r))} ${JSON.stringify(decodeSafe(urlOf(r)))} ${JSON.stringify(r.headers)} ${sent} ${JSON.stringify(sent)}`;
   if (a.status >= 500 && a.status !== 503) problems.push(`status ${a.status}`);
   const type = String(a.headers['content-type'] ?? '');
   const textual = type === '' || /json|text|ndjson/.test(type);
-  if (textual) for (const re of LEAKS) if (re.test(a.body)) problems.push(`body matches ${re}: ${a.body.slice(0, 300)}`);
+  if (textual) {
+    for (const re of LEAKS) {
+      for (const m of a.body.matchAll(new RegExp(re.source, 'g'))) if (!request.includes(m[0])) problems.push(`body matches ${re}: ${a.body.slice(0, 300)}`);
+    }
+  }
   // HEAD answers carry no body to check.
   if (a.status >= 400 && r.method !== 'HEAD') {
     let body: unknown;
@@ -402,7 +409,6 @@ export function check(r: FuzzRequest, a: Answer, owned: Owned, deptsOf: (secret:
   }
   // The caller's scope: every token the request carries anywhere (header, query, body) counts, so the check is
   // never stricter than the server could be.
-  const request = `${decodeSafe(urlOf(r))} ${JSON.stringify(r.headers)} ${r.body.kind === 'text' ? r.body.text : ''} ${r.body.kind === 'multipart' ? JSON.stringify(r.body.parts) : ''}`;
   const scope = new Set<string>();
   for (const secret of Object.values(TOKENS) as string[]) if (request.includes(secret)) for (const d of deptsOf(secret) ?? []) scope.add(d);
   if (!scope.has('*') && textual) {
