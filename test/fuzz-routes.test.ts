@@ -26,7 +26,7 @@ const DEPTS: Record<string, readonly string[]> = {
 const deptsOf = (secret: string): readonly string[] | null => DEPTS[secret] ?? null;
 
 /** Inputs that once broke something: each runs first in its route's property, on every run. */
-export const REGRESSIONS: readonly FuzzRequest[] = [
+const REGRESSIONS: readonly FuzzRequest[] = [
   // A plain GET of a WebSocket route: @fastify/websocket answered 404 with an empty body (fixed in api/server.ts).
   { method: 'GET', route: '/api/v1/live', params: [], encode: false, query: '', headers: { authorization: `Bearer ${TOKENS.ps}` }, body: { kind: 'none' } },
   { method: 'GET', route: '/api/v1/cameras/:id/live', params: ['cam-ps-1'], encode: true, query: '', headers: { authorization: `Bearer ${TOKENS.admin}` }, body: { kind: 'none' } },
@@ -41,6 +41,8 @@ export const REGRESSIONS: readonly FuzzRequest[] = [
   { method: 'POST', route: '/api/v1/faces/search', params: [], encode: true, query: '', headers: { authorization: `Bearer ${TOKENS.ps}` }, body: { kind: 'multipart', parts: [{ name: 'image', file: 'noise' }], contentType: 'multipart/form-data; boundary=fuzzBoundary7MA4YWxkTrZu0gW', truncate: 0.5 } },
   // A person's thumbnail for a token without the face grant, stored as a JPEG that does not decode: blurHead threw, a 500.
   { method: 'GET', route: '/api/v1/tracks/:id/thumbnail', params: ['traffic-000'], encode: false, query: '', headers: { authorization: `Bearer ${TOKENS.desk}` }, body: { kind: 'none' } },
+  // A truncated PNG through the test's face embedder: a plain sharp error, a 500 (the embedder now throws INFERENCE_BAD_IMAGE as the real one).
+  { method: 'POST', route: '/api/v1/faces/search', params: [], encode: true, query: '', headers: { authorization: `Bearer ${TOKENS.ps}` }, body: { kind: 'multipart', parts: [{ name: 'image', file: 'truncPng' }], contentType: 'multipart/form-data; boundary=fuzzBoundary7MA4YWxkTrZu0gW' } },
   // Not a defect, a check that was too strict: an error message that echoes the caller's own input ("file:///...").
   { method: 'PATCH', route: '/api/v1/watchlists/:id/entries/:entry', params: ['a\u0000b', ' '], encode: true, query: '', headers: { authorization: `Bearer ${TOKENS.ps}` }, body: { kind: 'text', contentType: 'application/json', text: '{"expiresAt":"file:///etc/passwd"}' } },
 ];
