@@ -150,7 +150,7 @@ test.serial('fuzz - every route: no 500, no stack trace, stable error shape, not
   for (const route of routes) {
     const examples = REGRESSIONS.filter((r) => r.route === route.url).map((r) => [r] as [FuzzRequest]);
     // Upload routes get more runs: their inputs have the most moving parts.
-    const numRuns = runs(route.multipart ? 40 : route.method === 'GET' ? 12 : 20);
+    const numRuns = runs(route.multipart ? 40 : route.method === 'GET' ? 12 : 30);
     try {
       await fc.assert(fc.asyncProperty(requestArb(route, pools), probe), { seed: FUZZ_SEED, numRuns, examples, includeErrorInReport: true });
     } catch (err) {

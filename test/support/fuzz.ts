@@ -26,6 +26,8 @@ export interface Route {
   readonly query: readonly string[];
   /** Property names of a JSON body, when the document gives one. */
   readonly body: readonly string[];
+  /** The JSON body's schema as the document gives it (null: none). */
+  readonly bodySchema: JsonSchema | null;
   readonly multipart: boolean;
   readonly public: boolean;
 }
@@ -43,11 +45,24 @@ export async function routesOf(app: FastifyInstance): Promise<Route[]> {
       out.push({
         method: method.toUpperCase(), url: path.replace(/\{([^}]+)\}/g, ':$1'), params, query,
         body: Object.keys(content['application/json']?.schema?.properties ?? {}),
+        bodySchema: (content['application/json']?.schema as JsonSchema | undefined) ?? null,
         multipart: 'multipart/form-data' in content, public: !op.security,
       });
     }
   }
   return out;
+}
+
+/** The part of JSON schema the route bodies use. */
+export interface JsonSchema {
+  type?: string | string[];
+  enum?: unknown[];
+  anyOf?: JsonSchema[];
+  properties?: Record<string, JsonSchema>;
+  required?: string[];
+  items?: JsonSchema;
+  minimum?: number;
+  maximum?: number;
 }
 
 // ---- the request -------------------------------------------------------------------------------------------------
@@ -247,6 +262,35 @@ const CONTENT_TYPES = [
   'application/json;;;', ';', 'x'.repeat(2000), '',
 ];
 
+/**
+ * A body the route's schema accepts, or nearly (values from the known ids, departments, plates and times): so the
+ * fuzzer reaches the route's own code, and its successes (201s) as well as its refusals.
+ */
+export function schemaArb(schema: JsonSchema, pools: Pools, name = ''): fc.Arbitrary<unknown> {
+  const ids = pools.ids.length ? fc.constantFrom(...pools.ids) : fc.constant('x');
+  if (schema.enum?.length) return fc.constantFrom(...schema.enum);
+  if (schema.anyOf?.length) return fc.oneof(...schema.anyOf.map((s) => schemaArb(s, pools, name)));
+  const type = Array.isArray(schema.type) ? schema.type.find((t) => t !== 'null') : schema.type;
+  if (/Ids$|^cameras$/.test(name) && (type === undefined || type === 'array')) return fc.array(ids, { minLength: 1, maxLength: 3 });
+  if (/^(from|to|expiresAt)$/.test(name) && (type === undefined || type === 'integer' || type === 'number')) return fc.integer({ min: 1_699_999_990_000, max: 1_700_000_100_000 });
+  switch (type) {
+    case 'object':
+      return fc.record(Object.fromEntries(Object.entries(schema.properties ?? {}).map(([k, v]) => [k, schemaArb(v, pools, k)])), { requiredKeys: (schema.required ?? []).filter((k) => k in (schema.properties ?? {})) });
+    case 'array':
+      return fc.array(schema.items ? schemaArb(schema.items, pools, name) : ids, { maxLength: 3 });
+    case 'integer':
+    case 'number':
+      return fc.integer({ min: Math.ceil(schema.minimum ?? 0), max: Math.floor(Math.min(schema.maximum ?? 1_000, 1e15)) });
+    case 'boolean':
+      return fc.boolean();
+    default:
+      if (name === 'department') return fc.constantFrom('public-security', 'traffic', 'elsewhere');
+      if (name === 'plate') return fc.constantFrom('鲁B12345', '京A54321', '鲁B1234', 'not a plate');
+      if (name === 'url') return fc.constantFrom('rtsp://127.0.0.1:1/fuzz', 'file:///etc/passwd', 'http://127.0.0.1/');
+      return fc.oneof(fc.constantFrom('fuzz', 'a note', 'x'.repeat(129)), ids);
+  }
+}
+
 /** A JSON value of the kinds that break parsers: wrong types, deep nesting, long arrays, prototype keys. */
 export function jsonTextArb(route: Route, pools: Pools): fc.Arbitrary<string> {
   const keys = route.body.length ? fc.constantFrom(...route.body, '__proto__', 'constructor', 'id', 'department') : fc.constantFrom('name', 'department', 'kind', '__proto__', 'id');
@@ -258,7 +302,9 @@ export function jsonTextArb(route: Route, pools: Pools): fc.Arbitrary<string> {
     fc.constantFrom(-1, 0, 0.5, 1, 1e308, -1e308, 1700000000000, 8.64e15 + 1),
   );
   const shaped = fc.dictionary(keys, leaf, { maxKeys: 6 }).map((o) => JSON.stringify(o));
+  const nearValid = route.bodySchema ? schemaArb(route.bodySchema, pools).map((v) => JSON.stringify(v)) : shaped;
   return fc.oneof(
+    { weight: 5, arbitrary: nearValid },
     { weight: 5, arbitrary: shaped },
     { weight: 2, arbitrary: fc.json({ maxDepth: 4 }) },
     { weight: 1, arbitrary: fc.integer({ min: 1, max: 60_000 }).map((n) => '['.repeat(n) + ']'.repeat(n)) },
