@@ -192,7 +192,9 @@ export function recordRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const jpeg = await o.index.thumbnail(id, scope);
     if (!jpeg || p.faces) return jpeg;
     const rec = await o.index.get(id, scope);
-    return rec && rec.cls === 'person' ? blurHead(jpeg) : jpeg;
+    // A stored best shot that does not decode cannot be blurred, so it is not shown at all (it was a 500: found by
+    // test/fuzz-routes.test.ts); the original must never go out in its place.
+    return rec && rec.cls === 'person' ? blurHead(jpeg).catch(() => null) : jpeg;
   });
   imageRoute('/api/v1/tracks/:id/plate', 'the JPEG of the track\'s licence plate', 'plate', 'no plate image for track', (id, scope) => o.index.plateCrop(id, scope));
 

@@ -53,6 +53,17 @@ const PLUGIN_CODES: Record<string, { status: number; code: string }> = {
   FST_FIELDS_LIMIT: { status: 400, code: 'API_BAD_REQUEST' },
 };
 
+/**
+ * busboy (under @fastify/multipart) throws plain Errors, without a code, for a body that is not the multipart it
+ * claims: no boundary, a boundary too long or empty, data cut short. They are the client's, not a 500 (found by
+ * test/fuzz-routes.test.ts).
+ */
+const MULTIPART_MALFORMED = { status: 400, code: 'API_BAD_REQUEST' } as const;
+const BUSBOY_MESSAGES = [/^Multipart: Boundary not found$/, /^Boundary required$/, /unexpected end of multipart data$/i, /^The needle /];
+function isMultipartParseError(err: unknown): boolean {
+  return err instanceof Error && !(err instanceof CvcoreError) && (err as { statusCode?: unknown }).statusCode === undefined && BUSBOY_MESSAGES.some((re) => re.test(err.message));
+}
+
 export async function startApi(o: ApiOptions): Promise<ApiServer> {
   const tokens = new TokenTable(o.access.tokens, o.tokenStore ?? null);
   const buckets = new TokenBuckets(o.access.rateLimit);
@@ -70,15 +81,22 @@ export async function startApi(o: ApiOptions): Promise<ApiServer> {
     bodyLimit: JSON_BODY_LIMIT,
     // Unknown query keys are an error, not silently dropped: a typo must not widen a search.
     ajv: { customOptions: { removeAdditional: false } },
+    // Ids are at most 256 characters by schema (a longer one is a 400 naming the field); the router's own limit sits
+    // above that, and what it and the URL decoder refuse answers the API's error shape (found by test/fuzz-routes.test.ts).
+    routerOptions: { maxParamLength: 1024 },
+    frameworkErrors: (err: Error & { code?: string }, _req: FastifyRequest, reply: FastifyReply) => {
+      const long = err.code === 'FST_ERR_MAX_PARAM_LENGTH';
+      void reply.status(long ? 414 : 400).send({ code: 'API_BAD_REQUEST', message: long ? 'a path segment is longer than 1024 characters' : 'the URL does not decode' });
+    },
   } as const;
   // The routes take the HTTP instance's type; an HTTPS server offers them the same request and reply API.
   const app = (tls ? Fastify({ ...base, https: { cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' } }) : Fastify(base)) as unknown as FastifyInstance;
   app.addHook('onRoute', (route) => openapi.onRoute(route));
   app.decorateRequest('principal', null);
 
-  app.setErrorHandler((err, _req, reply: FastifyReply) => {
+  app.setErrorHandler((err, req, reply: FastifyReply) => {
     const e = err as { code?: unknown; message: string; validation?: unknown; statusCode?: number };
-    const plugin = typeof e.code === 'string' ? PLUGIN_CODES[e.code] : undefined;
+    const plugin = typeof e.code === 'string' ? PLUGIN_CODES[e.code] : (req.isMultipart() && isMultipartParseError(err) ? MULTIPART_MALFORMED : undefined);
     let status: number;
     let code: string;
     if (err instanceof CvcoreError) {
@@ -133,6 +151,19 @@ export async function startApi(o: ApiOptions): Promise<ApiServer> {
       throw new ApiError(403, 'API_FACE_GRANT_REQUIRED', `token ${principal.tokenId} has no face grant: ${req.method} ${req.routeOptions.url ?? req.url} shows faces`);
     }
     req.principal = principal;
+  });
+
+  // Every error has the { code, message } body, also one a plugin sends bare: @fastify/websocket answers a plain
+  // GET of a WebSocket route 404 with no body at all (found by test/fuzz-routes.test.ts).
+  app.addHook('onSend', async (req, reply, payload) => {
+    if (reply.statusCode < 400 || req.method === 'HEAD' || (payload !== undefined && payload !== null && payload !== '')) return payload;
+    void reply.type('application/json; charset=utf-8');
+    const path = req.url.split('?')[0];
+    const ws = req.routeOptions.url !== undefined && reply.statusCode === 404;
+    return JSON.stringify({
+      code: reply.statusCode === 404 ? 'API_NOT_FOUND' : 'API_BAD_REQUEST',
+      message: ws ? `${path} is a WebSocket: open it with Upgrade: websocket` : `${req.method} ${path} failed (${reply.statusCode})`,
+    });
   });
 
   app.addHook('onResponse', async (req, reply) => {

@@ -75,7 +75,7 @@ export interface FaceFromImage {
   readonly age: number;
 }
 
-/** Finds the most prominent face in an encoded image and embeds it; null when the image holds no face. */
+/** Finds the most prominent face in an encoded image and embeds it; null when the image holds no face; INFERENCE_BAD_IMAGE when it does not decode. */
 export interface FaceEmbedder {
   embedFaceFromImage(bytes: Uint8Array): Promise<FaceFromImage | null>;
 }

@@ -55,13 +55,15 @@ export function validate(spec: Spec, value: unknown, path: string): unknown {
       if (!Array.isArray(value)) return fail('CONFIG_INVALID_TYPE', path, `must be an array, got ${typeName(value)}`);
       if (spec.minItems !== undefined && value.length < spec.minItems) fail('CONFIG_OUT_OF_RANGE', path, `must have at least ${spec.minItems} items`);
       if (spec.maxItems !== undefined && value.length > spec.maxItems) fail('CONFIG_OUT_OF_RANGE', path, `must have at most ${spec.maxItems} items`);
-      return Object.freeze(value.map((v, i) => validate(spec.items, v, `${path}[${i}]`)));
+      // By index, not map(): a hole in a sparse array is a missing item (map() would keep the hole for a later crash).
+      return Object.freeze(Array.from({ length: value.length }, (_, i) => validate(spec.items, value[i], `${path}[${i}]`)));
     }
     case 'object': {
       if (typeof value !== 'object' || Array.isArray(value)) return fail('CONFIG_INVALID_TYPE', path, `must be an object, got ${typeName(value)}`);
       const input = value as Record<string, unknown>;
       for (const key of Object.keys(input)) {
-        if (!(key in spec.fields)) fail('CONFIG_UNKNOWN_KEY', path ? `${path}.${key}` : key, `unknown key (known: ${Object.keys(spec.fields).join(', ')})`);
+        // Own keys only: `in` would find '__proto__', 'constructor' or 'toString' on Object.prototype and let them by.
+        if (!Object.hasOwn(spec.fields, key)) fail('CONFIG_UNKNOWN_KEY', path ? `${path}.${key}` : key, `unknown key (known: ${Object.keys(spec.fields).join(', ')})`);
       }
       const out: Record<string, unknown> = {};
       for (const [key, fieldSpec] of Object.entries(spec.fields)) {

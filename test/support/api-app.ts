@@ -8,6 +8,7 @@
 import sharp from 'sharp';
 import { parseConfig, type ApiTokenConfig } from '../../config/index.js';
 import { createLogger } from '../../common/log.js';
+import { InferenceError } from '../../common/errors.js';
 import type { TrackRecord, ZoneCount } from '../../common/messages.js';
 import { CameraPool } from '../../ingest/index.js';
 import type { CrowdAlertV1 } from '../../alerts/index.js';
@@ -67,7 +68,10 @@ export class History implements AlertHistory {
 
 /** 32x32 grey pixels, centred and unit length: two renderings of one picture embed the same. */
 export async function pixelEmbedding(bytes: Uint8Array): Promise<Float32Array | null> {
-  const px = await sharp(bytes).resize(32, 32, { fit: 'fill' }).greyscale().raw().toBuffer();
+  // As the real embedder (inference/embed.ts): an image that does not decode is INFERENCE_BAD_IMAGE, which the
+  // routes answer 415 (a plain sharp error here was a 500 under test/fuzz-routes.test.ts).
+  const px = await sharp(bytes).resize(32, 32, { fit: 'fill' }).greyscale().raw().toBuffer()
+    .catch((cause: unknown) => { throw new InferenceError('INFERENCE_BAD_IMAGE', 'the image cannot be decoded', { cause }); });
   const v = new Float32Array(1024);
   let mean = 0;
   for (let i = 0; i < 1024; i++) mean += px[i]! / 1024;
