@@ -54,6 +54,8 @@ const STATUS: Record<string, number> = {
   DATA_KEY_NOT_SEALED: 500,
   DATA_KEY_EXISTS: 409,
   DATA_KEY_IN_USE: 409,
+  ALERT_CREDS_EXISTS: 409,
+  ALERT_CREDS_BAD_NAME: 400,
 };
 
 export function httpStatusFor(err: unknown): number {

@@ -91,6 +91,8 @@ export const ERROR_CODES = {
   ALERT_OUTBOX_IO: 'RocksDB failed to open, read or write the alert outbox (another core may hold it)',
   ALERT_NATS_JETSTREAM: 'the server has no JetStream, or the alert stream cannot be created or updated',
   ALERT_CLOSED: 'the alert sink has been closed',
+  ALERT_CREDS_EXISTS: '`cvcore nats creds init` found a creds, seed or config file in the out folder already: creds are never overwritten',
+  ALERT_CREDS_BAD_NAME: 'a desk or operator name for `cvcore nats creds init` that is not 1-64 letters, digits, _ or -',
   API_UNAUTHORIZED: 'missing or wrong API token',
   API_FORBIDDEN: 'the token\'s role may not do this',
   API_FACE_GRANT_REQUIRED: 'the route shows faces (face search, face crops, watch-list photos, live or recorded video) and the token has no face grant',
