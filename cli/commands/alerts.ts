@@ -64,6 +64,9 @@ export function parseTailArgs(args: readonly string[], env: NodeJS.ProcessEnv = 
     kinds: null,
   };
   let subjectGiven = false;
+  // --user/--pass on the command line win over a creds file from NATS_CREDS; --creds wins over both.
+  let userGiven = false;
+  let credsGiven = false;
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     const value = (): string => {
@@ -90,15 +93,16 @@ export function parseTailArgs(args: readonly string[], env: NodeJS.ProcessEnv = 
       case '--count': o.count = positive(); break;
       case '--timeout-ms': o.timeoutMs = positive(); break;
       case '--url': o.url = value(); break;
-      case '--user': o.user = value(); break;
-      case '--pass': o.pass = value(); break;
-      case '--creds': o.creds = value(); break;
+      case '--user': o.user = value(); userGiven = true; break;
+      case '--pass': o.pass = value(); userGiven = true; break;
+      case '--creds': o.creds = value(); credsGiven = true; break;
       default: throw new RangeError(`unknown option ${a ?? ''}`);
     }
   }
   if (!/^[A-Za-z0-9_-]+$/.test(o.durable)) throw new RangeError('--durable must be letters, digits, - or _');
   if (!o.subject.startsWith('citybrain.alerts.') && !o.subject.startsWith(`${ALERT_V2_PREFIX}.`)) throw new RangeError(`--subject must be under ${ALERT_SUBJECTS} or ${ALERT_V2_SUBJECTS}`);
   if (subjectGiven && o.kinds !== null) throw new RangeError('--kind and --subject cannot be used together');
+  if (userGiven && !credsGiven) o.creds = null;
   return o;
 }
 
