@@ -48,8 +48,11 @@ export const SUBSCRIBER_PERMISSIONS: NatsPermissions = Object.freeze({
   sub: { allow: ['_INBOX.>', 'citybrain.alerts.>', 'citybrain.v2.alerts.>', 'citybrain.events.>'] },
 });
 
-/** JetStream limits of the cvcore account: those of nats.conf's jetstream block. */
-export const ACCOUNT_JETSTREAM = Object.freeze({ memStorage: 64 * 1024 * 1024, diskStorage: 1024 * 1024 * 1024 });
+/**
+ * JetStream limits of the cvcore account: none of its own (-1), as in nats.conf, where the server's jetstream block
+ * (64 MB memory, 1 GB file) bounds everything; the two alert streams reserve 512 MiB each of it.
+ */
+export const ACCOUNT_JETSTREAM = Object.freeze({ memStorage: -1, diskStorage: -1 });
 
 export const OPERATOR_CONF = 'nats-operator.conf';
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
