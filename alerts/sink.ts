@@ -345,10 +345,14 @@ class AlertSinkImpl implements AlertSink {
     return connect({ ...base, user: this.#o.user, pass: this.#o.pass });
   }
 
+  /** Who the errors name: the user, or the creds file when one is used (its user is in the JWT). */
+  get #who(): string { return this.#o.credsFile === undefined ? this.#o.user : `creds ${this.#o.credsFile}`; }
+
   #authError(err: unknown, subject: string, what: string): AlertError {
     return new AlertError('ALERT_NATS_AUTH',
-      `NATS ${what} for user "${this.#o.user}" on subject "${subject}" (${(err as Error).message}); check NATS_USER/NATS_PASS and the user's permissions in nats.conf`,
-      { cause: err, detail: { user: this.#o.user, subject, servers: this.#o.servers } });
+      `NATS ${what} for user "${this.#who}" on subject "${subject}" (${(err as Error).message}); ${this.#o.credsFile === undefined
+        ? 'check NATS_USER/NATS_PASS and the user\'s permissions in nats.conf' : 'check NATS_CREDS and the user\'s JWT (cvcore nats creds init)'}`,
+      { cause: err, detail: { user: this.#who, subject, servers: this.#o.servers } });
   }
 
   /**
@@ -425,7 +429,7 @@ class AlertSinkImpl implements AlertSink {
           });
         } else if (s.type === 'error') {
           const ctx = (s as { permissionContext?: { subject: string } }).permissionContext;
-          if (ctx) this.#setError('ALERT_NATS_AUTH', `NATS denied user "${this.#o.user}" on subject "${ctx.subject}"`);
+          if (ctx) this.#setError('ALERT_NATS_AUTH', `NATS denied user "${this.#who}" on subject "${ctx.subject}"`);
         }
       }
     } catch { /* the status iterator ends with the connection */ }
@@ -544,7 +548,7 @@ class AlertSinkImpl implements AlertSink {
     }, (err: unknown) => {
       this.#inFlight -= 1;
       const denied = permissionSubject(err);
-      if (denied !== null) this.#setError('ALERT_NATS_AUTH', `NATS denied user "${this.#o.user}" on subject "${denied}"`);
+      if (denied !== null) this.#setError('ALERT_NATS_AUTH', `NATS denied user "${this.#who}" on subject "${denied}"`);
       else if (!this.#closing && this.#state === ALERT_SINK_STATES.connected) {
         this.#setError('ALERT_NATS_UNREACHABLE', `publish of alert ${entry.seq} to ${subject} failed (${(err as Error).message}); retrying`);
       }

@@ -43,6 +43,13 @@ test('nats creds - the operator-mode users have the permissions of nats.conf\'s 
   t.deepEqual(sorted(SUBSCRIBER_PERMISSIONS), confPermissions(conf, 'SUBSCRIBER_PERMS'));
 });
 
+test('nats creds - tail takes NATS_CREDS unless --user/--pass are given, and --creds over both', (t) => {
+  t.is(parseTailArgs([], { NATS_CREDS: '/c/desk.creds' }).creds, '/c/desk.creds');
+  t.is(parseTailArgs(['--user', 'subscriber', '--pass', 'x'], { NATS_CREDS: '/c/desk.creds' }).creds, null);
+  t.is(parseTailArgs(['--user', 'subscriber', '--creds', '/d.creds'], { NATS_CREDS: '/c/desk.creds' }).creds, '/d.creds');
+  t.is(parseTailArgs([], {}).creds, null);
+});
+
 test('nats creds - init writes 0600 creds and seeds, never overwrites, refuses bad names', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'cvcore-creds-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
@@ -124,6 +131,10 @@ test('nats creds - a real nats-server on the minted config: the core publishes, 
   const v2lines: string[] = [];
   t.is(await tailAlerts(parseTailArgs(['--url', server.url, '--creds', join(out, 'desk.creds'), '--subject', 'citybrain.v2.alerts.>', '--durable', 'tail-2', '--json', '--count', '1', '--timeout-ms', '10000'], {}), (l) => v2lines.push(l)), 0);
   t.is((JSON.parse(v2lines[0] ?? '{}') as { schemaVersion?: number }).schemaVersion, 2);
+  // A desk's creds cannot be a core: its start-up probe is refused, naming the creds file and the subject.
+  const deskAsCore = await t.throwsAsync(openAlertSink({ servers: server.url, user: '', pass: '', credsFile: join(out, 'desk.creds'), dataDir: join(dir, 'desk-core'), node: 'n2', log: quiet }), { instanceOf: AlertError });
+  t.is(deskAsCore?.code, 'ALERT_NATS_AUTH');
+  t.regex(deskAsCore?.message ?? '', /creds .*desk\.creds/);
   // The core's creds cannot read: it may not create consumers.
   const asCore = await t.throwsAsync(tailAlerts(parseTailArgs(['--url', server.url, '--creds', join(out, 'core.creds'), '--timeout-ms', '1000'], {}), () => undefined), { instanceOf: AlertError });
   t.is(asCore?.code, 'ALERT_NATS_AUTH');
