@@ -84,7 +84,7 @@ export const ERROR_CODES = {
   INDEX_IO: 'RocksDB failed to read or write',
   INDEX_BAD_RECORD: 'a record the index cannot store (id, camera, department, times, attributes or embedding size); the field is named',
   INDEX_FORMAT: 'the index folder was written with another key layout; move it aside and start a new one',
-  ALERT_INVALID_EVENT: 'an alert event that does not match schema v1',
+  ALERT_INVALID_EVENT: 'an alert event that does not match its schema (v1; crowd alerts also v2)',
   ALERT_NATS_AUTH: 'NATS refused the user or the subject',
   ALERT_NATS_UNREACHABLE: 'NATS cannot be reached',
   ALERT_OUTBOX_FULL: 'the durable outbox is at its bound',
