@@ -11,6 +11,8 @@ export const DEFAULT_ADMIN_USER: NatsCredentials = Object.freeze({ user: 'admin'
 
 /** The JetStream stream over the alert subjects; nats.conf grants the core info/create/update on this name only. */
 export const ALERT_STREAM = 'CITYBRAIN_ALERTS';
+/** The stream of schema v2 (citybrain.v2.alerts.>): crowd alerts with a clear reason, beside their v1 twins. */
+export const ALERT_STREAM_V2 = 'CITYBRAIN_ALERTS_V2';
 
 export interface NatsEnvSettings {
   /** NATS_URL, or null when unset (the caller then starts the embedded server). */

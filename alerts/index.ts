@@ -10,12 +10,13 @@ export {
   openAlertSink, messageIdFor, alarmMessageIdFor, ALERT_SINK_STATES, ALERT_STREAM_LIMITS, DEFAULT_OUTBOX_LIMIT,
   type AlertContext, type AlertSink, type AlertSinkEvent, type AlertSinkOptions, type AlertSinkState, type AlertSinkStatus,
 } from './sink.js';
-export { ALERT_SCHEMA_VERSION, ALERT_V1_FIELDS, validateAlert, validateAlarm, validateWireAlert, isAlarmKind, renderAlertSchemas, type CrowdAlertV1 } from './schema.js';
+export { ALERT_SCHEMA_VERSION, ALERT_V1_FIELDS, validateAlert, validateAlertV2, validateAnyWireAlert, type CrowdAlertV2, validateAlarm, validateWireAlert, isAlarmKind, renderAlertSchemas, type CrowdAlertV1 } from './schema.js';
 export {
   ALARM_KINDS, ALERT_KINDS, type AlarmKind, type AlarmV1, type AlertKind, type FrequencyAlarmV1, type FrequencyAppearanceV1,
-  type StrangerAlarmV1, type WatchlistAlarmV1, type WireAlertV1,
+  type StrangerAlarmV1, type WatchlistAlarmV1, type WireAlertV1, type WireAlert,
 } from '../common/alarm-schemas.js';
-export { alertSubject, alarmSubject, alertKindFilter, eventSubject, sanitizeToken, ALERT_SUBJECTS, ALERT_SUBJECT_PREFIX, EVENT_SUBJECTS, EVENT_KINDS, type EventKind } from './subjects.js';
+export { alertSubject, alertV2Subject, ALERT_V2_PREFIX, ALERT_V2_SUBJECTS, alarmSubject, alertKindFilter, eventSubject, sanitizeToken, ALERT_SUBJECTS, ALERT_SUBJECT_PREFIX, EVENT_SUBJECTS, EVENT_KINDS, type EventKind } from './subjects.js';
 export {
-  ALERT_STREAM, DEFAULT_ADMIN_USER, DEFAULT_CORE_USER, DEFAULT_SUBSCRIBER_USER, natsSettingsFromEnv, natsTlsOptions, natsTlsFrom, type NatsCredentials, type NatsEnvSettings, type NatsTls,
+  ALERT_STREAM, ALERT_STREAM_V2, DEFAULT_ADMIN_USER, DEFAULT_CORE_USER, DEFAULT_SUBSCRIBER_USER, natsSettingsFromEnv, natsTlsOptions, natsTlsFrom, type NatsCredentials, type NatsEnvSettings, type NatsTls,
 } from './credentials.js';
+export { mintOperatorCreds, CORE_PERMISSIONS, SUBSCRIBER_PERMISSIONS, ACCOUNT_JETSTREAM, OPERATOR_CONF, type MintOptions, type MintedCreds, type NatsPermissions } from './operator.js';

@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import { mkdir } from 'node:fs/promises';
 import { AlertError } from '../common/errors.js';
-import type { WireAlertV1 } from '../common/alarm-schemas.js';
+import type { WireAlert } from '../common/alarm-schemas.js';
 
 /** The part of @nxtedition/rocksdb (an abstract-level database) the outbox uses; the package ships no types. */
 interface RocksDb {
@@ -29,11 +29,11 @@ const seqKey = (seq: number): string => ENTRY + String(seq).padStart(16, '0');
 /** The camera lease an alert was decided under (cluster mode): sent only while that lease is still current. */
 export interface AlertFence { readonly cameraId: string; readonly epoch: number }
 /** `alert` is any kind on the wire; its `kind` says where it goes (an outbox of an older version holds crowd only). */
-export interface OutboxEntry { readonly seq: number; readonly alert: WireAlertV1; readonly fence?: AlertFence }
+export interface OutboxEntry { readonly seq: number; readonly alert: WireAlert; readonly fence?: AlertFence }
 
 /** Stored as the alert itself (single node, and outboxes written before fencing) or `{ alert, fence }`. */
 function parseEntry(seq: number, value: string): OutboxEntry {
-  const v = JSON.parse(value) as { alert?: WireAlertV1; fence?: AlertFence } & WireAlertV1;
+  const v = JSON.parse(value) as { alert?: WireAlert; fence?: AlertFence } & WireAlert;
   return v.alert !== undefined ? { seq, alert: v.alert, ...(v.fence ? { fence: v.fence } : {}) } : { seq, alert: v };
 }
 const storeEntry = (e: OutboxEntry): string => (e.fence ? JSON.stringify({ alert: e.alert, fence: e.fence }) : JSON.stringify(e.alert));
@@ -107,26 +107,37 @@ export class Outbox {
    * ALERT_OUTBOX_FULL when the outbox holds `limit` entries: the newest is refused so the older entries (the
    * raises that later updates and clears refer to) keep their order.
    */
-  append(build: (seq: number) => WireAlertV1, fence?: AlertFence): Promise<OutboxEntry> {
-    const run = async (): Promise<OutboxEntry> => {
+  append(build: (seq: number) => WireAlert, fence?: AlertFence): Promise<OutboxEntry> {
+    return this.appendAll([build], fence).then((entries) => entries[0] as OutboxEntry);
+  }
+
+  /**
+   * As append, for alerts that go together (a crowd decision in schema v1 and v2): consecutive sequences, one
+   * batch, so a crash keeps all of them or none. Refused whole when they do not all fit under the limit.
+   */
+  appendAll(builds: ReadonlyArray<(seq: number) => WireAlert>, fence?: AlertFence): Promise<OutboxEntry[]> {
+    const run = async (): Promise<OutboxEntry[]> => {
       if (this.#closed) throw new AlertError('ALERT_OUTBOX_IO', 'the alert outbox is closed');
-      if (this.#depth >= this.#limit) {
+      if (this.#depth + builds.length > this.#limit) {
         throw new AlertError('ALERT_OUTBOX_FULL', `the alert outbox holds ${this.#depth} alerts (limit ${this.#limit}); the newest was refused`, { detail: { limit: this.#limit } });
       }
-      const seq = this.#lastSeq + 1;
-      const alert = build(seq);
-      const entry: OutboxEntry = fence ? { seq, alert, fence } : { seq, alert };
+      const entries = builds.map((build, i): OutboxEntry => {
+        const seq = this.#lastSeq + 1 + i;
+        const alert = build(seq);
+        return fence ? { seq, alert, fence } : { seq, alert };
+      });
+      const last = this.#lastSeq + builds.length;
       try {
         await this.#db.batch([
-          { type: 'put', key: seqKey(seq), value: storeEntry(entry) },
-          { type: 'put', key: SEQ_KEY, value: String(seq) },
+          ...entries.map((entry) => ({ type: 'put' as const, key: seqKey(entry.seq), value: storeEntry(entry) })),
+          { type: 'put', key: SEQ_KEY, value: String(last) },
         ], { sync: this.#sync });
       } catch (err) {
         throw new AlertError('ALERT_OUTBOX_IO', `the alert outbox failed to write: ${(err as Error).message}`, { cause: err });
       }
-      this.#lastSeq = seq;
-      this.#depth += 1;
-      return entry;
+      this.#lastSeq = last;
+      this.#depth += entries.length;
+      return entries;
     };
     const p = this.#tail.then(run, run);
     this.#tail = p.catch(() => undefined);

@@ -2,8 +2,8 @@ import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.
 import type { TSchema } from '@sinclair/typebox';
 import { AlertError } from '../common/errors.js';
 import {
-  ALARM_KINDS, ALERT_KINDS, ALERT_SCHEMAS, CrowdAlertV1Schema,
-  type AlarmKind, type AlarmV1, type AlertKind, type CrowdAlertV1, type FrequencyAlarmV1, type StrangerAlarmV1,
+  ALARM_KINDS, ALERT_KINDS, ALERT_SCHEMAS, ALERT_SCHEMAS_V2, CrowdAlertV1Schema,
+  type AlarmKind, type AlarmV1, type AlertKind, type CrowdAlertV1, type CrowdAlertV2, type FrequencyAlarmV1, type StrangerAlarmV1,
   type WatchlistAlarmV1, type WireAlertV1,
 } from '../common/alarm-schemas.js';
 
@@ -12,7 +12,7 @@ import {
  * is compiled once, at load. The JSON Schema files in alerts/schema/ are generated from the same objects
  * (`cvcore alerts schemas`), so the validator, the TypeScript types and the files subscribers read cannot drift.
  */
-export type { CrowdAlertV1 };
+export type { CrowdAlertV1, CrowdAlertV2 };
 export const ALERT_SCHEMA_VERSION: CrowdAlertV1['schemaVersion'] = 1;
 
 /** Field order of the crowd wire format: the schema's properties, all of them required. */
@@ -23,6 +23,7 @@ const ajv = new Ajv2020({ allErrors: false, strict: true });
 const compiled = new Map<AlertKind, ValidateFunction>(
   ALERT_KINDS.map((kind) => [kind, ajv.compile(ALERT_SCHEMAS[kind].schema as TSchema)]),
 );
+const crowdV2 = ajv.compile(ALERT_SCHEMAS_V2.crowd.schema as TSchema);
 
 /** `/appearances/0/similarity` -> `appearances[0].similarity`, the notation the errors have always used. */
 function dottedPath(pointer: string, extra: string | undefined): string {
@@ -68,7 +69,7 @@ function reject(prefix: string, kind: string, data: unknown, errors: readonly Er
   if (best === null) fail(prefix, '', 'does not match its schema', data, kind);
   const { e, path } = best;
   if (e.keyword === 'required') fail(prefix, path, 'is required', undefined, kind);
-  if (e.keyword === 'additionalProperties') fail(prefix, path, 'is not a field of schema v1', valueAt(data, e.instancePath + '/' + path.split('.').at(-1)), kind);
+  if (e.keyword === 'additionalProperties') fail(prefix, path, `is not a field of schema v${kind === 'crowd-v2' ? 2 : 1}`, valueAt(data, e.instancePath + '/' + path.split('.').at(-1)), kind);
   const why = e.keyword === 'enum' ? `must be one of ${(e.params['allowedValues'] as unknown[]).join(', ')}`
     : e.keyword === 'const' ? `must be ${JSON.stringify(e.params['allowedValue'])}` : e.message ?? 'is invalid';
   fail(prefix, path, why, valueAt(data, e.instancePath), kind);
@@ -89,6 +90,20 @@ export function validateAlert(a: unknown): CrowdAlertV1 {
   const o = a as CrowdAlertV1;
   // What a JSON Schema cannot say: the phase is decided after the incident began.
   if (o.at < o.startedAt) fail('alert', 'at', 'must not be before startedAt', o.at, 'crowd');
+  return o;
+}
+
+/**
+ * Checks an unknown value against the crowd alert schema v2 (v1 and `clearReason`) and returns it typed. Besides
+ * the schema: `at` not before `startedAt`, and a clear has a reason while a raise or update has none.
+ * Throws AlertError ALERT_INVALID_EVENT naming the path (`detail.kind` is `crowd-v2`).
+ */
+export function validateAlertV2(a: unknown): CrowdAlertV2 {
+  if (!crowdV2(a)) reject('alert', 'crowd-v2', a, crowdV2.errors ?? []);
+  const o = a as CrowdAlertV2;
+  if (o.at < o.startedAt) fail('alert', 'at', 'must not be before startedAt', o.at, 'crowd-v2');
+  if (o.phase === 'cleared' && o.clearReason === null) fail('alert', 'clearReason', 'is required on a clear', null, 'crowd-v2');
+  if (o.phase !== 'cleared' && o.clearReason !== null) fail('alert', 'clearReason', 'must be null unless the phase is cleared', o.clearReason, 'crowd-v2');
   return o;
 }
 
@@ -152,9 +167,22 @@ export function validateWireAlert(value: unknown): WireAlertV1 | null {
 }
 
 /**
+ * As validateWireAlert, for a reader of either stream (`cvcore alerts tail --subject 'citybrain.v2.alerts.>'`):
+ * a crowd alert with `schemaVersion` 2 is checked against v2, anything else as validateWireAlert does.
+ */
+export function validateAnyWireAlert(value: unknown): WireAlertV1 | CrowdAlertV2 | null {
+  const o = typeof value === 'object' && value !== null ? (value as { kind?: unknown; schemaVersion?: unknown }) : null;
+  if (o?.kind === 'crowd' && o.schemaVersion === 2) return validateAlertV2(value);
+  return validateWireAlert(value);
+}
+
+/**
  * The JSON Schema files, as `cvcore alerts schemas` writes them: file name -> text (2-space JSON and a newline).
  * JSON.stringify drops TypeBox's symbol-keyed bookkeeping, leaving plain JSON Schema.
  */
 export function renderAlertSchemas(): Array<{ file: string; text: string }> {
-  return ALERT_KINDS.map((kind) => ({ file: ALERT_SCHEMAS[kind].file, text: `${JSON.stringify(ALERT_SCHEMAS[kind].schema, null, 2)}\n` }));
+  return [
+    ...ALERT_KINDS.map((kind) => ({ file: ALERT_SCHEMAS[kind].file, text: `${JSON.stringify(ALERT_SCHEMAS[kind].schema, null, 2)}\n` })),
+    { file: ALERT_SCHEMAS_V2.crowd.file, text: `${JSON.stringify(ALERT_SCHEMAS_V2.crowd.schema, null, 2)}\n` },
+  ];
 }

@@ -7,11 +7,11 @@ import {
 import { AlertError, CvcoreError } from '../common/errors.js';
 import { createLogger, type Logger } from '../common/log.js';
 import type { AlarmEvent, CrowdAlertEvent } from '../common/messages.js';
-import type { AlarmKind, AlarmV1, WireAlertV1 } from '../common/alarm-schemas.js';
-import { ALERT_STREAM, natsTlsOptions, type NatsTls } from './credentials.js';
+import type { AlarmKind, AlarmV1, CrowdAlertV2, WireAlert } from '../common/alarm-schemas.js';
+import { ALERT_STREAM, ALERT_STREAM_V2, natsTlsOptions, type NatsTls } from './credentials.js';
 import { Outbox, type AlertFence, type OutboxEntry } from './outbox.js';
-import { ALERT_SCHEMA_VERSION, isAlarmKind, validateAlarm, validateAlert, type CrowdAlertV1 } from './schema.js';
-import { ALERT_SUBJECTS, SUBJECT_ROOT, alarmSubject, alertSubject, eventSubject, sanitizeToken, type EventKind } from './subjects.js';
+import { ALERT_SCHEMA_VERSION, isAlarmKind, validateAlarm, validateAlert, validateAlertV2, type CrowdAlertV1 } from './schema.js';
+import { ALERT_SUBJECTS, ALERT_V2_SUBJECTS, SUBJECT_ROOT, alarmSubject, alertSubject, alertV2Subject, eventSubject, sanitizeToken, type EventKind } from './subjects.js';
 
 export interface AlertContext {
   district: string;
@@ -115,10 +115,16 @@ const CONNECT_TIMEOUT_MS = 2_000;
 const enc = new TextEncoder();
 const EMPTY = new Uint8Array(0);
 
-function streamConfig(replicas = 1): Partial<StreamConfig> & { name: string } {
+/** The two alert streams: v1 of every kind, and v2 (crowd with a clear reason) in its own, so v1 readers never meet it. */
+const STREAMS = [
+  { name: ALERT_STREAM, subjects: ALERT_SUBJECTS, probe: alertSubject('_probe', '_probe', '_probe') },
+  { name: ALERT_STREAM_V2, subjects: ALERT_V2_SUBJECTS, probe: alertV2Subject('_probe', '_probe', '_probe') },
+] as const;
+
+function streamConfig(name: string, subjects: string, replicas = 1): Partial<StreamConfig> & { name: string } {
   return {
-    name: ALERT_STREAM,
-    subjects: [ALERT_SUBJECTS],
+    name,
+    subjects: [subjects],
     retention: RetentionPolicy.Limits,
     storage: StorageType.File,
     discard: DiscardPolicy.Old,
@@ -155,8 +161,8 @@ export function alarmMessageIdFor(node: string, kind: AlarmKind, id: string): st
 }
 
 /** Where an outbox entry goes: its kind says which subject family. */
-function subjectFor(a: WireAlertV1): string {
-  if (a.kind === 'crowd') return alertSubject(a.district, a.camera, a.zone);
+function subjectFor(a: WireAlert): string {
+  if (a.kind === 'crowd') return a.schemaVersion === 2 ? alertV2Subject(a.district, a.camera, a.zone) : alertSubject(a.district, a.camera, a.zone);
   if (isAlarmKind(a.kind)) return alarmSubject(a.kind, a.district, a.camera);
   // Only an outbox written by a newer version can hold another kind: it still goes under the alerts root,
   // where the stream captures it, rather than being stuck in the outbox for good.
@@ -245,6 +251,19 @@ function buildAlert(event: CrowdAlertEvent, ctx: AlertContext, node: string, seq
   });
 }
 
+/** A crowd decision in schema v2: v1's fields (built the same way), and the clear reason. */
+function buildAlertV2(event: CrowdAlertEvent, ctx: AlertContext, node: string, seq: number): CrowdAlertV2 {
+  const v1 = buildAlert(event, ctx, node, seq);
+  const cleared = v1.phase === 'cleared';
+  return validateAlertV2({
+    ...v1,
+    schemaVersion: 2,
+    messageId: `${v1.messageId}:v2`,
+    // A clear the event gives no reason for is the crowd rule's own: the count fell below the threshold.
+    clearReason: cleared ? (event.clearReason ?? 'zone-empty') : null,
+  });
+}
+
 interface SinkConnOptions {
   servers: string; user: string; pass: string; node: string; credsFile: string | undefined; tls: NatsTls | null; replicas: number;
   fence: ((cameraId: string, epoch: number) => boolean) | undefined;
@@ -274,7 +293,7 @@ class AlertSinkImpl implements AlertSink {
   readonly #ready = new Set<string>();
   #inFlight = 0;
   /** Message ids in the outbox, so a resubmitted event is not written twice. */
-  readonly #pendingIds = new Map<string, WireAlertV1>();
+  readonly #pendingIds = new Map<string, WireAlert>();
   readonly #timers = new Set<NodeJS.Timeout>();
   #dialDelay = RETRY_MIN_MS;
 
@@ -326,10 +345,14 @@ class AlertSinkImpl implements AlertSink {
     return connect({ ...base, user: this.#o.user, pass: this.#o.pass });
   }
 
+  /** Who the errors name: the user, or the creds file when one is used (its user is in the JWT). */
+  get #who(): string { return this.#o.credsFile === undefined ? this.#o.user : `creds ${this.#o.credsFile}`; }
+
   #authError(err: unknown, subject: string, what: string): AlertError {
     return new AlertError('ALERT_NATS_AUTH',
-      `NATS ${what} for user "${this.#o.user}" on subject "${subject}" (${(err as Error).message}); check NATS_USER/NATS_PASS and the user's permissions in nats.conf`,
-      { cause: err, detail: { user: this.#o.user, subject, servers: this.#o.servers } });
+      `NATS ${what} for user "${this.#who}" on subject "${subject}" (${(err as Error).message}); ${this.#o.credsFile === undefined
+        ? 'check NATS_USER/NATS_PASS and the user\'s permissions in nats.conf' : 'check NATS_CREDS and the user\'s JWT (cvcore nats creds init)'}`,
+      { cause: err, detail: { user: this.#who, subject, servers: this.#o.servers } });
   }
 
   /**
@@ -338,33 +361,36 @@ class AlertSinkImpl implements AlertSink {
    * whereas a missing permission comes back as a permissions violation naming the subject.
    */
   async #setup(nc: NatsConnection): Promise<void> {
+    let stream: string = ALERT_STREAM;
     try {
       const jsm = await nc.jetstreamManager({ timeout: PUBLISH_TIMEOUT_MS });
-      const want = streamConfig(this.#o.replicas);
-      let info = null;
-      try {
-        info = await jsm.streams.info(ALERT_STREAM);
-      } catch (err) {
-        if (apiErrCode(err) !== 10059) throw err; // 10059: stream not found
-      }
-      if (info === null) {
-        await jsm.streams.add(want);
-        this.#log.info('created the alert stream', { stream: ALERT_STREAM });
-      } else {
-        const c = info.config;
-        const same = c.max_age === want.max_age && c.max_bytes === want.max_bytes && c.duplicate_window === want.duplicate_window
-          && c.max_msg_size === want.max_msg_size && c.subjects.length === 1 && c.subjects[0] === ALERT_SUBJECTS;
-        if (!same) {
-          await jsm.streams.update(ALERT_STREAM, { ...c, ...want });
-          this.#log.info('updated the alert stream limits', { stream: ALERT_STREAM });
-        }
-      }
       const js = nc.jetstream({ timeout: PUBLISH_TIMEOUT_MS });
-      const probe = alertSubject('_probe', '_probe', '_probe');
-      try {
-        await js.publish(probe, EMPTY, { expect: { lastSequence: Number.MAX_SAFE_INTEGER } });
-      } catch (err) {
-        if (apiErrCode(err) === null) throw err; // any JetStream API error means the publish itself was allowed
+      for (const s of STREAMS) {
+        stream = s.name;
+        const want = streamConfig(s.name, s.subjects, this.#o.replicas);
+        let info = null;
+        try {
+          info = await jsm.streams.info(s.name);
+        } catch (err) {
+          if (apiErrCode(err) !== 10059) throw err; // 10059: stream not found
+        }
+        if (info === null) {
+          await jsm.streams.add(want);
+          this.#log.info('created the alert stream', { stream: s.name });
+        } else {
+          const c = info.config;
+          const same = c.max_age === want.max_age && c.max_bytes === want.max_bytes && c.duplicate_window === want.duplicate_window
+            && c.max_msg_size === want.max_msg_size && c.subjects.length === 1 && c.subjects[0] === s.subjects;
+          if (!same) {
+            await jsm.streams.update(s.name, { ...c, ...want });
+            this.#log.info('updated the alert stream limits', { stream: s.name });
+          }
+        }
+        try {
+          await js.publish(s.probe, EMPTY, { expect: { lastSequence: Number.MAX_SAFE_INTEGER } });
+        } catch (err) {
+          if (apiErrCode(err) === null) throw err; // any JetStream API error means the publish itself was allowed
+        }
       }
       this.#js = js;
       this.#streamReady = true;
@@ -372,7 +398,7 @@ class AlertSinkImpl implements AlertSink {
       const subject = permissionSubject(err);
       if (subject !== null) throw this.#authError(err, subject, 'denied a permission');
       if (err instanceof CvcoreError) throw err;
-      throw new AlertError('ALERT_NATS_JETSTREAM', `JetStream stream ${ALERT_STREAM} cannot be set up at ${this.#o.servers}: ${(err as Error).message}`, { cause: err });
+      throw new AlertError('ALERT_NATS_JETSTREAM', `JetStream stream ${stream} cannot be set up at ${this.#o.servers}: ${(err as Error).message}`, { cause: err, detail: { stream } });
     }
   }
 
@@ -403,7 +429,7 @@ class AlertSinkImpl implements AlertSink {
           });
         } else if (s.type === 'error') {
           const ctx = (s as { permissionContext?: { subject: string } }).permissionContext;
-          if (ctx) this.#setError('ALERT_NATS_AUTH', `NATS denied user "${this.#o.user}" on subject "${ctx.subject}"`);
+          if (ctx) this.#setError('ALERT_NATS_AUTH', `NATS denied user "${this.#who}" on subject "${ctx.subject}"`);
         }
       }
     } catch { /* the status iterator ends with the connection */ }
@@ -522,7 +548,7 @@ class AlertSinkImpl implements AlertSink {
     }, (err: unknown) => {
       this.#inFlight -= 1;
       const denied = permissionSubject(err);
-      if (denied !== null) this.#setError('ALERT_NATS_AUTH', `NATS denied user "${this.#o.user}" on subject "${denied}"`);
+      if (denied !== null) this.#setError('ALERT_NATS_AUTH', `NATS denied user "${this.#who}" on subject "${denied}"`);
       else if (!this.#closing && this.#state === ALERT_SINK_STATES.connected) {
         this.#setError('ALERT_NATS_UNREACHABLE', `publish of alert ${entry.seq} to ${subject} failed (${(err as Error).message}); retrying`);
       }
@@ -566,11 +592,14 @@ class AlertSinkImpl implements AlertSink {
     if (this.#closing) throw new AlertError('ALERT_CLOSED', 'the alert sink is closed');
     if (typeof event === 'object' && event !== null && typeof event.incidentId === 'string') {
       const known = this.#pendingIds.get(messageIdFor(this.#o.node, event));
-      if (known !== undefined && known.kind === 'crowd') return known;
+      if (known !== undefined && known.kind === 'crowd' && known.schemaVersion === 1) return known;
     }
-    const entry = await this.#append((seq) => buildAlert(event, ctx, this.#o.node, seq),
-      ctx, { kind: 'crowd', incidentId: (event as { incidentId?: unknown })?.incidentId });
-    return entry.alert as CrowdAlertV1;
+    // The decision in schema v1 and, beside it, in v2 (with the clear reason): one outbox batch, two subjects.
+    const [v1] = await this.#append([
+      (seq) => buildAlert(event, ctx, this.#o.node, seq),
+      (seq) => buildAlertV2(event, ctx, this.#o.node, seq),
+    ], ctx, { kind: 'crowd', incidentId: (event as { incidentId?: unknown })?.incidentId });
+    return v1!.alert as CrowdAlertV1;
   }
 
   async submitAlarm(event: AlarmEvent, ctx: AlertContext): Promise<AlarmV1> {
@@ -580,16 +609,16 @@ class AlertSinkImpl implements AlertSink {
       const known = this.#pendingIds.get(alarmMessageIdFor(this.#o.node, event.kind, event.id));
       if (known !== undefined && known.kind === event.kind) return known;
     }
-    const entry = await this.#append((seq) => buildAlarm(event, ctx, this.#o.node, seq),
+    const [entry] = await this.#append([(seq) => buildAlarm(event, ctx, this.#o.node, seq)],
       ctx, { kind: (event as { kind?: unknown })?.kind, id: (event as { id?: unknown })?.id });
-    return entry.alert as AlarmV1;
+    return entry!.alert as AlarmV1;
   }
 
   /** Writes to the outbox, counting and reporting what is refused before it, then queues it for publishing. */
-  async #append(build: (seq: number) => WireAlertV1, ctx: AlertContext, what: Record<string, unknown>): Promise<OutboxEntry> {
-    let entry: OutboxEntry;
+  async #append(builds: ReadonlyArray<(seq: number) => WireAlert>, ctx: AlertContext, what: Record<string, unknown>): Promise<OutboxEntry[]> {
+    let entries: OutboxEntry[];
     try {
-      entry = await this.#outbox.append(build, ctx?.fence);
+      entries = await this.#outbox.appendAll(builds, ctx?.fence);
     } catch (err) {
       if (err instanceof AlertError && (err.code === 'ALERT_INVALID_EVENT' || err.code === 'ALERT_OUTBOX_FULL')) {
         this.#rejected += 1;
@@ -598,9 +627,9 @@ class AlertSinkImpl implements AlertSink {
       }
       throw err;
     }
-    this.#enqueue(entry);
+    for (const entry of entries) this.#enqueue(entry);
     this.#pump();
-    return entry;
+    return entries;
   }
 
   publishEvent(kind: EventKind, tokens: readonly string[], payload: unknown): void {

@@ -11,6 +11,12 @@ export const ALERT_SUBJECT_PREFIX = `${SUBJECT_ROOT}.alerts.crowd`;
 /** What the stream captures and what subscribers filter on. */
 export const ALERT_SUBJECTS = `${SUBJECT_ROOT}.alerts.>`;
 export const EVENT_SUBJECTS = `${SUBJECT_ROOT}.events.>`;
+/**
+ * Schema v2 (crowd alerts with a clear reason) lives in a tree of its own, captured by a stream of its own
+ * (CITYBRAIN_ALERTS_V2): nothing a v1 subscriber reads changes, filtered or not. citybrain.v2.alerts.crowd.<district>.<camera>.<zone>.
+ */
+export const ALERT_V2_PREFIX = `${SUBJECT_ROOT}.v2.alerts`;
+export const ALERT_V2_SUBJECTS = `${ALERT_V2_PREFIX}.>`;
 export const EVENT_KINDS = { zoneCount: 'zone_count', streamHealth: 'stream_health' } as const;
 export type EventKind = (typeof EVENT_KINDS)[keyof typeof EVENT_KINDS];
 
@@ -30,6 +36,11 @@ export function sanitizeToken(raw: string): string {
 
 export function alertSubject(district: string, camera: string, zone: string): string {
   return `${ALERT_SUBJECT_PREFIX}.${sanitizeToken(district)}.${sanitizeToken(camera)}.${sanitizeToken(zone)}`;
+}
+
+/** A crowd alert of schema v2: citybrain.v2.alerts.crowd.<district>.<camera>.<zone>. */
+export function alertV2Subject(district: string, camera: string, zone: string): string {
+  return `${ALERT_V2_PREFIX}.crowd.${sanitizeToken(district)}.${sanitizeToken(camera)}.${sanitizeToken(zone)}`;
 }
 
 /** A watch-list, frequency or stranger alarm: citybrain.alerts.<kind>.<district>.<camera>. */

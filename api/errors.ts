@@ -62,6 +62,8 @@ const STATUS: Record<string, number> = {
   API_TOKENS_UNAVAILABLE: 503,
   TOKEN_BAD_REQUEST: 400,
   TOKEN_NOT_FOUND: 404,
+  ALERT_CREDS_EXISTS: 409,
+  ALERT_CREDS_BAD_NAME: 400,
 };
 
 export function httpStatusFor(err: unknown): number {

@@ -89,7 +89,7 @@ export function createMetrics(src: { cameras: CameraRegistry; stats: PipelineSta
   gauge('cvcore_index_records', 'records stored in the search index', [], (g) => g.set(src.index.stats().records));
   gauge('cvcore_index_faces', 'records with a face embedding in the search index', [], (g) => g.set(src.index.stats().faces));
   gauge('cvcore_index_face_graph_backlog', 'stored faces not yet in the ANN graph (searched exactly meanwhile)', [], (g) => g.set(src.index.stats().faceGraphBacklog));
-  total('cvcore_alerts_published_total', 'crowd alerts acked by JetStream', [], (c) => {
+  total('cvcore_alerts_published_total', 'alert messages acked by JetStream (every kind; a crowd decision is two, schema v1 and v2)', [], (c) => {
     const s = src.alerts?.status();
     if (s) c.inc(s.published);
   });

@@ -54,7 +54,7 @@ export async function benchAlerts(args: string[]): Promise<number> {
   const dir = await mkdtemp(join(tmpdir(), 'cvcore-bench-alerts-'));
   const server = await startNatsServer({ storeDir: join(dir, 'nats') });
   const log = createLogger({ level: 'error' });
-  const sink = await openAlertSink({ servers: server.url, ...DEFAULT_CORE_USER, dataDir: join(dir, 'core'), node: 'bench', outboxLimit: o.count + o.latencyCount + 10, log });
+  const sink = await openAlertSink({ servers: server.url, ...DEFAULT_CORE_USER, dataDir: join(dir, 'core'), node: 'bench', outboxLimit: 2 * (o.count + o.latencyCount) + 10, log }); // a crowd alert is two messages (v1 and v2)
   const zones = Array.from({ length: o.zones }, (_, z) => `z${z}`);
   const ctx = { district: 'bench', location: { lat: 36.07, lon: 120.38 }, snapshotRef: null };
   try {

@@ -24,6 +24,7 @@ export const COMMANDS: readonly Entry[] = [
   { name: 'analyze', summary: 'decode, detect and track a whole video; write its tracks in MOTChallenge format', load: async () => (await import('./commands/analyze.js')).analyzeCommand },
   { name: 'eval-mot', summary: 'score tracks against ground truth (IDF1, MOTA, ... as py-motmetrics)', load: async () => (await import('./commands/eval-mot.js')).evalMotCommand },
   { name: 'alerts', summary: 'the subscriber\'s tool: tail every alarm kind from JetStream with a durable consumer; write the alarm JSON Schemas', load: async () => (await import('./commands/alerts.js')).alertsCommand },
+  { name: 'nats', summary: 'the operator-mode NATS config for a deployment: mint the operator, accounts and creds files (JWT + nkey)', load: async () => (await import('./commands/nats.js')).natsCommand },
   { name: 'bench', summary: 'benchmarks (tracker, ...) with ratios against the bare tools', load: async () => (await import('./commands/bench.js')).benchCommand },
 ];
 

@@ -1,5 +1,5 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import { ALERT_PHASES, SEVERITIES, type AlertPhase, type Severity } from './messages.js';
+import { ALERT_PHASES, CLEAR_REASONS, SEVERITIES, type AlertPhase, type ClearReason, type Severity } from './messages.js';
 
 /**
  * The wire contract of every alarm kind that goes to the city brain: crowd, watch-list, frequency, stranger.
@@ -71,6 +71,27 @@ export const CrowdAlertV1Schema = Type.Object({
 });
 /** Crowd alert, schema v1 (re-exported by common/messages.ts and alerts/). */
 export type CrowdAlertV1 = Static<typeof CrowdAlertV1Schema>;
+
+/**
+ * Crowd alert, schema v2: v1's fields, `schemaVersion` 2, and `clearReason`. Published for every crowd decision
+ * beside its v1 twin, on citybrain.v2.alerts.crowd.<district>.<camera>.<zone> in the stream CITYBRAIN_ALERTS_V2,
+ * so a v1 subscriber (which rejects unknown fields) never meets it.
+ */
+const { schemaVersion: _v1, ...CROWD_V1_FIELDS } = CrowdAlertV1Schema.properties;
+void _v1;
+export const CrowdAlertV2Schema = Type.Object({
+  schemaVersion: Type.Literal(2),
+  ...CROWD_V1_FIELDS,
+  clearReason: Nullable(StringEnum(CLEAR_REASONS),
+    'Why the incident ended, on a clear (zone-empty: the count fell below the rule; camera-removed; camera-disabled; zone-removed: the zone left the camera\'s config; rule-changed: the zone is there without its crowd rule); null on a raise or update.'),
+}, {
+  $schema: ALARM_SCHEMA_DRAFT,
+  $id: `${ID_BASE}crowd-alert.v2.json`,
+  title: 'cvcore crowd alert, schema v2',
+  description: 'Published on citybrain.v2.alerts.crowd.<district>.<camera>.<zone> (JetStream stream CITYBRAIN_ALERTS_V2, Nats-Msg-Id = messageId), beside the same decision in schema v1 on citybrain.alerts.crowd.<district>.<camera>.<zone>. v1 plus clearReason. Times are milliseconds since the Unix epoch, UTC.',
+  additionalProperties: false,
+});
+export type CrowdAlertV2 = Static<typeof CrowdAlertV2Schema>;
 
 // ---- the header of the non-crowd kinds ------------------------------------------------------------------------
 
@@ -180,8 +201,10 @@ export const ALARM_KINDS = ['watchlist', 'frequency', 'stranger'] as const;
 /** Every kind on the wire, crowd included. */
 export const ALERT_KINDS = ['crowd', ...ALARM_KINDS] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];
-/** Anything the alerts stage puts on the wire. */
+/** Anything the alerts stage puts on the wire in schema v1. */
 export type WireAlertV1 = CrowdAlertV1 | AlarmV1;
+/** Anything the alerts stage puts on the wire (the outbox holds these). */
+export type WireAlert = WireAlertV1 | CrowdAlertV2;
 
 /** The schema of each kind, and the file `cvcore alerts schemas` writes it to (alerts/schema/<file>). */
 export const ALERT_SCHEMAS = {
@@ -190,10 +213,15 @@ export const ALERT_SCHEMAS = {
   frequency: { schema: FrequencyAlarmV1Schema, file: 'frequency-alarm.v1.json' },
   stranger: { schema: StrangerAlarmV1Schema, file: 'stranger-alarm.v1.json' },
 } as const;
+/** Schema v2 files (alerts/schema/<file>); only the crowd alert has a v2. */
+export const ALERT_SCHEMAS_V2 = {
+  crowd: { schema: CrowdAlertV2Schema, file: 'crowd-alert.v2.json' },
+} as const;
 
 // The derived types must say what the rest of the code already means by phase, severity and kind.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 const typesAgree: [
   Same<CrowdAlertV1['phase'], AlertPhase>, Same<CrowdAlertV1['severity'], Severity>, Same<AlarmKind, (typeof ALARM_KINDS)[number]>,
-] = [true, true, true];
+  Same<CrowdAlertV2['clearReason'], ClearReason | null>,
+] = [true, true, true, true];
 void typesAgree;

@@ -120,6 +120,13 @@ export const ALERT_PHASES = { raised: 'raised', updated: 'updated', cleared: 'cl
 export type AlertPhase = (typeof ALERT_PHASES)[keyof typeof ALERT_PHASES];
 export const SEVERITIES = ['low', 'medium', 'high', 'critical'] as const;
 export type Severity = (typeof SEVERITIES)[number];
+/**
+ * Why a crowd incident was cleared (crowd alert schema v2, `clearReason`): `zone-empty` the count fell below the
+ * rule (the normal end), `camera-removed` / `camera-disabled` its camera was removed or disabled, `zone-removed`
+ * its zone is gone from the camera's config, `rule-changed` the zone is there without its crowd rule.
+ */
+export const CLEAR_REASONS = ['zone-empty', 'camera-removed', 'camera-disabled', 'zone-removed', 'rule-changed'] as const;
+export type ClearReason = (typeof CLEAR_REASONS)[number];
 
 /** What the crowd rule emits; the alerts stage turns it into an alert (schema v1) for NATS. */
 export interface CrowdAlertEvent {
@@ -142,6 +149,8 @@ export interface CrowdAlertEvent {
   readonly evidence: readonly number[];
   /** Frame sequence number of the snapshot, for a `snapshotRef`. */
   readonly snapshotSeq: number | null;
+  /** A clear's reason (schema v2); a clear without one is the rule's own (`zone-empty`). Ignored on a raise or update. */
+  readonly clearReason?: ClearReason;
 }
 
 /** One record per track, as the search index stores it. */

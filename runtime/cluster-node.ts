@@ -227,7 +227,8 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
         desired: () => pool.enabledIds(),
         beforeRelease: async (cameraId: string, reason: LeaseLossReason) => {
           // Removed or disabled: the one way an incident ends without dispersing. Otherwise the next owner continues it.
-          if (reason === 'removed') await p.closeIncidents(cameraId);
+          // The pool still has a camera that is disabled; a removed one it no longer has (the clear's reason, schema v2).
+          if (reason === 'removed') await p.closeIncidents(cameraId, pool.get(cameraId)?.enabled === false ? 'camera-disabled' : 'camera-removed');
           stopCamera(cameraId);
           // Decisions under way reach the outbox while the lease is still held, then the outbox empties.
           await p.idle();

@@ -8,7 +8,7 @@
 import sharp from 'sharp';
 import type { CameraConfig, CvcoreConfig } from '../config/index.js';
 import type { Logger } from '../common/log.js';
-import type { AlarmEvent, Box, CrowdAlertEvent, Detection, DetectionResult, Frame, PipelineEvent, PlatesHealth, TrackEnd, TrackRecord, TrackUpdate, ZoneCount } from '../common/messages.js';
+import type { AlarmEvent, Box, ClearReason, CrowdAlertEvent, Detection, DetectionResult, Frame, PipelineEvent, PlatesHealth, TrackEnd, TrackRecord, TrackUpdate, ZoneCount } from '../common/messages.js';
 import { CameraPool, motionCrop, shouldAnalyse, type CameraRunner, type GatedFrame, type RemovalReason } from '../ingest/index.js';
 import { Batcher, InferenceEngine, mayHoldFace, type BatcherStats, type LiveFace, type StructureQueueStats } from '../inference/index.js';
 import { CrowdRule, ZoneAnalyzer, createTracker, type OpenIncident, type Tracker, type TrackerOptions } from '../tracking/index.js';
@@ -298,31 +298,33 @@ export class Pipeline {
     const st = this.#state.get(cameraId);
     if (kept.length === 0 || !st) return;
     this.resumeIncidents(cameraId, new Map(kept.filter((k) => st.rules.has(k.zoneId)).map((k) => [k.zoneId, k.incident])));
-    for (const k of kept) if (!st.rules.has(k.zoneId)) this.#track(this.#clearOrphan(k));
-    if (!st.cfg.enabled) this.#track(this.closeIncidents(cameraId));
+    // A zone still in the config without its crowd rule: the rule changed; a zone gone from it: removed.
+    const zones = new Set(st.cfg.zones.map((z) => z.id));
+    for (const k of kept) if (!st.rules.has(k.zoneId)) this.#track(this.#clearOrphan(k, zones.has(k.zoneId) ? 'rule-changed' : 'zone-removed'));
+    if (!st.cfg.enabled) this.#track(this.closeIncidents(cameraId, 'camera-disabled'));
   }
 
   /** Clears incidents the last run left open on cameras the pool no longer has (removed while the core was down). */
   async clearOrphanIncidents(): Promise<number> {
     const present = new Set(this.cameras.runners().map((r) => r.config.id));
     const orphans = this.#o.incidents?.orphans?.(present) ?? [];
-    await Promise.all(orphans.map((o) => this.#clearOrphan(o)));
+    await Promise.all(orphans.map((o) => this.#clearOrphan(o, 'camera-removed')));
     return orphans.length;
   }
 
   /** The clear of an incident with no rule behind it (its camera or zone is gone): count 0, no frame. */
-  async #clearOrphan(o: KeptIncident): Promise<void> {
+  async #clearOrphan(o: KeptIncident, clearReason: ClearReason): Promise<void> {
     const now = Date.now();
     const ev: CrowdAlertEvent = {
       incidentId: o.incident.id, phase: 'cleared', cameraId: o.cameraId, zoneId: o.zoneId, count: 0, threshold: o.threshold, density: null,
-      severity: o.incident.severity, windowMs: o.windowMs, startedAt: o.incident.startedAt, at: now, evidence: [], snapshotSeq: null,
+      severity: o.incident.severity, windowMs: o.windowMs, startedAt: o.incident.startedAt, at: now, evidence: [], snapshotSeq: null, clearReason,
     };
     const ctx = { district: o.district, location: o.location };
     if ((await this.#o.incidents?.decide(ev, null, ctx).catch(() => null)) === null) return;
     try {
       const alert = await this.#o.alerts?.submit(ev, { ...ctx, snapshotRef: null });
       if (alert) { this.#alertHistory.push(alert); this.#emit({ type: 'alert', alert }); }
-      this.#o.log.info('crowd incident cleared: its camera or zone is gone', { camera: o.cameraId, zone: o.zoneId, id: o.incident.id });
+      this.#o.log.info('crowd incident cleared: its camera or zone is gone', { camera: o.cameraId, zone: o.zoneId, id: o.incident.id, reason: clearReason });
     } catch (err) {
       this.#o.log.error('alert rejected', { err: err as Error, camera: o.cameraId, zone: o.zoneId });
     }
@@ -340,7 +342,7 @@ export class Pipeline {
     if (why === 'removed' || why === 'released') void this.#o.recordings?.removeCamera(id).catch(() => undefined);
     const st = this.#state.get(id);
     if (!st) return;
-    if (why === 'removed') this.#track(this.#closeIncidentsOf(st));
+    if (why === 'removed') this.#track(this.#closeIncidentsOf(st, 'camera-removed'));
     this.#state.delete(id);
     for (const end of st.tracker.finish(Date.now())) this.#track(this.#record(st, end));
   }
@@ -663,16 +665,16 @@ export class Pipeline {
 
   /**
    * Clears every open incident of the camera now (it was removed or disabled: the one way an incident ends
-   * other than dispersal). Resolves once the clears are in the sink.
+   * other than dispersal). Resolves once the clears are in the sink. `reason` goes out with them (schema v2).
    */
-  async closeIncidents(cameraId: string): Promise<number> {
+  async closeIncidents(cameraId: string, reason: Extract<ClearReason, 'camera-removed' | 'camera-disabled'> = 'camera-removed'): Promise<number> {
     const st = this.#state.get(cameraId);
-    return st ? this.#closeIncidentsOf(st) : 0;
+    return st ? this.#closeIncidentsOf(st, reason) : 0;
   }
 
-  async #closeIncidentsOf(st: CameraState): Promise<number> {
+  async #closeIncidentsOf(st: CameraState, clearReason: ClearReason): Promise<number> {
     const now = Date.now();
-    const events = [...st.rules.values()].map((r) => r.close(now, null)).filter((e): e is CrowdAlertEvent => e !== null);
+    const events = [...st.rules.values()].map((r) => r.close(now, null)).filter((e): e is CrowdAlertEvent => e !== null).map((e) => ({ ...e, clearReason }));
     await Promise.all(events.map((ev) => this.#raise(st, ev, null)));
     return events.length;
   }

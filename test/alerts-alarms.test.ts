@@ -79,7 +79,7 @@ test('alerts - every alarm kind reaches a durable consumer exactly once, on its 
   const s = sink.status();
   t.is(s.rejected, 0);
   t.is(s.outboxDepth, 0);
-  t.is(s.published - s.duplicates, total);
+  t.is(s.published - s.duplicates, total + 1, 'every alarm, and the crowd alert\'s schema v2 twin (its own stream)');
 });
 
 test('alerts - a bad alarm is refused before the outbox, counted, and a stray field on the event never reaches the wire', async (t) => {
@@ -132,12 +132,12 @@ test('alerts - alarms of every kind left in the outbox by a killed core are repu
   const exited = new Promise<string | null>((resolve) => child.on('exit', (_c, signal) => resolve(signal)));
   child.kill('SIGKILL');
   t.is(await exited, 'SIGKILL');
-  t.is(depth, 7, 'one crowd alert and two alarms of each kind waited in the outbox');
+  t.is(depth, 8, 'one crowd alert (in schema v1 and v2) and two alarms of each kind waited in the outbox');
 
   await nats.start();
   const sink = await openAlertSink({ servers: nats.url, ...DEFAULT_CORE_USER, dataDir, node: 'n1', log: quiet });
   t.teardown(() => sink.close());
-  t.is(sink.status().outboxDepth, 7);
+  t.is(sink.status().outboxDepth, 8);
   t.true(await sink.drain(15_000));
   const got = await readDurableAlarms(nats.url, 'restart-check', 7);
   t.is(got.length, 7);
@@ -150,5 +150,5 @@ test('alerts - alarms of every kind left in the outbox by a killed core are repu
   t.deepEqual(order.get('stranger/cam-1'), ['st-cam-1-0', 'st-cam-1-1']);
   // New alarms after the restart continue the sequence rather than reuse one.
   const next = await sink.submitAlarm(strangerEvent(2, 'cam-1'), ctx);
-  t.is(next.seq, 8);
+  t.is(next.seq, 9);
 });

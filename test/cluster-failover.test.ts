@@ -16,7 +16,7 @@ import { AckPolicy, connect, DeliverPolicy, type NatsConnection } from 'nats';
 import { startLocalCluster, type LocalCluster } from '../runtime/index.js';
 import { REPO_ROOT } from '../common/paths.js';
 import { CLUSTER_USERS, STREAMS, demoPassword, type ClusterStatus } from '../cluster/index.js';
-import { ALERT_STREAM, type CrowdAlertV1 } from '../alerts/index.js';
+import { ALERT_STREAM, ALERT_STREAM_V2, validateAlertV2, type CrowdAlertV1 } from '../alerts/index.js';
 import { waitFor } from './support/wait.js';
 
 const CAMERAS = 2;
@@ -188,6 +188,18 @@ test.serial('cameras added and removed through an api node: analysed by some nod
   // Removal is the one way an incident ends without dispersing: cleared, and the lease handed back.
   const cleared = await waitFor('the incident cleared by the removal', 60_000, async () => alerts.find((a) => a.id === raised.id && a.phase === 'cleared') ?? null);
   t.is(cleared.camera, 'cam-extra');
+  // Schema v2 says why (a desk on CITYBRAIN_ALERTS_V2): the camera was removed.
+  const jsm = await nc!.jetstreamManager();
+  await jsm.consumers.add(ALERT_STREAM_V2, { durable_name: 'cluster-test-v2', ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, filter_subject: 'citybrain.v2.alerts.crowd.shinan.cam-extra.>' });
+  const v2 = await nc!.jetstream().consumers.get(ALERT_STREAM_V2, 'cluster-test-v2');
+  const clearV2 = await waitFor('the v2 clear of cam-extra', 30_000, async () => {
+    const m = await v2.next({ expires: 2_000 });
+    if (m === null) return null;
+    m.ack();
+    const a = validateAlertV2(m.json());
+    return a.id === raised.id && a.phase === 'cleared' ? a : null;
+  });
+  t.is(clearV2.clearReason, 'camera-removed');
   await waitFor('no live lease on cam-extra', 60_000, async () => { const s = await status(); return s && !live(s, 'cam-extra') ? s : null; });
   t.is((await get('/api/v1/cameras/cam-extra', 'demo-operator')).status, 404);
 });

@@ -14,7 +14,7 @@ import { parseConfig } from '../config/index.js';
 import { demoConfig, startDemoCameras, startStack, type Stack } from '../runtime/index.js';
 import type { CrowdAlertV1 } from '../alerts/index.js';
 import type { SimulatedCameraPool } from '../ingest/index.js';
-import { readDurable } from './harness/nats.js';
+import { readDurable, readDurableV2 } from './harness/nats.js';
 import { waitFor } from './support/wait.js';
 
 let sim: SimulatedCameraPool | null = null;
@@ -89,6 +89,10 @@ test('an incident open at a stop goes on after the restart; one whose camera is 
     t.is(mine.filter((a) => a.phase === 'raised').length, 1, `${id}: one raise`);
     t.is(mine.at(-1)!.phase, 'cleared', `${id}: ends cleared`);
   }
+  // A desk on schema v2 learns why each ended: both cameras were removed (cam-2 while the core was down).
+  const v2 = await readDurableV2(s3.natsUrl, 'incidents-test-v2', all.length);
+  t.is(v2.find((a) => a.id === open3.id && a.phase === 'cleared')?.clearReason, 'camera-removed');
+  t.is(v2.find((a) => a.id === open1('cam-2') && a.phase === 'cleared')?.clearReason, 'camera-removed');
   await stack.stop();
   stack = null;
 });

@@ -1,9 +1,9 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AckPolicy, connect, DeliverPolicy, type ConsumerMessages, type NatsConnection, type NatsError } from 'nats';
+import { AckPolicy, connect, credsAuthenticator, DeliverPolicy, type ConsumerMessages, type NatsConnection, type NatsError } from 'nats';
 import {
-  ALERT_KINDS, ALERT_STREAM, ALERT_SUBJECTS, DEFAULT_SUBSCRIBER_USER, alertKindFilter, natsTlsFrom, natsTlsOptions, renderAlertSchemas, validateWireAlert,
-  type AlarmV1, type CrowdAlertV1, type WireAlertV1,
+  ALERT_KINDS, ALERT_STREAM, ALERT_STREAM_V2, ALERT_SUBJECTS, ALERT_V2_PREFIX, ALERT_V2_SUBJECTS, DEFAULT_SUBSCRIBER_USER, alertKindFilter, natsTlsFrom, natsTlsOptions, renderAlertSchemas, validateAnyWireAlert,
+  type AlarmV1, type CrowdAlertV1, type CrowdAlertV2, type WireAlertV1,
 } from '../../alerts/index.js';
 import { AlertError, CvcoreError } from '../../common/errors.js';
 import { maskUrl } from '../../common/log.js';
@@ -12,13 +12,14 @@ import type { Command } from '../command.js';
 const DEFAULT_SCHEMA_DIR = 'alerts/schema';
 
 const USAGE = `cvcore alerts tail [--subject S | --kind K[,K...]] [--durable NAME] [--json] [--count N] [--timeout-ms MS]
-                   [--url URL] [--user U] [--pass P]
+                   [--url URL] [--user U] [--pass P | --creds FILE]
 cvcore alerts schemas [--out DIR] [--check]
 
 tail: follows every alarm kind (${ALERT_KINDS.join(', ')}) through a durable JetStream consumer on
 ${ALERT_STREAM} and acknowledges each one, so a second run with the same --durable continues where the first
 stopped. A kind this version does not know is printed raw.
-  --subject S      filter, default ${ALERT_SUBJECTS} (e.g. citybrain.alerts.crowd.Shinan.>)
+  --subject S      filter, default ${ALERT_SUBJECTS} (e.g. citybrain.alerts.crowd.Shinan.>); a subject under
+                   ${ALERT_V2_SUBJECTS} reads crowd alerts of schema v2 (with the clear reason) from ${ALERT_STREAM_V2}
   --kind K,...     only these kinds (${ALERT_KINDS.join(', ')}): one durable consumer per kind, named NAME-<kind>,
                    filtered on citybrain.alerts.<kind>.>; not with --subject
   --durable NAME   consumer name, default cvcore-tail
@@ -27,6 +28,8 @@ stopped. A kind this version does not know is printed raw.
   --timeout-ms MS  stop after MS (exit 0 without --count)
   --url URL        default $NATS_URL or nats://127.0.0.1:4222
   --user U --pass P  default $NATS_USER/$NATS_PASS or the demo subscriber user
+  --creds FILE     a creds file (operator mode, cvcore nats creds init) instead of user and password;
+                   default $NATS_CREDS
 
 schemas: writes the JSON Schema file of every kind (generated from common/alarm-schemas.ts) into DIR, default
 ${DEFAULT_SCHEMA_DIR}; --check writes nothing and exits 1 naming the files that differ from what it would write.`;
@@ -35,6 +38,8 @@ export interface TailOptions {
   url: string;
   user: string;
   pass: string;
+  /** A creds file (JWT + nkey seed) that replaces user/pass; null: user and password. */
+  creds: string | null;
   subject: string;
   durable: string;
   json: boolean;
@@ -50,6 +55,7 @@ export function parseTailArgs(args: readonly string[], env: NodeJS.ProcessEnv = 
     url: env['NATS_URL'] ?? 'nats://127.0.0.1:4222',
     user: env['NATS_USER'] ?? DEFAULT_SUBSCRIBER_USER.user,
     pass: env['NATS_PASS'] ?? DEFAULT_SUBSCRIBER_USER.pass,
+    creds: env['NATS_CREDS'] || null,
     subject: ALERT_SUBJECTS,
     durable: 'cvcore-tail',
     json: false,
@@ -58,6 +64,9 @@ export function parseTailArgs(args: readonly string[], env: NodeJS.ProcessEnv = 
     kinds: null,
   };
   let subjectGiven = false;
+  // --user/--pass on the command line win over a creds file from NATS_CREDS; --creds wins over both.
+  let userGiven = false;
+  let credsGiven = false;
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     const value = (): string => {
@@ -84,20 +93,23 @@ export function parseTailArgs(args: readonly string[], env: NodeJS.ProcessEnv = 
       case '--count': o.count = positive(); break;
       case '--timeout-ms': o.timeoutMs = positive(); break;
       case '--url': o.url = value(); break;
-      case '--user': o.user = value(); break;
-      case '--pass': o.pass = value(); break;
+      case '--user': o.user = value(); userGiven = true; break;
+      case '--pass': o.pass = value(); userGiven = true; break;
+      case '--creds': o.creds = value(); credsGiven = true; break;
       default: throw new RangeError(`unknown option ${a ?? ''}`);
     }
   }
   if (!/^[A-Za-z0-9_-]+$/.test(o.durable)) throw new RangeError('--durable must be letters, digits, - or _');
-  if (!o.subject.startsWith('citybrain.alerts.')) throw new RangeError(`--subject must be under ${ALERT_SUBJECTS}`);
+  if (!o.subject.startsWith('citybrain.alerts.') && !o.subject.startsWith(`${ALERT_V2_PREFIX}.`)) throw new RangeError(`--subject must be under ${ALERT_SUBJECTS} or ${ALERT_V2_SUBJECTS}`);
   if (subjectGiven && o.kinds !== null) throw new RangeError('--kind and --subject cannot be used together');
+  if (userGiven && !credsGiven) o.creds = null;
   return o;
 }
 
-export function formatAlert(a: CrowdAlertV1): string {
+export function formatAlert(a: CrowdAlertV1 | CrowdAlertV2): string {
+  const reason = a.schemaVersion === 2 && a.clearReason !== null ? ` reason=${a.clearReason}` : '';
   return `${new Date(a.at).toISOString()} ${a.phase.padEnd(7)} ${a.severity.padEnd(8)} ${a.district}/${a.camera}/${a.zone} `
-    + `count=${a.count} threshold=${a.threshold}${a.density === null ? '' : ` density=${a.density}`} id=${a.id} seq=${a.seq} node=${a.node}`;
+    + `count=${a.count} threshold=${a.threshold}${a.density === null ? '' : ` density=${a.density}`}${reason} id=${a.id} seq=${a.seq} node=${a.node}`;
 }
 
 /** `600000` -> `10m`: the units a rule's window is configured in. */
@@ -126,12 +138,14 @@ export function formatAlarm(a: AlarmV1): string {
   }
 }
 
-export function formatWireAlert(a: WireAlertV1): string {
+export function formatWireAlert(a: WireAlertV1 | CrowdAlertV2): string {
   return a.kind === 'crowd' ? formatAlert(a) : formatAlarm(a);
 }
 
-function toAlertError(err: unknown, o: TailOptions): CvcoreError {
+function toAlertError(err: unknown, t: TailOptions): CvcoreError {
   if (err instanceof CvcoreError) return err;
+  // With a creds file the user is the file's: name the file.
+  const o = t.creds === null ? t : { ...t, user: `creds ${t.creds}` };
   const e = err as NatsError;
   if (e?.code === 'AUTHORIZATION_VIOLATION') {
     return new AlertError('ALERT_NATS_AUTH', `NATS refused the credentials for user "${o.user}" on subject "${o.subject}"`, { cause: err, detail: { user: o.user, subject: o.subject } });
@@ -154,22 +168,25 @@ export async function tailAlerts(o: TailOptions, write: (line: string) => void, 
   let nc: NatsConnection | null = null;
   try {
     // A tls:// deployment: the CA (and client certificate) from NATS_CA / NATS_CERT / NATS_KEY.
-    nc = await connect({ servers: o.url, user: o.user, pass: o.pass, timeout: 3_000, ...natsTlsOptions(natsTlsFrom(null)) });
+    const auth = o.creds !== null ? { authenticator: credsAuthenticator(await readFile(o.creds)) } : { user: o.user, pass: o.pass };
+    nc = await connect({ servers: o.url, ...auth, timeout: 3_000, ...natsTlsOptions(natsTlsFrom(null)) });
     const jsm = await nc.jetstreamManager();
     // One durable per kind rather than one with several filter subjects: those need nats-server 2.10, and a
     // durable per kind also keeps each kind's position when a later run asks for a different set of kinds.
+    // A subject in the v2 tree is read from the v2 stream (crowd alerts with a clear reason).
+    const stream = o.subject.startsWith(`${ALERT_V2_PREFIX}.`) && o.kinds === null ? ALERT_STREAM_V2 : ALERT_STREAM;
     const specs = o.kinds === null
       ? [{ durable: o.durable, filter: o.subject }]
       : o.kinds.map((k) => ({ durable: `${o.durable}-${k}`, filter: alertKindFilter(k) }));
     const all: ConsumerMessages[] = [];
     for (const spec of specs) {
-      await jsm.consumers.add(ALERT_STREAM, {
+      await jsm.consumers.add(stream, {
         durable_name: spec.durable,
         ack_policy: AckPolicy.Explicit,
         deliver_policy: DeliverPolicy.All,
         filter_subject: spec.filter,
       });
-      const consumer = await nc.jetstream().consumers.get(ALERT_STREAM, spec.durable);
+      const consumer = await nc.jetstream().consumers.get(stream, spec.durable);
       all.push(await consumer.consume({ max_messages: 100 }));
     }
     const stopAll = (): void => { for (const messages of all) void messages.close(); };
@@ -186,7 +203,7 @@ export async function tailAlerts(o: TailOptions, write: (line: string) => void, 
           if (done) break;
           try {
             const raw: unknown = m.json();
-            const a = validateWireAlert(raw);
+            const a = validateAnyWireAlert(raw);
             if (a !== null) write(o.json ? JSON.stringify(a) : formatWireAlert(a));
             else write(o.json ? JSON.stringify(raw) : `${m.subject} (a kind this version does not know, shown raw) ${JSON.stringify(raw)}`);
           } catch (err) {

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AckPolicy, connect, DeliverPolicy, type NatsConnection } from 'nats';
 import {
-  ALERT_STREAM, DEFAULT_ADMIN_USER, DEFAULT_SUBSCRIBER_USER, startNatsServer, validateAlert, validateWireAlert,
-  type CrowdAlertV1, type NatsCredentials, type NatsServerHandle, type WireAlertV1,
+  ALERT_STREAM, ALERT_STREAM_V2, DEFAULT_ADMIN_USER, DEFAULT_SUBSCRIBER_USER, startNatsServer, validateAlert, validateAlertV2, validateWireAlert,
+  type CrowdAlertV1, type CrowdAlertV2, type NatsCredentials, type NatsServerHandle, type WireAlertV1,
 } from '../../alerts/index.js';
 import type { AlarmEvent, CrowdAlertEvent } from '../../common/messages.js';
 
@@ -110,12 +110,17 @@ export async function readDurableAlarms(url: string, durable: string, expected: 
   });
 }
 
-async function readDurableRaw(url: string, durable: string, expected: number, timeoutMs: number): Promise<Array<{ subject: string; data: unknown }>> {
+/** As readDurable, from the schema v2 stream (crowd alerts with the clear reason). */
+export async function readDurableV2(url: string, durable: string, expected: number, timeoutMs = 10_000): Promise<CrowdAlertV2[]> {
+  return (await readDurableRaw(url, durable, expected, timeoutMs, ALERT_STREAM_V2)).map((m) => validateAlertV2(m.data));
+}
+
+async function readDurableRaw(url: string, durable: string, expected: number, timeoutMs: number, stream: string = ALERT_STREAM): Promise<Array<{ subject: string; data: unknown }>> {
   const nc = await connectAs(url, DEFAULT_SUBSCRIBER_USER);
   try {
     const jsm = await nc.jetstreamManager();
-    await jsm.consumers.add(ALERT_STREAM, { durable_name: durable, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All });
-    const consumer = await nc.jetstream().consumers.get(ALERT_STREAM, durable);
+    await jsm.consumers.add(stream, { durable_name: durable, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All });
+    const consumer = await nc.jetstream().consumers.get(stream, durable);
     const out: Array<{ subject: string; data: unknown }> = [];
     const deadline = Date.now() + timeoutMs;
     // Read one batch beyond `expected` (with a short expiry) so a duplicate would show up as an extra message.
