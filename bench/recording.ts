@@ -23,6 +23,7 @@ import { openIndex } from '../search-index/index.js';
 import { startApi } from '../api/index.js';
 import { processCpuSeconds } from './procstat.js';
 import { latencyStats, round, type LatencyStats } from './report.js';
+import { openDataKeyring } from '../common/data-key.js';
 
 export interface RecordingBench {
   readonly cameras: number;
@@ -106,7 +107,7 @@ export async function runRecordingBench(o: { cameras: number; seconds: number; c
   let rec: RecordingServiceExt | null = null;
   try {
     // 1. cvcore.
-    rec = await openRecordings({ dir: join(dir, 'recordings'), settings: { segmentSeconds: o.segmentSeconds, totalQuotaBytes: 0, minFreeBytes: 0, maxClipMs: 600_000, clipCacheMs: 600_000, retentionIntervalMs: 3_600_000 }, log });
+    rec = await openRecordings({ dir: join(dir, 'recordings'), settings: { segmentSeconds: o.segmentSeconds, totalQuotaBytes: 0, minFreeBytes: 0, maxClipMs: 600_000, clipCacheMs: 600_000, retentionIntervalMs: 3_600_000 }, log, dataKey: (await openDataKeyring(dir, undefined)).ring });
     const t0 = Date.now();
     for (const id of ids) {
       await rec.setCamera({ id, url: sim.url(id), transport: 'udp', department: 'bench', recording: { mode: 'continuous', preRollMs: 0, postRollMs: 0, classes: [], retentionDays: 30, quotaBytes: 0 } });

@@ -8,7 +8,9 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, readdir, rename, stat, truncate, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { DataKeyring } from '../common/data-key.js';
 import { EvidenceError } from '../common/errors.js';
+import { openSealedFile, type SealedFile } from '../common/sealed-file.js';
 import type { Logger } from '../common/log.js';
 import { buildExport, syncDir } from './export.js';
 import { loadNodeKey, type NodeKey } from '../common/node-key.js';
@@ -52,6 +54,11 @@ export interface ExportStore {
   readonly retentionDays: number;
   create(input: CreateExportInput): Promise<StoredExport & { readonly manifest: ExportManifest }>;
   get(id: string): StoredExport | null;
+  /**
+   * The clear bytes of a stored export's zip, sealed at rest: `size` and a `read(range)` that opens only the
+   * chunks of the range. null when there is no such export or its file is gone; DATA_KEY_* when it does not open.
+   */
+  open(id: string): Promise<SealedFile | null>;
   /** Newest first. */
   list(): StoredExport[];
   /** Sets (note) or releases (null) an export's legal hold; null when there is no such export. */
@@ -67,18 +74,23 @@ export interface OpenExportsOptions {
   readonly retentionDays: number;
   readonly limits: ExportLimits;
   readonly log?: Logger;
+  /** The data key ring the zips are sealed with at rest (required: an export holds video of people). */
+  readonly dataKey: DataKeyring;
   /** Retention sweep interval; 0: none (tests call sweep). Default an hour. */
   readonly sweepIntervalMs?: number;
 }
 
 type Line = { op: 'put'; info: StoredExport } | { op: 'hold'; id: string; hold: ExportHold | null } | { op: 'del'; id: string };
 
+/** What an export zip's sealed file key is bound to (its id: the data folder may move). */
+export const exportWhere = (id: string): string => `export:${id}`;
 const ID = /^exp-[0-9a-z]+-[0-9a-f]{8}$/;
 /** Zips written at once; more requests wait their turn (each streams clips from disk and hashes them twice). */
 export const MAX_CONCURRENT_BUILDS = 2;
 
 export async function openExports(o: OpenExportsOptions): Promise<ExportStore> {
   if (!Number.isInteger(o.retentionDays) || o.retentionDays < 1) throw new RangeError('openExports: retentionDays must be a positive integer');
+  if (!o.dataKey || typeof o.dataKey.seal !== 'function') throw new TypeError('openExports: dataKey (a DataKeyring) is required: export zips are sealed at rest');
   const key = await loadNodeKey(o.dataDir);
   const dir = join(o.dataDir, EXPORTS_DIR);
   await ioStep(`cannot create ${dir}`, () => mkdir(dir, { recursive: true, mode: 0o700 }));
@@ -160,7 +172,7 @@ export async function openExports(o: OpenExportsOptions): Promise<ExportStore> {
       const release = await slot();
       let built: Awaited<ReturnType<typeof buildExport>>;
       try {
-        built = await buildExport({ dir, id, node: o.node, createdBy: input.createdBy, createdAt, request: input.request, files: input.files, key, ...(input.expect ? { expect: input.expect } : {}) });
+        built = await buildExport({ dir, id, node: o.node, createdBy: input.createdBy, createdAt, request: input.request, files: input.files, key, seal: { ring: o.dataKey, where: exportWhere(id) }, ...(input.expect ? { expect: input.expect } : {}) });
       } finally {
         release();
       }
@@ -178,6 +190,16 @@ export async function openExports(o: OpenExportsOptions): Promise<ExportStore> {
       return { ...info, manifest: built.manifest };
     },
     get: (id) => (ID.test(id) ? byId.get(id) ?? null : null),
+    async open(id) {
+      const e = store.get(id);
+      if (!e) return null;
+      try {
+        return await openSealedFile(o.dataKey, e.path, exportWhere(e.id));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+        throw err;
+      }
+    },
     list: () => [...byId.values()].sort((a, b) => b.createdAt - a.createdAt),
     async setHold(id, note, by) {
       const e = store.get(id);

@@ -16,6 +16,7 @@ import { openRecordings, type RecordingServiceExt, type RecordedCamera, type Seg
 import { startHarness, TOKENS, type ApiHarness } from './support/api-app.js';
 import { makeRecord, tempDir } from './support/index-records.js';
 import { waitFor } from './support/wait.js';
+import { sharedTestDataKey } from './support/data-key.js';
 
 const run = promisify(execFile);
 const BIN = fileURLToPath(new URL('../../bin/cvcore.js', import.meta.url));
@@ -36,7 +37,7 @@ const auditOf = async (action: string): Promise<{ tokenId: string; query: Record
 
 test.before(async () => {
   await sim.start({ cameras: [{ id: 'cam-ps-1', source: 'vtest' }, { id: 'cam-tr-1', source: 'vtest' }] });
-  rec = await openRecordings({ dir, settings: { segmentSeconds: 4, totalQuotaBytes: 0, minFreeBytes: 0, maxClipMs: 60_000, clipCacheMs: 600_000, retentionIntervalMs: 3_600_000 }, log });
+  rec = await openRecordings({ dir, settings: { segmentSeconds: 4, totalQuotaBytes: 0, minFreeBytes: 0, maxClipMs: 60_000, clipCacheMs: 600_000, retentionIntervalMs: 3_600_000 }, log, dataKey: await sharedTestDataKey() });
   h = await startHarness({ perDepartment: 2, recordings: rec });
   await rec.setCamera(camera('cam-ps-1', 'public-security'));
   await rec.setCamera(camera('cam-tr-1', 'traffic'));

@@ -1,25 +1,40 @@
 import test from 'ava';
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { createWriteStream, existsSync } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
 import { appendFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { openExports, verifyExport, type OpenExportsOptions } from '../evidence/index.js';
+import { openExports, verifyExport, type ExportStore, type OpenExportsOptions } from '../evidence/index.js';
 import { tempDir } from './support/index-records.js';
+import { sharedTestDataKey, testDataKey } from './support/data-key.js';
+import { SEALED_FILE_MAGIC } from '../common/sealed-file.js';
+import { DataKeyError } from '../common/errors.js';
 
 const DAY = 86_400_000;
+
+/** The clear zip of a stored export (sealed at rest), written beside the data folder for verifyExport. */
+async function clearZip(s: ExportStore, id: string, dir: string): Promise<string> {
+  const f = await s.open(id);
+  if (!f) throw new Error(`no export ${id}`);
+  const out = join(dir, `${id}.clear.zip`);
+  await pipeline(f.read(), createWriteStream(out));
+  return out;
+}
 const limits = { maxTracks: 50, maxCameras: 8, maxRangeMs: 600_000 };
 
 test('evidence - exports survive a restart; retention removes the old ones but not those on hold', async (t) => {
   const { dir, cleanup } = tempDir('evidence-store');
   t.teardown(cleanup);
-  const opts: OpenExportsOptions = { dataDir: dir, node: 'node-a', retentionDays: 30, limits, sweepIntervalMs: 0 };
+  const opts: OpenExportsOptions = { dataDir: dir, node: 'node-a', retentionDays: 30, limits, sweepIntervalMs: 0, dataKey: await sharedTestDataKey() };
   const s1 = await openExports(opts);
   const a = await s1.create({ createdBy: 'inv-ps', departments: ['public-security', 'public-security'], request: { trackIds: ['t1'] }, files: [{ name: 'records/t1.json', data: Buffer.from('{"id":"t1"}') }] });
   const b = await s1.create({ createdBy: 'inv-tr', departments: ['traffic'], request: { trackIds: ['t2'] }, files: [{ name: 'records/t2.json', data: Buffer.from('{"id":"t2"}') }] });
   t.deepEqual(a.departments, ['public-security']);
-  t.is(a.sha256, createHash('sha256').update(await readFile(a.path)).digest('hex'));
+  const zipA = await clearZip(s1, a.id, dir);
+  t.is(a.sha256, createHash('sha256').update(await readFile(zipA)).digest('hex'));
+  t.is(a.bytes, (await readFile(zipA)).length);
   t.is(a.files, 4, 'the record, the key, the manifest and its signature');
-  t.true((await verifyExport(a.path)).ok);
+  t.true((await verifyExport(zipA)).ok);
   t.is((await s1.setHold(b.id, 'case 2026-114', 'inv-tr'))!.hold!.note, 'case 2026-114');
   t.is(await s1.setHold('exp-nosuch-00000000', 'x', 'y'), null);
   await s1.close();
@@ -53,12 +68,43 @@ test('evidence - exports survive a restart; retention removes the old ones but n
 test('evidence - exports asked for at once all complete (two are written at a time, the rest wait) and each verifies', async (t) => {
   const { dir, cleanup } = tempDir('evidence-store-many');
   t.teardown(cleanup);
-  const s = await openExports({ dataDir: dir, node: 'n', retentionDays: 30, limits, sweepIntervalMs: 0 });
+  const s = await openExports({ dataDir: dir, node: 'n', retentionDays: 30, limits, sweepIntervalMs: 0, dataKey: await sharedTestDataKey() });
   t.teardown(() => s.close());
   const made = await Promise.all(Array.from({ length: 6 }, (_, i) => s.create({
     createdBy: 'inv', departments: ['d'], request: { i }, files: [{ name: `records/r${i}.json`, data: Buffer.from(JSON.stringify({ i })) }],
   })));
   t.is(new Set(made.map((e) => e.id)).size, 6);
-  for (const e of made) t.true((await verifyExport(e.path)).ok, e.id);
+  for (const e of made) t.true((await verifyExport(await clearZip(s, e.id, dir))).ok, e.id);
   t.is(s.list().length, 6);
+});
+
+test('evidence - a stored zip is sealed at rest: no entry in clear on disk, ranges read the clear zip, another key refuses', async (t) => {
+  const { dir, cleanup } = tempDir('evidence-store-sealed');
+  t.teardown(cleanup);
+  const secret = Buffer.from(JSON.stringify({ id: 't9', face: 'x'.repeat(200_000) }));
+  const s = await openExports({ dataDir: dir, node: 'n', retentionDays: 30, limits, sweepIntervalMs: 0, dataKey: await sharedTestDataKey() });
+  // Stored in the zip uncompressed (a .jpg name), so the clear zip holds the bytes as they are.
+  const e = await s.create({ createdBy: 'inv', departments: ['d'], request: {}, files: [{ name: 'records/t9.jpg', data: secret }] });
+  await s.close();
+  const onDisk = await readFile(e.path);
+  t.true(onDisk.subarray(0, 4).equals(SEALED_FILE_MAGIC));
+  t.false(onDisk.includes(secret.subarray(0, 64)), 'the entry is not on disk in clear');
+  t.false(onDisk.includes(Buffer.from('manifest.json')), 'not even the zip directory');
+
+  const s2 = await openExports({ dataDir: dir, node: 'n', retentionDays: 30, limits, sweepIntervalMs: 0, dataKey: await sharedTestDataKey() });
+  const zip = await readFile(await clearZip(s2, e.id, dir));
+  t.true(zip.includes(secret), 'the clear zip holds the entry');
+  const f = (await s2.open(e.id))!;
+  t.is(f.size, e.bytes);
+  for (const [a, b] of [[0, 0], [100, 65_535], [65_530, 140_000], [zip.length - 10, zip.length - 1]] as const) {
+    const parts: Buffer[] = [];
+    for await (const c of f.read({ start: a, end: b })) parts.push(c as Buffer);
+    t.deepEqual(Buffer.concat(parts), zip.subarray(a, b + 1), `range ${a}-${b}`);
+  }
+  await s2.close();
+
+  const other = await openExports({ dataDir: dir, node: 'n', retentionDays: 30, limits, sweepIntervalMs: 0, dataKey: await testDataKey() });
+  const err = await t.throwsAsync(other.open(e.id));
+  t.true(err instanceof DataKeyError && ['DATA_KEY_UNKNOWN_ID', 'DATA_KEY_WRONG'].includes(err.code), String(err));
+  await other.close();
 });
