@@ -143,9 +143,14 @@ test('api recordings - a track\'s clip contains the track: ranges 206 and 416, H
   const e = await empty.json() as { code: string; detail: { gaps: { reason: string }[] } };
   t.is(e.code, 'RECORDING_NOT_RECORDED');
   t.deepEqual(e.detail.gaps.map((g) => g.reason), ['off']);
-  // The downloaded bytes are the clip the service cut (the evidence export hashes the same file).
+  // The downloaded bytes are the clip the service cut (the evidence export hashes the same bytes); the cached
+  // file on disk is sealed and holds none of them in clear.
   const clip = await rec.clip('cam-ps-1', from, to);
-  t.deepEqual(await readFile(clip.path), bytes);
+  const parts: Buffer[] = [];
+  for await (const c of clip.read()) parts.push(c as Buffer);
+  t.deepEqual(Buffer.concat(parts), bytes);
+  const cached = await readFile(clip.path);
+  t.false(cached.includes(bytes.subarray(2048, 2112)), 'the cached clip is sealed');
 });
 
 test('api recordings - legal holds on cameras and on tracks, listed and released within scope, audited', async (t) => {

@@ -5,7 +5,7 @@
  * entry's match counter, an alarm's state) never loses an update. Key layout: see README.md.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import sharp, { type OutputInfo } from 'sharp';
 import { WatchlistError, CvcoreError } from '../common/errors.js';
 import { checkVerifier, isSealed, type DataKeyring } from '../common/data-key.js';
@@ -165,12 +165,22 @@ export class WatchlistStore implements WatchlistService {
     const interval = o.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS;
     if (!(interval >= 0)) throw new RangeError('sweepIntervalMs must be >= 0');
     if (!o.dataKey || typeof o.dataKey.seal !== 'function') throw new TypeError('dataKey (a DataKeyring) is required: watch-list photos and embeddings are sealed at rest');
+    await finishMigration(o.dir);
     await mkdir(o.dir, { recursive: true });
-    const db = createRocks(o.dir);
+    let db = createRocks(o.dir);
     try {
       await db.open({ createIfMissing: true });
     } catch (cause) {
       throw new WatchlistError('WATCHLIST_IO', `the watch-list store in ${o.dir} cannot be opened (is another core using it?): ${(cause as Error).message}`, { cause, detail: { dir: o.dir } });
+    }
+    const [format] = await db.getMany([K_FORMAT]);
+    if (format?.toString() === CLEAR_FORMAT) {
+      // A store from before sealing: copied, sealed, into a fresh RocksDB that replaces it (sealing in place would
+      // leave the clear values in the old SST files until a compaction that may never come).
+      await migrateClearStore(db, o.dir, o.dataKey);
+      o.log.info('watchlist: migrated the clear watch-list store to sealed photos, embeddings and alarm images', { dir: o.dir });
+      db = createRocks(o.dir);
+      await db.open({ createIfMissing: false });
     }
     const s = new WatchlistStore(db, o);
     try {
@@ -191,10 +201,6 @@ export class WatchlistStore implements WatchlistService {
     const ring = this.#o.dataKey;
     if (format === undefined) {
       await this.#db.batch([{ type: 'put', key: K_FORMAT, value: Buffer.from(FORMAT) }, { type: 'put', key: K_VERIFIER, value: checkVerifier(ring, null, VERIFIER_WHERE)! }]);
-    } else if (format.toString() === CLEAR_FORMAT && verifier === undefined) {
-      // A store from before sealing: every photo, embedding and alarm image is sealed in place, then the format.
-      await this.#resealAll('migrated a clear watch-list store to sealed values');
-      await this.#db.batch([{ type: 'put', key: K_VERIFIER, value: checkVerifier(ring, null, VERIFIER_WHERE)! }, { type: 'put', key: K_FORMAT, value: Buffer.from(FORMAT) }]);
     } else if (format.toString() !== FORMAT) {
       throw new WatchlistError('WATCHLIST_IO', `the watch-list store in ${this.#o.dir} has format ${format.toString()}, this core reads ${FORMAT}`);
     } else {
@@ -231,7 +237,7 @@ export class WatchlistStore implements WatchlistService {
     await this.sweep();
   }
 
-  /** Seals values in clear (migration) and values under an older key (rotation), 500 per batch; idempotent. */
+  /** Re-seals values under an older key (after a rotation), 500 per batch; idempotent (the verifier goes last). */
   async #resealAll(what: string): Promise<void> {
     const ring = this.#o.dataKey;
     let n = 0;
@@ -699,6 +705,52 @@ export class WatchlistStore implements WatchlistService {
     this.#closed = true;
     await this.#db.close();
   }
+}
+
+/**
+ * Migration of a format-1 (clear) store: every key copied into `<dir>.sealing` with photos, embeddings and alarm
+ * images sealed, the verifier and format 2 written last; then `<dir>` -> `<dir>.clear`, `<dir>.sealing` -> `<dir>`,
+ * and the clear copy removed. `db` (open on `dir`) is closed. A crash at any step is finished by the next open.
+ */
+async function migrateClearStore(db: RocksDb, dir: string, ring: DataKeyring): Promise<void> {
+  const tmp = `${dir}.sealing`;
+  await rm(tmp, { recursive: true, force: true });
+  const out = createRocks(tmp);
+  await out.open({ createIfMissing: true });
+  try {
+    const it = db.iterator({});
+    try {
+      for (;;) {
+        const rows = await it.nextv(500);
+        if (rows.length === 0) break;
+        const ops: BatchOp[] = [];
+        for (const [k, v] of rows) {
+          if (k === K_FORMAT || k === K_VERIFIER) continue;
+          const seal = SEALED_PREFIXES.some((p) => k.startsWith(p)) && !isSealed(v!);
+          ops.push({ type: 'put', key: k, value: seal ? ring.seal(v!, k) : v! });
+        }
+        if (ops.length) await out.batch(ops);
+      }
+    } finally {
+      await it.close();
+    }
+    await out.batch([{ type: 'put', key: K_VERIFIER, value: checkVerifier(ring, null, VERIFIER_WHERE)! }, { type: 'put', key: K_FORMAT, value: Buffer.from(FORMAT) }], { sync: true });
+  } finally {
+    await out.close();
+    await db.close();
+  }
+  await rename(dir, `${dir}.clear`);
+  await rename(tmp, dir);
+  await rm(`${dir}.clear`, { recursive: true, force: true });
+}
+
+/** Finishes a migration a crash interrupted (see migrateClearStore). */
+async function finishMigration(dir: string): Promise<void> {
+  const has = (p: string): Promise<boolean> => stat(p).then(() => true, () => false);
+  const [d, tmp, clear] = await Promise.all([has(dir), has(`${dir}.sealing`), has(`${dir}.clear`)]);
+  if (!d && tmp && clear) await rename(`${dir}.sealing`, dir);
+  else if (d && tmp) await rm(`${dir}.sealing`, { recursive: true, force: true });
+  if (clear && (await has(dir))) await rm(`${dir}.clear`, { recursive: true, force: true });
 }
 
 export function openWatchlists(o: WatchlistStoreOptions): Promise<WatchlistStore> {
