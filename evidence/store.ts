@@ -8,9 +8,9 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, readdir, rename, stat, truncate, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { DataKeyring } from '../common/data-key.js';
+import { checkVerifier, type DataKeyring } from '../common/data-key.js';
 import { EvidenceError } from '../common/errors.js';
-import { openSealedFile, type SealedFile } from '../common/sealed-file.js';
+import { isSealedFile, openSealedFile, sealFile, type SealedFile } from '../common/sealed-file.js';
 import type { Logger } from '../common/log.js';
 import { buildExport, syncDir } from './export.js';
 import { loadNodeKey, type NodeKey } from '../common/node-key.js';
@@ -18,6 +18,7 @@ import type { ExportFileInput, ExportInfo, ExportManifest } from './types.js';
 
 export const EXPORTS_DIR = 'exports';
 const INDEX_FILE = 'index.jsonl';
+const VERIFIER_FILE = 'data-key.verifier';
 const DAY_MS = 86_400_000;
 
 /** A legal hold on an export: kept beyond retention until released. */
@@ -95,6 +96,10 @@ export async function openExports(o: OpenExportsOptions): Promise<ExportStore> {
   const dir = join(o.dataDir, EXPORTS_DIR);
   await ioStep(`cannot create ${dir}`, () => mkdir(dir, { recursive: true, mode: 0o700 }));
   const indexPath = join(dir, INDEX_FILE);
+  // The data key verifier beside the index: a ring that cannot open it refuses before any export is listed.
+  const verifierPath = join(dir, VERIFIER_FILE);
+  const stored = await readFile(verifierPath).catch((err: NodeJS.ErrnoException) => { if (err.code === 'ENOENT') return null; throw err; });
+  const nextVerifier = checkVerifier(o.dataKey, stored, 'exports');
   const byId = new Map<string, StoredExport>();
   let lines = 0;
 
@@ -229,6 +234,16 @@ export async function openExports(o: OpenExportsOptions): Promise<ExportStore> {
       await chain;
     },
   };
+  // A folder from before sealing (no verifier until now): its clear zips are sealed in place, before any is served.
+  if (stored === null) {
+    for (const e of byId.values()) {
+      if (await isSealedFile(e.path).catch(() => true)) continue;
+      await ioStep(`cannot seal ${e.path}`, () => sealFile(o.dataKey, e.path, e.path, exportWhere(e.id)));
+      o.log?.info('exports: sealed an export zip written before sealing', { id: e.id });
+    }
+  }
+  // Written after the migration: an interrupted one runs again at the next open.
+  if (nextVerifier) await ioStep(`cannot write ${verifierPath}`, () => writeFile(verifierPath, nextVerifier, { mode: 0o600 }));
   // Zips whose index line never made it (a crash between rename and append) are not exports: nobody can see them.
   await removeOrphans(dir, byId);
   const every = o.sweepIntervalMs ?? 3_600_000;

@@ -8,10 +8,10 @@
  *   clips/            cut clips, kept `clipCacheMs` after their last use
  */
 import { randomUUID } from 'node:crypto';
-import { mkdir, readdir, rm, stat, statfs, unlink, utimes, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, rm, stat, statfs, unlink, utimes, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import type { DataKeyring } from '../common/data-key.js';
+import { checkVerifier, type DataKeyring } from '../common/data-key.js';
 import { RecordingError } from '../common/errors.js';
 import { isSealedFile, openSealedFile, sealFile, unsealFile } from '../common/sealed-file.js';
 import type { Logger } from '../common/log.js';
@@ -456,12 +456,47 @@ class RecordingServiceImpl implements RecordingService {
     const dir = join(root, randomUUID());
     await mkdir(dir, { mode: 0o700 });
     try {
-      for (const f of files) await unsealFile(this.#o.dataKey, join(this.#camDir(cam), f), join(dir, f), segmentWhere(cam, f));
+      for (const f of files) {
+        const src = join(this.#camDir(cam), f);
+        // A segment from before sealing that the background pass has not reached yet is copied as it is.
+        if (await isSealedFile(src)) await unsealFile(this.#o.dataKey, src, join(dir, f), segmentWhere(cam, f));
+        else await copyFile(src, join(dir, f));
+      }
       return await fn(dir);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
   }
+
+  /**
+   * The migration of a recordings folder from before sealing: every indexed segment still in clear is sealed in
+   * place, one at a time, in the background; `k!sealed` is written when all are, so a restart resumes the pass.
+   */
+  sealOldSegments(): void {
+    this.#sealing = (async () => {
+      let n = 0;
+      for (const cam of this.#store.cameras()) {
+        let after: number | undefined;
+        for (;;) {
+          if (this.#closed) return;
+          const batch = await this.#store.oldest(cam, 200, after);
+          if (batch.length === 0) break;
+          for (const s of batch) {
+            if (this.#closed) return;
+            const path = join(this.#camDir(cam), s.file);
+            if (await isSealedFile(path).catch(() => true)) continue;
+            await sealFile(this.#o.dataKey, path, path, segmentWhere(cam, s.file));
+            n++;
+          }
+          after = batch[batch.length - 1]!.start;
+        }
+      }
+      await this.#store.markSealed();
+      if (n > 0) this.#o.log.info('recording: sealed the segments recorded before sealing', { segments: n });
+    })().catch((err: unknown) => this.#o.log.warn('recording: sealing old segments failed; the next start resumes', { err: err as Error }));
+  }
+
+  #sealing: Promise<void> | null = null;
 
   async #sweepClips(): Promise<void> {
     const dir = join(this.#o.dir, 'clips');
@@ -534,6 +569,7 @@ class RecordingServiceImpl implements RecordingService {
     this.#recorders.clear();
     await Promise.allSettled([...this.#clips.values()]);
     await this.#retention?.catch(() => undefined);
+    await this.#sealing;
     await this.#store.close();
   }
 }
@@ -560,7 +596,15 @@ export async function openRecordings(o: OpenRecordingsOptions): Promise<Recordin
   await rm(join(o.dir, PLAIN_DIR), { recursive: true, force: true });
   const store = await SegmentStore.open(join(o.dir, 'index'));
   try {
-    return new RecordingServiceImpl(o, store, ffmpeg, await store.holds());
+    // A ring that cannot open the index's verifier refuses here (DATA_KEY_WRONG / DATA_KEY_UNKNOWN_ID), before a
+    // recorder starts or a segment is read or sealed with the wrong key.
+    const meta = await store.verifier();
+    const next = checkVerifier(o.dataKey, meta.verifier, 'recordings');
+    if (next) await store.putVerifier(next);
+    const service = new RecordingServiceImpl(o, store, ffmpeg, await store.holds());
+    // Segments recorded before sealing existed are sealed in the background (clips read them in clear meanwhile).
+    if (!meta.sealed) service.sealOldSegments();
+    return service;
   } catch (err) {
     await store.close();
     throw err;

@@ -2,12 +2,12 @@ import test from 'ava';
 import { createHash } from 'node:crypto';
 import { createWriteStream, existsSync } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
-import { appendFile, readFile, writeFile } from 'node:fs/promises';
+import { appendFile, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { openExports, verifyExport, type ExportStore, type OpenExportsOptions } from '../evidence/index.js';
 import { tempDir } from './support/index-records.js';
 import { sharedTestDataKey, testDataKey } from './support/data-key.js';
-import { SEALED_FILE_MAGIC } from '../common/sealed-file.js';
+import { openSealedFile, SEALED_FILE_MAGIC } from '../common/sealed-file.js';
 import { DataKeyError } from '../common/errors.js';
 
 const DAY = 86_400_000;
@@ -103,8 +103,17 @@ test('evidence - a stored zip is sealed at rest: no entry in clear on disk, rang
   }
   await s2.close();
 
-  const other = await openExports({ dataDir: dir, node: 'n', retentionDays: 30, limits, sweepIntervalMs: 0, dataKey: await testDataKey() });
-  const err = await t.throwsAsync(other.open(e.id));
-  t.true(err instanceof DataKeyError && ['DATA_KEY_UNKNOWN_ID', 'DATA_KEY_WRONG'].includes(err.code), String(err));
-  await other.close();
+  // Another key refuses at open (the folder's verifier), before any export is listed or served.
+  const err = await t.throwsAsync(openExports({ dataDir: dir, node: 'n', retentionDays: 30, limits, sweepIntervalMs: 0, dataKey: await testDataKey() }));
+  t.true(err instanceof DataKeyError && err.code === 'DATA_KEY_UNKNOWN_ID', String(err));
+
+  // A folder from before sealing (clear zip, no verifier) is sealed at open and serves the same bytes.
+  const ring = await sharedTestDataKey();
+  await pipeline((await openSealedFile(ring, e.path, `export:${e.id}`)).read(), createWriteStream(`${e.path}.clear`));
+  await rename(`${e.path}.clear`, e.path);
+  await rm(join(dir, 'exports', 'data-key.verifier'));
+  const s3 = await openExports({ dataDir: dir, node: 'n', retentionDays: 30, limits, sweepIntervalMs: 0, dataKey: ring });
+  t.true((await readFile(e.path)).subarray(0, 4).equals(SEALED_FILE_MAGIC), 'sealed at open');
+  t.deepEqual(await readFile(await clearZip(s3, e.id, dir)), zip);
+  await s3.close();
 });

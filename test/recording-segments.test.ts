@@ -8,7 +8,9 @@
 import test from 'ava';
 import { execFile } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, stat, writeFile } from 'node:fs/promises';
+import { createRocks } from '../common/rocks.js';
+import { DataKeyError } from '../common/errors.js';
 import { pipeline } from 'node:stream/promises';
 import { SEALED_FILE_MAGIC, sealFile, unsealFile } from '../common/sealed-file.js';
 import { join } from 'node:path';
@@ -21,7 +23,7 @@ import { SimulatedCameraPool } from '../ingest/index.js';
 import { openRecordings, segmentWhere, sha256File, type RecordedCamera, type RecordingServiceExt, type Segment } from '../recording/index.js';
 import { tempDir } from './support/index-records.js';
 import { waitFor } from './support/wait.js';
-import { sharedTestDataKey } from './support/data-key.js';
+import { sharedTestDataKey, testDataKey } from './support/data-key.js';
 
 const run = promisify(execFile);
 const log = createLogger({ level: 'error', sink: () => undefined });
@@ -187,6 +189,38 @@ test.serial('recording - a clip contains its span, cut at a keyframe, with spans
     const none = await typed(t, rec.clip('c1', segs[0]!.start - 60_000, segs[0]!.start - 30_000), 'RECORDING_NOT_RECORDED');
     t.deepEqual((none.detail['gaps'] as { reason: string }[]).map((g) => g.reason), ['off']);
     await typed(t, rec.clip('nope', from, to), 'RECORDING_UNKNOWN_CAMERA');
+  } finally {
+    await rec.close();
+  }
+});
+
+test.serial('recording - another key refuses at open; segments from before sealing are sealed in the background and clips read them meanwhile', async (t) => {
+  const wrong = await t.throwsAsync(openRecordings({ dir, settings: SETTINGS, log, dataKey: await testDataKey() }));
+  t.true(wrong instanceof DataKeyError && wrong.code === 'DATA_KEY_UNKNOWN_ID', String(wrong));
+  const ring = await sharedTestDataKey();
+  let rec = await openRecordings({ dir, settings: SETTINGS, log, dataKey: ring });
+  const segs = await all(rec, 'c1');
+  await rec.close();
+  // The folder as a core before sealing left it: the segments in clear, no "all sealed" mark in the index.
+  const camDir = join(dir, 'c1');
+  for (const s of segs) {
+    await unsealFile(ring, join(camDir, s.file), join(camDir, `${s.file}.clear`), segmentWhere('c1', s.file));
+    await rename(join(camDir, `${s.file}.clear`), join(camDir, s.file));
+  }
+  const idx = createRocks(join(dir, 'index'));
+  await idx.open({ createIfMissing: false });
+  await idx.batch([{ type: 'del', key: 'k!sealed' }]);
+  await idx.close();
+  rec = await openRecordings({ dir, settings: SETTINGS, log, dataKey: ring });
+  try {
+    const clip = await rec.clip('c1', segs[1]!.start, segs[2]!.end);
+    const clear = join(dir, 'old-clip.mp4');
+    await pipeline(clip.read(), createWriteStream(clear));
+    t.is((await ffprobe(clear)).codec, 'h264');
+    await waitFor('every old segment sealed', 60_000, async () => {
+      for (const s of segs) if (!(await readFile(join(camDir, s.file))).subarray(0, 4).equals(SEALED_FILE_MAGIC)) return false;
+      return true;
+    });
   } finally {
     await rec.close();
   }
