@@ -10,7 +10,7 @@ import { mkdir, open, readFile, readdir, rename, stat, truncate, unlink, writeFi
 import { join } from 'node:path';
 import { checkVerifier, type DataKeyring } from '../common/data-key.js';
 import { EvidenceError } from '../common/errors.js';
-import { isSealedFile, openSealedFile, sealFile, type SealedFile } from '../common/sealed-file.js';
+import { isSealedFile, openSealedFile, resealFileHeader, sealFile, type SealedFile } from '../common/sealed-file.js';
 import type { Logger } from '../common/log.js';
 import { buildExport, syncDir } from './export.js';
 import { loadNodeKey, type NodeKey } from '../common/node-key.js';
@@ -234,12 +234,14 @@ export async function openExports(o: OpenExportsOptions): Promise<ExportStore> {
       await chain;
     },
   };
-  // A folder from before sealing (no verifier until now): its clear zips are sealed in place, before any is served.
-  if (stored === null) {
+  // A folder from before sealing (no verifier until now): its clear zips are sealed in place, before any is
+  // served. After a key rotation (the verifier under an older key): each zip's header is re-sealed under the new one.
+  if (nextVerifier) {
     for (const e of byId.values()) {
-      if (await isSealedFile(e.path).catch(() => true)) continue;
-      await ioStep(`cannot seal ${e.path}`, () => sealFile(o.dataKey, e.path, e.path, exportWhere(e.id)));
-      o.log?.info('exports: sealed an export zip written before sealing', { id: e.id });
+      const sealed = await isSealedFile(e.path).catch(() => null);
+      if (sealed === null) continue;
+      if (sealed) await ioStep(`cannot re-seal ${e.path}`, () => resealFileHeader(o.dataKey, e.path, exportWhere(e.id)));
+      else await ioStep(`cannot seal ${e.path}`, () => sealFile(o.dataKey, e.path, e.path, exportWhere(e.id)));
     }
   }
   // Written after the migration: an interrupted one runs again at the next open.

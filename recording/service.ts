@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { checkVerifier, type DataKeyring } from '../common/data-key.js';
 import { RecordingError } from '../common/errors.js';
-import { isSealedFile, openSealedFile, sealFile, unsealFile } from '../common/sealed-file.js';
+import { isSealedFile, openSealedFile, resealFileHeader, sealFile, unsealFile } from '../common/sealed-file.js';
 import type { Logger } from '../common/log.js';
 import { requireFfmpeg } from '../common/proc.js';
 import { cutClip } from './clip.js';
@@ -469,8 +469,9 @@ class RecordingServiceImpl implements RecordingService {
   }
 
   /**
-   * The migration of a recordings folder from before sealing: every indexed segment still in clear is sealed in
-   * place, one at a time, in the background; `k!sealed` is written when all are, so a restart resumes the pass.
+   * Background work on the indexed segments, one at a time, until `k!sealed` is written (a restart resumes it):
+   * a folder from before sealing has its clear segments sealed in place; after a key rotation each sealed
+   * segment's header (its file key) is re-sealed under the current key, the video is not rewritten.
    */
   sealOldSegments(): void {
     this.#sealing = (async () => {
@@ -484,7 +485,9 @@ class RecordingServiceImpl implements RecordingService {
           for (const s of batch) {
             if (this.#closed) return;
             const path = join(this.#camDir(cam), s.file);
-            if (await isSealedFile(path).catch(() => true)) continue;
+            const sealed = await isSealedFile(path).catch(() => null);
+            if (sealed === null) continue;
+            if (sealed) { if (await resealFileHeader(this.#o.dataKey, path, segmentWhere(cam, s.file))) n++; continue; }
             await sealFile(this.#o.dataKey, path, path, segmentWhere(cam, s.file));
             n++;
           }
@@ -492,7 +495,7 @@ class RecordingServiceImpl implements RecordingService {
         }
       }
       await this.#store.markSealed();
-      if (n > 0) this.#o.log.info('recording: sealed the segments recorded before sealing', { segments: n });
+      if (n > 0) this.#o.log.info('recording: sealed (or re-sealed after a key rotation) segments under the current data key', { segments: n });
     })().catch((err: unknown) => this.#o.log.warn('recording: sealing old segments failed; the next start resumes', { err: err as Error }));
   }
 
@@ -602,8 +605,8 @@ export async function openRecordings(o: OpenRecordingsOptions): Promise<Recordin
     const next = checkVerifier(o.dataKey, meta.verifier, 'recordings');
     if (next) await store.putVerifier(next);
     const service = new RecordingServiceImpl(o, store, ffmpeg, await store.holds());
-    // Segments recorded before sealing existed are sealed in the background (clips read them in clear meanwhile).
-    if (!meta.sealed) service.sealOldSegments();
+    // Segments from before sealing are sealed, and after a rotation re-sealed, in the background (clips read them meanwhile).
+    if (!meta.sealed || next) service.sealOldSegments();
     return service;
   } catch (err) {
     await store.close();

@@ -7,7 +7,7 @@
  *   m!<camera>                      the camera's totals (segments, bytes, oldest start, newest end, last file)
  *   h!<hold id>                     a legal hold (JSON Hold)
  *   k!verifier                      the data key verifier (common/data-key.ts checkVerifier): a wrong key refuses at open
- *   k!sealed                        present once every segment recorded before sealing existed has been sealed
+ *   k!sealed                        present once every segment is sealed under the current data key (cleared by a rotation)
  *
  * Every change of a camera's segments writes its totals in the same batch, so retention and health never scan.
  * Writes are synced (a segment indexed survives a power cut; it is written once per segment).
@@ -159,8 +159,9 @@ export class SegmentStore {
     return { verifier: v, sealed: s !== undefined };
   }
 
+  /** A verifier under the current key after a rotation; the segments' headers follow, so the mark is cleared. */
   putVerifier(v: Buffer): Promise<void> {
-    return this.#serial(() => this.#batch([{ type: 'put', key: 'k!verifier', value: v }]));
+    return this.#serial(() => this.#batch([{ type: 'put', key: 'k!verifier', value: v }, { type: 'del', key: 'k!sealed' }]));
   }
 
   markSealed(): Promise<void> {

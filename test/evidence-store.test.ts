@@ -9,6 +9,7 @@ import { tempDir } from './support/index-records.js';
 import { sharedTestDataKey, testDataKey } from './support/data-key.js';
 import { openSealedFile, SEALED_FILE_MAGIC } from '../common/sealed-file.js';
 import { DataKeyError } from '../common/errors.js';
+import { rotateDataKeyFile } from '../common/data-key.js';
 
 const DAY = 86_400_000;
 
@@ -116,4 +117,24 @@ test('evidence - a stored zip is sealed at rest: no entry in clear on disk, rang
   t.true((await readFile(e.path)).subarray(0, 4).equals(SEALED_FILE_MAGIC), 'sealed at open');
   t.deepEqual(await readFile(await clearZip(s3, e.id, dir)), zip);
   await s3.close();
+});
+
+test('evidence - after a data key rotation the next open re-seals each zip\'s header under the new key; the zip is unchanged', async (t) => {
+  const { dir, cleanup } = tempDir('evidence-store-rotate');
+  t.teardown(cleanup);
+  const ring = await testDataKey();
+  const opts = { dataDir: dir, node: 'n', retentionDays: 30, limits, sweepIntervalMs: 0, dataKey: ring };
+  const s = await openExports(opts);
+  const e = await s.create({ createdBy: 'inv', departments: ['d'], request: {}, files: [{ name: 'records/r.json', data: Buffer.from('{"r":1}') }] });
+  const before = await readFile(await clearZip(s, e.id, dir));
+  await s.close();
+  const old = ring.currentId;
+  await rotateDataKeyFile(ring.path);
+  await ring.reload();
+  const s2 = await openExports(opts);
+  const f = (await s2.open(e.id))!;
+  t.not(f.keyId, old);
+  t.is(f.keyId, ring.currentId);
+  t.deepEqual(await readFile(await clearZip(s2, e.id, dir)), before);
+  await s2.close();
 });

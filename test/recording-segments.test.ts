@@ -12,7 +12,8 @@ import { mkdir, readFile, readdir, rename, stat, writeFile } from 'node:fs/promi
 import { createRocks } from '../common/rocks.js';
 import { DataKeyError } from '../common/errors.js';
 import { pipeline } from 'node:stream/promises';
-import { SEALED_FILE_MAGIC, sealFile, unsealFile } from '../common/sealed-file.js';
+import { openSealedFile, SEALED_FILE_MAGIC, sealFile, unsealFile } from '../common/sealed-file.js';
+import { rotateDataKeyFile } from '../common/data-key.js';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { statfsSync } from 'node:fs';
@@ -194,7 +195,7 @@ test.serial('recording - a clip contains its span, cut at a keyframe, with spans
   }
 });
 
-test.serial('recording - another key refuses at open; segments from before sealing are sealed in the background and clips read them meanwhile', async (t) => {
+test.serial('recording - another key refuses at open; segments from before sealing are sealed in the background and clips read them meanwhile; a rotation re-seals their headers', async (t) => {
   const wrong = await t.throwsAsync(openRecordings({ dir, settings: SETTINGS, log, dataKey: await testDataKey() }));
   t.true(wrong instanceof DataKeyError && wrong.code === 'DATA_KEY_UNKNOWN_ID', String(wrong));
   const ring = await sharedTestDataKey();
@@ -221,6 +222,23 @@ test.serial('recording - another key refuses at open; segments from before seali
       for (const s of segs) if (!(await readFile(join(camDir, s.file))).subarray(0, 4).equals(SEALED_FILE_MAGIC)) return false;
       return true;
     });
+  } finally {
+    await rec.close();
+  }
+  // A key rotation: the next open re-seals each segment's header (its file key) under the new key in the background.
+  const old = ring.currentId;
+  await rotateDataKeyFile(ring.path);
+  await ring.reload();
+  rec = await openRecordings({ dir, settings: SETTINGS, log, dataKey: ring });
+  try {
+    await waitFor('every segment\'s header under the new key', 60_000, async () => {
+      for (const s of segs) if ((await openSealedFile(ring, join(camDir, s.file), segmentWhere('c1', s.file))).keyId === old) return false;
+      return true;
+    });
+    const clip = await rec.clip('c1', segs[2]!.start, segs[3]!.end);
+    const clear = join(dir, 'rotated-clip.mp4');
+    await pipeline(clip.read(), createWriteStream(clear));
+    t.is((await ffprobe(clear)).codec, 'h264');
   } finally {
     await rec.close();
   }
