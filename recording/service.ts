@@ -595,8 +595,15 @@ export async function openRecordings(o: OpenRecordingsOptions): Promise<Recordin
   if (!o.dataKey || typeof o.dataKey.seal !== 'function') throw new TypeError('openRecordings: dataKey (a DataKeyring) is required: segments are sealed at rest');
   const ffmpeg = await requireFfmpeg();
   await mkdir(o.dir, { recursive: true });
-  // Clear copies a crash left mid-cut go first.
+  // Clear copies a crash left mid-cut go first, and clips cached in clear before sealing (they are cut again).
   await rm(join(o.dir, PLAIN_DIR), { recursive: true, force: true });
+  for (const f of await readdir(join(o.dir, 'clips')).catch(() => [] as string[])) {
+    const p = join(o.dir, 'clips', f);
+    if (f.endsWith('.mp4') && !(await isSealedFile(p).catch(() => true))) {
+      await unlink(p).catch(() => undefined);
+      await unlink(p.replace(/\.mp4$/, '.json')).catch(() => undefined);
+    }
+  }
   const store = await SegmentStore.open(join(o.dir, 'index'));
   try {
     // A ring that cannot open the index's verifier refuses here (DATA_KEY_WRONG / DATA_KEY_UNKNOWN_ID), before a

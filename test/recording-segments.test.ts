@@ -212,7 +212,11 @@ test.serial('recording - another key refuses at open; segments from before seali
   await idx.open({ createIfMissing: false });
   await idx.batch([{ type: 'del', key: 'k!sealed' }]);
   await idx.close();
+  // And a clip cached in clear: removed at open (it is cut again, sealed, when asked for).
+  await writeFile(join(dir, 'clips', 'c1-1-2.mp4'), Buffer.from('clear clip'));
+  await writeFile(join(dir, 'clips', 'c1-1-2.json'), '{}');
   rec = await openRecordings({ dir, settings: SETTINGS, log, dataKey: ring });
+  t.false((await readdir(join(dir, 'clips'))).some((f) => f.startsWith('c1-1-2.')), 'the clear cached clip is gone');
   try {
     const clip = await rec.clip('c1', segs[1]!.start, segs[2]!.end);
     const clear = join(dir, 'old-clip.mp4');
