@@ -1,5 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ChildProcess } from 'node:child_process';
@@ -7,6 +8,26 @@ import { SetupError, AlertError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import { freePort, waitForPort } from '../common/net.js';
 import { spawnTracked, stopChild, which } from '../common/proc.js';
+import { createExclusive } from '../common/node-key.js';
+
+/** The environment variable nats.conf and nats-cluster.conf read JetStream's encryption key from. */
+export const JETSTREAM_KEY_ENV = 'CVCORE_JS_KEY';
+/** Where the embedded server's key lives, relative to the data folder (beside the data key). */
+export const JETSTREAM_KEY_FILE = join('keys', 'jetstream.key');
+
+/**
+ * The JetStream encryption key for a nats-server this process starts: $CVCORE_JS_KEY when the environment sets
+ * it (a deployment), else the key file, made on first use (32 random bytes, base64, mode 0600, never replaced:
+ * a new key would leave the store unreadable). Returns the environment to start nats-server with.
+ */
+export async function jetstreamKeyEnv(keyFile: string, env: NodeJS.ProcessEnv = process.env): Promise<NodeJS.ProcessEnv> {
+  if (env[JETSTREAM_KEY_ENV]) return { ...env };
+  await mkdir(dirname(keyFile), { recursive: true, mode: 0o700 });
+  await createExclusive(keyFile, `${randomBytes(32).toString('base64')}\n`, 0o600);
+  const key = (await readFile(keyFile, 'utf8')).trim();
+  if (key.length < 32) throw new SetupError('SETUP_NATS_SERVER_MISSING', `${keyFile} holds no JetStream key (remove the empty file only if the store is new)`, { detail: { keyFile } });
+  return { ...env, [JETSTREAM_KEY_ENV]: key };
+}
 
 export interface NatsServerHandle {
   readonly url: string;
@@ -21,6 +42,11 @@ export interface NatsServerOptions {
   port?: number;
   /** JetStream file store; passed as `-sd` so nats.conf stays free of machine paths. */
   storeDir: string;
+  /**
+   * The JetStream encryption key's file (jetstreamKeyEnv), unless $CVCORE_JS_KEY is set. Default: keys/jetstream.key
+   * beside the store folder (`<dataDir>/keys/jetstream.key` for the core's `<dataDir>/nats`).
+   */
+  jetstreamKeyFile?: string;
   log?: Logger;
   /** How long to wait for the server to accept connections. */
   startTimeoutMs?: number;
@@ -54,7 +80,8 @@ export async function startNatsServer(options: NatsServerOptions): Promise<NatsS
   if (!existsSync(configPath)) throw new SetupError('SETUP_NATS_SERVER_MISSING', `nats-server config ${configPath} does not exist`, { detail: { configPath } });
   const port = options.port ?? (await freePort());
   await mkdir(options.storeDir, { recursive: true });
-  const child: ChildProcess = spawnTracked(bin, ['-c', configPath, '-p', String(port), '-sd', options.storeDir]);
+  const env = await jetstreamKeyEnv(options.jetstreamKeyFile ?? join(dirname(resolve(options.storeDir)), JETSTREAM_KEY_FILE));
+  const child: ChildProcess = spawnTracked(bin, ['-c', configPath, '-p', String(port), '-sd', options.storeDir], { env });
   // Keep the tail of its log: when it refuses to start (bad config, port taken) that is the only explanation.
   let tail = '';
   const keep = (b: Buffer): void => { tail = (tail + b.toString()).slice(-4_000); };

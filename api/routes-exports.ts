@@ -6,8 +6,7 @@
  * visible only to callers of all its departments. Every export and every download is written to the audit trail
  * before the answer goes out.
  */
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError, CvcoreError, EvidenceError } from '../common/errors.js';
 import type { TrackRecord } from '../common/messages.js';
@@ -92,7 +91,7 @@ async function clipOf(recordings: RecordingService | null, cameraId: string, fro
   if (!recordings) return { cameraId, from, to, code: 'RECORDING_OFF', reason: 'this core records no camera' };
   try {
     const c = await recordings.clip(cameraId, from, to);
-    return { file: { name: `clips/${fileSegment(cameraId)}-${from}-${to}.mp4`, path: c.path }, sha256: c.sha256, start: c.start, end: c.end, gaps: c.gaps };
+    return { file: { name: `clips/${fileSegment(cameraId)}-${from}-${to}.mp4`, open: () => c.read() }, sha256: c.sha256, start: c.start, end: c.end, gaps: c.gaps };
   } catch (err) {
     if (err instanceof CvcoreError && ['RECORDING_NOT_RECORDED', 'RECORDING_UNKNOWN_CAMERA', 'RECORDING_RANGE_TOO_LONG', 'RECORDING_BAD_RANGE'].includes(err.code)) {
       const gaps = err.detail['gaps'];
@@ -199,19 +198,22 @@ async function gather(ctx: ApiContext, req: FastifyRequest, r: ExportRequest, st
   return g;
 }
 
-/** Sends a file, honouring one byte range (206) or answering 416 with the size; every answer says it takes ranges. */
-export function sendFileRange(req: FastifyRequest, reply: FastifyReply, path: string, size: number, type: string, filename: string): FastifyReply {
+/**
+ * Sends a file's bytes, honouring one byte range (206) or answering 416 with the size; every answer says it takes
+ * ranges. `read` gives the bytes of a range (a sealed file opens only the chunks the range lies in).
+ */
+export function sendFileRange(req: FastifyRequest, reply: FastifyReply, read: (range?: { start: number; end: number }) => Readable, size: number, type: string, filename: string): FastifyReply {
   void reply.header('accept-ranges', 'bytes').header('content-disposition', `attachment; filename="${filename}"`);
   const range = parseRange(req.headers.range, size);
   if (range === 'unsatisfiable') {
     void reply.header('content-range', `bytes */${size}`);
     throw new ApiError(416, 'API_RANGE_NOT_SATISFIABLE', `range "${req.headers.range}" is outside the file (${size} bytes) or not of the form bytes=a-b`);
   }
-  if (!range) return reply.type(type).header('content-length', String(size)).send(createReadStream(path));
+  if (!range) return reply.type(type).header('content-length', String(size)).send(read());
   return reply.status(206).type(type)
     .header('content-range', `bytes ${range.start}-${range.end}/${size}`)
     .header('content-length', String(range.end - range.start + 1))
-    .send(createReadStream(path, { start: range.start, end: range.end }));
+    .send(read({ start: range.start, end: range.end }));
 }
 
 export function exportRoutes(app: FastifyInstance, ctx: ApiContext): void {
@@ -318,7 +320,9 @@ export function exportRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const p = ctx.principal(req);
     const e = store.get(req.params.id);
     // A zip removed behind the store's back (by hand, a disk replaced) is gone: answered as missing, not a 500 mid-stream.
-    const found = !!e && visible(req, ctx, e) && (await stat(e.path).then((st) => st.isFile(), () => false));
+    // Sealed at rest: opened here (its header), so a key that does not open it is a typed error before any byte is sent.
+    const sealed = !!e && visible(req, ctx, e) ? await store.open(e.id) : null;
+    const found = sealed !== null;
     const key = `${p.tokenId}\u0000${req.params.id}`;
     const now = Date.now();
     // A plain GET is a download and always audited; the ranges of one viewing are audited once per window.
@@ -331,7 +335,7 @@ export function exportRoutes(app: FastifyInstance, ctx: ApiContext): void {
       }
     }
     if (!found) throw notFoundExport(req.params.id);
-    return sendFileRange(req, reply, e!.path, e!.bytes, 'application/zip', `${e!.id}.zip`);
+    return sendFileRange(req, reply, (r) => sealed!.read(r), sealed!.size, 'application/zip', `${e!.id}.zip`);
   });
 
   for (const [verb, summary] of [['hold', 'put an export under a legal hold (kept beyond retention until released); body {note}'], ['release', 'release an export\'s legal hold']] as const) {

@@ -5,7 +5,6 @@
  * before it is answered, except that a clip is audited once per token and clip (a player's many range requests
  * are one viewing).
  */
-import { createReadStream } from 'node:fs';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError, CvcoreError, RecordingError } from '../common/errors.js';
 import type { Clip, Hold, RecordingService } from '../recording/index.js';
@@ -159,7 +158,8 @@ export function recordingRoutes(app: FastifyInstance, ctx: ApiContext): void {
     if (range) void reply.status(206).header('content-range', `bytes ${start}-${end}/${size}`);
     void reply.header('content-length', String(end - start + 1));
     // HEAD: fastify's HEAD route runs this handler and drops the body, keeping the length set here.
-    return reply.send(createReadStream(clip.path, { start, end }));
+    // The cached clip is sealed at rest: only the chunks of the range are opened.
+    return reply.send(clip.read({ start, end }));
   });
 
   const holdsOf = (req: FastifyRequest, holds: Hold[]): Hold[] => {

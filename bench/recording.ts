@@ -7,6 +7,7 @@
  *      muxer's): with (1) or (2) that says whether a second RTSP connection or a second output costs less;
  *   4. clips through the API: time to first byte of GET /api/v1/cameras/:id/clip for 30 s clips (cut fresh, then
  *      cached), and the segment index (recordings() over the whole run).
+ *   5. sealing at rest: each recorded segment sealed and opened again in this process (CPU per camera-hour).
  * `cvcore bench recording [--cameras 4] [--seconds 60] [--clips 30] [--json]`
  */
 import type { ChildProcess } from 'node:child_process';
@@ -18,12 +19,14 @@ import { createLogger } from '../common/log.js';
 import { requireFfmpeg, spawnTracked, stopChild } from '../common/proc.js';
 import { parseConfig } from '../config/index.js';
 import { CameraPool, SimulatedCameraPool, decoderArgs } from '../ingest/index.js';
-import { openRecordings, type RecordingServiceExt } from '../recording/index.js';
+import { openRecordings, segmentWhere, type RecordingServiceExt } from '../recording/index.js';
+import { openSealedFile, sealFile, unsealFile } from '../common/sealed-file.js';
 import { openIndex } from '../search-index/index.js';
 import { startApi } from '../api/index.js';
 import { processCpuSeconds } from './procstat.js';
 import { latencyStats, round, type LatencyStats } from './report.js';
 import { benchDataKey } from './data-key.js';
+import { openDataKeyring } from '../common/data-key.js';
 
 export interface RecordingBench {
   readonly cameras: number;
@@ -42,6 +45,20 @@ export interface RecordingBench {
   readonly clip_cached_first_byte_ms: LatencyStats;
   readonly clip_seconds: number;
   readonly index_query_ms: LatencyStats;
+  /**
+   * What sealing closed segments at rest costs (common/sealed-file.ts, AES-256-GCM in 64 KiB chunks), measured
+   * on this run's segments in this process: CPU seconds per camera-hour to seal (done once, when a segment closes)
+   * and to open (a clip or playback reads it), throughput, and sealing's CPU against the bare ffmpeg copy's.
+   */
+  readonly sealing: {
+    readonly segments: number;
+    readonly mb: number;
+    readonly seal_cpu_s_per_camera_hour: number | null;
+    readonly open_cpu_s_per_camera_hour: number | null;
+    readonly seal_mb_per_s: number | null;
+    readonly seal_vs_ffmpeg_copy: number | null;
+    readonly size_overhead: number | null;
+  };
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -106,8 +123,9 @@ export async function runRecordingBench(o: { cameras: number; seconds: number; c
   const urls = ids.map((id) => sim.url(id));
   let rec: RecordingServiceExt | null = null;
   try {
+    const ring = (await openDataKeyring(dir, undefined)).ring;
     // 1. cvcore.
-    rec = await openRecordings({ dir: join(dir, 'recordings'), settings: { segmentSeconds: o.segmentSeconds, totalQuotaBytes: 0, minFreeBytes: 0, maxClipMs: 600_000, clipCacheMs: 600_000, retentionIntervalMs: 3_600_000 }, log });
+    rec = await openRecordings({ dir: join(dir, 'recordings'), settings: { segmentSeconds: o.segmentSeconds, totalQuotaBytes: 0, minFreeBytes: 0, maxClipMs: 600_000, clipCacheMs: 600_000, retentionIntervalMs: 3_600_000 }, log, dataKey: ring });
     const t0 = Date.now();
     for (const id of ids) {
       await rec.setCamera({ id, url: sim.url(id), transport: 'udp', department: 'bench', recording: { mode: 'continuous', preRollMs: 0, postRollMs: 0, classes: [], retentionDays: 30, quotaBytes: 0 } });
@@ -131,6 +149,37 @@ export async function runRecordingBench(o: { cameras: number; seconds: number; c
       segments += a.segments.length;
     }
     const recordedMs = (await Promise.all(ids.map((id) => rec!.recordings(id, t0, t1)))).reduce((n, a) => n + a.segments.reduce((m, s) => m + s.end - s.start, 0), 0);
+
+    // 1b. Sealing: each recorded segment opened to a clear copy, then sealed again and opened again, timed.
+    const sealDir = join(dir, 'seal');
+    mkdirSync(sealDir, { recursive: true });
+    let sealCpu = 0;
+    let sealWall = 0;
+    let openCpu = 0;
+    let plainBytes = 0;
+    let sealedBytes = 0;
+    let sealedMs = 0;
+    let sealedSegs = 0;
+    for (const id of ids) {
+      for (const sg of (await rec.recordings(id, t0, t1)).segments) {
+        const src = join(dir, 'recordings', id, sg.file);
+        const clear = join(sealDir, 'clear.ts');
+        await unsealFile(ring, src, clear, segmentWhere(id, sg.file));
+        const c0 = nodeCpu();
+        const w0 = performance.now();
+        const r = await sealFile(ring, clear, join(sealDir, 'sealed.ts'), segmentWhere(id, sg.file));
+        sealWall += performance.now() - w0;
+        sealCpu += nodeCpu() - c0;
+        const c1 = nodeCpu();
+        for await (const _ of (await openSealedFile(ring, join(sealDir, 'sealed.ts'), segmentWhere(id, sg.file))).read()) { /* drained */ }
+        openCpu += nodeCpu() - c1;
+        plainBytes += r.plainBytes;
+        sealedBytes += r.bytes;
+        sealedMs += sg.end - sg.start;
+        sealedSegs++;
+      }
+    }
+    const perCamHour = (cpu: number): number | null => (sealedMs > 0 ? round(cpu / (sealedMs / 1000) * 3600, 2) : null);
 
     // 2. bare ffmpeg -c copy into segments, the same muxer settings.
     const bareDir = join(dir, 'bare');
@@ -207,6 +256,14 @@ export async function runRecordingBench(o: { cameras: number; seconds: number; c
       clock_skew_max_ms: round(skew.maxMs, 1) ?? 0, clock_skew_samples: skew.samples,
       clip_first_byte_ms: latencyStats(fresh), clip_cached_first_byte_ms: latencyStats(cached), clip_seconds: clipS,
       index_query_ms: latencyStats(queries),
+      sealing: {
+        segments: sealedSegs, mb: round(plainBytes / 1e6, 1) ?? 0,
+        seal_cpu_s_per_camera_hour: perCamHour(sealCpu), open_cpu_s_per_camera_hour: perCamHour(openCpu),
+        seal_mb_per_s: sealWall > 0 ? round(plainBytes / 1e6 / (sealWall / 1000), 0) : null,
+        // ffmpeg's copy CPU per camera-second over the same footage length, against sealing's.
+        seal_vs_ffmpeg_copy: copyCpu > 0 && sealedMs > 0 ? round((sealCpu / (sealedMs / 1000)) / (copyCpu / (o.seconds * o.cameras)), 3) : null,
+        size_overhead: plainBytes > 0 ? round(sealedBytes / plainBytes - 1, 5) : null,
+      },
     };
   } finally {
     await rec?.close();
@@ -235,6 +292,7 @@ export async function benchRecording(args: string[]): Promise<number> {
       `  decoder alone ${c.decoder}, decoder with a segment output ${c.decoder_two_outputs}; second connection ${r.second_connection_vs_two_outputs.second_connection} vs two outputs ${r.second_connection_vs_two_outputs.two_outputs}`,
       `  ${r.bytes_per_camera_hour} bytes per camera-hour, ${r.segments} segments, wall-clock mapping within ${r.clock_skew_max_ms} ms over ${r.clock_skew_samples} segments`,
       `  clip (${r.clip_seconds} s) first byte p50 ${r.clip_first_byte_ms.p50_ms} ms p99 ${r.clip_first_byte_ms.p99_ms} ms; cached p50 ${r.clip_cached_first_byte_ms.p50_ms} ms; index query p50 ${r.index_query_ms.p50_ms} ms`,
+      `  sealing at rest (${r.sealing.segments} segments, ${r.sealing.mb} MB): ${r.sealing.seal_cpu_s_per_camera_hour} CPU s per camera-hour to seal, ${r.sealing.open_cpu_s_per_camera_hour} to open; ${r.sealing.seal_mb_per_s} MB/s; ${r.sealing.seal_vs_ffmpeg_copy} of the ffmpeg copy's CPU; +${r.sealing.size_overhead} size`,
     ].join('\n') + '\n');
   }
   return 0;

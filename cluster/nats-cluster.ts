@@ -14,6 +14,7 @@ import { freePort, waitForPort } from '../common/net.js';
 import { REPO_ROOT } from '../common/paths.js';
 import { killChild, spawnTracked, stopChild, which } from '../common/proc.js';
 import { CLUSTER_USERS, demoPassword } from './subjects.js';
+import { jetstreamKeyEnv, JETSTREAM_KEY_FILE } from '../alerts/index.js';
 
 export interface NatsClusterServer {
   readonly name: string;
@@ -85,7 +86,8 @@ export async function startNatsCluster(o: NatsClusterOptions): Promise<NatsClust
       get running() { return child !== null; },
       async start() {
         if (child) return;
-        const c = spawnTracked(bin, ['-c', conf, '-sd', store]);
+        // JetStream is encrypted at rest (nats-cluster.conf): the key from $CVCORE_JS_KEY or <dir>/keys/jetstream.key.
+        const c = spawnTracked(bin, ['-c', conf, '-sd', store], { env: await jetstreamKeyEnv(join(dir, JETSTREAM_KEY_FILE)) });
         child = c;
         c.stdout?.on('data', (b: Buffer) => { tail = (tail + b.toString()).slice(-4_000); });
         c.stderr?.on('data', (b: Buffer) => { tail = (tail + b.toString()).slice(-4_000); });

@@ -11,7 +11,9 @@ import { basename, dirname, join } from 'node:path';
 import { PassThrough, Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import yazl from 'yazl';
-import { EvidenceError } from '../common/errors.js';
+import type { DataKeyring } from '../common/data-key.js';
+import { CvcoreError, EvidenceError } from '../common/errors.js';
+import { SealStream } from '../common/sealed-file.js';
 import type { NodeKey } from '../common/node-key.js';
 import type { ExportFileInput, ExportManifest, ManifestFile } from './types.js';
 
@@ -39,6 +41,11 @@ export interface BuildExportOptions {
    * between being made and being read fails the export (EVIDENCE_IO) instead of being signed as it was read.
    */
   readonly expect?: ReadonlyMap<string, string>;
+  /**
+   * Seals the zip at rest as it is written (common/sealed-file.ts): the store's exports are. `bytes` and `sha256`
+   * stay the clear zip's (what a download gives and `cvcore export verify` reads).
+   */
+  readonly seal?: { readonly ring: DataKeyring; readonly where: string };
 }
 
 export interface BuiltExport {
@@ -90,7 +97,7 @@ export async function buildExport(o: BuildExportOptions): Promise<BuiltExport> {
     checkEntryName(f.name);
     if (seen.has(f.name)) throw new EvidenceError('EVIDENCE_BAD_REQUEST', `file "${f.name}" is given twice`, { detail: { field: 'files', name: f.name } });
     seen.add(f.name);
-    if ((f.path === undefined) === (f.data === undefined)) throw new TypeError(`export file "${f.name}": give exactly one of path and data`);
+    if ([f.path, f.data, f.open].filter((x) => x !== undefined).length !== 1) throw new TypeError(`export file "${f.name}": give exactly one of path, data and open`);
   }
   const mtime = new Date(o.createdAt);
   const zip = new yazl.ZipFile();
@@ -115,12 +122,13 @@ export async function buildExport(o: BuildExportOptions): Promise<BuiltExport> {
     }
     const d = new Digest();
     digests.set(f.name, d);
-    const path = f.path!;
+    const path = f.path ?? '(stream)';
     // Lazy: the file is opened when its turn comes, so a thousand clips never hold a thousand descriptors.
     zip.addReadStreamLazy(f.name, { mtime, compress }, (cb) => {
-      const src = createReadStream(path);
-      src.on('error', (err) => {
-        const e = new EvidenceError('EVIDENCE_BAD_REQUEST', `file "${f.name}": cannot read ${path} (${err.message})`, { cause: err, detail: { field: 'files', name: f.name } });
+      const src = f.open ? f.open() : createReadStream(path);
+      src.on('error', (err: NodeJS.ErrnoException) => {
+        // A sealed clip that does not open keeps its own code (DATA_KEY_*); a file that does not read is the request's.
+        const e = err instanceof CvcoreError ? err : new EvidenceError('EVIDENCE_BAD_REQUEST', `file "${f.name}": cannot read ${path} (${err.message})`, { cause: err, detail: { field: 'files', name: f.name } });
         // The digest stream just stops; the zip's output carries the error.
         d.destroy();
         fail(e);
@@ -160,7 +168,8 @@ export async function buildExport(o: BuildExportOptions): Promise<BuiltExport> {
   const tmp = join(o.dir, `.${basename(path)}.${process.pid}.tmp`);
   const zipDigest = new Digest();
   try {
-    await pipeline(zip.outputStream, zipDigest, createWriteStream(tmp, { mode: 0o600 }));
+    if (o.seal) await pipeline(zip.outputStream, zipDigest, new SealStream(o.seal.ring, o.seal.where), createWriteStream(tmp, { mode: 0o600 }));
+    else await pipeline(zip.outputStream, zipDigest, createWriteStream(tmp, { mode: 0o600 }));
     if (failures.length) throw failures[0];
     const fh = await open(tmp, 'r');
     try { await fh.sync(); } finally { await fh.close(); }
@@ -170,7 +179,7 @@ export async function buildExport(o: BuildExportOptions): Promise<BuiltExport> {
     await unlink(tmp).catch(() => undefined);
     throw failures[0] ?? err;
   }
-  const size = (await stat(path)).size;
+  const size = o.seal ? zipDigest.result!.bytes : (await stat(path)).size;
   return { path, bytes: size, sha256: zipDigest.result!.sha256, manifest: manifest!, entries: inputs.length + 2 };
 }
 

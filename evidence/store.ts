@@ -8,7 +8,9 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, readdir, rename, stat, truncate, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { checkVerifier, type DataKeyring } from '../common/data-key.js';
 import { EvidenceError } from '../common/errors.js';
+import { isSealedFile, openSealedFile, resealFileHeader, sealFile, type SealedFile } from '../common/sealed-file.js';
 import type { Logger } from '../common/log.js';
 import { buildExport, syncDir } from './export.js';
 import { loadNodeKey, type NodeKey } from '../common/node-key.js';
@@ -16,6 +18,7 @@ import type { ExportFileInput, ExportInfo, ExportManifest } from './types.js';
 
 export const EXPORTS_DIR = 'exports';
 const INDEX_FILE = 'index.jsonl';
+const VERIFIER_FILE = 'data-key.verifier';
 const DAY_MS = 86_400_000;
 
 /** A legal hold on an export: kept beyond retention until released. */
@@ -52,6 +55,11 @@ export interface ExportStore {
   readonly retentionDays: number;
   create(input: CreateExportInput): Promise<StoredExport & { readonly manifest: ExportManifest }>;
   get(id: string): StoredExport | null;
+  /**
+   * The clear bytes of a stored export's zip, sealed at rest: `size` and a `read(range)` that opens only the
+   * chunks of the range. null when there is no such export or its file is gone; DATA_KEY_* when it does not open.
+   */
+  open(id: string): Promise<SealedFile | null>;
   /** Newest first. */
   list(): StoredExport[];
   /** Sets (note) or releases (null) an export's legal hold; null when there is no such export. */
@@ -67,22 +75,31 @@ export interface OpenExportsOptions {
   readonly retentionDays: number;
   readonly limits: ExportLimits;
   readonly log?: Logger;
+  /** The data key ring the zips are sealed with at rest (required: an export holds video of people). */
+  readonly dataKey: DataKeyring;
   /** Retention sweep interval; 0: none (tests call sweep). Default an hour. */
   readonly sweepIntervalMs?: number;
 }
 
 type Line = { op: 'put'; info: StoredExport } | { op: 'hold'; id: string; hold: ExportHold | null } | { op: 'del'; id: string };
 
+/** What an export zip's sealed file key is bound to (its id: the data folder may move). */
+export const exportWhere = (id: string): string => `export:${id}`;
 const ID = /^exp-[0-9a-z]+-[0-9a-f]{8}$/;
 /** Zips written at once; more requests wait their turn (each streams clips from disk and hashes them twice). */
 export const MAX_CONCURRENT_BUILDS = 2;
 
 export async function openExports(o: OpenExportsOptions): Promise<ExportStore> {
   if (!Number.isInteger(o.retentionDays) || o.retentionDays < 1) throw new RangeError('openExports: retentionDays must be a positive integer');
+  if (!o.dataKey || typeof o.dataKey.seal !== 'function') throw new TypeError('openExports: dataKey (a DataKeyring) is required: export zips are sealed at rest');
   const key = await loadNodeKey(o.dataDir);
   const dir = join(o.dataDir, EXPORTS_DIR);
   await ioStep(`cannot create ${dir}`, () => mkdir(dir, { recursive: true, mode: 0o700 }));
   const indexPath = join(dir, INDEX_FILE);
+  // The data key verifier beside the index: a ring that cannot open it refuses before any export is listed.
+  const verifierPath = join(dir, VERIFIER_FILE);
+  const stored = await readFile(verifierPath).catch((err: NodeJS.ErrnoException) => { if (err.code === 'ENOENT') return null; throw err; });
+  const nextVerifier = checkVerifier(o.dataKey, stored, 'exports');
   const byId = new Map<string, StoredExport>();
   let lines = 0;
 
@@ -160,7 +177,7 @@ export async function openExports(o: OpenExportsOptions): Promise<ExportStore> {
       const release = await slot();
       let built: Awaited<ReturnType<typeof buildExport>>;
       try {
-        built = await buildExport({ dir, id, node: o.node, createdBy: input.createdBy, createdAt, request: input.request, files: input.files, key, ...(input.expect ? { expect: input.expect } : {}) });
+        built = await buildExport({ dir, id, node: o.node, createdBy: input.createdBy, createdAt, request: input.request, files: input.files, key, seal: { ring: o.dataKey, where: exportWhere(id) }, ...(input.expect ? { expect: input.expect } : {}) });
       } finally {
         release();
       }
@@ -178,6 +195,16 @@ export async function openExports(o: OpenExportsOptions): Promise<ExportStore> {
       return { ...info, manifest: built.manifest };
     },
     get: (id) => (ID.test(id) ? byId.get(id) ?? null : null),
+    async open(id) {
+      const e = store.get(id);
+      if (!e) return null;
+      try {
+        return await openSealedFile(o.dataKey, e.path, exportWhere(e.id));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+        throw err;
+      }
+    },
     list: () => [...byId.values()].sort((a, b) => b.createdAt - a.createdAt),
     async setHold(id, note, by) {
       const e = store.get(id);
@@ -207,6 +234,18 @@ export async function openExports(o: OpenExportsOptions): Promise<ExportStore> {
       await chain;
     },
   };
+  // A folder from before sealing (no verifier until now): its clear zips are sealed in place, before any is
+  // served. After a key rotation (the verifier under an older key): each zip's header is re-sealed under the new one.
+  if (nextVerifier) {
+    for (const e of byId.values()) {
+      const sealed = await isSealedFile(e.path).catch(() => null);
+      if (sealed === null) continue;
+      if (sealed) await ioStep(`cannot re-seal ${e.path}`, () => resealFileHeader(o.dataKey, e.path, exportWhere(e.id)));
+      else await ioStep(`cannot seal ${e.path}`, () => sealFile(o.dataKey, e.path, e.path, exportWhere(e.id)));
+    }
+  }
+  // Written after the migration: an interrupted one runs again at the next open.
+  if (nextVerifier) await ioStep(`cannot write ${verifierPath}`, () => writeFile(verifierPath, nextVerifier, { mode: 0o600 }));
   // Zips whose index line never made it (a crash between rename and append) are not exports: nobody can see them.
   await removeOrphans(dir, byId);
   const every = o.sweepIntervalMs ?? 3_600_000;

@@ -10,9 +10,10 @@
 export interface ExportFileInput {
   /** Path inside the zip (forward slashes, no `..`). */
   readonly name: string;
-  /** A file on disk (streamed) or bytes. */
+  /** A file on disk (streamed), bytes, or a stream opened when its turn comes (a sealed clip's clear bytes). */
   readonly path?: string;
   readonly data?: Uint8Array;
+  readonly open?: () => import('node:stream').Readable;
 }
 
 export interface ManifestFile {

@@ -38,7 +38,7 @@ export async function sha256File(path: string): Promise<string> {
   return h.digest('hex');
 }
 
-export async function cutClip(o: CutOptions): Promise<Clip> {
+export async function cutClip(o: CutOptions): Promise<Omit<Clip, 'read'>> {
   const segs = o.segments;
   const first = segs[0]!;
   const last = segs[segs.length - 1]!;

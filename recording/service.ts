@@ -8,9 +8,12 @@
  *   clips/            cut clips, kept `clipCacheMs` after their last use
  */
 import { randomUUID } from 'node:crypto';
-import { mkdir, readdir, stat, statfs, unlink, utimes, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, rm, stat, statfs, unlink, utimes, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { checkVerifier, type DataKeyring } from '../common/data-key.js';
 import { RecordingError } from '../common/errors.js';
+import { isSealedFile, openSealedFile, resealFileHeader, sealFile, unsealFile } from '../common/sealed-file.js';
 import type { Logger } from '../common/log.js';
 import { requireFfmpeg } from '../common/proc.js';
 import { cutClip } from './clip.js';
@@ -38,6 +41,11 @@ export interface OpenRecordingsOptions {
   readonly dir: string;
   readonly settings: RecordingSettings;
   readonly log: Logger;
+  /**
+   * The data key ring closed segments and cached clips are sealed with (common/sealed-file.ts). The segment
+   * ffmpeg is writing is in clear until it closes (at most one per camera); crash leftovers are sealed at start.
+   */
+  readonly dataKey: DataKeyring;
   /** events mode: how long after a segment's end (plus pre-roll) it is decided; default MARK_LAG_MS (tests shorten it). */
   readonly markLagMs?: number;
 }
@@ -50,6 +58,11 @@ export interface OpenRecordingsOptions {
 export const MARK_LAG_MS = 30_000;
 export const MAX_HOLD_CAMERAS = 1_000;
 const HOUSEKEEPING_MS = 2_000;
+/** Clear copies of sealed segments for ffmpeg/ffprobe while a clip is cut (0700, removed after each cut and at open). */
+export const PLAIN_DIR = '.plain';
+/** What a segment's sealed file key is bound to: its camera and file name (a file copied elsewhere does not open). */
+export const segmentWhere = (cam: string, file: string): string => `rec:${cam}/${file}`;
+const clipWhere = (key: string): string => `clip:${key}`;
 
 const isFiniteNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 
@@ -175,7 +188,7 @@ class RecordingServiceImpl implements RecordingService {
     const t = this.#store.totals(cam);
     const since = t.lastFile ? runOf(t.lastFile) : 0;
     const names = (await readdir(dir)).sort();
-    for (const f of names) if (f.endsWith('.csv')) await unlink(join(dir, f)).catch(() => undefined);
+    for (const f of names) if (f.endsWith('.csv') || f.endsWith('.sealing')) await unlink(join(dir, f)).catch(() => undefined);
     const candidates = names.filter((f) => isSegmentFile(f) && runOf(f) >= since);
     if (candidates.length === 0) return;
     const known = new Set((await this.#store.segments(cam, since - 1, Number.MAX_SAFE_INTEGER)).map((s) => s.file));
@@ -183,7 +196,10 @@ class RecordingServiceImpl implements RecordingService {
     for (const f of candidates) {
       if (known.has(f)) continue;
       const path = join(dir, f);
-      const d = await probeDuration(this.#ffprobe, path);
+      // Sealed but not indexed (a crash between the two): probed through a clear copy; in clear: probed as it is.
+      const d = (await isSealedFile(path).catch(() => false))
+        ? await this.#withPlain(cam, [f], (plain) => probeDuration(this.#ffprobe, join(plain, f))).catch(() => null)
+        : await probeDuration(this.#ffprobe, path);
       if (d === null) { await unlink(path).catch(() => undefined); continue; }
       const st = await stat(path);
       const last = this.#store.totals(cam).newest;
@@ -196,7 +212,10 @@ class RecordingServiceImpl implements RecordingService {
     }
   }
 
-  async #onSegment(seg: Segment, gap: Gap | null): Promise<void> {
+  async #onSegment(closed: Segment, gap: Gap | null): Promise<void> {
+    // Sealed before it is indexed: an indexed segment is always sealed (its size in the index is the sealed one).
+    const path = join(this.#camDir(closed.cameraId), closed.file);
+    const seg = (await isSealedFile(path)) ? { ...closed, bytes: (await stat(path)).size } : { ...closed, bytes: (await sealFile(this.#o.dataKey, path, path, segmentWhere(closed.cameraId, closed.file))).bytes };
     await this.#store.add(seg, gap);
     this.#segmentsWritten++;
     if (this.#cameras.get(seg.cameraId)?.recording.mode === 'events') {
@@ -391,23 +410,96 @@ class RecordingServiceImpl implements RecordingService {
       throw new RecordingError('RECORDING_NOT_RECORDED', `nothing of camera "${cameraId}" was recorded between ${new Date(from).toISOString()} and ${new Date(to).toISOString()}`, { detail: { camera: cameraId, gaps: answer.gaps } });
     }
     const clipsDir = join(this.#o.dir, 'clips');
-    await mkdir(clipsDir, { recursive: true });
+    await mkdir(clipsDir, { recursive: true, mode: 0o700 });
     const out = join(clipsDir, key);
     // A cached clip is good while the segments it was cut from are the same ones.
     const fingerprint = present.map((s) => `${s.file}:${s.bytes}`).join('|');
     try {
-      const meta = JSON.parse(await readFile(`${out}.json`, 'utf8')) as Clip & { fingerprint: string };
-      if (meta.fingerprint === fingerprint && (await stat(meta.path)).size === meta.bytes) {
+      const meta = JSON.parse(await readFile(`${out}.json`, 'utf8')) as Omit<Clip, 'read'> & { fingerprint: string; sealedBytes: number };
+      if (meta.fingerprint === fingerprint && (await stat(meta.path)).size === meta.sealedBytes) {
         const now = new Date();
         await utimes(meta.path, now, now).catch(() => undefined);
-        const { fingerprint: _f, ...clip } = meta;
-        return clip;
+        const { fingerprint: _f, sealedBytes: _s, ...clip } = meta;
+        return this.#readable(clip, key);
       }
     } catch { /* not cached */ }
-    const clip = await cutClip({ ffmpeg: this.#ffmpeg, ffprobe: this.#ffprobe, dir: this.#camDir(cameraId), out, cameraId, from, to, segments: present, gaps: answer.gaps });
-    await writeFile(`${out}.json`, JSON.stringify({ ...clip, fingerprint }));
-    return clip;
+    // ffmpeg's concat demuxer (inpoint/outpoint) and the keyframe probes seek in each segment: they read clear
+    // copies in a 0700 folder that is removed when the cut ends; the clip is sealed into the cache.
+    const cut = await this.#withPlain(cameraId, present.map((s) => s.file), async (plain) => {
+      const c = await cutClip({ ffmpeg: this.#ffmpeg, ffprobe: this.#ffprobe, dir: plain, out: join(plain, 'clip'), cameraId, from, to, segments: present, gaps: answer.gaps });
+      const sealed = await sealFile(this.#o.dataKey, c.path, `${out}.mp4`, clipWhere(key));
+      return { ...c, path: `${out}.mp4`, sealedBytes: sealed.bytes };
+    });
+    const { sealedBytes, ...clip } = cut;
+    await writeFile(`${out}.json`, JSON.stringify({ ...clip, fingerprint, sealedBytes }), { mode: 0o600 });
+    return this.#readable(clip, key);
   }
+
+  #readable(clip: Omit<Clip, 'read'>, key: string): Clip {
+    const ring = this.#o.dataKey;
+    const path = clip.path;
+    return {
+      ...clip,
+      read: (range) => {
+        // Opened lazily: the stream errors (DATA_KEY_*) instead of the call throwing.
+        const out = new PassThrough();
+        openSealedFile(ring, path, clipWhere(key)).then((f) => { f.read(range).on('error', (e) => out.destroy(e)).pipe(out); }, (e: unknown) => out.destroy(e as Error));
+        return out;
+      },
+    };
+  }
+
+  /** Runs `fn` with clear copies of a camera's sealed segments in a fresh 0700 folder, removed whatever happens. */
+  async #withPlain<T>(cam: string, files: readonly string[], fn: (dir: string) => Promise<T>): Promise<T> {
+    const root = join(this.#o.dir, PLAIN_DIR);
+    await mkdir(root, { recursive: true, mode: 0o700 });
+    const dir = join(root, randomUUID());
+    await mkdir(dir, { mode: 0o700 });
+    try {
+      for (const f of files) {
+        const src = join(this.#camDir(cam), f);
+        // A segment from before sealing that the background pass has not reached yet is copied as it is.
+        if (await isSealedFile(src)) await unsealFile(this.#o.dataKey, src, join(dir, f), segmentWhere(cam, f));
+        else await copyFile(src, join(dir, f));
+      }
+      return await fn(dir);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  /**
+   * Background work on the indexed segments, one at a time, until `k!sealed` is written (a restart resumes it):
+   * a folder from before sealing has its clear segments sealed in place; after a key rotation each sealed
+   * segment's header (its file key) is re-sealed under the current key, the video is not rewritten.
+   */
+  sealOldSegments(): void {
+    this.#sealing = (async () => {
+      let n = 0;
+      for (const cam of this.#store.cameras()) {
+        let after: number | undefined;
+        for (;;) {
+          if (this.#closed) return;
+          const batch = await this.#store.oldest(cam, 200, after);
+          if (batch.length === 0) break;
+          for (const s of batch) {
+            if (this.#closed) return;
+            const path = join(this.#camDir(cam), s.file);
+            const sealed = await isSealedFile(path).catch(() => null);
+            if (sealed === null) continue;
+            if (sealed) { if (await resealFileHeader(this.#o.dataKey, path, segmentWhere(cam, s.file))) n++; continue; }
+            await sealFile(this.#o.dataKey, path, path, segmentWhere(cam, s.file));
+            n++;
+          }
+          after = batch[batch.length - 1]!.start;
+        }
+      }
+      await this.#store.markSealed();
+      if (n > 0) this.#o.log.info('recording: sealed (or re-sealed after a key rotation) segments under the current data key', { segments: n });
+    })().catch((err: unknown) => this.#o.log.warn('recording: sealing old segments failed; the next start resumes', { err: err as Error }));
+  }
+
+  #sealing: Promise<void> | null = null;
 
   async #sweepClips(): Promise<void> {
     const dir = join(this.#o.dir, 'clips');
@@ -480,6 +572,7 @@ class RecordingServiceImpl implements RecordingService {
     this.#recorders.clear();
     await Promise.allSettled([...this.#clips.values()]);
     await this.#retention?.catch(() => undefined);
+    await this.#sealing;
     await this.#store.close();
   }
 }
@@ -499,11 +592,29 @@ export async function openRecordings(o: OpenRecordingsOptions): Promise<Recordin
   if (!Number.isInteger(s.segmentSeconds) || s.segmentSeconds < 1) throw new RangeError('settings.segmentSeconds must be a positive integer');
   if (!(s.maxClipMs > 0)) throw new RangeError('settings.maxClipMs must be positive');
   if (!(s.retentionIntervalMs > 0) || !(s.clipCacheMs > 0)) throw new RangeError('settings.retentionIntervalMs and settings.clipCacheMs must be positive');
+  if (!o.dataKey || typeof o.dataKey.seal !== 'function') throw new TypeError('openRecordings: dataKey (a DataKeyring) is required: segments are sealed at rest');
   const ffmpeg = await requireFfmpeg();
   await mkdir(o.dir, { recursive: true });
+  // Clear copies a crash left mid-cut go first, and clips cached in clear before sealing (they are cut again).
+  await rm(join(o.dir, PLAIN_DIR), { recursive: true, force: true });
+  for (const f of await readdir(join(o.dir, 'clips')).catch(() => [] as string[])) {
+    const p = join(o.dir, 'clips', f);
+    if (f.endsWith('.mp4') && !(await isSealedFile(p).catch(() => true))) {
+      await unlink(p).catch(() => undefined);
+      await unlink(p.replace(/\.mp4$/, '.json')).catch(() => undefined);
+    }
+  }
   const store = await SegmentStore.open(join(o.dir, 'index'));
   try {
-    return new RecordingServiceImpl(o, store, ffmpeg, await store.holds());
+    // A ring that cannot open the index's verifier refuses here (DATA_KEY_WRONG / DATA_KEY_UNKNOWN_ID), before a
+    // recorder starts or a segment is read or sealed with the wrong key.
+    const meta = await store.verifier();
+    const next = checkVerifier(o.dataKey, meta.verifier, 'recordings');
+    if (next) await store.putVerifier(next);
+    const service = new RecordingServiceImpl(o, store, ffmpeg, await store.holds());
+    // Segments from before sealing are sealed, and after a rotation re-sealed, in the background (clips read them meanwhile).
+    if (!meta.sealed || next) service.sealOldSegments();
+    return service;
   } catch (err) {
     await store.close();
     throw err;

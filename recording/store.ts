@@ -6,6 +6,8 @@
  *   g!<camera>!<to, 15 digits>      a gap the recorder knows the reason of (JSON Gap: disconnected, off, disk-full)
  *   m!<camera>                      the camera's totals (segments, bytes, oldest start, newest end, last file)
  *   h!<hold id>                     a legal hold (JSON Hold)
+ *   k!verifier                      the data key verifier (common/data-key.ts checkVerifier): a wrong key refuses at open
+ *   k!sealed                        present once every segment is sealed under the current data key (cleared by a rotation)
  *
  * Every change of a camera's segments writes its totals in the same batch, so retention and health never scan.
  * Writes are synced (a segment indexed survives a power cut; it is written once per segment).
@@ -149,6 +151,21 @@ export class SegmentStore {
       await it.close();
     }
     return out;
+  }
+
+  /** The data key verifier, if one was written, and whether the segments from before sealing are all sealed. */
+  async verifier(): Promise<{ verifier: Buffer | undefined; sealed: boolean }> {
+    const [v, s] = await this.#db.getMany(['k!verifier', 'k!sealed']);
+    return { verifier: v, sealed: s !== undefined };
+  }
+
+  /** A verifier under the current key after a rotation; the segments' headers follow, so the mark is cleared. */
+  putVerifier(v: Buffer): Promise<void> {
+    return this.#serial(() => this.#batch([{ type: 'put', key: 'k!verifier', value: v }, { type: 'del', key: 'k!sealed' }]));
+  }
+
+  markSealed(): Promise<void> {
+    return this.#serial(() => this.#batch([{ type: 'put', key: 'k!sealed', value: Buffer.from('1') }]));
   }
 
   putHold(h: Hold): Promise<void> {

@@ -60,8 +60,9 @@ export interface Clip {
   /** The range the file really covers (keyframe-aligned, so start <= from when recorded). */
   readonly start: number;
   readonly end: number;
-  /** Absolute path of the MP4 (a cache file; the caller streams it and must not delete it). */
+  /** Absolute path of the cached clip, sealed at rest (common/sealed-file.ts): read it with `read`, never directly. */
   readonly path: string;
+  /** Size of the MP4 (the clear bytes `read` gives). */
   readonly bytes: number;
   /** Gaps inside [from, to] the clip skips over. */
   readonly gaps: readonly Gap[];
@@ -70,8 +71,10 @@ export interface Clip {
    * video and covers wall-clock [start, end). One span when the clip has no gap; a player maps through these.
    */
   readonly spans: readonly { readonly offsetMs: number; readonly start: number; readonly end: number }[];
-  /** SHA-256 of the file, hex (exports put it in their manifest). */
+  /** SHA-256 of the MP4, hex (exports put it in their manifest). */
   readonly sha256: string;
+  /** The MP4's bytes [start, end] (inclusive, an HTTP range; all when absent), opened from the sealed cache. */
+  read(range?: { readonly start: number; readonly end: number }): import('node:stream').Readable;
 }
 
 export type RecordingState = 'off' | 'starting' | 'recording' | 'reconnecting' | 'disk-full' | 'failed';

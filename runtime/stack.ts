@@ -102,11 +102,12 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     });
     cleanup.push(async () => { await alerts.drain(3000); await alerts.close(); });
     // Photos of face entries are embedded on the face search's upload pool (every face in the photo).
-    const watchlists = await openWatchlists({ dir: join(dataDir, 'watchlists'), embedder: { embedFacesFromImage }, log });
+    // The same ring seals the watch-lists, the recordings and the exports (photos, segments, zips).
+    const watchlists = await openWatchlists({ dir: join(dataDir, 'watchlists'), embedder: { embedFacesFromImage }, log, dataKey: dataKey.ring });
     // Closed after the pipeline has stopped (cleanup runs in reverse): the last alarms are recorded first.
     cleanup.push(() => watchlists.close());
     // Closed after the pipeline (cleanup runs in reverse): every recorder's last segment is indexed on the way out.
-    const recordings = await openRecordings({ dir: join(dataDir, 'recordings'), settings: config.recording, log: log.child({ stage: 'recording' }) });
+    const recordings = await openRecordings({ dir: join(dataDir, 'recordings'), settings: config.recording, log: log.child({ stage: 'recording' }), dataKey: dataKey.ring });
     cleanup.push(() => recordings.close());
     // The index answers the frequency rule's look-back (earlier appearances of a face).
     // Open crowd incidents outlive a restart: the next run continues them, and clears those of cameras gone since.
@@ -118,7 +119,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     // not read stops exports (503 on their routes, said loudly here), not the analysis; it is never replaced.
     let exports: ExportStore | null = null;
     try {
-      exports = await openExports({ dataDir, node: config.node, retentionDays: config.exports.retentionDays, limits: config.exports, log });
+      exports = await openExports({ dataDir, node: config.node, retentionDays: config.exports.retentionDays, limits: config.exports, log, dataKey: dataKey.ring });
       const store = exports;
       cleanup.push(() => store.close());
     } catch (err) {

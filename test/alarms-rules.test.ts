@@ -14,6 +14,7 @@ import { parseConfig, parseDuration } from '../config/index.js';
 import { closeFaceEmbedder, embedFacesFromImage } from '../inference/index.js';
 import { openWatchlists } from '../watchlist/index.js';
 import { AlarmRules, alarmId, collapse } from '../watchlist/index.js';
+import { sharedTestDataKey } from './support/data-key.js';
 
 test('alarms - durations: s, m, h, d, ms and whole milliseconds; anything else is a typed error naming the path', (t) => {
   t.is(parseDuration('30s'), 30_000);
@@ -76,7 +77,7 @@ test('alarms - config: defaults, frequency windows bounded by index.faceDays, re
 
 test('alarms - live faces are read only where a rule needs them: a face entry of the department, a frequency rule on the camera, a restricted zone', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'cvcore-alarms-rules-'));
-  const store = await openWatchlists({ dir, embedder: { embedFacesFromImage }, log: createLogger({ level: 'error' }) });
+  const store = await openWatchlists({ dir, embedder: { embedFacesFromImage }, log: createLogger({ level: 'error' }), dataKey: await sharedTestDataKey() });
   t.teardown(async () => { await store.close(); await closeFaceEmbedder(); await rm(dir, { recursive: true, force: true }); });
   const log = createLogger({ level: 'error' });
   const cfg = parseConfig({});

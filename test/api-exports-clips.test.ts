@@ -18,6 +18,7 @@ import { startHarness, TOKENS, type ApiHarness } from './support/api-app.js';
 import { makeRecord, tempDir } from './support/index-records.js';
 import { readZip } from './support/zips.js';
 import { waitFor } from './support/wait.js';
+import { sharedTestDataKey } from './support/data-key.js';
 
 const run = promisify(execFile);
 // A path in a variable: tsc does not resolve it, so this file compiles before recording/index.ts exists.
@@ -32,7 +33,7 @@ const mod = await import(RECORDING_INDEX).catch((err: NodeJS.ErrnoException) => 
 /** The one place that knows openRecordings' options (not fixed by the contract). */
 async function openRecorder(dir: string): Promise<RecordingService> {
   return mod!.openRecordings!({
-    dir, log: createLogger({ level: 'error', sink: () => undefined }),
+    dir, log: createLogger({ level: 'error', sink: () => undefined }), dataKey: await sharedTestDataKey(),
     settings: { segmentSeconds: 2, totalQuotaBytes: 0, minFreeBytes: 0, maxClipMs: 600_000, clipCacheMs: 600_000, retentionIntervalMs: 3_600_000 },
   });
 }

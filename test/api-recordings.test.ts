@@ -16,6 +16,7 @@ import { openRecordings, type RecordingServiceExt, type RecordedCamera, type Seg
 import { startHarness, TOKENS, type ApiHarness } from './support/api-app.js';
 import { makeRecord, tempDir } from './support/index-records.js';
 import { waitFor } from './support/wait.js';
+import { sharedTestDataKey } from './support/data-key.js';
 
 const run = promisify(execFile);
 const BIN = fileURLToPath(new URL('../../bin/cvcore.js', import.meta.url));
@@ -36,7 +37,7 @@ const auditOf = async (action: string): Promise<{ tokenId: string; query: Record
 
 test.before(async () => {
   await sim.start({ cameras: [{ id: 'cam-ps-1', source: 'vtest' }, { id: 'cam-tr-1', source: 'vtest' }] });
-  rec = await openRecordings({ dir, settings: { segmentSeconds: 4, totalQuotaBytes: 0, minFreeBytes: 0, maxClipMs: 60_000, clipCacheMs: 600_000, retentionIntervalMs: 3_600_000 }, log });
+  rec = await openRecordings({ dir, settings: { segmentSeconds: 4, totalQuotaBytes: 0, minFreeBytes: 0, maxClipMs: 60_000, clipCacheMs: 600_000, retentionIntervalMs: 3_600_000 }, log, dataKey: await sharedTestDataKey() });
   h = await startHarness({ perDepartment: 2, recordings: rec });
   await rec.setCamera(camera('cam-ps-1', 'public-security'));
   await rec.setCamera(camera('cam-tr-1', 'traffic'));
@@ -142,9 +143,14 @@ test('api recordings - a track\'s clip contains the track: ranges 206 and 416, H
   const e = await empty.json() as { code: string; detail: { gaps: { reason: string }[] } };
   t.is(e.code, 'RECORDING_NOT_RECORDED');
   t.deepEqual(e.detail.gaps.map((g) => g.reason), ['off']);
-  // The downloaded bytes are the clip the service cut (the evidence export hashes the same file).
+  // The downloaded bytes are the clip the service cut (the evidence export hashes the same bytes); the cached
+  // file on disk is sealed and holds none of them in clear.
   const clip = await rec.clip('cam-ps-1', from, to);
-  t.deepEqual(await readFile(clip.path), bytes);
+  const parts: Buffer[] = [];
+  for await (const c of clip.read()) parts.push(c as Buffer);
+  t.deepEqual(Buffer.concat(parts), bytes);
+  const cached = await readFile(clip.path);
+  t.false(cached.includes(bytes.subarray(2048, 2112)), 'the cached clip is sealed');
 });
 
 test('api recordings - legal holds on cameras and on tracks, listed and released within scope, audited', async (t) => {

@@ -21,6 +21,7 @@ import { DEMO_FACE_CAMERA, demoConfig, startDemoCameras, startStack, type Stack 
 import type { SimulatedCameraPool } from '../ingest/index.js';
 import { followAlarms, type AlarmFollower } from '../bench/alarm-follow.js';
 import { waitFor } from './support/wait.js';
+import { openDataKeyring } from '../common/data-key.js';
 
 const CAM = DEMO_FACE_CAMERA.id;
 const PS = { authorization: 'Bearer demo-investigator-ps' };
@@ -37,7 +38,7 @@ test.before(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'cvcore-e2e-watchlist-'));
   // The restricted zone's allow-list must exist before the config names it: made in the stack's own store, then
   // closed (the stack opens the same directory). It holds Messi only.
-  const store = await openWatchlists({ dir: join(dataDir, 'watchlists'), embedder: { embedFacesFromImage }, log: createLogger({ level: 'error' }) });
+  const store = await openWatchlists({ dir: join(dataDir, 'watchlists'), embedder: { embedFacesFromImage }, log: createLogger({ level: 'error' }), dataKey: (await openDataKeyring(dataDir, undefined)).ring });
   const list = await store.createList({ name: 'staff', department: DEMO_FACE_CAMERA.department, kind: 'face' }, 'e2e');
   await store.addFaceEntry(list.id, { label: 'staff member', photos: [new Uint8Array(await readFile(mediaPath('messi5.jpg')))] }, 'e2e', 'all');
   await store.close();

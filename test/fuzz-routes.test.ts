@@ -19,6 +19,7 @@ import { startHarness, TOKENS, JPEG_THUMB, T0, type ApiHarness } from './support
 import { tempDir } from './support/index-records.js';
 import { astronautPng, watchAlarm } from './support/watchlist.js';
 import { FUZZ_SEED, check, makeUploads, requestArb, routesOf, runs, send, type FuzzRequest, type Owned, type Pools, type Route, type UploadName } from './support/fuzz.js';
+import { testDataKey } from './support/data-key.js';
 
 const DEPTS: Record<string, readonly string[]> = {
   [TOKENS.ps]: ['public-security'], [TOKENS.traffic]: ['traffic'], [TOKENS.operator]: ['*'], [TOKENS.opTraffic]: ['traffic'], [TOKENS.admin]: ['*'], [TOKENS.desk]: ['traffic'],
@@ -62,7 +63,7 @@ test.before(async () => {
   keyDir = tempDir('fuzz-key');
   recDir = tempDir('fuzz-rec');
   // A real recording service that records nothing (no camera given to it): its routes answer ranges, gaps and holds.
-  rec = await openRecordings({ dir: recDir.dir, settings: { segmentSeconds: 4, totalQuotaBytes: 0, minFreeBytes: 0, maxClipMs: 60_000, clipCacheMs: 600_000, retentionIntervalMs: 3_600_000 }, log: createLogger({ level: 'error', sink: () => undefined }) });
+  rec = await openRecordings({ dir: recDir.dir, settings: { segmentSeconds: 4, totalQuotaBytes: 0, minFreeBytes: 0, maxClipMs: 60_000, clipCacheMs: 600_000, retentionIntervalMs: 3_600_000 }, log: createLogger({ level: 'error', sink: () => undefined }), dataKey: testDataKey() });
   h = await startHarness({ perDepartment: 4, watchlists: true, exports: true, recordings: rec, audit: { key: await loadNodeKey(keyDir.dir), node: 'fuzz', checkpointEvery: 200, checkpointIntervalMs: 0 } });
   const app = h.server.app;
   uploads = await makeUploads();

@@ -7,7 +7,13 @@
  */
 import test from 'ava';
 import { execFile } from 'node:child_process';
-import { copyFile, readdir, stat, writeFile } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { mkdir, readFile, readdir, rename, stat, writeFile } from 'node:fs/promises';
+import { createRocks } from '../common/rocks.js';
+import { DataKeyError } from '../common/errors.js';
+import { pipeline } from 'node:stream/promises';
+import { openSealedFile, SEALED_FILE_MAGIC, sealFile, unsealFile } from '../common/sealed-file.js';
+import { rotateDataKeyFile } from '../common/data-key.js';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { statfsSync } from 'node:fs';
@@ -15,9 +21,10 @@ import { RecordingError } from '../common/errors.js';
 import { createLogger } from '../common/log.js';
 import { liveChildren } from '../common/proc.js';
 import { SimulatedCameraPool } from '../ingest/index.js';
-import { openRecordings, sha256File, type RecordedCamera, type RecordingServiceExt, type Segment } from '../recording/index.js';
+import { openRecordings, segmentWhere, sha256File, type RecordedCamera, type RecordingServiceExt, type Segment } from '../recording/index.js';
 import { tempDir } from './support/index-records.js';
 import { waitFor } from './support/wait.js';
+import { sharedTestDataKey, freshTestDataKey } from './support/data-key.js';
 
 const run = promisify(execFile);
 const log = createLogger({ level: 'error', sink: () => undefined });
@@ -53,7 +60,7 @@ const { dir, cleanup } = tempDir('rec-seg');
 test.after.always(() => cleanup());
 
 test.serial('recording - segments are valid and contiguous; a restart, a dropped camera and a crash continue after the last end with the time between a gap', async (t) => {
-  let rec = await openRecordings({ dir, settings: SETTINGS, log });
+  let rec = await openRecordings({ dir, settings: SETTINGS, log, dataKey: await sharedTestDataKey() });
   t.teardown(() => rec.close());
   await rec.setCamera(camera('c1'));
   await rec.setCamera(camera('c2'));
@@ -61,7 +68,7 @@ test.serial('recording - segments are valid and contiguous; a restart, a dropped
   t.is(rec.health('c1')?.state, 'recording');
   await rec.close();
   t.deepEqual(liveChildren().filter((pid) => rec.pids().includes(pid)), [], 'no recorder left running after close');
-  rec = await openRecordings({ dir, settings: SETTINGS, log });
+  rec = await openRecordings({ dir, settings: SETTINGS, log, dataKey: await sharedTestDataKey() });
   const run1 = await all(rec, 'c1');
   const endRun1 = run1[run1.length - 1]!.end;
 
@@ -80,23 +87,40 @@ test.serial('recording - segments are valid and contiguous; a restart, a dropped
   await waitFor('a segment after the reconnect', 60_000, async () => (await all(rec, 'c1')).length >= afterDrop.length + 1);
   await rec.close();
 
-  // A crash: a segment written but never indexed (a copy of a real one under a newer run), and an empty one.
+  // A crash: a segment written but never indexed (a clear copy of a real one under a newer run, as ffmpeg leaves
+  // the segment it had open), one sealed but not indexed (a crash between the two), and an empty one.
   const camDir = join(dir, 'c1');
+  const ring = await sharedTestDataKey();
   const files = (await readdir(camDir)).filter((f) => f.endsWith('.ts')).sort();
   const crashRun = Date.now();
-  await copyFile(join(camDir, files[files.length - 1]!), join(camDir, `${crashRun}-000000.ts`));
+  const lastFile = files[files.length - 1]!;
+  await unsealFile(ring, join(camDir, lastFile), join(camDir, `${crashRun}-000000.ts`), segmentWhere('c1', lastFile));
   await writeFile(join(camDir, `${crashRun}-000001.ts`), Buffer.alloc(0));
-  rec = await openRecordings({ dir, settings: SETTINGS, log });
+  await unsealFile(ring, join(camDir, lastFile), join(camDir, `${crashRun + 1}-000000.ts`), segmentWhere('c1', lastFile));
+  await sealFile(ring, join(camDir, `${crashRun + 1}-000000.ts`), join(camDir, `${crashRun + 1}-000000.ts`), segmentWhere('c1', `${crashRun + 1}-000000.ts`));
+  t.false((await readFile(join(camDir, `${crashRun}-000000.ts`))).subarray(0, 4).equals(SEALED_FILE_MAGIC), 'the first leftover is in clear');
+  rec = await openRecordings({ dir, settings: SETTINGS, log, dataKey: await sharedTestDataKey() });
   await rec.setCamera({ ...camera('c1'), recording: { ...camera('c1').recording, mode: 'off' } });
   await rec.setCamera({ ...camera('c1') }); // recovery runs when the camera is set up to record
   await rec.removeCamera('c1');
   const segs = await all(rec, 'c1');
   t.true(segs.some((s) => s.file === `${crashRun}-000000.ts`), 'the crash leftover with video was indexed');
+  t.true(segs.some((s) => s.file === `${crashRun + 1}-000000.ts`), 'the sealed leftover was indexed');
   t.false((await readdir(camDir)).includes(`${crashRun}-000001.ts`), 'the empty leftover was deleted');
 
-  // Every segment: valid H.264 in MPEG-TS whose duration is its wall-clock span; no overlap anywhere.
+  // Every segment: sealed on disk (no MPEG-TS sync bytes, the crash leftover included), and opened, valid H.264
+  // in MPEG-TS whose duration is its wall-clock span; no overlap anywhere.
+  const plainDir = join(dir, 'plain-check');
+  await mkdir(plainDir, { recursive: true });
   for (const s of segs) {
-    const p = await ffprobe(join(camDir, s.file));
+    const onDisk = await readFile(join(camDir, s.file));
+    t.true(onDisk.subarray(0, 4).equals(SEALED_FILE_MAGIC), `${s.file} is sealed`);
+    const clear = join(plainDir, s.file);
+    await unsealFile(ring, join(camDir, s.file), clear, segmentWhere('c1', s.file));
+    const plain = await readFile(clear);
+    t.is(plain[0], 0x47, 'MPEG-TS opens with its sync byte');
+    t.false(onDisk.includes(plain.subarray(1000, 1064)), `${s.file}: no 64 bytes of the video appear on disk`);
+    const p = await ffprobe(clear);
     t.is(p.codec, 'h264', s.file);
     t.true(Math.abs(p.duration * 1000 - (s.end - s.start)) < 600, `${s.file}: ${p.duration} s vs ${s.end - s.start} ms`);
     t.is((await stat(join(camDir, s.file))).size, s.bytes);
@@ -115,7 +139,7 @@ test.serial('recording - segments are valid and contiguous; a restart, a dropped
 });
 
 test.serial('recording - a clip contains its span, cut at a keyframe, with spans across a gap; bad ranges are typed', async (t) => {
-  const rec = await openRecordings({ dir, settings: SETTINGS, log });
+  const rec = await openRecordings({ dir, settings: SETTINGS, log, dataKey: await sharedTestDataKey() });
   try {
     const segs = await all(rec, 'c1');
     // Inside one run: from the middle of the second segment to the middle of the fourth.
@@ -125,11 +149,23 @@ test.serial('recording - a clip contains its span, cut at a keyframe, with spans
     t.true(clip.start <= from && clip.start >= from - 4_000, `keyframe start ${clip.start} for ${from}`);
     t.is(clip.end, to);
     t.is(clip.spans.length, 1);
-    const p = await ffprobe(clip.path);
+    // The cached clip is sealed: its bytes come through clip.read(), whole or by range.
+    const clear = join(dir, 'clip-check.mp4');
+    await pipeline(clip.read(), createWriteStream(clear));
+    const p = await ffprobe(clear);
     t.is(p.codec, 'h264');
     t.true(Math.abs(p.duration * 1000 - (clip.end - clip.start)) < 400, `clip ${p.duration} s vs ${clip.end - clip.start} ms`);
-    t.is(clip.sha256, await sha256File(clip.path));
-    t.is(clip.bytes, (await stat(clip.path)).size);
+    t.is(clip.sha256, await sha256File(clear));
+    t.is(clip.bytes, (await stat(clear)).size);
+    const mp4 = await readFile(clear);
+    const cached = await readFile(clip.path);
+    t.true(cached.subarray(0, 4).equals(SEALED_FILE_MAGIC));
+    t.false(cached.includes(mp4.subarray(4096, 4160)), 'the cached clip holds none of the MP4 in clear');
+    const mid = Math.floor(mp4.length / 3);
+    const part: Buffer[] = [];
+    for await (const c of clip.read({ start: mid, end: mid + 70_000 })) part.push(c as Buffer);
+    t.deepEqual(Buffer.concat(part), mp4.subarray(mid, mid + 70_001), 'a range across chunks reads the same bytes');
+    t.deepEqual(await readdir(join(dir, '.plain')), [], 'no clear copy is left after a cut');
     // The same clip again comes from the cache.
     t.is((await rec.clip('c1', from, to)).sha256, clip.sha256);
 
@@ -141,7 +177,9 @@ test.serial('recording - a clip contains its span, cut at a keyframe, with spans
     t.is(across.spans[1]!.offsetMs, across.spans[0]!.end - across.spans[0]!.start);
     t.is(across.spans[1]!.start, gap.to);
     t.deepEqual(across.gaps.map((g) => g.reason), ['off']);
-    const q = await ffprobe(across.path);
+    const acrossClear = join(dir, 'across-check.mp4');
+    await pipeline(across.read(), createWriteStream(acrossClear));
+    const q = await ffprobe(acrossClear);
     const covered = across.spans.reduce((n, s) => n + s.end - s.start, 0);
     t.true(Math.abs(q.duration * 1000 - covered) < 400, `clip ${q.duration} s vs spans ${covered} ms`);
 
@@ -157,8 +195,61 @@ test.serial('recording - a clip contains its span, cut at a keyframe, with spans
   }
 });
 
+test.serial('recording - another key refuses at open; segments from before sealing are sealed in the background and clips read them meanwhile; a rotation re-seals their headers', async (t) => {
+  const wrong = await t.throwsAsync(openRecordings({ dir, settings: SETTINGS, log, dataKey: await freshTestDataKey() }));
+  t.true(wrong instanceof DataKeyError && wrong.code === 'DATA_KEY_UNKNOWN_ID', String(wrong));
+  const ring = await sharedTestDataKey();
+  let rec = await openRecordings({ dir, settings: SETTINGS, log, dataKey: ring });
+  const segs = await all(rec, 'c1');
+  await rec.close();
+  // The folder as a core before sealing left it: the segments in clear, no "all sealed" mark in the index.
+  const camDir = join(dir, 'c1');
+  for (const s of segs) {
+    await unsealFile(ring, join(camDir, s.file), join(camDir, `${s.file}.clear`), segmentWhere('c1', s.file));
+    await rename(join(camDir, `${s.file}.clear`), join(camDir, s.file));
+  }
+  const idx = createRocks(join(dir, 'index'));
+  await idx.open({ createIfMissing: false });
+  await idx.batch([{ type: 'del', key: 'k!sealed' }]);
+  await idx.close();
+  // And a clip cached in clear: removed at open (it is cut again, sealed, when asked for).
+  await writeFile(join(dir, 'clips', 'c1-1-2.mp4'), Buffer.from('clear clip'));
+  await writeFile(join(dir, 'clips', 'c1-1-2.json'), '{}');
+  rec = await openRecordings({ dir, settings: SETTINGS, log, dataKey: ring });
+  t.false((await readdir(join(dir, 'clips'))).some((f) => f.startsWith('c1-1-2.')), 'the clear cached clip is gone');
+  try {
+    const clip = await rec.clip('c1', segs[1]!.start, segs[2]!.end);
+    const clear = join(dir, 'old-clip.mp4');
+    await pipeline(clip.read(), createWriteStream(clear));
+    t.is((await ffprobe(clear)).codec, 'h264');
+    await waitFor('every old segment sealed', 60_000, async () => {
+      for (const s of segs) if (!(await readFile(join(camDir, s.file))).subarray(0, 4).equals(SEALED_FILE_MAGIC)) return false;
+      return true;
+    });
+  } finally {
+    await rec.close();
+  }
+  // A key rotation: the next open re-seals each segment's header (its file key) under the new key in the background.
+  const old = ring.currentId;
+  await rotateDataKeyFile(ring.path);
+  await ring.reload();
+  rec = await openRecordings({ dir, settings: SETTINGS, log, dataKey: ring });
+  try {
+    await waitFor('every segment\'s header under the new key', 60_000, async () => {
+      for (const s of segs) if ((await openSealedFile(ring, join(camDir, s.file), segmentWhere('c1', s.file))).keyId === old) return false;
+      return true;
+    });
+    const clip = await rec.clip('c1', segs[2]!.start, segs[3]!.end);
+    const clear = join(dir, 'rotated-clip.mp4');
+    await pipeline(clip.read(), createWriteStream(clear));
+    t.is((await ffprobe(clear)).codec, 'h264');
+  } finally {
+    await rec.close();
+  }
+});
+
 test.serial('recording - retention removes the oldest first at the camera and total quotas and after retentionDays; a held segment survives until released', async (t) => {
-  const rec = await openRecordings({ dir, settings: SETTINGS, log });
+  const rec = await openRecordings({ dir, settings: SETTINGS, log, dataKey: await sharedTestDataKey() });
   try {
     const segs = await all(rec, 'c1');
     t.true(segs.length >= 6);
@@ -195,12 +286,12 @@ test.serial('recording - retention removes the oldest first at the camera and to
     await rec.close();
   }
   // Total quota across cameras (c2 recorded beside c1): the oldest go first until the total fits.
-  const plain = await openRecordings({ dir, settings: SETTINGS, log });
+  const plain = await openRecordings({ dir, settings: SETTINGS, log, dataKey: await sharedTestDataKey() });
   const before = await all(plain, 'c2');
   await plain.close();
   t.true(before.length > 2);
   const bytes = before.reduce((n, s) => n + s.bytes, 0);
-  const tq = await openRecordings({ dir, settings: { ...SETTINGS, totalQuotaBytes: bytes - before[0]!.bytes - before[1]!.bytes }, log });
+  const tq = await openRecordings({ dir, settings: { ...SETTINGS, totalQuotaBytes: bytes - before[0]!.bytes - before[1]!.bytes }, log, dataKey: await sharedTestDataKey() });
   try {
     await tq.enforceRetention();
     t.deepEqual((await all(tq, 'c2')).map((s) => s.file), before.slice(2).map((s) => s.file));
@@ -213,7 +304,7 @@ test('recording - a full disk stops recording with state disk-full and RECORDING
   const { dir: d, cleanup: c } = tempDir('rec-full');
   const fs = statfsSync(d);
   const free = Number(fs.bavail) * Number(fs.bsize);
-  const rec = await openRecordings({ dir: d, settings: { ...SETTINGS, minFreeBytes: free + 1e12 }, log });
+  const rec = await openRecordings({ dir: d, settings: { ...SETTINGS, minFreeBytes: free + 1e12 }, log, dataKey: await sharedTestDataKey() });
   try {
     await rec.setCamera(camera('c3'));
     const h = await waitFor('disk-full', 20_000, async () => (rec.health('c3')?.state === 'disk-full' ? rec.health('c3') : null));
@@ -228,7 +319,7 @@ test('recording - a full disk stops recording with state disk-full and RECORDING
 
 test('recording - events mode keeps the segments a mark reaches and deletes the others', async (t) => {
   const { dir: d, cleanup: c } = tempDir('rec-events');
-  const rec = await openRecordings({ dir: d, settings: SETTINGS, log, markLagMs: 1_000 });
+  const rec = await openRecordings({ dir: d, settings: SETTINGS, log, markLagMs: 1_000, dataKey: await sharedTestDataKey() });
   try {
     await rec.setCamera(camera('c3', { mode: 'events', preRollMs: 500, postRollMs: 500 }));
     // A moment of interest a little after recording starts.
@@ -256,7 +347,7 @@ test('recording - events mode keeps the segments a mark reaches and deletes the 
 
 test('recording - a camera that cannot be reached is failed with RECORDING_FFMPEG_FAILED and ffmpeg\'s own words, and keeps retrying', async (t) => {
   const { dir: d, cleanup: c } = tempDir('rec-fail');
-  const rec = await openRecordings({ dir: d, settings: SETTINGS, log });
+  const rec = await openRecordings({ dir: d, settings: SETTINGS, log, dataKey: await sharedTestDataKey() });
   try {
     await rec.setCamera({ ...camera('c3'), id: 'gone', url: 'rtsp://127.0.0.1:1/gone', transport: 'tcp' });
     const h = await waitFor('failed', 40_000, async () => (rec.health('gone')?.state === 'failed' ? rec.health('gone') : null));

@@ -11,6 +11,8 @@ import { closeFaceEmbedder, embedFacesFromImage } from '../inference/index.js';
 import { DEFAULT_FACE_THRESHOLD, openWatchlists, PHOTO_MAX_SIDE, type FaceEntry, type PhotoEmbedder, type WatchlistStore } from '../watchlist/index.js';
 import { tempDir } from './support/index-records.js';
 import { JPEG_BYTES, astronautPng, gradientPng, messiJpg, twoFacesPng, watchAlarm } from './support/watchlist.js';
+import { sharedTestDataKey } from './support/data-key.js';
+import type { DataKeyring } from '../common/data-key.js';
 
 const log = createLogger({ level: 'error', sink: () => undefined });
 const embedder: PhotoEmbedder = { embedFacesFromImage };
@@ -23,7 +25,7 @@ async function faceOf(bytes: Buffer): Promise<Float32Array> {
   return r.faces[0]!.embedding;
 }
 
-const open = (dir: string, o: { alarmRetentionMs?: number } = {}): Promise<WatchlistStore> => openWatchlists({ dir, embedder, log, sweepIntervalMs: 0, ...o });
+const open = async (dir: string, o: { alarmRetentionMs?: number; dataKey?: DataKeyring } = {}): Promise<WatchlistStore> => openWatchlists({ dir, embedder, log, sweepIntervalMs: 0, dataKey: await sharedTestDataKey(), ...o });
 
 test.after.always(async () => { await closeFaceEmbedder(); });
 

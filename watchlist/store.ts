@@ -5,9 +5,10 @@
  * entry's match counter, an alarm's state) never loses an update. Key layout: see README.md.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import sharp, { type OutputInfo } from 'sharp';
 import { WatchlistError, CvcoreError } from '../common/errors.js';
+import { checkVerifier, isSealed, type DataKeyring } from '../common/data-key.js';
 import type { AlarmV1 } from '../common/alarm-schemas.js';
 import type { Logger } from '../common/log.js';
 import { canonicalPlate, plateFormat, PLATE_ALPHABET, PLATE_LETTERS, PLATE_PROVINCES } from '../common/plates.js';
@@ -36,10 +37,17 @@ export const MAX_PAGE = 500;
 export const DEFAULT_PAGE = 50;
 /** An alarm query reads at most this many alarms past its filters before it answers a short page with a cursor. */
 export const ALARM_SCAN_BUDGET = 20_000;
-const FORMAT = '1';
+/** 2: photos, embeddings and alarm images sealed with the data key (1: in clear; migrated on open). */
+const FORMAT = '2';
+const CLEAR_FORMAT = '1';
 
 // ---- key layout (README.md) ----
 const K_FORMAT = 'meta!format';
+/** The data key verifier (common/data-key.ts checkVerifier): a wrong key refuses before any entry is read. */
+const K_VERIFIER = 'meta!dataKey';
+const VERIFIER_WHERE = 'watchlists';
+/** The values sealed with the data key, each bound to its own RocksDB key: photos, embeddings, alarm frames and faces. */
+const SEALED_PREFIXES = ['p!', 'v!', 'as!', 'af!'] as const;
 const listKey = (id: string): string => `l!${id}`;
 const entryKey = (list: string, id: string): string => `e!${list}!${id}`;
 const photoKey = (entry: string, n: number): string => `p!${entry}!${n}`;
@@ -65,6 +73,8 @@ export interface WatchlistStoreOptions {
   /** Finds the faces in an uploaded photo (inference's embedFacesFromImage); null: face entries cannot be added (plate lists work). */
   readonly embedder: PhotoEmbedder | null;
   readonly log: Logger;
+  /** The data key ring photos, embeddings and alarm images are sealed with (required: they are biometric data). */
+  readonly dataKey: DataKeyring;
   /** Alarms older than this are swept with their images; default 30 days. */
   readonly alarmRetentionMs?: number;
   /** How often the sweep runs; 0: only when sweep() is called. Default hourly. */
@@ -154,12 +164,23 @@ export class WatchlistStore implements WatchlistService {
     if (!(retention > 0)) throw new RangeError('alarmRetentionMs must be a positive number of milliseconds');
     const interval = o.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS;
     if (!(interval >= 0)) throw new RangeError('sweepIntervalMs must be >= 0');
+    if (!o.dataKey || typeof o.dataKey.seal !== 'function') throw new TypeError('dataKey (a DataKeyring) is required: watch-list photos and embeddings are sealed at rest');
+    await finishMigration(o.dir);
     await mkdir(o.dir, { recursive: true });
-    const db = createRocks(o.dir);
+    let db = createRocks(o.dir);
     try {
       await db.open({ createIfMissing: true });
     } catch (cause) {
       throw new WatchlistError('WATCHLIST_IO', `the watch-list store in ${o.dir} cannot be opened (is another core using it?): ${(cause as Error).message}`, { cause, detail: { dir: o.dir } });
+    }
+    const [format] = await db.getMany([K_FORMAT]);
+    if (format?.toString() === CLEAR_FORMAT) {
+      // A store from before sealing: copied, sealed, into a fresh RocksDB that replaces it (sealing in place would
+      // leave the clear values in the old SST files until a compaction that may never come).
+      await migrateClearStore(db, o.dir, o.dataKey);
+      o.log.info('watchlist: migrated the clear watch-list store to sealed photos, embeddings and alarm images', { dir: o.dir });
+      db = createRocks(o.dir);
+      await db.open({ createIfMissing: false });
     }
     const s = new WatchlistStore(db, o);
     try {
@@ -176,9 +197,21 @@ export class WatchlistStore implements WatchlistService {
   }
 
   async #load(): Promise<void> {
-    const [format] = await this.#db.getMany([K_FORMAT]);
-    if (format === undefined) await this.#db.batch([{ type: 'put', key: K_FORMAT, value: Buffer.from(FORMAT) }]);
-    else if (format.toString() !== FORMAT) throw new WatchlistError('WATCHLIST_IO', `the watch-list store in ${this.#o.dir} has format ${format.toString()}, this core reads ${FORMAT}`);
+    const [format, verifier] = await this.#db.getMany([K_FORMAT, K_VERIFIER]);
+    const ring = this.#o.dataKey;
+    if (format === undefined) {
+      await this.#db.batch([{ type: 'put', key: K_FORMAT, value: Buffer.from(FORMAT) }, { type: 'put', key: K_VERIFIER, value: checkVerifier(ring, null, VERIFIER_WHERE)! }]);
+    } else if (format.toString() !== FORMAT) {
+      throw new WatchlistError('WATCHLIST_IO', `the watch-list store in ${this.#o.dir} has format ${format.toString()}, this core reads ${FORMAT}`);
+    } else {
+      // DATA_KEY_WRONG / DATA_KEY_UNKNOWN_ID here, before any entry is read.
+      const next = checkVerifier(ring, verifier, VERIFIER_WHERE);
+      if (next) {
+        // The verifier is under an older key: a rotation happened since the last open; values follow, the verifier last.
+        await this.#resealAll('re-sealed watch-list values under the current data key');
+        await this.#db.batch([{ type: 'put', key: K_VERIFIER, value: next }]);
+      }
+    }
     for (const [, v] of await readRange(this.#db, { gte: 'l!', lt: 'l~' })) {
       const l = JSON.parse(v!.toString('utf8')) as ListRec;
       this.#lists.set(l.id, l);
@@ -192,7 +225,7 @@ export class WatchlistStore implements WatchlistService {
       const entry = k.slice(2, k.lastIndexOf('!'));
       let list = vectors.get(entry);
       if (!list) vectors.set(entry, (list = []));
-      list.push(toFloat32(b!));
+      list.push(toFloat32(this.#open(b!, k)));
     }
     for (const e of loaded) {
       const m = this.#entries.get(e.list);
@@ -202,6 +235,37 @@ export class WatchlistStore implements WatchlistService {
       else this.#matcher.putFace(e, vectors.get(e.id) ?? []);
     }
     await this.sweep();
+  }
+
+  /** Re-seals values under an older key (after a rotation), 500 per batch; idempotent (the verifier goes last). */
+  async #resealAll(what: string): Promise<void> {
+    const ring = this.#o.dataKey;
+    let n = 0;
+    for (const prefix of SEALED_PREFIXES) {
+      let after: string | null = null;
+      for (;;) {
+        const rows = await readRange(this.#db, { ...(after === null ? { gte: prefix } : { gt: after }), lt: `${prefix.slice(0, -1)}~`, limit: 500 });
+        if (rows.length === 0) break;
+        const ops: BatchOp[] = [];
+        for (const [k, v] of rows) {
+          if (!isSealed(v!)) ops.push({ type: 'put', key: k, value: ring.seal(v!, k) });
+          else if (ring.needsReseal(v!)) ops.push({ type: 'put', key: k, value: ring.seal(ring.open(v!, k), k) });
+        }
+        if (ops.length) await this.#write(ops);
+        n += ops.length;
+        after = rows[rows.length - 1]![0];
+      }
+    }
+    if (n) this.#o.log.info(`watchlist: ${what}`, { values: n });
+  }
+
+  #seal(plain: Uint8Array, key: string): Buffer {
+    return this.#o.dataKey.seal(plain, key);
+  }
+
+  /** A sealed value opened; bound to its own key (a value copied under another key does not open). */
+  #open(sealed: Buffer, key: string): Buffer {
+    return this.#o.dataKey.open(sealed, key);
   }
 
   /** Runs `fn` after every write queued before it (one chain: writes land in call order). */
@@ -303,7 +367,10 @@ export class WatchlistStore implements WatchlistService {
   #restore(entries: Iterable<WatchEntry>): void {
     for (const e of entries) {
       if (e.kind === 'plate') this.#matcher.putPlate(e);
-      else void this.#get(e.photos.map((_, n) => vectorKey(e.id, n))).then((v) => this.#matcher.putFace(e, v.filter((b): b is Buffer => !!b).map(toFloat32)));
+      else {
+        const keys = e.photos.map((_, n) => vectorKey(e.id, n));
+        void this.#get(keys).then((v) => this.#matcher.putFace(e, v.flatMap((b, i) => (b ? [toFloat32(this.#open(b, keys[i]!))] : []))));
+      }
     }
   }
 
@@ -368,8 +435,8 @@ export class WatchlistStore implements WatchlistService {
       };
       const ops: BatchOp[] = [{ type: 'put', key: entryKey(listId, e.id), value: Buffer.from(JSON.stringify(e)) }];
       photos.forEach((p, i) => {
-        ops.push({ type: 'put', key: photoKey(e.id, i), value: p.jpeg });
-        ops.push({ type: 'put', key: vectorKey(e.id, i), value: Buffer.from(p.embedding.buffer, p.embedding.byteOffset, p.embedding.byteLength) });
+        ops.push({ type: 'put', key: photoKey(e.id, i), value: this.#seal(p.jpeg, photoKey(e.id, i)) });
+        ops.push({ type: 'put', key: vectorKey(e.id, i), value: this.#seal(new Uint8Array(p.embedding.buffer, p.embedding.byteOffset, p.embedding.byteLength), vectorKey(e.id, i)) });
       });
       await this.#write(ops);
       this.#entries.get(listId)?.set(e.id, e as Mutable<FaceEntry>);
@@ -470,7 +537,7 @@ export class WatchlistStore implements WatchlistService {
     const e = await this.entry(listId, entryId, scope);
     if (!e || e.kind !== 'face' || !Number.isInteger(n) || n < 0 || n >= e.photos.length) return null;
     const [jpeg] = await this.#get([photoKey(entryId, n)]);
-    return jpeg ?? null;
+    return jpeg ? this.#open(jpeg, photoKey(entryId, n)) : null;
   }
 
   async entryMatches(listId: string, entryId: string, scope: Scope, page: { limit?: number; cursor?: string } = {}): Promise<Page<StoredAlarm> | null> {
@@ -523,8 +590,8 @@ export class WatchlistStore implements WatchlistService {
         { type: 'put', key, value: Buffer.from(JSON.stringify(stored)) },
         { type: 'put', key: alarmIdKey(alarm.id), value: Buffer.from(key) },
       ];
-      if (images.snapshot) ops.push({ type: 'put', key: snapKey(alarm.id), value: Buffer.from(images.snapshot) });
-      if (images.face) ops.push({ type: 'put', key: faceKey(alarm.id), value: Buffer.from(images.face) });
+      if (images.snapshot) ops.push({ type: 'put', key: snapKey(alarm.id), value: this.#seal(images.snapshot, snapKey(alarm.id)) });
+      if (images.face) ops.push({ type: 'put', key: faceKey(alarm.id), value: this.#seal(images.face, faceKey(alarm.id)) });
       let counted: Mutable<WatchEntry> | undefined;
       if (alarm.kind === 'watchlist') {
         counted = entry;
@@ -591,8 +658,9 @@ export class WatchlistStore implements WatchlistService {
 
   async alarmImage(id: string, which: 'snapshot' | 'face', scope: Scope): Promise<Uint8Array | null> {
     if (!(await this.alarm(id, scope))) return null;
-    const [b] = await this.#get([which === 'snapshot' ? snapKey(id) : faceKey(id)]);
-    return b ?? null;
+    const key = which === 'snapshot' ? snapKey(id) : faceKey(id);
+    const [b] = await this.#get([key]);
+    return b ? this.#open(b, key) : null;
   }
 
   async setAlarmState(id: string, state: 'acknowledged' | 'dismissed', by: string, note: string | null, scope: Scope): Promise<StoredAlarm | null> {
@@ -675,6 +743,52 @@ function alarmDeletes(key: string, a: StoredAlarm): BatchOp[] {
   const ops: BatchOp[] = [{ type: 'del', key }, { type: 'del', key: alarmIdKey(a.alarm.id) }, { type: 'del', key: snapKey(a.alarm.id) }, { type: 'del', key: faceKey(a.alarm.id) }];
   if (a.alarm.kind === 'watchlist') ops.push({ type: 'del', key: matchKey(a.alarm.entry, a.alarm.at, a.alarm.id) });
   return ops;
+}
+
+/**
+ * Migration of a format-1 (clear) store: every key copied into `<dir>.sealing` with photos, embeddings and alarm
+ * images sealed, the verifier and format 2 written last; then `<dir>` -> `<dir>.clear`, `<dir>.sealing` -> `<dir>`,
+ * and the clear copy removed. `db` (open on `dir`) is closed. A crash at any step is finished by the next open.
+ */
+async function migrateClearStore(db: RocksDb, dir: string, ring: DataKeyring): Promise<void> {
+  const tmp = `${dir}.sealing`;
+  await rm(tmp, { recursive: true, force: true });
+  const out = createRocks(tmp);
+  await out.open({ createIfMissing: true });
+  try {
+    const it = db.iterator({});
+    try {
+      for (;;) {
+        const rows = await it.nextv(500);
+        if (rows.length === 0) break;
+        const ops: BatchOp[] = [];
+        for (const [k, v] of rows) {
+          if (k === K_FORMAT || k === K_VERIFIER) continue;
+          const seal = SEALED_PREFIXES.some((p) => k.startsWith(p)) && !isSealed(v!);
+          ops.push({ type: 'put', key: k, value: seal ? ring.seal(v!, k) : v! });
+        }
+        if (ops.length) await out.batch(ops);
+      }
+    } finally {
+      await it.close();
+    }
+    await out.batch([{ type: 'put', key: K_VERIFIER, value: checkVerifier(ring, null, VERIFIER_WHERE)! }, { type: 'put', key: K_FORMAT, value: Buffer.from(FORMAT) }], { sync: true });
+  } finally {
+    await out.close();
+    await db.close();
+  }
+  await rename(dir, `${dir}.clear`);
+  await rename(tmp, dir);
+  await rm(`${dir}.clear`, { recursive: true, force: true });
+}
+
+/** Finishes a migration a crash interrupted (see migrateClearStore). */
+async function finishMigration(dir: string): Promise<void> {
+  const has = (p: string): Promise<boolean> => stat(p).then(() => true, () => false);
+  const [d, tmp, clear] = await Promise.all([has(dir), has(`${dir}.sealing`), has(`${dir}.clear`)]);
+  if (!d && tmp && clear) await rename(`${dir}.sealing`, dir);
+  else if (d && tmp) await rm(`${dir}.sealing`, { recursive: true, force: true });
+  if (clear && (await has(dir))) await rm(`${dir}.clear`, { recursive: true, force: true });
 }
 
 export function openWatchlists(o: WatchlistStoreOptions): Promise<WatchlistStore> {

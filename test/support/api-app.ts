@@ -20,7 +20,7 @@ import { embedFacesFromImage } from '../../inference/index.js';
 import type { RecordingService } from '../../recording/index.js';
 import { makeRecord, tempDir } from './index-records.js';
 import { openExports, type ExportLimits, type ExportStore } from '../../evidence/index.js';
-import { testDataKey } from './data-key.js';
+import { sharedTestDataKey, testDataKey } from './data-key.js';
 
 export const T0 = 1_700_000_000_000;
 
@@ -183,11 +183,11 @@ export async function startHarness(o: HarnessOptions = {}): Promise<ApiHarness> 
   const history = new History();
   const wlDir = o.watchlists ? tempDir('api-watchlists') : null;
   const watchlists = wlDir
-    ? await openWatchlists({ dir: wlDir.dir, embedder: { embedFacesFromImage }, log: createLogger({ level: 'error', sink: () => undefined }), sweepIntervalMs: 0 })
+    ? await openWatchlists({ dir: wlDir.dir, embedder: { embedFacesFromImage }, log: createLogger({ level: 'error', sink: () => undefined }), sweepIntervalMs: 0, dataKey: await sharedTestDataKey() })
     : null;
   const exDir = o.exports ? tempDir('api-exports') : null;
   const exports = exDir
-    ? await openExports({ dataDir: exDir.dir, node: 'test-node', retentionDays: cfg.exports.retentionDays, limits: { ...cfg.exports, ...(typeof o.exports === 'object' ? o.exports : {}) }, sweepIntervalMs: 0 })
+    ? await openExports({ dataDir: exDir.dir, node: 'test-node', retentionDays: cfg.exports.retentionDays, limits: { ...cfg.exports, ...(typeof o.exports === 'object' ? o.exports : {}) }, sweepIntervalMs: 0, dataKey: await sharedTestDataKey() })
     : null;
   const server = await startApi({
     host: '127.0.0.1', port: 0, index, cameras, history, events, stats: o.stats ?? null, alerts: null,
