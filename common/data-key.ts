@@ -62,6 +62,23 @@ export interface DataKeyring {
   reload(): Promise<void>;
 }
 
+/**
+ * Random IVs drawn from a pool: one call to the CSPRNG per 1024 IVs instead of one per value (a randomBytes call
+ * costs about 5 us here, a third of sealing a thumbnail). Every IV is still 96 fresh random bits, never reused.
+ */
+const IV_POOL = 1024;
+let ivPool = Buffer.alloc(0);
+let ivAt = 0;
+function nextIv(): Buffer {
+  if (ivAt + IV_BYTES > ivPool.length) {
+    ivPool = randomBytes(IV_BYTES * IV_POOL);
+    ivAt = 0;
+  }
+  const iv = ivPool.subarray(ivAt, ivAt + IV_BYTES);
+  ivAt += IV_BYTES;
+  return iv;
+}
+
 export const isSealed = (value: Uint8Array): boolean =>
   value.length >= SEAL_MAGIC.length + 1 && Buffer.from(value.buffer, value.byteOffset, SEAL_MAGIC.length).equals(SEAL_MAGIC);
 
@@ -145,12 +162,23 @@ class Ring implements DataKeyring {
 
   seal(plain: Uint8Array, aad?: Uint8Array | string): Buffer {
     const id = Buffer.from(this.#current, 'ascii');
-    const iv = randomBytes(IV_BYTES);
+    const iv = nextIv();
     const c = createCipheriv('aes-256-gcm', this.#keys.get(this.#current)!, iv);
     const a = aadBuffer(aad);
     if (a) c.setAAD(a);
-    const body = Buffer.concat([c.update(plain), c.final()]);
-    return Buffer.concat([SEAL_MAGIC, Buffer.from([id.length]), id, iv, c.getAuthTag(), body]);
+    // GCM is a stream mode: update() gives the whole ciphertext and final() nothing more (it computes the tag).
+    const body = c.update(plain);
+    const tail = c.final();
+    const head = SEAL_MAGIC.length + 1 + id.length;
+    const out = Buffer.allocUnsafe(head + IV_BYTES + TAG_BYTES + body.length + tail.length);
+    SEAL_MAGIC.copy(out, 0);
+    out[SEAL_MAGIC.length] = id.length;
+    id.copy(out, SEAL_MAGIC.length + 1);
+    iv.copy(out, head);
+    c.getAuthTag().copy(out, head + IV_BYTES);
+    body.copy(out, head + IV_BYTES + TAG_BYTES);
+    tail.copy(out, head + IV_BYTES + TAG_BYTES + body.length);
+    return out;
   }
 
   open(sealed: Uint8Array, aad?: Uint8Array | string): Buffer {
