@@ -45,5 +45,8 @@ export async function runUntilSignal(stop: () => Promise<void>): Promise<number>
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
+    // A core in a terminal stops cleanly when the terminal goes away (hang-up); a core without one (a service)
+    // takes SIGHUP as "reload the data key file" (runtime/data-key.ts), as daemons do.
+    if (process.stdin.isTTY) process.on('SIGHUP', onSignal);
   });
 }

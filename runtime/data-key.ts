@@ -1,7 +1,9 @@
 /**
  * The core's data key ring (common/data-key.ts), opened once at start and handed to every store that seals
  * biometric data (the search index; the watch-list store, recordings and exports). It follows the key file:
- * SIGHUP, or a change of the file (polled), reloads it, so `cvcore keys rotate` reaches a running core.
+ * A change of the file (polled) reloads it, and so does SIGHUP for a core without a terminal (a service: `systemctl
+ * reload`), so `cvcore keys rotate` reaches a running core. In a terminal, SIGHUP is the terminal going away, and
+ * the core stops (cli/run.ts).
  */
 import { unwatchFile, watchFile } from 'node:fs';
 import { openDataKeyring, type DataKeyring } from '../common/data-key.js';
@@ -11,7 +13,8 @@ import type { CvcoreConfig } from '../config/index.js';
 /** How often the key file is checked for a change, ms. */
 export const DATA_KEY_POLL_MS = 2000;
 
-export async function openCoreDataKey(config: CvcoreConfig, dataDir: string, log: Logger): Promise<{ ring: DataKeyring; stop: () => Promise<void> }> {
+export async function openCoreDataKey(config: CvcoreConfig, dataDir: string, log: Logger, o: { reloadOnHup?: boolean } = {}): Promise<{ ring: DataKeyring; stop: () => Promise<void> }> {
+  const reloadOnHup = o.reloadOnHup ?? !process.stdin.isTTY;
   const { ring, source, created } = await openDataKeyring(dataDir, config.dataKey.file ?? undefined);
   log.info('data key', { file: ring.path, source, current: ring.currentId, fingerprint: ring.fingerprint(), created });
   if (source === 'default') {
@@ -30,7 +33,7 @@ export async function openCoreDataKey(config: CvcoreConfig, dataDir: string, log
     ).finally(() => { reloading = null; });
   };
   const onHup = (): void => reload('SIGHUP');
-  process.on('SIGHUP', onHup);
+  if (reloadOnHup) process.on('SIGHUP', onHup);
   const onChange = (cur: { mtimeMs: number; ino: number }, prev: { mtimeMs: number; ino: number }): void => {
     if (cur.mtimeMs !== prev.mtimeMs || cur.ino !== prev.ino) reload('key file changed');
   };
