@@ -197,6 +197,8 @@ export function erasureRoutes(app: FastifyInstance, ctx: ApiContext): void {
       let faceEmbedding: Float32Array | null = null;
       let matches = 0;
       if (q.photo) {
+        // Finding a person by face is a face search (the dry run lists what it matched): the face grant's.
+        if (!p.faces) throw new ApiError(403, 'API_FACE_GRANT_REQUIRED', `token ${p.tokenId} has no face grant: erasure by a face photo searches faces; erase by track ids`);
         photoSha256 = createHash('sha256').update(q.photo).digest('hex');
         const embedder = o.faces;
         if (!embedder) throw new ApiError(503, 'API_FACE_UNAVAILABLE', 'erasure by photo needs a face embedder and this core has none: erase by track ids');

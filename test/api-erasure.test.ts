@@ -15,6 +15,7 @@ import { makeRecord, tempDir } from './support/index-records.js';
 import { encodePng, flip, loadImage } from './support/media.js';
 import { JPEG_BYTES, astronautPng, watchAlarm } from './support/watchlist.js';
 import { testDataKey } from './support/data-key.js';
+import { openTokenStore, type TokenStore } from '../api/index.js';
 
 interface Receipt {
   id: string; dryRun: boolean; by: string; reason: string; caseRef: string;
@@ -26,6 +27,7 @@ interface Receipt {
 
 let h: ApiHarness;
 let dir: { dir: string; cleanup: () => void };
+let tokens: TokenStore;
 let astronaut: Float32Array;
 let mirrored: Uint8Array;
 const START = T0 + 200_000;
@@ -50,7 +52,8 @@ async function spread(jpeg: Uint8Array, b: { x: number; y: number; w: number; h:
 test.before(async () => {
   dir = tempDir('api-erasure');
   const key = await loadNodeKey(join(dir.dir, 'node'));
-  h = await startHarness({ perDepartment: 3, faces: { embedFaceFromImage }, watchlists: true, indexDir: join(dir.dir, 'index'), audit: { key, node: 'api-1', checkpointEvery: 5, checkpointIntervalMs: 0 } });
+  tokens = await openTokenStore({ dir: join(dir.dir, 'tokens') });
+  h = await startHarness({ perDepartment: 3, faces: { embedFaceFromImage }, watchlists: true, indexDir: join(dir.dir, 'index'), audit: { key, node: 'api-1', checkpointEvery: 5, checkpointIntervalMs: 0 }, tokenStore: tokens });
   const img = await loadImage('astronaut.png');
   astronaut = (await embedFaceFromImage(await encodePng(img)))!.embedding;
   mirrored = await encodePng(flip(img));
@@ -76,7 +79,7 @@ test.before(async () => {
   await w.recordAlarm({ ...watchAlarm({ list: lists['public-security']!, entry: entries['public-security']!, department: 'public-security', at: START + 1500, id: 'alarm-astro-1' }), track: 'astro-ps-1' }, { snapshot: JPEG_BYTES, face: JPEG_BYTES });
   await w.recordAlarm({ ...watchAlarm({ list: lists['traffic']!, entry: entries['traffic']!, department: 'traffic', at: START + 1500, camera: 'cam-tr-1', id: 'alarm-astro-tr' }), track: 'astro-tr-1' }, { snapshot: JPEG_BYTES, face: JPEG_BYTES });
 });
-test.after.always(async () => { await h?.close(); await closeFaceEmbedder(); dir?.cleanup(); });
+test.after.always(async () => { await h?.close(); await tokens?.close(); await closeFaceEmbedder(); dir?.cleanup(); });
 
 function postJson(body: unknown, token: string): Promise<Response> {
   return fetch(`${h.url}/api/v1/erasures`, { method: 'POST', body: JSON.stringify(body), headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' } });
@@ -106,6 +109,12 @@ test.serial('api - erasure is for admins only and a bad request names its field'
   const none = await postJson({ trackIds: [], reason: 'r', caseRef: 'c' }, TOKENS.adminPs);
   const noneBody = await none.json() as Record<string, unknown>;
   t.like(noneBody, { code: 'API_ERASURE_BAD_REQUEST' }, JSON.stringify(noneBody));
+  // An admin without the face grant erases by track ids, not by a face photo (that is a face search).
+  const issued = await fetch(`${h.url}/api/v1/tokens`, { method: 'POST', body: JSON.stringify({ person: 'Desk Admin', role: 'admin', departments: ['public-security'], faces: false }), headers: { authorization: `Bearer ${TOKENS.admin}`, 'content-type': 'application/json' } });
+  t.is(issued.status, 201);
+  const noGrant = await postPhoto(mirrored, { reason: 'r', caseRef: 'c', dryRun: 'true' }, ((await issued.json()) as { secret: string }).secret);
+  t.is(noGrant.status, 403);
+  t.is(((await noGrant.json()) as { code: string }).code, 'API_FACE_GRANT_REQUIRED');
   const badThreshold = await postPhoto(mirrored, { reason: 'r', caseRef: 'c', threshold: '2' }, TOKENS.adminPs);
   t.is(badThreshold.status, 400);
   const bt = await badThreshold.json() as { code: string; message: string };
@@ -165,7 +174,8 @@ test.serial('api - erasure by ids within the admin\'s department: dry run, recei
   t.like(e[0]!.query, { reason: 'data subject request', caseRef: 'DSR-2026-17', by: 'trackIds', counts: { records: 1, alarms: 1 } });
   t.is(e[0]!.results, 1);
   t.false(JSON.stringify(e[0]).includes('astro'), JSON.stringify(e[0]));
-  t.is(audit.entries.filter((x) => x.action === 'erasure_dry_run').length, 1);
+  t.is(audit.entries.filter((x) => x.action === 'erasure_dry_run' && x.query['error'] === undefined).length, 1);
+  t.is(audit.entries.filter((x) => x.action === 'erasure_dry_run' && x.query['error'] === 'API_FACE_GRANT_REQUIRED').length, 1, 'the refusal without the face grant is audited');
   const verify = await h.index.verifyAudit!();
   t.true(verify.ok, JSON.stringify(verify.problems));
 });
