@@ -4,19 +4,20 @@ import { liveChildren } from '../common/proc.js';
 import { simCamera, sleep, startSim, until } from './support/ingest.js';
 
 test('ingest - cameras added and removed at run time while another camera runs', async (t) => {
-  t.timeout(60_000);
+  // Generous bounds: on two cores beside a lavapipe test, the first RTSP probe alone has taken over 20 s.
+  t.timeout(200_000);
   const { sim, pool, stop } = await startSim([{ id: 'a', source: 'synthetic' }, { id: 'b', source: 'vtest' }]);
   try {
     const added: string[] = [];
     const removed: string[] = [];
     pool.onCamera((r) => added.push(r.config.id), (id) => removed.push(id));
     pool.add(simCamera(sim, 'a'));
-    await until('a live', 20_000, () => pool.get('a').state === 'live');
+    await until('a live', 60_000, () => pool.get('a').state === 'live');
     const children = liveChildren().length;
 
     pool.add(simCamera(sim, 'b'));
     t.throws(() => pool.add(simCamera(sim, 'b')), { code: 'INGEST_DUPLICATE_CAMERA' } as never);
-    await until('b live', 20_000, () => pool.get('b').state === 'live');
+    await until('b live', 60_000, () => pool.get('b').state === 'live');
     t.is(liveChildren().length, children + 1, 'one more decoder');
 
     const aBefore = pool.get('a').health().framesDecoded;
@@ -25,7 +26,7 @@ test('ingest - cameras added and removed at run time while another camera runs',
     t.is(b.state, 'stopped');
     t.false(pool.has('b'));
     t.throws(() => pool.get('b'), { code: 'INGEST_UNKNOWN_CAMERA' } as never);
-    await until('b decoder gone', 5_000, () => liveChildren().length === children);
+    await until('b decoder gone', 15_000, () => liveChildren().length === children);
     await sleep(1_000);
     t.is(pool.get('a').state, 'live');
     t.true(pool.get('a').health().framesDecoded > aBefore);
@@ -34,7 +35,7 @@ test('ingest - cameras added and removed at run time while another camera runs',
 
     const changed = pool.update('a', { ...simCamera(sim, 'a'), fps: 2 });
     t.is(changed.fps, 2);
-    await until('a live after the change', 20_000, () => pool.get('a').state === 'live');
+    await until('a live after the change', 60_000, () => pool.get('a').state === 'live');
   } finally {
     await stop();
   }
