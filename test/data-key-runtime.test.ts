@@ -59,9 +59,10 @@ test('data key at run time: a rotated file (changed on disk, or SIGHUP) reaches 
   t.true(lines.some((l) => l['msg'] === 'data key rotated: new values are sealed under the new key; stores re-seal older ones in the background' && l['previous'] === first.id));
   // The index notices by itself and re-seals in the background; reads work meanwhile.
   t.is(Buffer.from((await index.thumbnail('d3', 'all'))!).toString(), 't3');
-  await waitFor('the re-seal sweep', 60_000, async () => (index.dataKeyStatus().done && index.dataKeyStatus().target === second.id ? true : null), () => JSON.stringify(index.dataKeyStatus()));
+  // The status turns done while the sweep's last step is still writing its status row; the log line follows it.
+  const sweepDone = (): boolean => index.dataKeyStatus().done && index.dataKeyStatus().target === second.id && lines.some((l) => l['msg'] === 'data key re-seal done');
+  await waitFor('the re-seal sweep and its log line', 60_000, async () => (sweepDone() ? true : null), () => JSON.stringify(index.dataKeyStatus()));
   t.is(index.dataKeyStatus().resealed, 41);
-  t.true(lines.some((l) => l['msg'] === 'data key re-seal done'));
 
   // SIGHUP reloads as well (a promote of a staged key, with the file's mtime unchanged by a restore, say).
   const third = await rotateDataKeyFile(file, { stage: true });
