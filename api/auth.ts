@@ -4,7 +4,7 @@
  */
 import type { ApiTokenConfig } from '../config/index.js';
 import type { Scope } from '../search-index/index.js';
-import { sha256Hex, tokenState, type TokenStore } from './token-store.js';
+import { sha256Hex, tokenState, type IssuedTokenStore } from './token-store.js';
 import type { ApiRole, Principal } from './types.js';
 
 export { sha256Hex };
@@ -17,10 +17,10 @@ export type TokenResolution =
 
 export class TokenTable {
   readonly #byHash = new Map<string, Principal>();
-  readonly #issued: TokenStore | null;
+  readonly #issued: IssuedTokenStore | null;
 
   /** `issued`: tokens issued to people (`cvcore tokens`), looked up after the config's on every request. */
-  constructor(tokens: readonly ApiTokenConfig[], issued: TokenStore | null = null) {
+  constructor(tokens: readonly ApiTokenConfig[], issued: IssuedTokenStore | null = null) {
     this.#issued = issued;
     for (const t of tokens) {
       const hash = t.tokenSha256 ?? (t.token !== undefined ? sha256Hex(t.token) : null);

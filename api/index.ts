@@ -9,8 +9,8 @@ export { loadApiTls, isLoopback, type ApiTransport } from './tls.js';
 export { httpStatusFor } from './errors.js';
 export { TokenTable, scopeOf, sha256Hex, ROLES } from './auth.js';
 export {
-  openTokenStore, tokenState, checkTokenRequest, TokenStore, TOKEN_SECRET_PREFIX, TOKEN_STATES, DEFAULT_TOKEN_LIFETIME_MS, MAX_TOKEN_LIFETIME_MS,
-  type IssuedToken, type TokenRequest, type TokenState, type TokenChange,
+  openTokenStore, tokenState, checkTokenRequest, mintToken, publicView, byNewest, storeFull, TokenStore, TOKEN_SECRET_PREFIX, TOKEN_STATES, DEFAULT_TOKEN_LIFETIME_MS,
+  MAX_TOKEN_LIFETIME_MS, MAX_ISSUED_TOKENS, type IssuedToken, type IssuedTokenStore, type StoredToken, type TokenRequest, type TokenState, type TokenChange,
 } from './token-store.js';
 export { WS_CLOSE_TOKEN } from './live-sockets.js';
 export { TokenBuckets, type RateLimitSettings } from './rate-limit.js';

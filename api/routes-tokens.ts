@@ -11,7 +11,7 @@ import { ROLES, coversDepartments, whoOf } from './auth.js';
 import type { ApiContext } from './context.js';
 import { audited } from './routes-watchlists.js';
 import { errors, idParams } from './schemas.js';
-import { checkTokenRequest, tokenState, TOKEN_STATES, type IssuedToken, type TokenStore } from './token-store.js';
+import { checkTokenRequest, tokenState, TOKEN_STATES, type IssuedToken, type IssuedTokenStore } from './token-store.js';
 import type { Principal } from './types.js';
 
 const str = { type: 'string' } as const;
@@ -32,13 +32,9 @@ function view(t: IssuedToken): IssuedToken & { state: string } {
   return { ...t, state: tokenState(t) };
 }
 
-function storeOf(ctx: ApiContext): TokenStore {
+function storeOf(ctx: ApiContext): IssuedTokenStore {
   const s = ctx.o.tokenStore;
-  if (!s) {
-    throw new ApiError(503, 'API_TOKENS_UNAVAILABLE', ctx.o.cluster
-      ? 'issued tokens are kept per core and a cluster shares no token store yet: use config tokens (api.tokens) on cluster api nodes'
-      : 'this core keeps no token store');
-  }
+  if (!s) throw new ApiError(503, 'API_TOKENS_UNAVAILABLE', 'this api keeps no token store: use config tokens (api.tokens)');
   return s;
 }
 

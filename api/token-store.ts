@@ -44,7 +44,8 @@ export interface IssuedToken {
   readonly createdBy: string;
 }
 
-interface StoredToken extends IssuedToken {
+/** An issued token as a store keeps it: with its secret's SHA-256 (never the secret). */
+export interface StoredToken extends IssuedToken {
   readonly sha256: string;
 }
 
@@ -95,9 +96,52 @@ export function checkTokenRequest(r: TokenRequest): { person: string; role: ApiR
   return { person: r.person.trim(), role: r.role as ApiRole, departments: [...new Set(d as string[])], faces: r.faces ?? true, lifetimeMs };
 }
 
-function publicView(t: StoredToken): IssuedToken {
+/** What leaves a store: the token without its hash. */
+export function publicView(t: StoredToken): IssuedToken {
   const { sha256: _hash, ...rest } = t;
   return Object.freeze({ ...rest, departments: Object.freeze([...rest.departments]) });
+}
+
+/**
+ * A new token for a checked request: a fresh id (not one `taken` says is used, nor a config token's) and a
+ * secret, returned once; only its hash is in the stored token. Every store mints through here.
+ */
+export function mintToken(req: TokenRequest, createdBy: string, now: number, taken: (id: string) => boolean): { stored: StoredToken; secret: string } {
+  const r = checkTokenRequest(req);
+  let id: string;
+  do id = `tok-${randomBytes(6).toString('hex')}`; while (taken(id));
+  const secret = TOKEN_SECRET_PREFIX + randomBytes(32).toString('base64url');
+  return {
+    stored: {
+      id, person: r.person, role: r.role, departments: r.departments, faces: r.faces, created: now, expires: now + r.lifetimeMs,
+      revoked: null, revokedBy: null, createdBy, sha256: sha256Hex(secret),
+    },
+    secret,
+  };
+}
+
+/**
+ * Where issued tokens are kept: one core's RocksDB folder (TokenStore, here), or a cluster's key-value bucket
+ * shared by every api node (cluster/issued-tokens.ts). The API reads the copy in memory on every request.
+ */
+export interface IssuedTokenStore {
+  /** Follows creations and revocations, its own and (a shared store) other api nodes'; returns the unsubscribe. */
+  onChange(fn: (c: TokenChange) => void): () => void;
+  /** Every issued token, newest first; never a secret or its hash. */
+  list(): IssuedToken[];
+  get(id: string): IssuedToken | null;
+  /** The token whose secret hashes to `sha256`, whatever its state. */
+  byHash(sha256: string): IssuedToken | null;
+  /** Issues a token: the secret is returned once; stored durably before the answer. `reserved`: ids it must not take. */
+  create(req: TokenRequest, createdBy: string, reserved?: ReadonlySet<string>): Promise<{ token: IssuedToken; secret: string }>;
+  /** Revokes the token (again: unchanged); null when there is none. Stored before it answers; listeners run before it returns. */
+  revoke(id: string, by: string): Promise<IssuedToken | null>;
+  close(): Promise<void>;
+}
+
+/** Newest first, then by id: the order list() answers in. */
+export function byNewest(a: IssuedToken, b: IssuedToken): number {
+  return b.created - a.created || (a.id < b.id ? -1 : 1);
 }
 
 export interface TokenStoreOptions {
@@ -106,7 +150,7 @@ export interface TokenStoreOptions {
   readonly now?: () => number;
 }
 
-export class TokenStore {
+export class TokenStore implements IssuedTokenStore {
   readonly #db: RocksDb;
   readonly #dir: string;
   readonly #now: () => number;
@@ -165,7 +209,7 @@ export class TokenStore {
 
   /** Every issued token, newest first; never a secret or its hash. */
   list(): IssuedToken[] {
-    return [...this.#byId.values()].sort((a, b) => b.created - a.created || (a.id < b.id ? -1 : 1)).map(publicView);
+    return [...this.#byId.values()].sort(byNewest).map(publicView);
   }
 
   get(id: string): IssuedToken | null {
@@ -185,16 +229,9 @@ export class TokenStore {
    */
   async create(req: TokenRequest, createdBy: string, reserved: ReadonlySet<string> = new Set()): Promise<{ token: IssuedToken; secret: string }> {
     this.#open();
-    const r = checkTokenRequest(req);
-    if (this.#byId.size >= MAX_ISSUED_TOKENS) throw new TokenError('TOKEN_BAD_REQUEST', `the store holds ${MAX_ISSUED_TOKENS} tokens, its bound`, { detail: { field: 'store' } });
-    let id: string;
-    do id = `tok-${randomBytes(6).toString('hex')}`; while (this.#byId.has(id) || reserved.has(id));
-    const secret = TOKEN_SECRET_PREFIX + randomBytes(32).toString('base64url');
-    const now = this.#now();
-    const t: StoredToken = {
-      id, person: r.person, role: r.role, departments: r.departments, faces: r.faces, created: now, expires: now + r.lifetimeMs,
-      revoked: null, revokedBy: null, createdBy, sha256: sha256Hex(secret),
-    };
+    checkTokenRequest(req);
+    if (this.#byId.size >= MAX_ISSUED_TOKENS) throw storeFull();
+    const { stored: t, secret } = mintToken(req, createdBy, this.#now(), (id) => this.#byId.has(id) || reserved.has(id));
     await this.#write(t);
     this.#emit({ type: 'created', token: publicView(t) });
     return { token: publicView(t), secret };
@@ -236,6 +273,11 @@ export class TokenStore {
   #emit(c: TokenChange): void {
     for (const fn of this.#listeners) fn(c);
   }
+}
+
+/** A store at its bound refuses new tokens (revoked and expired ones count: they are kept for the audit's sake). */
+export function storeFull(): TokenError {
+  return new TokenError('TOKEN_BAD_REQUEST', `the store holds ${MAX_ISSUED_TOKENS} tokens, its bound`, { detail: { field: 'store' } });
 }
 
 export function openTokenStore(o: TokenStoreOptions): Promise<TokenStore> {

@@ -15,7 +15,7 @@ import type { WatchlistService } from '../watchlist/index.js';
 import type { ExportStore } from '../evidence/index.js';
 import type { ApiTransport } from './tls.js';
 import type { RecordingService } from '../recording/index.js';
-import type { TokenStore } from './token-store.js';
+import type { IssuedTokenStore } from './token-store.js';
 
 /**
  * The camera pool as the API uses it: ingest's CameraPool on one node, the cluster's pool (KV) on an api node
@@ -117,8 +117,8 @@ export interface ApiOptions {
   readonly exports?: ExportStore | null;
   /** Recordings, clips and legal holds (exports cut their clips from it); absent or null: their routes answer 503 API_RECORDING_UNAVAILABLE, exports list clips as missing. */
   readonly recordings?: RecordingService | null;
-  /** Tokens issued to people (`<dataDir>/tokens`); absent or null: the token routes answer 503 API_TOKENS_UNAVAILABLE (cluster mode shares none yet). */
-  readonly tokenStore?: TokenStore | null;
+  /** Tokens issued to people (`<dataDir>/tokens`, or a cluster's KV bucket); absent or null: the token routes answer 503 API_TOKENS_UNAVAILABLE. */
+  readonly tokenStore?: IssuedTokenStore | null;
 }
 
 /** Who is calling: resolved from the bearer token on every guarded request. */

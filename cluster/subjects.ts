@@ -15,6 +15,8 @@ export const KV_BUCKETS = {
   incidents: 'CVCORE_INCIDENTS',
   /** token id -> API token (cluster-wide; seeded from the config's api.tokens). */
   tokens: 'CVCORE_TOKENS',
+  /** token id -> a token issued to a person (`cvcore tokens`, POST /api/v1/tokens): its SHA-256, never the secret. */
+  issuedTokens: 'CVCORE_ISSUED_TOKENS',
   /** cluster-wide settings fixed at creation (the shard count). */
   meta: 'CVCORE_META',
   /** snapshot id -> alarm frame JPEG (kept as long as the alert stream keeps alerts). */

@@ -161,7 +161,7 @@ export const ERROR_CODES = {
   // Issued tokens (issue 20, `cvcore tokens`).
   API_TOKEN_EXPIRED: 'the token was issued with an expiry that has passed (HTTP 401; an open WebSocket of it is closed with 4401 and this code)',
   API_TOKEN_REVOKED: 'the token was revoked (HTTP 401; an open WebSocket of it is closed with 4401 and this code)',
-  API_TOKENS_UNAVAILABLE: 'the token routes need a token store: a single core keeps one in its data folder; a cluster shares none yet',
+  API_TOKENS_UNAVAILABLE: 'the token routes need a token store: a core keeps one in its data folder, a cluster\'s api nodes share KV bucket CVCORE_ISSUED_TOKENS; an API started without one answers this',
   TOKEN_BAD_REQUEST: 'a token request with a bad person, role, departments, faces or expiry; the field is named',
   TOKEN_NOT_FOUND: 'no issued token with that id (or outside the caller\'s departments)',
   TOKEN_IO: 'RocksDB failed to open, read or write the token store (a running core holds it: use --api)',

@@ -31,6 +31,7 @@ import { auditChainOptions } from './stack.js';
 import { openCoreDataKey } from './data-key.js';
 import type { DataKeyring } from '../common/data-key.js';
 import { ClusterCameraRegistry, ClusterFeed } from './cluster-api.js';
+import { KvTokenStore } from './cluster-tokens.js';
 
 /** Alarm frames are kept as long as the alert stream keeps alerts. */
 const SNAPSHOT_TTL_MS = 7 * 24 * 3_600_000;
@@ -149,7 +150,7 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
     if (roles.has('analytics')) await step('creating the record streams', () => ensureRecordStreams(jsm, { replicas: R, trackDays: config.index.trackDays, faceDays: config.index.faceDays }, log));
     if (roles.has('api')) await step('creating the audit stream', () => ensureAuditStream(jsm, { replicas: R }, log));
     if (roles.has('analytics')) { await bucket(KV_BUCKETS.incidents); await bucket(KV_BUCKETS.snapshots, { ttlMs: SNAPSHOT_TTL_MS, maxBytes: SNAPSHOT_BUCKET_BYTES }); }
-    if (roles.has('api')) await bucket(KV_BUCKETS.tokens);
+    if (roles.has('api')) { await bucket(KV_BUCKETS.tokens); await bucket(KV_BUCKETS.issuedTokens); }
     await checkPublishPermissions(js, probeSubjects(cl.roles), user);
 
     if (roles.has('api')) await step('seeding the camera pool', () => ClusterCameraPool.seed(meta, camerasKv, config.cameras, log));
@@ -279,6 +280,10 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
         for (const t of config.api.tokens) await step('seeding the API tokens', () => createJson(tokensKv, t.id, storedToken(t)));
       }
       const tokens = await step('reading the API tokens', () => loadTokens(tokensKv));
+      // Tokens issued to people: one bucket for every api node, so one revocation counts everywhere.
+      const issuedKv = await bucket(KV_BUCKETS.issuedTokens);
+      const tokenStore = await step('following the issued tokens', () => KvTokenStore.open(issuedKv, { log }));
+      cleanup.push(() => tokenStore.close());
       const materialiser = await step('materialising the audit trail', () => AuditMaterialiser.start(nc, { node: id, index: localIndex!, log }));
       cleanup.push(() => materialiser.stop());
       const index = new ClusterIndex(nc, { node: id, shards: cl.shards, searchTimeoutMs: cl.searchTimeoutMs, audit: localIndex!, log });
@@ -296,6 +301,7 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
       api = await startApi({
         host: config.api.host, port: config.api.port, index, cameras: registry, history: feed, events: feed,
         stats: pl, alerts: sink, faces: { embedFaceFromImage }, access: { ...config.api, tokens }, transport: config.api, cluster, cameraUrlSchemes: config.ingest.urlSchemes, log,
+        tokenStore,
       });
       const a = api;
       cleanup.push(() => a.close());

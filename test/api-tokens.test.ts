@@ -217,7 +217,7 @@ test('tokens - bad requests are typed and name the field; nothing is stored', as
   t.false(store.list().some((x) => x.person === P || x.person.trim() === ''));
 });
 
-test('tokens - without a token store (a cluster api node) the token routes answer 503 API_TOKENS_UNAVAILABLE', async (t) => {
+test('tokens - without a token store (an API started without one) the token routes answer 503 API_TOKENS_UNAVAILABLE', async (t) => {
   const bare = await startHarness({ perDepartment: 1 });
   t.teardown(() => bare.close());
   const r = await bare.get('/api/v1/tokens', TOKENS.admin);

@@ -316,3 +316,26 @@ test.serial('cvcore cluster drain: a node hands its cameras to the others and ta
   t.deepEqual(drained.nodes.find((n) => n.id === 'node-2')!.cameras, ['cam-1', 'cam-2']);
   t.is((await fetch(`${api}/api/v1/cluster/nodes/node-9/drain`, { method: 'POST', headers: { authorization: 'Bearer demo-operator' } })).status, 404);
 });
+
+test.serial('a token issued through a cluster api node is kept in the shared bucket, works, and stops when revoked', async (t) => {
+  const post = async (path: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }> => {
+    const res = await fetch(`${api}${path}`, {
+      method: 'POST', headers: { authorization: 'Bearer demo-admin', ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+    return { status: res.status, body: await res.json() as Record<string, unknown> };
+  };
+  const made = await post('/api/v1/tokens', { person: 'Cluster Desk', role: 'investigator', departments: ['public-security'], expiresIn: '1d' });
+  t.is(made.status, 201, JSON.stringify(made.body));
+  const { token, secret } = made.body as { token: { id: string }; secret: string };
+  // In the bucket every api node follows (hash only), read here with the admin user.
+  const kv = await nc!.jetstream().views.kv('CVCORE_ISSUED_TOKENS');
+  const stored = JSON.parse(new TextDecoder().decode((await kv.get(token.id))!.value)) as Record<string, unknown>;
+  t.like(stored, { id: token.id, person: 'Cluster Desk', revoked: null });
+  t.false(JSON.stringify(stored).includes(secret));
+  t.is((await get('/api/v1/search?class=person&limit=1', secret)).status, 200);
+  t.is((await post(`/api/v1/tokens/${token.id}/revoke`)).status, 200);
+  const after = await get<{ code: string }>('/api/v1/search?class=person&limit=1', secret);
+  t.is(after.status, 401);
+  t.is(after.body.code, 'API_TOKEN_REVOKED');
+});

@@ -14,7 +14,7 @@ import { CameraPool } from '../../ingest/index.js';
 import type { CrowdAlertV1 } from '../../alerts/index.js';
 import type { PipelineEvent } from '../../runtime/index.js';
 import { openIndex, type AuditChainOptions, type SearchIndex } from '../../search-index/index.js';
-import { startApi, type TokenStore, type ApiTransport, type AlertHistory, type ApiServer, type ClusterSource, type FaceEmbedder, type FaceFromImage, type LiveEventSource, type PipelineStatsSource } from '../../api/index.js';
+import { startApi, type IssuedTokenStore, type ApiTransport, type AlertHistory, type ApiServer, type ClusterSource, type FaceEmbedder, type FaceFromImage, type LiveEventSource, type PipelineStatsSource } from '../../api/index.js';
 import { openWatchlists, type WatchlistStore } from '../../watchlist/index.js';
 import { embedFacesFromImage } from '../../inference/index.js';
 import type { RecordingService } from '../../recording/index.js';
@@ -148,7 +148,7 @@ export interface HarnessOptions {
   /** A recording service (the caller opens and closes it); none by default (503 on its routes). */
   recordings?: RecordingService | null;
   /** The issued-token store (the caller opens and closes it); none by default (503 on the token routes). */
-  tokenStore?: TokenStore | null;
+  tokenStore?: IssuedTokenStore | null;
 }
 
 export async function startHarness(o: HarnessOptions = {}): Promise<ApiHarness> {
