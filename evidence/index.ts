@@ -8,6 +8,6 @@
 export { loadNodeKey, readNodePublicKey, nodeKeyFingerprint, publicKeyFromPem, verifySignature, KEY_DIR, PRIVATE_KEY_FILE, PUBLIC_KEY_FILE, type NodeKey } from '../common/node-key.js';
 export { buildExport, manifestBytes, checkEntryName, MANIFEST_NAME, SIGNATURE_NAME, KEY_NAME, type BuildExportOptions, type BuiltExport } from './export.js';
 export { verifyExport, verifyProblems, normaliseFingerprint, type VerifyOptions } from './verify.js';
-export { openExports, EXPORTS_DIR, type ExportStore, type StoredExport, type ExportHold, type ExportLimits, type CreateExportInput, type OpenExportsOptions } from './store.js';
+export { openExports, exportsDataKeyUsage, EXPORTS_DIR, type ExportStore, type StoredExport, type ExportHold, type ExportLimits, type CreateExportInput, type OpenExportsOptions } from './store.js';
 export { parseExportRequest, fileSegment, TRACK_CLIP_MARGIN_MS, ALARM_CLIP_MARGIN_MS, MAX_NOTE_CHARS, type ExportRequest } from './request.js';
 export type { ExportFileInput, ExportManifest, ExportInfo, ManifestFile, VerifyResult } from './types.js';

@@ -10,7 +10,7 @@ import { mkdir, open, readFile, readdir, rename, stat, truncate, unlink, writeFi
 import { join } from 'node:path';
 import { checkVerifier, type DataKeyring } from '../common/data-key.js';
 import { EvidenceError } from '../common/errors.js';
-import { isSealedFile, openSealedFile, resealFileHeader, sealFile, type SealedFile } from '../common/sealed-file.js';
+import { isSealedFile, openSealedFile, resealFileHeader, sealFile, sealedFilesUsage, type SealedFile } from '../common/sealed-file.js';
 import type { Logger } from '../common/log.js';
 import { buildExport, syncDir } from './export.js';
 import { loadNodeKey, type NodeKey } from '../common/node-key.js';
@@ -66,6 +66,11 @@ export interface ExportStore {
   setHold(id: string, note: string | null, by: string): Promise<StoredExport | null>;
   /** Removes exports past retention and not held; returns the ids removed. Also runs on a timer. */
   sweep(now?: number): Promise<string[]>;
+  /**
+   * After a rotation of a running core's data key: each zip's header re-sealed under the current key, then the
+   * verifier. Resolves with whether anything was to do.
+   */
+  resealToCurrent(): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -229,6 +234,20 @@ export async function openExports(o: OpenExportsOptions): Promise<ExportStore> {
       if (removed.length) o.log?.info('exports: retention removed exports', { removed: removed.length });
       return removed;
     },
+    resealToCurrent() {
+      const p = chain.then(async () => {
+        const current = await readFile(verifierPath).catch(() => null);
+        const next = checkVerifier(o.dataKey, current, 'exports');
+        if (!next) return false;
+        for (const e of byId.values()) {
+          if (await isSealedFile(e.path).catch(() => false)) await ioStep(`cannot re-seal ${e.path}`, () => resealFileHeader(o.dataKey, e.path, exportWhere(e.id)));
+        }
+        await ioStep(`cannot write ${verifierPath}`, () => writeFile(verifierPath, next, { mode: 0o600 }));
+        return true;
+      });
+      chain = p.catch(() => undefined);
+      return p;
+    },
     async close() {
       if (timer) clearInterval(timer);
       await chain;
@@ -271,4 +290,9 @@ async function ioStep<T>(what: string, fn: () => Promise<T>): Promise<T> {
     if (err instanceof EvidenceError) throw err;
     throw new EvidenceError('EVIDENCE_IO', `exports: ${what} (${(err as Error).message})`, { cause: err });
   }
+}
+
+/** Sealed zips and the verifier per data key id in a data folder's exports (headers only, nothing decrypted): for `cvcore keys`. */
+export function exportsDataKeyUsage(dataDir: string): Promise<Record<string, number>> {
+  return sealedFilesUsage(join(dataDir, EXPORTS_DIR));
 }

@@ -4,7 +4,7 @@
  * holds, keyframe-cut MP4 clips and per-camera health. Takes: cameras (RecordedCamera) and moments of interest
  * (mark). Gives: segments, gaps, clips. See recording/README.md.
  */
-export { openRecordings, checkRange, segmentWhere, MARK_LAG_MS, MAX_HOLD_CAMERAS, type OpenRecordingsOptions, type RecordingServiceExt, type RecordingSettings } from './service.js';
+export { openRecordings, recordingDataKeyUsage, checkRange, segmentWhere, MARK_LAG_MS, MAX_HOLD_CAMERAS, type OpenRecordingsOptions, type RecordingServiceExt, type RecordingSettings } from './service.js';
 export { STALL_MS } from './recorder.js';
 export { sha256File } from './clip.js';
 export type {

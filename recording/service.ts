@@ -8,12 +8,13 @@
  *   clips/            cut clips, kept `clipCacheMs` after their last use
  */
 import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readdir, rm, stat, statfs, unlink, utimes, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { checkVerifier, type DataKeyring } from '../common/data-key.js';
+import { checkVerifier, sealedKeyId, type DataKeyring } from '../common/data-key.js';
 import { RecordingError } from '../common/errors.js';
-import { isSealedFile, openSealedFile, resealFileHeader, sealFile, unsealFile } from '../common/sealed-file.js';
+import { isSealedFile, openSealedFile, resealFileHeader, sealFile, sealedFilesUsage, unsealFile } from '../common/sealed-file.js';
 import type { Logger } from '../common/log.js';
 import { requireFfmpeg } from '../common/proc.js';
 import { cutClip } from './clip.js';
@@ -494,12 +495,34 @@ class RecordingServiceImpl implements RecordingService {
           after = batch[batch.length - 1]!.start;
         }
       }
+      // Cached clips: their headers too (a clip is cut again when it expires, but until then it holds the old key).
+      for (const f of await readdir(join(this.#o.dir, 'clips')).catch(() => [] as string[])) {
+        if (this.#closed) return;
+        if (!f.endsWith('.mp4') || f.endsWith('.part.mp4')) continue;
+        const path = join(this.#o.dir, 'clips', f);
+        if (await isSealedFile(path).catch(() => false)) {
+          if (await resealFileHeader(this.#o.dataKey, path, clipWhere(f.slice(0, -'.mp4'.length))).catch(() => false)) n++;
+        }
+      }
       await this.#store.markSealed();
-      if (n > 0) this.#o.log.info('recording: sealed (or re-sealed after a key rotation) segments under the current data key', { segments: n });
+      if (n > 0) this.#o.log.info('recording: sealed (or re-sealed after a key rotation) segments and cached clips under the current data key', { files: n });
     })().catch((err: unknown) => this.#o.log.warn('recording: sealing old segments failed; the next start resumes', { err: err as Error }));
   }
 
   #sealing: Promise<void> | null = null;
+
+  async resealToCurrent(): Promise<boolean> {
+    // A pass started at open (or by the last rotation) finishes first.
+    await this.#sealing;
+    const meta = await this.#store.verifier();
+    const next = checkVerifier(this.#o.dataKey, meta.verifier, 'recordings');
+    if (!next) return false;
+    // The verifier first (it clears the "all sealed" mark): an interrupted pass runs again at the next open.
+    await this.#store.putVerifier(next);
+    this.sealOldSegments();
+    await this.#sealing;
+    return true;
+  }
 
   async #sweepClips(): Promise<void> {
     const dir = join(this.#o.dir, 'clips');
@@ -619,4 +642,22 @@ export async function openRecordings(o: OpenRecordingsOptions): Promise<Recordin
     await store.close();
     throw err;
   }
+}
+
+/**
+ * Sealed files per data key id in a recordings folder (segments, cached clips), and its verifier's key id when
+ * the folder's index is not held by a running core (null then): for `cvcore keys status` and `retire`. Reads
+ * headers, decrypts nothing.
+ */
+export async function recordingDataKeyUsage(dir: string): Promise<{ files: Record<string, number>; verifier: string | null | 'held' }> {
+  const files = await sealedFilesUsage(dir, ['index', PLAIN_DIR]);
+  let verifier: string | null | 'held' = null;
+  if (!existsSync(join(dir, 'index', 'CURRENT'))) return { files, verifier: null };
+  try {
+    const v = await SegmentStore.readVerifier(join(dir, 'index'));
+    verifier = v ? sealedKeyId(v) : null;
+  } catch {
+    verifier = 'held';
+  }
+  return { files, verifier };
 }

@@ -53,6 +53,18 @@ export class SegmentStore {
     return store;
   }
 
+  /** A stopped core's verifier, read without opening the store for writes; throws when a running core holds it. */
+  static async readVerifier(dir: string): Promise<Buffer | null> {
+    const db = createRocks(dir);
+    await db.open({ createIfMissing: false });
+    try {
+      const [v] = await db.getMany(['k!verifier']);
+      return v ?? null;
+    } finally {
+      await db.close();
+    }
+  }
+
   close(): Promise<void> { return this.#queue.then(() => this.#db.close(), () => this.#db.close()); }
 
   #serial<T>(fn: () => Promise<T>): Promise<T> {

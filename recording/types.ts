@@ -151,5 +151,10 @@ export interface RecordingService {
   healthAll(): RecordingHealth[];
   /** Runs retention (days, per-camera quota, total quota) once now; it also runs on a timer. */
   enforceRetention(now?: number): Promise<{ removed: number; bytes: number }>;
+  /**
+   * After a rotation of a running core's data key: the verifier, then every segment's and cached clip's header
+   * re-sealed under the current key (the video is not rewritten). Resolves with whether anything was to do.
+   */
+  resealToCurrent(): Promise<boolean>;
   close(): Promise<void>;
 }

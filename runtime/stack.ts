@@ -19,7 +19,7 @@ import { openRecordings, type RecordingService } from '../recording/index.js';
 import { loadNodeKey } from '../common/node-key.js';
 import type { AuditChainOptions } from '../search-index/index.js';
 import { Pipeline } from './pipeline.js';
-import { openCoreDataKey } from './data-key.js';
+import { followRotationInStores, openCoreDataKey } from './data-key.js';
 import type { DataKeyring } from '../common/data-key.js';
 import { LocalIncidentStore } from './local-incidents.js';
 
@@ -126,6 +126,13 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       if (!(err instanceof EvidenceError)) throw err;
       log.error('exports are off: the node key or the export folder cannot be used', { code: err.code, err });
     }
+    // A rotation of the key reaches these stores too while the core runs (the index has its own sweep).
+    const resealing = followRotationInStores(dataKey, dataDir, [
+      { name: 'watchlists', resealToCurrent: () => watchlists.resealToCurrent() },
+      { name: 'recordings', resealToCurrent: () => recordings.resealToCurrent() },
+      ...(exports ? [{ name: 'exports', resealToCurrent: () => exports!.resealToCurrent() }] : []),
+    ], log);
+    cleanup.push(() => resealing.stop());
     // Face search uploads run on their own small pool (started on the first upload, idle threads exit).
     setFaceEmbedderBackend(config.inference.backend);
     cleanup.push(() => closeFaceEmbedder());

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import sharp, { type OutputInfo } from 'sharp';
 import { WatchlistError, CvcoreError } from '../common/errors.js';
-import { checkVerifier, isSealed, type DataKeyring } from '../common/data-key.js';
+import { checkVerifier, isSealed, sealedKeyId, type DataKeyring } from '../common/data-key.js';
 import type { AlarmV1 } from '../common/alarm-schemas.js';
 import type { Logger } from '../common/log.js';
 import { canonicalPlate, plateFormat, PLATE_ALPHABET, PLATE_LETTERS, PLATE_PROVINCES } from '../common/plates.js';
@@ -235,6 +235,21 @@ export class WatchlistStore implements WatchlistService {
       else this.#matcher.putFace(e, vectors.get(e.id) ?? []);
     }
     await this.sweep();
+  }
+
+  /**
+   * After a rotation of a running core's key: every value under an older key re-sealed under the current one, the
+   * verifier last (between writes, on the store's chain). Resolves with whether anything was to do.
+   */
+  resealToCurrent(): Promise<boolean> {
+    return this.#serial(async () => {
+      const [verifier] = await this.#db.getMany([K_VERIFIER]);
+      const next = checkVerifier(this.#o.dataKey, verifier, VERIFIER_WHERE);
+      if (!next) return false;
+      await this.#resealAll('re-sealed watch-list values under the rotated data key');
+      await this.#db.batch([{ type: 'put', key: K_VERIFIER, value: next }]);
+      return true;
+    });
   }
 
   /** Re-seals values under an older key (after a rotation), 500 per batch; idempotent (the verifier goes last). */
@@ -793,4 +808,28 @@ async function finishMigration(dir: string): Promise<void> {
 
 export function openWatchlists(o: WatchlistStoreOptions): Promise<WatchlistStore> {
   return WatchlistStore.open(o);
+}
+
+/**
+ * Sealed values per data key id in a stopped core's watch-list store (photos, embeddings, alarm images, the
+ * verifier), for `cvcore keys status` and `retire`: it reads headers and decrypts nothing. A running core holds
+ * the store: WATCHLIST_IO.
+ */
+export async function watchlistDataKeyUsage(dir: string): Promise<Record<string, number>> {
+  const db = createRocks(dir);
+  try {
+    await db.open({ createIfMissing: false });
+  } catch (cause) {
+    throw new WatchlistError('WATCHLIST_IO', `the watch-list store in ${dir} cannot be opened (a running core holds it): ${(cause as Error).message}`, { cause, detail: { dir } });
+  }
+  const out: Record<string, number> = {};
+  try {
+    await scanRange(db, {}, (_k, v) => {
+      const id = v ? sealedKeyId(v) : null;
+      if (id !== null) out[id] = (out[id] ?? 0) + 1;
+    });
+  } finally {
+    await db.close();
+  }
+  return out;
 }

@@ -1,7 +1,8 @@
 /**
  * `cvcore keys`: the data key file that seals biometric data at rest (common/data-key.ts). init makes one,
  * rotate adds a key (in two steps for a cluster: --stage on every node, then --promote on every node), status
- * shows the keys and how many values of a stopped core's index each one seals, retire drops a key nothing uses.
+ * shows the keys and how many sealed values of each store (index, watch-lists, recordings, exports) each one seals,
+ * retire drops a key nothing uses.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -13,14 +14,18 @@ import { DataKeyError, IndexError } from '../../common/errors.js';
 import { loadConfig } from '../../config/index.js';
 import { DEFAULTS } from '../../config/defaults.js';
 import { DATA_KEY_STATUS_FILE, indexDataKeyUsage, type IndexDataKeyUsage } from '../../search-index/index.js';
+import { watchlistDataKeyUsage } from '../../watchlist/index.js';
+import { recordingDataKeyUsage } from '../../recording/index.js';
+import { exportsDataKeyUsage } from '../../evidence/index.js';
+import { STORES_KEY_STATUS_FILE, type StoresKeyStatus } from '../../runtime/data-key.js';
 import type { Command } from '../command.js';
 import { reportApiCommandError } from '../http.js';
 
 const USAGE = [
   'cvcore keys init [--file F]                           make a new data key file (mode 0600; never replaces one)',
   '       cvcore keys rotate [--file F] [--stage | --promote ID]   add a key and make it current (--stage: add only; --promote: make a staged key current)',
-  '       cvcore keys status [--data-dir D | --config F] [--file F] [--json]   key ids, current, fingerprints, values of the index under each id',
-  '       cvcore keys retire ID [--file F] [--data-dir D | --config F]   drop a key (refused while the index holds values under it)',
+  '       cvcore keys status [--data-dir D | --config F] [--file F] [--json]   key ids, current, fingerprints, sealed values of each store under each id',
+  '       cvcore keys retire ID [--file F] [--data-dir D | --config F]   drop a key (refused while any store holds values under it)',
   `  the file: --file, else $${DATA_KEY_ENV}, else the config's dataKey.file, else <data folder>/${DEFAULT_DATA_KEY_FILE}`,
   `  the data folder: --data-dir, else the config's dataDir, else ${DEFAULTS.dataDir}`,
 ].join('\n');
@@ -64,14 +69,57 @@ async function indexUsage(dataDir: string): Promise<{ usage: IndexDataKeyUsage |
   }
 }
 
+/**
+ * The other stores' sealed values per key id: watch-lists (RocksDB: only when no core holds it), recordings and
+ * exports (file headers: also beside a running core), and the running core's own word on its re-seal.
+ */
+interface StoresUsage {
+  readonly stores: Record<'watchlists' | 'recordings' | 'exports', Record<string, number> | null>;
+  /** Stores a running core holds (their RocksDB part could not be counted here). */
+  readonly held: string[];
+  readonly running: StoresKeyStatus | null;
+}
+
+async function storesUsage(dataDir: string): Promise<StoresUsage> {
+  const held: string[] = [];
+  let watchlists: Record<string, number> | null = {};
+  if (existsSync(join(dataDir, 'watchlists', 'CURRENT'))) {
+    try {
+      watchlists = await watchlistDataKeyUsage(join(dataDir, 'watchlists'));
+    } catch {
+      watchlists = null;
+      held.push('watchlists');
+    }
+  }
+  const rec = await recordingDataKeyUsage(join(dataDir, 'recordings'));
+  const recordings = { ...rec.files };
+  if (rec.verifier === 'held') held.push('recordings');
+  else if (rec.verifier !== null) recordings[rec.verifier] = (recordings[rec.verifier] ?? 0) + 1;
+  const exports = await exportsDataKeyUsage(dataDir);
+  let running: StoresKeyStatus | null = null;
+  try {
+    running = JSON.parse(readFileSync(join(dataDir, STORES_KEY_STATUS_FILE), 'utf8')) as StoresKeyStatus;
+  } catch {
+    running = null;
+  }
+  return { stores: { watchlists, recordings, exports }, held, running };
+}
+
 async function status(v: Values): Promise<number> {
   const { file, dataDir } = await where(v);
   const ring = await loadDataKeyring(file);
   const { usage, running, why } = await indexUsage(dataDir);
-  const keys = ring.ids.map((id) => ({ id, current: id === ring.currentId, fingerprint: ring.fingerprint(id), indexValues: usage ? usage.values[id] ?? 0 : null }));
+  const other = await storesUsage(dataDir);
+  const keys = ring.ids.map((id) => ({
+    id, current: id === ring.currentId, fingerprint: ring.fingerprint(id), indexValues: usage ? usage.values[id] ?? 0 : null,
+    ...Object.fromEntries(Object.entries(other.stores).map(([name, u]) => [name, u ? u[id] ?? 0 : null])),
+  }));
   const unknown = usage ? Object.keys(usage.values).filter((id) => !ring.ids.includes(id)) : [];
   if (v.json) {
-    out(JSON.stringify({ file: ring.path, current: ring.currentId, keys, index: usage ? { values: usage.values, reseal: usage.reseal, unknownIds: unknown } : null, running, note: why }, null, 2));
+    out(JSON.stringify({
+      file: ring.path, current: ring.currentId, keys, index: usage ? { values: usage.values, reseal: usage.reseal, unknownIds: unknown } : null, running, note: why,
+      stores: other.stores, heldByRunningCore: other.held, storesReseal: other.running,
+    }, null, 2));
     return 0;
   }
   out(`key file ${ring.path}`);
@@ -84,6 +132,13 @@ async function status(v: Values): Promise<number> {
     out(`  index: ${why}`);
     if (running) out(`  the running core's re-seal: ${running['done'] ? 'done' : 'in progress'} towards ${String(running['target'])} (${String(running['resealed'])} values, as of ${String(running['at'])})`);
   }
+  for (const [name, u] of Object.entries(other.stores)) {
+    if (u === null) { out(`  ${name}: held by a running core`); continue; }
+    const ids = Object.keys(u).sort();
+    out(`  ${name}: ${ids.length === 0 ? 'nothing sealed' : ids.map((id) => `${u[id]} under ${id}${ring.ids.includes(id) ? '' : ' (NOT IN THIS FILE: DATA_KEY_UNKNOWN_ID when read)'}`).join(', ')}`);
+  }
+  const r = other.running;
+  if (r) out(`  the running core's stores: ${r.done ? 'done' : 'in progress'} towards ${r.target} (${Object.entries(r.stores).map(([k, x]) => `${k} ${x}`).join(', ')}; as of ${new Date(r.at).toISOString()})`);
   return 0;
 }
 
@@ -100,6 +155,18 @@ async function retire(id: string | undefined, v: Values): Promise<number> {
   } else if (running) {
     // A running core: its sweep must be done towards another key than this one.
     if (!(running['done'] === true && running['target'] === ring.currentId && running['target'] !== id)) throw inUse(0, 'the running core\'s re-seal is not done');
+  }
+  // The other stores: a value or verifier still under the key, counted here, or a running core not done.
+  const other = await storesUsage(dataDir);
+  for (const [name, u] of Object.entries(other.stores)) {
+    const n = u?.[id] ?? 0;
+    if (n > 0) throw new DataKeyError('DATA_KEY_IN_USE', `${n} sealed values of the ${name} in ${dataDir} are still under ${id}; a running core re-seals them after a rotation, a stopped one at its next start (\`cvcore keys status\`)`, { detail: { file: ring.path, keyId: id, store: name } });
+  }
+  if (other.held.length > 0) {
+    const r = other.running;
+    if (!(r && r.done && r.target === ring.currentId && r.target !== id)) {
+      throw new DataKeyError('DATA_KEY_IN_USE', `the running core has not finished re-sealing its ${other.held.join(' and ')} under ${ring.currentId}; wait for it (\`cvcore keys status\`)`, { detail: { file: ring.path, keyId: id, store: other.held.join(',') } });
+    }
   }
   await retireDataKey(file, id);
   out(`retired ${id} from ${ring.path}; keep a backup of the old file until backups sealed under it have expired`);
