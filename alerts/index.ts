@@ -7,8 +7,8 @@
  */
 export { startNatsServer, defaultNatsConfigPath, jetstreamKeyEnv, JETSTREAM_KEY_ENV, JETSTREAM_KEY_FILE, type NatsServerHandle, type NatsServerOptions } from './server.js';
 export {
-  openAlertSink, messageIdFor, alarmMessageIdFor, ALERT_SINK_STATES, ALERT_STREAM_LIMITS, DEFAULT_OUTBOX_LIMIT,
-  type AlertContext, type AlertSink, type AlertSinkEvent, type AlertSinkOptions, type AlertSinkState, type AlertSinkStatus,
+  openAlertSink, messageIdFor, alarmMessageIdFor, crowdV1View, ALERT_SINK_STATES, ALERT_STREAM_LIMITS, DEFAULT_OUTBOX_LIMIT, CROWD_SCHEMAS,
+  type CrowdSchema, type AlertContext, type AlertSink, type AlertSinkEvent, type AlertSinkOptions, type AlertSinkState, type AlertSinkStatus,
 } from './sink.js';
 export { ALERT_SCHEMA_VERSION, ALERT_V1_FIELDS, validateAlert, validateAlertV2, validateAnyWireAlert, type CrowdAlertV2, validateAlarm, validateWireAlert, isAlarmKind, renderAlertSchemas, type CrowdAlertV1 } from './schema.js';
 export {

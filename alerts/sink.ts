@@ -46,8 +46,18 @@ export interface AlertSinkOptions {
    * the outbox's fenced range and counted (`fenced`).
    */
   fence?: (cameraId: string, epoch: number) => boolean;
+  /**
+   * The schema versions each crowd decision goes out in (config nats.crowdSchemas). Default both: v1 on
+   * citybrain.alerts.crowd.* (stream CITYBRAIN_ALERTS), v2 with the clear reason on citybrain.v2.alerts.crowd.*
+   * (CITYBRAIN_ALERTS_V2). Once every subscriber reads v2, ['v2'] halves what each decision costs the outbox and
+   * JetStream.
+   */
+  crowdSchemas?: readonly CrowdSchema[];
   log?: Logger;
 }
+
+export const CROWD_SCHEMAS = ['v1', 'v2'] as const;
+export type CrowdSchema = (typeof CROWD_SCHEMAS)[number];
 
 export const ALERT_SINK_STATES = { connecting: 'connecting', connected: 'connected', disconnected: 'disconnected', closed: 'closed' } as const;
 export type AlertSinkState = (typeof ALERT_SINK_STATES)[keyof typeof ALERT_SINK_STATES];
@@ -251,6 +261,15 @@ function buildAlert(event: CrowdAlertEvent, ctx: AlertContext, node: string, seq
   });
 }
 
+/**
+ * The v1 form of a v2 crowd alert (its fields but the clear reason, and v1's message id): what the core's own
+ * history and API show when only v2 goes out. Never published.
+ */
+export function crowdV1View(a: CrowdAlertV2): CrowdAlertV1 {
+  const { clearReason: _reason, schemaVersion: _v, messageId, ...rest } = a;
+  return { ...rest, schemaVersion: ALERT_SCHEMA_VERSION, messageId: messageId.endsWith(':v2') ? messageId.slice(0, -3) : messageId } as CrowdAlertV1;
+}
+
 /** A crowd decision in schema v2: v1's fields (built the same way), and the clear reason. */
 function buildAlertV2(event: CrowdAlertEvent, ctx: AlertContext, node: string, seq: number): CrowdAlertV2 {
   const v1 = buildAlert(event, ctx, node, seq);
@@ -267,6 +286,7 @@ function buildAlertV2(event: CrowdAlertEvent, ctx: AlertContext, node: string, s
 interface SinkConnOptions {
   servers: string; user: string; pass: string; node: string; credsFile: string | undefined; tls: NatsTls | null; replicas: number;
   fence: ((cameraId: string, epoch: number) => boolean) | undefined;
+  crowdSchemas: ReadonlySet<CrowdSchema>;
 }
 
 class AlertSinkImpl implements AlertSink {
@@ -591,15 +611,19 @@ class AlertSinkImpl implements AlertSink {
   async submit(event: CrowdAlertEvent, ctx: AlertContext): Promise<CrowdAlertV1> {
     if (this.#closing) throw new AlertError('ALERT_CLOSED', 'the alert sink is closed');
     if (typeof event === 'object' && event !== null && typeof event.incidentId === 'string') {
-      const known = this.#pendingIds.get(messageIdFor(this.#o.node, event));
-      if (known !== undefined && known.kind === 'crowd' && known.schemaVersion === 1) return known;
+        // A decision already waiting (a rule re-emitting after a restart), in whichever version it went in.
+      const id = messageIdFor(this.#o.node, event);
+      const known = this.#pendingIds.get(id) ?? this.#pendingIds.get(`${id}:v2`);
+      if (known !== undefined && known.kind === 'crowd') return known.schemaVersion === 1 ? known : crowdV1View(known);
     }
-    // The decision in schema v1 and, beside it, in v2 (with the clear reason): one outbox batch, two subjects.
-    const [v1] = await this.#append([
-      (seq) => buildAlert(event, ctx, this.#o.node, seq),
-      (seq) => buildAlertV2(event, ctx, this.#o.node, seq),
-    ], ctx, { kind: 'crowd', incidentId: (event as { incidentId?: unknown })?.incidentId });
-    return v1!.alert as CrowdAlertV1;
+    // The decision in schema v1 and, beside it, in v2 (with the clear reason): one outbox batch, two subjects;
+    // or in the one version the deployment asked for.
+    const builds: Array<(seq: number) => WireAlert> = [];
+    if (this.#o.crowdSchemas.has('v1')) builds.push((seq) => buildAlert(event, ctx, this.#o.node, seq));
+    if (this.#o.crowdSchemas.has('v2')) builds.push((seq) => buildAlertV2(event, ctx, this.#o.node, seq));
+    const [first] = await this.#append(builds, ctx, { kind: 'crowd', incidentId: (event as { incidentId?: unknown })?.incidentId });
+    const a = first!.alert as CrowdAlertV1 | CrowdAlertV2;
+    return a.schemaVersion === 1 ? a : crowdV1View(a);
   }
 
   async submitAlarm(event: AlarmEvent, ctx: AlertContext): Promise<AlarmV1> {
@@ -703,6 +727,9 @@ function checkOptions(o: AlertSinkOptions): void {
   if (o.outboxLimit !== undefined && (!Number.isInteger(o.outboxLimit) || o.outboxLimit < 1)) {
     throw new RangeError('options.outboxLimit must be a positive integer');
   }
+  if (o.crowdSchemas !== undefined && (!Array.isArray(o.crowdSchemas) || o.crowdSchemas.length === 0 || o.crowdSchemas.some((v) => !(CROWD_SCHEMAS as readonly string[]).includes(v)))) {
+    throw new RangeError(`options.crowdSchemas must list one or both of ${CROWD_SCHEMAS.join(', ')}`);
+  }
 }
 
 /**
@@ -715,7 +742,7 @@ export async function openAlertSink(options: AlertSinkOptions): Promise<AlertSin
   const { outbox, pending } = await Outbox.open(join(options.dataDir, 'alerts-outbox'), options.outboxLimit ?? DEFAULT_OUTBOX_LIMIT, options.syncWrites ?? false);
   const sink = new AlertSinkImpl({
     servers: options.servers, user: options.user ?? '', pass: options.pass ?? '', node: options.node, credsFile: options.credsFile, tls: options.tls ?? null,
-    replicas: options.replicas ?? 1, fence: options.fence,
+    replicas: options.replicas ?? 1, fence: options.fence, crowdSchemas: new Set(options.crowdSchemas ?? CROWD_SCHEMAS),
   }, outbox, log);
   try {
     await sink.start(pending);

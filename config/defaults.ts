@@ -114,7 +114,7 @@ export const DEFAULTS = {
     retentionDays: 30, quotaBytes: 0, totalQuotaBytes: 0, minFreeBytes: 1024 ** 3,
     maxClipMs: 600_000, clipCacheMs: 600_000, retentionIntervalMs: 60_000,
   },
-  nats: { url: null, user: 'core', pass: 'core-demo-pass', credsFile: null, tls: null },
+  nats: { url: null, user: 'core', pass: 'core-demo-pass', credsFile: null, tls: null, crowdSchemas: ['v1', 'v2'] as ('v1' | 'v2')[] },
   api: {
     host: '127.0.0.1',
     port: 8080,

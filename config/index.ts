@@ -206,6 +206,8 @@ export interface CvcoreConfig {
     readonly credsFile: string | null;
     /** TLS to the deployment's NATS: the CA file, and a client certificate where the servers ask for one; env NATS_CA overrides. */
     readonly tls: { readonly ca: string; readonly cert: string | null; readonly key: string | null } | null;
+    /** The schema versions each crowd decision is published in (v1 and v2 by default; ['v2'] once every subscriber reads v2). */
+    readonly crowdSchemas: readonly ('v1' | 'v2')[];
   };
   readonly api: ApiConfig;
   /** null: one node does everything alone (no cluster). */
@@ -424,6 +426,8 @@ export const CONFIG_SCHEMA: Spec = {
         cert: { kind: 'string', description: 'client certificate PEM, where the servers verify clients', nullable: true, default: null },
         key: { kind: 'string', description: 'the client certificate\'s key PEM', nullable: true, default: null },
       } },
+      crowdSchemas: { kind: 'array', description: 'schema versions each crowd decision is published in: v1 (citybrain.alerts.crowd.*) and v2 with the clear reason (citybrain.v2.alerts.crowd.*); [\'v2\'] once every subscriber reads v2 halves the cost of a decision', default: d.nats.crowdSchemas, minItems: 1, maxItems: 2,
+        items: { kind: 'string', description: 'v1 or v2', enum: ['v1', 'v2'] } },
     } },
     api: { kind: 'object', description: 'HTTP API', default: 'fill', fields: {
       host: { kind: 'string', description: 'listen address', default: d.api.host },

@@ -10,7 +10,7 @@ import type { CameraConfig, CvcoreConfig } from '../config/index.js';
 import type { ZoneCount } from '../common/messages.js';
 import type { PipelineEvent } from '../common/messages.js';
 import { LiveViewHub, type CameraHealth, type CameraView } from '../ingest/index.js';
-import { validateAlert, type CrowdAlertV1 } from '../alerts/index.js';
+import { crowdV1View, validateAlert, validateAlertV2, type CrowdAlertV1 } from '../alerts/index.js';
 import type { AlertHistory, CameraRegistry, LiveEventSource } from '../api/index.js';
 import { nodeSubject, type ClusterCameraPool, type LeaseView, type Membership } from '../cluster/index.js';
 
@@ -129,14 +129,17 @@ export class ClusterFeed implements AlertHistory, LiveEventSource {
         }
       })();
     };
-    sub('citybrain.alerts.crowd.>', (d) => {
-      const alert = validateAlert(d);
-      // A republish (after a crash, or a retried ack) carries the same message id: shown once.
+    const take = (alert: CrowdAlertV1): void => {
+      // A republish (after a crash, or a retried ack) carries the same message id, and a decision published in
+      // both versions arrives twice with the same v1 id: shown once.
       if (this.#alerts.some((a) => a.messageId === alert.messageId)) return;
       this.#alerts.push(alert);
       if (this.#alerts.length > 1000) this.#alerts.splice(0, 500);
       this.#emit({ type: 'alert', alert });
-    });
+    };
+    sub('citybrain.alerts.crowd.>', (d) => take(validateAlert(d)));
+    // A cluster may publish crowd decisions in v2 only (nats.crowdSchemas): the history shows them in v1's form.
+    sub('citybrain.v2.alerts.crowd.>', (d) => take(crowdV1View(validateAlertV2(d))));
     sub('citybrain.events.zone_count.>', (d) => {
       const c = d as ZoneCount;
       this.#zones.set(`${c.cameraId}/${c.zoneId}`, c);

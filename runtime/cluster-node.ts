@@ -201,7 +201,7 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
       let keeper: LeaseKeeper | null = null;
       sink = await openSinkWithRetry(() => openAlertSink({
         servers, user, pass, tls: natsTlsFrom(config.nats.tls), dataDir: join(dataDir, 'outbox'), node: id, replicas: R, log,
-        fence: (cameraId, epoch) => keeper?.epochOf(cameraId) === epoch,
+        fence: (cameraId, epoch) => keeper?.epochOf(cameraId) === epoch, crowdSchemas: config.nats.crowdSchemas,
       }), log);
       const s = sink;
       cleanup.push(async () => { await s.drain(3_000); await s.close(); });

@@ -98,7 +98,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     const alerts = await openAlertSink({
       servers: natsUrl, user: process.env['NATS_USER'] ?? config.nats.user, pass: process.env['NATS_PASS'] ?? config.nats.pass,
       ...(nats ? {} : { tls: natsTlsFrom(config.nats.tls), ...(credsFile ? { credsFile } : {}) }),
-      dataDir: join(dataDir, 'outbox'), node: config.node, log,
+      dataDir: join(dataDir, 'outbox'), node: config.node, crowdSchemas: config.nats.crowdSchemas, log,
     });
     cleanup.push(async () => { await alerts.drain(3000); await alerts.close(); });
     // Photos of face entries are embedded on the face search's upload pool (every face in the photo).

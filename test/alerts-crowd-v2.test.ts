@@ -1,6 +1,7 @@
 /**
  * Crowd alert schema v2 (v1 and the clear reason): its validator and generated file, and the sink publishing each
- * crowd decision in both versions, v2 in a stream of its own so a strict v1 subscriber never meets a v2 message.
+ * crowd decision in both versions, v2 in a stream of its own so a strict v1 subscriber never meets a v2 message;
+ * or in one version only (nats.crowdSchemas).
  */
 import test from 'ava';
 import { readFile } from 'node:fs/promises';
@@ -14,7 +15,8 @@ import {
   ALERT_STREAM_V2, DEFAULT_CORE_USER, DEFAULT_SUBSCRIBER_USER, alertV2Subject, openAlertSink, validateAlert, validateAlertV2,
   validateAnyWireAlert, type CrowdAlertV2,
 } from '../alerts/index.js';
-import { connectAs, crowdEvent, readDurable, startNats } from './harness/nats.js';
+import { connectAs, crowdEvent, readDurable, readDurableV2, startNats } from './harness/nats.js';
+import { parseConfig } from '../config/index.js';
 
 const quiet = createLogger({ level: 'error' });
 const ctx = { district: 'Shinan', location: null, snapshotRef: null };
@@ -91,4 +93,36 @@ test('alerts - every crowd decision goes out in v1 and in v2; v2 carries the cle
     t.is(alert.messageId, `${twin!.messageId}:v2`);
     t.is(alert.at, twin!.at);
   }
+});
+
+test('alerts - nats.crowdSchemas: v2 only puts each decision out once, in v2; v1 only, once in v1; the core keeps its v1 view either way', async (t) => {
+  const nats = await startNats();
+  t.teardown(() => nats.stop());
+  const only2 = await openAlertSink({ servers: nats.url, ...DEFAULT_CORE_USER, dataDir: join(nats.dir, 'v2only'), node: 'n2', crowdSchemas: ['v2'], log: quiet });
+  t.teardown(() => only2.close());
+  const raised = await only2.submit(crowdEvent(0, 'gate'), ctx);
+  const cleared = await only2.submit(crowdEvent(1, 'gate', { phase: 'cleared', count: 0, clearReason: 'camera-disabled' }), ctx);
+  // What the core's own history and API show: v1's form, with v1's message id.
+  t.is(raised.schemaVersion, 1);
+  t.notThrows(() => validateAlert(raised));
+  t.false('clearReason' in cleared);
+  t.false(raised.messageId.endsWith(':v2'));
+  t.true(await only2.drain(10_000));
+  t.is(only2.status().published, 2, 'two decisions, two messages');
+  const v2only = await readDurableV2(nats.url, 'v2-only-desk', 2);
+  t.deepEqual(v2only.map((a) => [a.phase, a.clearReason, a.messageId]), [['raised', null, `${raised.messageId}:v2`], ['cleared', 'camera-disabled', `${cleared.messageId}:v2`]]);
+  t.deepEqual(await readDurable(nats.url, 'v1-none', 0, 3_000), [], 'nothing in the v1 stream');
+
+  const only1 = await openAlertSink({ servers: nats.url, ...DEFAULT_CORE_USER, dataDir: join(nats.dir, 'v1only'), node: 'n1', crowdSchemas: ['v1'], log: quiet });
+  t.teardown(() => only1.close());
+  await only1.submit(crowdEvent(0, 'pier'), ctx);
+  t.true(await only1.drain(10_000));
+  t.is(only1.status().published, 1);
+  t.is((await readDurable(nats.url, 'v1-only-desk', 1)).length, 1);
+  t.is((await readDurableV2(nats.url, 'v2-after', 2, 3_000)).length, 2, 'nothing new in the v2 stream');
+
+  await t.throwsAsync(openAlertSink({ servers: nats.url, ...DEFAULT_CORE_USER, dataDir: join(nats.dir, 'bad'), node: 'n3', crowdSchemas: [] as never, log: quiet }), { instanceOf: RangeError });
+  const err = t.throws(() => parseConfig({ nats: { crowdSchemas: ['v3'] } }));
+  t.regex(err!.message, /nats\.crowdSchemas/);
+  t.deepEqual(parseConfig({}).nats.crowdSchemas, ['v1', 'v2']);
 });
