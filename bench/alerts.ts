@@ -12,7 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AckPolicy, connect, DeliverPolicy } from 'nats';
 import {
-  ALERT_STREAM, alertSubject, DEFAULT_CORE_USER, DEFAULT_SUBSCRIBER_USER, openAlertSink, startNatsServer, validateAlert,
+  ALERT_STREAM, ALERT_STREAM_V2, alertSubject, CROWD_SCHEMAS, DEFAULT_CORE_USER, DEFAULT_SUBSCRIBER_USER, openAlertSink, startNatsServer, validateAlert,
+  validateAlertV2, type CrowdSchema,
 } from '../alerts/index.js';
 import { createLogger } from '../common/log.js';
 import type { CrowdAlertEvent } from '../common/messages.js';
@@ -20,16 +21,23 @@ import type { CrowdAlertEvent } from '../common/messages.js';
 const TARGET_P99_MS = 250;
 const BARE_WINDOW = 256;
 
-interface BenchOptions { json: boolean; count: number; zones: number; latencyCount: number; rate: number }
+interface BenchOptions { json: boolean; count: number; zones: number; latencyCount: number; rate: number; crowdSchemas: CrowdSchema[] }
 
 function parse(args: readonly string[]): BenchOptions {
-  const o: BenchOptions = { json: false, count: 3_000, zones: 32, latencyCount: 400, rate: 200 };
+  const o: BenchOptions = { json: false, count: 3_000, zones: 32, latencyCount: 400, rate: 200, crowdSchemas: [...CROWD_SCHEMAS] };
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     if (a === '--json') { o.json = true; continue; }
+    if (a === '--crowd-schemas') {
+      // As config nats.crowdSchemas: v1,v2 (the default), v2 or v1.
+      const list = String(args[++i] ?? '').split(',').filter((x) => x.length > 0);
+      if (list.length === 0 || list.some((x) => !(CROWD_SCHEMAS as readonly string[]).includes(x))) throw new RangeError(`--crowd-schemas takes ${CROWD_SCHEMAS.join(',')}, or one of them`);
+      o.crowdSchemas = [...new Set(list as CrowdSchema[])];
+      continue;
+    }
     const key = ({ '--count': 'count', '--zones': 'zones', '--latency-count': 'latencyCount', '--rate': 'rate' } as const)[a as '--count'];
     const v = Number(args[++i]);
-    if (key === undefined) throw new RangeError(`unknown option ${a ?? ''} (known: --json --count N --zones N --latency-count N --rate PER_S)`);
+    if (key === undefined) throw new RangeError(`unknown option ${a ?? ''} (known: --json --count N --zones N --latency-count N --rate PER_S --crowd-schemas v1,v2|v2|v1)`);
     if (!Number.isInteger(v) || v < 1) throw new RangeError(`${a} must be a positive integer`);
     o[key] = v;
   }
@@ -54,7 +62,11 @@ export async function benchAlerts(args: string[]): Promise<number> {
   const dir = await mkdtemp(join(tmpdir(), 'cvcore-bench-alerts-'));
   const server = await startNatsServer({ storeDir: join(dir, 'nats') });
   const log = createLogger({ level: 'error' });
-  const sink = await openAlertSink({ servers: server.url, ...DEFAULT_CORE_USER, dataDir: join(dir, 'core'), node: 'bench', outboxLimit: 2 * (o.count + o.latencyCount) + 10, log }); // a crowd alert is two messages (v1 and v2)
+  // A crowd decision is one message per schema version it goes out in.
+  const perDecision = o.crowdSchemas.length;
+  const sink = await openAlertSink({ servers: server.url, ...DEFAULT_CORE_USER, dataDir: join(dir, 'core'), node: 'bench', outboxLimit: perDecision * (o.count + o.latencyCount) + 10, crowdSchemas: o.crowdSchemas, log });
+  // The latency subscriber reads v1 where v1 goes out, else v2.
+  const v1 = o.crowdSchemas.includes('v1');
   const zones = Array.from({ length: o.zones }, (_, z) => `z${z}`);
   const ctx = { district: 'bench', location: { lat: 36.07, lon: 120.38 }, snapshotRef: null };
   try {
@@ -85,12 +97,13 @@ export async function benchAlerts(args: string[]): Promise<number> {
     // Latency at a steady rate, to a subscriber's durable consumer that only sees this phase.
     const sub = await connect({ servers: server.url, ...DEFAULT_SUBSCRIBER_USER });
     const jsm = await sub.jetstreamManager();
-    await jsm.consumers.add(ALERT_STREAM, { durable_name: 'bench-latency', ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.New, filter_subject: 'citybrain.alerts.crowd.latency.>' });
-    const messages = await (await sub.jetstream().consumers.get(ALERT_STREAM, 'bench-latency')).consume({ max_messages: 256 });
+    const stream = v1 ? ALERT_STREAM : ALERT_STREAM_V2;
+    await jsm.consumers.add(stream, { durable_name: 'bench-latency', ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.New, filter_subject: v1 ? 'citybrain.alerts.crowd.latency.>' : 'citybrain.v2.alerts.crowd.latency.>' });
+    const messages = await (await sub.jetstream().consumers.get(stream, 'bench-latency')).consume({ max_messages: 256 });
     const latencies: number[] = [];
     const received = (async () => {
       for await (const m of messages) {
-        latencies.push(Date.now() - validateAlert(m.json()).at);
+        latencies.push(Date.now() - (v1 ? validateAlert(m.json()).at : validateAlertV2(m.json()).at));
         m.ack();
         if (latencies.length >= o.latencyCount) break;
       }
@@ -112,6 +125,8 @@ export async function benchAlerts(args: string[]): Promise<number> {
       bench: 'alerts',
       count: o.count,
       zones: o.zones,
+      crowd_schemas: o.crowdSchemas,
+      messages_per_decision: perDecision,
       alerts_per_s: Math.round(o.count / sinkSecs),
       bare_jetstream_per_s: Math.round(o.count / bareSecs),
       ratio_vs_bare_jetstream: Number((bareSecs / sinkSecs).toFixed(3)),
@@ -129,7 +144,7 @@ export async function benchAlerts(args: string[]): Promise<number> {
     if (o.json) process.stdout.write(JSON.stringify(result) + '\n');
     else {
       process.stdout.write([
-        `alerts through the outbox: ${result.alerts_per_s}/s (${o.count} alerts, ${o.zones} zones)`,
+        `alerts through the outbox: ${result.alerts_per_s}/s (${o.count} alerts, ${o.zones} zones, crowd schemas ${o.crowdSchemas.join('+')})`,
         `bare JetStream publish+ack: ${result.bare_jetstream_per_s}/s  -> ratio ${result.ratio_vs_bare_jetstream}`,
         `threshold event -> subscriber at ${o.rate}/s: p50 ${result.latency_p50_ms} ms, p99 ${result.latency_p99_ms} ms, max ${result.latency_max_ms} ms `
           + `(target p99 < ${TARGET_P99_MS} ms: ${result.meets_target ? 'met' : 'NOT met'}; ${latencies.length}/${o.latencyCount} received)`,
