@@ -9,7 +9,7 @@ export { loadApiTls, isLoopback, type ApiTransport } from './tls.js';
 export { httpStatusFor } from './errors.js';
 export { TokenTable, scopeOf, sha256Hex, ROLES } from './auth.js';
 export {
-  openTokenStore, tokenState, checkTokenRequest, mintToken, publicView, byNewest, storeFull, TokenStore, TOKEN_SECRET_PREFIX, TOKEN_STATES, DEFAULT_TOKEN_LIFETIME_MS,
+  openTokenStore, tokenState, checkTokenRequest, mintToken, publicView, byNewest, storeFull, droppable, ENDED_TOKEN_KEEP_MS, TokenStore, TOKEN_SECRET_PREFIX, TOKEN_STATES, DEFAULT_TOKEN_LIFETIME_MS,
   MAX_TOKEN_LIFETIME_MS, MAX_ISSUED_TOKENS, type IssuedToken, type IssuedTokenStore, type StoredToken, type TokenRequest, type TokenState, type TokenChange,
 } from './token-store.js';
 export { WS_CLOSE_TOKEN } from './live-sockets.js';

@@ -28,6 +28,7 @@ import { tokenRoutes } from './routes-tokens.js';
 import { erasureRoutes } from './routes-erasures.js';
 import type { ApiOptions } from './types.js';
 import { registerConsole } from '../console/serve.js';
+import { oidcRoutes } from './routes-oidc.js';
 
 export const API_VERSION = '1.0.0';
 /** JSON bodies (camera configs) are small; the face upload has its own limit (config api.maxUploadBytes). */
@@ -203,6 +204,7 @@ export async function startApi(o: ApiOptions): Promise<ApiServer> {
   recordingRoutes(app, ctx);
   tokenRoutes(app, ctx);
   erasureRoutes(app, ctx);
+  oidcRoutes(app, ctx);
 
   registerConsole(app);
 

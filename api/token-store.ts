@@ -20,6 +20,17 @@ export const MAX_TOKEN_LIFETIME_MS = 366 * 86_400_000;
 export const MIN_TOKEN_LIFETIME_MS = 1_000;
 /** Issued tokens kept (revoked and expired ones included, for the audit trail's sake). */
 export const MAX_ISSUED_TOKENS = 10_000;
+/**
+ * A token that ended (expired or revoked) this long ago may be dropped to make room at the bound: console sign-ins
+ * (api.oidc) issue one per session. The audit trail keeps naming it (person and id) after it is gone.
+ */
+export const ENDED_TOKEN_KEEP_MS = 30 * 86_400_000;
+
+/** Tokens that ended before `now - ENDED_TOKEN_KEEP_MS`, oldest end first: what a full store drops. */
+export function droppable(tokens: Iterable<IssuedToken>, now: number): IssuedToken[] {
+  const end = (t: IssuedToken): number => t.revoked ?? t.expires;
+  return [...tokens].filter((t) => end(t) < now - ENDED_TOKEN_KEEP_MS).sort((a, b) => end(a) - end(b));
+}
 
 const KEY = 'tok\u0000';
 const FORMAT_KEY = 'meta\u0000format';
@@ -148,12 +159,15 @@ export interface TokenStoreOptions {
   /** The store's folder (the stack uses `<dataDir>/tokens`). */
   readonly dir: string;
   readonly now?: () => number;
+  /** Tokens kept at most (default MAX_ISSUED_TOKENS). */
+  readonly maxTokens?: number;
 }
 
 export class TokenStore implements IssuedTokenStore {
   readonly #db: RocksDb;
   readonly #dir: string;
   readonly #now: () => number;
+  readonly #max: number;
   readonly #byId = new Map<string, StoredToken>();
   readonly #byHash = new Map<string, StoredToken>();
   readonly #listeners = new Set<(c: TokenChange) => void>();
@@ -163,6 +177,7 @@ export class TokenStore implements IssuedTokenStore {
     this.#db = db;
     this.#dir = o.dir;
     this.#now = o.now ?? Date.now;
+    this.#max = o.maxTokens ?? MAX_ISSUED_TOKENS;
   }
 
   static async open(o: TokenStoreOptions): Promise<TokenStore> {
@@ -230,7 +245,22 @@ export class TokenStore implements IssuedTokenStore {
   async create(req: TokenRequest, createdBy: string, reserved: ReadonlySet<string> = new Set()): Promise<{ token: IssuedToken; secret: string }> {
     this.#open();
     checkTokenRequest(req);
-    if (this.#byId.size >= MAX_ISSUED_TOKENS) throw storeFull();
+    const max = this.#max;
+    if (this.#byId.size >= max) {
+      // At the bound: tokens that ended long ago make room (a tenth of the bound at most at once).
+      const drop = droppable(this.#byId.values(), this.#now()).slice(0, Math.ceil(max / 10));
+      if (drop.length === 0) throw storeFull(max);
+      try {
+        await this.#db.batch(drop.map((t) => ({ type: 'del' as const, key: KEY + t.id })), { sync: true });
+      } catch (cause) {
+        throw new TokenError('TOKEN_IO', `the token store in ${this.#dir} cannot be written: ${(cause as Error).message}`, { cause });
+      }
+      for (const t of drop) {
+        const stored = this.#byId.get(t.id);
+        this.#byId.delete(t.id);
+        if (stored) this.#byHash.delete(stored.sha256);
+      }
+    }
     const { stored: t, secret } = mintToken(req, createdBy, this.#now(), (id) => this.#byId.has(id) || reserved.has(id));
     await this.#write(t);
     this.#emit({ type: 'created', token: publicView(t) });
@@ -276,8 +306,8 @@ export class TokenStore implements IssuedTokenStore {
 }
 
 /** A store at its bound refuses new tokens (revoked and expired ones count: they are kept for the audit's sake). */
-export function storeFull(): TokenError {
-  return new TokenError('TOKEN_BAD_REQUEST', `the store holds ${MAX_ISSUED_TOKENS} tokens, its bound`, { detail: { field: 'store' } });
+export function storeFull(max = MAX_ISSUED_TOKENS): TokenError {
+  return new TokenError('TOKEN_BAD_REQUEST', `the store holds ${max} tokens, its bound, and none ended more than 30 days ago`, { detail: { field: 'store' } });
 }
 
 export function openTokenStore(o: TokenStoreOptions): Promise<TokenStore> {

@@ -16,6 +16,7 @@ import type { ExportStore } from '../evidence/index.js';
 import type { ApiTransport } from './tls.js';
 import type { RecordingService } from '../recording/index.js';
 import type { IssuedTokenStore } from './token-store.js';
+import type { DataKeyring } from '../common/data-key.js';
 
 /**
  * The camera pool as the API uses it: ingest's CameraPool on one node, the cluster's pool (KV) on an api node
@@ -103,7 +104,7 @@ export interface ApiOptions {
   /** null: face search answers 503 API_FACE_UNAVAILABLE. */
   readonly faces: FaceEmbedder | null;
   /** Tokens, rate limit and upload limit (config `api`). */
-  readonly access: Pick<ApiConfig, 'tokens' | 'rateLimit' | 'maxUploadBytes'>;
+  readonly access: Pick<ApiConfig, 'tokens' | 'rateLimit' | 'maxUploadBytes'> & { readonly oidc?: ApiConfig['oidc'] };
   readonly log: Logger;
   /** The cluster this node belongs to; absent or null on a single node (the cluster routes answer 404). */
   readonly cluster?: ClusterSource | null;
@@ -119,6 +120,8 @@ export interface ApiOptions {
   readonly recordings?: RecordingService | null;
   /** Tokens issued to people (`<dataDir>/tokens`, or a cluster's KV bucket); absent or null: the token routes answer 503 API_TOKENS_UNAVAILABLE. */
   readonly tokenStore?: IssuedTokenStore | null;
+  /** The data key ring: seals the state of a console sign-in (api.oidc) between its start and its callback. */
+  readonly dataKey?: DataKeyring | null;
 }
 
 /** Who is calling: resolved from the bearer token on every guarded request. */

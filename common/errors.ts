@@ -161,6 +161,10 @@ export const ERROR_CODES = {
   // Issued tokens (issue 20, `cvcore tokens`).
   API_TOKEN_EXPIRED: 'the token was issued with an expiry that has passed (HTTP 401; an open WebSocket of it is closed with 4401 and this code)',
   API_TOKEN_REVOKED: 'the token was revoked (HTTP 401; an open WebSocket of it is closed with 4401 and this code)',
+  API_OIDC_UNAVAILABLE: 'console sign-in through OpenID Connect is not configured (api.oidc), or this api has no token store or data key to issue a session with',
+  API_OIDC_STATE: 'the sign-in callback carries no state this browser started here within 10 minutes, or a state that does not match: start again from the console',
+  API_OIDC_PROVIDER: 'the OpenID Connect provider could not be reached or refused: its discovery document, the code exchange, the ID token\'s checks, or its userinfo (HTTP 502)',
+  API_OIDC_NO_GROUP: 'the person signed in at the provider is in none of the groups api.oidc.groups lets use the console (HTTP 403)',
   API_TOKENS_UNAVAILABLE: 'the token routes need a token store: a core keeps one in its data folder, a cluster\'s api nodes share KV bucket CVCORE_ISSUED_TOKENS; an API started without one answers this',
   TOKEN_BAD_REQUEST: 'a token request with a bad person, role, departments, faces or expiry; the field is named',
   TOKEN_NOT_FOUND: 'no issued token with that id (or outside the caller\'s departments)',

@@ -126,6 +126,8 @@ export const DEFAULTS = {
     // Tokens and personal data cross a network only over HTTPS: plain HTTP is for loopback unless allowed.
     tls: null,
     allowPlainHttp: false,
+    // Console sign-in through the city's identity provider (OpenID Connect): off until configured.
+    oidc: null,
   },
   // Cluster mode (cluster/). Four shards spread a small cluster's index over its index nodes; three replicas
   // survive one NATS server down. A lease lives 8 s and is renewed every 2 s: three renewals can be missed (an

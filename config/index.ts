@@ -159,6 +159,35 @@ export interface ApiConfig {
   /** HTTPS: PEM files of the certificate (chain) and its key; null: plain HTTP (loopback only unless allowPlainHttp). */
   readonly tls: { readonly cert: string; readonly key: string } | null;
   readonly allowPlainHttp: boolean;
+  /** Console sign-in through the city's OpenID Connect provider; null: tokens only. */
+  readonly oidc: OidcConfig | null;
+}
+export interface OidcGroupMapping {
+  /** A value of the groups claim. */
+  readonly group: string;
+  readonly role: ApiRole;
+  readonly departments: readonly string[];
+  readonly faces: boolean;
+}
+export interface OidcConfig {
+  /** The provider's issuer URL (https, or http on a loopback host); its discovery document is read at the first login. */
+  readonly issuer: string;
+  readonly clientId: string;
+  /** null: a public client (PKCE only); env CVCORE_OIDC_CLIENT_SECRET overrides. */
+  readonly clientSecret: string | null;
+  /** This API's callback as the provider knows it: https://<host>/api/v1/auth/oidc/callback. */
+  readonly redirectUrl: string;
+  readonly scopes: readonly string[];
+  /** Claim naming the person (the audit's who); falls back to email, then sub. */
+  readonly personClaim: string;
+  /** Claim listing the person's groups. */
+  readonly groupsClaim: string;
+  /** Groups that may sign in, first match wins: each gives a role, departments and the face grant. */
+  readonly groups: readonly OidcGroupMapping[];
+  /** How long a console session (the token issued at sign-in) lasts, ms. */
+  readonly sessionMs: number;
+  /** The provider's name on the sign-in button. */
+  readonly label: string;
 }
 export interface WebgpuConfig {
   readonly backend: (typeof WEBGPU_DAWN_BACKENDS)[number];
@@ -453,6 +482,26 @@ export const CONFIG_SCHEMA: Spec = {
         key: { kind: 'string', description: 'PEM file of the certificate\'s private key', minLength: 1 },
       } },
       allowPlainHttp: { kind: 'boolean', description: 'serve plain HTTP on a non-loopback host (tokens and personal data then cross the network in clear)', default: d.api.allowPlainHttp },
+      oidc: { kind: 'object', description: 'console sign-in through an OpenID Connect provider (authorization code with PKCE); each sign-in issues the person a token of sessionMs (null: tokens only)', nullable: true, default: null, fields: {
+        issuer: { kind: 'string', description: 'the provider\'s issuer URL (https, or http on a loopback host)', pattern: /^https?:\/\/[^\s]+$/ },
+        clientId: { kind: 'string', description: 'this API\'s client id at the provider', pattern: /^[^\s]{1,256}$/ },
+        clientSecret: { kind: 'string', description: 'its client secret (env CVCORE_OIDC_CLIENT_SECRET overrides; null: a public client, PKCE only)', nullable: true, default: null },
+        redirectUrl: { kind: 'string', description: 'the callback as registered at the provider: https://<this API>/api/v1/auth/oidc/callback', pattern: /^https?:\/\/[^\s]+\/api\/v1\/auth\/oidc\/callback$/ },
+        scopes: { kind: 'array', description: 'scopes asked for (openid is added when missing)', default: ['openid', 'profile', 'email'], minItems: 1, maxItems: 20,
+          items: { kind: 'string', description: 'scope', pattern: /^[\x21\x23-\x5b\x5d-\x7e]{1,64}$/ } },
+        personClaim: { kind: 'string', description: 'claim naming the person, for the audit trail (then email, then sub)', default: 'name', pattern: /^[^\u0000-\u001f]{1,64}$/ },
+        groupsClaim: { kind: 'string', description: 'claim listing the person\'s groups', default: 'groups', pattern: /^[^\u0000-\u001f]{1,64}$/ },
+        groups: { kind: 'array', description: 'the groups that may sign in, first match wins; a person in none is refused (API_OIDC_NO_GROUP)', minItems: 1, maxItems: 1000, items: {
+          kind: 'object', description: 'one group', fields: {
+            group: { kind: 'string', description: 'a value of the groups claim', pattern: /^[^\u0000-\u001f]{1,256}$/ },
+            role: { kind: 'string', description: 'the role its members get', enum: API_ROLES },
+            departments: { kind: 'array', description: "departments, or ['*']", minItems: 1, maxItems: 64, items: { kind: 'string', description: 'department id or *', pattern: /^(\*|[A-Za-z0-9_-]{1,64})$/ } },
+            faces: { kind: 'boolean', description: 'the face grant (default true)', default: true },
+          },
+        } },
+        sessionMs: { kind: 'number', integer: true, description: 'how long a console session (the token issued at sign-in) lasts, ms', min: 60_000, max: 7 * 86_400_000, default: 12 * 3_600_000 },
+        label: { kind: 'string', description: 'the provider\'s name on the console\'s sign-in button', default: 'single sign-on', pattern: /^[^\u0000-\u001f]{1,64}$/ },
+      } },
     } },
     cluster: { kind: 'object', description: 'cluster mode: share the camera pool and the index with other nodes over NATS JetStream (null: one node does everything)', nullable: true, default: null, fields: {
       roles: { kind: 'array', description: 'what this node does: analytics (ingest, inference, tracking, crowd rules), index (RocksDB shards and search), api (HTTP, console)', minItems: 1, maxItems: 3, default: d.cluster.roles,

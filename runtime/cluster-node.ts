@@ -301,7 +301,7 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
       api = await startApi({
         host: config.api.host, port: config.api.port, index, cameras: registry, history: feed, events: feed,
         stats: pl, alerts: sink, faces: { embedFaceFromImage }, access: { ...config.api, tokens }, transport: config.api, cluster, cameraUrlSchemes: config.ingest.urlSchemes, log,
-        tokenStore,
+        tokenStore, dataKey: dataKey.ring,
       });
       const a = api;
       cleanup.push(() => a.close());

@@ -14,7 +14,7 @@ import { type KV } from 'nats';
 import { TokenError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import {
-  MAX_ISSUED_TOKENS, byNewest, checkTokenRequest, mintToken, publicView, storeFull,
+  MAX_ISSUED_TOKENS, byNewest, checkTokenRequest, droppable, mintToken, publicView, storeFull,
   type IssuedToken, type IssuedTokenStore, type StoredToken, type TokenChange, type TokenRequest,
 } from '../api/index.js';
 import { clusterErrorOf, createJson, follow, getJson, updateJson, type Versioned } from '../cluster/index.js';
@@ -98,7 +98,15 @@ export class KvTokenStore implements IssuedTokenStore {
   async create(req: TokenRequest, createdBy: string, reserved: ReadonlySet<string> = new Set()): Promise<{ token: IssuedToken; secret: string }> {
     this.#open();
     checkTokenRequest(req);
-    if (this.#byId.size >= MAX_ISSUED_TOKENS) throw storeFull();
+    if (this.#byId.size >= MAX_ISSUED_TOKENS) {
+      // At the bound: tokens that ended long ago make room (a tenth of the bound at most at once).
+      const drop = droppable([...this.#byId.values()].map((e) => e.token), (this.#o.now ?? Date.now)()).slice(0, Math.ceil(MAX_ISSUED_TOKENS / 10));
+      if (drop.length === 0) throw storeFull();
+      for (const t of drop) {
+        await this.#io('drop an ended token', () => this.#kv.delete(t.id));
+        this.#apply(t.id, null);
+      }
+    }
     for (let attempt = 0; attempt < WRITE_ATTEMPTS; attempt++) {
       const { stored, secret } = mintToken(req, createdBy, (this.#o.now ?? Date.now)(), (id) => this.#byId.has(id) || reserved.has(id));
       // Created only if the id is new cluster-wide (another node may have taken it a moment ago).

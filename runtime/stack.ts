@@ -140,7 +140,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     const tokenStore = await openTokenStore({ dir: join(dataDir, 'tokens') });
     cleanup.push(() => tokenStore.close());
     const api = await startApi({
-      tokenStore,
+      tokenStore, dataKey: dataKey.ring,
       host: config.api.host, port: config.api.port, index, cameras: pipeline.cameras, history: pipeline, events: pipeline, stats: pipeline, alerts,
       faces: { embedFaceFromImage }, watchlists, exports, recordings, access: config.api, transport: config.api, cameraUrlSchemes: config.ingest.urlSchemes, log,
     });

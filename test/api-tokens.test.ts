@@ -226,3 +226,32 @@ test('tokens - without a token store (an API started without one) the token rout
   // Config tokens keep working there.
   t.is((await bare.get('/api/v1/cameras', TOKENS.operator)).status, 200);
 });
+
+test('tokens - a store at its bound drops tokens that ended more than 30 days ago (console sessions add up), and refuses when none did', async (t) => {
+  const { dir, cleanup } = tempDir('api-tokens-bound');
+  t.teardown(cleanup);
+  let now = Date.now();
+  const s = await openTokenStore({ dir, now: () => now, maxTokens: 4 });
+  t.teardown(() => s.close());
+  const made = [];
+  for (let i = 0; i < 4; i++) made.push((await s.create({ person: `P${i}`, role: 'investigator', departments: ['traffic'], expiresIn: i < 2 ? '1d' : '366d' }, 'admin')).token);
+  await s.revoke(made[2]!.id, 'admin');
+  // Nothing ended long enough ago: refused, naming the bound.
+  const full = await t.throwsAsync(s.create({ person: 'P4', role: 'investigator', departments: ['traffic'] }, 'admin'));
+  t.is((full as { code?: string }).code, 'TOKEN_BAD_REQUEST');
+  t.regex(full!.message, /holds 4 tokens/);
+  // 40 days on: the two that expired after a day and the revoked one ended long ago; a tenth of the bound (one
+  // here) goes, the oldest end first: the revocation, before the two expiries.
+  now += 40 * 86_400_000;
+  const next = await s.create({ person: 'P4', role: 'investigator', departments: ['traffic'] }, 'admin');
+  t.deepEqual(s.list().map((x) => x.person).sort(), ['P0', 'P1', 'P3', 'P4']);
+  t.truthy(s.get(next.token.id));
+  t.is(s.get(made[2]!.id), null);
+  await s.create({ person: 'P5', role: 'investigator', departments: ['traffic'] }, 'admin');
+  t.deepEqual(s.list().map((x) => x.person).sort(), ['P1', 'P3', 'P4', 'P5'], 'then the earliest expiry');
+  // The drop is on disk: a reopened store agrees.
+  await s.close();
+  const again = await openTokenStore({ dir, now: () => now, maxTokens: 4 });
+  t.deepEqual(again.list().map((x) => x.person).sort(), ['P1', 'P3', 'P4', 'P5']);
+  await again.close();
+});

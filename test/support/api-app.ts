@@ -149,13 +149,20 @@ export interface HarnessOptions {
   recordings?: RecordingService | null;
   /** The issued-token store (the caller opens and closes it); none by default (503 on the token routes). */
   tokenStore?: IssuedTokenStore | null;
+  /** Console sign-in through an OpenID Connect provider (api.oidc, as the config parser takes it); none by default. */
+  oidc?: Record<string, unknown>;
+  /** The port to listen on (a redirect URL names it before the server starts); any free one by default. */
+  port?: number;
 }
 
 export async function startHarness(o: HarnessOptions = {}): Promise<ApiHarness> {
   const { dir, cleanup } = o.indexDir ? { dir: o.indexDir, cleanup: () => undefined } : tempDir('api');
   const index = await openIndex({ dataKey: testDataKey(),  dir, batchSize: 64, flushMs: 5, sweepIntervalMs: 0, vectorSaveIntervalMs: 0, ...(o.audit ? { audit: o.audit } : {}) });
   const cfg = parseConfig({
-    api: { port: 0, tokens: TOKEN_CONFIG, rateLimit: o.rateLimit ?? { perMinute: 60_000, burst: 10_000 }, ...(o.maxUploadBytes ? { maxUploadBytes: o.maxUploadBytes } : {}) },
+    api: {
+      port: 0, tokens: TOKEN_CONFIG, rateLimit: o.rateLimit ?? { perMinute: 60_000, burst: 10_000 }, ...(o.maxUploadBytes ? { maxUploadBytes: o.maxUploadBytes } : {}),
+      ...(o.oidc ? { oidc: o.oidc } : {}),
+    },
   });
   const cameras = new CameraPool(cfg.ingest);
   // Disabled: registered and listed, but no ffmpeg is started.
@@ -190,7 +197,7 @@ export async function startHarness(o: HarnessOptions = {}): Promise<ApiHarness> 
     ? await openExports({ dataDir: exDir.dir, node: 'test-node', retentionDays: cfg.exports.retentionDays, limits: { ...cfg.exports, ...(typeof o.exports === 'object' ? o.exports : {}) }, sweepIntervalMs: 0, dataKey: await sharedTestDataKey() })
     : null;
   const server = await startApi({
-    host: '127.0.0.1', port: 0, index, cameras, history, events, stats: o.stats ?? null, alerts: null,
+    host: '127.0.0.1', port: o.port ?? 0, index, cameras, history, events, stats: o.stats ?? null, alerts: null, dataKey: await sharedTestDataKey(),
     faces: o.faces === undefined ? pixelFaces : o.faces, access: cfg.api, cluster: o.cluster ?? null, watchlists, exports, recordings: o.recordings ?? null, tokenStore: o.tokenStore ?? null,
     ...(o.transport ? { transport: o.transport } : {}),
     log: createLogger({ level: 'error', sink: () => undefined }),
