@@ -95,6 +95,8 @@ export function oidcRoutes(app: FastifyInstance, ctx: ApiContext): void {
         }).catch(() => undefined);
       }
       o.log.warn('console sign-in failed', { code: e.code, error: e.message });
+      // A browser (the provider sends one back here) gets a page; anything else the API's JSON error.
+      if (!/text\/html/.test(req.headers.accept ?? '')) throw e;
       return page(reply, status, `<h1>Sign-in failed</h1><p><code data-code="${escapeHtml(e.code)}">${escapeHtml(e.code)}</code>: ${escapeHtml(e.message)}</p><p><a href="/console/">Back to the console</a></p>`);
     }
   });

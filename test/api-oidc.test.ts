@@ -83,7 +83,7 @@ class Browser {
       const cookies = [...(this.#jar.get(u.host) ?? new Map()).entries()].map(([k, v]) => `${k}=${v}`).join('; ');
       const res = await fetch(current, {
         method, redirect: 'manual',
-        headers: { ...(cookies ? { cookie: cookies } : {}), ...(body !== undefined ? { 'content-type': 'application/x-www-form-urlencoded' } : {}) },
+        headers: { accept: 'text/html,application/xhtml+xml', ...(cookies ? { cookie: cookies } : {}), ...(body !== undefined ? { 'content-type': 'application/x-www-form-urlencoded' } : {}) },
         ...(body !== undefined ? { body } : {}),
       });
       for (const c of res.headers.getSetCookie()) {
@@ -175,18 +175,19 @@ test.serial('oidc - a callback without this browser\'s state, or with a forged s
   if (/name="prompt" value="consent"/.test(page.text)) page = await a.go(formAction(page.text, page.url), { method: 'POST', form: { prompt: 'consent' } });
   t.is(page.status, 200, 'the first browser finishes');
   const callback = page.url;
-  const other = await fetch(callback);
+  const other = await fetch(callback, { headers: { accept: 'text/html' } });
   t.is(other.status, 400);
   t.is(codeOf(await other.text()), 'API_OIDC_STATE');
+  // Not a browser: the API's JSON error.
   const forged = await fetch(callback, { headers: { cookie: 'cvcore_oidc=Q1ZFMQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' } });
   t.is(forged.status, 400);
-  t.is(codeOf(await forged.text()), 'API_OIDC_STATE');
+  t.like(await forged.json(), { code: 'API_OIDC_STATE' });
   // The provider's own refusal (the person said no) comes back as one of ours, for the browser that started.
   const start = await fetch(`${h.url}/api/v1/auth/oidc/login`, { redirect: 'manual' });
   t.is(start.status, 302);
   const state = new URL(start.headers.get('location')!).searchParams.get('state')!;
   const cookie = start.headers.getSetCookie()[0]!.split(';')[0]!;
-  const denied = await fetch(`${h.url}/api/v1/auth/oidc/callback?error=access_denied&error_description=the+user+said+no&state=${state}`, { headers: { cookie } });
+  const denied = await fetch(`${h.url}/api/v1/auth/oidc/callback?error=access_denied&error_description=the+user+said+no&state=${state}`, { headers: { cookie, accept: 'text/html' } });
   t.is(denied.status, 502);
   const text = await denied.text();
   t.is(codeOf(text), 'API_OIDC_PROVIDER');

@@ -11,6 +11,7 @@ const ROUTES = [
   'get /api/v1/cameras', 'post /api/v1/cameras', 'get /api/v1/cameras/{id}', 'patch /api/v1/cameras/{id}', 'delete /api/v1/cameras/{id}',
   'get /api/v1/cameras/{id}/health', 'get /api/v1/cameras/{id}/live', 'get /api/v1/health', 'get /api/v1/alerts', 'get /api/v1/zones', 'get /api/v1/snapshots/{id}', 'get /api/v1/live',
   'get /api/v1/cluster', 'post /api/v1/cluster/nodes/{id}/drain',
+  'get /api/v1/auth/oidc', 'get /api/v1/auth/oidc/login', 'get /api/v1/auth/oidc/callback',
   'get /api/v1/watchlists', 'post /api/v1/watchlists', 'get /api/v1/watchlists/{id}', 'patch /api/v1/watchlists/{id}', 'delete /api/v1/watchlists/{id}',
   'get /api/v1/watchlists/{id}/entries', 'post /api/v1/watchlists/{id}/entries', 'get /api/v1/watchlists/{id}/entries/{entry}',
   'patch /api/v1/watchlists/{id}/entries/{entry}', 'delete /api/v1/watchlists/{id}/entries/{entry}', 'get /api/v1/watchlists/{id}/entries/{entry}/photos/{n}',
