@@ -21,16 +21,22 @@
  * consumer has no pull open (the node is down) or that did not ack in time is "pending": it applies the erasure
  * from the stream when it is back.
  *
+ * Crowd alarm frames (KV CVCORE_SNAPSHOTS): the api blanks the person's box in the frames of the track's camera
+ * taken while it was on camera, or deletes a frame where the box cannot be placed, as one node does
+ * (`eraseAlarmFrames`).
+ *
  * Record log: the erased records' messages in CVCORE_TRACKS / CVCORE_FACES (best shot, face embedding) are
  * found by their message id (the record id) scanning the shard's subject from shortly before the record's end
  * (a record is published when its track ends; an outbox may publish late, so the scan goes on to the stream's
  * end), headers only, and deleted with erase (the bytes are overwritten).
  */
 import { randomBytes } from 'node:crypto';
-import { AckPolicy, DeliverPolicy, ReplayPolicy, nanos, type ConsumerMessages, type JetStreamManager, type JsMsg, type NatsConnection } from 'nats';
+import { AckPolicy, DeliverPolicy, ReplayPolicy, nanos, type ConsumerMessages, type JetStreamManager, type JsMsg, type KV, type NatsConnection } from 'nats';
 import { ClusterError, IndexError } from '../common/errors.js';
+import { peopleOf, withPeople } from '../common/frame-people.js';
 import type { Logger } from '../common/log.js';
-import { ERASURE_LIMITS, type SearchIndex } from '../search-index/index.js';
+import type { TrajectoryPoint } from '../common/messages.js';
+import { ERASURE_LIMITS, FRAME_BOX_TOLERANCE_MS, blankBoxes, boxAt, type SearchIndex } from '../search-index/index.js';
 import { apiErrCode, clusterError, ensureStream, withRetry } from './js-util.js';
 import { STREAM_OF_KIND, type RecordKind } from './records.js';
 import { heldShards } from './shard-consumer.js';
@@ -381,4 +387,96 @@ export async function deleteFromRecordLog(nc: NatsConnection, jsm: JetStreamMana
     notFound.push(...want);
   }
   return { deleted, notFound: notFound.sort() };
+}
+
+// ---- crowd alarm frames in the snapshot bucket --------------------------------------------------------------
+
+/** A found track, as the alarm frames need it. */
+export interface FrameTrack {
+  readonly cameraId: string;
+  readonly start: number;
+  readonly end: number;
+  readonly trajectory: readonly TrajectoryPoint[];
+  readonly frame: { readonly width: number; readonly height: number } | null;
+}
+
+const AT_MARKER = 'cvcore-at:v1 ';
+
+/**
+ * When a frame of the snapshot bucket was taken: a frame rewritten by an erasure carries its first time in a JPEG
+ * comment segment (a rewrite is a new KV revision with a new time); otherwise the KV entry's time, which is when
+ * the analytics node stored it, moments after the capture.
+ */
+export function frameTimeOf(jpeg: Uint8Array, stored: number): number {
+  const b = Buffer.from(jpeg.buffer, jpeg.byteOffset, jpeg.byteLength);
+  let i = 2;
+  while (b.length >= 4 && b[0] === 0xff && b[1] === 0xd8 && i + 4 <= b.length && b[i] === 0xff) {
+    const type = b[i + 1]!;
+    if (type === 0xda || type === 0xd9) break;
+    const len = b.readUInt16BE(i + 2);
+    if (len < 2 || i + 2 + len > b.length) break;
+    if (type === 0xfe) {
+      const text = b.subarray(i + 4, i + 2 + len).toString('latin1');
+      if (text.startsWith(AT_MARKER)) {
+        const at = Number(text.slice(AT_MARKER.length));
+        if (Number.isSafeInteger(at) && at > 0) return at;
+      }
+    }
+    i += 2 + len;
+  }
+  return stored;
+}
+
+function withFrameTime(jpeg: Uint8Array, at: number): Buffer {
+  const src = Buffer.from(jpeg.buffer, jpeg.byteOffset, jpeg.byteLength);
+  const text = Buffer.from(AT_MARKER + String(Math.round(at)), 'latin1');
+  const seg = Buffer.alloc(4);
+  seg[0] = 0xff; seg[1] = 0xfe;
+  seg.writeUInt16BE(text.length + 2, 2);
+  return Buffer.concat([src.subarray(0, 2), seg, text, src.subarray(2)]);
+}
+
+const escapeRe = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/**
+ * The crowd frames (KV CVCORE_SNAPSHOTS, key `<camera>-<frame seq>`) of the tracks' cameras taken while a track
+ * was on camera, as search-index/erase.ts decides on one node: the person's box (the trajectory at the frame's
+ * time) filled with its mean colour, or the frame deleted when the box cannot be placed. Unless `dryRun`, done.
+ */
+export async function eraseAlarmFrames(kv: KV, tracks: readonly FrameTrack[], dryRun: boolean): Promise<{ blanked: string[]; deleted: string[] }> {
+  const out = { blanked: [] as string[], deleted: [] as string[] };
+  if (tracks.length === 0) return out;
+  const cameras = [...new Set(tracks.map((t) => t.cameraId))];
+  const keyRe = new RegExp(`^(${cameras.map(escapeRe).join('|')})-\\d+$`);
+  const keys: string[] = [];
+  for await (const k of await kv.keys()) if (keyRe.test(k)) keys.push(k);
+  for (const key of keys.sort()) {
+    const e = await kv.get(key);
+    if (!e || e.operation !== 'PUT' || e.value.length === 0) continue;
+    const at = frameTimeOf(e.value, e.created.getTime());
+    const camera = key.slice(0, key.lastIndexOf('-'));
+    let boxes: Parameters<typeof blankBoxes>[1][number][] | null = [];
+    let hit = false;
+    for (const t of tracks) {
+      if (t.cameraId !== camera || at < t.start - FRAME_BOX_TOLERANCE_MS || at > t.end + FRAME_BOX_TOLERANCE_MS) continue;
+      hit = true;
+      const p = boxAt(t.trajectory, at);
+      if (p === null) boxes = null;
+      else if (boxes !== null) boxes.push({ ...p, frameWidth: t.frame?.width ?? null, frameHeight: t.frame?.height ?? null });
+    }
+    if (!hit) continue;
+    if (boxes === null) {
+      out.deleted.push(key);
+      if (!dryRun) await kv.purge(key);
+    } else {
+      out.blanked.push(key);
+      if (!dryRun) {
+        // The people segment rides along (the API blurs the others' heads by it), and the frame keeps its time.
+        const people = peopleOf(e.value);
+        const blank = await blankBoxes(e.value, boxes);
+        await kv.put(key, withFrameTime(people ? withPeople(blank, people) : blank, at));
+      }
+    }
+  }
+  return out;
 }

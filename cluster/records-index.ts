@@ -22,7 +22,7 @@ export {
 } from './audit-trail.js';
 export {
   ERASURE_DEFAULTS, ErasureApplier, awaitReplicas, decodeErasureMessage, deleteFromRecordLog, encodeErasureMessage, ensureErasureStream,
-  erasureConsumerName, publishErasure, resetErasureConsumers,
-  type ErasureApplierOptions, type ErasureApplierStats, type ErasureMessage, type ErasureStreamOptions,
+  eraseAlarmFrames, erasureConsumerName, frameTimeOf, publishErasure, resetErasureConsumers,
+  type ErasureApplierOptions, type FrameTrack, type ErasureApplierStats, type ErasureMessage, type ErasureStreamOptions,
 } from './erasure.js';
 export { clusterError, ensureStream, isTransient, withRetry, type RetryOptions, type StreamLimits } from './js-util.js';

@@ -23,7 +23,7 @@
  * put / flush / sweep / settle: an api node stores no records (put: CLUSTER_NOT_SUPPORTED; the others are no-ops).
  */
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
-import type { NatsConnection } from 'nats';
+import type { KV, NatsConnection } from 'nats';
 import { ClusterError, IndexError } from '../common/errors.js';
 import type { TrackRecord } from '../common/messages.js';
 import type { Logger } from '../common/log.js';
@@ -33,7 +33,7 @@ import {
   type ReadAuditOptions, type AuditVerifyKey, type AuditVerifyReport, type Checkpoint, type Scope, type SearchIndex, type SearchPage, type SearchQuery, type TrackRecordSummary,
 } from '../search-index/index.js';
 import { AuditPublisher } from './audit-trail.js';
-import { awaitReplicas, deleteFromRecordLog, ensureErasureStream, publishErasure, type ErasureStreamOptions, type LoggedRecord } from './erasure.js';
+import { awaitReplicas, deleteFromRecordLog, eraseAlarmFrames, ensureErasureStream, publishErasure, type ErasureStreamOptions, type LoggedRecord } from './erasure.js';
 import { isNatsError, permissionSubject, clusterError } from './js-util.js';
 import { decodeRecord } from './record-codec.js';
 import {
@@ -58,7 +58,12 @@ export interface ClusterIndexOptions {
   /** How long an audit append keeps retrying before the request fails. Default 10000 ms. */
   readonly auditRetryForMs?: number;
   /** Erasure: the erasure stream's settings (created on the first erasure) and how long to wait for the replicas. Absent: erase is CLUSTER_NOT_SUPPORTED. */
-  readonly erasure?: { readonly stream: ErasureStreamOptions; readonly waitMs?: number };
+  readonly erasure?: {
+    readonly stream: ErasureStreamOptions;
+    readonly waitMs?: number;
+    /** The crowd alarm frames (KV CVCORE_SNAPSHOTS): those showing an erased track are blanked or deleted. */
+    readonly frames?: KV;
+  };
   readonly log?: Logger;
 }
 
@@ -353,7 +358,13 @@ export class ClusterIndex implements SearchIndex {
         alarmFrames: { blanked: [...result.alarmFrames.blanked, ...x.alarmFrames.blanked], deleted: [...result.alarmFrames.deleted, ...x.alarmFrames.deleted] }, auditRedacted: 0,
       };
     }
-    if (r.dryRun === true || found.size === 0) return { ...result, cluster: { applied: [], pending: [] }, recordLog: { deleted: 0, notFound: [] } };
+    const frameTracks = answers.flatMap(({ a }) => a.records);
+    const framesOf = async (dryRun: boolean): Promise<ErasureResult['alarmFrames']> => {
+      if (!eo.frames || frameTracks.length === 0) return result.alarmFrames;
+      const f = await eraseAlarmFrames(eo.frames, frameTracks, dryRun).catch((err: unknown) => { throw clusterError(err, 'erase the alarm frames'); });
+      return { blanked: [...result.alarmFrames.blanked, ...f.blanked], deleted: [...result.alarmFrames.deleted, ...f.deleted] };
+    };
+    if (r.dryRun === true || found.size === 0) return { ...result, alarmFrames: await framesOf(true), cluster: { applied: [], pending: [] }, recordLog: { deleted: 0, notFound: [] } };
     const jsm = await this.#nc.jetstreamManager({ timeout: 5_000 });
     this.#erasureStream ??= ensureErasureStream(jsm, eo.stream, this.#o.log).catch((err: unknown) => { this.#erasureStream = null; throw clusterError(err, 'create the erasure stream'); });
     await this.#erasureStream;
@@ -364,7 +375,7 @@ export class ClusterIndex implements SearchIndex {
       deleteFromRecordLog(this.#nc, jsm, logged).catch((err: unknown) => { throw clusterError(err, 'delete the erased records from the record log'); }),
     ]);
     this.#o.log?.info('erasure published', { erasure: erasureId, shards: [...found.keys()], records: result.tracks.length, applied: cluster.applied, pending: cluster.pending, logDeleted: recordLog.deleted });
-    return { ...result, cluster, recordLog };
+    return { ...result, alarmFrames: await framesOf(false), cluster, recordLog };
   }
 
   // ---- audit ------------------------------------------------------------------------------------------------

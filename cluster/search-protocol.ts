@@ -14,6 +14,7 @@
  * index node applies it, exactly as a single node does.
  */
 import { ClusterError, CvcoreError, IndexError } from '../common/errors.js';
+import type { TrajectoryPoint } from '../common/messages.js';
 import type { ErasureResult, FaceMatch, FaceSearchOptions, PagePosition, Scope, SearchQuery, TrackRecordSummary } from '../search-index/index.js';
 import { decodeWithBytes, encodeWithBytes } from '../search-index/index.js';
 
@@ -36,8 +37,11 @@ export interface FoundAnswer { found: boolean }
 /** An erasure's dry run on one shard, with what the record log needs to find the found records' messages. */
 export interface EraseAnswer {
   result: ErasureResult;
-  /** The found records: id, end time (ms) and whether it went to the face stream. */
-  records: Array<{ id: string; end: number; face: boolean }>;
+  /**
+   * The found records: id, end time (ms) and whether it went to the face stream (the record log); camera, start,
+   * trajectory and frame size (the crowd frames of the snapshot bucket that show them).
+   */
+  records: Array<{ id: string; end: number; face: boolean; cameraId: string; start: number; trajectory: TrajectoryPoint[]; frame: { width: number; height: number } | null }>;
 }
 export interface ErrorAnswer { error: { code: string; message: string; detail?: Record<string, unknown> } }
 

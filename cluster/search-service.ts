@@ -120,7 +120,12 @@ export class SearchService {
     const records: EraseAnswer['records'] = [];
     for (const id of r.tracks) {
       const rec = await index.get(id, 'all');
-      if (rec) records.push({ id, end: rec.end, face: rec.embedding !== null });
+      if (rec) {
+        records.push({
+          id, end: rec.end, face: rec.embedding !== null, cameraId: rec.cameraId, start: rec.start, trajectory: [...(rec.trajectory ?? [])],
+          frame: rec.frame ? { width: rec.frame.width, height: rec.frame.height } : null,
+        });
+      }
     }
     return { result: { ...r, notFound: [...r.notFound, ...others] }, records };
   }

@@ -288,8 +288,8 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
       const tokens = await step('reading the API tokens', () => loadTokens(tokensKv));
       const materialiser = await step('materialising the audit trail', () => AuditMaterialiser.start(nc, { node: id, index: localIndex!, log }));
       cleanup.push(() => materialiser.stop());
-      const index = new ClusterIndex(nc, { node: id, shards: cl.shards, searchTimeoutMs: cl.searchTimeoutMs, audit: localIndex!, erasure: { stream: erasureStream }, log });
       const snapshotsKv = await bucket(KV_BUCKETS.snapshots, { ttlMs: SNAPSHOT_TTL_MS, maxBytes: SNAPSHOT_BUCKET_BYTES });
+      const index = new ClusterIndex(nc, { node: id, shards: cl.shards, searchTimeoutMs: cl.searchTimeoutMs, audit: localIndex!, erasure: { stream: erasureStream, frames: snapshotsKv }, log });
       const feed = new ClusterFeed(log);
       await step('following alerts and zone counts', () => feed.start(nc, snapshotsKv));
       cleanup.push(async () => feed.stop());

@@ -6,13 +6,16 @@
  */
 import test from 'ava';
 import { join } from 'node:path';
+import sharp from 'sharp';
+import { peopleOf, withPeople } from '../common/frame-people.js';
+import { openBucket } from '../cluster/kv.js';
 import { connect, type NatsConnection } from 'nats';
 import { ClusterError, CvcoreError } from '../common/errors.js';
 import type { ObjectClass, TrackRecord } from '../common/messages.js';
 import { startNatsCluster, type NatsCluster } from '../cluster/nats-cluster.js';
 import {
   AuditMaterialiser, ClusterIndex, ErasureApplier, RecordPublisher, SearchService, ShardConsumer, decodeRecordPayload, encodeRecordPayload,
-  ensureRecordStreams, erasureConsumerName,
+  ensureRecordStreams, erasureConsumerName, frameTimeOf,
 } from '../cluster/records-index.js';
 import { shardOf } from '../cluster/shards.js';
 import { CLUSTER_USERS, STREAMS, demoPassword, recordSubject } from '../cluster/subjects.js';
@@ -596,4 +599,45 @@ test.serial('erasure - a replica down during the erasure applies it when back; a
   t.true(d.consumer!.stats().skipped >= 1, 'D skipped the erased record');
   t.true(d.erasures!.isErased(late.id), 'D read the erasures before its record consumers started');
   for (const x of mine) for (const n of [a, b2, d]) t.is(await n.index.get(x.id, 'all'), null, `${n.name} does not hold ${x.id}`);
+});
+
+test.serial('erasure - crowd frames in the snapshot bucket: the person\'s box is blanked (a dry run changes nothing), a frame without a placeable box is deleted, others stay', async (t) => {
+  const { apiNc, auditIndex } = world();
+  const kv = await openBucket(apiNc.jetstream(), 'CVCORE_SNAPSHOTS', { replicas: 3, ttlMs: 3_600_000 });
+  const api = new ClusterIndex(apiNc, { node: 'api-2', shards: S, searchTimeoutMs: 3_000, audit: auditIndex, erasure: { stream: ERASURE_STREAM, waitMs: 20_000, frames: kv } });
+  t.teardown(() => api.close());
+  const now = Date.now();
+  const [camX, camY, camZ] = ['framecam-x', 'framecam-y', 'framecam-z'];
+  const box = { x: 200, y: 100, w: 60, h: 120 };
+  const trajectory = Array.from({ length: 41 }, (_, i) => ({ t: now - 10_000 + i * 500, ...box }));
+  // X: a person with a trajectory while the frame was taken; Y: one without (a record from before trajectories).
+  const rx = { ...makeRecord({ id: `${camX}:1:${now - 10_000}`, cameraId: camX, start: now - 10_000, end: now + 10_000, department: 'police', cls: 'person' }), trajectory, frame: { width: 640, height: 480 } };
+  const ry = makeRecord({ id: `${camY}:1:${now - 10_000}`, cameraId: camY, start: now - 10_000, end: now + 10_000, department: 'police', cls: 'person' });
+  await publishAndWait([rx, ry]);
+  const red = await sharp({ create: { width: box.w, height: box.h, channels: 3, background: { r: 255, g: 0, b: 0 } } }).png().toBuffer();
+  const frame = withPeople(await sharp({ create: { width: 640, height: 480, channels: 3, background: { r: 255, g: 255, b: 255 } } })
+    .composite([{ input: red, left: box.x, top: box.y }]).jpeg({ quality: 90 }).toBuffer(), [box, { x: 500, y: 300, w: 40, h: 80 }]);
+  for (const cam of [camX, camY, camZ]) await kv.put(`${cam}-7`, frame);
+  const pixel = async (jpeg: Uint8Array, x: number, y: number): Promise<number[]> => {
+    const { data } = await sharp(jpeg).extract({ left: x, top: y, width: 1, height: 1 }).raw().toBuffer({ resolveWithObject: true });
+    return [...data.subarray(0, 3)];
+  };
+  t.true((await pixel(frame, box.x + 30, box.y + 60))[1]! < 40, 'the person is red in the frame');
+
+  const dry = await api.erase({ ids: [rx.id, ry.id], scope: 'all', dryRun: true });
+  t.deepEqual(dry.alarmFrames, { blanked: [`${camX}-7`], deleted: [`${camY}-7`] });
+  for (const cam of [camX, camY]) t.deepEqual(Buffer.from((await kv.get(`${cam}-7`))!.value), frame, 'a dry run changes no frame');
+
+  const storedAt = (await kv.get(`${camX}-7`))!.created.getTime();
+  const done = await api.erase({ ids: [rx.id, ry.id], scope: 'all', erasureId: 'er-test-frames' });
+  t.deepEqual(done.alarmFrames, { blanked: [`${camX}-7`], deleted: [`${camY}-7`] });
+  const x = (await kv.get(`${camX}-7`))!;
+  const [r, g] = await pixel(x.value, box.x + 30, box.y + 60);
+  t.true(r! > 200 && g! > 60, `the person's box is filled with its mean colour (got ${r}, ${g})`);
+  t.deepEqual(await pixel(x.value, 20, 20), await pixel(frame, 20, 20), 'the rest of the frame stays');
+  t.is(peopleOf(x.value)?.length, 2, 'the frame keeps its people (the API blurs their heads by them)');
+  t.is(frameTimeOf(x.value, 0), storedAt, 'the rewritten frame keeps its time for a later erasure');
+  const y = await kv.get(`${camY}-7`);
+  t.true(y === null || y.operation !== 'PUT', 'the frame where the box cannot be placed is deleted');
+  t.deepEqual(Buffer.from((await kv.get(`${camZ}-7`))!.value), frame, 'another camera\'s frame stays');
 });
