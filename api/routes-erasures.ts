@@ -280,7 +280,8 @@ export function erasureRoutes(app: FastifyInstance, ctx: ApiContext): void {
         watchlistEntries: entries.length, auditRedacted: result.auditRedacted,
       };
       // The trail keeps who, when, why and how many: not the erased ids, not the photo.
-      await ctx.audit(req, action(), { ...basis(), dryRun: q.dryRun, redactAudit: q.redactAudit, counts }, result.tracks.length);
+      // In a cluster, which index replicas applied it and which will when back (node ids, no personal data).
+      await ctx.audit(req, action(), { ...basis(), dryRun: q.dryRun, redactAudit: q.redactAudit, counts, ...(result.cluster && !q.dryRun ? { replicas: result.cluster } : {}) }, result.tracks.length);
       return {
         id, dryRun: q.dryRun, at: Date.now(), by: p.tokenId, reason: q.reason, caseRef: q.caseRef,
         match: q.photo ? { by: 'face', threshold: q.threshold, matches, ...(photoSha256 ? { photoSha256 } : {}) } : { by: 'trackIds' },

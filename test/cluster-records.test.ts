@@ -18,7 +18,7 @@ import {
   ensureRecordStreams, erasureConsumerName, frameTimeOf,
 } from '../cluster/records-index.js';
 import { shardOf } from '../cluster/shards.js';
-import { CLUSTER_USERS, STREAMS, demoPassword, recordSubject } from '../cluster/subjects.js';
+import { CLUSTER_USERS, STREAMS, demoPassword, erasureSubject, recordSubject } from '../cluster/subjects.js';
 import { openIndex, type FaceMatchList, type FaceSearchOptions, type Scope, type SearchIndex, type SearchQuery } from '../search-index/index.js';
 import { makeRecord, rng, tempDir, unitVector } from './support/index-records.js';
 import { testDataKey } from './support/data-key.js';
@@ -551,6 +551,12 @@ test.serial('erasure - a dry run changes nothing; the erasure reaches every repl
   const again = await api.erase({ ids: police.map((r) => r.id), scope });
   t.deepEqual(again.tracks, []);
   t.is(again.notFound.length, police.length);
+  // Only an api (or multi-role) node publishes erasures: an index or analytics user cannot forge one.
+  const a = nodes.find((n) => n.name === 'A')!;
+  for (const nc of [a.nc, world().pubNc]) {
+    const forged = await t.throwsAsync(nc.jetstream({ timeout: 2_000 }).publish(erasureSubject(0), new TextEncoder().encode('{"v":1}')));
+    t.regex(forged?.message ?? '', /Permissions Violation for Publish/);
+  }
   // Audit redaction is not a cluster operation.
   const err = await t.throwsAsync(api.erase({ ids: traffic.map((r) => r.id), scope: 'all', redactAudit: true }));
   t.is((err as CvcoreError).code, 'CLUSTER_NOT_SUPPORTED');
