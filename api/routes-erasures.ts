@@ -5,6 +5,10 @@
  * search-index/erase.ts), and the watch-list store (entries named by id or whose photo matches the face, and the
  * alarms about the tracks or entries, with their frames). A dry run answers the same receipt and changes nothing.
  *
+ * Cluster mode: the api's index is ClusterIndex, whose erase reaches every replica of every shard through the
+ * erasure stream and deletes the records from the record log (cluster/erasure.ts); the receipt adds `cluster`
+ * (replicas applied / pending) and `recordLog`. redactAudit is refused there (the trail is a replicated stream).
+ *
  * Scope: ids outside the caller's departments are "not found", exactly like missing ones, and nothing of theirs
  * is touched. The erasure is itself an audit entry: who, when, reason, case reference and how many of each kind,
  * never the erased ids or the photo (its SHA-256 only).
@@ -66,6 +70,14 @@ export const erasureReceipt = {
     watchlistEntries: { type: 'array', items: entryRef },
     watchlistEntriesNotFound: { type: 'array', items: entryRef },
     watchlists: { type: 'string', enum: ['done', 'unavailable'], description: 'unavailable: this core has no watch-list store' },
+    cluster: {
+      type: 'object', description: 'cluster mode: the index replicas (node ids) that applied the erasure, and those that were down or late and apply it from the erasure stream when back',
+      properties: { applied: strings, pending: strings },
+    },
+    recordLog: {
+      type: 'object', description: 'cluster mode: the erased records\' messages deleted from the record streams, and erased ids the log no longer held',
+      properties: { deleted: int, notFound: strings },
+    },
     recordings: { ...str, description: 'recordings are not erased (see README "Erasure")' },
   },
 } as const;
@@ -142,6 +154,15 @@ function merge(a: ErasureResult, b: ErasureResult): ErasureResult {
     plateCrops: a.plateCrops + b.plateCrops, trajectories: a.trajectories + b.trajectories,
     alarmFrames: { blanked: [...new Set([...a.alarmFrames.blanked, ...b.alarmFrames.blanked])], deleted: [...new Set([...a.alarmFrames.deleted, ...b.alarmFrames.deleted])] },
     auditRedacted: a.auditRedacted + b.auditRedacted,
+    ...(a.cluster || b.cluster ? {
+      cluster: {
+        applied: [...new Set([...(a.cluster?.applied ?? []), ...(b.cluster?.applied ?? [])])].filter((n) => !(a.cluster?.pending ?? []).includes(n) && !(b.cluster?.pending ?? []).includes(n)).sort(),
+        pending: [...new Set([...(a.cluster?.pending ?? []), ...(b.cluster?.pending ?? [])])].sort(),
+      },
+    } : {}),
+    ...(a.recordLog || b.recordLog ? {
+      recordLog: { deleted: (a.recordLog?.deleted ?? 0) + (b.recordLog?.deleted ?? 0), notFound: [...(a.recordLog?.notFound ?? []), ...(b.recordLog?.notFound ?? [])] },
+    } : {}),
   };
 }
 
@@ -172,7 +193,7 @@ export function erasureRoutes(app: FastifyInstance, ctx: ApiContext): void {
     },
     schema: {
       summary: 'erase one person\'s data within the caller\'s departments (admins only), or with dryRun say what would go', tags: ['admin'],
-      description: 'JSON { trackIds, reason, caseRef, watchlistEntries?, dryRun?, redactAudit? }, or multipart/form-data with a face photo in field "photo" plus reason, caseRef, threshold, dryRun, redactAudit: the photo finds the tracks by face search within scope. Erases the records (index entries, counts, thumbnails, plate crops, trajectories), their faces and face vectors, crowd frames that show them (the person\'s box blanked, or the frame deleted), the alarms about them, and the watch-list entries named or whose photo matches. Ids outside scope are reported as notFound, like missing ones. 501 API_ERASURE_CLUSTER in cluster mode.',
+      description: 'JSON { trackIds, reason, caseRef, watchlistEntries?, dryRun?, redactAudit? }, or multipart/form-data with a face photo in field "photo" plus reason, caseRef, threshold, dryRun, redactAudit: the photo finds the tracks by face search within scope. Erases the records (index entries, counts, thumbnails, plate crops, trajectories), their faces and face vectors, crowd frames that show them (the person\'s box blanked, or the frame deleted), the alarms about them, and the watch-list entries named or whose photo matches. Ids outside scope are reported as notFound, like missing ones. In cluster mode the erasure reaches every index replica of every shard (the receipt names the replicas that applied it and those pending) and deletes the records from the record log; redactAudit answers 501 API_ERASURE_CLUSTER there.',
       body: { content: { 'application/json': { schema: jsonBody } } },
       response: { 200: erasureReceipt, ...errors(400, 413, 415, 422, 501, 503) },
     },
@@ -188,11 +209,15 @@ export function erasureRoutes(app: FastifyInstance, ctx: ApiContext): void {
       ...(photoSha256 ? { photoSha256, threshold: parsed?.threshold } : {}),
     });
     try {
-      const erase = o.index.erase?.bind(o.index);
-      // Records are sharded across index nodes in a cluster; this node's index cannot reach them.
-      if (!erase || o.cluster) throw new ApiError(501, 'API_ERASURE_CLUSTER', 'erasure is not available in cluster mode: records are sharded across index nodes; erase on a single node (see README "Erasure")');
+      const eraseIndex = o.index.erase?.bind(o.index);
+      // In a cluster the api's index is ClusterIndex: its erase reaches every replica of every shard (cluster/erasure.ts).
+      if (!eraseIndex) throw new ApiError(501, 'API_ERASURE_CLUSTER', 'this core\'s index cannot erase (see README "Erasure")');
       parsed = await parseRequest(req, o.access.maxUploadBytes);
       const q = parsed;
+      if (o.cluster && q.redactAudit) {
+        throw new ApiError(501, 'API_ERASURE_CLUSTER', 'redactAudit is not available in cluster mode: the audit trail is the replicated JetStream stream CVCORE_AUDIT, whose entries are not rewritten; erase without redactAudit (see README "Erasure")', { detail: { field: 'redactAudit' } });
+      }
+      const erase = (r: { ids: string[]; scope: Scope; dryRun: boolean; redactAudit: boolean }): Promise<ErasureResult> => eraseIndex({ ...r, erasureId: id });
       const w = o.watchlists ?? null;
       let faceEmbedding: Float32Array | null = null;
       let matches = 0;
@@ -255,12 +280,14 @@ export function erasureRoutes(app: FastifyInstance, ctx: ApiContext): void {
         watchlistEntries: entries.length, auditRedacted: result.auditRedacted,
       };
       // The trail keeps who, when, why and how many: not the erased ids, not the photo.
-      await ctx.audit(req, action(), { ...basis(), dryRun: q.dryRun, redactAudit: q.redactAudit, counts }, result.tracks.length);
+      // In a cluster, which index replicas applied it and which will when back (node ids, no personal data).
+      await ctx.audit(req, action(), { ...basis(), dryRun: q.dryRun, redactAudit: q.redactAudit, counts, ...(result.cluster && !q.dryRun ? { replicas: result.cluster } : {}) }, result.tracks.length);
       return {
         id, dryRun: q.dryRun, at: Date.now(), by: p.tokenId, reason: q.reason, caseRef: q.caseRef,
         match: q.photo ? { by: 'face', threshold: q.threshold, matches, ...(photoSha256 ? { photoSha256 } : {}) } : { by: 'trackIds' },
         counts, tracks: result.tracks, notFound: result.notFound, alarmFrames: result.alarmFrames, alarms, watchlistEntries: entries,
         watchlistEntriesNotFound: entriesNotFound, watchlists: w ? 'done' : 'unavailable', recordings: RECORDINGS_NOTE,
+        ...(result.cluster ? { cluster: result.cluster } : {}), ...(result.recordLog ? { recordLog: result.recordLog } : {}),
       };
     } catch (err) {
       // Refusals and the caller's mistakes are attempts worth a line too; a store failure is logged as a 500.

@@ -4,7 +4,7 @@
  * camera pool (KV CVCORE_CAMERAS), open incidents (KV CVCORE_INCIDENTS), shard routing, the local NATS cluster
  * starter, status. Used by the runtime (runtime/cluster-node.ts) through this file. See README "Cluster".
  */
-export { KV_BUCKETS, STREAMS, RECORD_SUBJECTS, recordSubject, searchSubject, searchQueue, AUDIT_SUBJECTS, auditSubject, nodeSubject, CLUSTER_USERS, demoPassword } from './subjects.js';
+export { KV_BUCKETS, STREAMS, RECORD_SUBJECTS, recordSubject, ERASURE_SUBJECTS, erasureSubject, searchSubject, searchQueue, AUDIT_SUBJECTS, auditSubject, nodeSubject, CLUSTER_USERS, demoPassword } from './subjects.js';
 export { fnv1a32, shardOf, cameraOfRecordId } from './shards.js';
 export { startNatsCluster, waitForJetStream, defaultClusterConfigPath, type NatsCluster, type NatsClusterServer, type NatsClusterOptions } from './nats-cluster.js';
 export { openBucket, getJson, createJson, updateJson, readAll, follow, clusterErrorOf, permissionSubject, isRevisionConflict, type Versioned, type BucketOptions } from './kv.js';

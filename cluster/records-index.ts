@@ -2,7 +2,8 @@
  * Records, search and audit in cluster mode: the barrel of this part (cluster/index.ts re-exports it).
  * Analytics nodes publish records (RecordPublisher); index nodes ingest their shards (ShardConsumer) and answer
  * searches for them (SearchService); api nodes search every shard through ClusterIndex (a SearchIndex, so the
- * HTTP API is unchanged) and keep a local copy of the audit trail (AuditMaterialiser).
+ * HTTP API is unchanged) and keep a local copy of the audit trail (AuditMaterialiser). Erasures reach every
+ * replica through the erasure stream (ErasureApplier on index nodes; ClusterIndex.erase on the api).
  */
 export { decodeRecord as decodeRecordPayload, encodeRecord as encodeRecordPayload } from './record-codec.js';
 export {
@@ -19,4 +20,9 @@ export {
   AUDIT_STREAM_LIMITS, AuditMaterialiser, AuditPublisher, auditConsumerName, checkAuditEntry, ensureAuditStream,
   type AuditMaterialiserOptions,
 } from './audit-trail.js';
+export {
+  ERASURE_DEFAULTS, ErasureApplier, awaitReplicas, decodeErasureMessage, deleteFromRecordLog, encodeErasureMessage, ensureErasureStream,
+  eraseAlarmFrames, erasureConsumerName, frameTimeOf, publishErasure, resetErasureConsumers,
+  type ErasureApplierOptions, type FrameTrack, type ErasureApplierStats, type ErasureMessage, type ErasureStreamOptions,
+} from './erasure.js';
 export { clusterError, ensureStream, isTransient, withRetry, type RetryOptions, type StreamLimits } from './js-util.js';

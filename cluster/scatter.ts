@@ -15,24 +15,29 @@
  *
  * faceSearch: each shard's top k, merged by similarity, top k overall; missing shards on the array.
  * get / thumbnail: the record's shard only (a shard without an answer: ClusterError CLUSTER_SHARD_UNAVAILABLE).
+ * erase: a dry run on every shard holding an asked id (the caller's scope applied there); then, unless a dry run,
+ * the found ids published to the erasure stream for every replica, a bounded wait for the live ones, and the
+ * records deleted from the record log (erasure.ts). A shard without an answer fails the erasure
+ * (CLUSTER_SHARD_UNAVAILABLE): half a person is never erased silently.
  * appendAudit: JetStream-acknowledged append to CVCORE_AUDIT; readAudit: the local copy (audit-trail.ts).
  * put / flush / sweep / settle: an api node stores no records (put: CLUSTER_NOT_SUPPORTED; the others are no-ops).
  */
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
-import type { NatsConnection } from 'nats';
+import type { KV, NatsConnection } from 'nats';
 import { ClusterError, IndexError } from '../common/errors.js';
 import type { TrackRecord } from '../common/messages.js';
 import type { Logger } from '../common/log.js';
 import {
-  QUERY_LIMITS, parseFaceOptions, parseQuery,
+  QUERY_LIMITS, checkErasureRequest, parseFaceOptions, parseQuery, type ErasureRequest, type ErasureResult,
   type AuditEntry, type AuditPage, type FaceMatch, type FaceMatchList, type FaceSearchOptions, type IndexStats, type PagePosition,
   type ReadAuditOptions, type AuditVerifyKey, type AuditVerifyReport, type Checkpoint, type Scope, type SearchIndex, type SearchPage, type SearchQuery, type TrackRecordSummary,
 } from '../search-index/index.js';
 import { AuditPublisher } from './audit-trail.js';
+import { awaitReplicas, deleteFromRecordLog, eraseAlarmFrames, ensureErasureStream, publishErasure, type ErasureStreamOptions, type LoggedRecord } from './erasure.js';
 import { isNatsError, permissionSubject, clusterError } from './js-util.js';
 import { decodeRecord } from './record-codec.js';
 import {
-  decodeAnswer, embeddingToBase64, encodeRequest, type FaceAnswer, type FoundAnswer, type QueryAnswer, type SearchRequest,
+  decodeAnswer, embeddingToBase64, encodeRequest, type EraseAnswer, type FaceAnswer, type FoundAnswer, type QueryAnswer, type SearchRequest,
 } from './search-protocol.js';
 import { cameraOfRecordId, shardOf } from './shards.js';
 import { searchSubject } from './subjects.js';
@@ -52,6 +57,13 @@ export interface ClusterIndexOptions {
   readonly dimensions?: number;
   /** How long an audit append keeps retrying before the request fails. Default 10000 ms. */
   readonly auditRetryForMs?: number;
+  /** Erasure: the erasure stream's settings (created on the first erasure) and how long to wait for the replicas. Absent: erase is CLUSTER_NOT_SUPPORTED. */
+  readonly erasure?: {
+    readonly stream: ErasureStreamOptions;
+    readonly waitMs?: number;
+    /** The crowd alarm frames (KV CVCORE_SNAPSHOTS): those showing an erased track are blanked or deleted. */
+    readonly frames?: KV;
+  };
   readonly log?: Logger;
 }
 
@@ -134,6 +146,7 @@ export class ClusterIndex implements SearchIndex {
   readonly #o: ClusterIndexOptions;
   readonly #audit: AuditPublisher;
   #closed = false;
+  #erasureStream: Promise<void> | null = null;
 
   constructor(nc: NatsConnection, o: ClusterIndexOptions) {
     if (!Number.isInteger(o.shards) || o.shards < 1) throw new RangeError('shards must be a positive integer');
@@ -304,6 +317,65 @@ export class ClusterIndex implements SearchIndex {
     const top: FaceMatchList = all.sort((x, y) => y.similarity - x.similarity || compareIds(x.record.id, y.record.id)).slice(0, k);
     if (missing.length > 0) top.missingShards = missing.sort((x, y) => x - y);
     return top;
+  }
+
+  // ---- erasure ----------------------------------------------------------------------------------------------
+
+  async erase(r: ErasureRequest): Promise<ErasureResult> {
+    this.#check();
+    checkErasureRequest(r, checkScope);
+    const eo = this.#o.erasure;
+    if (!eo) throw new ClusterError('CLUSTER_NOT_SUPPORTED', 'this api node has no erasure settings');
+    if (r.redactAudit === true) throw new ClusterError('CLUSTER_NOT_SUPPORTED', 'audit redaction is not done in cluster mode: the trail is the replicated stream CVCORE_AUDIT');
+    const ids = [...new Set(r.ids)];
+    const byShard = new Map<number, string[]>();
+    const unsharded: string[] = [];
+    for (const id of ids) {
+      const shard = this.#shardOfId(id);
+      if (shard === null) { unsharded.push(id); continue; }
+      byShard.set(shard, [...(byShard.get(shard) ?? []), id]);
+    }
+    // The dry run, every shard at once; one shard without an answer fails the whole erasure.
+    const missing: number[] = [];
+    const answers: Array<{ shard: number; a: EraseAnswer }> = [];
+    await Promise.all([...byShard].map(async ([shard, sids]) => {
+      const a = await this.#ask<EraseAnswer>(shard, { op: 'erase', scope: r.scope, ids: sids, dryRun: true });
+      if (a === null) missing.push(shard);
+      else answers.push({ shard, a: a.head });
+    }));
+    if (missing.length > 0) throw this.#unavailable(missing.sort((x, y) => x - y));
+    answers.sort((x, y) => x.shard - y.shard);
+    const found = new Map<number, string[]>();
+    const logged: LoggedRecord[] = [];
+    let result: ErasureResult = { tracks: [], notFound: [...unsharded], faces: 0, thumbnails: 0, plateCrops: 0, trajectories: 0, alarmFrames: { blanked: [], deleted: [] }, auditRedacted: 0 };
+    for (const { shard, a } of answers) {
+      const x = a.result;
+      if (x.tracks.length > 0) found.set(shard, x.tracks);
+      for (const rec of a.records) logged.push({ ...rec, shard });
+      result = {
+        tracks: [...result.tracks, ...x.tracks], notFound: [...result.notFound, ...x.notFound], faces: result.faces + x.faces, thumbnails: result.thumbnails + x.thumbnails,
+        plateCrops: result.plateCrops + x.plateCrops, trajectories: result.trajectories + x.trajectories,
+        alarmFrames: { blanked: [...result.alarmFrames.blanked, ...x.alarmFrames.blanked], deleted: [...result.alarmFrames.deleted, ...x.alarmFrames.deleted] }, auditRedacted: 0,
+      };
+    }
+    const frameTracks = answers.flatMap(({ a }) => a.records);
+    const framesOf = async (dryRun: boolean): Promise<ErasureResult['alarmFrames']> => {
+      if (!eo.frames || frameTracks.length === 0) return result.alarmFrames;
+      const f = await eraseAlarmFrames(eo.frames, frameTracks, dryRun).catch((err: unknown) => { throw clusterError(err, 'erase the alarm frames'); });
+      return { blanked: [...result.alarmFrames.blanked, ...f.blanked], deleted: [...result.alarmFrames.deleted, ...f.deleted] };
+    };
+    if (r.dryRun === true || found.size === 0) return { ...result, alarmFrames: await framesOf(true), cluster: { applied: [], pending: [] }, recordLog: { deleted: 0, notFound: [] } };
+    const jsm = await this.#nc.jetstreamManager({ timeout: 5_000 });
+    this.#erasureStream ??= ensureErasureStream(jsm, eo.stream, this.#o.log).catch((err: unknown) => { this.#erasureStream = null; throw clusterError(err, 'create the erasure stream'); });
+    await this.#erasureStream;
+    const erasureId = r.erasureId ?? `er-${Date.now()}`;
+    const seqs = await publishErasure(this.#nc, erasureId, found, Date.now());
+    const [cluster, recordLog] = await Promise.all([
+      awaitReplicas(jsm, seqs, { waitMs: eo.waitMs }),
+      deleteFromRecordLog(this.#nc, jsm, logged).catch((err: unknown) => { throw clusterError(err, 'delete the erased records from the record log'); }),
+    ]);
+    this.#o.log?.info('erasure published', { erasure: erasureId, shards: [...found.keys()], records: result.tracks.length, applied: cluster.applied, pending: cluster.pending, logDeleted: recordLog.deleted });
+    return { ...result, alarmFrames: await framesOf(false), cluster, recordLog };
   }
 
   // ---- audit ------------------------------------------------------------------------------------------------

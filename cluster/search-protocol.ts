@@ -6,19 +6,23 @@
  *   { op: 'query', scope, query, position }    query without its cursor; position: where this shard goes on
  *   { op: 'face', scope, embedding, opts }      embedding: base64 of the Float32 bytes
  *   { op: 'get' | 'thumbnail' | 'plateCrop', scope, id }
+ *   { op: 'erase', scope, ids, dryRun: true }   what an erasure of these ids (of this shard) would take; a dry run
+ *                                               only: the erasure itself travels on the erasure stream (erasure.ts)
  * Answer: u32 LE head length | head JSON | bytes. The head is the answer ({records, next}, {matches},
  * {found}) or `{ error: { code, message, detail } }`; the bytes carry a record (`get`, record-codec) or a JPEG
  * (`thumbnail`, `plateCrop`), so no binary travels as base64 on the way back. The scope travels with each request: the
  * index node applies it, exactly as a single node does.
  */
 import { ClusterError, CvcoreError, IndexError } from '../common/errors.js';
-import type { FaceMatch, FaceSearchOptions, PagePosition, Scope, SearchQuery, TrackRecordSummary } from '../search-index/index.js';
+import type { TrajectoryPoint } from '../common/messages.js';
+import type { ErasureResult, FaceMatch, FaceSearchOptions, PagePosition, Scope, SearchQuery, TrackRecordSummary } from '../search-index/index.js';
 import { decodeWithBytes, encodeWithBytes } from '../search-index/index.js';
 
 export type SearchRequest =
   | { op: 'query'; scope: Scope; query: Omit<SearchQuery, 'cursor'>; position: PagePosition | null }
   | { op: 'face'; scope: Scope; embedding: string; opts: FaceSearchOptions }
-  | { op: 'get' | 'thumbnail' | 'plateCrop'; scope: Scope; id: string };
+  | { op: 'get' | 'thumbnail' | 'plateCrop'; scope: Scope; id: string }
+  | { op: 'erase'; scope: Scope; ids: string[]; dryRun: true };
 
 export interface QueryAnswer {
   records: TrackRecordSummary[];
@@ -30,6 +34,15 @@ export interface QueryAnswer {
 }
 export interface FaceAnswer { matches: FaceMatch[] }
 export interface FoundAnswer { found: boolean }
+/** An erasure's dry run on one shard, with what the record log needs to find the found records' messages. */
+export interface EraseAnswer {
+  result: ErasureResult;
+  /**
+   * The found records: id, end time (ms) and whether it went to the face stream (the record log); camera, start,
+   * trajectory and frame size (the crowd frames of the snapshot bucket that show them).
+   */
+  records: Array<{ id: string; end: number; face: boolean; cameraId: string; start: number; trajectory: TrajectoryPoint[]; frame: { width: number; height: number } | null }>;
+}
 export interface ErrorAnswer { error: { code: string; message: string; detail?: Record<string, unknown> } }
 
 const enc = new TextEncoder();
@@ -66,6 +79,10 @@ export function decodeRequest(data: Uint8Array): SearchRequest {
     }
     case 'face':
       if (typeof o['embedding'] !== 'string' || typeof o['opts'] !== 'object' || o['opts'] === null) throw badMessage('the face request');
+      return o as unknown as SearchRequest;
+    case 'erase':
+      // Only a dry run travels here: an erasure is published to the erasure stream and every replica applies it.
+      if (!Array.isArray(o['ids']) || !o['ids'].every((x) => typeof x === 'string') || o['dryRun'] !== true) throw badMessage('the erase request');
       return o as unknown as SearchRequest;
     case 'get':
     case 'thumbnail':

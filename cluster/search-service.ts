@@ -12,11 +12,12 @@
  * has no more candidates.
  */
 import type { Msg, NatsConnection, Subscription } from 'nats';
+import { ClusterError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import { decodeCursor, encodeCursor, type FaceMatch, type FaceSearchOptions, type PagePosition, type SearchIndex, type SearchQuery, type TrackRecordSummary } from '../search-index/index.js';
 import { encodeRecord } from './record-codec.js';
 import {
-  decodeRequest, embeddingFromBase64, encodeAnswer, errorAnswer, type FaceAnswer, type QueryAnswer, type SearchRequest,
+  decodeRequest, embeddingFromBase64, encodeAnswer, errorAnswer, type EraseAnswer, type FaceAnswer, type QueryAnswer, type SearchRequest,
 } from './search-protocol.js';
 import { heldShards } from './shard-consumer.js';
 import { cameraOfRecordId, shardOf } from './shards.js';
@@ -102,7 +103,31 @@ export class SearchService {
         const p = this.#owns(shard, req.id) ? await index.plateCrop(req.id, req.scope) : null;
         return p ? encodeAnswer({ found: true }, p) : encodeAnswer({ found: false });
       }
+      case 'erase': return encodeAnswer(await this.#erasePlan(shard, req.ids, req.scope));
     }
+  }
+
+  /** An erasure's dry run for the ids of this shard (others are not found here: their shard answers for them). */
+  async #erasePlan(shard: number, ids: string[], scope: SearchRequest['scope']): Promise<EraseAnswer> {
+    const index = this.#o.index;
+    const mine = ids.filter((id) => this.#owns(shard, id));
+    const others = ids.filter((id) => !this.#owns(shard, id));
+    if (!index.erase) throw new ClusterError('CLUSTER_NOT_SUPPORTED', 'this index node\'s index cannot erase');
+    if (mine.length === 0) {
+      return { result: { tracks: [], notFound: others, faces: 0, thumbnails: 0, plateCrops: 0, trajectories: 0, alarmFrames: { blanked: [], deleted: [] }, auditRedacted: 0 }, records: [] };
+    }
+    const r = await index.erase({ ids: mine, scope, dryRun: true });
+    const records: EraseAnswer['records'] = [];
+    for (const id of r.tracks) {
+      const rec = await index.get(id, 'all');
+      if (rec) {
+        records.push({
+          id, end: rec.end, face: rec.embedding !== null, cameraId: rec.cameraId, start: rec.start, trajectory: [...(rec.trajectory ?? [])],
+          frame: rec.frame ? { width: rec.frame.width, height: rec.frame.height } : null,
+        });
+      }
+    }
+    return { result: { ...r, notFound: [...r.notFound, ...others] }, records };
   }
 
   #owns(shard: number, id: string): boolean {

@@ -59,6 +59,11 @@ export interface ShardConsumerOptions {
   readonly pullMessages?: number;
   readonly pullExpiresMs?: number;
   readonly batch?: number;
+  /**
+   * Records never to store (erased: cluster/erasure.ts `ErasureApplier.isErased`): acked without a put. A record
+   * that becomes erased while its batch is being stored is erased again after the batch's flush.
+   */
+  readonly skip?: (id: string) => boolean;
   readonly log?: Logger;
 }
 
@@ -71,6 +76,8 @@ export interface ShardConsumerStats {
   rejected: number;
   /** Batches naked after a failed flush. */
   failedBatches: number;
+  /** Records not stored because they were erased. */
+  skipped: number;
 }
 
 export function consumerName(node: string, kind: RecordKind, shard: number): string {
@@ -101,7 +108,7 @@ export class ShardConsumer {
   readonly #o: ShardConsumerOptions;
   readonly #log: Logger | undefined;
   readonly #lanes: Lane[];
-  readonly #stats: ShardConsumerStats = { indexed: 0, malformed: 0, rejected: 0, failedBatches: 0 };
+  readonly #stats: ShardConsumerStats = { indexed: 0, malformed: 0, rejected: 0, failedBatches: 0, skipped: 0 };
   #stopping = false;
   #stopped: Promise<void> | null = null;
 
@@ -216,6 +223,7 @@ export class ShardConsumer {
   async #process(lane: Lane, batch: JsMsg[]): Promise<void> {
     const index = this.#o.index;
     const put: JsMsg[] = [];
+    const ids: string[] = [];
     for (const m of batch) {
       let record;
       try {
@@ -226,9 +234,15 @@ export class ShardConsumer {
         m.term();
         continue;
       }
+      if (this.#o.skip?.(record.id) === true) {
+        this.#stats.skipped += 1;
+        m.ack();
+        continue;
+      }
       try {
         await index.put(record);
         put.push(m);
+        ids.push(record.id);
       } catch (err) {
         if ((err instanceof IndexError && err.code === 'INDEX_BAD_RECORD') || err instanceof TypeError || err instanceof RangeError) {
           this.#stats.rejected += 1;
@@ -249,6 +263,18 @@ export class ShardConsumer {
       for (const m of put) m.nak(SHARD_CONSUMER_DEFAULTS.retryMs);
       await new Promise((r) => setTimeout(r, SHARD_CONSUMER_DEFAULTS.retryMs));
       return;
+    }
+    // An erasure that arrived while this batch was stored: its applier may have run before the put; erase here.
+    const skip = this.#o.skip;
+    const late = skip ? ids.filter((id) => skip(id)) : [];
+    if (late.length > 0 && index.erase) {
+      try {
+        await index.erase({ ids: late, scope: 'all' });
+      } catch (err) {
+        this.#log?.error('an erased record stored meanwhile could not be erased; the batch will be redelivered', { consumer: lane.name, err: err as Error });
+        for (const m of put) m.nak(SHARD_CONSUMER_DEFAULTS.retryMs);
+        return;
+      }
     }
     // Durable in RocksDB: only now may the log forget them for this consumer.
     for (const m of put) m.ack();

@@ -31,6 +31,8 @@ export const STREAMS = {
   faces: 'CVCORE_FACES',
   /** The search audit trail, written once by the api node that served the search. */
   audit: 'CVCORE_AUDIT',
+  /** Erasures, one message per shard, applied by every index replica (cluster/erasure.ts); kept the longest record retention + 1 day. */
+  erasures: 'CVCORE_ERASURES',
 } as const;
 
 export const SUBJECT_PREFIX = 'cvcore';
@@ -40,6 +42,9 @@ export const recordSubject = (kind: keyof typeof RECORD_SUBJECTS, shard: number)
 /** Search requests for one shard, answered by any of its index replicas (queue group `cvcore-index-<shard>`). */
 export const searchSubject = (shard: number): string => `${SUBJECT_PREFIX}.search.${shard}`;
 export const searchQueue = (shard: number): string => `cvcore-index-${shard}`;
+/** Erasures: `cvcore.erasures.<shard>` (stream CVCORE_ERASURES). */
+export const ERASURE_SUBJECTS = `${SUBJECT_PREFIX}.erasures`;
+export const erasureSubject = (shard: number): string => `${ERASURE_SUBJECTS}.${shard}`;
 /** Audit entries: `cvcore.audit.<api node>`. */
 export const AUDIT_SUBJECTS = `${SUBJECT_PREFIX}.audit.>`;
 export const auditSubject = (node: string): string => `${SUBJECT_PREFIX}.audit.${node}`;

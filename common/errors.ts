@@ -171,6 +171,6 @@ export const ERROR_CODES = {
   TOKEN_IO: 'RocksDB failed to open, read or write the token store (a running core holds it: use --api)',
   // Erasure of one person's data (issue 20).
   API_ERASURE_BAD_REQUEST: 'an erasure request that does not validate: neither or both of trackIds and a photo, no reason or caseRef, a threshold outside 0..1, too many ids (the field is named)',
-  API_ERASURE_CLUSTER: 'erasure is refused in cluster mode: records are sharded across index nodes and the erasure does not reach them yet',
+  API_ERASURE_CLUSTER: 'an erasure with redactAudit in cluster mode: the audit trail is the replicated stream CVCORE_AUDIT and is not rewritten',
 } as const;
 export type ErrorCode = keyof typeof ERROR_CODES;

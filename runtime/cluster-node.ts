@@ -23,7 +23,7 @@ import { startApi, type ApiServer, type ClusterSource } from '../api/index.js';
 import { closeFaceEmbedder, embedFaceFromImage, setFaceEmbedderBackend } from '../inference/index.js';
 import {
   AuditMaterialiser, ClusterCameraPool, createJson, readAll, ClusterIndex, IncidentStore, KV_BUCKETS, LeaseKeeper, LeaseView, Membership, RecordPublisher,
-  SearchService, ShardConsumer, clusterErrorOf, clusterStatus, connectCluster, ensureAuditStream, ensureRecordStreams, ensureShardCount,
+  SearchService, ShardConsumer, ErasureApplier, clusterErrorOf, clusterStatus, connectCluster, ensureAuditStream, ensureRecordStreams, ensureShardCount,
   heldShards, nodeInstance, withRetry, checkPublishPermissions, probeSubjects, nodeSubject, openBucket, requestDrain, type ClusterStatus, type LeaseLossReason,
 } from '../cluster/index.js';
 import { Pipeline } from './pipeline.js';
@@ -179,9 +179,16 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
       const li = localIndex;
       cleanup.push(() => li.close());
     }
+    // Erasures (cluster/erasure.ts) are kept as long as the longest record retention, plus a day.
+    const erasureStream = { replicas: R, retentionDays: Math.max(config.index.trackDays, config.index.faceDays) };
     if (roles.has('index')) {
+      // The erasures first: their ids are the tombstones the shard consumers must never store again.
+      const erasures = await step('starting the erasure consumers', () => ErasureApplier.start(nc, {
+        node: id, shards: cl.shards, indexShards: cl.indexShards, index: localIndex!, stream: erasureStream, log,
+      }));
+      cleanup.push(() => erasures.stop());
       const consumer = await step('starting the shard consumers', () => ShardConsumer.start(nc, {
-        node: id, shards: cl.shards, indexShards: cl.indexShards, index: localIndex!, log,
+        node: id, shards: cl.shards, indexShards: cl.indexShards, index: localIndex!, log, skip: (rid) => erasures.isErased(rid),
         streams: { replicas: R, trackDays: config.index.trackDays, faceDays: config.index.faceDays },
       }));
       cleanup.push(() => consumer.stop());
@@ -286,8 +293,8 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
       cleanup.push(() => tokenStore.close());
       const materialiser = await step('materialising the audit trail', () => AuditMaterialiser.start(nc, { node: id, index: localIndex!, log }));
       cleanup.push(() => materialiser.stop());
-      const index = new ClusterIndex(nc, { node: id, shards: cl.shards, searchTimeoutMs: cl.searchTimeoutMs, audit: localIndex!, log });
       const snapshotsKv = await bucket(KV_BUCKETS.snapshots, { ttlMs: SNAPSHOT_TTL_MS, maxBytes: SNAPSHOT_BUCKET_BYTES });
+      const index = new ClusterIndex(nc, { node: id, shards: cl.shards, searchTimeoutMs: cl.searchTimeoutMs, audit: localIndex!, erasure: { stream: erasureStream, frames: snapshotsKv }, log });
       const feed = new ClusterFeed(log);
       await step('following alerts and zone counts', () => feed.start(nc, snapshotsKv));
       cleanup.push(async () => feed.stop());

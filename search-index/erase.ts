@@ -41,6 +41,8 @@ export interface ErasureRequest {
   readonly dryRun?: boolean;
   /** Also redact earlier audit entries whose results (or query id) name an erased track: see README "Erasure". */
   readonly redactAudit?: boolean;
+  /** Cluster mode: the id the erasure is published under (the api's receipt id); a single node ignores it. */
+  readonly erasureId?: string;
 }
 
 export interface ErasureResult {
@@ -56,6 +58,10 @@ export interface ErasureResult {
   readonly alarmFrames: { readonly blanked: string[]; readonly deleted: string[] };
   /** Earlier audit entries redacted (redactAudit), or that would be. */
   readonly auditRedacted: number;
+  /** Cluster mode only: the index replicas (node ids) that applied the erasure, and those that will when back. */
+  readonly cluster?: { readonly applied: string[]; readonly pending: string[] };
+  /** Cluster mode only: the erased records' messages deleted from the record log, and ids it no longer held. */
+  readonly recordLog?: { readonly deleted: number; readonly notFound: string[] };
 }
 
 /** What erase needs from the store: its database and its one delete path, on the store's write chain. */

@@ -29,7 +29,7 @@ export type { AuditChainOptions } from './types.js';
 /** The index on this node's disk: a SearchIndex that also keeps alarm frames. */
 export type LocalIndex = SearchIndex & Required<Pick<SearchIndex, 'putAlarmFrame' | 'alarmFrame' | 'verifyAudit' | 'exportAudit' | 'auditCheckpoint' | 'erase' | 'reseal' | 'dataKeyStatus'>>;
 // Erasure of one person's tracks (records, faces, vectors, the crowd frames that show them).
-export { ERASURE_LIMITS, FRAME_BOX_TOLERANCE_MS, type ErasureRequest, type ErasureResult } from './erase.js';
+export { ERASURE_LIMITS, FRAME_BOX_TOLERANCE_MS, checkErasureRequest, blankBoxes, boxAt, type ErasureRequest, type ErasureResult } from './erase.js';
 
 /** Opens (creating when missing) the index in `options.dir`; rejects with IndexError INDEX_IO when RocksDB cannot. */
 export function openIndex(options: IndexOptions): Promise<LocalIndex> {

@@ -1,6 +1,7 @@
 /**
- * `cvcore erase` against a running API (the shared harness: real index, the pixel face embedder), and the refusal
- * in cluster mode: a typed 501, nothing erased.
+ * `cvcore erase` against a running API (the shared harness: real index, the pixel face embedder), and the one
+ * refusal left in cluster mode: audit redaction (the trail is a replicated stream there), a typed 501, nothing
+ * erased. The cluster erasure itself is tested on a real cluster (cluster-records, cluster-failover).
  */
 import test from 'ava';
 import { execFile } from 'node:child_process';
@@ -66,12 +67,14 @@ test.serial('cli - erase: missing arguments exit 2 naming them; a non-admin gets
   t.regex(forbidden.stderr, /API_FORBIDDEN/);
 });
 
-test('api - erasure is refused in cluster mode with a typed error and nothing is erased', async (t) => {
+test('api - audit redaction is refused in cluster mode with a typed error and nothing is erased', async (t) => {
   const c = await startHarness({ perDepartment: 1, cluster: new FakeCluster() });
   t.teardown(() => c.close());
   const id = c.records['public-security'][0]!.id;
-  const res = await fetch(`${c.url}/api/v1/erasures`, { method: 'POST', body: JSON.stringify({ trackIds: [id], reason: 'r', caseRef: 'c' }), headers: { authorization: `Bearer ${TOKENS.admin}`, 'content-type': 'application/json' } });
+  const res = await fetch(`${c.url}/api/v1/erasures`, { method: 'POST', body: JSON.stringify({ trackIds: [id], reason: 'r', caseRef: 'c', redactAudit: true }), headers: { authorization: `Bearer ${TOKENS.admin}`, 'content-type': 'application/json' } });
   t.is(res.status, 501);
-  t.like(await res.json(), { code: 'API_ERASURE_CLUSTER' });
+  const body = await res.json() as { code: string; message: string };
+  t.is(body.code, 'API_ERASURE_CLUSTER');
+  t.regex(body.message, /CVCORE_AUDIT/);
   t.truthy(await c.index.get(id, 'all'));
 });

@@ -173,6 +173,52 @@ test.serial('department scope and the audit trail hold on cluster searches, as o
   t.is((await get('/api/v1/audit', 'demo-investigator-ps')).status, 403);
 });
 
+test.serial('erasure through an api node reaches both index replicas and the record log: the track is gone from search; the audit entry is there', async (t) => {
+  const people = await searchAll('class=person', 'demo-investigator-ps');
+  const target = people.ids[0]!;
+  t.truthy(target);
+  const res = await fetch(`${api}/api/v1/erasures`, {
+    method: 'POST', headers: { authorization: 'Bearer demo-admin', 'content-type': 'application/json' },
+    body: JSON.stringify({ trackIds: [target, 'cam-none:1:2'], reason: 'data subject request', caseRef: 'DSR-cluster-1' }),
+  });
+  const receipt = await res.json() as { tracks: string[]; notFound: string[]; cluster?: { applied: string[]; pending: string[] }; recordLog?: { deleted: number; notFound: string[] } };
+  t.is(res.status, 200, JSON.stringify(receipt));
+  t.deepEqual(receipt.tracks, [target]);
+  t.deepEqual(receipt.notFound, ['cam-none:1:2']);
+  t.deepEqual(receipt.cluster, { applied: ['node-2', 'node-3'], pending: [] }, 'both replicas applied it before the answer');
+  t.deepEqual(receipt.recordLog, { deleted: 1, notFound: [] });
+  t.is((await get(`/api/v1/tracks/${encodeURIComponent(target)}`)).status, 404);
+  t.false((await searchAll('class=person')).ids.includes(target));
+  // The record log no longer holds it (message id = record id), read with the admin user.
+  const jsm = await nc!.jetstreamManager();
+  for (const stream of [STREAMS.tracks, STREAMS.faces]) {
+    const oc = await nc!.jetstream().consumers.get(stream, { headers_only: true });
+    const total = (await jsm.streams.info(stream)).state.messages;
+    let seen = 0;
+    while (seen < total) {
+      let got = 0;
+      for await (const m of await oc.fetch({ max_messages: 500, expires: 2_000 })) {
+        got++; seen++;
+        t.not(m.headers?.get('Nats-Msg-Id'), target);
+        if (m.info.pending === 0) break;
+      }
+      if (got === 0) break;
+    }
+    await oc.delete().catch(() => undefined);
+  }
+  const trail = await waitFor('the erasure in the audit trail', 30_000, async () => {
+    const r = await get<{ entries: { tokenId: string; action: string; query: Record<string, unknown> }[] }>('/api/v1/audit?limit=1000');
+    return r.body.entries.find((e) => e.action === 'erasure' && e.query?.['caseRef'] === 'DSR-cluster-1') ?? null;
+  });
+  t.is(trail.tokenId, 'demo-admin');
+  // Audit redaction stays a single-node operation.
+  const redact = await fetch(`${api}/api/v1/erasures`, {
+    method: 'POST', headers: { authorization: 'Bearer demo-admin', 'content-type': 'application/json' },
+    body: JSON.stringify({ trackIds: [people.ids[1] ?? target], reason: 'r', caseRef: 'c', redactAudit: true }),
+  });
+  t.is(redact.status, 501);
+});
+
 test.serial('cameras added and removed through an api node: analysed by some node; removal clears its open incident and frees its lease', async (t) => {
   const cfg = JSON.parse(await readFile(cluster!.node('node-1').configPath, 'utf8')) as { cameras: { url: string }[] };
   // A third camera on the first one's stream (the RTSP server serves many readers).
