@@ -7,7 +7,7 @@ import { ClusterError } from '../common/errors.js';
 import { natsTlsOptions, type NatsTls } from '../alerts/index.js';
 import type { ClusterRole } from '../config/index.js';
 import { permissionSubject, withRetry } from './js-util.js';
-import { CLUSTER_USERS, KV_BUCKETS, auditSubject, recordSubject } from './subjects.js';
+import { CLUSTER_USERS, KV_BUCKETS, auditSubject, erasureSubject, recordSubject } from './subjects.js';
 
 export interface ClusterConnectOptions {
   /** One URL or several, comma-separated. */
@@ -74,6 +74,9 @@ export function probeSubjects(roles: readonly ClusterRole[]): string[] {
   if (roles.includes('analytics')) {
     out.push(`$KV.${KV_BUCKETS.leases}._probe`, `$KV.${KV_BUCKETS.incidents}._probe`, `$KV.${KV_BUCKETS.snapshots}._probe`, recordSubject('track', 0), recordSubject('face', 0));
   }
-  if (roles.includes('api')) out.push(`$KV.${KV_BUCKETS.cameras}._probe`, `$KV.${KV_BUCKETS.tokens}._probe`, auditSubject('_probe'));
+  if (roles.includes('api')) {
+    out.push(`$KV.${KV_BUCKETS.cameras}._probe`, `$KV.${KV_BUCKETS.tokens}._probe`, `$KV.${KV_BUCKETS.issuedTokens}._probe`, auditSubject('_probe'),
+      erasureSubject(0), `$KV.${KV_BUCKETS.snapshots}._probe`);
+  }
   return out;
 }

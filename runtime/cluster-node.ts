@@ -23,7 +23,7 @@ import { startApi, type ApiServer, type ClusterSource } from '../api/index.js';
 import { closeFaceEmbedder, embedFaceFromImage, setFaceEmbedderBackend } from '../inference/index.js';
 import {
   AuditMaterialiser, ClusterCameraPool, createJson, readAll, ClusterIndex, IncidentStore, KV_BUCKETS, LeaseKeeper, LeaseView, Membership, RecordPublisher,
-  SearchService, ShardConsumer, ErasureApplier, clusterErrorOf, clusterStatus, connectCluster, ensureAuditStream, ensureRecordStreams, ensureShardCount,
+  SearchService, ShardConsumer, ErasureApplier, ensureErasureStream, clusterErrorOf, clusterStatus, connectCluster, ensureAuditStream, ensureRecordStreams, ensureShardCount,
   heldShards, nodeInstance, withRetry, checkPublishPermissions, probeSubjects, nodeSubject, openBucket, requestDrain, type ClusterStatus, type LeaseLossReason,
 } from '../cluster/index.js';
 import { Pipeline } from './pipeline.js';
@@ -150,7 +150,13 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
     if (roles.has('analytics')) await step('creating the record streams', () => ensureRecordStreams(jsm, { replicas: R, trackDays: config.index.trackDays, faceDays: config.index.faceDays }, log));
     if (roles.has('api')) await step('creating the audit stream', () => ensureAuditStream(jsm, { replicas: R }, log));
     if (roles.has('analytics')) { await bucket(KV_BUCKETS.incidents); await bucket(KV_BUCKETS.snapshots, { ttlMs: SNAPSHOT_TTL_MS, maxBytes: SNAPSHOT_BUCKET_BYTES }); }
-    if (roles.has('api')) { await bucket(KV_BUCKETS.tokens); await bucket(KV_BUCKETS.issuedTokens); }
+    if (roles.has('api')) {
+      await bucket(KV_BUCKETS.tokens);
+      await bucket(KV_BUCKETS.issuedTokens);
+      // An erasure publishes to the erasure stream and rewrites alarm frames: both exist before the probe.
+      await bucket(KV_BUCKETS.snapshots, { ttlMs: SNAPSHOT_TTL_MS, maxBytes: SNAPSHOT_BUCKET_BYTES });
+      await step('creating the erasure stream', () => ensureErasureStream(jsm, { replicas: R, retentionDays: Math.max(config.index.trackDays, config.index.faceDays) }, log));
+    }
     await checkPublishPermissions(js, probeSubjects(cl.roles), user);
 
     if (roles.has('api')) await step('seeding the camera pool', () => ClusterCameraPool.seed(meta, camerasKv, config.cameras, log));

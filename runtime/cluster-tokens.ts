@@ -7,8 +7,10 @@
  * A token issued on one api node counts on the others as soon as their watch delivers it (milliseconds on a
  * healthy cluster); a revocation likewise, and it closes the token's open WebSockets on every api node (4401),
  * not only on the node that revoked it. The node that writes a change applies it to its own copy before it
- * answers, so its next request already sees it. Writes are revision-checked: two admins revoking the same token
- * at once on two nodes end with one revocation, and the second answer shows the first's.
+ * answers, so its next request already sees it. Writes are revision-checked: of two admins revoking the same token
+ * at once on two nodes, the second normally finds it revoked and answers the first's revocation; should both
+ * writes pass (nats-server 2.9 can let racing checked writes through on a replicated stream), the last one stands
+ * and every node's watch converges on it.
  */
 import { type KV } from 'nats';
 import { TokenError } from '../common/errors.js';
