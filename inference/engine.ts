@@ -58,7 +58,14 @@ export interface EngineOptions {
  * turns (`scheduler`: detection batches, structuring batches and shots; `structuring` false when
  * `inference.webgpu.structure` is off and people are structured on the CPU threads).
  */
-export interface GpuStatus { readonly adapter: AdapterInfo | null; readonly device: GpuDeviceStats; readonly structuring: boolean; readonly scheduler: GpuSchedulerStats }
+export interface GpuStatus {
+  readonly adapter: AdapterInfo | null;
+  readonly device: GpuDeviceStats;
+  readonly structuring: boolean;
+  readonly scheduler: GpuSchedulerStats;
+  /** The tfjs backend the last structuring batch ran on ('webgpu'); null before the first. */
+  readonly structureBackend: string | null;
+}
 
 export interface BatchOutput { readonly detections: Detection[][]; readonly ms: number; readonly numTensors: number }
 
@@ -94,6 +101,7 @@ export class InferenceEngine implements Structurer {
   /** webgpu: the GPU's turns (gpu-scheduler.ts). People are structured there unless `webgpu.structure` is false. */
   readonly #gpuTurns: GpuScheduler<PersonShot, PersonShotResult> | null;
   readonly #gpuStructures: boolean;
+  #gpuStructureBackend: string | null = null;
   #closed = false;
   readonly #structuring: StructureQueue;
   #plates: PlatesHealth;
@@ -268,7 +276,7 @@ export class InferenceEngine implements Structurer {
   /** webgpu: the adapter (from the last batch), the devices lost and recreated, and the GPU's turns; null for the other backends. */
   get gpu(): GpuStatus | null {
     if (!this.#gpu || !this.#gpuStatus || !this.#gpuTurns) return null;
-    return { ...this.#gpuStatus, structuring: this.#gpuStructures, scheduler: this.#gpuTurns.stats() };
+    return { ...this.#gpuStatus, structuring: this.#gpuStructures, scheduler: this.#gpuTurns.stats(), structureBackend: this.#gpuStructureBackend };
   }
 
   /** One structuring batch on the GPU thread: a shot-level failure costs that shot; a batch-level one (a lost device) all of them. */
@@ -276,6 +284,7 @@ export class InferenceEngine implements Structurer {
     if (!this.#gpu) throw new InferenceError('INFERENCE_POOL_CLOSED', 'the inference engine has no GPU thread');
     const res = (await this.#gpu.run({ kind: 'structure-batch', shots })) as WebgpuStructureResult;
     if (this.#gpuStatus) this.#gpuStatus = { ...this.#gpuStatus, device: res.device };
+    this.#gpuStructureBackend = res.backend;
     const batchError = res.error;
     if (batchError) return shots.map(() => ({ error: asError(batchError) }));
     return shots.map((_, i) => {

@@ -16,6 +16,7 @@
  * the new device with the next batch.
  */
 import { workerData } from 'node:worker_threads';
+import * as tf from '@tensorflow/tfjs-core';
 import type { Detection } from '../common/messages.js';
 import type { DecodeOptions } from './detector.js';
 import { deviceLost, loseDevice, waitDeviceLost, type AdapterInfo, type WebgpuOptions } from './webgpu-backend.js';
@@ -50,7 +51,14 @@ export interface GpuDeviceStats {
 }
 export interface WebgpuTaskResult extends DetectTaskResult { readonly adapter: AdapterInfo | null; readonly device: GpuDeviceStats }
 /** A structuring batch's answer: one result per shot, or `error` for the whole batch (a lost device, models that did not load). */
-export interface WebgpuStructureResult { readonly results: readonly PersonShotResult[]; readonly ms: number; readonly device: GpuDeviceStats; readonly error?: TaskError }
+export interface WebgpuStructureResult {
+  readonly results: readonly PersonShotResult[];
+  readonly ms: number;
+  readonly device: GpuDeviceStats;
+  /** The tfjs backend the models ran on (webgpu; a check that structuring really ran on the GPU). */
+  readonly backend: string;
+  readonly error?: TaskError;
+}
 
 const cfg = workerData as WebgpuWorkerConfig;
 const create = (): Promise<WebgpuDetectorRunner> => {
@@ -104,15 +112,15 @@ async function structureBatch(shots: readonly PersonShot[] | null): Promise<Webg
     }
     // A lost device can hide behind a success: a failed pose run only costs keypoints. Check it directly.
     const lost = deviceLost();
-    if (lost) { await recreate(r, lost); return { results: [], ms: performance.now() - t0, device: stats, error: { code: 'INFERENCE_WEBGPU_DEVICE_LOST', message: lostMessage(lost, 'the structuring batch is dropped (its tracks keep their records without these attributes)') } }; }
-    return { results, ms: performance.now() - t0, device: stats };
+    if (lost) { await recreate(r, lost); return { results: [], ms: performance.now() - t0, device: stats, backend: tf.getBackend(), error: { code: 'INFERENCE_WEBGPU_DEVICE_LOST', message: lostMessage(lost, 'the structuring batch is dropped (its tracks keep their records without these attributes)') } }; }
+    return { results, ms: performance.now() - t0, device: stats, backend: tf.getBackend() };
   } catch (err) {
     const lost = r ? await waitDeviceLost(1000) : null;
     if (r && lost) {
       await recreate(r, lost);
-      return { results: [], ms: performance.now() - t0, device: stats, error: { code: 'INFERENCE_WEBGPU_DEVICE_LOST', message: lostMessage(lost, 'the structuring batch is dropped (its tracks keep their records without these attributes)') } };
+      return { results: [], ms: performance.now() - t0, device: stats, backend: tf.getBackend(), error: { code: 'INFERENCE_WEBGPU_DEVICE_LOST', message: lostMessage(lost, 'the structuring batch is dropped (its tracks keep their records without these attributes)') } };
     }
-    return { results: [], ms: performance.now() - t0, device: stats, error: taskError(err) };
+    return { results: [], ms: performance.now() - t0, device: stats, backend: tf.getBackend(), error: taskError(err) };
   }
 }
 

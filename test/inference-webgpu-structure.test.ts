@@ -4,8 +4,7 @@
  * GpuScheduler's rules: detection first, structuring every other turn when both wait, at most
  * DEFAULT_GPU_STRUCTURE_BATCH shots a turn, a bounded queue that drops the oldest with INFERENCE_BUSY.
  * The scheduler's rules are checked directly (fast, no GPU); the engine over Mesa's software Vulkan (lavapipe)
- * in a child process: the same attributes as wasm within the tolerance (support/lavapipe.ts), several shots in
- * one batch, a lost device failing one batch with INFERENCE_WEBGPU_DEVICE_LOST and the next one recovered, and
+ * in a child process: the same attributes as wasm within the tolerance (support/lavapipe.ts) at batch 8 and 1, a lost device failing one batch with INFERENCE_WEBGPU_DEVICE_LOST and the next one recovered, and
  * a clean exit after stop().
  */
 import test from 'ava';
@@ -157,26 +156,30 @@ test('inference - the engine on webgpu structures people on the GPU in batches, 
   const cpu = await InferenceEngine.start({ backend: 'wasm', model: 'centernet', inputSize: SIZE, workers: 1, minScore: 0.2, iouThreshold: 0.5, classes: OBJECT_CLASSES });
   t.teardown(() => cpu.stop());
   const [dets] = (await cpu.run([{ data: vtest.data, width: vtest.width, height: vtest.height }])).detections;
-  const walker = [...(dets ?? [])].filter((d) => d.cls === 'person').sort((a, b) => b.box.w * b.box.h - a.box.w * a.box.h)[0];
-  if (!walker) { t.fail('vtest.avi frame 0 holds no person at input 256'); return; }
+  const walkers = [...(dets ?? [])].filter((d) => d.cls === 'person').sort((a, b) => b.box.w * b.box.h - a.box.w * a.box.h).slice(0, 3);
+  if (walkers.length === 0) { t.fail('vtest.avi frame 0 holds no person at input 256'); return; }
   // Person boxes around the photos' faces (astronaut: face at ~174,76 104 px; messi: ~223,97 35 px), shaped so
-  // the face lies in the head region structure() searches (the top 40% of the box).
-  const astronautBox: Box = { x: 70, y: 40, w: 312, h: 472 };
-  const messiBox: Box = { x: 188, y: 80, w: 105, h: 262 };
-  const shots: StructureShotRequest[] = [
-    { file: astronaut.file, width: astronaut.width, height: astronaut.height, box: astronautBox, kind: 'structure' },
-    { file: messi.file, width: messi.width, height: messi.height, box: messiBox, kind: 'structure' },
-    { file: vtestFile, width: vtest.width, height: vtest.height, box: walker.box, kind: 'structure' },
-    { file: astronaut.file, width: astronaut.width, height: astronaut.height, box: astronautBox, kind: 'face' },
-  ];
+  // the face lies in the head region structure() searches (the top 40% of the box); two boxes each, so the
+  // crops differ.
+  const astronautBoxes: Box[] = [{ x: 70, y: 40, w: 312, h: 472 }, { x: 100, y: 50, w: 250, h: 420 }];
+  const messiBoxes: Box[] = [{ x: 188, y: 80, w: 105, h: 262 }, { x: 195, y: 85, w: 90, h: 230 }];
+  type Shot = StructureShotRequest & { data: Uint8Array };
+  const photo = (img: typeof astronaut, box: Box, kind: 'structure' | 'face'): Shot => ({ file: img.file, width: img.width, height: img.height, box, kind, data: img.data });
+  // A full structuring batch (DEFAULT_GPU_STRUCTURE_BATCH, 8): people from the photos and vtest.avi, and live faces.
+  const all: Shot[] = [
+    photo(astronaut, astronautBoxes[0]!, 'structure'), photo(messi, messiBoxes[0]!, 'structure'),
+    ...walkers.map((w): Shot => ({ file: vtestFile, width: vtest.width, height: vtest.height, box: w.box, kind: 'structure', data: vtest.data })),
+    photo(astronaut, astronautBoxes[0]!, 'face'), photo(messi, messiBoxes[0]!, 'face'),
+    photo(astronaut, astronautBoxes[1]!, 'structure'), photo(messi, messiBoxes[1]!, 'structure'), photo(astronaut, astronautBoxes[1]!, 'face'),
+  ].slice(0, DEFAULT_GPU_STRUCTURE_BATCH);
+  const shots: StructureShotRequest[] = all.map(({ data: _data, ...s }) => s);
   const started = Date.now();
   const child = runChild(lvp.env, { shots, detectFrame: { file: vtestFile, width: vtest.width, height: vtest.height }, inputSize: SIZE, maxBatch: 4 }, dir, 8 * 60_000);
   child.catch(() => undefined);
 
-  const px = [astronaut.data, messi.data, vtest.data, astronaut.data];
   const ref: (JsonStructure | JsonFace)[] = [];
-  for (const [i, s] of shots.entries()) {
-    const input = { data: px[i]!, width: s.width, height: s.height, box: s.box };
+  for (const s of all) {
+    const input = { data: s.data, width: s.width, height: s.height, box: s.box };
     if (s.kind === 'face') {
       const f = await cpu.face(input);
       ref.push({ face: f ? { embedding: Array.from(f.embedding), box: f.box, quality: f.quality } : null });
@@ -187,6 +190,7 @@ test('inference - the engine on webgpu structures people on the GPU in batches, 
   }
   t.truthy((ref[0] as JsonStructure).embedding, 'wasm finds the astronaut\'s face in the head region');
   t.truthy((ref[1] as JsonStructure).embedding, 'wasm finds Messi\'s face in the head region');
+  t.true(ref.every((x) => !('face' in x) || x.face !== null), 'wasm finds every live face');
 
   const { result: r, exitMs } = await child;
   t.log(`child: start ${r.ms.start} ms, detection + structuring batch ${r.ms.batch} ms, lost batch ${r.ms.loss} ms, batch on the new device ${r.ms.after} ms, stop ${r.ms.stop} ms, exit ${exitMs} ms after the result; total ${Math.round((Date.now() - started) / 1000)} s`);
@@ -204,9 +208,12 @@ test('inference - the engine on webgpu structures people on the GPU in batches, 
   else t.deepEqual(compareStructure(ref[0] as JsonStructure, r.afterLoss, worst), [], 'the shot on the new device');
   t.log(`largest differences from wasm: age ${worst.age} y, quality/confidence ${worst.attr.toExponential(2)}, lowest descriptor cosine ${worst.cos.toFixed(6)}`);
 
-  // The four shots waited for the detection batch and left as one structuring batch.
+  // The eight shots waited for the detection batch and left as one structuring batch (batch 8); the shot after
+  // the loss ran alone (batch 1) and was compared above.
+  t.is(shots.length, 8);
   t.true(r.gpuBefore?.structuring, 'structuring is on the GPU by default');
-  t.is(r.gpuBefore?.scheduler.largestBatch, shots.length, 'the shots that waited for detection ran as one batch');
+  t.is(r.gpuBefore?.structureBackend, 'webgpu', 'the face and pose models ran on the webgpu backend');
+  t.is(r.gpuBefore?.scheduler.largestBatch, 8, 'the shots that waited for detection ran as one batch');
   t.is(r.gpuBefore?.scheduler.batches, 1, 'one structuring batch (the face warm-up at start is not a turn)');
   t.is(r.gpuBefore?.scheduler.detections, 2, 'the warm-up\'s detection and the detection batch took their turns');
 
