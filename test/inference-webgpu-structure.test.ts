@@ -223,3 +223,26 @@ test('inference - the engine on webgpu structures people on the GPU in batches, 
   t.is(r.gpu?.device.recreated, 1);
   t.is(r.gpu?.device.lastLoss?.reason, 'destroyed');
 });
+
+test('inference - with inference.webgpu.structure false, people are structured on the CPU threads exactly as wasm does (lavapipe)', async (t) => {
+  t.timeout(5 * 60_000, 'lavapipe: the engine\'s start (centernet warm-up on software Vulkan), on a shared 2-core machine');
+  const lvp = lavapipeEnv();
+  if ('missing' in lvp) { t.fail(lvp.missing); return; }
+  const dir = mkdtempSync(join(tmpdir(), 'cvcore-webgpu-structure-off-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const astronaut = await rgbFile(dir, 'astronaut', await astronautPng());
+  const box: Box = { x: 70, y: 40, w: 312, h: 472 };
+  const shots: StructureShotRequest[] = [{ file: astronaut.file, width: astronaut.width, height: astronaut.height, box, kind: 'structure' }];
+  const child = runChild(lvp.env, { shots, detectFrame: { file: astronaut.file, width: astronaut.width, height: astronaut.height }, inputSize: SIZE, maxBatch: 2, gpuStructure: false }, dir, 4 * 60_000);
+  child.catch(() => undefined);
+  const cpu = await InferenceEngine.start({ backend: 'wasm', model: 'centernet', inputSize: SIZE, workers: 1, minScore: 0.2, iouThreshold: 0.5, classes: OBJECT_CLASSES });
+  t.teardown(() => cpu.stop());
+  const mine = await cpu.structure({ data: astronaut.data, width: astronaut.width, height: astronaut.height, box, cls: 'person' });
+  const { result: r } = await child;
+  t.false(r.gpu?.structuring, 'the switch is off');
+  t.like(r.gpu?.scheduler, { batches: 0, done: 0 }, 'no structuring turn on the GPU');
+  t.is(r.gpu?.structureBackend, null);
+  // The same wasm code on the same pixels: equal, not merely within the tolerance.
+  t.deepEqual(r.results[0], { attributes: mine.attributes, embedding: mine.embedding ? Array.from(mine.embedding) : null });
+  t.truthy(mine.embedding, 'the astronaut\'s face is found');
+});

@@ -13,7 +13,14 @@ import { InferenceEngine, type GpuStatus } from '../../inference/index.js';
 import type { JsonFace, JsonStructure } from './lavapipe.js';
 
 export interface StructureShotRequest { readonly file: string; readonly width: number; readonly height: number; readonly box: Box; readonly kind: 'structure' | 'face' }
-export interface StructureChildRequest { readonly shots: readonly StructureShotRequest[]; readonly detectFrame: { readonly file: string; readonly width: number; readonly height: number }; readonly inputSize: number; readonly maxBatch: number }
+export interface StructureChildRequest {
+  readonly shots: readonly StructureShotRequest[];
+  readonly detectFrame: { readonly file: string; readonly width: number; readonly height: number };
+  readonly inputSize: number;
+  readonly maxBatch: number;
+  /** false: start with inference.webgpu.structure false and only structure the shots (no detection, no loss). */
+  readonly gpuStructure?: boolean;
+}
 export interface StructureChildResult {
   /** Per shot of the request, in its order: what the GPU gave. */
   readonly results: readonly (JsonStructure | JsonFace | { readonly error: string })[];
@@ -23,7 +30,7 @@ export interface StructureChildResult {
   readonly gpu: GpuStatus | null;
   /** GPU status right after the shared batch (before the loss). */
   readonly gpuBefore: GpuStatus | null;
-  readonly ms: { start: number; batch: number; loss: number; after: number; stop: number };
+  ms: { start: number; batch: number; loss: number; after: number; stop: number };
 }
 
 const [reqFile, outFile] = process.argv.slice(2);
@@ -44,7 +51,7 @@ const t0 = performance.now();
 const lap = (() => { let t = t0; return () => { const n = performance.now(); const d = n - t; t = n; return Math.round(d); }; })();
 const engine = await InferenceEngine.start({
   backend: 'webgpu', model: 'centernet', inputSize: req.inputSize, workers: 1, maxBatch: req.maxBatch, testHooks: true, warmFaces: true,
-  minScore: 0.2, iouThreshold: 0.5, classes: OBJECT_CLASSES,
+  minScore: 0.2, iouThreshold: 0.5, classes: OBJECT_CLASSES, ...(req.gpuStructure === false ? { webgpu: { structure: false } } : {}),
 });
 const msStart = lap();
 const structureShot = (i: number): Promise<JsonStructure | JsonFace | { error: string }> => {
@@ -55,28 +62,38 @@ const structureShot = (i: number): Promise<JsonStructure | JsonFace | { error: s
     : engine.structure({ ...input, cls: 'person' }).then(asJson, (err: unknown) => ({ error: code(err) }));
 };
 
-// A detection batch takes the GPU first; the shots submitted meanwhile wait and leave as one batch after it.
-const detection = engine.run([{ data: shared(req.detectFrame.file), width: req.detectFrame.width, height: req.detectFrame.height }]);
-const results = await Promise.all(req.shots.map((_, i) => structureShot(i)));
-await detection;
-const gpuBefore = engine.gpu;
-const msBatch = lap();
+/** The switch off: people go to the CPU threads (wasm); nothing is structured on the GPU. */
+async function onCpu(): Promise<StructureChildResult> {
+  const results = await Promise.all(req.shots.map((_, i) => structureShot(i)));
+  const first = results[0] ?? { error: 'no shot' };
+  const msBatch = lap();
+  return { results, lostCode: null, afterLoss: 'face' in first ? { error: 'a face' } : first, gpu: engine.gpu, gpuBefore: engine.gpu, ms: { start: msStart, batch: msBatch, loss: 0, after: 0, stop: 0 } };
+}
 
-// A driver reset: the next structuring batch fails with a typed error, the device is recreated for the one after.
-await engine.loseGpuDevice();
-const lost = await structureShot(0);
-const msLoss = lap();
-const afterLoss = await structureShot(0);
-const msAfter = lap();
+async function onGpu(): Promise<StructureChildResult> {
+  // A detection batch takes the GPU first; the shots submitted meanwhile wait and leave as one batch after it.
+  const detection = engine.run([{ data: shared(req.detectFrame.file), width: req.detectFrame.width, height: req.detectFrame.height }]);
+  const results = await Promise.all(req.shots.map((_, i) => structureShot(i)));
+  await detection;
+  const gpuBefore = engine.gpu;
+  const msBatch = lap();
+  // A driver reset: the next structuring batch fails with a typed error, the device is recreated for the one after.
+  await engine.loseGpuDevice();
+  const lost = await structureShot(0);
+  const msLoss = lap();
+  const afterLoss = await structureShot(0);
+  const msAfter = lap();
+  return {
+    results,
+    lostCode: 'error' in lost ? lost.error : null,
+    afterLoss: 'face' in afterLoss ? { error: 'a structure shot answered as a face' } : afterLoss,
+    gpu: engine.gpu,
+    gpuBefore,
+    ms: { start: msStart, batch: msBatch, loss: msLoss, after: msAfter, stop: 0 },
+  };
+}
 
-const result: StructureChildResult = {
-  results,
-  lostCode: 'error' in lost ? lost.error : null,
-  afterLoss: 'face' in afterLoss ? { error: 'a structure shot answered as a face' } : afterLoss,
-  gpu: engine.gpu,
-  gpuBefore,
-  ms: { start: msStart, batch: msBatch, loss: msLoss, after: msAfter, stop: 0 },
-};
+const result = req.gpuStructure === false ? await onCpu() : await onGpu();
 const tStop = performance.now();
 await engine.stop();
 result.ms.stop = Math.round(performance.now() - tStop);
