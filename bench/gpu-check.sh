@@ -5,7 +5,8 @@
 #   driver.json     Vulkan loader, ICD files, NVIDIA ICD / libGLX_nvidia / nvidia-smi, the adapter Dawn picks
 #                   (vendor, architecture, device, description, backend, software or not, limits, largest batch)
 #   webgpu.json     frames/s at batch 1, 8, 32, 64 (those the adapter's limits allow; the others are listed
-#                   with the limit that stops them) and the ratio to wasm on this machine's CPU
+#                   with the limit that stops them) and the ratio to wasm on this machine's CPU, and people
+#                   structured per second (one GPU batch of 8 best shots) against wasm
 #   inference.json  `cvcore bench inference --backend webgpu --json` (the engine path; names the adapter)
 #   capacity-N/     `cvcore bench capacity` at N 1080p streams, 5 fps each, for N = 1, 4, 8, 16, 24, 32, 48, 64
 #                   (15 s each, batch 32, 4 CPU threads for structuring) until one is not sustained or the
@@ -64,12 +65,12 @@ if [ "$QUICK" = 1 ]; then
   if [ -z "${VK_DRIVER_FILES:-}" ] && [ -s .cache/vulkan/lvp_icd.json ]; then eval "$(bash scripts/setup-vulkan.sh)"; fi
   SOFT=(--allow-software); BATCHES=1,2; RUNS=1; WASM=2; SIZE=256; WORKERS=1
   CAP_COUNTS=(1); CAP_FPS=1; CAP_SECONDS=5; CAP_BATCH=2; TOTAL=600
-  T_DRIVER=120; T_WEBGPU=420
+  T_DRIVER=120; T_WEBGPU=420; SHOTS=2
 else
   # 8 minutes in all: each step's limit, and the capacity sweep gets what is left of TOTAL (kill-after included).
   SOFT=(); BATCHES=1,8,32,64; RUNS=3; WASM=8; SIZE=512; WORKERS=4
   CAP_COUNTS=(1 4 8 16 24 32 48 64); CAP_FPS=5; CAP_SECONDS=15; CAP_BATCH=32; TOTAL=440
-  T_DRIVER=60; T_WEBGPU=120
+  T_DRIVER=60; T_WEBGPU=150; SHOTS=8
 fi
 
 # 1. A Vulkan driver Dawn can use, and the adapter.
@@ -80,7 +81,7 @@ fi
 node -e 'const r=require(process.argv[1]); console.error(`gpu-check: ${r.verdict}`)' "$(realpath "$OUT/driver.json")"
 
 # 2. Frames/s per batch size (sized to the adapter's limits) and the ratio to wasm on this CPU.
-step webgpu "$OUT/webgpu.json" "$T_WEBGPU" "${CLI[@]}" bench webgpu --batches "$BATCHES" --runs "$RUNS" --wasm-frames "$WASM" --input-size "$SIZE" --json \
+step webgpu "$OUT/webgpu.json" "$T_WEBGPU" "${CLI[@]}" bench webgpu --batches "$BATCHES" --runs "$RUNS" --wasm-frames "$WASM" --input-size "$SIZE" --structure-shots "$SHOTS" --json \
   || finish false "bench webgpu failed (see webgpu.log)"
 
 # 3. The engine path (batcher -> GPU thread), naming the adapter. Too slow for lavapipe: full mode only.

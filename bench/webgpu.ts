@@ -14,6 +14,11 @@ import { availableParallelism, cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { maxBatchForLimits, requiredLimits, type AdapterInfo } from '../inference/webgpu-backend.js';
 import { WebgpuDetectorRunner } from '../inference/webgpu-runner.js';
+import { readFile } from 'node:fs/promises';
+import sharp from 'sharp';
+import { FaceModels } from '../inference/face.js';
+import { PoseModel } from '../inference/pose.js';
+import { structure, structurePeople, type StructureInput } from '../inference/structure.js';
 
 export interface WebgpuBenchArgs {
   /** Largest batch measured (1..64); batch sizes above it are skipped. */
@@ -26,6 +31,8 @@ export interface WebgpuBenchArgs {
   readonly runs?: number;
   /** Frames the wasm reference times (frame by frame). */
   readonly wasmFrames?: number;
+  /** People's best shots structured as one GPU batch (face models and MoveNet, as the engine does) and one by one on wasm; 0 skips. */
+  readonly structureShots?: number;
 }
 export interface WebgpuBenchResult {
   readonly kind: 'webgpu';
@@ -39,9 +46,23 @@ export interface WebgpuBenchResult {
   readonly wasm: { readonly fps: number; readonly frames: number };
   /** Best webgpu fps over wasm fps. */
   readonly ratioToWasm: number;
+  /** Structuring people (faces, age/gender, descriptor, pose, clothing): one GPU batch of `shots` against wasm shot by shot. */
+  readonly structuring: { readonly shots: number; readonly gpuShotsPerSec: number; readonly gpuMsPerBatch: number; readonly gpuWarmupMs: number; readonly wasmShotsPerSec: number; readonly ratioToWasm: number } | null;
 }
 
 const BATCHES = [1, 8, 32, 64] as const;
+
+/** People's best shots with a face in the head region: the test photos (astronaut.png, messi5.jpg) in turn. */
+async function personShots(n: number): Promise<StructureInput[]> {
+  const photos = await Promise.all([
+    { file: 'astronaut.png', box: { x: 70, y: 40, w: 312, h: 472 } },
+    { file: 'messi5.jpg', box: { x: 188, y: 80, w: 105, h: 262 } },
+  ].map(async ({ file, box }) => {
+    const { data, info } = await sharp(await readFile(mediaPath(file))).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height, box, cls: 'person' as const };
+  }));
+  return Array.from({ length: n }, (_, i) => photos[i % photos.length]!);
+}
 const W = 768;
 const H = 576;
 
@@ -58,6 +79,8 @@ export async function benchWebgpu(args: WebgpuBenchArgs = {}): Promise<WebgpuBen
   const cap = args.maxBatch ?? 64;
   const runs = args.runs ?? 1;
   const wasmFrames = args.wasmFrames ?? 4;
+  const nShots = args.structureShots ?? 8;
+  if (!Number.isInteger(nShots) || nShots < 0 || nShots > 64) throw new RangeError('args.structureShots must be an integer from 0 to 64');
   if (!Number.isInteger(cap) || cap < 1 || cap > 64) throw new RangeError('args.maxBatch must be an integer from 1 to 64');
   if (!Number.isInteger(runs) || runs < 1) throw new RangeError('args.runs must be a positive integer');
   if (!Number.isInteger(wasmFrames) || wasmFrames < 1) throw new RangeError('args.wasmFrames must be a positive integer');
@@ -66,6 +89,8 @@ export async function benchWebgpu(args: WebgpuBenchArgs = {}): Promise<WebgpuBen
   const decode = { minScore: 0.3, iouThreshold: 0.5, classes: OBJECT_CLASSES };
   const size = args.inputSize ?? 512;
 
+  // The shots are decoded up front, so decoding is in neither the GPU's nor wasm's figure.
+  const people = nShots > 0 ? await personShots(nShots) : [];
   // Size the batches to the adapter: a batch-1 runner reads its limits, then the measured one is made for the
   // largest batch that fits (its device asks for exactly those limits).
   const probe = await WebgpuDetectorRunner.create('centernet', decode, { maxBatch: 1, inputSize: size });
@@ -86,6 +111,7 @@ export async function benchWebgpu(args: WebgpuBenchArgs = {}): Promise<WebgpuBen
 
   const gpu = await WebgpuDetectorRunner.create('centernet', decode, { maxBatch: top, inputSize: size });
   const batches: { batch: number; fps: number; msPerBatch: number; warmupMs: number }[] = [];
+  let gpuStructure: { ms: number; warmupMs: number } | null = null;
   try {
     for (const b of sizes) {
       const frames = framesFor(b);
@@ -96,6 +122,22 @@ export async function benchWebgpu(args: WebgpuBenchArgs = {}): Promise<WebgpuBen
       for (let r = 0; r < runs; r++) await gpu.detectBatch(frames);
       const ms = (performance.now() - t) / runs;
       batches.push({ batch: b, fps: (b * 1000) / ms, msPerBatch: ms, warmupMs });
+    }
+    if (nShots > 0) {
+      // The GPU thread's structuring path (webgpu-worker.ts): one batch of shots through structurePeople.
+      const shots = people.map((input) => ({ kind: 'structure' as const, input }));
+      const [faces, pose] = await Promise.all([FaceModels.load(), PoseModel.load()]);
+      try {
+        let t = performance.now();
+        await structurePeople(shots, async () => faces, async () => pose);
+        const warmupMs = performance.now() - t;
+        t = performance.now();
+        for (let r = 0; r < runs; r++) await structurePeople(shots, async () => faces, async () => pose);
+        gpuStructure = { ms: (performance.now() - t) / runs, warmupMs };
+      } finally {
+        faces.dispose();
+        pose.dispose();
+      }
     }
   } finally {
     gpu.dispose();
@@ -108,21 +150,36 @@ export async function benchWebgpu(args: WebgpuBenchArgs = {}): Promise<WebgpuBen
   for (const f of frames) await wasm.detect(f);
   const wasmFps = (wasmFrames * 1000) / (performance.now() - t);
   wasm.dispose();
+  let structuring: WebgpuBenchResult['structuring'] = null;
+  if (gpuStructure) {
+    // The CPU threads' path on wasm: one shot per task (worker.ts structure()).
+    const shots = people;
+    const [faces, pose] = await Promise.all([FaceModels.load(), PoseModel.load()]);
+    await structure(shots[0]!, async () => faces, null, async () => pose);
+    const ts = performance.now();
+    for (const s of shots) await structure(s, async () => faces, null, async () => pose);
+    const wasmShotsPerSec = (nShots * 1000) / (performance.now() - ts);
+    faces.dispose();
+    pose.dispose();
+    const gpuShotsPerSec = (nShots * 1000) / gpuStructure.ms;
+    structuring = { shots: nShots, gpuShotsPerSec, gpuMsPerBatch: gpuStructure.ms, gpuWarmupMs: gpuStructure.warmupMs, wasmShotsPerSec, ratioToWasm: gpuShotsPerSec / wasmShotsPerSec };
+  }
   const best = Math.max(...batches.map((b) => b.fps));
   return {
     kind: 'webgpu', at: new Date().toISOString(), adapter: gpu.adapter, inputSize: size, skipped,
     host: { cpus: availableParallelism(), cpuModel: cpus()[0]?.model ?? '', load: loadavg()[0] ?? 0 },
-    batches, wasm: { fps: wasmFps, frames: wasmFrames }, ratioToWasm: best / wasmFps,
+    batches, wasm: { fps: wasmFps, frames: wasmFrames }, ratioToWasm: best / wasmFps, structuring,
   };
 }
 
 /**
- * `cvcore bench webgpu [--batches 1,8,32,64] [--runs R] [--wasm-frames N] [--input-size S] [--json]`: the
- * adapter, the batches its limits allow, frames/s per batch size and the ratio to wasm on this machine's CPU.
+ * `cvcore bench webgpu [--batches 1,8,32,64] [--runs R] [--wasm-frames N] [--input-size S] [--structure-shots N] [--json]`:
+ * the adapter, the batches its limits allow, frames/s per batch size and the ratio to wasm on this machine's CPU,
+ * and people structured per second on the GPU (one batch of N shots, default 8) against wasm.
  */
 export async function benchWebgpuCli(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, strict: true, allowPositionals: false, options: {
-    batches: { type: 'string' }, runs: { type: 'string' }, 'wasm-frames': { type: 'string' }, 'input-size': { type: 'string' }, json: { type: 'boolean' },
+    batches: { type: 'string' }, runs: { type: 'string' }, 'wasm-frames': { type: 'string' }, 'input-size': { type: 'string' }, 'structure-shots': { type: 'string' }, json: { type: 'boolean' },
   } });
   const int = (v: string | undefined, name: string): number | undefined => {
     if (v === undefined) return undefined;
@@ -134,7 +191,8 @@ export async function benchWebgpuCli(argv: string[]): Promise<number> {
   const runs = int(values.runs, 'runs');
   const wasmFrames = int(values['wasm-frames'], 'wasm-frames');
   const inputSize = int(values['input-size'], 'input-size');
-  const r = await benchWebgpu({ ...(batches ? { batches } : {}), ...(runs ? { runs } : {}), ...(wasmFrames ? { wasmFrames } : {}), ...(inputSize ? { inputSize } : {}) });
+  const structureShots = values['structure-shots'] === '0' ? 0 : int(values['structure-shots'], 'structure-shots');
+  const r = await benchWebgpu({ ...(batches ? { batches } : {}), ...(runs ? { runs } : {}), ...(wasmFrames ? { wasmFrames } : {}), ...(inputSize ? { inputSize } : {}), ...(structureShots !== undefined ? { structureShots } : {}) });
   if (values.json) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
   else {
     const a = r.adapter;
@@ -143,6 +201,7 @@ export async function benchWebgpuCli(argv: string[]): Promise<number> {
       ...r.batches.map((b) => `batch ${b.batch}: ${b.fps.toFixed(3)} frames/s (${b.msPerBatch.toFixed(0)} ms a batch; first batch ${b.warmupMs.toFixed(0)} ms)`),
       ...r.skipped.map((s) => `batch ${s.batch}: skipped, needs ${s.limit} ${s.need}, adapter has ${s.has}`),
       `wasm (CPU, one thread): ${r.wasm.fps.toFixed(3)} frames/s; best webgpu / wasm: ${r.ratioToWasm.toFixed(2)}`,
+      ...(r.structuring ? [`structuring people: ${r.structuring.gpuShotsPerSec.toFixed(3)} shots/s on the GPU (batch of ${r.structuring.shots}, ${r.structuring.gpuMsPerBatch.toFixed(0)} ms; first ${r.structuring.gpuWarmupMs.toFixed(0)} ms), wasm ${r.structuring.wasmShotsPerSec.toFixed(3)} shots/s; webgpu / wasm: ${r.structuring.ratioToWasm.toFixed(2)}`] : []),
     ].join('\n') + '\n');
   }
   return 0;

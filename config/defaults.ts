@@ -80,7 +80,8 @@ export const DEFAULTS = {
     plates: true,
     classMinScore: { person: 0.2, bicycle: 0.3, car: 0.3, motorcycle: 0.3, bus: 0.35, truck: 0.35 },
     // Dawn's Vulkan backend; adapter null: the first hardware adapter, else (allowSoftware) lavapipe for CI.
-    webgpu: { backend: 'vulkan', adapter: null, flags: [], allowSoftware: true },
+    // structure: people's best shots and live faces are structured on the GPU thread too.
+    webgpu: { backend: 'vulkan', adapter: null, flags: [], allowSoftware: true, structure: true },
   },
   // For centernet on surveillance footage, whose person scores sit around 0.35-0.75 (the MOT tools keep the
   // tracker's own defaults, tuned on Faster R-CNN detections that score higher).

@@ -194,6 +194,8 @@ export interface WebgpuConfig {
   readonly adapter: string | null;
   readonly flags: readonly string[];
   readonly allowSoftware: boolean;
+  /** Structure people's best shots and live faces on the GPU too (face models and MoveNet on webgpu, in batches). */
+  readonly structure: boolean;
 }
 export interface CvcoreConfig {
   readonly node: string;
@@ -416,6 +418,7 @@ export const CONFIG_SCHEMA: Spec = {
         adapter: { kind: 'string', description: 'adapter name (Dawn\'s adapter= flag, matched against the adapter description); null: the first hardware adapter', nullable: true, minLength: 1, default: d.inference.webgpu.adapter },
         flags: { kind: 'array', description: 'extra Dawn flags as key=value (e.g. enable-dawn-features=...)', default: d.inference.webgpu.flags, maxItems: 32, items: { kind: 'string', description: 'key=value', pattern: /^[a-z][a-z0-9-]*=.*$/ } },
         allowSoftware: { kind: 'boolean', description: 'accept a software (fallback) adapter such as lavapipe when no hardware one exists (CI)', default: d.inference.webgpu.allowSoftware },
+        structure: { kind: 'boolean', description: 'structure people (face models, pose) on the GPU thread in batches; false: on the CPU threads on wasm', default: d.inference.webgpu.structure },
       } },
     } },
     tracking: { kind: 'object', description: 'tracker', default: 'fill', fields: {

@@ -11,11 +11,12 @@ import { modelEntry } from '../models/index.js';
 import { assertBackendAvailable, type BackendName } from './backends.js';
 import type { DetectTaskResult, EmbedTaskResult, FaceTaskResult, StructureTaskResult, TaskError, WorkerConfig, WorkerResult, WorkerTask } from './worker.js';
 import type { FrameInput } from './runner.js';
-import type { FaceTaskInput, LiveFace, StructureInput, StructureResult } from './structure.js';
+import type { FaceTaskInput, LiveFace, PersonShot, PersonShotResult, StructureInput, StructureResult } from './structure.js';
+import { GpuScheduler, type GpuSchedulerStats, type Settled } from './gpu-scheduler.js';
 import { StructureQueue, type StructureQueueStats } from './structure-queue.js';
 import type { AdapterInfo, WebgpuOptions } from './webgpu-backend.js';
 import { webgpuPoolOptions } from './webgpu-pool.js';
-import type { GpuDeviceStats, WebgpuTask, WebgpuTaskResult } from './webgpu-worker.js';
+import type { GpuDeviceStats, WebgpuStructureResult, WebgpuTask, WebgpuTaskResult } from './webgpu-worker.js';
 
 export interface EngineOptions {
   readonly backend: BackendName;
@@ -52,8 +53,19 @@ export interface EngineOptions {
   readonly testHooks?: boolean;
 }
 
-/** What the engine knows of its GPU (webgpu only): the adapter, and the devices lost and recreated. */
-export interface GpuStatus { readonly adapter: AdapterInfo | null; readonly device: GpuDeviceStats }
+/**
+ * What the engine knows of its GPU (webgpu only): the adapter, the devices lost and recreated, and the GPU's
+ * turns (`scheduler`: detection batches, structuring batches and shots; `structuring` false when
+ * `inference.webgpu.structure` is off and people are structured on the CPU threads).
+ */
+export interface GpuStatus {
+  readonly adapter: AdapterInfo | null;
+  readonly device: GpuDeviceStats;
+  readonly structuring: boolean;
+  readonly scheduler: GpuSchedulerStats;
+  /** The tfjs backend the last structuring batch ran on ('webgpu'); null before the first. */
+  readonly structureBackend: string | null;
+}
 
 export interface BatchOutput { readonly detections: Detection[][]; readonly ms: number; readonly numTensors: number }
 
@@ -65,9 +77,14 @@ export interface Structurer {
 /** Largest batch the model runs at once when its manifest entry names none. */
 export const DEFAULT_MODEL_BATCH = 8;
 
-export function rethrow(error: TaskError): never {
+/** A failure that crossed the thread boundary as data, as its typed error again. */
+export function asError(error: TaskError): InferenceError | ModelError {
   const Cls = error.code.startsWith('MODEL_') ? ModelError : InferenceError;
-  throw new Cls(error.code, error.message);
+  return new Cls(error.code, error.message);
+}
+
+export function rethrow(error: TaskError): never {
+  throw asError(error);
 }
 
 export class InferenceEngine implements Structurer {
@@ -79,17 +96,23 @@ export class InferenceEngine implements Structurer {
    * webgpu: the one GPU thread (webgpu-worker.ts) that detects; #pool then only structures (on wasm, in CPU
    * threads). Null for the other backends, whose threads do both.
    */
-  #gpu: Piscina<WebgpuTask, WebgpuTaskResult> | null;
-  #gpuStatus: GpuStatus | null = null;
+  #gpu: Piscina<WebgpuTask, WebgpuTaskResult | WebgpuStructureResult> | null;
+  #gpuStatus: Pick<GpuStatus, 'adapter' | 'device'> | null = null;
+  /** webgpu: the GPU's turns (gpu-scheduler.ts). People are structured there unless `webgpu.structure` is false. */
+  readonly #gpuTurns: GpuScheduler<PersonShot, PersonShotResult> | null;
+  readonly #gpuStructures: boolean;
+  #gpuStructureBackend: string | null = null;
   #closed = false;
   readonly #structuring: StructureQueue;
   #plates: PlatesHealth;
   readonly #platesListeners = new Set<(h: PlatesHealth) => void>();
 
-  private constructor(options: EngineOptions, pool: Piscina<WorkerTask, WorkerResult>, modelBatch: number, gpu: Piscina<WebgpuTask, WebgpuTaskResult> | null) {
+  private constructor(options: EngineOptions, pool: Piscina<WorkerTask, WorkerResult>, modelBatch: number, gpu: Piscina<WebgpuTask, WebgpuTaskResult | WebgpuStructureResult> | null) {
     this.options = options;
     this.#pool = pool;
     this.#gpu = gpu;
+    this.#gpuStructures = gpu !== null && options.webgpu?.structure !== false;
+    this.#gpuTurns = gpu ? new GpuScheduler<PersonShot, PersonShotResult>((shots) => this.#structureOnGpu(shots)) : null;
     this.modelBatch = modelBatch;
     // With a GPU, structuring has the CPU threads to itself: detection never waits for them.
     this.#structuring = new StructureQueue(options.workers, undefined, { reserveForDetection: gpu === null });
@@ -118,7 +141,7 @@ export class InferenceEngine implements Structurer {
     // webgpu: one GPU thread takes the batcher's batches whole (webgpu-runner.ts: one upload, one backbone run,
     // one read-back per batch); a bad maxBatch is a RangeError here, before any thread starts.
     const gpu = onGpu
-      ? new Piscina<WebgpuTask, WebgpuTaskResult>({
+      ? new Piscina<WebgpuTask, WebgpuTaskResult | WebgpuStructureResult>({
         ...webgpuPoolOptions({
           model: options.model, decode, maxBatch: gpuBatch, ...(options.webgpu ? { webgpu: options.webgpu } : {}),
           ...(options.inputSize !== undefined ? { inputSize: options.inputSize } : {}), ...(options.testHooks ? { testHooks: true } : {}),
@@ -142,7 +165,11 @@ export class InferenceEngine implements Structurer {
       await Promise.all(Array.from({ length: gpu ? 1 : options.workers }, () => engine.run([blank])));
       // Face models load now, in every thread, rather than inside the first track end, which would hold a thread
       // for seconds while the cameras' queues overflow.
-      if (options.warmFaces) {
+      // With structuring on the GPU they load there instead (people never reach the CPU threads then).
+      if (options.warmFaces && engine.#gpuStructures && gpu) {
+        const warm = (await gpu.run({ kind: 'warm-faces' })) as WebgpuStructureResult;
+        if (warm.error) rethrow(warm.error);
+      } else if (options.warmFaces) {
         const warm = await Promise.all(Array.from({ length: options.workers }, () => pool.run({ kind: 'warm-faces' }) as Promise<EmbedTaskResult>));
         const failed = warm.find((w) => w.error);
         if (failed?.error) rethrow(failed.error);
@@ -172,8 +199,10 @@ export class InferenceEngine implements Structurer {
         // Only the views travel: a Uint8Array on a SharedArrayBuffer is shared with the worker, not cloned.
         const chunk = frames.slice(i, i + this.modelBatch).map((f) => ({ data: f.data, width: f.width, height: f.height, ...(f.crop ? { crop: f.crop } : {}) }));
         let res: DetectTaskResult;
-        if (this.#gpu) {
-          const g = await this.#gpu.run({ kind: 'detect', frames: chunk });
+        const gpu = this.#gpu;
+        if (gpu && this.#gpuTurns) {
+          // Detection's turn on the GPU comes before structuring's, except the one turn structuring is owed.
+          const g = await this.#gpuTurns.detect(() => gpu.run({ kind: 'detect', frames: chunk }) as Promise<WebgpuTaskResult>);
           this.#gpuStatus = { adapter: g.adapter ?? this.#gpuStatus?.adapter ?? null, device: g.device };
           res = g;
         } else {
@@ -195,6 +224,12 @@ export class InferenceEngine implements Structurer {
    */
   async structure(input: StructureInput): Promise<StructureResult> {
     if (this.#closed) throw new InferenceError('INFERENCE_POOL_CLOSED', 'the inference engine has been stopped');
+    // webgpu: people (faces, pose, clothing) on the GPU in batches; vehicles (colour maths, plates on onnxruntime) stay on the CPU threads.
+    if (this.#gpuStructures && this.#gpuTurns && input.cls === 'person') {
+      const r = await this.#gpuTurns.structure({ kind: 'structure', input });
+      if (r.kind !== 'structure') throw new InferenceError('INFERENCE_FAILED', 'the GPU answered a structure shot with another kind');
+      return r.result;
+    }
     return this.#structuring.submit(async () => {
       const res = (await this.#pool.run({ kind: 'structure', input })) as StructureTaskResult;
       if (res.error || !res.result) rethrow(res.error ?? { code: 'INFERENCE_FAILED', message: 'structure task returned nothing' });
@@ -211,6 +246,11 @@ export class InferenceEngine implements Structurer {
    */
   async face(input: FaceTaskInput): Promise<LiveFace | null> {
     if (this.#closed) throw new InferenceError('INFERENCE_POOL_CLOSED', 'the inference engine has been stopped');
+    if (this.#gpuStructures && this.#gpuTurns) {
+      const r = await this.#gpuTurns.structure({ kind: 'face', input });
+      if (r.kind !== 'face') throw new InferenceError('INFERENCE_FAILED', 'the GPU answered a face shot with another kind');
+      return r.live;
+    }
     return this.#structuring.submit(async () => {
       const res = (await this.#pool.run({ kind: 'face', input })) as FaceTaskResult;
       if (res.error) rethrow(res.error);
@@ -233,8 +273,26 @@ export class InferenceEngine implements Structurer {
     for (const fn of this.#platesListeners) fn(this.#plates);
   }
 
-  /** webgpu: the adapter (from the last batch) and the devices lost and recreated; null for the other backends. */
-  get gpu(): GpuStatus | null { return this.#gpu ? this.#gpuStatus : null; }
+  /** webgpu: the adapter (from the last batch), the devices lost and recreated, and the GPU's turns; null for the other backends. */
+  get gpu(): GpuStatus | null {
+    if (!this.#gpu || !this.#gpuStatus || !this.#gpuTurns) return null;
+    return { ...this.#gpuStatus, structuring: this.#gpuStructures, scheduler: this.#gpuTurns.stats(), structureBackend: this.#gpuStructureBackend };
+  }
+
+  /** One structuring batch on the GPU thread: a shot-level failure costs that shot; a batch-level one (a lost device) all of them. */
+  async #structureOnGpu(shots: readonly PersonShot[]): Promise<Settled<PersonShotResult>[]> {
+    if (!this.#gpu) throw new InferenceError('INFERENCE_POOL_CLOSED', 'the inference engine has no GPU thread');
+    const res = (await this.#gpu.run({ kind: 'structure-batch', shots })) as WebgpuStructureResult;
+    if (this.#gpuStatus) this.#gpuStatus = { ...this.#gpuStatus, device: res.device };
+    this.#gpuStructureBackend = res.backend;
+    const batchError = res.error;
+    if (batchError) return shots.map(() => ({ error: asError(batchError) }));
+    return shots.map((_, i) => {
+      const r = res.results[i];
+      if (!r) return { error: new InferenceError('INFERENCE_FAILED', 'the GPU structuring batch returned no result for this shot') };
+      return r.kind === 'error' ? { error: asError(r.error) } : { ok: r };
+    });
+  }
 
   /**
    * Test hook (engine started with `testHooks`): destroys the GPU device as a driver reset would. The next batch
@@ -246,8 +304,13 @@ export class InferenceEngine implements Structurer {
     if (res.error) rethrow(res.error);
   }
 
-  /** The structuring queue: waiting, running, done and dropped tasks. */
-  structureStats(): StructureQueueStats { return this.#structuring.stats(); }
+  /** The structuring queues (the CPU threads', plus the GPU's under webgpu): waiting, running, done and dropped tasks. */
+  structureStats(): StructureQueueStats {
+    const cpu = this.#structuring.stats();
+    const g = this.#gpuStructures ? this.#gpuTurns?.stats() : undefined;
+    if (!g) return cpu;
+    return { queued: cpu.queued + g.queued, running: cpu.running + (g.running === 'structure' ? 1 : 0), done: cpu.done + g.done, dropped: cpu.dropped + g.dropped };
+  }
 
   get threads(): number { return this.options.workers; }
   get queued(): number { return (this.#gpu ?? this.#pool).queueSize; }
@@ -256,6 +319,7 @@ export class InferenceEngine implements Structurer {
     if (this.#closed) return;
     this.#closed = true;
     this.#structuring.close();
+    this.#gpuTurns?.close();
     // The GPU thread disposes nothing itself; destroying its pool ends the thread and, with it, Dawn's hold on
     // the process (the clean-shutdown test checks the process exits after stop()).
     await Promise.all([this.#pool.destroy(), this.#gpu?.destroy()]);

@@ -75,6 +75,29 @@ export function cropRgb(img: RgbImage, box: Box): RgbImage {
   return { data: out, width: w, height: h };
 }
 
+/** One region's blazeface rows [896,17] -> faces in the image's pixels, best first, after NMS. */
+function decodeBlaze(rows: Float32Array, sq: Box, scale: number, minScore: number): FaceBox[] {
+  const found: FaceBox[] = [];
+  for (let a = 0; a < ANCHORS.length / 2; a++) {
+    const o = a * 17;
+    const score = sigmoid(rows[o]!);
+    if (score < minScore) continue;
+    const ax = ANCHORS[a * 2]!;
+    const ay = ANCHORS[a * 2 + 1]!;
+    const cx = ax + rows[o + 1]!;
+    const cy = ay + rows[o + 2]!;
+    const w = rows[o + 3]!;
+    const h = rows[o + 4]!;
+    const keypoints: Point[] = [];
+    for (let k = 0; k < 6; k++) keypoints.push({ x: sq.x + (ax + rows[o + 5 + k * 2]!) * scale, y: sq.y + (ay + rows[o + 6 + k * 2]!) * scale });
+    found.push({ box: { x: sq.x + (cx - w / 2) * scale, y: sq.y + (cy - h / 2) * scale, w: w * scale, h: h * scale }, score, keypoints });
+  }
+  found.sort((p, q) => q.score - p.score);
+  const kept: FaceBox[] = [];
+  for (const f of found) if (kept.every((k) => iou(k.box, f.box) < 0.3)) kept.push(f);
+  return kept;
+}
+
 export class FaceModels {
   readonly #blaze: tfconv.GraphModel;
   readonly #faceres: tfconv.GraphModel;
@@ -95,49 +118,45 @@ export class FaceModels {
    * their aspect ratio; boxes and keypoints come back in `img`'s pixels.
    */
   async detect(img: RgbImage, region: Box = { x: 0, y: 0, w: img.width, h: img.height }, minScore = FACE_MIN_SCORE): Promise<FaceBox[]> {
-    const side = Math.max(region.w, region.h);
-    const sq: Box = { x: region.x + (region.w - side) / 2, y: region.y + (region.h - side) / 2, w: side, h: side };
-    const crop = cropRgb(img, sq);
-    const out = tf.tidy(() => {
-      const t = tf.tensor3d(crop.data, [crop.height, crop.width, 3], 'float32');
-      const x = tf.expandDims(tf.sub(tf.div(tf.image.resizeBilinear(t, [BLAZE_SIZE, BLAZE_SIZE]), 127.5), 1), 0);
-      const r = this.#blaze.execute(x);
-      if (!Array.isArray(r)) return r;
-      // This export returns four heads: scores [1,512,1], [1,384,1] and regressors [1,512,16], [1,384,16]
-      // (the stride-16 grid has 512 anchors, the stride-32 grid 384); join them into [1,896,17].
-      const pick = (n: number, c: number): tf.Tensor => {
-        const t = r.find((o) => o.shape[1] === n && o.shape[2] === c);
-        if (!t) throw new InferenceError('INFERENCE_FAILED', `blazeface returned no [1,${n},${c}] output`);
-        return t;
-      };
-      return tf.concat([tf.concat([pick(512, 1), pick(512, 16)], 2), tf.concat([pick(384, 1), pick(384, 16)], 2)], 1);
+    return (await this.detectMany([{ img, region }], minScore))[0] ?? [];
+  }
+
+  /**
+   * detect() over several regions (the GPU's structuring batch): blazeface's export has batch-1 reshapes, so it
+   * runs once per region, but the outputs are joined on the backend and read back once for all of them.
+   */
+  async detectMany(items: readonly { readonly img: RgbImage; readonly region: Box }[], minScore = FACE_MIN_SCORE): Promise<FaceBox[][]> {
+    if (items.length === 0) return [];
+    const squares = items.map(({ img, region }) => {
+      const side = Math.max(region.w, region.h);
+      const sq: Box = { x: region.x + (region.w - side) / 2, y: region.y + (region.h - side) / 2, w: side, h: side };
+      return { sq, crop: cropRgb(img, sq) };
     });
-    let rows: Float32Array;
+    const out = tf.tidy(() => {
+      const rows = squares.map(({ crop }) => {
+        const t = tf.tensor3d(crop.data, [crop.height, crop.width, 3], 'float32');
+        const x = tf.expandDims(tf.sub(tf.div(tf.image.resizeBilinear(t, [BLAZE_SIZE, BLAZE_SIZE]), 127.5), 1), 0);
+        const r = this.#blaze.execute(x);
+        if (!Array.isArray(r)) return r;
+        // This export returns four heads: scores [1,512,1], [1,384,1] and regressors [1,512,16], [1,384,16]
+        // (the stride-16 grid has 512 anchors, the stride-32 grid 384); join them into [1,896,17].
+        const pick = (n: number, c: number): tf.Tensor => {
+          const t = r.find((o) => o.shape[1] === n && o.shape[2] === c);
+          if (!t) throw new InferenceError('INFERENCE_FAILED', `blazeface returned no [1,${n},${c}] output`);
+          return t;
+        };
+        return tf.concat([tf.concat([pick(512, 1), pick(512, 16)], 2), tf.concat([pick(384, 1), pick(384, 16)], 2)], 1);
+      });
+      return rows.length === 1 ? rows[0]! : tf.concat(rows, 0);
+    });
+    let all: Float32Array;
     try {
-      rows = (await out.data()) as Float32Array;
+      all = (await out.data()) as Float32Array;
     } finally {
       out.dispose();
     }
-    const scale = crop.width / BLAZE_SIZE;
-    const found: FaceBox[] = [];
-    for (let a = 0; a < ANCHORS.length / 2; a++) {
-      const o = a * 17;
-      const score = sigmoid(rows[o]!);
-      if (score < minScore) continue;
-      const ax = ANCHORS[a * 2]!;
-      const ay = ANCHORS[a * 2 + 1]!;
-      const cx = ax + rows[o + 1]!;
-      const cy = ay + rows[o + 2]!;
-      const w = rows[o + 3]!;
-      const h = rows[o + 4]!;
-      const keypoints: Point[] = [];
-      for (let k = 0; k < 6; k++) keypoints.push({ x: sq.x + (ax + rows[o + 5 + k * 2]!) * scale, y: sq.y + (ay + rows[o + 6 + k * 2]!) * scale });
-      found.push({ box: { x: sq.x + (cx - w / 2) * scale, y: sq.y + (cy - h / 2) * scale, w: w * scale, h: h * scale }, score, keypoints });
-    }
-    found.sort((p, q) => q.score - p.score);
-    const kept: FaceBox[] = [];
-    for (const f of found) if (kept.every((k) => iou(k.box, f.box) < 0.3)) kept.push(f);
-    return kept;
+    const per = all.length / items.length;
+    return squares.map(({ sq, crop }, i) => decodeBlaze(all.subarray(i * per, (i + 1) * per), sq, crop.width / BLAZE_SIZE, minScore));
   }
 
   /** The square crop faceres sees for a detected face, in the image's pixels. */
@@ -148,24 +167,35 @@ export class FaceModels {
 
   /** Gender, age and the L2-normalised descriptor of the face in `box` (a square around the face). */
   async describe(img: RgbImage, box: Box): Promise<FaceAttributes> {
-    const crop = cropRgb(img, box);
+    return (await this.describeMany([{ img, box }]))[0]!;
+  }
+
+  /** describe() over several faces in one faceres run (its graph takes any batch) and one read-back per output. */
+  async describeMany(items: readonly { readonly img: RgbImage; readonly box: Box }[]): Promise<FaceAttributes[]> {
+    if (items.length === 0) return [];
+    const crops = items.map(({ img, box }) => cropRgb(img, box));
     const outs = tf.tidy(() => {
-      const t = tf.tensor3d(crop.data, [crop.height, crop.width, 3], 'float32');
-      const x = tf.expandDims(tf.image.resizeBilinear(t, [FACERES_SIZE, FACERES_SIZE]), 0);
+      const xs = crops.map((crop) => tf.expandDims(tf.image.resizeBilinear(tf.tensor3d(crop.data, [crop.height, crop.width, 3], 'float32'), [FACERES_SIZE, FACERES_SIZE]), 0));
+      const x = xs.length === 1 ? xs[0]! : tf.concat(xs, 0);
       return this.#faceres.execute(x, ['gender_pred/Sigmoid:0', 'age_pred/Softmax:0', 'global_pooling/Mean']) as tf.Tensor[];
     });
     try {
       const [g, a, e] = await Promise.all(outs.map((o) => o.data() as Promise<Float32Array>));
-      const gv = g![0]!;
-      // Expected age under the softmax: steadier across crops than the arg-max bin.
-      let age = 0;
-      for (let i = 0; i < a!.length; i++) age += i * a![i]!;
-      let norm = 0;
-      for (const v of e!) norm += v * v;
-      norm = Math.sqrt(norm) || 1;
-      const embedding = new Float32Array(e!.length);
-      for (let i = 0; i < e!.length; i++) embedding[i] = e![i]! / norm;
-      return { gender: gv <= 0.5 ? 'female' : 'male', genderScore: Math.abs(gv - 0.5) * 2, age, embedding };
+      const n = items.length;
+      return items.map((_, i) => {
+        const ages = a!.subarray(i * (a!.length / n), (i + 1) * (a!.length / n));
+        const desc = e!.subarray(i * (e!.length / n), (i + 1) * (e!.length / n));
+        const gv = g![i * (g!.length / n)]!;
+        // Expected age under the softmax: steadier across crops than the arg-max bin.
+        let age = 0;
+        for (let k = 0; k < ages.length; k++) age += k * ages[k]!;
+        let norm = 0;
+        for (const v of desc) norm += v * v;
+        norm = Math.sqrt(norm) || 1;
+        const embedding = new Float32Array(desc.length);
+        for (let k = 0; k < desc.length; k++) embedding[k] = desc[k]! / norm;
+        return { gender: gv <= 0.5 ? 'female' : 'male', genderScore: Math.abs(gv - 0.5) * 2, age, embedding } as const;
+      });
     } finally {
       tf.dispose(outs);
     }

@@ -8,6 +8,7 @@
  */
 export { InferenceEngine, type EngineOptions, type BatchOutput, type Structurer, type GpuStatus } from './engine.js';
 export { StructureQueue, DEFAULT_STRUCTURE_QUEUE, type StructureQueueStats } from './structure-queue.js';
+export { GpuScheduler, DEFAULT_GPU_STRUCTURE_BATCH, type GpuSchedulerStats } from './gpu-scheduler.js';
 export { Batcher, type BatcherOptions, type BatcherStats, type Deliver } from './batcher.js';
 export { availableBackends, assertBackendAvailable, getBackend, type BackendName, type InferenceBackend } from './backends.js';
 export { decodeCenternet, nms, iou, type DecodeOptions } from './detector.js';

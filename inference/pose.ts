@@ -37,27 +37,49 @@ export class PoseModel {
 
   /** The 17 keypoints of the person in `box`, in the image's pixels. */
   async keypoints(img: RgbImage, box: Box): Promise<Keypoint[]> {
-    const side = Math.max(box.w, box.h) * PAD;
-    const sq: Box = { x: box.x + box.w / 2 - side / 2, y: box.y + box.h / 2 - side / 2, w: side, h: side };
-    const crop = cropRgb(img, sq);
-    const out = tf.tidy(() => {
-      const t = tf.tensor3d(crop.data, [crop.height, crop.width, 3], 'float32');
-      const x = tf.cast(tf.expandDims(tf.image.resizeBilinear(t, [SIZE, SIZE]), 0), 'int32');
-      return this.#model.execute(x) as tf.Tensor;
+    return (await this.keypointsMany([{ img, box }]))[0]!;
+  }
+
+  /**
+   * keypoints() for several people (the GPU's structuring batch): MoveNet's export has batch-1 post-processing,
+   * so it runs once per person, but the outputs are joined on the backend and read back once.
+   */
+  async keypointsMany(items: readonly { readonly img: RgbImage; readonly box: Box }[]): Promise<Keypoint[][]> {
+    if (items.length === 0) return [];
+    const squares = items.map(({ img, box }) => {
+      const side = Math.max(box.w, box.h) * PAD;
+      const sq: Box = { x: box.x + box.w / 2 - side / 2, y: box.y + box.h / 2 - side / 2, w: side, h: side };
+      return { sq, crop: cropRgb(img, sq) };
     });
-    let rows: Float32Array;
+    const out = tf.tidy(() => {
+      const rows = squares.map(({ crop }) => {
+        const t = tf.tensor3d(crop.data, [crop.height, crop.width, 3], 'float32');
+        const x = tf.cast(tf.expandDims(tf.image.resizeBilinear(t, [SIZE, SIZE]), 0), 'int32');
+        return this.#model.execute(x) as tf.Tensor;
+      });
+      return rows.length === 1 ? rows[0]! : tf.concat(rows, 0);
+    });
+    let all: Float32Array;
     try {
-      rows = (await out.data()) as Float32Array;
+      all = (await out.data()) as Float32Array;
     } finally {
       out.dispose();
     }
-    // cropRgb rounds the square to whole pixels; map back through the crop's real size.
-    const sx = crop.width;
-    const sy = crop.height;
-    const ox = Math.round(sq.x);
-    const oy = Math.round(sq.y);
-    const kps: Keypoint[] = [];
-    for (let k = 0; k < 17; k++) kps.push({ y: oy + rows[k * 3]! * sy, x: ox + rows[k * 3 + 1]! * sx, score: rows[k * 3 + 2]! });
-    return kps;
+    const per = all.length / items.length;
+    return squares.map(({ sq, crop }, i) => {
+      const rows = all.subarray(i * per, (i + 1) * per);
+      // cropRgb rounds the square to whole pixels; map back through the crop's real size.
+      const sx = crop.width;
+      const sy = crop.height;
+      const ox = Math.round(sq.x);
+      const oy = Math.round(sq.y);
+      const kps: Keypoint[] = [];
+      for (let k = 0; k < 17; k++) kps.push({ y: oy + rows[k * 3]! * sy, x: ox + rows[k * 3 + 1]! * sx, score: rows[k * 3 + 2]! });
+      return kps;
+    });
+  }
+
+  dispose(): void {
+    this.#model.dispose();
   }
 }

@@ -206,16 +206,32 @@ export function mayHoldFace(b: Box): boolean {
  * Null when the box is too narrow for such a face (the models are not run) or no face is found.
  */
 export async function personFace(img: RgbImage, b: Box, models: () => Promise<FaceModels>): Promise<FaceEmbedding | null> {
+  return (await personFaces([{ img, box: b }], models))[0] ?? null;
+}
+
+/**
+ * personFace() for several people at once (the GPU's structuring batch): one face search over all their head
+ * regions (FaceModels.detectMany) and one faceres run over the faces found (describeMany). Same rules, same results.
+ */
+export async function personFaces(items: readonly { readonly img: RgbImage; readonly box: Box }[], models: () => Promise<FaceModels>): Promise<(FaceEmbedding | null)[]> {
+  const out: (FaceEmbedding | null)[] = items.map(() => null);
   // A face is at most about half as wide as the person's box: below that width no face can reach
   // MIN_FACE_SIDE, so skip the models (at surveillance distances most people are this small).
-  if (!mayHoldFace(b)) return null;
-  // Head and shoulders, a little wider than the box: detector boxes often clip the side of the head.
-  const region: Box = { x: b.x - 0.1 * b.w, y: b.y - 0.05 * b.h, w: 1.2 * b.w, h: HEAD_REGION * b.h };
+  const wide = items.map((it, i) => ({ ...it, i })).filter((it) => mayHoldFace(it.box));
+  if (wide.length === 0) return out;
   const m = await models();
-  const faces = (await m.detect(img, region)).filter((f) => Math.min(f.box.w, f.box.h) >= MIN_FACE_SIDE);
-  const face = faces[0];
-  if (!face) return null;
-  return describeFace(m, img, face);
+  // Head and shoulders, a little wider than the box: detector boxes often clip the side of the head.
+  const found = await m.detectMany(wide.map(({ img, box: b }) => ({ img, region: { x: b.x - 0.1 * b.w, y: b.y - 0.05 * b.h, w: 1.2 * b.w, h: HEAD_REGION * b.h } })));
+  const withFace = wide.flatMap((it, k) => {
+    const face = (found[k] ?? []).filter((f) => Math.min(f.box.w, f.box.h) >= MIN_FACE_SIDE)[0];
+    return face ? [{ ...it, face }] : [];
+  });
+  const described = await m.describeMany(withFace.map(({ img, face }) => ({ img, box: FaceModels.cropBox(face) })));
+  withFace.forEach(({ img, face, i }, k) => {
+    const d = described[k]!;
+    out[i] = { embedding: d.embedding, box: face.box, quality: faceQuality(img, face).quality, gender: d.gender, age: d.age };
+  });
+  return out;
 }
 
 /** The live face task's input: a frame and a live person track's box in it. */
@@ -248,4 +264,61 @@ export function clothingAttributes(c: ClothingColours): StructureAttributes {
     ...(c.upper ? { upperColour: c.upper.colour, upperColourConfidence: c.upper.confidence } : {}),
     ...(c.lower ? { lowerColour: c.lower.colour, lowerColourConfidence: c.lower.confidence } : {}),
   };
+}
+
+/** One shot of the GPU's structuring batch: a person's best shot (structure) or a live person's face (face). */
+export type PersonShot = { readonly kind: 'structure'; readonly input: StructureInput } | { readonly kind: 'face'; readonly input: FaceTaskInput };
+/** Per shot: its result, or its typed failure (a bad shot costs only itself). */
+export type PersonShotResult =
+  | { readonly kind: 'structure'; readonly result: StructureResult }
+  | { readonly kind: 'face'; readonly live: LiveFace | null }
+  | { readonly kind: 'error'; readonly error: { readonly code: string; readonly message: string } };
+
+/**
+ * structure() and liveFace() for a batch of people (webgpu-worker.ts; the engine sends only people there): body
+ * keypoints for all of them (PoseModel.keypointsMany), then one face search and one faceres run for all
+ * (personFaces). Each shot gets what structure() or liveFace() alone would give it. Shots of other classes are
+ * structured one by one without plates (the engine keeps vehicles on the CPU threads, where the plate reader is).
+ * A failure of the face models fails the whole batch (thrown), as it fails the task on the CPU.
+ */
+export async function structurePeople(shots: readonly PersonShot[], models: () => Promise<FaceModels>, pose?: () => Promise<PoseModel>): Promise<PersonShotResult[]> {
+  const out: PersonShotResult[] = shots.map(() => ({ kind: 'error', error: { code: 'INFERENCE_FAILED', message: 'not structured' } }));
+  const people: { readonly i: number; readonly img: RgbImage; readonly box: Box; readonly structure: boolean }[] = [];
+  for (const [i, s] of shots.entries()) {
+    try {
+      checkInput(s.kind === 'face' ? { ...s.input, cls: 'person' } : s.input);
+    } catch (err) {
+      const e = err as { code?: unknown; message?: unknown };
+      out[i] = { kind: 'error', error: { code: typeof e.code === 'string' ? e.code : 'INFERENCE_BAD_INPUT', message: String(e.message ?? err) } };
+      continue;
+    }
+    if (s.kind === 'structure' && s.input.cls !== 'person') {
+      out[i] = { kind: 'structure', result: await structure(s.input, models, null, pose) };
+      continue;
+    }
+    people.push({ i, img: { data: s.input.data, width: s.input.width, height: s.input.height }, box: s.input.box, structure: s.kind === 'structure' });
+  }
+  // Clothing colours for every best shot, with keypoints where the person is tall enough (as bodyKeypoints()).
+  const posed = people.filter((p) => p.structure && pose && p.box.h >= KEYPOINT_MIN_HEIGHT);
+  let kps: Keypoint[][] | null = null;
+  if (posed.length > 0 && pose) {
+    try { kps = await (await pose()).keypointsMany(posed.map(({ img, box }) => ({ img, box }))); } catch { kps = null; }
+  }
+  const faces = await personFaces(people.map(({ img, box }) => ({ img, box })), models);
+  people.forEach((p, k) => {
+    const f = faces[k] ?? null;
+    if (!p.structure) {
+      out[p.i] = { kind: 'face', live: f ? { embedding: f.embedding, box: f.box, quality: f.quality } : null };
+      return;
+    }
+    const j = posed.indexOf(p);
+    const clothes = clothingAttributes(clothingColours(p.img, p.box, j >= 0 && kps ? kps[j] ?? null : null));
+    out[p.i] = {
+      kind: 'structure',
+      result: f
+        ? { attributes: { ...clothes, gender: f.gender, age: Math.round(f.age), ageBand: ageBand(f.age), faceQuality: Math.round(f.quality * 1000) / 1000 }, embedding: f.embedding }
+        : { attributes: clothes, embedding: null },
+    };
+  });
+  return out;
 }

@@ -30,7 +30,9 @@ const env = 'env' in lvp ? lvp.env : null;
 
 test('inference - webgpu config has defaults and rejects bad Dawn flags', (t) => {
   const cfg = parseConfig({});
-  t.deepEqual({ ...cfg.inference.webgpu, flags: [...cfg.inference.webgpu.flags] }, { backend: 'vulkan', adapter: null, flags: [], allowSoftware: true });
+  t.deepEqual({ ...cfg.inference.webgpu, flags: [...cfg.inference.webgpu.flags] }, { backend: 'vulkan', adapter: null, flags: [], allowSoftware: true, structure: true });
+  t.false(parseConfig({ inference: { webgpu: { structure: false } } }).inference.webgpu.structure);
+  t.throws(() => parseConfig({ inference: { webgpu: { structure: 'yes' } } }), { message: /inference\.webgpu\.structure/ });
   t.throws(() => parseConfig({ inference: { webgpu: { flags: ['no equals sign'] } } }), { message: /inference\.webgpu\.flags\[0\]/ });
   t.throws(() => parseConfig({ inference: { webgpu: { backend: 'cuda' } } }), { message: /inference\.webgpu\.backend/ });
 });

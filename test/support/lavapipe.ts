@@ -76,3 +76,65 @@ export function compareDetections(ref: readonly Detection[], gpu: readonly Detec
   for (const g of left) if (g.score - minScore > SCORE_TOL) problems.push(`webgpu ${g.cls} ${g.score.toFixed(4)} has no wasm match`);
   return problems;
 }
+
+/** A structure result as it crosses a process boundary (the embedding as a plain array). */
+export interface JsonStructure { readonly attributes: Readonly<Record<string, string | number>>; readonly embedding: readonly number[] | null }
+/** A live face as it crosses a process boundary. */
+export interface JsonFace { readonly face: { readonly embedding: readonly number[]; readonly box: Detection['box']; readonly quality: number } | null }
+
+/**
+ * The structuring tolerance, webgpu against wasm on the same best shot: names (gender, age band, colours) equal,
+ * age within AGE_TOL_YEARS (it is rounded, so 0.01 of a year can flip it), quality and colour confidences within
+ * ATTR_TOL, face descriptors at cosine similarity EMBED_MIN_COS or more, face boxes within BOX_TOL_PX.
+ */
+export const AGE_TOL_YEARS = 1;
+export const ATTR_TOL = 0.01;
+export const EMBED_MIN_COS = 0.99;
+
+const cosine = (a: readonly number[], b: readonly number[]): number => {
+  let dot = 0; let na = 0; let nb = 0;
+  for (let i = 0; i < a.length; i++) { dot += a[i]! * b[i]!; na += a[i]! * a[i]!; nb += b[i]! * b[i]!; }
+  return dot / Math.sqrt(na * nb || 1);
+};
+
+/**
+ * What breaks the structuring tolerance between a wasm result and a webgpu one; the worst differences seen go
+ * into `worst` (for the log and the README).
+ */
+export function compareStructure(ref: JsonStructure, gpu: JsonStructure, worst: { age: number; attr: number; cos: number }): string[] {
+  const problems: string[] = [];
+  const keys = new Set([...Object.keys(ref.attributes), ...Object.keys(gpu.attributes)]);
+  for (const k of keys) {
+    const w = ref.attributes[k];
+    const g = gpu.attributes[k];
+    if (w === undefined || g === undefined) { problems.push(`${k}: wasm ${String(w)}, webgpu ${String(g)}`); continue; }
+    if (typeof w === 'string' || typeof g === 'string') { if (w !== g) problems.push(`${k}: wasm ${w}, webgpu ${g}`); continue; }
+    const d = Math.abs(w - g);
+    if (k === 'age') { worst.age = Math.max(worst.age, d); if (d > AGE_TOL_YEARS) problems.push(`age: wasm ${w}, webgpu ${g}`); continue; }
+    worst.attr = Math.max(worst.attr, d);
+    if (d > ATTR_TOL) problems.push(`${k}: wasm ${w}, webgpu ${g}`);
+  }
+  if ((ref.embedding === null) !== (gpu.embedding === null)) problems.push(`embedding: wasm ${ref.embedding ? 'found' : 'none'}, webgpu ${gpu.embedding ? 'found' : 'none'}`);
+  else if (ref.embedding && gpu.embedding) {
+    const c = cosine(ref.embedding, gpu.embedding);
+    worst.cos = Math.min(worst.cos, c);
+    if (!(c >= EMBED_MIN_COS)) problems.push(`embedding cosine ${c.toFixed(5)} < ${EMBED_MIN_COS}`);
+  }
+  return problems;
+}
+
+/** The same for a live face (embedding, box, quality). */
+export function compareFace(ref: JsonFace, gpu: JsonFace, worst: { age: number; attr: number; cos: number }): string[] {
+  if (!ref.face || !gpu.face) return ref.face === gpu.face ? [] : [`face: wasm ${ref.face ? 'found' : 'none'}, webgpu ${gpu.face ? 'found' : 'none'}`];
+  const problems: string[] = [];
+  const c = cosine(ref.face.embedding, gpu.face.embedding);
+  worst.cos = Math.min(worst.cos, c);
+  if (!(c >= EMBED_MIN_COS)) problems.push(`face embedding cosine ${c.toFixed(5)} < ${EMBED_MIN_COS}`);
+  const b = ref.face.box; const h = gpu.face.box;
+  const boxErr = Math.max(Math.abs(b.x - h.x), Math.abs(b.y - h.y), Math.abs(b.w - h.w), Math.abs(b.h - h.h));
+  if (boxErr > BOX_TOL_PX) problems.push(`face box differs by ${boxErr.toFixed(3)} px`);
+  const dq = Math.abs(ref.face.quality - gpu.face.quality);
+  worst.attr = Math.max(worst.attr, dq);
+  if (dq > ATTR_TOL) problems.push(`face quality: wasm ${ref.face.quality}, webgpu ${gpu.face.quality}`);
+  return problems;
+}

@@ -85,7 +85,7 @@ await waitFor('a batch on the new device', BOUND, async () => again.every((s) =>
 const msAfter = lap();
 await batcher.stop();
 
-// Structuring (CPU threads, wasm) on the largest person of the first frame.
+// Structuring (people: on the GPU thread) of the largest person of the first frame.
 const dets0 = delivered.get(first[0]!) ?? [];
 const person = [...dets0].filter((d) => d.cls === 'person').sort((a, b) => b.box.w * b.box.h - a.box.w * a.box.h)[0];
 const structure = person ? { frame: 0, box: person.box, result: await engine.structure({ data: frames[0]!, width: req.width, height: req.height, box: person.box, cls: 'person' }) } : null;
