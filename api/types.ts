@@ -8,7 +8,7 @@ import type { Box, CrowdAlertV1, PipelineEvent, PlatesHealth, ZoneCount } from '
 import type { Logger } from '../common/log.js';
 import type { CameraView, LiveViewHub } from '../ingest/index.js';
 import type { AlertSinkStatus } from '../alerts/index.js';
-import type { BatcherStats } from '../inference/index.js';
+import type { BatcherStats, GpuStatus } from '../inference/index.js';
 import type { SearchIndex } from '../search-index/index.js';
 import type { ClusterStatus } from '../cluster/index.js';
 import type { WatchlistService } from '../watchlist/index.js';
@@ -60,6 +60,8 @@ export interface PipelineStatsSource {
     faceReads?: { usable: number; unusable: number; failed: number };
     /** Watch-list, frequency and stranger alarms raised since start, by kind. */
     alarms?: Record<string, number>;
+    /** inference.backend webgpu: the adapter, devices lost and recreated, the GPU's detection and structuring turns; null otherwise. */
+    gpu?: GpuStatus | null;
   };
 }
 

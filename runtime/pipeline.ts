@@ -10,7 +10,7 @@ import type { CameraConfig, CvcoreConfig } from '../config/index.js';
 import type { Logger } from '../common/log.js';
 import type { AlarmEvent, Box, ClearReason, CrowdAlertEvent, Detection, DetectionResult, Frame, PipelineEvent, PlatesHealth, TrackEnd, TrackRecord, TrackUpdate, ZoneCount } from '../common/messages.js';
 import { CameraPool, motionCrop, shouldAnalyse, type CameraRunner, type GatedFrame, type RemovalReason } from '../ingest/index.js';
-import { Batcher, InferenceEngine, mayHoldFace, type BatcherStats, type LiveFace, type StructureQueueStats } from '../inference/index.js';
+import { Batcher, InferenceEngine, mayHoldFace, type BatcherStats, type GpuStatus, type LiveFace, type StructureQueueStats } from '../inference/index.js';
 import { CrowdRule, ZoneAnalyzer, createTracker, type OpenIncident, type Tracker, type TrackerOptions } from '../tracking/index.js';
 import { encodeThumbnail, type SearchIndex } from '../search-index/index.js';
 import type { AlertSink, CrowdAlertV1 } from '../alerts/index.js';
@@ -120,6 +120,8 @@ export interface PipelineStats {
   readonly faceReads: { readonly usable: number; readonly unusable: number; readonly failed: number };
   /** Watch-list, frequency and stranger alarms in the outbox since start. */
   readonly alarms: Readonly<Record<AlarmKind, number>>;
+  /** inference.backend webgpu: the adapter, devices lost and recreated, and the GPU's turns (detection, structuring); null otherwise. */
+  readonly gpu: GpuStatus | null;
 }
 
 /**
@@ -693,6 +695,7 @@ export class Pipeline {
       plates: this.engine.platesHealth,
       faceReads: { ...this.#faceReads },
       alarms: { ...this.#alarms },
+      gpu: this.engine.gpu,
     };
   }
 
