@@ -11,7 +11,7 @@
  * memory between the two requests.
  */
 import * as client from 'openid-client';
-import { ApiError } from '../common/errors.js';
+import { ApiError, ConfigError } from '../common/errors.js';
 import type { DataKeyring } from '../common/data-key.js';
 import type { ApiRole, OidcConfig } from '../config/index.js';
 import { isLoopback } from './tls.js';
@@ -38,11 +38,19 @@ export interface OidcIdentity {
 const providerError = (why: string, cause?: unknown): ApiError =>
   new ApiError(502, 'API_OIDC_PROVIDER', `the sign-in provider: ${why}`, cause !== undefined ? { cause } : undefined);
 
-/** http is allowed for a provider on this machine only (a test or a local proxy), as for the API itself. */
+/**
+ * http is allowed for a provider on this machine only (a test or a local proxy), as for the API itself. Checked
+ * when the API starts: a core with a wrong sign-in URL does not start (CONFIG_INVALID_VALUE naming the field).
+ */
 function checkUrl(u: string, what: string): URL {
-  const url = new URL(u);
+  let url: URL;
+  try {
+    url = new URL(u);
+  } catch {
+    throw new ConfigError('CONFIG_INVALID_VALUE', `api.oidc.${what}: not a URL: ${u}`, { detail: { path: `api.oidc.${what}` } });
+  }
   if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopback(url.hostname.replace(/^\[|\]$/g, '')))) {
-    throw new ApiError(503, 'API_OIDC_UNAVAILABLE', `api.oidc.${what} must be https (http only on a loopback host): ${u}`);
+    throw new ConfigError('CONFIG_INVALID_VALUE', `api.oidc.${what} must be https (http only on a loopback host): ${u}`, { detail: { path: `api.oidc.${what}` } });
   }
   return url;
 }

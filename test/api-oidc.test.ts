@@ -15,6 +15,9 @@ import { freePort } from '../common/net.js';
 import { startHarness, TOKENS, type ApiHarness } from './support/api-app.js';
 import { tempDir } from './support/index-records.js';
 import { launchBrowser, playwrightAvailable } from './support/browser.js';
+import { testDataKey } from './support/data-key.js';
+import { OidcLogin } from '../api/oidc.js';
+import { parseConfig } from '../config/index.js';
 
 const ACCOUNTS: Record<string, { name: string; groups: string[] }> = {
   ana: { name: 'Ana Li', groups: ['staff', 'police-investigators'] },
@@ -194,13 +197,18 @@ test.serial('oidc - a callback without this browser\'s state, or with a forged s
   t.regex(text, /access_denied/);
 });
 
-test('oidc - without api.oidc the console learns it is off and the login answers 503 API_OIDC_UNAVAILABLE', async (t) => {
+test('oidc - without api.oidc the console learns it is off and the login answers 503 API_OIDC_UNAVAILABLE; an http provider off this machine is a config error', async (t) => {
   const bare = await startHarness({ perDepartment: 1 });
   t.teardown(() => bare.close());
   t.deepEqual(await (await fetch(`${bare.url}/api/v1/auth/oidc`)).json(), { enabled: false, label: null, loginUrl: null });
   const r = await fetch(`${bare.url}/api/v1/auth/oidc/login`, { redirect: 'manual' });
   t.is(r.status, 503);
   t.is(((await r.json()) as { code: string }).code, 'API_OIDC_UNAVAILABLE');
+  // A provider reached over plain HTTP off this machine: the API does not start (startApi builds this), naming the field.
+  const cfg = parseConfig({ api: { oidc: { issuer: 'http://10.1.2.3/realms/city', clientId: 'c', redirectUrl: 'https://core.example/api/v1/auth/oidc/callback', groups: [{ group: 'g', role: 'admin', departments: ['*'] }] } } });
+  const err = t.throws(() => new OidcLogin(cfg.api.oidc!, testDataKey()));
+  t.is((err as { code?: string }).code, 'CONFIG_INVALID_VALUE');
+  t.regex(err!.message, /api\.oidc\.issuer must be https/);
 });
 
 const unavailable = playwrightAvailable();
