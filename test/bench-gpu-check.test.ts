@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { REPO_ROOT } from '../common/paths.js';
 import { isSoftwareAdapter, maxBatchForLimits, requiredLimits } from '../inference/webgpu-backend.js';
 import { lavapipeEnv } from './support/lavapipe.js';
+import { packBytes } from '../inference/webgpu-runner.js';
 
 test('gpu-check - batches are sized to the adapter limits', (t) => {
   // lavapipe's 128 MiB binding: 42 frames of 512x512x3 float32; a typical NVIDIA binding (2 GiB - 4): 64, the cap.
@@ -69,4 +70,15 @@ test('gpu-check - full mode refuses a software adapter', (t) => {
   const driver = JSON.parse(readFileSync(join(r.out, 'driver.json'), 'utf8')) as { error: { code: string; message: string } };
   t.is(driver.error.code, 'INFERENCE_WEBGPU_NO_ADAPTER');
   t.regex(driver.error.message, /software adapter/);
+});
+
+test('gpu-upload - frames are packed four bytes to a word for the upload, in order, the tail padded; the bench compares it with widening', (t) => {
+  const words = packBytes([Uint8Array.from([1, 2, 3]), Uint8Array.from([4, 255])]);
+  t.is(words.length, 2);
+  t.deepEqual([...new Uint8Array(words.buffer, words.byteOffset, 8)], [1, 2, 3, 4, 255, 0, 0, 0]);
+  const r = spawnSync(process.execPath, [join(REPO_ROOT, 'bin', 'cvcore.js'), 'bench', 'gpu-upload', '--frames', '2', '--size', '64x48', '--runs', '1', '--json'], { encoding: 'utf8', timeout: 60_000 });
+  t.is(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout) as { widen_upload_bytes: number; packed_upload_bytes: number; cpu_ratio_packed_vs_widen: number };
+  t.is(out.packed_upload_bytes * 4, out.widen_upload_bytes, 'a quarter of the bytes go up');
+  t.true(Number.isFinite(out.cpu_ratio_packed_vs_widen));
 });

@@ -68,6 +68,8 @@ test('inference - webgpu detections match wasm at batch 1 and 8 (lavapipe)', asy
   const res = await gpu;
   t.log(`adapter ${JSON.stringify(res.adapter)}; init ${(res.initMs / 1000).toFixed(1)} s; ${res.runs.map((r) => `batch ${r.batch}: ${(r.ms / 1000).toFixed(1)} s`).join(', ')}; total ${((Date.now() - started) / 1000).toFixed(0)} s`);
   t.true(ref.some((d) => d.length > 0), 'the reference frames hold detections (vtest.avi has pedestrians)');
+  // Frames go up as bytes packed four to an int32 word and are unpacked by a shader: every byte must come back.
+  t.like(res.packCheck, { backend: 'webgpu', exact: true }, `packed upload of ${res.packCheck.lengths.join(', ')} bytes`);
   for (const run of res.runs) {
     t.is(run.detections.length, run.batch, `batch ${run.batch}: one result per frame`);
     run.detections.forEach((dets, i) => {
