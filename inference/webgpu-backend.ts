@@ -126,6 +126,8 @@ let maxBatch = 8;
 let inputSize = 512;
 let chosen: AdapterInfo | null = null;
 let device: GpuDeviceLike | null = null;
+/** Dawn instances made in this thread, by their flags: kept, never dropped (see init). */
+const instances = new Map<string, GpuLike>();
 /** Node 21+ has its own `navigator`; it is put back on shutdown rather than deleted. */
 let priorNavigator: PropertyDescriptor | undefined;
 let installedNavigator: object | null = null;
@@ -221,11 +223,19 @@ async function init(): Promise<void> {
   const dawnPkg: string = WEBGPU_PACKAGES[0];
   const dawn = (await import(dawnPkg)) as DawnModule;
   const flags = [`backend=${options.backend}`, ...(options.adapter ? [`adapter=${options.adapter}`] : []), ...options.flags];
-  let gpu: GpuLike;
-  try {
-    gpu = dawn.create(flags);
-  } catch (cause) {
-    throw noAdapter(`Dawn rejected flags ${flags.join(' ')}: ${(cause as Error).message}`, { flags });
+  // One Dawn instance per set of flags for the life of the thread, reused by every later init (a runner made
+  // again, a device recreated after a loss). An instance dropped for the garbage collector could be finalised
+  // while the binding's event pump still had it scheduled: that aborted the process (std::system_error thrown from
+  // InstanceBase::ProcessEvents) in about 1 start in 5 of `bench webgpu`, which makes a probe runner first.
+  const key = flags.join('\u0000');
+  let gpu = instances.get(key);
+  if (!gpu) {
+    try {
+      gpu = dawn.create(flags);
+    } catch (cause) {
+      throw noAdapter(`Dawn rejected flags ${flags.join(' ')}: ${(cause as Error).message}`, { flags });
+    }
+    instances.set(key, gpu);
   }
   // tfjs-backend-webgpu registers itself only if navigator.gpu exists when it is imported, and its kernels
   // use the GPUBufferUsage/GPUMapMode constants as globals.
