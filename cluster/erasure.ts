@@ -33,7 +33,7 @@
 import { randomBytes } from 'node:crypto';
 import { AckPolicy, DeliverPolicy, ReplayPolicy, nanos, type ConsumerMessages, type JetStreamManager, type JsMsg, type KV, type NatsConnection } from 'nats';
 import { ClusterError, IndexError } from '../common/errors.js';
-import { peopleOf, withPeople } from '../common/frame-people.js';
+import { jpegComment, peopleOf, withJpegComment, withPeople } from '../common/frame-people.js';
 import type { Logger } from '../common/log.js';
 import type { TrajectoryPoint } from '../common/messages.js';
 import { ERASURE_LIMITS, FRAME_BOX_TOLERANCE_MS, blankBoxes, boxAt, type SearchIndex } from '../search-index/index.js';
@@ -408,32 +408,13 @@ const AT_MARKER = 'cvcore-at:v1 ';
  * the analytics node stored it, moments after the capture.
  */
 export function frameTimeOf(jpeg: Uint8Array, stored: number): number {
-  const b = Buffer.from(jpeg.buffer, jpeg.byteOffset, jpeg.byteLength);
-  let i = 2;
-  while (b.length >= 4 && b[0] === 0xff && b[1] === 0xd8 && i + 4 <= b.length && b[i] === 0xff) {
-    const type = b[i + 1]!;
-    if (type === 0xda || type === 0xd9) break;
-    const len = b.readUInt16BE(i + 2);
-    if (len < 2 || i + 2 + len > b.length) break;
-    if (type === 0xfe) {
-      const text = b.subarray(i + 4, i + 2 + len).toString('latin1');
-      if (text.startsWith(AT_MARKER)) {
-        const at = Number(text.slice(AT_MARKER.length));
-        if (Number.isSafeInteger(at) && at > 0) return at;
-      }
-    }
-    i += 2 + len;
-  }
-  return stored;
+  const text = jpegComment(jpeg, AT_MARKER);
+  const at = text === null ? NaN : Number(text);
+  return Number.isSafeInteger(at) && at > 0 ? at : stored;
 }
 
 function withFrameTime(jpeg: Uint8Array, at: number): Buffer {
-  const src = Buffer.from(jpeg.buffer, jpeg.byteOffset, jpeg.byteLength);
-  const text = Buffer.from(AT_MARKER + String(Math.round(at)), 'latin1');
-  const seg = Buffer.alloc(4);
-  seg[0] = 0xff; seg[1] = 0xfe;
-  seg.writeUInt16BE(text.length + 2, 2);
-  return Buffer.concat([src.subarray(0, 2), seg, text, src.subarray(2)]);
+  return withJpegComment(jpeg, AT_MARKER + String(Math.round(at)));
 }
 
 const escapeRe = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

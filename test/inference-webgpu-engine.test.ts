@@ -8,15 +8,13 @@
  * Input 256 (one of centernet's inputSizes) keeps lavapipe at ~10-30 s a batch.
  */
 import test from 'ava';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { OBJECT_CLASSES, type Detection } from '../common/messages.js';
 import { InferenceEngine, StructureQueue } from '../inference/index.js';
 import { DetectorRunner } from '../inference/runner.js';
-import { compareDetections, compareStructure, lavapipeEnv, vtestFrames, type JsonStructure } from './support/lavapipe.js';
+import { compareDetections, compareStructure, lavapipeEnv, runLavapipeChild, vtestFrames, type JsonStructure } from './support/lavapipe.js';
 import type { EngineChildRequest, EngineChildResult } from './support/webgpu-engine-child.js';
 
 const MIN_SCORE = 0.2;
@@ -25,26 +23,7 @@ const SIZE = 256;
 const BATCH = 4;
 
 function runChild(env: NodeJS.ProcessEnv, req: EngineChildRequest, dir: string, boundMs: number): Promise<{ result: EngineChildResult; exitMs: number }> {
-  const reqFile = join(dir, 'req.json');
-  const outFile = join(dir, 'out.json');
-  writeFileSync(reqFile, JSON.stringify(req));
-  const script = fileURLToPath(new URL('./support/webgpu-engine-child.js', import.meta.url));
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [script, reqFile, outFile], { env, stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    let wroteAt = 0;
-    child.stderr.on('data', (b: Buffer) => { stderr = (stderr + b.toString()).slice(-4000); });
-    // The result file appears before the process ends; how long the process then takes to exit is the check.
-    const poll = setInterval(() => { try { if (!wroteAt && readFileSync(outFile).length > 0) wroteAt = Date.now(); } catch { /* not yet */ } }, 200);
-    const kill = setTimeout(() => { child.kill('SIGKILL'); }, boundMs);
-    child.on('error', reject);
-    child.on('exit', (code, signal) => {
-      clearInterval(poll);
-      clearTimeout(kill);
-      if (code !== 0) { reject(new Error(`webgpu engine child exited ${code ?? signal} (killed after ${boundMs} ms if SIGKILL: it did not exit by itself): ${stderr}`)); return; }
-      try { resolve({ result: JSON.parse(readFileSync(outFile, 'utf8')) as EngineChildResult, exitMs: wroteAt ? Date.now() - wroteAt : 0 }); } catch (err) { reject(err); }
-    });
-  });
+  return runLavapipeChild<EngineChildRequest, EngineChildResult>('webgpu-engine-child', env, req, dir, boundMs);
 }
 
 test('inference - the engine on webgpu batches across cameras, matches wasm, survives a lost device and exits cleanly (lavapipe)', async (t) => {

@@ -8,17 +8,15 @@
  * a clean exit after stop().
  */
 import test from 'ava';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { OBJECT_CLASSES, type Box } from '../common/messages.js';
 import { InferenceEngine } from '../inference/index.js';
 import { GpuScheduler, DEFAULT_GPU_STRUCTURE_BATCH, type Settled } from '../inference/gpu-scheduler.js';
 import { astronautPng, messiJpg } from './support/watchlist.js';
-import { compareFace, compareStructure, lavapipeEnv, vtestFrames, type JsonFace, type JsonStructure } from './support/lavapipe.js';
+import { compareFace, compareStructure, lavapipeEnv, runLavapipeChild, vtestFrames, type JsonFace, type JsonStructure } from './support/lavapipe.js';
 import type { StructureChildRequest, StructureChildResult, StructureShotRequest } from './support/webgpu-structure-child.js';
 
 const SIZE = 256;
@@ -111,25 +109,7 @@ test('inference - GPU turns: a full queue drops the oldest shot with INFERENCE_B
 });
 
 function runChild(env: NodeJS.ProcessEnv, req: StructureChildRequest, dir: string, boundMs: number): Promise<{ result: StructureChildResult; exitMs: number }> {
-  const reqFile = join(dir, 'req.json');
-  const outFile = join(dir, 'out.json');
-  writeFileSync(reqFile, JSON.stringify(req));
-  const script = fileURLToPath(new URL('./support/webgpu-structure-child.js', import.meta.url));
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [script, reqFile, outFile], { env, stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    let wroteAt = 0;
-    child.stderr.on('data', (b: Buffer) => { stderr = (stderr + b.toString()).slice(-4000); });
-    const poll = setInterval(() => { try { if (!wroteAt && readFileSync(outFile).length > 0) wroteAt = Date.now(); } catch { /* not yet */ } }, 200);
-    const kill = setTimeout(() => { child.kill('SIGKILL'); }, boundMs);
-    child.on('error', reject);
-    child.on('exit', (code, signal) => {
-      clearInterval(poll);
-      clearTimeout(kill);
-      if (code !== 0) { reject(new Error(`webgpu structure child exited ${code ?? signal} (killed after ${boundMs} ms if SIGKILL: it did not exit by itself): ${stderr}`)); return; }
-      try { resolve({ result: JSON.parse(readFileSync(outFile, 'utf8')) as StructureChildResult, exitMs: wroteAt ? Date.now() - wroteAt : 0 }); } catch (err) { reject(err); }
-    });
-  });
+  return runLavapipeChild<StructureChildRequest, StructureChildResult>('webgpu-structure-child', env, req, dir, boundMs);
 }
 
 /** An image decoded to RGB24 into a file, and a person box around its face (found by the wasm face models). */

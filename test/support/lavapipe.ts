@@ -4,9 +4,10 @@
  * instance, and the dynamic loader reads LD_LIBRARY_PATH only at process start, so GPU work runs in a child
  * process started with this environment rather than in the test process.
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, chmodSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { CACHE_DIR, mediaPath } from '../../common/paths.js';
 import type { Detection } from '../../common/messages.js';
 
@@ -137,4 +138,32 @@ export function compareFace(ref: JsonFace, gpu: JsonFace, worst: { age: number; 
   worst.attr = Math.max(worst.attr, dq);
   if (dq > ATTR_TOL) problems.push(`face quality: wasm ${ref.face.quality}, webgpu ${gpu.face.quality}`);
   return problems;
+}
+
+/**
+ * Runs a lavapipe child script (`test/support/<name>.js <request.json> <result.json>`) and resolves its result and
+ * how long it took to exit after writing it: the child must exit by itself once its GPU objects are released,
+ * and it is killed after `boundMs` (then the test fails, saying so).
+ */
+export function runLavapipeChild<Req, Res>(script: string, env: NodeJS.ProcessEnv, req: Req, dir: string, boundMs: number): Promise<{ result: Res; exitMs: number }> {
+  const reqFile = join(dir, 'req.json');
+  const outFile = join(dir, 'out.json');
+  writeFileSync(reqFile, JSON.stringify(req));
+  const path = fileURLToPath(new URL(`./${script}.js`, import.meta.url));
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path, reqFile, outFile], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    let wroteAt = 0;
+    child.stderr.on('data', (b: Buffer) => { stderr = (stderr + b.toString()).slice(-4000); });
+    // The result file appears before the process ends; how long the process then takes to exit is the check.
+    const poll = setInterval(() => { try { if (!wroteAt && readFileSync(outFile).length > 0) wroteAt = Date.now(); } catch { /* not yet */ } }, 200);
+    const kill = setTimeout(() => { child.kill('SIGKILL'); }, boundMs);
+    child.on('error', reject);
+    child.on('exit', (code, signal) => {
+      clearInterval(poll);
+      clearTimeout(kill);
+      if (code !== 0) { reject(new Error(`${script} exited ${code ?? signal} (killed after ${boundMs} ms if SIGKILL: it did not exit by itself): ${stderr}`)); return; }
+      try { resolve({ result: JSON.parse(readFileSync(outFile, 'utf8')) as Res, exitMs: wroteAt ? Date.now() - wroteAt : 0 }); } catch (err) { reject(err); }
+    });
+  });
 }
