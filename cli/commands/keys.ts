@@ -138,7 +138,7 @@ async function status(v: Values): Promise<number> {
     out(`  ${name}: ${ids.length === 0 ? 'nothing sealed' : ids.map((id) => `${u[id]} under ${id}${ring.ids.includes(id) ? '' : ' (NOT IN THIS FILE: DATA_KEY_UNKNOWN_ID when read)'}`).join(', ')}`);
   }
   const r = other.running;
-  if (r) out(`  the running core's stores: ${r.done ? 'done' : 'in progress'} towards ${r.target} (${Object.entries(r.stores).map(([k, x]) => `${k} ${x}`).join(', ')}; as of ${new Date(r.at).toISOString()})`);
+  if (r) out(`  the core's stores, as it last wrote: ${r.done ? 'done' : 'in progress'} towards ${r.target} (${Object.entries(r.stores).map(([k, x]) => `${k} ${x}`).join(', ')}; as of ${new Date(r.at).toISOString()})`);
   return 0;
 }
 
