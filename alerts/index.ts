@@ -5,7 +5,7 @@
  * and citybrain.alerts.<watchlist|frequency|stranger>.<district>.<camera> (stream CITYBRAIN_ALERTS). Zone counts and
  * stream health go out best-effort on citybrain.events.<kind>.<...>. See alerts/README.md.
  */
-export { startNatsServer, defaultNatsConfigPath, jetstreamKeyEnv, JETSTREAM_KEY_ENV, JETSTREAM_KEY_FILE, type NatsServerHandle, type NatsServerOptions } from './server.js';
+export { startNatsServer, defaultNatsConfigPath, jetstreamKeyEnv, natsConfigKey, JETSTREAM_KEY_ENV, JETSTREAM_KEY_FILE, type NatsServerHandle, type NatsServerOptions } from './server.js';
 export {
   openAlertSink, messageIdFor, alarmMessageIdFor, crowdV1View, ALERT_SINK_STATES, ALERT_STREAM_LIMITS, DEFAULT_OUTBOX_LIMIT, CROWD_SCHEMAS,
   type CrowdSchema, type AlertContext, type AlertSink, type AlertSinkEvent, type AlertSinkOptions, type AlertSinkState, type AlertSinkStatus,

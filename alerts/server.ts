@@ -21,12 +21,24 @@ export const JETSTREAM_KEY_FILE = join('keys', 'jetstream.key');
  * a new key would leave the store unreadable). Returns the environment to start nats-server with.
  */
 export async function jetstreamKeyEnv(keyFile: string, env: NodeJS.ProcessEnv = process.env): Promise<NodeJS.ProcessEnv> {
-  if (env[JETSTREAM_KEY_ENV]) return { ...env };
+  const given = env[JETSTREAM_KEY_ENV];
+  if (given) return { ...env, [JETSTREAM_KEY_ENV]: natsConfigKey(given) };
   await mkdir(dirname(keyFile), { recursive: true, mode: 0o700 });
-  await createExclusive(keyFile, `${randomBytes(32).toString('base64')}\n`, 0o600);
+  // 'k' and hex: nats-server reads the key through a config variable, as a value that must begin with a letter.
+  await createExclusive(keyFile, `k${randomBytes(32).toString('hex')}\n`, 0o600);
   const key = (await readFile(keyFile, 'utf8')).trim();
   if (key.length < 32) throw new SetupError('SETUP_NATS_SERVER_MISSING', `${keyFile} holds no JetStream key (remove the empty file only if the store is new)`, { detail: { keyFile } });
-  return { ...env, [JETSTREAM_KEY_ENV]: key };
+  return { ...env, [JETSTREAM_KEY_ENV]: natsConfigKey(key) };
+}
+
+/**
+ * The key as nats-server can read it from `key: $CVCORE_JS_KEY`: it parses the variable's value as a config value,
+ * and one that begins with a digit (a base64 key made before, one time in four or so) is parsed as a number and
+ * stops the server ("variable reference for 'CVCORE_JS_KEY' could not be parsed"). Such a key gets a letter in
+ * front, the same every time; a server never started with it, so no store is sealed under the bare form.
+ */
+export function natsConfigKey(key: string): string {
+  return /^[A-Za-z]/.test(key) ? key : `k${key}`;
 }
 
 export interface NatsServerHandle {
